@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+import { runMigrate } from './commands/migrate.js';
+import { runSql } from './commands/sql.js';
+import { UsageError } from './args.js';
+
+const HELP = `tracegate: an AI gateway with an OpenInference observability pipeline into ClickHouse
+
+Usage: tracegate <command> [options]
+
+Commands:
+  migrate [--data DIR | --clickhouse-url URL] [--cluster NAME] [--print]
+                              apply the ClickHouse schema (or print the DDL with --print)
+  sql "<query>" [--format table|json|csv] [--data DIR | --clickhouse-url URL]
+                              run a read-only query against the store
+  help                        this text
+
+Environment: TRACEGATE_DATA (embedded store folder, default ./.tracegate/data),
+CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE (a server instead).
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'migrate':
+      return runMigrate(rest);
+    case 'sql':
+      return runSql(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      throw new UsageError(`unknown command "${command}"; run "tracegate help" for the list`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    // A line that says what happened, not a stack trace; TRACEGATE_DEBUG=1 shows the stack.
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`tracegate: ${message}\n`);
+    if (process.env.TRACEGATE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = err instanceof UsageError ? 2 : 1;
+  },
+);

@@ -1,0 +1,148 @@
+/**
+ * Attribute names shared by gateway and collector: OpenInference (the convention tracegate
+ * stores), OpenTelemetry GenAI (old and new names, which the collector maps), and tracegate's
+ * own keys. Schema views read these exact strings; change one only with a migration.
+ */
+
+/** OpenInference span kinds (`openinference.span.kind`). */
+export const OI_SPAN_KINDS = [
+  'LLM', 'EMBEDDING', 'CHAIN', 'RETRIEVER', 'RERANKER', 'TOOL', 'AGENT', 'GUARDRAIL', 'EVALUATOR', 'PROMPT',
+] as const;
+export type OiSpanKind = (typeof OI_SPAN_KINDS)[number];
+
+export const OI = {
+  SPAN_KIND: 'openinference.span.kind',
+  INPUT_VALUE: 'input.value',
+  INPUT_MIME_TYPE: 'input.mime_type',
+  OUTPUT_VALUE: 'output.value',
+  OUTPUT_MIME_TYPE: 'output.mime_type',
+  SESSION_ID: 'session.id',
+  USER_ID: 'user.id',
+  METADATA: 'metadata',
+  TAG_TAGS: 'tag.tags',
+  LLM_SYSTEM: 'llm.system',
+  LLM_PROVIDER: 'llm.provider',
+  LLM_MODEL_NAME: 'llm.model_name',
+  LLM_REQUEST_MODEL_NAME: 'llm.request.model_name',
+  LLM_RESPONSE_MODEL_NAME: 'llm.response.model_name',
+  LLM_INVOCATION_PARAMETERS: 'llm.invocation_parameters',
+  LLM_FINISH_REASON: 'llm.finish_reason',
+  LLM_INPUT_MESSAGES: 'llm.input_messages',
+  LLM_OUTPUT_MESSAGES: 'llm.output_messages',
+  LLM_TOOLS: 'llm.tools',
+  TOKEN_PROMPT: 'llm.token_count.prompt',
+  TOKEN_COMPLETION: 'llm.token_count.completion',
+  TOKEN_TOTAL: 'llm.token_count.total',
+  TOKEN_PROMPT_CACHE_READ: 'llm.token_count.prompt_details.cache_read',
+  TOKEN_PROMPT_CACHE_WRITE: 'llm.token_count.prompt_details.cache_write',
+  TOKEN_PROMPT_AUDIO: 'llm.token_count.prompt_details.audio',
+  TOKEN_COMPLETION_REASONING: 'llm.token_count.completion_details.reasoning',
+  TOKEN_COMPLETION_AUDIO: 'llm.token_count.completion_details.audio',
+  COST_PROMPT: 'llm.cost.prompt',
+  COST_COMPLETION: 'llm.cost.completion',
+  COST_TOTAL: 'llm.cost.total',
+  COST_PROMPT_INPUT: 'llm.cost.prompt_details.input',
+  COST_PROMPT_CACHE_READ: 'llm.cost.prompt_details.cache_read',
+  COST_PROMPT_CACHE_WRITE: 'llm.cost.prompt_details.cache_write',
+  COST_COMPLETION_OUTPUT: 'llm.cost.completion_details.output',
+  COST_COMPLETION_REASONING: 'llm.cost.completion_details.reasoning',
+  TOOL_NAME: 'tool.name',
+  TOOL_DESCRIPTION: 'tool.description',
+  TOOL_PARAMETERS: 'tool.parameters',
+  TOOL_CALL_ID: 'tool_call.id',
+  TOOL_CALL_FUNCTION_NAME: 'tool_call.function.name',
+  TOOL_CALL_FUNCTION_ARGUMENTS: 'tool_call.function.arguments',
+  EMBEDDING_MODEL_NAME: 'embedding.model_name',
+  RERANKER_MODEL_NAME: 'reranker.model_name',
+  AGENT_NAME: 'agent.name',
+  RETRIEVAL_DOCUMENTS: 'retrieval.documents',
+  EXCEPTION_TYPE: 'exception.type',
+  EXCEPTION_MESSAGE: 'exception.message',
+  /** Resource attribute naming the project. */
+  PROJECT_NAME: 'openinference.project.name',
+} as const;
+
+/** Flattened message keys: `llm.input_messages.{i}.message.role` and so on. */
+export const oiMessageKey = (list: 'llm.input_messages' | 'llm.output_messages', i: number, field: string) =>
+  `${list}.${i}.message.${field}`;
+
+export const GENAI = {
+  OPERATION_NAME: 'gen_ai.operation.name',
+  PROVIDER_NAME: 'gen_ai.provider.name',
+  /** Deprecated name of gen_ai.provider.name. */
+  SYSTEM: 'gen_ai.system',
+  REQUEST_MODEL: 'gen_ai.request.model',
+  RESPONSE_MODEL: 'gen_ai.response.model',
+  RESPONSE_ID: 'gen_ai.response.id',
+  RESPONSE_FINISH_REASONS: 'gen_ai.response.finish_reasons',
+  RESPONSE_TIME_TO_FIRST_CHUNK: 'gen_ai.response.time_to_first_chunk',
+  REQUEST_STREAM: 'gen_ai.request.stream',
+  REQUEST_MAX_TOKENS: 'gen_ai.request.max_tokens',
+  REQUEST_TEMPERATURE: 'gen_ai.request.temperature',
+  REQUEST_TOP_P: 'gen_ai.request.top_p',
+  OUTPUT_TYPE: 'gen_ai.output.type',
+  USAGE_INPUT_TOKENS: 'gen_ai.usage.input_tokens',
+  USAGE_OUTPUT_TOKENS: 'gen_ai.usage.output_tokens',
+  /** Deprecated names of the two above. */
+  USAGE_PROMPT_TOKENS: 'gen_ai.usage.prompt_tokens',
+  USAGE_COMPLETION_TOKENS: 'gen_ai.usage.completion_tokens',
+  USAGE_CACHE_READ_INPUT_TOKENS: 'gen_ai.usage.cache_read.input_tokens',
+  USAGE_CACHE_CREATION_INPUT_TOKENS: 'gen_ai.usage.cache_creation.input_tokens',
+  USAGE_REASONING_OUTPUT_TOKENS: 'gen_ai.usage.reasoning.output_tokens',
+  INPUT_MESSAGES: 'gen_ai.input.messages',
+  OUTPUT_MESSAGES: 'gen_ai.output.messages',
+  SYSTEM_INSTRUCTIONS: 'gen_ai.system_instructions',
+  TOOL_DEFINITIONS: 'gen_ai.tool.definitions',
+  CONVERSATION_ID: 'gen_ai.conversation.id',
+  AGENT_ID: 'gen_ai.agent.id',
+  AGENT_NAME: 'gen_ai.agent.name',
+  TOOL_NAME: 'gen_ai.tool.name',
+  TOOL_CALL_ID: 'gen_ai.tool.call.id',
+  TOOL_CALL_ARGUMENTS: 'gen_ai.tool.call.arguments',
+  TOOL_CALL_RESULT: 'gen_ai.tool.call.result',
+  EVALUATION_RESULT_EVENT: 'gen_ai.evaluation.result',
+  EVALUATION_NAME: 'gen_ai.evaluation.name',
+  EVALUATION_SCORE_VALUE: 'gen_ai.evaluation.score.value',
+  EVALUATION_SCORE_LABEL: 'gen_ai.evaluation.score.label',
+  EVALUATION_EXPLANATION: 'gen_ai.evaluation.explanation',
+  ERROR_TYPE: 'error.type',
+  SERVER_ADDRESS: 'server.address',
+  SERVER_PORT: 'server.port',
+} as const;
+
+/**
+ * tracegate's own span attributes. The gateway writes them on its spans; the collector adds
+ * the `tracegate.evaluation.*` and `tracegate.truncated` ones; schema views read them.
+ */
+export const TG = {
+  /** `gateway` on spans the gateway recorded for a call (the figures that win when counted once). */
+  ORIGIN: 'tracegate.origin',
+  ROUTE: 'tracegate.route',
+  BACKEND: 'tracegate.backend',
+  TEAM: 'tracegate.team',
+  KEY_NAME: 'tracegate.key.name',
+  ATTEMPTS: 'tracegate.attempts',
+  FALLBACK_USED: 'tracegate.fallback.used',
+  /** Backends passed over because their circuit breaker was open, comma separated. */
+  CIRCUIT_SKIPPED: 'tracegate.circuit.skipped',
+  RETRIES: 'tracegate.retries',
+  STREAMING: 'tracegate.streaming',
+  /** Milliseconds from the request to the first byte of a streamed answer. */
+  TIME_TO_FIRST_TOKEN_MS: 'tracegate.time_to_first_token_ms',
+  /** `true` when the token counts were estimated with a tokenizer (no usage from the provider). */
+  TOKENS_ESTIMATED: 'tracegate.usage.estimated',
+  /** Gateway refusal reason (rate_limit, budget, auth) on a 4xx it answered itself. */
+  REFUSAL: 'tracegate.refusal',
+  HTTP_STATUS: 'http.response.status_code',
+  /** Attribute keys whose values were cut to the configured size, comma separated. */
+  TRUNCATED: 'tracegate.truncated',
+  /** On a gen_ai.evaluation.result event: human | llm | code | heuristic. */
+  EVALUATION_SOURCE: 'tracegate.evaluation.source',
+  /** Which conventions the normalizer found on the span (openinference, genai, openllmetry, vercel). */
+  NORMALIZED_FROM: 'tracegate.normalized_from',
+  /** Date of the price table that priced the span. */
+  PRICE_DATE: 'tracegate.price.date',
+} as const;
+
+export const TG_ORIGIN_GATEWAY = 'gateway';
+export const REDACTED = '__REDACTED__';
