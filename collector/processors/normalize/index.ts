@@ -1,0 +1,3 @@
+import type { Stage } from '../context.js';
+
+export const normalizeStage: Stage = (batch) => batch;
