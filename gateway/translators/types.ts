@@ -8,10 +8,10 @@
  *   1. picks a translator with `translatorFor(endpoint, backend.kind)` (translators/index.ts);
  *   2. calls `request(clientBody, target, opts)` → method, url, non-secret headers, body text;
  *      adds the provider key itself with `authHeader(backend.kind, key)` (translators/auth.ts);
- *   3. on a 2xx non-streaming answer calls `response(status, bodyText)` and writes `body`;
+ *   3. on a 2xx non-streaming answer calls `response(status, bodyText, ctx)` and writes `body`;
  *      on a non-2xx answer calls `error(status, bodyText, headers)` and decides about retries
  *      from `retryable` / `retryAfterMs`;
- *   4. on a 2xx streaming answer creates `stream(clientBody)` once per attempt, feeds it every
+ *   4. on a 2xx streaming answer creates `stream(ctx)` once per attempt, feeds it every
  *      SSE event from `gateway/sse.ts` and writes the frames `push()` / `end()` return.
  *
  * Usage convention (tracegate's, the same as OpenAI's): `promptTokens` INCLUDES cache-read and
@@ -59,6 +59,21 @@ export interface RequestOptions {
   forceUsageOnStream: boolean;
   /** Anthropic: `max_tokens` when the client gave neither `max_tokens` nor `max_completion_tokens` (default 4096). */
   defaultMaxTokens?: number;
+  /**
+   * The client's request headers (lower-case names). Only the Messages passthrough reads them,
+   * to forward `anthropic-version` and `anthropic-beta`; nothing secret is ever copied.
+   */
+  clientHeaders?: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * What `response()` and `stream()` need besides the upstream answer: the CLIENT's request body
+ * (whether it asked for stream usage, whether JSON output was forced through a tool) and the
+ * time, which translators never read from a clock themselves (OpenAI's `created` field).
+ */
+export interface ResponseContext {
+  clientBody: Record<string, unknown>;
+  nowMs: number;
 }
 
 /** The upstream HTTP request. `headers` never hold a secret: the core adds the key. */
@@ -164,10 +179,9 @@ export interface Translator {
   readonly clientApi: ClientApi;
   readonly backendKind: BackendKind;
   request(body: Record<string, unknown>, target: Target, opts: RequestOptions): RequestResult;
-  response(status: number, bodyText: string): ResponseResult;
+  response(status: number, bodyText: string, ctx: ResponseContext): ResponseResult;
   error(status: number, bodyText: string, headers?: HeaderSource): ClientError;
-  /** `body` is the CLIENT's request body (it says whether the client asked for stream usage). */
-  stream(body: Record<string, unknown>): StreamTranslator;
+  stream(ctx: ResponseContext): StreamTranslator;
 }
 
 /** Response headers as undici `request()` gives them, or a fetch `Headers`. */

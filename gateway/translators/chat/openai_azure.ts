@@ -1,0 +1,29 @@
+/**
+ * Chat Completions, OpenAI client → Azure OpenAI. Azure addresses a deployment, not a model:
+ * `POST {endpoint}/openai/deployments/{deployment}/chat/completions?api-version=…`, with the key
+ * in an `api-key` header (the core sets it, see auth.ts). The deployment is the backend's
+ * `deployment`, else the target model. The body keeps `model` set to the target model: Azure
+ * ignores it on deployment URLs, and it keeps request bodies alike across backends.
+ * Answers are OpenAI-shaped (plus Azure's content-filter fields) and pass through.
+ */
+import { joinUrl } from '../shared.js';
+import type { BackendDescriptor } from '../types.js';
+import { AZURE_DEFAULT_API_VERSION } from '../types.js';
+import { chatCompletionFacts, openAIShaped } from './openai_common.js';
+import { OpenAIChatStream } from './openai_stream.js';
+
+/** `{endpoint}/openai/deployments/{deployment}{op}?api-version=…`. */
+export function azureUrl(backend: BackendDescriptor, model: string, op: string): string {
+  const deployment = encodeURIComponent(backend.deployment ?? model);
+  return joinUrl(backend.baseUrl, `/openai/deployments/${deployment}${op}`, {
+    'api-version': backend.apiVersion ?? AZURE_DEFAULT_API_VERSION,
+  });
+}
+
+export const chatOpenAIAzure = openAIShaped({
+  endpoint: 'chat',
+  backendKind: 'azure',
+  url: (target) => azureUrl(target.backend, target.model, '/chat/completions'),
+  facts: chatCompletionFacts,
+  stream: (ctx) => new OpenAIChatStream(ctx),
+});
