@@ -1,0 +1,230 @@
+/**
+ * The read-only ClickHouse HTTP interface over tracegate's store (default 127.0.0.1:8123), so
+ * `curl`, `@clickhouse/client`, `tracegate sql` and Grafana's ClickHouse data source read the
+ * embedded store while the collector holds it. It runs statements through the SAME store
+ * client the collector writes with (one engine per process) and returns the bytes the engine
+ * produced in the requested format. Read-only is decided by looking at each statement; no
+ * setting ever reaches the engine's session (a session `readonly` would stop the collector's
+ * writes for good).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { brotliCompress, deflate, gzip, constants as zc } from 'node:zlib';
+import type { Store } from '../../common/store.js';
+import { parseSqlInterfaceConfig, type SqlInterfaceConfigInput } from './config.js';
+import { ChError, toChError } from './errors.js';
+import { checkCredentials, credentialsOf, parseQuery, readBody, type ParsedQuery } from './request.js';
+import { contentTypeFor } from './statement.js';
+
+/** The logging surface used (pino's, fields first). */
+export interface SqlInterfaceLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface SqlInterfaceOptions extends SqlInterfaceConfigInput {
+  store: Pick<Store, 'client'>;
+  logger?: SqlInterfaceLogger;
+}
+
+export interface SqlInterface {
+  /** Starts listening; resolves with the bound address. Fails with a one-line message if the port is taken. */
+  listen(): Promise<{ host: string; port: number; url: string }>;
+  /** Stops accepting, waits for running queries, then closes connections. Idempotent. Never closes the store. */
+  close(): Promise<void>;
+}
+
+const ENGINE_VERSION_FALLBACK = '26';
+const compressors = { gzip: promisify(gzip), deflate: promisify(deflate), br: promisify(brotliCompress) };
+const NOOP_LOGGER: SqlInterfaceLogger = { info() {}, warn() {}, debug() {} };
+
+export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
+  const { store, logger: givenLogger, ...rest } = options;
+  const config = parseSqlInterfaceConfig(rest);
+  const logger = givenLogger ?? NOOP_LOGGER;
+  const inflight = new Set<Promise<void>>();
+  let version: string | undefined;
+  let server: Server | undefined;
+  let closing: Promise<void> | undefined;
+
+  const baseHeaders = (): Record<string, string> => ({
+    'X-ClickHouse-Server-Display-Name': config.displayName,
+    'X-ClickHouse-Timezone': 'UTC',
+    'Keep-Alive': 'timeout=10',
+  });
+
+  async function engineVersion(): Promise<string> {
+    if (version) return version;
+    try {
+      const rs = await store.client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
+      version = (await rs.json<{ v: string }>())[0]?.v ?? ENGINE_VERSION_FALLBACK;
+    } catch {
+      version = ENGINE_VERSION_FALLBACK;
+    }
+    return version;
+  }
+
+  function sendError(res: ServerResponse, err: ChError, queryId?: string): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = err.render(version ?? ENGINE_VERSION_FALLBACK);
+    res.writeHead(err.status, {
+      ...baseHeaders(),
+      'Content-Type': 'text/plain; charset=UTF-8',
+      'X-ClickHouse-Exception-Code': String(err.code),
+      ...(queryId ? { 'X-ClickHouse-Query-Id': queryId } : {}),
+      'Content-Length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  }
+
+  function sendOk(res: ServerResponse, method: string): void {
+    res.writeHead(200, { ...baseHeaders(), 'Content-Type': 'text/plain; charset=UTF-8', 'Content-Length': 4 });
+    res.end(method === 'HEAD' ? undefined : 'Ok.\n');
+  }
+
+  async function runQuery(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const started = performance.now();
+    const creds = credentialsOf(req.headers, url.searchParams);
+    checkCredentials(creds, config);
+    const body = req.method === 'POST' ? (await readBody(req, config.maxQueryBytes)).toString('utf8') : '';
+    if ((url.searchParams.get('query')?.length ?? 0) + body.length > config.maxQueryBytes) {
+      throw ChError.of('QUERY_IS_TOO_LARGE', `Query is too large (more than ${config.maxQueryBytes} bytes)`);
+    }
+    const parsed = parseQuery(url.searchParams, body, headerOf(req, 'accept-encoding'));
+    const queryId = parsed.queryId ?? randomUUID();
+    await engineVersion();
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    try {
+      const result = await execute(parsed, queryId, abort.signal);
+      await respond(res, parsed, queryId, result);
+      logger.debug({ queryId, user: creds.user, format: parsed.statement.format, bytes: result.bytes.length, ms: Math.round(performance.now() - started) }, 'sql interface query');
+    } catch (err) {
+      const chErr = toChError(err);
+      if (chErr.status >= 500 && chErr.code !== 164) logger.warn({ queryId, code: chErr.code, type: chErr.type }, 'sql interface query failed');
+      sendError(res, chErr, queryId);
+    }
+  }
+
+  async function execute(parsed: ParsedQuery, queryId: string, signal: AbortSignal): Promise<{ bytes: Buffer; summary?: object }> {
+    // exec returns the raw output of the statement's own FORMAT clause. No clickhouse_settings:
+    // on the embedded engine they would become session settings (the settings trap).
+    const hasParams = Object.keys(parsed.queryParams).length > 0;
+    const result = await store.client.exec({
+      query: parsed.statement.sql,
+      query_id: queryId,
+      abort_signal: signal,
+      ...(hasParams ? { query_params: parsed.queryParams } : {}),
+    });
+    const chunks: Buffer[] = [];
+    for await (const chunk of result.stream as AsyncIterable<Buffer | string>) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    return { bytes: Buffer.concat(chunks), summary: (result as { summary?: object }).summary };
+  }
+
+  async function respond(res: ServerResponse, parsed: ParsedQuery, queryId: string, result: { bytes: Buffer; summary?: object }): Promise<void> {
+    let payload = result.bytes;
+    const headers: Record<string, string | number> = {
+      ...baseHeaders(),
+      'Content-Type': contentTypeFor(parsed.statement.format),
+      'X-ClickHouse-Format': parsed.statement.format,
+      'X-ClickHouse-Query-Id': queryId,
+      'X-ClickHouse-Summary': JSON.stringify(result.summary ?? { read_rows: '0', read_bytes: '0', written_rows: '0', written_bytes: '0', total_rows_to_read: '0', result_rows: '0', result_bytes: '0', elapsed_ns: '0' }),
+    };
+    if (parsed.responseEncoding && payload.length > 0) {
+      const enc = parsed.responseEncoding;
+      const level = parsed.compressionLevel ?? 3;
+      payload = await (enc === 'br'
+        ? compressors.br(payload, { params: { [zc.BROTLI_PARAM_QUALITY]: level } })
+        : compressors[enc](payload, { level }));
+      headers['Content-Encoding'] = enc;
+    }
+    headers['Content-Length'] = payload.length;
+    res.writeHead(200, headers);
+    res.end(payload);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      sendError(res, ChError.of('BAD_ARGUMENTS', 'the request URL cannot be parsed'));
+      return;
+    }
+    const method = req.method ?? 'GET';
+    if (url.pathname === '/ping' || url.pathname === '/replicas_status') {
+      if (method === 'GET' || method === 'HEAD') return sendOk(res, method);
+    } else if (url.pathname === '/') {
+      if (method === 'HEAD' || (method === 'GET' && !url.searchParams.has('query'))) return sendOk(res, method);
+      if (method === 'GET' || method === 'POST') return runQuery(req, res, url);
+    } else {
+      res.writeHead(404, { ...baseHeaders(), 'Content-Type': 'text/plain; charset=UTF-8' });
+      res.end(`There is no handle ${url.pathname.slice(0, 100)}\n\nUse / or /ping for health checks.\nSend queries to / (GET or POST); this interface only reads.\n`);
+      return;
+    }
+    res.setHeader('Allow', 'GET, POST, HEAD');
+    sendError(res, new ChError(1, 'UNSUPPORTED_METHOD', `HTTP method ${method.slice(0, 16)} is not supported here`));
+  }
+
+  function track(req: IncomingMessage, res: ServerResponse): void {
+    const p = handle(req, res).catch((err: unknown) => sendError(res, toChError(err)));
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+  }
+
+  return {
+    listen() {
+      if (server) throw new Error('the SQL interface is already listening');
+      const srv = createServer({ requestTimeout: 300_000, headersTimeout: 30_000, keepAliveTimeout: 10_000 }, track);
+      server = srv;
+      return new Promise((resolve, reject) => {
+        srv.once('error', (err: NodeJS.ErrnoException) => {
+          server = undefined;
+          reject(listenError(err, config.host, config.port));
+        });
+        srv.listen(config.port, config.host, () => {
+          const addr = srv.address() as AddressInfo;
+          const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+          logger.info({ host: addr.address, port: addr.port }, 'read-only ClickHouse HTTP interface listening');
+          resolve({ host: addr.address, port: addr.port, url: `http://${host}:${addr.port}` });
+        });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        const srv = server;
+        if (!srv) return;
+        const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
+        srv.closeIdleConnections();
+        await Promise.allSettled([...inflight]);
+        srv.closeAllConnections();
+        await closed;
+      })();
+      return closing;
+    },
+  };
+}
+
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const where = `${host}:${port}`;
+  const message =
+    err.code === 'EADDRINUSE'
+      ? `the SQL interface cannot listen on ${where}: the port is in use (another tracegate or a ClickHouse server?); choose another port or stop that process`
+      : err.code === 'EACCES'
+        ? `the SQL interface may not listen on ${where}: permission denied; choose a port above 1024`
+        : `the SQL interface cannot listen on ${where}: ${err.message}`;
+  return Object.assign(new Error(message), { code: err.code });
+}

@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { buildStatement, contentTypeFor, withoutTrailingSemicolon } from '../../collector/sql-interface/statement.js';
+import { classifyParam, decodeParamValue, splitParams } from '../../collector/sql-interface/settings.js';
+import { parseQuery, pickEncoding, credentialsOf, checkCredentials } from '../../collector/sql-interface/request.js';
+import { ChError } from '../../collector/sql-interface/errors.js';
+import { checkReadOnly, maskLiteralsAndComments } from '../../common/readonly.js';
+
+function chErr(fn: () => unknown): ChError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ChError) return err;
+    throw err;
+  }
+  throw new Error('expected a ChError');
+}
+
+describe('buildStatement', () => {
+  it.each([
+    ['SELECT 1', {}, 'SELECT 1\nFORMAT TabSeparated', 'TabSeparated'],
+    ['SELECT 1;', {}, 'SELECT 1\nFORMAT TabSeparated', 'TabSeparated'],
+    ['SELECT 1 -- note', { defaultFormat: 'JSON' }, 'SELECT 1 -- note\nFORMAT JSON', 'JSON'],
+    ['SELECT 1 FORMAT CSV', { defaultFormat: 'JSON' }, 'SELECT 1 FORMAT CSV', 'CSV'],
+    ["SELECT 'FORMAT JSON' AS f", {}, "SELECT 'FORMAT JSON' AS f\nFORMAT TabSeparated", 'TabSeparated'],
+    ['SELECT 1 AS format FORMAT JSONEachRow', {}, 'SELECT 1 AS format FORMAT JSONEachRow', 'JSONEachRow'],
+    ['SELECT 1 SETTINGS max_threads = 1', { settings: ['limit = 5'] }, 'SELECT 1 SETTINGS max_threads = 1\nFORMAT TabSeparated\nSETTINGS limit = 5', 'TabSeparated'],
+    ['SELECT 1 FORMAT JSON SETTINGS max_threads = 1', { settings: ['limit = 5'] }, 'SELECT 1 FORMAT JSON SETTINGS max_threads = 1, limit = 5', 'JSON'],
+    ['SELECT 1 FORMAT Native;  ', { settings: ['limit = 5'] }, 'SELECT 1 FORMAT Native\nSETTINGS limit = 5', 'Native'],
+  ])('%j %j', (text, opts, sql, format) => {
+    const built = buildStatement(text, { settings: [], ...opts });
+    expect(built).toEqual({ sql, format });
+  });
+
+  it.each([
+    'INSERT INTO tracegate.otel_traces VALUES (1)',
+    'DROP TABLE tracegate.otel_traces',
+    'ALTER TABLE t DELETE WHERE 1',
+    'CREATE TABLE t (a UInt8) ENGINE = Memory',
+    'TRUNCATE TABLE t',
+    'RENAME TABLE a TO b',
+    'OPTIMIZE TABLE t FINAL',
+    'SYSTEM FLUSH LOGS',
+    'SET readonly = 0',
+    'KILL QUERY WHERE 1',
+    'GRANT ALL ON *.* TO x',
+    'SELECT 1; DROP TABLE t',
+    "SELECT * FROM file('/etc/passwd')",
+    "SELECT * FROM url('http://example.com/x', CSV)",
+    "SELECT * FROM executable('x.sh', TSV, 'a UInt8')",
+    'SELECT 1 INTO OUTFILE \'x\'',
+  ])('refuses %s with READONLY', (text) => {
+    const err = chErr(() => buildStatement(text, { settings: [] }));
+    expect(err.code).toBe(164);
+    expect(err.render('26.7')).toMatch(/^Code: 164\. DB::Exception: Cannot execute query in readonly mode: .+\. \(READONLY\) \(version 26\.7\)\n$/);
+  });
+
+  it('refuses a bad default_format name', () => {
+    expect(chErr(() => buildStatement('SELECT 1', { defaultFormat: 'JSON; DROP', settings: [] })).code).toBe(73);
+  });
+});
+
+describe('masking', () => {
+  it('keeps positions and hides literals and comments', () => {
+    const sql = "SELECT 'a;b' /* ; */ -- x;\n, `c;d`, \"e;f\";";
+    const mask = maskLiteralsAndComments(sql);
+    expect(mask).toHaveLength(sql.length);
+    expect(mask.indexOf(';')).toBe(sql.length - 1);
+    expect(withoutTrailingSemicolon(sql)).toBe(sql.slice(0, -1));
+  });
+  it('reads url columns and extractURLParameter as reads', () => {
+    expect(checkReadOnly("SELECT extractURLParameter(url, 'a'), domain(url) FROM t")).toEqual({ ok: true });
+  });
+});
+
+describe('URL parameters', () => {
+  it.each([
+    ['param_x', 'query_param'],
+    ['database', 'protocol'],
+    ['default_format', 'protocol'],
+    ['enable_http_compression', 'http'],
+    ['wait_end_of_query', 'protocol'],
+    ['send_progress_in_http_headers', 'http'],
+    ['readonly', 'readonly'],
+    ['max_result_rows', 'statement'],
+    ['output_format_json_quote_64bit_integers', 'statement'],
+    ['date_time_output_format', 'statement'],
+    ['max_execution_time', 'statement'],
+    ['session_timezone', 'statement'],
+    ['allow_ddl', 'refused'],
+    ['max_insert_block_size', 'refused'],
+    ['insert_deduplication_token', 'refused'],
+    ['async_insert', 'refused'],
+    ['allow_introspection_functions', 'refused'],
+    ['profile', 'refused'],
+  ])('%s is %s', (name, cls) => {
+    expect(classifyParam(name)).toBe(cls);
+  });
+
+  it('puts harmless settings in the statement and drops readonly', () => {
+    const split = splitParams(new URLSearchParams('readonly=1&max_result_rows=10&date_time_output_format=iso&param_a=1&enable_http_compression=1'));
+    expect(split.statementSettings).toEqual(['max_result_rows = 10', "date_time_output_format = 'iso'"]);
+    expect(split.queryParams).toEqual({ a: '1' });
+    expect(split.http.get('enable_http_compression')).toBe('1');
+  });
+
+  it('refuses a writing setting with a READONLY error', () => {
+    const err = chErr(() => splitParams(new URLSearchParams('insert_deduplication_token=x')));
+    expect(err.code).toBe(164);
+    expect(err.message).toContain("Cannot modify 'insert_deduplication_token' setting in readonly mode");
+  });
+
+  it.each([
+    ['plain', 'plain'],
+    ["it\\'s", "it's"],
+    ['a\\tb\\nc\\\\d', 'a\tb\nc\\d'],
+    ['\\x41', 'A'],
+    ['\\N', null],
+    ["['it\\'s','b\\\\c']", "['it''s','b\\c']"],
+    ['[1,2]', '[1,2]'],
+  ])('decodes param value %j', (raw, value) => {
+    expect(decodeParamValue(raw)).toBe(value);
+  });
+});
+
+describe('parseQuery', () => {
+  it('joins the URL query and the body with a newline', () => {
+    const p = parseQuery(new URLSearchParams('query=SELECT%201'), ', 2', undefined);
+    expect(p.statement.sql).toBe('SELECT 1\n, 2\nFORMAT TabSeparated');
+  });
+  it('refuses the clickhouse-js insert shape', () => {
+    expect(chErr(() => parseQuery(new URLSearchParams('query=INSERT INTO t FORMAT JSONEachRow'), '{"a":1}', undefined)).code).toBe(164);
+  });
+  it('refuses native block compression', () => {
+    expect(chErr(() => parseQuery(new URLSearchParams('query=SELECT 1&compress=1'), '', undefined)).code).toBe(48);
+  });
+  it('picks a response encoding only when asked', () => {
+    expect(parseQuery(new URLSearchParams('query=SELECT 1'), '', 'gzip').responseEncoding).toBeUndefined();
+    expect(parseQuery(new URLSearchParams('query=SELECT 1&enable_http_compression=1'), '', 'gzip, deflate').responseEncoding).toBe('gzip');
+    expect(pickEncoding('zstd, br;q=1, gzip;q=0')).toBe('br');
+    expect(pickEncoding('identity')).toBeUndefined();
+  });
+});
+
+describe('credentials', () => {
+  it.each([
+    [{ 'x-clickhouse-user': 'u', 'x-clickhouse-key': 'p' }, '', { user: 'u', password: 'p' }],
+    [{ authorization: `Basic ${Buffer.from('u:p:q').toString('base64')}` }, '', { user: 'u', password: 'p:q' }],
+    [{}, 'user=u&password=p', { user: 'u', password: 'p' }],
+    [{}, '', { user: 'default', password: '' }],
+  ])('reads %j %s', (headers, search, creds) => {
+    expect(credentialsOf(headers, new URLSearchParams(search))).toEqual(creds);
+  });
+  it('checks a configured password', () => {
+    expect(() => checkCredentials({ user: 'default', password: 'x' }, { user: 'default' })).not.toThrow();
+    expect(() => checkCredentials({ user: 'default', password: 's3cret' }, { user: 'default', password: 's3cret' })).not.toThrow();
+    expect(chErr(() => checkCredentials({ user: 'default', password: 'no' }, { user: 'default', password: 's3cret' })).status).toBe(403);
+  });
+});
+
+describe('content types', () => {
+  it.each([
+    ['JSONEachRow', 'application/x-ndjson; charset=UTF-8'],
+    ['JSON', 'application/json; charset=UTF-8'],
+    ['CSVWithNames', 'text/csv; charset=UTF-8; header=present'],
+    ['TabSeparated', 'text/tab-separated-values; charset=UTF-8'],
+    ['Native', 'application/octet-stream'],
+    ['RowBinaryWithNamesAndTypes', 'application/octet-stream'],
+    ['PrettyCompact', 'text/plain; charset=UTF-8'],
+  ])('%s → %s', (format, type) => {
+    expect(contentTypeFor(format)).toBe(type);
+  });
+});
