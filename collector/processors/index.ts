@@ -5,7 +5,7 @@ import { newCounters, type ProcessorCounters, type Stage, type StageContext } fr
 import { normalizeStage } from './normalize/index.js';
 import { costStage } from './cost.js';
 import { qualityStage } from './quality.js';
-import { contentStage } from './content.js';
+import { contentStage } from './content/index.js';
 
 export {
   ProcessorConfigSchema,

@@ -1,0 +1,85 @@
+import type { Attributes, SpanRecord } from '../model.js';
+
+/** A non-negative integer attribute (the exporter stores ints in decimal), else undefined. */
+export function intAttr(a: Attributes, key: string): number | undefined {
+  const raw = a[key];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  return Number.isFinite(n) && n >= 0 ? Math.round(n) : undefined;
+}
+
+/** The first of `keys` that the span carries, as an integer. */
+export function firstInt(a: Attributes, keys: readonly string[]): number | undefined {
+  for (const k of keys) {
+    const n = intAttr(a, k);
+    if (n !== undefined) return n;
+  }
+  return undefined;
+}
+
+/** The first of `keys` with a non-empty value. */
+export function firstStr(a: Attributes, keys: readonly string[]): string | undefined {
+  for (const k of keys) {
+    const v = a[k];
+    if (v !== undefined && v !== '') return v;
+  }
+  return undefined;
+}
+
+/** JSON.parse that answers undefined instead of throwing. */
+export function tryJson(raw: string | undefined): unknown {
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A value as an attribute string: strings as they are, everything else as JSON. */
+export function attrString(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v === undefined) return '';
+  return JSON.stringify(v) ?? '';
+}
+
+/**
+ * Attribute additions collected while reading a span, applied in one copy. `fill` never
+ * overwrites: a key the span (or an earlier rule) already has wins.
+ */
+export class Patch {
+  readonly sets: Attributes = {};
+  private n = 0;
+  constructor(private readonly base: Attributes) {}
+
+  has(key: string): boolean {
+    return this.base[key] !== undefined || this.sets[key] !== undefined;
+  }
+
+  get(key: string): string | undefined {
+    return this.sets[key] ?? this.base[key];
+  }
+
+  fill(key: string, value: string | number | undefined): void {
+    if (value === undefined || value === '' || this.has(key)) return;
+    this.sets[key] = typeof value === 'number' ? String(value) : value;
+    this.n++;
+  }
+
+  /** Sets even when present (for keys the processor owns). */
+  set(key: string, value: string): void {
+    if (this.base[key] === value) return;
+    this.sets[key] = value;
+    this.n++;
+  }
+
+  get size(): number {
+    return this.n;
+  }
+}
+
+/** The span with the patch applied; the same object when the patch is empty. */
+export function applyPatch(span: SpanRecord, patch: Patch): SpanRecord {
+  if (patch.size === 0) return span;
+  return { ...span, attributes: { ...span.attributes, ...patch.sets } };
+}

@@ -1,3 +1,0 @@
-import type { Stage } from './context.js';
-
-export const contentStage: Stage = (batch) => batch;

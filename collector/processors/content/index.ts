@@ -1,0 +1,149 @@
+import { REDACTED, TG } from '../../../common/semconv.js';
+import type { Attributes, SpanEvent, SpanRecord } from '../../model.js';
+import type { ResolvedProcessorConfig } from '../config.js';
+import type { ProcessorCounters, Stage, StageContext } from '../context.js';
+import { anyHidden, hideAction, holdsImage, type Action } from './hide.js';
+import { isSecretKey, scrubValue } from './secrets.js';
+import { truncateUtf8 } from './truncate.js';
+
+const IMAGE_URL_SUFFIX = '.message_content.image.image.url';
+
+interface Rules {
+  config: ResolvedProcessorConfig;
+  hiding: boolean;
+  /** Hide decisions per key (keys repeat across spans; flags are fixed per processor). */
+  actions: Map<string, Action>;
+}
+
+function actionFor(key: string, r: Rules): Action {
+  if (!r.hiding) return 'keep';
+  let a = r.actions.get(key);
+  if (a === undefined) {
+    a = hideAction(key, r.config.hide);
+    if (r.actions.size < 20_000) r.actions.set(key, a);
+  }
+  return a;
+}
+
+/**
+ * One attribute through the content rules: hide flags, over-long base64 images, credentials,
+ * then the size limit. Answers the value to store, or undefined to drop the attribute.
+ */
+function contentValue(key: string, value: string, r: Rules, c: ProcessorCounters, cut: string[], prefix: string): string | undefined {
+  const action = actionFor(key, r);
+  if (action === 'drop') {
+    c.redacted++;
+    return undefined;
+  }
+  if (action === 'redact' || (action === 'redactIfImage' && holdsImage(value))) {
+    c.redacted++;
+    return REDACTED;
+  }
+  if (value.length > r.config.base64ImageMaxLength && key.endsWith(IMAGE_URL_SUFFIX) && value.startsWith('data:')) {
+    c.redacted++;
+    return REDACTED;
+  }
+  let v = value;
+  if (r.config.scrubSecrets) {
+    if (isSecretKey(key)) {
+      c.secretsScrubbed++;
+      return REDACTED;
+    }
+    const scrubbed = scrubValue(v);
+    if (scrubbed !== v) c.secretsScrubbed++;
+    v = scrubbed;
+  }
+  const short = truncateUtf8(v, r.config.maxAttributeBytes);
+  if (short === undefined) return v;
+  c.truncatedValues++;
+  cut.push(prefix + key);
+  return short;
+}
+
+/** The attributes after the rules, or the same object when nothing changed. */
+function applyRules(attrs: Attributes, r: Rules, c: ProcessorCounters, cut: string[], prefix = ''): Attributes {
+  let out: Attributes | undefined;
+  for (const key in attrs) {
+    const value = attrs[key];
+    const next = contentValue(key, value, r, c, cut, prefix);
+    if (next === value) continue;
+    out ??= { ...attrs };
+    if (next === undefined) delete out[key];
+    else out[key] = next;
+  }
+  return out ?? attrs;
+}
+
+function contentSpan(span: SpanRecord, r: Rules, c: ProcessorCounters): SpanRecord {
+  const cut: string[] = [];
+  let attributes = applyRules(span.attributes, r, c, cut);
+  let events = span.events;
+  span.events.forEach((e, i) => {
+    const ea = applyRules(hideEventContent(e, r, c) ?? e.attributes, r, c, cut, `events.${i}.`);
+    if (ea !== e.attributes) {
+      if (events === span.events) events = [...span.events];
+      events[i] = { ...e, attributes: ea };
+    }
+  });
+  const resourceAttributes = r.config.scrubSecrets ? scrubOnly(span.resourceAttributes, c) : span.resourceAttributes;
+  if (cut.length) {
+    c.truncatedSpans++;
+    const before = attributes[TG.TRUNCATED];
+    attributes = { ...attributes, [TG.TRUNCATED]: before ? `${before},${cut.join(',')}` : cut.join(',') };
+  }
+  if (attributes === span.attributes && events === span.events && resourceAttributes === span.resourceAttributes) return span;
+  return { ...span, attributes, events, resourceAttributes };
+}
+
+/** Resource attributes: credentials only (they are the SDK's, not content). */
+function scrubOnly(attrs: Attributes, c: ProcessorCounters): Attributes {
+  let out: Attributes | undefined;
+  for (const key in attrs) {
+    const v = attrs[key];
+    const next = isSecretKey(key) ? REDACTED : scrubValue(v);
+    if (next === v) continue;
+    c.secretsScrubbed++;
+    (out ??= { ...attrs })[key] = next;
+  }
+  return out ?? attrs;
+}
+
+/**
+ * The deprecated GenAI per-message events carry the message in their own attributes
+ * (`content`, `message`): hidden whole with the input or output messages.
+ */
+const INPUT_EVENTS = new Set(['gen_ai.system.message', 'gen_ai.user.message', 'gen_ai.assistant.message', 'gen_ai.tool.message']);
+
+function hideEventContent(e: SpanEvent, r: Rules, c: ProcessorCounters): Attributes | undefined {
+  if (!r.hiding) return undefined;
+  const h = r.config.hide;
+  const hidden = INPUT_EVENTS.has(e.name)
+    ? h.inputs || h.inputMessages || h.inputText
+    : e.name === 'gen_ai.choice' && (h.outputs || h.outputMessages || h.outputText);
+  if (!hidden) return undefined;
+  const out: Attributes = { ...e.attributes };
+  for (const key of ['content', 'message', 'tool_calls']) {
+    if (out[key] !== undefined) {
+      out[key] = REDACTED;
+      c.redacted++;
+    }
+  }
+  return out;
+}
+
+const rulesByConfig = new WeakMap<ResolvedProcessorConfig, Rules>();
+
+function rulesFor(config: ResolvedProcessorConfig): Rules {
+  let r = rulesByConfig.get(config);
+  if (!r) {
+    r = { config, hiding: anyHidden(config.hide), actions: new Map() };
+    rulesByConfig.set(config, r);
+  }
+  return r;
+}
+
+/** Hide flags, base64 image limit, credential scrubbing and the attribute size limit. */
+export const contentStage: Stage = (batch, ctx: StageContext) => {
+  const r = rulesFor(ctx.config);
+  return batch.map((s) => contentSpan(s, r, ctx.counters));
+};

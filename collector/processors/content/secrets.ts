@@ -1,0 +1,56 @@
+import { REDACTED } from '../../../common/semconv.js';
+
+/**
+ * Credentials must never reach a table. Keys are judged by name (cached per key); values are
+ * looked at only when a cheap substring test finds a token's prefix, then masked by pattern.
+ */
+const KEY_WORDS = [
+  'authorization',
+  'api_key',
+  'api-key',
+  'apikey',
+  'x-goog-api-key',
+  'access_key',
+  'access-key',
+  'secret_key',
+  'secret-key',
+  'client_secret',
+  'private_key',
+  'password',
+  'passwd',
+  'cookie',
+  'session_token',
+  'auth_token',
+  'access_token',
+  'refresh_token',
+];
+
+const keyCache = new Map<string, boolean>();
+
+export function isSecretKey(key: string): boolean {
+  let v = keyCache.get(key);
+  if (v === undefined) {
+    const k = key.toLowerCase();
+    v = KEY_WORDS.some((w) => k.includes(w));
+    if (keyCache.size < 20_000) keyCache.set(key, v);
+  }
+  return v;
+}
+
+const VALUE_PATTERNS: ReadonlyArray<readonly [probe: string, re: RegExp, replacement: string]> = [
+  ['earer ', /\b([Bb]earer)\s+[A-Za-z0-9._~+/-]{16,}=*/g, `$1 ${REDACTED}`],
+  ['sk-', /\bsk-(?:ant-|proj-|or-)?[A-Za-z0-9_-]{20,}/g, REDACTED],
+  ['AKIA', /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, REDACTED],
+  ['AIza', /\bAIza[0-9A-Za-z_-]{35}/g, REDACTED],
+  ['xox', /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, REDACTED],
+  ['ghp_', /\bghp_[A-Za-z0-9]{36}\b/g, REDACTED],
+];
+
+/** The value with tokens masked; the same string when none was found. */
+export function scrubValue(v: string): string {
+  let out = v;
+  for (const [probe, re, replacement] of VALUE_PATTERNS) {
+    if (out.includes(probe)) out = out.replace(re, replacement);
+  }
+  return out;
+}

@@ -1,0 +1,79 @@
+import type { OiSpanKind } from '../../../common/semconv.js';
+import type { SpanRecord } from '../../model.js';
+import type { Convention } from '../context.js';
+
+/** Which conventions a span's keys show; one pass over the keys, first characters only. */
+export interface Seen {
+  openinference: boolean;
+  genai: boolean;
+  openllmetry: boolean;
+  vercel: boolean;
+}
+
+export function detect(attrs: Record<string, string>): Seen {
+  const s: Seen = { openinference: false, genai: false, openllmetry: false, vercel: false };
+  for (const k of Object.keys(attrs)) {
+    const c = k.charCodeAt(0);
+    if (c === 103 /* g */ && k.startsWith('gen_ai.')) {
+      if (k.startsWith('gen_ai.prompt.') || k.startsWith('gen_ai.completion.')) s.openllmetry = true;
+      else s.genai = true;
+    } else if (c === 97 /* a */ && k.startsWith('ai.')) s.vercel = true;
+    else if (c === 116 /* t */ && k.startsWith('traceloop.')) s.openllmetry = true;
+    else if (c === 108 /* l */ && k.startsWith('llm.')) {
+      if (k.startsWith('llm.usage.') || k === 'llm.request.type' || k === 'llm.is_streaming') s.openllmetry = true;
+      else s.openinference = true;
+    } else if (c === 111 /* o */ && k === 'openinference.span.kind') s.openinference = true;
+  }
+  return s;
+}
+
+export const seenList = (s: Seen): Convention[] => (Object.keys(s) as Convention[]).filter((k) => s[k]);
+
+const GENAI_OPERATIONS: Record<string, OiSpanKind> = {
+  chat: 'LLM',
+  text_completion: 'LLM',
+  generate_content: 'LLM',
+  embeddings: 'EMBEDDING',
+  retrieval: 'RETRIEVER',
+  execute_tool: 'TOOL',
+  create_agent: 'AGENT',
+  invoke_agent: 'AGENT',
+  plan: 'AGENT',
+  invoke_workflow: 'CHAIN',
+};
+
+const TRACELOOP_KINDS: Record<string, OiSpanKind> = { workflow: 'CHAIN', task: 'CHAIN', agent: 'AGENT', tool: 'TOOL' };
+const LLM_REQUEST_TYPES: Record<string, OiSpanKind> = { chat: 'LLM', completion: 'LLM', embedding: 'EMBEDDING', rerank: 'RERANKER' };
+
+/**
+ * Vercel AI SDK operation ids: the provider calls (`….doGenerate`, `….doStream`, `….doEmbed`)
+ * are the LLM / EMBEDDING spans; the outer `ai.generateText`, `ai.streamText`, `ai.embed`, …
+ * spans repeat the summed usage of their steps, so they are CHAIN, never counted as calls.
+ */
+function vercelKind(op: string): OiSpanKind {
+  if (op.endsWith('.doGenerate') || op.endsWith('.doStream')) return 'LLM';
+  if (op.endsWith('.doEmbed')) return 'EMBEDDING';
+  if (op === 'ai.toolCall') return 'TOOL';
+  return 'CHAIN';
+}
+
+/** The OpenInference span kind a span without `openinference.span.kind` should get, if any. */
+export function inferKind(span: SpanRecord, seen: Seen): OiSpanKind | undefined {
+  const a = span.attributes;
+  if (seen.vercel) {
+    const op = a['ai.operationId'] ?? (span.name.startsWith('ai.') ? span.name.split(' ')[0] : undefined);
+    if (op) return vercelKind(op);
+  }
+  const op = a['gen_ai.operation.name'];
+  if (op !== undefined && GENAI_OPERATIONS[op]) return GENAI_OPERATIONS[op];
+  const requestType = a['llm.request.type'];
+  if (requestType !== undefined && LLM_REQUEST_TYPES[requestType]) return LLM_REQUEST_TYPES[requestType];
+  const tlKind = a['traceloop.span.kind'];
+  if (tlKind !== undefined && TRACELOOP_KINDS[tlKind]) return TRACELOOP_KINDS[tlKind];
+  if (a['gen_ai.tool.name'] !== undefined) return 'TOOL';
+  if (a['gen_ai.agent.name'] !== undefined || a['gen_ai.agent.id'] !== undefined) return 'AGENT';
+  if (seen.genai && (a['gen_ai.request.model'] !== undefined || a['gen_ai.usage.input_tokens'] !== undefined || a['gen_ai.usage.prompt_tokens'] !== undefined)) {
+    return 'LLM';
+  }
+  return undefined;
+}
