@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DASHBOARDS } from '../../dashboards/index.js';
+import { allPanels, type Dashboard, type Panel } from '../../dashboards/model.js';
+import { tempStore, type TempStore } from '../helpers/store.js';
+import { isEmptyResult, resolveVariables, runTarget, shapeProblems, type Pick, type Range } from './harness.js';
+import { prepareStore } from './prepare.js';
+import type { SeedFacts } from './seed.js';
+
+/**
+ * Every panel and variable of every committed dashboard runs on the embedded engine over a
+ * seeded store, with the data source's macros expanded, and returns what its panel draws.
+ */
+
+let store: TempStore;
+let facts: SeedFacts;
+const boards: Dashboard[] = DASHBOARDS.map((d) => d.build());
+
+beforeAll(async () => {
+  store = await tempStore();
+  facts = await prepareStore(store);
+});
+afterAll(async () => {
+  await store?.destroy();
+});
+
+const seeded = (): Range => ({ fromMs: facts.startMs - 60_000, toMs: facts.anchorMs + 60_000, intervalMs: 60_000 });
+/** A week at an hourly interval: rollup panels must merge minutes into hours. */
+const week = (): Range => ({ fromMs: facts.anchorMs - 7 * 86_400_000, toMs: facts.anchorMs + 60_000, intervalMs: 3_600_000 });
+/** Long before anything was seeded. */
+const before = (): Range => ({ fromMs: facts.startMs - 3 * 86_400_000, toMs: facts.startMs - 2 * 86_400_000, intervalMs: 60_000 });
+
+/** Panels that read one trace by id: the trace's own time span bounds them, not the picker. */
+const BY_TRACE_ID = (p: Panel) => p.type === 'traces';
+
+async function runBoard(d: Dashboard, range: Range, pick: Pick) {
+  const text = { trace_id: facts.agentTraceIds[0] };
+  const { variables } = await resolveVariables(store, d, range, pick, text);
+  const out: { panel: Panel; problems: string[]; empty: boolean; rows: number }[] = [];
+  for (const panel of allPanels(d)) {
+    for (const q of panel.targets) {
+      const r = await runTarget(store, q, { ...range, variables });
+      out.push({ panel, problems: shapeProblems(panel, r), empty: isEmptyResult(r), rows: r.rows.length });
+    }
+  }
+  return out;
+}
+
+describe.each(boards.map((b) => [b.title, b] as const))('%s', (_title, d) => {
+  it('every variable query returns options on the seeded store', async () => {
+    const { options } = await resolveVariables(store, d, seeded(), 'all');
+    for (const v of d.templating.list.filter((x) => x.type === 'query')) expect(options[v.name]?.length ?? 0, v.name).toBeGreaterThan(0);
+  });
+
+  it('with All selected every panel has the shape of its type and shows data', async () => {
+    for (const r of await runBoard(d, seeded(), 'all')) {
+      expect(r.problems, r.panel.title).toEqual([]);
+      expect(r.empty, `${r.panel.title} is empty`).toBe(false);
+    }
+  });
+
+  it('with one value of each variable every panel still runs and keeps its shape', async () => {
+    for (const r of await runBoard(d, seeded(), 'first')) expect(r.problems, r.panel.title).toEqual([]);
+  });
+
+  it('over a week at an hourly interval every panel runs', async () => {
+    for (const r of await runBoard(d, week(), 'all')) {
+      expect(r.problems, r.panel.title).toEqual([]);
+      expect(r.empty, `${r.panel.title} is empty over a week`).toBe(false);
+    }
+  });
+
+  it('honours the time range: nothing is shown for a range before the data', async () => {
+    for (const r of await runBoard(d, before(), 'all')) if (!BY_TRACE_ID(r.panel)) expect(r.empty, r.panel.title).toBe(true);
+  });
+
+  it('every panel filters on the time range and on each of the dashboard variables', () => {
+    const names = d.templating.list.map((v) => v.name).filter((n) => n !== 'trace_id');
+    for (const p of allPanels(d)) {
+      for (const q of p.targets) {
+        if (BY_TRACE_ID(p)) {
+          expect(q.rawSql, p.title).toContain('${trace_id');
+          continue;
+        }
+        expect(q.rawSql, p.title).toMatch(/\$__(timeFilter|dateFilter|dateTimeFilter|dt|fromTime|timeFilter_ms)\b/);
+        for (const n of names) expect(q.rawSql, `${p.title} ignores $${n}`).toMatch(new RegExp(`\\$\\{?${n}\\b`));
+      }
+    }
+  });
+});
+
+describe('the trace view', () => {
+  it('shows every span of the trace named by the variable, in the columns the view reads', async () => {
+    const d = boards.find((b) => allPanels(b).some(BY_TRACE_ID))!;
+    const panel = allPanels(d).find(BY_TRACE_ID)!;
+    const { variables } = await resolveVariables(store, d, seeded(), 'all', { trace_id: facts.agentTraceIds[3] });
+    const r = await runTarget(store, panel.targets[0], { ...seeded(), variables });
+    const [{ n }] = await store.rows<{ n: number }>('SELECT count() AS n FROM otel_traces WHERE TraceId = {t:String}', { t: facts.agentTraceIds[3] });
+    expect(r.rows.length).toBe(Number(n));
+    expect(new Set(r.rows.map((x) => x.traceID))).toEqual(new Set([facts.agentTraceIds[3]]));
+    expect(r.rows.filter((x) => x.parentSpanID === '')).toHaveLength(1);
+    expect(r.rows.some((x) => Number(x.statusCode) === 2)).toBe(true);
+  });
+});
