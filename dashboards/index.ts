@@ -1,10 +1,12 @@
 import type { Dashboard } from './model.js';
+import { pipelineDashboard } from './boards/pipeline.js';
 import { tracesDashboard } from './boards/traces.js';
 import { dashboardProblems } from './validate.js';
 
 /** Every tracegate dashboard, by the file name it is written to under `dashboards/json/`. */
 export const DASHBOARDS: readonly { file: string; build: () => Dashboard }[] = [
   { file: 'traces.json', build: tracesDashboard },
+  { file: 'pipeline-health.json', build: pipelineDashboard },
 ];
 
 /** The JSON text of every dashboard as the generator writes it; throws on an invalid one. */

@@ -292,11 +292,64 @@ export function seedSpans(anchorMs: number): { spans: Span[]; facts: SeedFacts }
   };
 }
 
+/**
+ * `collector_stats` as two collector instances write it every 10 s: running totals per process,
+ * collector-b restarting half way, a 15-minute ClickHouse outage that fills the spool, and three
+ * dropped spans.
+ */
+export function collectorStats(anchorMs: number) {
+  const startMs = anchorMs - 3 * 3600_000;
+  const rows: Record<string, string | number>[] = [];
+  for (const instance of ['collector-a', 'collector-b']) {
+    let started = startMs - 600_000;
+    const c = { received: 0, exported: 0, spooled: 0, dropped: 0, refused: 0, failures: 0, latency: 0, latencyN: 0 };
+    for (let t = startMs; t <= anchorMs; t += 10_000) {
+      const minute = (t - startMs) / 60_000;
+      if (instance === 'collector-b' && t === startMs + 90 * 60_000) {
+        started = t;
+        Object.keys(c).forEach((k) => (c[k as keyof typeof c] = 0));
+      }
+      const outage = minute >= 60 && minute < 75;
+      const inflow = 40 + (Math.floor(minute) % 7) * 5;
+      c.received += inflow;
+      c.refused += minute % 30 === 0 ? 2 : 0;
+      if (outage) {
+        c.spooled += inflow;
+        c.failures += 1;
+      } else {
+        c.exported += inflow;
+        c.latency += 0.02 + (minute % 10) / 1000;
+        c.latencyN += 1;
+      }
+      if (instance === 'collector-a' && t === startMs + 80 * 60_000) c.dropped += 3;
+      rows.push({
+        timestamp: (t / 1000).toFixed(3),
+        instance,
+        started_at: (started / 1000).toFixed(3),
+        received_spans: c.received,
+        accepted_spans: c.received - c.refused,
+        refused_spans: c.refused,
+        exported_spans: c.exported,
+        spooled_spans: c.spooled,
+        dropped_spans: c.dropped,
+        export_failures: c.failures,
+        queue_spans: outage ? Math.round((minute - 60) * 6 * inflow) : inflow,
+        queue_batches: outage ? Math.ceil(minute - 59) : 1,
+        spool_bytes: outage ? Math.round((minute - 59) * 180_000) : 4096,
+        export_latency_sum_seconds: c.latency,
+        export_latency_count: c.latencyN,
+      });
+    }
+  }
+  return rows;
+}
+
 /** Inserts the seed in a few separate inserts, out of order, as several collectors would. */
 export async function seedStore(store: TempStore, anchorMs = Math.floor(Date.now() / 60_000) * 60_000 - 60_000): Promise<SeedFacts> {
   const { spans, facts } = seedSpans(anchorMs);
   const rows = spans.map(row);
   const parts = [rows.filter((_, k) => k % 3 === 2), rows.filter((_, k) => k % 3 === 0), rows.filter((_, k) => k % 3 === 1)];
   for (const values of parts) await store.client.insert({ table: `${store.database}.otel_traces`, values, format: 'JSONEachRow' });
+  await store.client.insert({ table: `${store.database}.collector_stats`, values: collectorStats(anchorMs), format: 'JSONEachRow' });
   return facts;
 }
