@@ -1,0 +1,142 @@
+/**
+ * `SpanRecord`s written as ClickHouse RowBinary rows of `otel_traces`: strings are length-prefixed
+ * bytes (no escaping to get wrong, nothing to parse twice), times and durations little-endian
+ * 64-bit integers. The spool stores exactly these bytes, and the embedded engine reads the spool
+ * file itself (`INSERT … SELECT FROM file(…, RowBinary)`), so a span is encoded once.
+ */
+import type { Attributes, SpanRecord } from '../model.js';
+
+/** The columns written, in order, with the types RowBinary is encoded for. */
+export const OTEL_TRACES_COLUMNS: ReadonlyArray<readonly [name: string, type: string]> = [
+  ['Timestamp', 'DateTime64(9)'],
+  ['TraceId', 'String'],
+  ['SpanId', 'String'],
+  ['ParentSpanId', 'String'],
+  ['TraceState', 'String'],
+  ['SpanName', 'String'],
+  ['SpanKind', 'String'],
+  ['ServiceName', 'String'],
+  ['ResourceAttributes', 'Map(String, String)'],
+  ['ScopeName', 'String'],
+  ['ScopeVersion', 'String'],
+  ['SpanAttributes', 'Map(String, String)'],
+  ['Duration', 'UInt64'],
+  ['StatusCode', 'String'],
+  ['StatusMessage', 'String'],
+  ['Events.Timestamp', 'Array(DateTime64(9))'],
+  ['Events.Name', 'Array(String)'],
+  ['Events.Attributes', 'Array(Map(String, String))'],
+  ['Links.TraceId', 'Array(String)'],
+  ['Links.SpanId', 'Array(String)'],
+  ['Links.TraceState', 'Array(String)'],
+  ['Links.Attributes', 'Array(Map(String, String))'],
+];
+
+/** `(a, b, …)` column list for the INSERT. */
+export const columnList = (): string => `(${OTEL_TRACES_COLUMNS.map(([n]) => `\`${n}\``).join(', ')})`;
+/** The structure argument of `file()` / `input()`. */
+export const structure = (): string => OTEL_TRACES_COLUMNS.map(([n, t]) => `\`${n}\` ${t}`).join(', ');
+
+/** A growable byte buffer; one per encode call. */
+class Writer {
+  buf: Buffer;
+  pos = 0;
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  varint(n: number): void {
+    this.ensure(5);
+    let v = n;
+    while (v > 0x7f) {
+      this.buf[this.pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  /** Length prefix then UTF-8 bytes; the prefix is sized from the char count and fixed up if short. */
+  string(s: string): void {
+    const max = s.length * 3;
+    this.ensure(max + 5);
+    const reserve = varintSize(s.length);
+    const start = this.pos + reserve;
+    const n = this.buf.write(s, start, 'utf8');
+    const need = varintSize(n);
+    if (need !== reserve) this.buf.copyWithin(this.pos + need, start, start + n);
+    this.varint(n);
+    this.pos += n;
+  }
+
+  u64(v: bigint): void {
+    this.ensure(8);
+    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
+    this.pos += 8;
+  }
+
+  map(m: Attributes): void {
+    const keys = Object.keys(m);
+    this.varint(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      this.string(keys[i]);
+      this.string(m[keys[i]]);
+    }
+  }
+
+  result(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+function varintSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+}
+
+/** Encodes spans as RowBinary rows in OTEL_TRACES_COLUMNS order. */
+export function encodeRows(spans: readonly SpanRecord[]): Buffer {
+  const w = new Writer(Math.max(4096, spans.length * 2048));
+  for (const s of spans) encodeRow(w, s);
+  return w.result();
+}
+
+function encodeRow(w: Writer, s: SpanRecord): void {
+  w.u64(s.startTimeUnixNano);
+  w.string(s.traceId);
+  w.string(s.spanId);
+  w.string(s.parentSpanId);
+  w.string(s.traceState);
+  w.string(s.name);
+  w.string(s.kind);
+  w.string(s.serviceName);
+  w.map(s.resourceAttributes);
+  w.string(s.scopeName);
+  w.string(s.scopeVersion);
+  w.map(s.attributes);
+  const d = s.endTimeUnixNano - s.startTimeUnixNano;
+  w.u64(d > 0n ? d : 0n);
+  w.string(s.statusCode);
+  w.string(s.statusMessage);
+  const ev = s.events;
+  w.varint(ev.length);
+  for (const e of ev) w.u64(e.timeUnixNano);
+  w.varint(ev.length);
+  for (const e of ev) w.string(e.name);
+  w.varint(ev.length);
+  for (const e of ev) w.map(e.attributes);
+  const ln = s.links;
+  w.varint(ln.length);
+  for (const l of ln) w.string(l.traceId);
+  w.varint(ln.length);
+  for (const l of ln) w.string(l.spanId);
+  w.varint(ln.length);
+  for (const l of ln) w.string(l.traceState);
+  w.varint(ln.length);
+  for (const l of ln) w.map(l.attributes);
+}

@@ -1,0 +1,247 @@
+/**
+ * The durable spool: every accepted request is appended to an open segment file before the
+ * receiver answers, so a span that was acknowledged survives ClickHouse outages, restarts and
+ * `kill -9`. A segment is sealed (renamed) once it holds a batch, by size or after the batch
+ * timeout; sealed segments are exported oldest first and deleted once ClickHouse has them.
+ *
+ *   <seq>-<rand>.open  rows being appended (RowBinary)
+ *   <seq>-<rand>.len   its committed length and row count, written after each append: a torn
+ *                      tail left by a kill is cut off on recovery (that request was never answered)
+ *   <seq>-<rand>.<rows>.rb   a sealed batch; `<seq>-<rand>` is its insert deduplication token
+ *   rejected/          batches ClickHouse refused as malformed (counted as dropped)
+ */
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export class SpoolFullError extends Error {
+  constructor(readonly limitBytes: number) {
+    super(`the spool reached its disk limit of ${limitBytes} bytes`);
+  }
+}
+
+export interface SpoolOptions {
+  dir: string;
+  maxBytes: number;
+  /** Seal a segment once it holds this many spans. */
+  batchRows: number;
+  /** …or this many bytes. */
+  batchBytes: number;
+  /** …or this long after its first append, when no sealed batch is waiting. */
+  timeoutMs: number;
+  /** fsync each append before answering (survives power loss, not only process death). */
+  fsync: boolean;
+}
+
+export interface Segment {
+  /** Insert deduplication token: the same on every replay of this batch. */
+  readonly token: string;
+  readonly path: string;
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+interface OpenSegment {
+  base: string;
+  fd: number;
+  lenFd: number;
+  rows: number;
+  bytes: number;
+  timer?: NodeJS.Timeout;
+}
+
+const SEALED = /^(\d{16}-[0-9a-f]{8})\.(\d+)\.rb$/;
+const OPEN = /^(\d{16}-[0-9a-f]{8})\.open$/;
+
+export class Spool {
+  private readonly ready: Segment[] = [];
+  private open?: OpenSegment;
+  private seq: number;
+  private waiters: Array<() => void> = [];
+  private closed = false;
+  /** Bytes on disk not yet exported (sealed and open). */
+  bytes = 0;
+  /** Spans on disk not yet exported. */
+  rows = 0;
+
+  constructor(private readonly opts: SpoolOptions) {
+    mkdirSync(join(opts.dir, 'rejected'), { recursive: true });
+    this.seq = Date.now() * 1000;
+    this.recover();
+  }
+
+  /** Appends one request's rows; throws SpoolFullError past the disk limit. */
+  append(data: Buffer, rows: number): void {
+    if (this.closed) throw new Error('the spool is closed');
+    if (this.bytes + data.length > this.opts.maxBytes) throw new SpoolFullError(this.opts.maxBytes);
+    const seg = (this.open ??= this.create());
+    writeAll(seg.fd, data);
+    if (this.opts.fsync) fsyncSync(seg.fd);
+    seg.rows += rows;
+    seg.bytes += data.length;
+    const len = Buffer.allocUnsafe(16);
+    len.writeBigUInt64LE(BigInt(seg.bytes), 0);
+    len.writeBigUInt64LE(BigInt(seg.rows), 8);
+    writeSync(seg.lenFd, len, 0, 16, 0);
+    this.bytes += data.length;
+    this.rows += rows;
+    if (seg.rows >= this.opts.batchRows || seg.bytes >= this.opts.batchBytes) this.seal();
+  }
+
+  /** The oldest sealed batch, left in place until `remove`. */
+  peek(): Segment | undefined {
+    return this.ready[0];
+  }
+
+  /** The sealed batches waiting, oldest first. */
+  sealed(): readonly Segment[] {
+    return [...this.ready];
+  }
+
+  /** Resolves when a sealed batch is waiting (or the spool closes). */
+  waitReady(): Promise<void> {
+    if (this.ready.length > 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** The batch is in ClickHouse: delete it. */
+  remove(seg: Segment): void {
+    this.drop(seg);
+    unlinkQuiet(seg.path);
+  }
+
+  /** ClickHouse refused the batch as malformed: keep it aside for inspection, out of the queue. */
+  reject(seg: Segment): void {
+    this.drop(seg);
+    try {
+      renameSync(seg.path, join(this.opts.dir, 'rejected', `${seg.token}.${seg.rows}.rb`));
+    } catch {
+      unlinkQuiet(seg.path);
+    }
+  }
+
+  /** Seals the open segment now (shutdown, tests). */
+  flush(): void {
+    this.seal();
+  }
+
+  /** Seals what is open and stops accepting appends; the files stay for the next start. */
+  close(): void {
+    if (this.closed) return;
+    this.seal();
+    this.closed = true;
+    this.wake();
+  }
+
+  get pendingSegments(): number {
+    return this.ready.length + (this.open ? 1 : 0);
+  }
+
+  private drop(seg: Segment): void {
+    const i = this.ready.indexOf(seg);
+    if (i < 0) return;
+    this.ready.splice(i, 1);
+    this.bytes -= seg.bytes;
+    this.rows -= seg.rows;
+    // The exporter is free again: a lingering open segment goes now instead of growing.
+    if (this.ready.length === 0 && this.open && this.open.timer === undefined) this.seal();
+  }
+
+  private create(): OpenSegment {
+    this.seq = Math.max(this.seq + 1, Date.now() * 1000);
+    const base = `${String(this.seq).padStart(16, '0')}-${randomBytes(4).toString('hex')}`;
+    const seg: OpenSegment = {
+      base,
+      fd: openSync(join(this.opts.dir, `${base}.open`), 'a'),
+      lenFd: openSync(join(this.opts.dir, `${base}.len`), 'w'),
+      rows: 0,
+      bytes: 0,
+    };
+    seg.timer = setTimeout(() => this.onTimeout(seg), this.opts.timeoutMs);
+    seg.timer.unref();
+    return seg;
+  }
+
+  private onTimeout(seg: OpenSegment): void {
+    seg.timer = undefined;
+    if (this.open !== seg) return;
+    // While a batch is being exported, keep filling this one: batches grow to match insert time.
+    if (this.ready.length === 0) this.seal();
+  }
+
+  private seal(): void {
+    const seg = this.open;
+    if (!seg) return;
+    this.open = undefined;
+    if (seg.timer) clearTimeout(seg.timer);
+    if (this.opts.fsync) fsyncSync(seg.fd);
+    closeSync(seg.fd);
+    closeSync(seg.lenFd);
+    const openPath = join(this.opts.dir, `${seg.base}.open`);
+    if (seg.rows === 0) {
+      unlinkQuiet(openPath);
+    } else {
+      const path = join(this.opts.dir, `${seg.base}.${seg.rows}.rb`);
+      renameSync(openPath, path);
+      this.ready.push({ token: seg.base, path, rows: seg.rows, bytes: seg.bytes });
+    }
+    unlinkQuiet(join(this.opts.dir, `${seg.base}.len`));
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const resolve of w) resolve();
+  }
+
+  /** Seals what a previous process left open (cut to its committed length) and queues every batch. */
+  private recover(): void {
+    const names = readdirSync(this.opts.dir).sort();
+    for (const name of names) {
+      const m = OPEN.exec(name);
+      if (m) this.recoverOpen(m[1]);
+    }
+    for (const name of readdirSync(this.opts.dir).sort()) {
+      const m = SEALED.exec(name);
+      if (!m) continue;
+      const path = join(this.opts.dir, name);
+      const seg = { token: m[1], path, rows: Number(m[2]), bytes: statSync(path).size };
+      this.ready.push(seg);
+      this.bytes += seg.bytes;
+      this.rows += seg.rows;
+      this.seq = Math.max(this.seq, Number(m[1].slice(0, 16)));
+    }
+  }
+
+  private recoverOpen(base: string): void {
+    const openPath = join(this.opts.dir, `${base}.open`);
+    const lenPath = join(this.opts.dir, `${base}.len`);
+    const len = existsSync(lenPath) ? readFileSync(lenPath) : Buffer.alloc(0);
+    const bytes = len.length >= 16 ? Number(len.readBigUInt64LE(0)) : 0;
+    const rows = len.length >= 16 ? Number(len.readBigUInt64LE(8)) : 0;
+    if (rows === 0 || bytes === 0 || statSync(openPath).size < bytes) {
+      // Nothing committed, or the file lost data the length says it had (not by a process kill).
+      unlinkQuiet(openPath);
+    } else {
+      const fd = openSync(openPath, 'r+');
+      ftruncateSync(fd, bytes);
+      closeSync(fd);
+      renameSync(openPath, join(this.opts.dir, `${base}.${rows}.rb`));
+    }
+    unlinkQuiet(lenPath);
+  }
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
+
+function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* already gone */
+  }
+}

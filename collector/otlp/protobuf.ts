@@ -1,0 +1,280 @@
+/**
+ * `ExportTraceServiceRequest` (opentelemetry/proto/collector/trace/v1) decoded from protobuf
+ * into `SpanRecord`s. Field numbers are those of the OTLP specification's trace, common and
+ * resource messages (listed beside each case); unknown fields are skipped, as protobuf requires.
+ */
+import type { Attributes, SpanEvent, SpanLink, SpanRecord } from '../model.js';
+import { Reader, WireError, WIRE_I64, WIRE_LEN, WIRE_VARINT } from './reader.js';
+import {
+  normalizeParent, parentIdProblem, Rejections, spanIdProblem, spanKind, statusCode, traceIdProblem,
+  type DecodeResult,
+} from './spans.js';
+
+export { WireError };
+
+interface Scope {
+  serviceName: string;
+  resourceAttributes: Attributes;
+  scopeName: string;
+  scopeVersion: string;
+}
+
+/** Decodes a whole request; throws WireError when the bytes are not a valid message. */
+export function decodeTraceRequest(buf: Buffer): DecodeResult<SpanRecord> {
+  const out: DecodeResult<SpanRecord> = { spans: [], rejected: new Rejections() };
+  const r = new Reader(buf);
+  let index = 0;
+  while (!r.done()) {
+    const tag = r.uint32();
+    // ExportTraceServiceRequest.resource_spans = 1
+    if (tag === ((1 << 3) | WIRE_LEN)) readResourceSpans(r, r.lenEnd(), index++, out);
+    else r.skip(tag & 7);
+  }
+  return out;
+}
+
+/** ResourceSpans: resource = 1, scope_spans = 2 (in any order: the resource is read first). */
+function readResourceSpans(r: Reader, end: number, index: number, out: DecodeResult<SpanRecord>): void {
+  const scopes: Array<[number, number]> = [];
+  let resourceAttributes: Attributes = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | WIRE_LEN)) resourceAttributes = readResource(r, r.lenEnd());
+    else if (tag === ((2 << 3) | WIRE_LEN)) scopes.push(r.bytesRange());
+    else r.skip(tag & 7);
+  }
+  r.pos = end;
+  const serviceName = resourceAttributes['service.name'] ?? '';
+  for (let i = 0; i < scopes.length; i++) {
+    const [s, e] = scopes[i];
+    readScopeSpans(new Reader(r.buf, s, e), serviceName, resourceAttributes, `resource ${index} scope ${i}`, out);
+  }
+}
+
+/** Resource: attributes = 1. */
+function readResource(r: Reader, end: number): Attributes {
+  const attrs: Attributes = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | WIRE_LEN)) readKeyValue(r, r.lenEnd(), attrs);
+    else r.skip(tag & 7);
+  }
+  r.pos = end;
+  return attrs;
+}
+
+/** ScopeSpans: scope = 1 (InstrumentationScope: name = 1, version = 2), spans = 2. */
+function readScopeSpans(r: Reader, serviceName: string, resourceAttributes: Attributes, where: string, out: DecodeResult<SpanRecord>): void {
+  const spans: Array<[number, number]> = [];
+  const scope: Scope = { serviceName, resourceAttributes, scopeName: '', scopeVersion: '' };
+  while (!r.done()) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | WIRE_LEN)) readScope(r, r.lenEnd(), scope);
+    else if (tag === ((2 << 3) | WIRE_LEN)) spans.push(r.bytesRange());
+    else r.skip(tag & 7);
+  }
+  for (let i = 0; i < spans.length; i++) {
+    const [s, e] = spans[i];
+    const span = readSpan(new Reader(r.buf, s, e), scope, `${where} span ${i}`, out.rejected);
+    if (span) out.spans.push(span);
+  }
+}
+
+function readScope(r: Reader, end: number, scope: Scope): void {
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | WIRE_LEN)) scope.scopeName = r.string();
+    else if (tag === ((2 << 3) | WIRE_LEN)) scope.scopeVersion = r.string();
+    else r.skip(tag & 7);
+  }
+  r.pos = end;
+}
+
+/**
+ * Span: trace_id = 1, span_id = 2, trace_state = 3, parent_span_id = 4, name = 5, kind = 6,
+ * start_time_unix_nano = 7, end_time_unix_nano = 8, attributes = 9, events = 11, links = 13,
+ * status = 15. Returns undefined (and records why) when its ids are unusable.
+ */
+function readSpan(r: Reader, scope: Scope, where: string, rejected: Rejections): SpanRecord | undefined {
+  let traceId = '';
+  let spanId = '';
+  let parentSpanId = '';
+  let traceState = '';
+  let name = '';
+  let kind = 0;
+  let start = 0n;
+  let end = 0n;
+  const attributes: Attributes = {};
+  const events: SpanEvent[] = [];
+  const links: SpanLink[] = [];
+  let status = 0;
+  let statusMessage = '';
+  while (!r.done()) {
+    const tag = r.uint32();
+    switch (tag) {
+      case (1 << 3) | WIRE_LEN: traceId = hex(r); break;
+      case (2 << 3) | WIRE_LEN: spanId = hex(r); break;
+      case (3 << 3) | WIRE_LEN: traceState = r.string(); break;
+      case (4 << 3) | WIRE_LEN: parentSpanId = hex(r); break;
+      case (5 << 3) | WIRE_LEN: name = r.string(); break;
+      case (6 << 3) | WIRE_VARINT: kind = r.uint32(); break;
+      case (7 << 3) | WIRE_I64: start = r.fixed64(); break;
+      case (8 << 3) | WIRE_I64: end = r.fixed64(); break;
+      case (9 << 3) | WIRE_LEN: readKeyValue(r, r.lenEnd(), attributes); break;
+      case (11 << 3) | WIRE_LEN: events.push(readEvent(r, r.lenEnd())); break;
+      case (13 << 3) | WIRE_LEN: links.push(readLink(r, r.lenEnd())); break;
+      case (15 << 3) | WIRE_LEN: {
+        // Status: message = 2, code = 3
+        const e = r.lenEnd();
+        while (r.pos < e) {
+          const t = r.uint32();
+          if (t === ((2 << 3) | WIRE_LEN)) statusMessage = r.string();
+          else if (t === ((3 << 3) | WIRE_VARINT)) status = r.uint32();
+          else r.skip(t & 7);
+        }
+        r.pos = e;
+        break;
+      }
+      default: r.skip(tag & 7);
+    }
+  }
+  const problem = traceIdProblem(traceId) ?? spanIdProblem(spanId) ?? parentIdProblem(parentSpanId);
+  if (problem) {
+    rejected.add(where, problem);
+    return undefined;
+  }
+  return {
+    traceId, spanId, parentSpanId: normalizeParent(parentSpanId), traceState, name, kind: spanKind(kind),
+    startTimeUnixNano: start, endTimeUnixNano: end,
+    serviceName: scope.serviceName, resourceAttributes: scope.resourceAttributes,
+    scopeName: scope.scopeName, scopeVersion: scope.scopeVersion,
+    attributes, statusCode: statusCode(status), statusMessage, events, links,
+  };
+}
+
+function hex(r: Reader): string {
+  const [s, e] = r.bytesRange();
+  return r.buf.toString('hex', s, e);
+}
+
+/** Event: time_unix_nano = 1, name = 2, attributes = 3. */
+function readEvent(r: Reader, end: number): SpanEvent {
+  const ev: SpanEvent = { timeUnixNano: 0n, name: '', attributes: {} };
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | WIRE_I64)) ev.timeUnixNano = r.fixed64();
+    else if (tag === ((2 << 3) | WIRE_LEN)) ev.name = r.string();
+    else if (tag === ((3 << 3) | WIRE_LEN)) readKeyValue(r, r.lenEnd(), ev.attributes);
+    else r.skip(tag & 7);
+  }
+  r.pos = end;
+  return ev;
+}
+
+/** Link: trace_id = 1, span_id = 2, trace_state = 3, attributes = 4. */
+function readLink(r: Reader, end: number): SpanLink {
+  const link: SpanLink = { traceId: '', spanId: '', traceState: '', attributes: {} };
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | WIRE_LEN)) link.traceId = hex(r);
+    else if (tag === ((2 << 3) | WIRE_LEN)) link.spanId = hex(r);
+    else if (tag === ((3 << 3) | WIRE_LEN)) link.traceState = r.string();
+    else if (tag === ((4 << 3) | WIRE_LEN)) readKeyValue(r, r.lenEnd(), link.attributes);
+    else r.skip(tag & 7);
+  }
+  r.pos = end;
+  return link;
+}
+
+/** KeyValue: key = 1, value = 2; the value is stored as the exporter's string form. */
+function readKeyValue(r: Reader, end: number, into: Attributes): void {
+  let key = '';
+  let value = '';
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | WIRE_LEN)) key = r.string();
+    else if (tag === ((2 << 3) | WIRE_LEN)) value = stringValue(r, r.lenEnd());
+    else r.skip(tag & 7);
+  }
+  r.pos = end;
+  into[key] = value;
+}
+
+/**
+ * AnyValue: string_value = 1, bool_value = 2, int_value = 3, double_value = 4, array_value = 5,
+ * kvlist_value = 6, bytes_value = 7. Scalars become their text; arrays and maps JSON; bytes base64.
+ */
+function stringValue(r: Reader, end: number): string {
+  let out = '';
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag) {
+      case (1 << 3) | WIRE_LEN: out = r.string(); break;
+      case (2 << 3) | WIRE_VARINT: out = r.uint32() !== 0 ? 'true' : 'false'; break;
+      case (3 << 3) | WIRE_VARINT: out = r.int64String(); break;
+      case (4 << 3) | WIRE_I64: out = String(r.double()); break;
+      case (5 << 3) | WIRE_LEN: out = JSON.stringify(arrayValue(r, r.lenEnd())); break;
+      case (6 << 3) | WIRE_LEN: out = JSON.stringify(kvlistValue(r, r.lenEnd())); break;
+      case (7 << 3) | WIRE_LEN: { const [s, e] = r.bytesRange(); out = r.buf.toString('base64', s, e); break; }
+      default: r.skip(tag & 7);
+    }
+  }
+  r.pos = end;
+  return out;
+}
+
+type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+
+function anyValue(r: Reader, end: number): Json {
+  let out: Json = null;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag) {
+      case (1 << 3) | WIRE_LEN: out = r.string(); break;
+      case (2 << 3) | WIRE_VARINT: out = r.uint32() !== 0; break;
+      case (3 << 3) | WIRE_VARINT: { const s = r.int64String(); const n = Number(s); out = Number.isSafeInteger(n) ? n : s; break; }
+      case (4 << 3) | WIRE_I64: out = r.double(); break;
+      case (5 << 3) | WIRE_LEN: out = arrayValue(r, r.lenEnd()); break;
+      case (6 << 3) | WIRE_LEN: out = kvlistValue(r, r.lenEnd()); break;
+      case (7 << 3) | WIRE_LEN: { const [s, e] = r.bytesRange(); out = r.buf.toString('base64', s, e); break; }
+      default: r.skip(tag & 7);
+    }
+  }
+  r.pos = end;
+  return out;
+}
+
+/** ArrayValue: values = 1. */
+function arrayValue(r: Reader, end: number): Json[] {
+  const out: Json[] = [];
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | WIRE_LEN)) out.push(anyValue(r, r.lenEnd()));
+    else r.skip(tag & 7);
+  }
+  r.pos = end;
+  return out;
+}
+
+/** KeyValueList: values = 1 (KeyValue). */
+function kvlistValue(r: Reader, end: number): { [k: string]: Json } {
+  const out: { [k: string]: Json } = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | WIRE_LEN)) {
+      const e = r.lenEnd();
+      let key = '';
+      let value: Json = null;
+      while (r.pos < e) {
+        const t = r.uint32();
+        if (t === ((1 << 3) | WIRE_LEN)) key = r.string();
+        else if (t === ((2 << 3) | WIRE_LEN)) value = anyValue(r, r.lenEnd());
+        else r.skip(t & 7);
+      }
+      r.pos = e;
+      out[key] = value;
+    } else r.skip(tag & 7);
+  }
+  r.pos = end;
+  return out;
+}

@@ -1,0 +1,99 @@
+/**
+ * OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export` on @grpc/grpc-js,
+ * with identity (de)serializers: the handler decodes the bytes itself, so a body that does not
+ * decode is an INVALID_ARGUMENT that says why, and grpc-js still handles compression and the
+ * message size limit (RESOURCE_EXHAUSTED).
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { FastifyBaseLogger } from 'fastify';
+import { CollectorError, collectorErrors } from '../errors.js';
+import { exportResponseProto, statusProto } from '../otlp/response.js';
+import { countRequest, type CollectorMetrics } from '../telemetry/metrics.js';
+import { bearerOk } from './auth.js';
+import type { ExportHandler } from './otlp.js';
+
+export const TRACE_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+const identity = (b: Buffer) => b;
+
+const SERVICE: grpc.ServiceDefinition = {
+  Export: {
+    path: TRACE_EXPORT_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  },
+};
+
+export interface GrpcReceiverOptions {
+  host: string;
+  port: number;
+  maxRequestBytes: number;
+  authToken?: string;
+}
+
+export interface GrpcReceiver {
+  start(): Promise<{ host: string; port: number }>;
+  /** Stops taking calls, lets running ones finish (forced after `graceMs`). Idempotent. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+export function buildGrpcReceiver(opts: GrpcReceiverOptions, deps: { handler: ExportHandler; metrics: CollectorMetrics; logger: FastifyBaseLogger }): GrpcReceiver {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': opts.maxRequestBytes,
+    'grpc.max_send_message_length': 4 * 1024 * 1024,
+  });
+  const refuse = (cb: grpc.sendUnaryData<Buffer>, err: CollectorError) => {
+    countRequest(deps.metrics, 'grpc', err.code);
+    const metadata = new grpc.Metadata();
+    if (err.retryAfterSeconds !== undefined) {
+      metadata.set('grpc-status-details-bin', statusProto(err.grpcCode, err.message, err.retryAfterSeconds));
+    }
+    cb({ code: err.grpcCode, details: err.message, metadata });
+  };
+  server.addService(SERVICE, {
+    Export(call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) {
+      const auth = call.metadata.get('authorization')[0];
+      if (!bearerOk(opts.authToken, typeof auth === 'string' ? auth : auth?.toString())) return refuse(cb, collectorErrors.unauthenticated());
+      try {
+        const { rejected, message } = deps.handler(call.request, 'protobuf');
+        countRequest(deps.metrics, 'grpc', rejected ? 'partial' : 'ok');
+        cb(null, exportResponseProto(rejected, message));
+      } catch (err) {
+        if (err instanceof CollectorError) return refuse(cb, err);
+        deps.logger.error({ err }, 'OTLP/gRPC export failed');
+        countRequest(deps.metrics, 'grpc', 'internal');
+        cb({ code: grpc.status.INTERNAL, details: 'internal error in the collector' });
+      }
+    },
+  });
+  let stopped: Promise<void> | undefined;
+  return {
+    start() {
+      const address = opts.host.includes(':') ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
+      return new Promise((resolve, reject) => {
+        server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+          if (err) reject(new Error(`OTLP/gRPC cannot listen on ${address}: ${err.message}`));
+          else resolve({ host: opts.host, port });
+        });
+      });
+    },
+    shutdown(graceMs) {
+      stopped ??= new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        force.unref();
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { buildCollector, type Collector } from '../../collector/collector.js';
+import { parseCollectorConfig, type CollectorConfigInput } from '../../collector/config.js';
+import type { Store } from '../../common/store.js';
+import { tempStore, type TempStore } from '../helpers/store.js';
+
+/** Test settings: free ports, a temp spool, short timers, no stats rows, no logs. */
+export function testConfig(spoolDir: string, overrides: CollectorConfigInput = {}) {
+  return parseCollectorConfig({
+    ...overrides,
+    grpc: { port: 0, ...overrides.grpc },
+    http: { port: 0, ...overrides.http },
+    spool: { dir: spoolDir, ...overrides.spool },
+    batch: { timeoutMs: 20, ...overrides.batch },
+    retry: { initialIntervalMs: 50, maxIntervalMs: 200, ...overrides.retry },
+    stats: { intervalMs: 0, ...overrides.stats },
+  });
+}
+
+export interface RunningCollector {
+  collector: Collector;
+  grpcUrl: string;
+  httpUrl: string;
+  spoolDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startCollector(store: Store, overrides: CollectorConfigInput = {}, spoolDir = mkdtempSync(join(tmpdir(), 'tracegate-spool-'))): Promise<RunningCollector> {
+  const collector = buildCollector(testConfig(spoolDir, overrides), { store, logLevel: false });
+  const at = await collector.start();
+  return {
+    collector,
+    grpcUrl: `http://127.0.0.1:${at.grpc?.port}`,
+    httpUrl: `http://127.0.0.1:${at.http?.port}`,
+    spoolDir,
+    async stop() {
+      await collector.shutdown();
+      rmSync(spoolDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A store whose client can be switched to fail every statement, as a ClickHouse that is down
+ * would: the failure is injected at the store boundary, the collector's code is untouched.
+ */
+export function switchableStore(inner: TempStore): Store & { down: boolean } {
+  const state = { down: false };
+  const client = new Proxy(inner.client, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function' || !['command', 'insert', 'exec', 'query'].includes(String(prop))) return v;
+      return (...args: unknown[]) => {
+        if (state.down) return Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' }));
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  }) as ClickHouseClient;
+  return Object.assign(Object.create(null), {
+    client,
+    target: inner.target,
+    database: inner.database,
+    close: () => inner.close(),
+    get down() {
+      return state.down;
+    },
+    set down(v: boolean) {
+      state.down = v;
+    },
+  });
+}
+
+export { tempStore };
