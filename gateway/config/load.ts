@@ -1,0 +1,180 @@
+/**
+ * Reads a YAML file of resource documents into a frozen GatewayConfig, or into the complete list
+ * of problems with their paths and lines: nothing is half-applied.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import type { z } from 'zod';
+import { deepFreeze, type BackendConfig, type ConfigProblem, type ConfigResult, type GatewayConfig, type RouteConfig } from './model.js';
+import { backendSpec, envelopeSchema, gatewaySpec, routeSpec, type BackendSpec, type GatewaySpec, type Kind, type RouteSpec } from './schema.js';
+import { resolveSecret, type SecretSources } from './secrets.js';
+
+export interface LoadOptions {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  readFile?: (path: string) => string;
+}
+
+type Path = (string | number)[];
+
+/** A document whose envelope and spec passed their schemas. */
+type Parsed =
+  | { kind: 'Gateway'; name: string; labels?: Record<string, string>; spec: GatewaySpec; at: Located }
+  | { kind: 'Backend'; name: string; labels?: Record<string, string>; spec: BackendSpec; at: Located }
+  | { kind: 'Route'; name: string; labels?: Record<string, string>; spec: RouteSpec; at: Located };
+
+/** Turns a path inside one document into a problem with line and column. */
+type Located = (path: Path, message: string) => ConfigProblem;
+
+export function formatPath(path: Path): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function locator(doc: Document, lines: LineCounter, label: string, file?: string): Located {
+  return (path, message) => {
+    let node: unknown;
+    for (let n = path.length; n >= 0 && !node; n--) node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+    const range = (node as { range?: [number, number, number] } | undefined)?.range;
+    const pos = range ? lines.linePos(range[0]) : undefined;
+    return { path: path.length ? `${label} ${formatPath(path)}` : label, message, file, line: pos?.line, column: pos?.col };
+  };
+}
+
+function specIssues(issues: z.core.$ZodIssue[], at: Located, prefix: Path): ConfigProblem[] {
+  return issues.map((i) => at([...prefix, ...(i.path as Path)], i.message));
+}
+
+/** Validates one document: envelope first, then the spec of its kind. */
+function parseDocument(js: unknown, at: Located, label: (kind: string, name: string) => Located): Parsed | ConfigProblem[] {
+  const env = envelopeSchema.safeParse(js);
+  if (!env.success) return specIssues(env.error.issues, at, []);
+  const { kind, metadata } = env.data;
+  const here = label(kind, metadata.name);
+  const base = { name: metadata.name, labels: metadata.labels, at: here };
+  const k: Kind = kind;
+  switch (k) {
+    case 'Gateway': {
+      const r = gatewaySpec.safeParse(env.data.spec ?? {});
+      return r.success ? { kind: k, ...base, spec: r.data } : specIssues(r.error.issues, here, ['spec']);
+    }
+    case 'Backend': {
+      const r = backendSpec.safeParse(env.data.spec);
+      return r.success ? { kind: k, ...base, spec: r.data } : specIssues(r.error.issues, here, ['spec']);
+    }
+    case 'Route': {
+      const r = routeSpec.safeParse(env.data.spec);
+      return r.success ? { kind: k, ...base, spec: r.data } : specIssues(r.error.issues, here, ['spec']);
+    }
+    default: {
+      const never: never = k;
+      throw new Error(`kind ${String(never)} has no schema`);
+    }
+  }
+}
+
+function compileBackend(d: Extract<Parsed, { kind: 'Backend' }>, gw: GatewaySpec, secrets: SecretSources, keys: Map<string, string>, problems: ConfigProblem[]): BackendConfig {
+  const s = d.spec;
+  let disabled: string | undefined;
+  if (s.apiKey) {
+    const r = resolveSecret(s.apiKey, secrets);
+    if (r.ok) keys.set(d.name, r.value);
+    else if (s.apiKey.optional && r.missing) disabled = `no key: ${r.message}`;
+    else problems.push(d.at(['spec', 'apiKey'], r.message));
+  }
+  return {
+    name: d.name,
+    provider: s.provider,
+    url: s.url ?? 'http://simulated.tracegate.invalid/v1',
+    apiVersion: s.apiVersion,
+    deployment: s.deployment,
+    headers: s.headers ?? {},
+    connections: s.connections,
+    circuitBreaker: { ...gw.defaults.circuitBreaker, ...s.circuitBreaker },
+    backendRef: s.backendRef,
+    disabled,
+  };
+}
+
+function compileRoute(d: Extract<Parsed, { kind: 'Route' }>, gw: GatewaySpec, backends: Map<string, BackendConfig>, problems: ConfigProblem[]): RouteConfig {
+  const rules = d.spec.rules.map((r, i) => {
+    r.targets.forEach((t, j) => {
+      if (!backends.has(t.backend)) problems.push(d.at(['spec', 'rules', i, 'targets', j, 'backend'], `unknown backend "${t.backend}"`));
+    });
+    r.fallbacks.forEach((f, j) => {
+      if (!backends.has(f.backend)) problems.push(d.at(['spec', 'rules', i, 'fallbacks', j, 'backend'], `unknown backend "${f.backend}"`));
+    });
+    return {
+      id: r.name ? `${d.name}/${r.name}` : d.spec.rules.length > 1 ? `${d.name}/${i}` : d.name,
+      route: d.name,
+      name: r.name,
+      matches: r.matches,
+      targets: r.targets,
+      fallbacks: r.fallbacks,
+      timeouts: { ...gw.defaults.timeouts, ...r.timeouts },
+      retry: { ...gw.defaults.retry, ...r.retry, backoff: { ...gw.defaults.retry.backoff, ...r.retry?.backoff } },
+    };
+  });
+  return { name: d.name, labels: d.labels, hostnames: d.spec.hostnames, rules };
+}
+
+/** Cross-document checks and compilation, once every document passed its own schema. */
+function compile(docs: Parsed[], secrets: SecretSources, problems: ConfigProblem[], source?: string): GatewayConfig {
+  const gateways = docs.filter((d) => d.kind === 'Gateway');
+  gateways.slice(1).forEach((d) => problems.push(d.at(['kind'], 'only one Gateway document is allowed')));
+  const gw = gateways[0]?.spec ?? gatewaySpec.parse({});
+  const seen = new Set<string>();
+  for (const d of docs) {
+    const id = `${d.kind}/${d.name}`;
+    if (seen.has(id)) problems.push(d.at(['metadata', 'name'], `another ${d.kind} is already named "${d.name}"`));
+    seen.add(id);
+  }
+  const keys = new Map<string, string>();
+  const backends = new Map<string, BackendConfig>();
+  for (const d of docs) if (d.kind === 'Backend' && !backends.has(d.name)) backends.set(d.name, compileBackend(d, gw, secrets, keys, problems));
+  const routes = docs.flatMap((d) => (d.kind === 'Route' ? [compileRoute(d, gw, backends, problems)] : []));
+  return { gateway: gw, backends, routes, keys, source };
+}
+
+/** Parses and validates config text. Relative secret files are read from the config file's folder. */
+export function parseConfig(text: string, opts: LoadOptions = {}): ConfigResult {
+  const lines = new LineCounter();
+  const problems: ConfigProblem[] = [];
+  const parsed: Parsed[] = [];
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
+  if (!Array.isArray(docs)) return { ok: false, problems: [{ path: 'file', message: 'not a YAML stream', file: opts.file }] };
+  docs.forEach((doc, i) => {
+    const docLabel = `document ${i + 1}`;
+    if (doc.errors.length) {
+      for (const e of doc.errors) {
+        const pos = lines.linePos(e.pos[0]);
+        problems.push({ path: docLabel, message: e.message.split('\n')[0], file: opts.file, line: pos.line, column: pos.col });
+      }
+      return;
+    }
+    if (doc.contents === null) return; // an empty document (a stray `---`)
+    const label = (kind: string, name: string) => locator(doc, lines, `${kind}/${name}`, opts.file);
+    const r = parseDocument(doc.toJS(), locator(doc, lines, docLabel, opts.file), label);
+    if (Array.isArray(r)) problems.push(...r);
+    else parsed.push(r);
+  });
+  const secrets: SecretSources = {
+    env: opts.env ?? process.env,
+    baseDir: opts.file ? dirname(resolve(opts.file)) : process.cwd(),
+    readFile: opts.readFile,
+  };
+  const config = compile(parsed, secrets, problems, opts.file);
+  if (problems.length) return { ok: false, problems };
+  return { ok: true, config: deepFreeze(config) };
+}
+
+/** Reads and validates a config file; a file that cannot be read is one problem, not a throw. */
+export async function loadConfigFile(file: string, opts: Omit<LoadOptions, 'file'> = {}): Promise<ConfigResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return { ok: false, problems: [{ path: 'file', file, message: `cannot read the config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` }] };
+  }
+  return parseConfig(text, { ...opts, file });
+}

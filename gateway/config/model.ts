@@ -1,0 +1,98 @@
+/**
+ * The validated, compiled configuration the data plane runs on. Built once by `load.ts`, then
+ * frozen; a reload builds a new one and swaps it whole.
+ */
+import type { CircuitBreakerSpec, GatewaySpec, HeaderMatchSpec, Provider, RetrySpec, TimeoutsSpec } from './schema.js';
+
+export interface BackendConfig {
+  readonly name: string;
+  readonly provider: Provider;
+  /** Base URL; for `simulated` backends a placeholder. */
+  readonly url: string;
+  readonly apiVersion?: string;
+  readonly deployment?: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly connections?: number;
+  readonly circuitBreaker: CircuitBreakerSpec;
+  readonly backendRef?: { group?: string; kind?: string; name: string; namespace?: string; port?: number };
+  /** Set when the backend cannot serve (an optional key that is not there): why, for logs and errors. */
+  readonly disabled?: string;
+}
+
+export interface TargetConfig {
+  readonly backend: string;
+  readonly weight: number;
+  readonly model?: string;
+}
+
+export interface MatchConfig {
+  readonly model?: string;
+  readonly as?: string;
+  readonly headers?: readonly HeaderMatchSpec[];
+  readonly path?: { readonly type: 'Exact' | 'PathPrefix'; readonly value: string };
+}
+
+export interface RuleConfig {
+  /** `route` or `route/rule` for spans, metrics and logs. */
+  readonly id: string;
+  readonly route: string;
+  readonly name?: string;
+  readonly matches: readonly MatchConfig[];
+  readonly targets: readonly TargetConfig[];
+  readonly fallbacks: readonly { backend: string; model?: string }[];
+  readonly timeouts: TimeoutsSpec;
+  readonly retry: RetrySpec;
+}
+
+export interface RouteConfig {
+  readonly name: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly hostnames?: readonly string[];
+  readonly rules: readonly RuleConfig[];
+}
+
+export interface GatewayConfig {
+  readonly gateway: GatewaySpec;
+  /** In file order. */
+  readonly backends: ReadonlyMap<string, BackendConfig>;
+  /** In file order: the first rule that matches a request serves it. */
+  readonly routes: readonly RouteConfig[];
+  /** Provider keys by backend name, kept apart so that logging the config can never print one. */
+  readonly keys: ReadonlyMap<string, string>;
+  /** Where it was read from, for logs. */
+  readonly source?: string;
+}
+
+/** One thing wrong with a config file, located as precisely as the YAML allows. */
+export interface ConfigProblem {
+  /** `Route/chat spec.rules[0].targets[1].backend`, or `document 3` when the kind is unknown. */
+  readonly path: string;
+  readonly message: string;
+  readonly file?: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; problems: ConfigProblem[] };
+
+/** `file:line:col path: message`, one line per problem. */
+export function formatProblem(p: ConfigProblem): string {
+  const where = p.file ? `${p.file}${p.line ? `:${p.line}:${p.column ?? 1}` : ''} ` : p.line ? `line ${p.line}: ` : '';
+  return `${where}${p.path}: ${p.message}`;
+}
+
+/** Freezes objects and arrays all the way down; a Map's values are frozen, the Map is read-only by type. */
+export function deepFreeze<T>(value: T): T {
+  if (value instanceof Map) {
+    for (const v of value.values()) deepFreeze(v);
+    return value;
+  }
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Request headers read for session.id / user.id. */
+export type GatewaySpecHeaders = GatewaySpec['headers'];

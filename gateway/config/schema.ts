@@ -1,0 +1,275 @@
+/**
+ * The control plane's resource documents, one zod schema per kind. They hold the defaults and
+ * the per-document checks; cross-document checks (a route naming a backend that does not exist)
+ * live in `load.ts`. The same schemas emit `gateway/config.schema.json` for editors.
+ */
+import { z } from 'zod';
+import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from './units.js';
+
+export const API_VERSION = 'tracegate.dev/v1alpha1';
+
+/** Every kind a config file may hold. Later issues add kinds here and in `load.ts`'s switch. */
+export const KINDS = ['Gateway', 'Backend', 'Route'] as const;
+export type Kind = (typeof KINDS)[number];
+
+/** Providers a Backend can speak to; `simulated` is tracegate's built-in responder. */
+export const PROVIDERS = ['openai', 'azure', 'anthropic', 'simulated'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+const DURATION_MSG = 'a duration: milliseconds, or a number with ms, s, m or h (e.g. 30s)';
+const duration = z
+  .union([z.number().nonnegative(DURATION_MSG), z.string().regex(new RegExp(DURATION_PATTERN), DURATION_MSG)], { error: DURATION_MSG })
+  .transform((v) => parseDuration(v) as number);
+
+const SIZE_MSG = 'a size: bytes, or a number with b, kb, mb or gb (e.g. 4mb)';
+const size = z
+  .union([z.number().int(SIZE_MSG).nonnegative(SIZE_MSG), z.string().regex(new RegExp(SIZE_PATTERN), SIZE_MSG)], { error: SIZE_MSG })
+  .transform((v) => parseSize(v) as number);
+
+/** Kubernetes object names: rendered routes keep them. */
+const name = z
+  .string()
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'lower-case letters, digits and "-", starting and ending with a letter or digit');
+
+const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a valid HTTP header name');
+
+/** Request headers that carry credentials: never configured inline, never logged. */
+export const SECRET_HEADERS = ['authorization', 'api-key', 'x-api-key', 'proxy-authorization', 'cookie'];
+
+const secretRef = z.union(
+  [
+    z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), optional: z.boolean().default(false) }).strict(),
+    z.object({ file: z.string().min(1), optional: z.boolean().default(false) }).strict(),
+  ],
+  {
+    error: (iss) =>
+      typeof iss.input === 'string'
+        ? 'an inline key is not allowed in the config file: write { env: VARIABLE } or { file: /path/to/secret }'
+        : 'give exactly one of { env: VARIABLE } or { file: /path/to/secret } (optional: true to start without it)',
+  },
+);
+
+export const retrySchema = z
+  .object({
+    /** Further tries on the same target after the first one fails with a retryable error. */
+    retries: z.number().int().min(0).max(10).default(2),
+    backoff: z
+      .object({ base: duration.default(100), max: duration.default(2000) })
+      .strict()
+      .prefault({}),
+    /** An upstream Retry-After longer than this moves on to the next target instead of waiting. */
+    maxRetryAfter: duration.default(10_000),
+  })
+  .strict();
+
+export const timeoutsSchema = z
+  .object({
+    /** The whole call until its answer starts (all attempts, backoffs included). */
+    request: duration.default(60_000),
+    /** One upstream attempt, until its whole answer (or, for a stream, its first event). */
+    attempt: duration.default(30_000),
+    /** Longest silence between two events of a stream once it has started. */
+    streamIdle: duration.default(60_000),
+  })
+  .strict();
+
+export const circuitBreakerSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Consecutive failed attempts (connect errors, timeouts, 5xx) that open the circuit. */
+    failures: z.number().int().min(1).default(5),
+    /** How long an open circuit keeps the backend out before one probe request is let through. */
+    cooldown: duration.default(30_000),
+  })
+  .strict();
+
+const metadata = z.object({ name, labels: z.record(z.string(), z.string()).optional() }).strict();
+
+const CONTENT_CAPTURE = ['off', 'on', 'truncate'] as const;
+
+export const gatewaySpec = z
+  .object({
+    listen: z
+      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
+      .strict()
+      .prefault({}),
+    /** Largest request body accepted (413 above). */
+    bodyLimit: size.default(4 * 1024 * 1024),
+    /** Request headers read for the span's session.id and user.id. */
+    headers: z
+      .object({ session: headerName.default('x-session-id'), user: headerName.default('x-user-id') })
+      .strict()
+      .prefault({}),
+    telemetry: z
+      .object({
+        serviceName: z.string().min(1).default('tracegate-gateway'),
+        /** Collector's OTLP gRPC endpoint; null exports nothing (spans still feed metrics). */
+        otlpEndpoint: z.string().url().nullable().default('http://127.0.0.1:4317'),
+        content: z
+          .object({ capture: z.enum(CONTENT_CAPTURE).default('on'), maxBytes: size.default(16 * 1024) })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    defaults: z
+      .object({
+        timeouts: timeoutsSchema.prefault({}),
+        retry: retrySchema.prefault({}),
+        circuitBreaker: circuitBreakerSchema.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /** How `tracegate render` writes HTTPRoutes for a cluster. */
+    kubernetes: z
+      .object({
+        namespace: name.optional(),
+        /** Header carrying the model name, set from the body by the data plane in front (as x-ai-eg-model in Envoy AI Gateway). */
+        modelHeader: headerName.default('x-ai-model'),
+        parentRefs: z
+          .array(z.object({ name, namespace: name.optional(), sectionName: z.string().optional() }).strict())
+          .min(1)
+          .default([{ name: 'tracegate' }]),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export const backendSpec = z
+  .object({
+    provider: z.enum(PROVIDERS),
+    /** Base URL as the provider's SDK takes it (OpenAI `https://api.openai.com/v1`, Anthropic `https://api.anthropic.com`). */
+    url: z.string().url().optional(),
+    apiKey: secretRef.optional(),
+    /** Azure `api-version`, Anthropic `anthropic-version`. */
+    apiVersion: z.string().min(1).optional(),
+    /** Azure deployment name (defaults to the target model). */
+    deployment: z.string().min(1).optional(),
+    /** Extra non-secret headers sent on every upstream request. */
+    headers: z.record(headerName, z.string()).optional(),
+    /** Upper bound of keep-alive connections to this backend. */
+    connections: z.number().int().positive().optional(),
+    circuitBreaker: circuitBreakerSchema.partial().optional(),
+    /** Gateway API backendRef used by `tracegate render` (default: an Envoy Gateway `Backend` of the same name). */
+    backendRef: z
+      .object({
+        group: z.string().optional(),
+        kind: z.string().optional(),
+        name,
+        namespace: name.optional(),
+        port: z.number().int().min(1).max(65535).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.provider !== 'simulated' && !spec.url) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: `a ${spec.provider} backend needs a url` });
+    }
+    for (const h of Object.keys(spec.headers ?? {})) {
+      if (SECRET_HEADERS.includes(h.toLowerCase())) {
+        ctx.addIssue({ code: 'custom', path: ['headers', h], message: `"${h}" carries a credential: use apiKey with { env } or { file }, not an inline header` });
+      }
+    }
+    if (spec.deployment && spec.provider !== 'azure') {
+      ctx.addIssue({ code: 'custom', path: ['deployment'], message: 'deployment applies to azure backends only' });
+    }
+  });
+
+const headerMatch = z
+  .object({
+    name: headerName,
+    value: z.string(),
+    type: z.enum(['Exact', 'RegularExpression']).default('Exact'),
+  })
+  .strict()
+  .superRefine((h, ctx) => {
+    if (h.type !== 'RegularExpression') return;
+    try {
+      new RegExp(h.value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: `not a valid regular expression: ${(err as Error).message}` });
+    }
+  });
+
+const match = z
+  .object({
+    /** Exact model name, or a glob with * and ? (`gpt-4o-*`). Omitted: any model. */
+    model: z.string().min(1).optional(),
+    /** Makes `model` an alias: the request continues as this model name. */
+    as: z.string().min(1).optional(),
+    headers: z.array(headerMatch).optional(),
+    path: z
+      .object({ type: z.enum(['Exact', 'PathPrefix']).default('PathPrefix'), value: z.string().startsWith('/') })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.as && (!m.model || /[*?]/.test(m.model))) {
+      ctx.addIssue({ code: 'custom', path: ['as'], message: 'an alias needs an exact model name (no * or ?)' });
+    }
+  });
+
+const target = z
+  .object({
+    backend: name,
+    weight: z.number().int().min(0).max(10_000).default(1),
+    /** The model name sent to this backend instead of the requested one. */
+    model: z.string().min(1).optional(),
+  })
+  .strict();
+
+const fallback = z.object({ backend: name, model: z.string().min(1).optional() }).strict();
+
+const rule = z
+  .object({
+    name: name.optional(),
+    matches: z.array(match).min(1),
+    targets: z.array(target).min(1),
+    /** Tried in order once the chosen target has failed (after its retries). */
+    fallbacks: z.array(fallback).default([]),
+    timeouts: timeoutsSchema.partial().optional(),
+    retry: retrySchema.partial().optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.targets.every((t) => t.weight === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['targets'], message: 'at least one target needs a weight above 0' });
+    }
+  });
+
+export const routeSpec = z
+  .object({
+    rules: z.array(rule).min(1),
+    hostnames: z.array(z.string()).optional(),
+  })
+  .strict();
+
+/** Document envelopes, used to emit the JSON Schema (load.ts checks the envelope, then the spec by kind). */
+const doc = <K extends Kind, S extends z.ZodType>(kind: K, spec: S) =>
+  z.object({ apiVersion: z.literal(API_VERSION), kind: z.literal(kind), metadata, spec }).strict();
+
+export const gatewayDocument = doc('Gateway', gatewaySpec.prefault({}));
+export const backendDocument = doc('Backend', backendSpec);
+export const routeDocument = doc('Route', routeSpec);
+export const documentSchema = z.discriminatedUnion('kind', [gatewayDocument, backendDocument, routeDocument]);
+
+export const envelopeSchema = z
+  .object({ apiVersion: z.literal(API_VERSION), kind: z.enum(KINDS), metadata, spec: z.unknown() })
+  .strict();
+
+export type GatewaySpec = z.output<typeof gatewaySpec>;
+export type BackendSpec = z.output<typeof backendSpec>;
+export type RouteSpec = z.output<typeof routeSpec>;
+export type RuleSpec = z.output<typeof rule>;
+export type MatchSpec = z.output<typeof match>;
+export type HeaderMatchSpec = z.output<typeof headerMatch>;
+export type RetrySpec = z.output<typeof retrySchema>;
+export type TimeoutsSpec = z.output<typeof timeoutsSchema>;
+export type CircuitBreakerSpec = z.output<typeof circuitBreakerSchema>;
+export type SecretRef = z.output<typeof secretRef>;
+export type ContentCapture = (typeof CONTENT_CAPTURE)[number];

@@ -1,0 +1,56 @@
+/**
+ * Every error the gateway answers by itself, with a stable code. One handler (server.ts) turns
+ * them into OpenAI's envelope `{error:{message,type,param,code}}` (or Anthropic's on /v1/messages).
+ * Upstream errors are translated by the translators and passed through with their own status.
+ */
+import { anthropicTypeFor } from './translators/errors.js';
+import type { AnthropicErrorBody, ClientApi, OpenAIErrorBody } from './translators/types.js';
+
+export const CATALOGUE = {
+  invalid_json: { status: 400, type: 'invalid_request_error' },
+  invalid_parameter: { status: 400, type: 'invalid_request_error' },
+  unsupported_media_type: { status: 415, type: 'invalid_request_error' },
+  not_found: { status: 404, type: 'invalid_request_error' },
+  method_not_allowed: { status: 405, type: 'invalid_request_error' },
+  model_not_found: { status: 404, type: 'invalid_request_error' },
+  endpoint_not_supported: { status: 400, type: 'invalid_request_error' },
+  body_too_large: { status: 413, type: 'invalid_request_error' },
+  rate_limited: { status: 429, type: 'rate_limit_error' },
+  upstream_failed: { status: 502, type: 'api_error' },
+  no_healthy_backend: { status: 503, type: 'api_error' },
+  upstream_timeout: { status: 504, type: 'api_error' },
+  internal_error: { status: 500, type: 'api_error' },
+} as const satisfies Record<string, { status: number; type: string }>;
+
+export type ErrorCode = keyof typeof CATALOGUE;
+
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly type: string;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly opts: { param?: string; retryAfterMs?: number } = {},
+  ) {
+    super(message);
+    this.status = CATALOGUE[code].status;
+    this.type = CATALOGUE[code].type;
+  }
+}
+
+export function openaiEnvelope(err: GatewayError): OpenAIErrorBody {
+  return { error: { message: err.message, type: err.type, param: err.opts.param ?? null, code: err.code } };
+}
+
+export function anthropicEnvelope(status: number, message: string): AnthropicErrorBody {
+  return { type: 'error', error: { type: status === 504 ? 'timeout_error' : anthropicTypeFor(status), message } };
+}
+
+export function errorBody(err: GatewayError, api: ClientApi): OpenAIErrorBody | AnthropicErrorBody {
+  return api === 'anthropic' ? anthropicEnvelope(err.status, err.message) : openaiEnvelope(err);
+}
+
+/** Seconds for a Retry-After header, at least 1. */
+export function retryAfterSeconds(ms: number): string {
+  return String(Math.max(1, Math.ceil(ms / 1000)));
+}

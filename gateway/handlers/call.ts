@@ -1,0 +1,124 @@
+/**
+ * The handler of every model endpoint (chat, embeddings, responses, messages): validate, route,
+ * open the span, run the attempt loop, answer (JSON or SSE), close the span.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { performance } from 'node:perf_hooks';
+import type { GatewayConfig } from '../config/model.js';
+import { anthropicEnvelope, GatewayError, retryAfterSeconds } from '../errors.js';
+import { gatewayClientError, runCall, type ProxyEnv } from '../proxy/run.js';
+import type { CallInput, CallOutcome, StreamSink } from '../proxy/types.js';
+import type { Breakers } from '../reliability/breaker.js';
+import type { Router } from '../routing/match.js';
+import { SSE_HEADERS, writeFrames } from '../sse.js';
+import { CallTelemetry, type CallTelemetryEnv } from '../telemetry/call.js';
+import type { ClientError, Endpoint } from '../translators/types.js';
+import type { Upstreams } from '../upstream.js';
+import { validateBody } from './validate.js';
+
+/** What one request reads: swapped whole on reload, so a request sees one config throughout. */
+export interface LiveState {
+  readonly config: GatewayConfig;
+  readonly router: Router;
+  readonly telemetry: CallTelemetryEnv;
+}
+
+export interface CallDeps {
+  live: () => LiveState;
+  breakers: Breakers;
+  upstreams: Upstreams;
+  random: () => number;
+  nowMs: () => number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The JSON body as received, for input.value. */
+    rawBody?: string;
+  }
+}
+
+/** An SSE sink over the raw response; the reply is hijacked only when the first frame is ready. */
+function sseSink(reply: FastifyReply): StreamSink {
+  let started = false;
+  const raw = reply.raw;
+  return {
+    get started() {
+      return started;
+    },
+    start() {
+      started = true;
+      reply.hijack();
+      raw.writeHead(200, SSE_HEADERS);
+    },
+    write: (frames) => writeFrames(raw, frames),
+    end() {
+      if (!raw.writableEnded) raw.end();
+    },
+  };
+}
+
+/** Errors for /v1/messages clients in Anthropic's envelope, for everyone else in OpenAI's. */
+function bodyFor(endpoint: Endpoint, e: ClientError): unknown {
+  if (endpoint !== 'messages' || (e.body as { type?: string }).type === 'error') return e.body;
+  return anthropicEnvelope(e.status, e.message);
+}
+
+function sendError(reply: FastifyReply, endpoint: Endpoint, e: ClientError): void {
+  if (e.retryAfterMs !== undefined) reply.header('retry-after', retryAfterSeconds(e.retryAfterMs));
+  // 499 is nginx's "client closed request": nobody is there to read it.
+  reply.code(e.status === 499 ? 400 : e.status).send(bodyFor(endpoint, e));
+}
+
+function statusOf(outcome: CallOutcome): number {
+  if (!outcome.ok) return outcome.error.status;
+  return outcome.kind === 'json' ? outcome.status : 200;
+}
+
+export function callHandler(endpoint: Endpoint, deps: CallDeps) {
+  return async function handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const startedAt = performance.now();
+    const state = deps.live();
+    const body = req.body;
+    validateBody(endpoint, body);
+    const model = body.model as string;
+    const hit = state.router.find(model, req.url.split('?', 1)[0], req.headers);
+    if (!hit) throw new GatewayError('model_not_found', `The model \`${model}\` does not exist or no route serves it`, { param: 'model' });
+
+    const gone = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) gone.abort();
+    });
+    const stream = body.stream === true && endpoint !== 'embeddings';
+    const input: CallInput = { endpoint, clientBody: body, clientHeaders: req.headers, rule: hit.rule, model: hit.model, stream, startedAt, clientGone: gone.signal };
+    const tel = new CallTelemetry(state.telemetry, input, req.rawBody ?? '', state.config.backends);
+    const env: ProxyEnv = { config: state.config, breakers: deps.breakers, upstreams: deps.upstreams, random: deps.random, nowMs: deps.nowMs, observe: tel.observe };
+    const sink = stream ? sseSink(reply) : undefined;
+    let outcome: CallOutcome;
+    try {
+      outcome = await runCall(env, input, sink);
+    } catch (err) {
+      // A bug, not a provider failure: the span still ends, the client gets a 500 envelope.
+      const error = gatewayClientError(new GatewayError('internal_error', 'the gateway failed to handle this request'));
+      outcome = { ok: false, cause: 'network', attempts: 0, fallbackUsed: false, skipped: [], error };
+      req.log.error({ err, route: hit.rule.id }, 'call failed inside the gateway');
+    }
+    const status = statusOf(outcome);
+    if (!outcome.ok) {
+      if (!reply.sent) sendError(reply, endpoint, outcome.error);
+      tel.finish(outcome, status);
+      return;
+    }
+    if (outcome.kind === 'json') {
+      reply.code(outcome.status).header('content-type', 'application/json').send(outcome.body);
+      tel.finish(outcome, status, outcome.body);
+      return;
+    }
+    if (sink && !sink.started) {
+      // An upstream stream that produced no frame at all: still a well-formed (empty) SSE answer.
+      sink.start();
+      sink.end();
+    }
+    tel.finish(outcome, outcome.cutShort?.status ?? status);
+  };
+}

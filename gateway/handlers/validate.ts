@@ -1,0 +1,49 @@
+/**
+ * The few checks the gateway makes itself before routing, each naming the parameter. Everything
+ * else is the provider's to judge (its error comes back translated).
+ */
+import { GatewayError } from '../errors.js';
+import type { Endpoint } from '../translators/types.js';
+
+type Json = Record<string, unknown>;
+
+const invalid = (param: string, message: string) => new GatewayError('invalid_parameter', `${param}: ${message}`, { param });
+
+function messagesList(body: Json): void {
+  const m = body.messages;
+  if (!Array.isArray(m) || m.length === 0) throw invalid('messages', 'must be a non-empty array of messages');
+  for (let i = 0; i < m.length; i++) {
+    const msg = m[i];
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw invalid(`messages[${i}]`, 'must be an object');
+    if (typeof (msg as Json).role !== 'string') throw invalid(`messages[${i}].role`, 'must be a string');
+  }
+}
+
+/** Throws a GatewayError (400) for a body the gateway cannot route. */
+export function validateBody(endpoint: Endpoint, body: unknown): asserts body is Json {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new GatewayError('invalid_json', 'the request body must be a JSON object');
+  }
+  const b = body as Json;
+  if (typeof b.model !== 'string' || b.model.length === 0) throw invalid('model', 'must be a non-empty string naming the model');
+  if (b.stream !== undefined && typeof b.stream !== 'boolean') throw invalid('stream', 'must be true or false');
+  switch (endpoint) {
+    case 'chat':
+    case 'messages':
+      messagesList(b);
+      return;
+    case 'embeddings': {
+      const input = b.input;
+      const ok = typeof input === 'string' || (Array.isArray(input) && input.length > 0);
+      if (!ok) throw invalid('input', 'must be a string or a non-empty array');
+      return;
+    }
+    case 'responses':
+      if (b.input === undefined && b.previous_response_id === undefined) throw invalid('input', 'is required');
+      return;
+    default: {
+      const never: never = endpoint;
+      throw new Error(`unknown endpoint ${String(never)}`);
+    }
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The attempt loop of one call, written once for every endpoint: candidates from the route
+ * (weighted target, then fallbacks), circuit breakers, retries with backoff and Retry-After,
+ * per-attempt and total timeouts.
+ */
+import { performance } from 'node:perf_hooks';
+import type { BackendConfig, GatewayConfig } from '../config/model.js';
+import { GatewayError } from '../errors.js';
+import { backoffDelay, sleep } from '../reliability/backoff.js';
+import type { Breakers } from '../reliability/breaker.js';
+import { planCandidates, type Candidate } from '../routing/plan.js';
+import { authHeader } from '../translators/auth.js';
+import { openaiError } from '../translators/errors.js';
+import { translatorFor } from '../translators/index.js';
+import type { BackendDescriptor, BackendKind, ClientError, UpstreamRequest } from '../translators/types.js';
+import type { Upstreams } from '../upstream.js';
+import { runAttempt, timeoutError, type AttemptResult } from './attempt.js';
+import type { CallInput, CallOutcome, CallPath, FailureCause, StreamSink } from './types.js';
+
+/** Telemetry's view of one attempt: called when it starts, the returned function when it ends. */
+export type AttemptObserver = (backend: BackendConfig, model: string, retry: number, fallback: boolean) => (r: AttemptResult) => void;
+
+export interface ProxyEnv {
+  config: GatewayConfig;
+  breakers: Breakers;
+  upstreams: Upstreams;
+  random: () => number;
+  /** Wall clock, for translators (OpenAI's `created`). */
+  nowMs: () => number;
+  observe?: AttemptObserver;
+}
+
+export function backendKind(b: BackendConfig): BackendKind {
+  return b.provider === 'simulated' ? 'openai' : b.provider;
+}
+
+export function descriptor(b: BackendConfig): BackendDescriptor {
+  return { kind: backendKind(b), baseUrl: b.url, apiVersion: b.apiVersion, deployment: b.deployment, headers: b.headers };
+}
+
+type Prepared = { ok: true; request: UpstreamRequest; run: (timeoutMs: number, sink?: StreamSink) => Promise<AttemptResult> } | { ok: false; error: ClientError; cause: FailureCause };
+
+/** Everything about a candidate that does not change between its retries. */
+function prepare(env: ProxyEnv, input: CallInput, backend: BackendConfig, c: Candidate): Prepared {
+  const transport = env.upstreams.get(backend);
+  if (!transport) return { ok: false, cause: 'unsupported', error: openaiError(502, `backend "${backend.name}" has no transport (the simulated provider is not available here)`) };
+  const translator = translatorFor(input.endpoint, backendKind(backend));
+  if (!translator) {
+    const e = new GatewayError('endpoint_not_supported', `backend "${backend.name}" (${backend.provider}) does not serve ${input.endpoint}`);
+    return { ok: false, cause: 'unsupported', error: gatewayClientError(e) };
+  }
+  const r = translator.request(input.clientBody, { model: c.model, backend: descriptor(backend) }, { forceUsageOnStream: true, clientHeaders: input.clientHeaders });
+  if (!r.ok) return { ok: false, cause: 'rejected', error: r.error };
+  const request = r.request;
+  const key = env.config.keys.get(backend.name);
+  if (key) {
+    const [name, value] = authHeader(backendKind(backend), key);
+    request.headers[name] = value;
+  }
+  const { streamIdle } = input.rule.timeouts;
+  return {
+    ok: true,
+    request,
+    run: (timeoutMs, sink) => runAttempt(input, { transport, translator, request, timeoutMs, streamIdleMs: streamIdle, sink, nowMs: env.nowMs }),
+  };
+}
+
+/** Whether a failed attempt says something about the backend's health. */
+function breakerVerdict(r: AttemptResult): 'success' | 'failure' | 'neutral' {
+  if (r.ok) return 'success';
+  if (r.cause === 'client_gone' || r.cause === 'rejected' || r.cause === 'unsupported') return 'neutral';
+  if (r.cause === 'status') return (r.status ?? 500) >= 500 ? 'failure' : 'success';
+  return 'failure';
+}
+
+export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink): Promise<CallOutcome> {
+  const { rule } = input;
+  const deadline = input.startedAt + rule.timeouts.request;
+  const path: CallPath = { attempts: 0, fallbackUsed: false, skipped: [] };
+  const available = (name: string) => {
+    const b = env.config.backends.get(name);
+    return !!b && !b.disabled && (env.breakers.get(name)?.available() ?? true);
+  };
+  const { candidates, skipped } = planCandidates(rule, input.model, available, env.random);
+  path.skipped.push(...skipped);
+  let last: { error: ClientError; cause: FailureCause } | undefined;
+
+  for (const c of candidates) {
+    const backend = env.config.backends.get(c.backend) as BackendConfig;
+    const breaker = env.breakers.get(c.backend);
+    if (backend.disabled || (breaker && !breaker.available())) {
+      if (!path.skipped.includes(c.backend)) path.skipped.push(c.backend);
+      continue;
+    }
+    const prep = prepare(env, input, backend, c);
+    if (!prep.ok) {
+      last = { error: prep.error, cause: prep.cause };
+      // The client's request cannot be sent anywhere: say so rather than trying other backends.
+      if (prep.cause === 'rejected') return { ok: false, ...last, ...path };
+      continue;
+    }
+    for (let retry = 0; ; retry++) {
+      const left = deadline - performance.now();
+      if (left <= 0) return { ok: false, error: timeoutError('the request'), cause: 'timeout', ...path };
+      if (breaker && !breaker.acquire()) {
+        if (!path.skipped.includes(c.backend)) path.skipped.push(c.backend);
+        break;
+      }
+      path.attempts++;
+      path.backend = c.backend;
+      path.model = c.model;
+      path.fallbackUsed = c.fallback;
+      const done = env.observe?.(backend, c.model, retry, c.fallback);
+      const r = await prep.run(Math.min(rule.timeouts.attempt, left), sink);
+      done?.(r);
+      const verdict = breakerVerdict(r);
+      if (verdict === 'success') breaker?.success();
+      else if (verdict === 'failure') breaker?.failure();
+      else breaker?.release();
+      if (r.ok) return { ...r, ...path };
+      last = r;
+      if (r.cause === 'client_gone' || !r.error.retryable) return { ok: false, error: r.error, cause: r.cause, ...path };
+      if (retry >= rule.retry.retries) break;
+      const wanted = r.error.retryAfterMs;
+      if (wanted !== undefined && wanted > rule.retry.maxRetryAfter) break;
+      const delay = backoffDelay(retry, rule.retry.backoff.base, rule.retry.backoff.max, env.random, wanted);
+      if (performance.now() + delay >= deadline) break;
+      await sleep(delay, input.clientGone);
+      if (input.clientGone.aborted) return { ok: false, error: openaiError(499, 'the client closed the request'), cause: 'client_gone', ...path };
+    }
+  }
+  return { ok: false, ...finalError(env, path, last), ...path };
+}
+
+/** What the client hears when no attempt succeeded. */
+function finalError(env: ProxyEnv, path: CallPath, last?: { error: ClientError; cause: FailureCause }): { error: ClientError; cause: FailureCause } {
+  if (!last) {
+    const waits = path.skipped.map((n) => env.breakers.get(n)?.retryInMs() ?? 0).filter((ms) => ms > 0);
+    const err = new GatewayError('no_healthy_backend', `no backend can serve this request now: ${path.skipped.join(', ') || 'none configured'} unavailable (circuit open or no key)`, {
+      retryAfterMs: waits.length ? Math.min(...waits) : undefined,
+    });
+    return { cause: 'unsupported', error: gatewayClientError(err) };
+  }
+  if (last.error.status === 429 || last.cause === 'timeout' || last.cause === 'unsupported') return last;
+  const err = new GatewayError('upstream_failed', `every attempt failed (${path.attempts} attempt${path.attempts === 1 ? '' : 's'}); last: ${last.error.message}`);
+  return { cause: last.cause, error: gatewayClientError(err) };
+}
+
+export function gatewayClientError(e: GatewayError): ClientError {
+  const ce: ClientError = { status: e.status, body: { error: { message: e.message, type: e.type, param: e.opts.param ?? null, code: e.code } }, message: e.message, retryable: false };
+  if (e.opts.retryAfterMs !== undefined) ce.retryAfterMs = e.opts.retryAfterMs;
+  return ce;
+}

@@ -1,0 +1,49 @@
+import type { RuleConfig } from '../config/model.js';
+import type { RequestHeaders } from '../routing/match.js';
+import type { ClientError, Endpoint, ResponseFacts } from '../translators/types.js';
+
+export type Json = Record<string, unknown>;
+
+/** One call as the proxy runs it. */
+export interface CallInput {
+  endpoint: Endpoint;
+  clientBody: Json;
+  clientHeaders: RequestHeaders;
+  rule: RuleConfig;
+  /** The model requested, after an alias. */
+  model: string;
+  stream: boolean;
+  /** performance.now() when the request arrived. */
+  startedAt: number;
+  /** Aborts when the client goes away. */
+  clientGone: AbortSignal;
+}
+
+/** Where a streamed answer goes. Nothing is written before the first frame: until then a retry is still possible. */
+export interface StreamSink {
+  readonly started: boolean;
+  /** Writes status and SSE headers; called once, right before the first frame. */
+  start(): void;
+  /** Resolves when the frames are flushed (backpressure) or the client is gone. */
+  write(frames: string[]): Promise<void> | undefined;
+  end(): void;
+}
+
+/** Which upstream served, and how the gateway got there. */
+export interface CallPath {
+  backend?: string;
+  /** Model name sent upstream. */
+  model?: string;
+  attempts: number;
+  fallbackUsed: boolean;
+  /** Backends passed over because their circuit was open or they are disabled. */
+  skipped: string[];
+}
+
+/** Why an attempt failed, for error.type and the attempts metric. */
+export type FailureCause = 'status' | 'timeout' | 'network' | 'bad_response' | 'client_gone' | 'rejected' | 'unsupported';
+
+export type CallOutcome =
+  | ({ ok: true; kind: 'json'; status: number; body: string; facts: ResponseFacts } & CallPath)
+  | ({ ok: true; kind: 'stream'; facts: ResponseFacts; ttftMs?: number; cutShort?: ClientError } & CallPath)
+  | ({ ok: false; error: ClientError; cause: FailureCause } & CallPath);

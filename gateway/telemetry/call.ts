@@ -1,0 +1,163 @@
+/**
+ * The span of one call (OpenInference LLM / EMBEDDING, mirrored in GenAI keys, plus tracegate's
+ * own) and a child span per upstream attempt (no openinference.span.kind: never counted as a
+ * call), then the call's metrics.
+ */
+import { SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { performance } from 'node:perf_hooks';
+import { GENAI, OI, TG, TG_ORIGIN_GATEWAY } from '../../common/semconv.js';
+import type { BackendConfig, GatewaySpecHeaders } from '../config/model.js';
+import type { AttemptResult } from '../proxy/attempt.js';
+import type { AttemptObserver } from '../proxy/run.js';
+import type { CallInput, CallOutcome } from '../proxy/types.js';
+import { estimateChatUsage, estimateEmbeddingUsage } from '../tokenizer.js';
+import type { ResponseFacts, Usage } from '../translators/types.js';
+import { OPERATION, providerNames, requestAttributes, responseAttributes } from './attributes.js';
+import { Content } from './content.js';
+import type { GatewayMetrics } from './metrics.js';
+import { parentContext } from './tracing.js';
+
+export interface CallTelemetryEnv {
+  tracer: Tracer;
+  metrics: GatewayMetrics;
+  capture: { mode: 'off' | 'on' | 'truncate'; maxBytes: number };
+  headers: GatewaySpecHeaders;
+}
+
+function headerOf(h: CallInput['clientHeaders'], name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v || undefined;
+}
+
+/** session.id and user.id: the configured headers first, then OpenAI's `user` / Anthropic's `metadata.user_id`. */
+function identity(input: CallInput, names: GatewaySpecHeaders): Attributes {
+  const a: Attributes = {};
+  const session = headerOf(input.clientHeaders, names.session);
+  const meta = input.clientBody.metadata as Record<string, unknown> | undefined;
+  const user = headerOf(input.clientHeaders, names.user) ?? (typeof input.clientBody.user === 'string' ? input.clientBody.user : undefined) ?? (typeof meta?.user_id === 'string' ? meta.user_id : undefined);
+  if (session) {
+    a[OI.SESSION_ID] = session;
+    a[GENAI.CONVERSATION_ID] = session;
+  }
+  if (user) a[OI.USER_ID] = user;
+  return a;
+}
+
+function attemptAttributes(b: BackendConfig, model: string, retry: number, fallback: boolean): Attributes {
+  let host = '';
+  try {
+    host = new URL(b.url).host;
+  } catch {
+    // a simulated backend's placeholder
+  }
+  return {
+    [TG.BACKEND]: b.name,
+    [GENAI.PROVIDER_NAME]: providerNames(b.provider).genai,
+    [GENAI.REQUEST_MODEL]: model,
+    [GENAI.SERVER_ADDRESS]: host,
+    [TG.RETRIES]: retry,
+    [TG.FALLBACK_USED]: fallback,
+  };
+}
+
+/** Provider usage, or an estimate from the tokenizer when the provider sent none. */
+function usageOf(input: CallInput, facts: ResponseFacts): Usage | undefined {
+  if (facts.usage) return facts.usage;
+  if (input.endpoint === 'embeddings') return estimateEmbeddingUsage(input.clientBody);
+  if (input.endpoint === 'chat') return estimateChatUsage(input.clientBody, facts.outputText ?? '', facts.toolCalls);
+  return undefined;
+}
+
+export class CallTelemetry {
+  readonly span: Span;
+  private readonly ctx: Context;
+  private readonly content: Content;
+
+  constructor(
+    private readonly env: CallTelemetryEnv,
+    private readonly input: CallInput,
+    rawBody: string,
+    private readonly backends: ReadonlyMap<string, BackendConfig>,
+  ) {
+    this.content = new Content(env.capture.mode, env.capture.maxBytes);
+    const attrs = requestAttributes(input.endpoint, input.clientBody, rawBody, this.content);
+    attrs[OI.SPAN_KIND] = input.endpoint === 'embeddings' ? 'EMBEDDING' : 'LLM';
+    attrs[TG.ORIGIN] = TG_ORIGIN_GATEWAY;
+    attrs[TG.ROUTE] = input.rule.id;
+    attrs[TG.STREAMING] = input.stream;
+    Object.assign(attrs, identity(input, env.headers));
+    const parent = parentContext(input.clientHeaders);
+    this.span = env.tracer.startSpan(`${OPERATION[input.endpoint]} ${input.model}`, { kind: SpanKind.SERVER, attributes: attrs }, parent);
+    this.ctx = trace.setSpan(parent, this.span);
+  }
+
+  /** Starts the child span of an attempt; the returned function ends it. */
+  readonly observe: AttemptObserver = (backend, model, retry, fallback) => {
+    const span = this.env.tracer.startSpan(`upstream ${backend.name}`, { kind: SpanKind.CLIENT, attributes: attemptAttributes(backend, model, retry, fallback) }, this.ctx);
+    return (r: AttemptResult) => {
+      this.env.metrics.recordAttempt(backend.name, r.ok ? 'ok' : r.cause);
+      if (r.ok) span.setAttribute(TG.HTTP_STATUS, r.kind === 'json' ? r.status : 200);
+      else {
+        if (r.status) span.setAttribute(TG.HTTP_STATUS, r.status);
+        span.setAttribute(GENAI.ERROR_TYPE, r.status ? String(r.status) : r.cause);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: r.error.message });
+      }
+      span.end();
+    };
+  };
+
+  /** Ends the call span and records its metrics. `output` is what the client received (non-stream body). */
+  finish(outcome: CallOutcome, status: number, output?: string): void {
+    const { span, input } = this;
+    const seconds = (performance.now() - input.startedAt) / 1000;
+    const backend = outcome.backend ? this.backends.get(outcome.backend) : undefined;
+    const names = backend ? providerNames(backend.provider) : undefined;
+    const a: Attributes = { [TG.ATTEMPTS]: outcome.attempts, [TG.FALLBACK_USED]: outcome.fallbackUsed, [TG.HTTP_STATUS]: status };
+    if (outcome.attempts > 1) a[TG.RETRIES] = outcome.attempts - 1;
+    if (outcome.skipped.length) a[TG.CIRCUIT_SKIPPED] = outcome.skipped.join(',');
+    if (backend && names) {
+      a[TG.BACKEND] = backend.name;
+      a[GENAI.PROVIDER_NAME] = names.genai;
+      a[OI.LLM_PROVIDER] = names.provider;
+      if (input.endpoint !== 'embeddings') a[OI.LLM_SYSTEM] = names.system;
+    }
+    let usage: Usage | undefined;
+    let ttftMs: number | undefined;
+    let errorType: string | undefined;
+    const requestModel = outcome.model ?? input.model;
+    if (outcome.ok) {
+      usage = usageOf(input, outcome.facts);
+      const facts = usage === outcome.facts.usage ? outcome.facts : { ...outcome.facts, usage };
+      const streamedOutput = outcome.kind === 'stream' ? facts.outputText : output;
+      Object.assign(a, responseAttributes(input.endpoint, facts, requestModel, streamedOutput, this.content));
+      if (usage?.estimated) a[TG.TOKENS_ESTIMATED] = true;
+      if (outcome.kind === 'stream') {
+        ttftMs = outcome.ttftMs;
+        if (ttftMs !== undefined) {
+          a[TG.TIME_TO_FIRST_TOKEN_MS] = Math.round(ttftMs * 1000) / 1000;
+          a[GENAI.RESPONSE_TIME_TO_FIRST_CHUNK] = ttftMs / 1000;
+        }
+        if (outcome.cutShort) errorType = outcome.cutShort.status === 499 ? 'client_closed' : String(outcome.cutShort.status);
+      }
+    } else {
+      a[OI.LLM_MODEL_NAME] = requestModel;
+      errorType = outcome.cause === 'status' ? String(outcome.error.status) : outcome.cause;
+    }
+    if (errorType) {
+      a[GENAI.ERROR_TYPE] = errorType;
+      const message = outcome.ok ? outcome.kind === 'stream' && outcome.cutShort?.message : outcome.error.message;
+      span.setStatus({ code: SpanStatusCode.ERROR, message: message || errorType });
+    }
+    if (this.content.truncated.length) a[TG.TRUNCATED] = this.content.truncated.join(',');
+    span.setAttributes(a);
+    span.end();
+    const responseModel = outcome.ok ? outcome.facts.responseModel : undefined;
+    this.env.metrics.recordCall(
+      { operation: OPERATION[input.endpoint], provider: names?.genai ?? '_OTHER', requestModel, responseModel, route: input.rule.id, errorType },
+      seconds,
+      status,
+      usage,
+      ttftMs !== undefined ? ttftMs / 1000 : undefined,
+    );
+  }
+}
