@@ -94,37 +94,48 @@ export function anthropicError(status: number, message: string, type?: string, r
   return err;
 }
 
-function fallbackMessage(status: number, bodyText: string): string {
-  const snippet = bodyText.trim().slice(0, 200);
-  return snippet ? `upstream answered ${status}: ${snippet}` : `upstream answered ${status}`;
+/** The client never sees a body the upstream did not shape as an error: it may hold internals. */
+function fallbackMessage(status: number): string {
+  return `upstream answered ${status} without an error message`;
+}
+
+/** For logs: the start of an unreadable error body. */
+function logSummary(status: number, bodyText: string): string {
+  const snippet = bodyText.trim().slice(0, 200).replace(/\s+/g, ' ');
+  return snippet ? `upstream answered ${status}: ${snippet}` : `upstream answered ${status} with an empty body`;
 }
 
 /** An OpenAI-compatible upstream's error for an OpenAI client: its envelope is kept when well formed. */
 export function fromOpenAIUpstream(status: number, bodyText: string, headers?: HeaderSource): ClientError {
   const parsed = parseObject(bodyText);
   const e = parsed && isObject(parsed.error) ? parsed.error : undefined;
-  const message = str(e?.message) ?? (typeof parsed?.error === 'string' ? parsed.error : fallbackMessage(status, bodyText));
+  // OpenAI's envelope; Ollama's `{error: "…"}`; vLLM's older top-level `{message, type, code}`.
+  const message = str(e?.message) ?? (typeof parsed?.error === 'string' ? parsed.error : str(parsed?.message));
   const code = e?.code;
-  return openaiError(status, message, {
+  const err = openaiError(status, message ?? fallbackMessage(status), {
     type: str(e?.type) ?? openaiTypeFor(status),
     code: typeof code === 'string' ? code : typeof code === 'number' ? String(code) : null,
     param: str(e?.param) ?? null,
     retryAfterMs: retryAfterMs(headers),
   });
+  if (message === undefined) err.message = logSummary(status, bodyText);
+  return err;
 }
 
-function anthropicParts(status: number, bodyText: string): { type: string; message: string } {
+function anthropicParts(status: number, bodyText: string): { type: string; message: string; log: string } {
   const parsed = parseObject(bodyText);
   const e = parsed && isObject(parsed.error) ? parsed.error : undefined;
+  const message = str(e?.message);
   return {
     type: str(e?.type) ?? anthropicTypeFor(status),
-    message: str(e?.message) ?? fallbackMessage(status, bodyText),
+    message: message ?? fallbackMessage(status),
+    log: message ?? logSummary(status, bodyText),
   };
 }
 
 /** An Anthropic upstream's error for an OpenAI client. */
 export function fromAnthropicUpstreamToOpenAI(status: number, bodyText: string, headers?: HeaderSource): ClientError {
-  const { type, message } = anthropicParts(status, bodyText);
+  const { type, message, log } = anthropicParts(status, bodyText);
   const mapped = ANTHROPIC_TO_OPENAI[type];
   const outStatus = status >= 400 && status !== 529 ? status : (mapped?.status ?? 502);
   const err = openaiError(outStatus, message, {
@@ -134,21 +145,30 @@ export function fromAnthropicUpstreamToOpenAI(status: number, bodyText: string, 
   });
   // 529 becomes 503 for the client, but it is the upstream's condition that decides retrying.
   err.retryable = isRetryableStatus(status);
+  err.message = log;
   return err;
 }
 
 /** An Anthropic upstream's error for an Anthropic client: its envelope is kept. */
 export function fromAnthropicUpstream(status: number, bodyText: string, headers?: HeaderSource): ClientError {
-  const { type, message } = anthropicParts(status, bodyText);
-  return anthropicError(status, message, type, retryAfterMs(headers));
+  const { type, message, log } = anthropicParts(status, bodyText);
+  const err = anthropicError(status, message, type, retryAfterMs(headers));
+  err.message = log;
+  return err;
+}
+
+/** A mid-stream Anthropic `error` event's data, for an Anthropic client (the frame itself passes as it came). */
+export function anthropicStreamErrorNative(data: string): ClientError {
+  const { type, message } = anthropicParts(500, data);
+  const status = Object.entries(ANTHROPIC_TYPE_BY_STATUS).find(([, t]) => t === type)?.[0];
+  return anthropicError(status ? Number(status) : 500, message, type);
 }
 
 /** A mid-stream Anthropic `error` event's data, as an OpenAI error. */
 export function anthropicStreamError(data: string): ClientError {
   const { type, message } = anthropicParts(500, data);
   const mapped = ANTHROPIC_TO_OPENAI[type];
-  const err = openaiError(mapped?.status ?? 500, message, { type: mapped?.type ?? 'server_error', code: mapped?.code ?? null });
-  return err;
+  return openaiError(mapped?.status ?? 500, message, { type: mapped?.type ?? 'server_error', code: mapped?.code ?? null });
 }
 
 /** A 2xx answer the gateway could not read. */

@@ -6,7 +6,7 @@
  * stream), stop reasons in Anthropic's words, text and tool_use blocks.
  */
 import { readContent } from '../anthropic_content.js';
-import { anthropicError, anthropicStreamError, fromAnthropicUpstream } from '../errors.js';
+import { anthropicError, anthropicStreamErrorNative, fromAnthropicUpstream } from '../errors.js';
 import { type Observer, PassthroughStream } from '../passthrough_stream.js';
 import { baseHeaders, isObject, joinUrl, parseObject, str } from '../shared.js';
 import type { RequestOptions, ResponseFacts, ResponseResult, Translator } from '../types.js';
@@ -35,7 +35,7 @@ function messagesObserver(): Observer {
   const toolAt = new Map<number, number>();
   return (data, ev, state) => {
     if (!data) {
-      if (ev.event === 'error') state.error = anthropicStreamError(ev.data);
+      if (ev.event === 'error') state.error = anthropicStreamErrorNative(ev.data);
       return false;
     }
     const index = typeof data.index === 'number' ? data.index : -1;
@@ -68,7 +68,7 @@ function messagesObserver(): Observer {
         return false;
       }
       case 'error':
-        state.error = anthropicStreamError(ev.data);
+        state.error = anthropicStreamErrorNative(ev.data);
         return false;
       default:
         return false;
