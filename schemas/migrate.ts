@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { renderClusterDdl } from './cluster.js';
+import { loadModelPrices } from './price-load.js';
 
 /** Folder of the numbered migration files, found from this module in source and in dist/. */
 export function migrationsDir(): string {
@@ -82,6 +83,8 @@ export function renderMigration(m: Migration, s: SchemaSettings): string[] {
 export interface MigrateResult {
   applied: Migration[];
   skipped: Migration[];
+  /** The price table was (re)loaded into model_prices, as after every migrate. */
+  pricesLoaded: boolean;
 }
 
 export class MigrationChecksumError extends Error {
@@ -109,7 +112,7 @@ export async function migrate(
     format: 'JSONEachRow',
   });
   const done = new Map((await rs.json<{ version: number; checksum: string }>()).map((r) => [Number(r.version), r.checksum]));
-  const result: MigrateResult = { applied: [], skipped: [] };
+  const result: MigrateResult = { applied: [], skipped: [], pricesLoaded: false };
   for (const m of migrations) {
     const prior = done.get(m.version);
     if (prior !== undefined) {
@@ -127,5 +130,7 @@ export async function migrate(
     });
     result.applied.push(m);
   }
+  // Every migrate reloads the prices, so an edited prices.json reaches SQL pricing.
+  result.pricesLoaded = await loadModelPrices(client, db);
   return result;
 }

@@ -62,9 +62,15 @@ export function canonicalModel(model: string): string {
     .replace(/@.*$/, '');
 }
 
-function globToRegExp(glob: string): RegExp {
+/** The glob as an anchored regular expression (RE2-compatible: ClickHouse matches the same source). */
+export function globToRegExp(glob: string): RegExp {
   const body = glob.toLowerCase().split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
   return new RegExp(`^${body}$`);
+}
+
+/** How specific a pattern is: the longest literal part wins, ties in file order. */
+export function patternWeight(pattern: string): number {
+  return pattern.replaceAll('*', '').length;
 }
 
 export interface PriceIndex {
@@ -75,7 +81,7 @@ export interface PriceIndex {
 /** Builds a matcher: the longest (most specific) matching pattern wins. */
 export function indexPrices(table: PriceTable): PriceIndex {
   const entries = table.models
-    .map((m) => ({ m, re: globToRegExp(m.pattern), weight: m.pattern.replaceAll('*', '').length }))
+    .map((m) => ({ m, re: globToRegExp(m.pattern), weight: patternWeight(m.pattern) }))
     .sort((a, b) => b.weight - a.weight);
   const cache = new Map<string, ModelPrice | undefined>();
   return {

@@ -1,0 +1,263 @@
+-- llm_spans: one row per OpenInference span (LLM, EMBEDDING, RERANKER, TOOL, RETRIEVER, AGENT,
+-- CHAIN, GUARDRAIL, EVALUATOR), and per span that carries only OpenTelemetry GenAI attributes
+-- (kind from gen_ai.operation.name), with both conventions coalesced into typed columns.
+--
+-- Token convention: prompt tokens include cache-read and cache-write tokens, completion tokens
+-- include reasoning tokens (schemas/prices.ts). Cost: llm.cost.* from the span when present
+-- (cost_source 'span'), else priced here from model_prices ('price_table'), else 0 ('none').
+--
+-- Storage is llm_spans_data, a ReplacingMergeTree on (hour, trace_id, span_id) versioned by
+-- `version`: the insert-time view below writes version 0; the count-once refresh (0004) writes
+-- version 1 of the rows it decides on. Read through the `llm_spans` view (FINAL), which always
+-- shows the latest version, so `WHERE counted` never double counts.
+--
+-- counted = 1: this row's call, tokens and cost belong in totals. Only model calls (LLM,
+-- EMBEDDING, RERANKER) are counted, and an application's model-call span is uncounted
+-- (superseded_by = the gateway span) once the gateway's own span for the same call is seen.
+-- Other kinds are never counted: an AGENT or CHAIN span's token figures, when it has any, sum
+-- its children's.
+--
+-- Spans with tracegate.origin = gateway land only with an explicit openinference.span.kind: the
+-- gateway's per-attempt child spans carry none and must not count.
+CREATE TABLE IF NOT EXISTS ${db}.llm_spans_data (
+    timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    end_time DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    trace_id String CODEC(ZSTD(1)),
+    span_id String CODEC(ZSTD(1)),
+    parent_span_id String CODEC(ZSTD(1)),
+    service_name LowCardinality(String),
+    span_name LowCardinality(String),
+    span_kind LowCardinality(String),
+    otel_span_kind LowCardinality(String),
+    operation LowCardinality(String),
+    origin LowCardinality(String),
+    request_model LowCardinality(String),
+    response_model LowCardinality(String),
+    model LowCardinality(String),
+    provider LowCardinality(String),
+    system LowCardinality(String),
+    route LowCardinality(String),
+    backend LowCardinality(String),
+    team LowCardinality(String),
+    key_name LowCardinality(String),
+    session_id String CODEC(ZSTD(1)),
+    user_id String CODEC(ZSTD(1)),
+    agent_name LowCardinality(String),
+    tool_name LowCardinality(String),
+    prompt_tokens UInt64,
+    completion_tokens UInt64,
+    total_tokens UInt64,
+    cache_read_tokens UInt64,
+    cache_write_tokens UInt64,
+    reasoning_tokens UInt64,
+    cost_prompt Float64,
+    cost_completion Float64,
+    cost_total Float64,
+    cost_source LowCardinality(String),
+    duration_ms Float64,
+    ttft_ms Nullable(Float64),
+    streaming UInt8,
+    status_code LowCardinality(String),
+    status_message String CODEC(ZSTD(1)),
+    error_type LowCardinality(String),
+    finish_reason LowCardinality(String),
+    tokens_estimated UInt8,
+    attempts UInt16,
+    fallback_used UInt8,
+    http_status UInt16,
+    refusal LowCardinality(String),
+    counted UInt8,
+    superseded_by String,
+    app_service_name LowCardinality(String),
+    link_trace_id String CODEC(ZSTD(1)),
+    link_span_id String CODEC(ZSTD(1)),
+    eval_items Array(Tuple(
+        via LowCardinality(String),
+        trace_scope UInt8,
+        name String,
+        score Nullable(Float64),
+        label String,
+        explanation String,
+        source LowCardinality(String),
+        annotator_kind String,
+        identifier String,
+        metadata String,
+        ts DateTime64(9))) CODEC(ZSTD(1)),
+    inserted_at DateTime64(3) DEFAULT now64(3),
+    version UInt8,
+    INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_session_id session_id TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_inserted_at inserted_at TYPE minmax GRANULARITY 1
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toDate(timestamp)
+ORDER BY (toStartOfHour(timestamp), trace_id, span_id)
+${raw_ttl(toDateTime(timestamp))}
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.llm_spans_mv TO ${db}.llm_spans_data AS
+WITH
+    SpanAttributes AS a,
+    (keys -> arrayFirst(v -> v != '', arrayMap(k -> a[k], keys))) AS first_of,
+    (s -> toUInt64OrZero(s)) AS uint,
+    a['tracegate.origin'] = 'gateway' AS from_gateway,
+    a['gen_ai.operation.name'] AS op,
+    upper(a['openinference.span.kind']) AS oi_kind,
+    -- provider names of any convention → OpenInference llm.provider / llm.system (as in
+    -- collector/processors/normalize/providers.ts)
+    ['openai', 'anthropic', 'aws.bedrock', 'aws', 'bedrock', 'amazon-bedrock', 'azure.ai.openai', 'azure.ai.inference',
+     'azure-openai', 'azure', 'gcp.vertex_ai', 'gcp.gemini', 'gcp.gen_ai', 'google.vertex', 'google.generative-ai', 'google',
+     'vertexai', 'vertex_ai', 'gemini', 'mistral_ai', 'mistralai', 'mistral', 'x_ai', 'xai', 'deepseek', 'cohere',
+     'ibm.watsonx.ai', 'watsonx', 'groq', 'perplexity', 'together', 'togetherai', 'fireworks', 'cerebras', 'moonshot', 'ollama'] AS known,
+    ['openai', 'anthropic', 'aws', 'aws', 'aws', 'aws', 'azure', 'azure',
+     'azure', 'azure', 'google', 'google', 'google', 'google', 'google', 'google',
+     'google', 'google', 'google', 'mistralai', 'mistralai', 'mistralai', 'xai', 'xai', 'deepseek', 'cohere',
+     'ibm', 'ibm', 'groq', 'perplexity', 'together', 'together', 'fireworks', 'cerebras', 'moonshot', 'ollama'] AS known_provider,
+    ['openai', 'anthropic', '', '', '', '', 'openai', '',
+     'openai', '', 'vertexai', 'vertexai', 'vertexai', 'vertexai', 'vertexai', 'vertexai',
+     'vertexai', 'vertexai', 'vertexai', 'mistralai', 'mistralai', 'mistralai', 'xai', 'xai', 'deepseek', 'cohere',
+     '', '', '', '', '', '', '', '', '', ''] AS known_system,
+    -- `openai.chat`, `google.vertex.chat`: drop API suffixes until a known name remains
+    (raw -> arrayFirst(p -> has(known, p), [raw, replaceRegexpOne(raw, '\\.[^.]*$', ''), replaceRegexpOne(raw, '(\\.[^.]*){2}$', '')])) AS known_key,
+    lower(trimBoth(first_of(['gen_ai.provider.name', 'gen_ai.system']))) AS genai_provider,
+    known_key(genai_provider) AS genai_key,
+    -- model vendor from the model name, for hosts that serve many vendors
+    (m -> multiIf(
+        m LIKE '%claude%', 'anthropic',
+        match(m, '(^|[./])(gpt|o[1-9]|chatgpt|text-embedding|davinci|babbage|whisper|dall-e|tts-)'), 'openai',
+        m LIKE '%gemini%' OR m LIKE '%gemma%', 'vertexai',
+        match(m, 'mistral|mixtral|codestral|ministral|pixtral|magistral'), 'mistralai',
+        m LIKE '%grok%', 'xai',
+        m LIKE '%deepseek%', 'deepseek',
+        m LIKE '%command%' OR startsWith(m, 'cohere.'), 'cohere',
+        m LIKE '%llama%', 'meta',
+        m LIKE '%titan%' OR m LIKE '%nova%', 'amazon',
+        m LIKE '%jamba%' OR startsWith(m, 'ai21.'), 'ai21',
+        '')) AS system_from_model,
+    -- the model name as prices are keyed (canonicalModel in schemas/prices.ts)
+    (m -> replaceRegexpOne(replaceRegexpOne(replaceRegexpOne(replaceRegexpOne(replaceRegexpOne(
+        lower(trimBoth(m)), '^.*/', ''),
+        '^(anthropic|openai|meta|mistral|cohere|amazon|us|eu|apac)\\.([a-z])', '\\2'),
+        '^(anthropic|openai|meta|mistral|cohere|amazon)\\.', ''),
+        '-v[0-9]+(:[0-9]+)?$', ''),
+        '@.*$', '')) AS canonical,
+    (SELECT groupArray((regex, input, output, cached_input, cache_write, reasoning))
+       FROM (SELECT regex, input, output, cached_input, cache_write, reasoning FROM ${db}.model_prices
+             WHERE load_id = (SELECT max(load_id) FROM ${db}.model_prices)
+             ORDER BY weight DESC, ordinal)) AS prices,
+    -- human | llm | code | heuristic from tracegate.evaluation.source or an annotator kind
+    ((src, kind) -> multiIf(
+        lower(src) IN ('human', 'llm', 'code', 'heuristic'), lower(src),
+        upper(kind) IN ('HUMAN', 'LLM', 'CODE', 'HEURISTIC'), lower(kind),
+        'llm')) AS eval_source,
+    arrayMap(k -> substring(k, 1, length(k) - 4),
+        arrayFilter(k -> match(k, '^((trace\\.)?(annotations|evaluations)\\.[0-9]+\\.)?(annotation|evaluation)\\.name$'), mapKeys(a))) AS eval_prefixes,
+    arrayFilter(e -> e.2 = 'gen_ai.evaluation.result', arrayZip(Events.Timestamp, Events.Name, Events.Attributes)) AS eval_events,
+    has(['LLM', 'EMBEDDING', 'RERANKER'], span_kind) AS model_call,
+    model_call AND model != '' AS priceable,
+    arrayFirstIndex(p -> match(canonical(model), p.1), prices) AS price_index,
+    prices[price_index] AS price,
+    first_of(['llm.cost.total', 'llm.cost.prompt', 'llm.cost.completion']) != '' AS span_cost,
+    toInt64(cache_read_tokens) AS cr,
+    toInt64(cache_write_tokens) AS cw,
+    least(toInt64(reasoning_tokens), toInt64(completion_tokens)) AS rs,
+    greatest(0, toInt64(prompt_tokens) - cr - cw) AS plain_in,
+    greatest(0, toInt64(completion_tokens) - rs) AS plain_out
+SELECT
+    Timestamp AS timestamp,
+    Timestamp + toIntervalNanosecond(Duration) AS end_time,
+    TraceId AS trace_id,
+    SpanId AS span_id,
+    ParentSpanId AS parent_span_id,
+    ServiceName AS service_name,
+    SpanName AS span_name,
+    if(oi_kind != '', oi_kind, if(from_gateway, '', multiIf(
+        op IN ('chat', 'text_completion', 'generate_content'), 'LLM',
+        op = 'embeddings', 'EMBEDDING',
+        op = 'execute_tool', 'TOOL',
+        op IN ('invoke_agent', 'create_agent'), 'AGENT',
+        op = 'retrieval', 'RETRIEVER',
+        op = 'invoke_workflow', 'CHAIN',
+        ''))) AS span_kind,
+    SpanKind AS otel_span_kind,
+    op AS operation,
+    if(from_gateway, 'gateway', 'app') AS origin,
+    first_of(['llm.request.model_name', 'gen_ai.request.model', 'llm.model_name', 'embedding.model_name', 'reranker.model_name']) AS request_model,
+    first_of(['llm.response.model_name', 'gen_ai.response.model', 'llm.model_name']) AS response_model,
+    if(response_model != '', response_model, request_model) AS model,
+    multiIf(
+        a['llm.provider'] != '', lower(a['llm.provider']),
+        genai_key != '', known_provider[indexOf(known, genai_key)],
+        genai_provider != '', splitByChar('.', genai_provider)[1],
+        a['llm.system'] != '', known_provider[indexOf(known, known_key(lower(a['llm.system'])))],
+        '') AS provider,
+    multiIf(
+        a['llm.system'] != '', lower(a['llm.system']),
+        genai_key != '' AND known_system[indexOf(known, genai_key)] != '', known_system[indexOf(known, genai_key)],
+        system_from_model(lower(model))) AS system,
+    a['tracegate.route'] AS route,
+    a['tracegate.backend'] AS backend,
+    a['tracegate.team'] AS team,
+    a['tracegate.key.name'] AS key_name,
+    first_of(['session.id', 'gen_ai.conversation.id']) AS session_id,
+    a['user.id'] AS user_id,
+    first_of(['agent.name', 'gen_ai.agent.name']) AS agent_name,
+    first_of(['tool.name', 'gen_ai.tool.name']) AS tool_name,
+    uint(first_of(['llm.token_count.prompt', 'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens'])) AS prompt_tokens,
+    uint(first_of(['llm.token_count.completion', 'gen_ai.usage.output_tokens', 'gen_ai.usage.completion_tokens'])) AS completion_tokens,
+    if(a['llm.token_count.total'] != '', uint(a['llm.token_count.total']), prompt_tokens + completion_tokens) AS total_tokens,
+    uint(first_of(['llm.token_count.prompt_details.cache_read', 'gen_ai.usage.cache_read.input_tokens'])) AS cache_read_tokens,
+    uint(first_of(['llm.token_count.prompt_details.cache_write', 'gen_ai.usage.cache_creation.input_tokens'])) AS cache_write_tokens,
+    uint(first_of(['llm.token_count.completion_details.reasoning', 'gen_ai.usage.reasoning.output_tokens'])) AS reasoning_tokens,
+    multiIf(
+        span_cost, toFloat64OrZero(a['llm.cost.prompt']),
+        priceable AND price_index > 0, (plain_in * price.2 + cr * price.4 + cw * price.5) / 1e6,
+        0) AS cost_prompt,
+    multiIf(
+        span_cost, toFloat64OrZero(a['llm.cost.completion']),
+        priceable AND price_index > 0, (plain_out * price.3 + rs * price.6) / 1e6,
+        0) AS cost_completion,
+    if(span_cost AND a['llm.cost.total'] != '', toFloat64OrZero(a['llm.cost.total']), cost_prompt + cost_completion) AS cost_total,
+    multiIf(span_cost, 'span', priceable AND price_index > 0, 'price_table', 'none') AS cost_source,
+    Duration / 1e6 AS duration_ms,
+    multiIf(
+        a['tracegate.time_to_first_token_ms'] != '', toFloat64OrNull(a['tracegate.time_to_first_token_ms']),
+        a['gen_ai.response.time_to_first_chunk'] != '', toFloat64OrNull(a['gen_ai.response.time_to_first_chunk']) * 1000,
+        NULL) AS ttft_ms,
+    a['tracegate.streaming'] = 'true' OR a['gen_ai.request.stream'] = 'true'
+        OR JSONExtractBool(a['llm.invocation_parameters'], 'stream') AS streaming,
+    multiIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR'), 'Error', StatusCode IN ('Ok', 'STATUS_CODE_OK'), 'Ok', 'Unset') AS status_code,
+    StatusMessage AS status_message,
+    if(a['error.type'] != '', a['error.type'],
+        arrayFirst(t -> t != '', arrayMap((n, at) -> if(n = 'exception', at['exception.type'], ''), Events.Name, Events.Attributes))) AS error_type,
+    if(a['llm.finish_reason'] != '', a['llm.finish_reason'],
+        if(isValidJSON(a['gen_ai.response.finish_reasons']), JSONExtractString(a['gen_ai.response.finish_reasons'], 1),
+            a['gen_ai.response.finish_reasons'])) AS finish_reason,
+    a['tracegate.usage.estimated'] = 'true' AS tokens_estimated,
+    toUInt16OrZero(a['tracegate.attempts']) AS attempts,
+    a['tracegate.fallback.used'] = 'true' AS fallback_used,
+    toUInt16OrZero(a['http.response.status_code']) AS http_status,
+    a['tracegate.refusal'] AS refusal,
+    model_call AS counted,
+    '' AS superseded_by,
+    ServiceName AS app_service_name,
+    if(length(Links.TraceId) > 0, Links.TraceId[1], '') AS link_trace_id,
+    if(length(Links.SpanId) > 0, Links.SpanId[1], '') AS link_span_id,
+    CAST(arrayConcat(
+        arrayMap(p -> ('attribute', startsWith(p, 'trace.'), a[concat(p, 'name')], toFloat64OrNull(a[concat(p, 'score')]),
+                       a[concat(p, 'label')], a[concat(p, 'explanation')],
+                       eval_source(a['tracegate.evaluation.source'], a[concat(p, 'annotator_kind')]),
+                       a[concat(p, 'annotator_kind')], a[concat(p, 'identifier')], a[concat(p, 'metadata')], end_time),
+                 eval_prefixes),
+        arrayMap(e -> ('event', 0, e.3['gen_ai.evaluation.name'], toFloat64OrNull(e.3['gen_ai.evaluation.score.value']),
+                       e.3['gen_ai.evaluation.score.label'], e.3['gen_ai.evaluation.explanation'],
+                       eval_source(e.3['tracegate.evaluation.source'], ''), '', '', '', e.1),
+                 eval_events)),
+        'Array(Tuple(via String, trace_scope UInt8, name String, score Nullable(Float64), label String, explanation String, source String, annotator_kind String, identifier String, metadata String, ts DateTime64(9)))') AS eval_items,
+    now64(3) AS inserted_at,
+    0 AS version
+FROM ${db}.otel_traces
+WHERE span_kind IN ('LLM', 'EMBEDDING', 'RERANKER', 'TOOL', 'RETRIEVER', 'AGENT', 'CHAIN', 'GUARDRAIL', 'EVALUATOR');
+
+-- What SQL users and dashboards read: the latest version of every span.
+CREATE VIEW IF NOT EXISTS ${db}.llm_spans AS
+SELECT * EXCEPT (eval_items, version) FROM ${db}.llm_spans_data FINAL;
