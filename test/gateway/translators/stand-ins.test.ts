@@ -107,6 +107,26 @@ describe('OpenAI stand-in with the openai SDK', () => {
     expect(rec.aborted).toBe(true);
     p.setDelays({});
   });
+
+  it('hangs on request and records the client giving up', async () => {
+    p.reset();
+    p.hangNext(1);
+    const ac = new AbortController();
+    const pending = client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }, { signal: ac.signal }).catch((e: unknown) => e);
+    await p.waitForRequests(1);
+    ac.abort();
+    expect(await pending).toBeInstanceOf(OpenAI.APIUserAbortError);
+    expect((await p.waitForAbort()).completed).toBe(false);
+  });
+
+  it('omits usage when told, on answers and streams', async () => {
+    p.set({ omitUsage: true });
+    const r = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] });
+    expect(r.usage).toBeUndefined();
+    const s = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }], stream: true, stream_options: { include_usage: true } });
+    for await (const c of s) expect(c.usage ?? undefined).toBeUndefined();
+    p.set({ omitUsage: false });
+  });
 });
 
 describe('Anthropic stand-in with @anthropic-ai/sdk', () => {
