@@ -92,7 +92,7 @@ export function buildCollector(config: Readonly<CollectorConfig>, deps: Collecto
   void app.register(otlpHttpReceiver, { maxRequestBytes: config.maxRequestBytes, authToken: config.authToken, handler, metrics });
   registerFeedbackRoute(app, { store: deps.store, now: deps.now });
   registerHealthRoutes(app, {
-    notReady: () => (!running ? 'not started' : !accepting ? 'shutting down' : running.spool.bytes >= config.spool.maxBytes ? 'the spool is full' : undefined),
+    notReady: () => (!running ? 'not started' : !accepting ? 'shutting down' : running.spool.full ? 'the spool is full (ClickHouse is not keeping up or is down)' : undefined),
     clickhouseOk: () => running?.exporter.healthy ?? false,
     metricsText: () => renderPrometheus(metrics, gauges()),
   });

@@ -63,6 +63,8 @@ export class Spool {
   bytes = 0;
   /** Spans on disk not yet exported. */
   rows = 0;
+  /** True from a refused append until space is freed. */
+  full = false;
 
   constructor(private readonly opts: SpoolOptions) {
     mkdirSync(join(opts.dir, 'rejected'), { recursive: true });
@@ -73,7 +75,10 @@ export class Spool {
   /** Appends one request's rows; throws SpoolFullError past the disk limit. */
   append(data: Buffer, rows: number): void {
     if (this.closed) throw new Error('the spool is closed');
-    if (this.bytes + data.length > this.opts.maxBytes) throw new SpoolFullError(this.opts.maxBytes);
+    if (this.bytes + data.length > this.opts.maxBytes) {
+      this.full = true;
+      throw new SpoolFullError(this.opts.maxBytes);
+    }
     const seg = (this.open ??= this.create());
     writeAll(seg.fd, data);
     if (this.opts.fsync) fsyncSync(seg.fd);
@@ -143,6 +148,7 @@ export class Spool {
     this.ready.splice(i, 1);
     this.bytes -= seg.bytes;
     this.rows -= seg.rows;
+    this.full = false;
     // The exporter is free again: a lingering open segment goes now instead of growing.
     if (this.ready.length === 0 && this.open && this.open.timer === undefined) this.seal();
   }

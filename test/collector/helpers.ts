@@ -59,7 +59,7 @@ export function switchableStore(inner: TempStore): Store & { down: boolean } {
       };
     },
   }) as ClickHouseClient;
-  return Object.assign(Object.create(null), {
+  return {
     client,
     target: inner.target,
     database: inner.database,
@@ -70,7 +70,7 @@ export function switchableStore(inner: TempStore): Store & { down: boolean } {
     set down(v: boolean) {
       state.down = v;
     },
-  });
+  };
 }
 
 export { tempStore };
