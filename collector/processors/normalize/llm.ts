@@ -99,27 +99,38 @@ interface Conversation {
   inputValue?: string;
 }
 
-function conversation(a: Attributes, seen: Seen): Conversation {
+/** The messages of whichever convention the span records them in; a side not wanted is not parsed. */
+function conversation(a: Attributes, seen: Seen, wantIn: boolean, wantOut: boolean): Conversation {
   if (a['gen_ai.input.messages'] !== undefined || a['gen_ai.output.messages'] !== undefined) {
-    return { input: genaiMessages(a['gen_ai.input.messages']), output: genaiMessages(a['gen_ai.output.messages']), inputValue: a['gen_ai.input.messages'] };
+    return {
+      input: wantIn ? genaiMessages(a['gen_ai.input.messages']) : [],
+      output: wantOut ? genaiMessages(a['gen_ai.output.messages']) : [],
+      inputValue: a['gen_ai.input.messages'],
+    };
   }
   if (seen.openllmetry) {
-    const input = openllmetryMessages(a, 'gen_ai.prompt.');
-    const output = openllmetryMessages(a, 'gen_ai.completion.');
+    const input = wantIn ? openllmetryMessages(a, 'gen_ai.prompt.') : [];
+    const output = wantOut ? openllmetryMessages(a, 'gen_ai.completion.') : [];
     if (input.length || output.length) return { input, output, inputValue: input.length ? JSON.stringify(input) : undefined };
   }
   if (seen.vercel) {
     const text = a['ai.response.text'];
-    const calls = vercelToolCalls(a['ai.response.toolCalls']);
+    const calls = wantOut ? vercelToolCalls(a['ai.response.toolCalls']) : [];
     const output: Msg[] = text !== undefined || calls.length ? [{ role: 'assistant', content: text, toolCalls: calls.length ? calls : undefined }] : [];
-    return { input: vercelPromptMessages(a['ai.prompt.messages']), output, inputValue: a['ai.prompt.messages'] };
+    return { input: wantIn ? vercelPromptMessages(a['ai.prompt.messages']) : [], output, inputValue: a['ai.prompt.messages'] };
   }
   return { input: [], output: [] };
 }
 
 /** Messages, input/output values and the finish reason of an LLM span. */
 export function fillConversation(p: Patch, a: Attributes, seen: Seen): void {
-  const c = conversation(a, seen);
+  p.fill(OI.LLM_FINISH_REASON, firstFinishReason(a['gen_ai.response.finish_reasons']) ?? a['ai.response.finishReason']);
+  fillTools(p, a);
+  const wantIn = !hasMessages(p, OI.LLM_INPUT_MESSAGES) || !p.has(OI.INPUT_VALUE);
+  const wantOut = !hasMessages(p, OI.LLM_OUTPUT_MESSAGES) || !p.has(OI.OUTPUT_VALUE) || !p.has(OI.LLM_FINISH_REASON);
+  // Spans that carry both conventions (the gateway's) already have it all: nothing is parsed.
+  if (!wantIn && !wantOut) return;
+  const c = conversation(a, seen, wantIn, wantOut);
   if (!hasMessages(p, OI.LLM_INPUT_MESSAGES)) writeMessages(p, OI.LLM_INPUT_MESSAGES, c.input);
   if (!hasMessages(p, OI.LLM_OUTPUT_MESSAGES)) writeMessages(p, OI.LLM_OUTPUT_MESSAGES, c.output);
   if (!p.has(OI.INPUT_VALUE) && c.inputValue !== undefined) {
@@ -128,15 +139,12 @@ export function fillConversation(p: Patch, a: Attributes, seen: Seen): void {
   }
   if (!p.has(OI.OUTPUT_VALUE)) {
     const object = a['ai.response.object'];
-    const text = object ?? messagesText(c.output) ?? (c.output.some((m) => m.toolCalls) ? JSON.stringify(c.output) : undefined);
-    p.fill(OI.OUTPUT_VALUE, text);
-    if (text !== undefined) p.fill(OI.OUTPUT_MIME_TYPE, object !== undefined || messagesText(c.output) === undefined ? 'application/json' : 'text/plain');
+    const text = messagesText(c.output);
+    const value = object ?? text ?? (c.output.some((m) => m.toolCalls) ? JSON.stringify(c.output) : undefined);
+    p.fill(OI.OUTPUT_VALUE, value);
+    if (value !== undefined) p.fill(OI.OUTPUT_MIME_TYPE, object !== undefined || text === undefined ? 'application/json' : 'text/plain');
   }
-  p.fill(
-    OI.LLM_FINISH_REASON,
-    firstFinishReason(a['gen_ai.response.finish_reasons']) ?? a['ai.response.finishReason'] ?? c.output.find((m) => m.finishReason)?.finishReason,
-  );
-  fillTools(p, a);
+  p.fill(OI.LLM_FINISH_REASON, c.output.find((m) => m.finishReason)?.finishReason);
 }
 
 /** `gen_ai.tool.definitions` (JSON array) and the AI SDK's `ai.prompt.tools` (array of JSON strings). */

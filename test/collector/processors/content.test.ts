@@ -123,6 +123,9 @@ describe('content stage: credentials never reach a table', () => {
     'input.value': 'curl -H "Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345" https://api',
     'url.full': 'https://generativelanguage.googleapis.com/v1?key=AIzaSyA1234567890abcdefghijklmnopqrstuv',
     'aws.note': 'key AKIAABCDEFGHIJKLMNOP used',
+    'aws.session': 'ASIAABCDEFGHIJKLMNOP',
+    'slack.note': 'token xoxb-1234567890-abcdef',
+    'gh.note': 'ghp_abcdefghijklmnopqrstuvwxyz0123456789',
   };
   const harmless: Attributes = {
     'llm.token_count.prompt': '12',
@@ -144,6 +147,9 @@ describe('content stage: credentials never reach a table', () => {
       'input.value': `curl -H "Authorization: Bearer ${R}" https://api`,
       'url.full': `https://generativelanguage.googleapis.com/v1?key=${R}`,
       'aws.note': `key ${R} used`,
+      'aws.session': R,
+      'slack.note': `token ${R}`,
+      'gh.note': R,
     });
     expect(ctx.counters.secretsScrubbed).toBe(Object.keys(secrets).length);
   });

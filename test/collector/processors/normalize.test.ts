@@ -159,6 +159,20 @@ const cases: Case[] = [
     expect: { 'openinference.span.kind': 'CHAIN' },
   },
   {
+    name: 'both conventions on one span (the gateway\'s): OpenInference messages kept, GenAI ones not re-derived',
+    attrs: {
+      'openinference.span.kind': 'LLM',
+      'llm.input_messages.0.message.role': 'user',
+      'llm.input_messages.0.message.content': 'from OI',
+      'input.value': '{"messages":[]}',
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.input.messages': '[{"role":"system","parts":[{"type":"text","content":"from GenAI"}]}]',
+    },
+    expect: { 'llm.input_messages.0.message.content': 'from OI', 'tracegate.normalized_from': 'openinference,genai' },
+    absent: ['llm.input_messages.1.message.role'],
+  },
+  {
     name: 'keys the span already has win over derived ones',
     attrs: { 'openinference.span.kind': 'LLM', 'llm.model_name': 'mine', 'gen_ai.request.model': 'theirs', 'gen_ai.provider.name': 'openai', 'session.id': 'keep', 'gen_ai.conversation.id': 'other' },
     expect: { 'llm.model_name': 'mine', 'session.id': 'keep', 'llm.provider': 'openai', 'tracegate.normalized_from': 'openinference,genai' },
