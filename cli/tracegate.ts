@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { runMigrate } from './commands/migrate.js';
 import { runSql } from './commands/sql.js';
+import { runCollector } from './commands/collector.js';
 import { UsageError } from './args.js';
 
 const HELP = `tracegate: an AI gateway with an OpenInference observability pipeline into ClickHouse
@@ -12,6 +13,8 @@ Commands:
                               apply the ClickHouse schema (or print the DDL with --print)
   sql "<query>" [--format table|json|csv] [--data DIR | --clickhouse-url URL]
                               run a read-only query against the store
+  collector [--grpc-port N] [--http-port N] [--spool DIR] [--config FILE] [--data DIR | --clickhouse-url URL]
+                              run the collector alone (OTLP in, ClickHouse out)
   help                        this text
 
 Environment: TRACEGATE_DATA (embedded store folder, default ./.tracegate/data),
@@ -25,6 +28,8 @@ async function main(argv: string[]): Promise<number> {
       return runMigrate(rest);
     case 'sql':
       return runSql(rest);
+    case 'collector':
+      return runCollector(rest);
     case undefined:
     case 'help':
     case '--help':
