@@ -2,7 +2,12 @@
 import { runMigrate } from './commands/migrate.js';
 import { runSql } from './commands/sql.js';
 import { runCollector } from './commands/collector.js';
+import { runUsage } from './commands/usage.js';
+import { runTrace } from './commands/trace.js';
+import { runRender, runValidate } from './commands/validate.js';
+import { runGateway } from './commands/gateway.js';
 import { UsageError } from './args.js';
+import { READER_HELP } from './reader.js';
 
 const HELP = `tracegate: an AI gateway with an OpenInference observability pipeline into ClickHouse
 
@@ -13,12 +18,24 @@ Commands:
                               apply the ClickHouse schema (or print the DDL with --print)
   sql "<query>" [--format table|json|csv] [--data DIR | --clickhouse-url URL]
                               run a read-only query against the store
+  usage [--since 1h] [--by model,provider,route,team,key] [--format table|json|csv]
+                              calls, tokens, cost and latency from the rollups (--help: filters)
+  trace <trace-id> [--format tree|json]
+                              one trace as a tree: kind, name, model, tokens, cost, duration
+  validate --config FILE [--render] [--schema]
+                              check a gateway config: every problem with its path, or OK
+  render --config FILE        print the config's routes as Gateway API HTTPRoutes (YAML)
+  gateway --config FILE [--host H] [--port N]
+                              run the gateway alone, reloading the config when it changes
   collector [--grpc-port N] [--http-port N] [--spool DIR] [--config FILE] [--data DIR | --clickhouse-url URL]
                               run the collector alone (OTLP in, ClickHouse out)
   help                        this text
 
 Environment: TRACEGATE_DATA (embedded store folder, default ./.tracegate/data),
-CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE (a server instead).
+CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE (a server instead),
+TRACEGATE_SQL_URL (a running tracegate's read-only SQL interface).
+
+${READER_HELP}
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -30,6 +47,16 @@ async function main(argv: string[]): Promise<number> {
       return runSql(rest);
     case 'collector':
       return runCollector(rest);
+    case 'usage':
+      return runUsage(rest);
+    case 'trace':
+      return runTrace(rest);
+    case 'validate':
+      return runValidate(rest);
+    case 'render':
+      return runRender(rest);
+    case 'gateway':
+      return runGateway(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -9,7 +9,7 @@ import type { Dispatcher } from 'undici';
 import { formatProblem, type ConfigResult, type GatewayConfig } from './config/model.js';
 import { SECRET_HEADERS } from './config/schema.js';
 import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
-import { GatewayError, openaiEnvelope } from './errors.js';
+import { errorBody, GatewayError, openaiEnvelope, retryAfterSeconds } from './errors.js';
 import { callHandler, type LiveState } from './handlers/call.js';
 import { Breakers } from './reliability/breaker.js';
 import { buildRouter } from './routing/match.js';
@@ -109,6 +109,8 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
   upstreams.sync(initial.backends.values());
   const watchers: ConfigWatcher[] = [];
 
+  // JSON only: anything else is a 415 that says what to send.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = body as string;
     req.rawBody = text;
@@ -121,9 +123,10 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = fastifyErrorToGateway(err);
     if (e.code === 'internal_error') req.log.error({ err }, 'unhandled error');
-    metrics.recordRefused(req.url.split('?', 1)[0], e.status);
-    if (e.opts.retryAfterMs !== undefined) reply.header('retry-after', String(Math.ceil(e.opts.retryAfterMs / 1000)));
-    void reply.code(e.status).send(openaiEnvelope(e));
+    const path = req.url.split('?', 1)[0];
+    metrics.recordRefused(path, e.status);
+    if (e.opts.retryAfterMs !== undefined) reply.header('retry-after', retryAfterSeconds(e.opts.retryAfterMs));
+    void reply.code(e.status).send(errorBody(e, path === '/v1/messages' ? 'anthropic' : 'openai'));
   });
   app.setNotFoundHandler((req, reply) => {
     const e = new GatewayError('not_found', `no endpoint ${req.method} ${req.url.split('?', 1)[0]}; see GET /v1/models and POST /v1/chat/completions`);

@@ -46,10 +46,12 @@ function specIssues(issues: z.core.$ZodIssue[], at: Located, prefix: Path): Conf
 }
 
 /** Validates one document: envelope first, then the spec of its kind. */
-function parseDocument(js: unknown, at: Located, label: (kind: string, name: string) => Located): Parsed | ConfigProblem[] {
+function parseDocument(js: unknown, at: Located, label: (kind: string, name: string) => Located, invalid: Set<string>): Parsed | ConfigProblem[] {
   const env = envelopeSchema.safeParse(js);
   if (!env.success) return specIssues(env.error.issues, at, []);
   const { kind, metadata } = env.data;
+  // Named but invalid: later checks must not also report it as missing.
+  invalid.add(`${kind}/${metadata.name}`);
   const here = label(kind, metadata.name);
   const base = { name: metadata.name, labels: metadata.labels, at: here };
   const k: Kind = kind;
@@ -96,13 +98,14 @@ function compileBackend(d: Extract<Parsed, { kind: 'Backend' }>, gw: GatewaySpec
   };
 }
 
-function compileRoute(d: Extract<Parsed, { kind: 'Route' }>, gw: GatewaySpec, backends: Map<string, BackendConfig>, problems: ConfigProblem[]): RouteConfig {
+function compileRoute(d: Extract<Parsed, { kind: 'Route' }>, gw: GatewaySpec, backends: Map<string, BackendConfig>, invalid: Set<string>, problems: ConfigProblem[]): RouteConfig {
+  const missing = (name: string) => !backends.has(name) && !invalid.has(`Backend/${name}`);
   const rules = d.spec.rules.map((r, i) => {
     r.targets.forEach((t, j) => {
-      if (!backends.has(t.backend)) problems.push(d.at(['spec', 'rules', i, 'targets', j, 'backend'], `unknown backend "${t.backend}"`));
+      if (missing(t.backend)) problems.push(d.at(['spec', 'rules', i, 'targets', j, 'backend'], `unknown backend "${t.backend}"`));
     });
     r.fallbacks.forEach((f, j) => {
-      if (!backends.has(f.backend)) problems.push(d.at(['spec', 'rules', i, 'fallbacks', j, 'backend'], `unknown backend "${f.backend}"`));
+      if (missing(f.backend)) problems.push(d.at(['spec', 'rules', i, 'fallbacks', j, 'backend'], `unknown backend "${f.backend}"`));
     });
     return {
       id: r.name ? `${d.name}/${r.name}` : d.spec.rules.length > 1 ? `${d.name}/${i}` : d.name,
@@ -119,7 +122,7 @@ function compileRoute(d: Extract<Parsed, { kind: 'Route' }>, gw: GatewaySpec, ba
 }
 
 /** Cross-document checks and compilation, once every document passed its own schema. */
-function compile(docs: Parsed[], secrets: SecretSources, problems: ConfigProblem[], source?: string): GatewayConfig {
+function compile(docs: Parsed[], invalid: Set<string>, secrets: SecretSources, problems: ConfigProblem[], source?: string): GatewayConfig {
   const gateways = docs.filter((d) => d.kind === 'Gateway');
   gateways.slice(1).forEach((d) => problems.push(d.at(['kind'], 'only one Gateway document is allowed')));
   const gw = gateways[0]?.spec ?? gatewaySpec.parse({});
@@ -132,7 +135,7 @@ function compile(docs: Parsed[], secrets: SecretSources, problems: ConfigProblem
   const keys = new Map<string, string>();
   const backends = new Map<string, BackendConfig>();
   for (const d of docs) if (d.kind === 'Backend' && !backends.has(d.name)) backends.set(d.name, compileBackend(d, gw, secrets, keys, problems));
-  const routes = docs.flatMap((d) => (d.kind === 'Route' ? [compileRoute(d, gw, backends, problems)] : []));
+  const routes = docs.flatMap((d) => (d.kind === 'Route' ? [compileRoute(d, gw, backends, invalid, problems)] : []));
   return { gateway: gw, backends, routes, keys, source };
 }
 
@@ -141,6 +144,7 @@ export function parseConfig(text: string, opts: LoadOptions = {}): ConfigResult 
   const lines = new LineCounter();
   const problems: ConfigProblem[] = [];
   const parsed: Parsed[] = [];
+  const invalid = new Set<string>();
   const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
   if (!Array.isArray(docs)) return { ok: false, problems: [{ path: 'file', message: 'not a YAML stream', file: opts.file }] };
   docs.forEach((doc, i) => {
@@ -154,16 +158,19 @@ export function parseConfig(text: string, opts: LoadOptions = {}): ConfigResult 
     }
     if (doc.contents === null) return; // an empty document (a stray `---`)
     const label = (kind: string, name: string) => locator(doc, lines, `${kind}/${name}`, opts.file);
-    const r = parseDocument(doc.toJS(), locator(doc, lines, docLabel, opts.file), label);
+    const r = parseDocument(doc.toJS(), locator(doc, lines, docLabel, opts.file), label, invalid);
     if (Array.isArray(r)) problems.push(...r);
-    else parsed.push(r);
+    else {
+      invalid.delete(`${r.kind}/${r.name}`);
+      parsed.push(r);
+    }
   });
   const secrets: SecretSources = {
     env: opts.env ?? process.env,
     baseDir: opts.file ? dirname(resolve(opts.file)) : process.cwd(),
     readFile: opts.readFile,
   };
-  const config = compile(parsed, secrets, problems, opts.file);
+  const config = compile(parsed, invalid, secrets, problems, opts.file);
   if (problems.length) return { ok: false, problems };
   return { ok: true, config: deepFreeze(config) };
 }

@@ -4,6 +4,7 @@
  * live in `load.ts`. The same schemas emit `gateway/config.schema.json` for editors.
  */
 import { z } from 'zod';
+import { SECRET_HEADERS as PROVIDER_KEY_HEADERS } from '../translators/auth.js';
 import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from './units.js';
 
 export const API_VERSION = 'tracegate.dev/v1alpha1';
@@ -35,7 +36,7 @@ const name = z
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a valid HTTP header name');
 
 /** Request headers that carry credentials: never configured inline, never logged. */
-export const SECRET_HEADERS = ['authorization', 'api-key', 'x-api-key', 'proxy-authorization', 'cookie'];
+export const SECRET_HEADERS: readonly string[] = [...PROVIDER_KEY_HEADERS, 'cookie'];
 
 const secretRef = z.union(
   [
@@ -259,7 +260,7 @@ export const routeDocument = doc('Route', routeSpec);
 export const documentSchema = z.discriminatedUnion('kind', [gatewayDocument, backendDocument, routeDocument]);
 
 export const envelopeSchema = z
-  .object({ apiVersion: z.literal(API_VERSION), kind: z.enum(KINDS), metadata, spec: z.unknown() })
+  .object({ apiVersion: z.literal(API_VERSION), kind: z.enum(KINDS), metadata, spec: z.unknown().optional() })
   .strict();
 
 export type GatewaySpec = z.output<typeof gatewaySpec>;

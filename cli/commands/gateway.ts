@@ -1,0 +1,74 @@
+import { trace, type ContextManager } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { loadConfigFile } from '../../gateway/config/load.js';
+import { formatProblem } from '../../gateway/config/model.js';
+import { buildGateway } from '../../gateway/server.js';
+import { gatewayResource, SPAN_LIMITS } from '../../gateway/telemetry/tracing.js';
+import { parse, UsageError } from '../args.js';
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'log-level': { type: 'string', default: 'info' },
+} as const;
+
+/**
+ * Process-level tracing through @opentelemetry/sdk-node: our OTLP gRPC span exporter only; no
+ * metric or log exporters (sdk-node would otherwise start them toward localhost:4318), and no
+ * context manager (the gateway passes parents explicitly; async hooks would cost every request).
+ */
+export function startNodeSdk(serviceName: string, otlpEndpoint: string | null): NodeSDK {
+  const sdk = new NodeSDK({
+    resource: gatewayResource(serviceName),
+    autoDetectResources: false,
+    spanProcessors: otlpEndpoint ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: otlpEndpoint }), { maxQueueSize: 8192, maxExportBatchSize: 512 })] : [],
+    spanLimits: SPAN_LIMITS,
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [],
+    // sdk-node reads null as "register none"; its types do not say so yet.
+    contextManager: null as unknown as ContextManager,
+    textMapPropagator: null,
+  });
+  sdk.start();
+  return sdk;
+}
+
+/** `tracegate gateway --config FILE`: the data plane alone, with hot reload. Ctrl-C stops it cleanly. */
+export async function runGateway(args: string[]): Promise<number> {
+  const { values } = parse(args, OPTIONS);
+  if (!values.config) throw new UsageError('give the file: tracegate gateway --config gateway.yaml');
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) throw new UsageError('--port must be a port number');
+  const r = await loadConfigFile(values.config);
+  if (!r.ok) {
+    for (const p of r.problems) process.stderr.write(`${formatProblem(p)}\n`);
+    throw new Error(`${values.config} has ${r.problems.length} problem(s); fix them (tracegate validate --config ${values.config}) and start again`);
+  }
+  const telemetry = r.config.gateway.telemetry;
+  const sdk = startNodeSdk(telemetry.serviceName, telemetry.otlpEndpoint);
+  const gw = buildGateway(r.config, { tracerProvider: trace.getTracerProvider(), logLevel: values['log-level'] });
+  let url: string;
+  try {
+    url = await gw.listen({ host: values.host, port });
+  } catch (err) {
+    await gw.close();
+    await sdk.shutdown();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new Error(`the gateway's port is in use (${e.message.replace(/^.*EADDRINUSE: /, '')}); pick another with --port`);
+    throw err;
+  }
+  gw.watch(values.config);
+  process.stdout.write(`tracegate gateway listening on ${url} (OpenAI API at ${url}/v1, metrics at ${url}/metrics); watching ${values.config}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await gw.close();
+  await sdk.shutdown();
+  return 0;
+}

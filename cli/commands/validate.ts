@@ -1,0 +1,44 @@
+import type { Writable } from 'node:stream';
+import { configJsonSchemaText } from '../../gateway/config/json-schema.js';
+import { loadConfigFile } from '../../gateway/config/load.js';
+import { formatProblem } from '../../gateway/config/model.js';
+import { renderHttpRoutes, toYaml } from '../../gateway/config/render.js';
+import { parse, UsageError } from '../args.js';
+
+const OPTIONS = { config: { type: 'string', short: 'c' }, schema: { type: 'boolean' }, render: { type: 'boolean' } } as const;
+
+/**
+ * `tracegate validate --config FILE`: every problem with its path and line (exit 1), or OK.
+ * `--render` also prints the Gateway API HTTPRoutes; `--schema` prints the JSON Schema for editors.
+ */
+export async function runValidate(args: string[], out: Writable = process.stdout, err: Writable = process.stderr): Promise<number> {
+  const { values } = parse(args, OPTIONS);
+  if (values.schema) {
+    out.write(configJsonSchemaText());
+    return 0;
+  }
+  if (!values.config) throw new UsageError('give the file: tracegate validate --config gateway.yaml');
+  const r = await loadConfigFile(values.config);
+  if (!r.ok) {
+    for (const p of r.problems) err.write(`${formatProblem(p)}\n`);
+    err.write(`${values.config}: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}\n`);
+    return 1;
+  }
+  const c = r.config;
+  const rules = c.routes.reduce((n, route) => n + route.rules.length, 0);
+  const disabled = [...c.backends.values()].filter((b) => b.disabled);
+  if (values.render) {
+    const { resources, warnings } = renderHttpRoutes(c);
+    for (const w of warnings) err.write(`warning: ${w}\n`);
+    out.write(toYaml(resources));
+    return 0;
+  }
+  out.write(`OK ${values.config}: ${c.backends.size} backend${c.backends.size === 1 ? '' : 's'}, ${c.routes.length} route${c.routes.length === 1 ? '' : 's'} (${rules} rule${rules === 1 ? '' : 's'})\n`);
+  for (const b of disabled) out.write(`  backend ${b.name} is disabled: ${b.disabled}\n`);
+  return 0;
+}
+
+/** `tracegate render --config FILE`: the HTTPRoutes only (the same as validate --render). */
+export function runRender(args: string[]): Promise<number> {
+  return runValidate([...args, '--render']);
+}
