@@ -1,10 +1,14 @@
 import type { Dashboard } from './model.js';
+import { gatewayDashboard } from './boards/gateway.js';
+import { tokensDashboard } from './boards/tokens.js';
 import { pipelineDashboard } from './boards/pipeline.js';
 import { tracesDashboard } from './boards/traces.js';
 import { dashboardProblems } from './validate.js';
 
 /** Every tracegate dashboard, by the file name it is written to under `dashboards/json/`. */
 export const DASHBOARDS: readonly { file: string; build: () => Dashboard }[] = [
+  { file: 'gateway-overview.json', build: gatewayDashboard },
+  { file: 'tokens-and-cost.json', build: tokensDashboard },
   { file: 'traces.json', build: tracesDashboard },
   { file: 'pipeline-health.json', build: pipelineDashboard },
 ];

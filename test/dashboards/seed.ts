@@ -1,15 +1,18 @@
-import { GENAI, OI, TG, TG_ORIGIN_GATEWAY } from '../../common/semconv.js';
+import type { SpanEvent, SpanRecord } from '../../collector/model.js';
+import { TG } from '../../common/semconv.js';
 import { computeCost, indexPrices, loadPriceTable } from '../../schemas/prices.js';
 import type { TempStore } from '../helpers/store.js';
+import { agentSpan, evaluationEvent, gatewaySpan, insertSpans, llmSpan, ns, retrieverSpan, toolSpan, type Usage } from '../helpers/spans.js';
 
 /**
  * A realistic few hours of traffic for the dashboard and query tests, written into
- * `otel_traces` as the collector writes it (normalized OpenInference attributes, cost, heuristic
- * evaluation events), so every view downstream fills the way it does in production:
+ * `otel_traces` as the collector writes it (normalized attributes, cost, heuristic evaluation
+ * events), so every view downstream fills the way it does in production:
  * - gateway calls over four models, four providers, three routes, three teams and keys, with
  *   streams, errors, rate-limit refusals, fallbacks, retries and circuit-breaker skips;
  * - agent runs (AGENT → RETRIEVER, LLM with the gateway's child span, TOOL, one failing tool);
- * - evaluation events from an LLM judge, human feedback and heuristics.
+ * - evaluation events from an LLM judge, human feedback and heuristics;
+ * - the collector's own counters in `collector_stats`.
  * Deterministic for a given anchor time.
  */
 
@@ -21,20 +24,6 @@ export interface SeedFacts {
   agentTraceIds: string[];
   models: string[];
   teams: string[];
-}
-
-interface Span {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind?: string;
-  service: string;
-  startMs: number;
-  durationMs: number;
-  error?: string;
-  attrs: Record<string, string | number | boolean>;
-  events?: { name: string; attrs: Record<string, string> }[];
 }
 
 const MODELS = [
@@ -49,10 +38,8 @@ const TEAMS = [
   { team: 'support', key: 'support-prod' },
   { team: 'research', key: 'research-dev' },
 ];
-const GATEWAY = 'tracegate-gateway';
 
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0').slice(-width);
-const secs = (ms: number) => `${Math.floor(ms / 1000)}.${String(Math.round((ms % 1000) * 1e6)).padStart(9, '0')}`;
 
 /** A tiny deterministic generator, so the seed is the same on every run. */
 function rng(seed: number) {
@@ -62,42 +49,17 @@ function rng(seed: number) {
     return lo + Math.floor((s / 2 ** 32) * (hi - lo + 1));
   };
 }
+type Rng = ReturnType<typeof rng>;
 
 const prices = indexPrices(loadPriceTable());
 
-function tokenAttrs(model: string, prompt: number, completion: number, cacheRead: number): Span['attrs'] {
+function priced(model: string, u: Usage) {
   const price = prices.find(model);
-  const cost = price ? computeCost(price, { prompt, completion, cacheRead }) : undefined;
-  return {
-    [OI.TOKEN_PROMPT]: prompt,
-    [OI.TOKEN_COMPLETION]: completion,
-    [OI.TOKEN_TOTAL]: prompt + completion,
-    ...(cacheRead > 0 ? { [OI.TOKEN_PROMPT_CACHE_READ]: cacheRead } : {}),
-    ...(cost
-      ? {
-          [OI.COST_PROMPT]: cost.prompt,
-          [OI.COST_COMPLETION]: cost.completion,
-          [OI.COST_TOTAL]: cost.total,
-          [OI.COST_PROMPT_INPUT]: cost.input,
-          [OI.COST_PROMPT_CACHE_READ]: cost.cacheRead,
-          [OI.COST_COMPLETION_OUTPUT]: cost.output,
-        }
-      : {}),
-  };
+  return price ? computeCost(price, { prompt: u.prompt, completion: u.completion, cacheRead: u.cacheRead }) : undefined;
 }
 
-const evaluation = (name: string, score: number, label: string, source: string, explanation = '') => ({
-  name: GENAI.EVALUATION_RESULT_EVENT,
-  attrs: {
-    [GENAI.EVALUATION_NAME]: name,
-    [GENAI.EVALUATION_SCORE_VALUE]: String(score),
-    [GENAI.EVALUATION_SCORE_LABEL]: label,
-    [GENAI.EVALUATION_EXPLANATION]: explanation,
-    [TG.EVALUATION_SOURCE]: source,
-  },
-});
-
-const heuristic = (name: string) => evaluation(name, 1, 'true', 'heuristic', `seeded ${name}`);
+const heuristic = (at: bigint, name: string, explanation = `seeded ${name}`) =>
+  evaluationEvent(at, { name, score: 1, label: 'true', explanation, source: 'heuristic' });
 
 interface CallOpts {
   i: number;
@@ -108,177 +70,121 @@ interface CallOpts {
   session: string;
   user: string;
   route?: string;
+  agentName?: string;
+}
+
+/** The quality events the collector and judges add to a successful call. */
+function qualityEvents(i: number, at: bigint, finish: string, r: Rng): SpanEvent[] {
+  const events: SpanEvent[] = [];
+  if (finish === 'length') events.push(heuristic(at, 'truncated'));
+  if (finish === 'content_filter') events.push(heuristic(at, 'content_filtered'));
+  if (i % 19 === 6) events.push(heuristic(at, 'empty_output'));
+  if (i % 31 === 9) events.push(heuristic(at, 'invalid_json'));
+  if (i % 5 === 0) events.push(evaluationEvent(at, { name: 'relevance', score: r(50, 100) / 100, explanation: 'judge', source: 'llm' }));
+  if (i % 8 === 0) {
+    const down = i % 16 === 0;
+    events.push(evaluationEvent(at, { name: 'user_feedback', score: down ? 0 : 1, label: down ? 'thumbs_down' : 'thumbs_up', source: 'human' }));
+  }
+  return events;
 }
 
 /** One call as the gateway records it. */
-function gatewayCall(o: CallOpts, r: ReturnType<typeof rng>): Span {
+function gatewayCall(o: CallOpts, r: Rng): SpanRecord {
   const { i } = o;
   const m = MODELS[i % MODELS.length];
   const t = TEAMS[i % TEAMS.length];
-  const route = o.route ?? ROUTES[i % ROUTES.length];
   const refused = i % 29 === 7;
   const failed = !refused && i % 13 === 5;
   const streaming = i % 4 === 0;
   const fallback = i % 11 === 3;
-  const prompt = r(200, 2400);
-  const completion = r(40, 700);
-  const cacheRead = i % 3 === 0 ? Math.floor(prompt / 2) : 0;
+  const usage: Usage = { prompt: r(200, 2400), completion: r(40, 700) };
+  if (i % 3 === 0) usage.cacheRead = Math.floor(usage.prompt / 2);
   const finish = i % 10 === 1 ? 'length' : i % 23 === 4 ? 'content_filter' : i % 6 === 2 ? 'tool_calls' : 'stop';
-  const attrs: Span['attrs'] = {
-    [OI.SPAN_KIND]: 'LLM',
-    [TG.ORIGIN]: TG_ORIGIN_GATEWAY,
-    [OI.LLM_SYSTEM]: m.system,
-    [OI.LLM_PROVIDER]: m.provider,
-    [OI.LLM_MODEL_NAME]: m.model,
-    [OI.LLM_REQUEST_MODEL_NAME]: m.model,
-    [OI.SESSION_ID]: o.session,
-    [OI.USER_ID]: o.user,
-    [TG.ROUTE]: route,
-    [TG.BACKEND]: fallback ? MODELS[(i + 1) % MODELS.length].backend : m.backend,
-    [TG.TEAM]: t.team,
-    [TG.KEY_NAME]: t.key,
-    [TG.ATTEMPTS]: fallback ? 2 : 1,
-    [TG.FALLBACK_USED]: fallback,
-    [TG.RETRIES]: i % 7 === 2 ? 1 : 0,
-    [TG.STREAMING]: streaming,
-    [TG.HTTP_STATUS]: refused ? 429 : failed ? (i % 2 ? 502 : 504) : 200,
-  };
-  if (i % 17 === 8) attrs[TG.CIRCUIT_SKIPPED] = 'openai-primary';
-  const events: Span['events'] = [];
-  let error: string | undefined;
-  if (refused) {
-    attrs[TG.REFUSAL] = 'rate_limit';
-    attrs[GENAI.ERROR_TYPE] = 'rate_limited';
-    error = 'rate limit of key exceeded';
-  } else if (failed) {
-    attrs[GENAI.ERROR_TYPE] = i % 2 ? 'upstream_5xx' : 'timeout';
-    error = `provider ${m.provider} failed`;
-  } else {
-    Object.assign(attrs, tokenAttrs(m.model, prompt, completion, cacheRead));
-    attrs[OI.LLM_FINISH_REASON] = finish;
-    if (streaming) attrs[TG.TIME_TO_FIRST_TOKEN_MS] = r(80, 900);
-    if (finish === 'length') events.push(heuristic('truncated'));
-    if (finish === 'content_filter') events.push(heuristic('content_filtered'));
-    if (i % 19 === 6) events.push(heuristic('empty_output'));
-    if (i % 31 === 9) events.push(heuristic('invalid_json'));
-    if (i % 5 === 0) events.push(evaluation('relevance', r(50, 100) / 100, '', 'llm', 'judge'));
-    if (i % 8 === 0) events.push(evaluation('user_feedback', i % 16 === 0 ? 0 : 1, i % 16 === 0 ? 'thumbs_down' : 'thumbs_up', 'human'));
-  }
-  if (error) events.push(evaluation('error', 1, 'true', 'heuristic', error));
-  return {
+  const durationMs = refused ? 2 : r(300, 9000) * (i % 37 === 0 ? 4 : 1);
+  const end = ns(o.startMs + durationMs);
+  const error = refused ? 'rate limit of key exceeded' : failed ? `provider ${m.provider} failed` : undefined;
+  const attributes: Record<string, string> = { [TG.RETRIES]: i % 7 === 2 ? '1' : '0' };
+  if (i % 17 === 8) attributes[TG.CIRCUIT_SKIPPED] = 'openai-primary';
+  if (refused) attributes[TG.REFUSAL] = 'rate_limit';
+  const ok = !error;
+  const cost = ok ? priced(m.model, usage) : undefined;
+  return gatewaySpan({
     traceId: o.traceId,
     spanId: o.spanId,
     parentSpanId: o.parentSpanId,
-    name: `chat ${m.model}`,
-    kind: 'Server',
-    service: GATEWAY,
-    startMs: o.startMs,
-    durationMs: refused ? 2 : r(300, 9000) * (i % 37 === 0 ? 4 : 1),
-    error,
-    attrs,
-    events,
-  };
+    start: ns(o.startMs),
+    durationMs,
+    model: m.model,
+    provider: m.provider,
+    system: m.system,
+    sessionId: o.session,
+    userId: o.user,
+    agentName: o.agentName,
+    route: o.route ?? ROUTES[i % ROUTES.length],
+    backend: fallback ? MODELS[(i + 1) % MODELS.length].backend : m.backend,
+    team: t.team,
+    keyName: t.key,
+    attempts: fallback ? 2 : 1,
+    fallbackUsed: fallback,
+    httpStatus: refused ? 429 : failed ? (i % 2 ? 502 : 504) : 200,
+    streaming,
+    ...(ok ? { usage, cost, finishReason: finish } : {}),
+    ...(ok && streaming ? { ttftMs: r(80, 900) } : {}),
+    errorType: refused ? 'rate_limited' : failed ? (i % 2 ? 'upstream_5xx' : 'timeout') : undefined,
+    status: error ? 'Error' : 'Unset',
+    statusMessage: error,
+    events: ok ? qualityEvents(i, end, finish, r) : [heuristic(end, 'error', error)],
+    attributes,
+  });
 }
 
-function agentRun(n: number, startMs: number, r: ReturnType<typeof rng>): Span[] {
+function agentRun(n: number, startMs: number, r: Rng): SpanRecord[] {
   const traceId = hex(0xa9e000 + n, 32);
   const id = (k: number) => hex(0xa9e0000 + n * 100 + k, 16);
-  const session = `sess-agent-${n % 3}`;
-  const user = `user-${n % 5}`;
-  const agent = n % 2 ? 'research-bot' : 'support-bot';
-  const service = 'support-agent';
-  const ctx = { [OI.SESSION_ID]: session, [OI.USER_ID]: user, [OI.AGENT_NAME]: agent };
-  const spans: Span[] = [];
+  const ctx = { traceId, sessionId: `sess-agent-${n % 3}`, userId: `user-${n % 5}`, agentName: n % 2 ? 'research-bot' : 'support-bot', serviceName: 'support-agent' };
+  const spans: SpanRecord[] = [];
   let t = startMs + 5;
-  spans.push({ traceId, spanId: id(1), parentSpanId: id(0), name: 'retrieve docs', service, startMs: t, durationMs: r(40, 300), attrs: { ...ctx, [OI.SPAN_KIND]: 'RETRIEVER' } });
+  spans.push(retrieverSpan({ ...ctx, spanId: id(1), parentSpanId: id(0), start: ns(t), durationMs: r(40, 300) }));
   const calls = 2 + (n % 3);
   for (let c = 0; c < calls; c++) {
     t += r(300, 1500);
-    const gw = gatewayCall({ i: 1000 + n * 10 + c, traceId, spanId: id(30 + c), parentSpanId: id(10 + c), startMs: t + 3, session, user, route: 'agent' }, r);
-    gw.attrs[OI.AGENT_NAME] = agent;
-    const app: Span = {
-      traceId,
+    const call = { i: 1000 + n * 10 + c, traceId, spanId: id(30 + c), parentSpanId: id(10 + c), startMs: t + 3, session: ctx.sessionId, user: ctx.userId, route: 'agent', agentName: ctx.agentName };
+    const gw = gatewayCall(call, r);
+    const gwMs = Number(gw.endTimeUnixNano - gw.startTimeUnixNano) / 1e6;
+    const app = llmSpan({
+      ...ctx,
       spanId: id(10 + c),
       parentSpanId: id(0),
       name: 'ChatCompletion',
-      service,
-      startMs: t,
-      durationMs: gw.durationMs + 6,
-      error: gw.error,
-      attrs: {
-        ...ctx,
-        [OI.SPAN_KIND]: 'LLM',
-        [OI.LLM_SYSTEM]: String(gw.attrs[OI.LLM_SYSTEM]),
-        [OI.LLM_PROVIDER]: String(gw.attrs[OI.LLM_PROVIDER]),
-        [OI.LLM_MODEL_NAME]: String(gw.attrs[OI.LLM_MODEL_NAME]),
-      },
-    };
-    spans.push(app, gw);
-    t += gw.durationMs + 10;
-    const toolFails = n === 3 && c === 1;
-    spans.push({
-      traceId,
-      spanId: id(50 + c),
-      parentSpanId: id(0),
-      name: c % 2 ? 'search_kb' : 'lookup_order',
-      service,
-      startMs: t,
-      durationMs: r(20, 800),
-      error: toolFails ? 'tool lookup_order: upstream 500' : undefined,
-      attrs: { ...ctx, [OI.SPAN_KIND]: 'TOOL', [OI.TOOL_NAME]: c % 2 ? 'search_kb' : 'lookup_order' },
+      start: ns(t),
+      durationMs: gwMs + 6,
+      model: gw.attributes['llm.model_name'],
+      provider: gw.attributes['llm.provider'],
+      system: gw.attributes['llm.system'],
+      status: gw.statusCode,
+      statusMessage: gw.statusMessage,
     });
+    spans.push(app, gw);
+    t += gwMs + 10;
+    const fails = n === 3 && c === 1;
+    const toolName = c % 2 ? 'search_kb' : 'lookup_order';
+    spans.push(
+      toolSpan({ ...ctx, toolName, spanId: id(50 + c), parentSpanId: id(0), start: ns(t), durationMs: r(20, 800), ...(fails ? { status: 'Error', statusMessage: `tool ${toolName}: upstream 500` } : {}) }),
+    );
     t += 900;
   }
-  spans.unshift({
-    traceId,
-    spanId: id(0),
-    name: `${agent} run`,
-    service,
-    startMs,
-    durationMs: t - startMs + 20,
-    attrs: { ...ctx, [OI.SPAN_KIND]: 'AGENT', [OI.INPUT_VALUE]: 'Where is my order?' },
-  });
+  spans.unshift(agentSpan({ ...ctx, spanId: id(0), name: `${ctx.agentName} run`, start: ns(startMs), durationMs: t - startMs + 20, attributes: { 'input.value': 'Where is my order?' } }));
   return spans;
 }
 
-function row(s: Span) {
-  const attrs = Object.fromEntries(Object.entries(s.attrs).map(([k, v]) => [k, String(v)]));
-  const end = secs(s.startMs + s.durationMs);
-  return {
-    Timestamp: secs(s.startMs),
-    TraceId: s.traceId,
-    SpanId: s.spanId,
-    ParentSpanId: s.parentSpanId ?? '',
-    TraceState: '',
-    SpanName: s.name,
-    SpanKind: s.kind ?? 'Internal',
-    ServiceName: s.service,
-    ResourceAttributes: { 'service.name': s.service, 'deployment.environment': 'test' },
-    ScopeName: s.service === GATEWAY ? 'tracegate' : '@arizeai/openinference-instrumentation-openai',
-    ScopeVersion: '1.0.0',
-    SpanAttributes: attrs,
-    Duration: Math.round(s.durationMs * 1e6),
-    StatusCode: s.error ? 'Error' : 'Unset',
-    StatusMessage: s.error ?? '',
-    'Events.Timestamp': (s.events ?? []).map(() => end),
-    'Events.Name': (s.events ?? []).map((e) => e.name),
-    'Events.Attributes': (s.events ?? []).map((e) => e.attrs),
-    'Links.TraceId': [],
-    'Links.SpanId': [],
-    'Links.TraceState': [],
-    'Links.Attributes': [],
-  };
-}
-
 /** Builds every seeded span; `anchorMs` is the end of the window. */
-export function seedSpans(anchorMs: number): { spans: Span[]; facts: SeedFacts } {
+export function seedSpans(anchorMs: number): { spans: SpanRecord[]; facts: SeedFacts } {
   const r = rng(42);
   const startMs = anchorMs - 3 * 3600_000;
-  const spans: Span[] = [];
+  const spans: SpanRecord[] = [];
   const calls = 150;
   for (let i = 0; i < calls; i++) {
-    const session = `sess-${i % 12}`;
-    spans.push(gatewayCall({ i, traceId: hex(0x7e000 + i, 32), spanId: hex(0x5000 + i, 16), startMs: startMs + i * 70_000, session, user: `user-${i % 7}` }, r));
+    spans.push(gatewayCall({ i, traceId: hex(0x7e000 + i, 32), spanId: hex(0x5000 + i, 16), startMs: startMs + i * 70_000, session: `sess-${i % 12}`, user: `user-${i % 7}` }, r));
   }
   const agentTraceIds: string[] = [];
   for (let n = 0; n < 8; n++) {
@@ -347,9 +253,7 @@ export function collectorStats(anchorMs: number) {
 /** Inserts the seed in a few separate inserts, out of order, as several collectors would. */
 export async function seedStore(store: TempStore, anchorMs = Math.floor(Date.now() / 60_000) * 60_000 - 60_000): Promise<SeedFacts> {
   const { spans, facts } = seedSpans(anchorMs);
-  const rows = spans.map(row);
-  const parts = [rows.filter((_, k) => k % 3 === 2), rows.filter((_, k) => k % 3 === 0), rows.filter((_, k) => k % 3 === 1)];
-  for (const values of parts) await store.client.insert({ table: `${store.database}.otel_traces`, values, format: 'JSONEachRow' });
+  for (const part of [2, 0, 1]) await insertSpans(store, spans.filter((_, k) => k % 3 === part));
   await store.client.insert({ table: `${store.database}.collector_stats`, values: collectorStats(anchorMs), format: 'JSONEachRow' });
   return facts;
 }

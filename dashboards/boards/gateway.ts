@@ -1,0 +1,174 @@
+import { board } from '../board.js';
+import type { Dashboard } from '../model.js';
+import { barchart, stat, table, timeseries, unitOverride } from '../panels.js';
+import { bucket, bucketSeconds } from '../sql.js';
+import { CALLS_WHERE, SPANS_WHERE, USAGE_WHERE, standardVariables } from './common.js';
+
+/**
+ * The golden signals. Rates, errors and latency by route and model read the per-minute rollup
+ * (quantiles merged from t-digest states), so any range is cheap; what the rollup does not keep
+ * (backend, error type, fallbacks, retries, circuit breakers, refusals) reads raw spans.
+ */
+
+const M = bucket('minute', 60);
+const MS = bucketSeconds(60);
+
+/** Gateway spans in otel_traces for the calls that match the variables (retries, circuit skips live only there). */
+const GATEWAY_SPANS = `
+    FROM otel_traces
+    WHERE $__timeFilter(Timestamp)
+      AND SpanAttributes['tracegate.origin'] = 'gateway'
+      AND SpanId IN (SELECT span_id FROM llm_spans WHERE ${CALLS_WHERE} AND origin = 'gateway')`;
+
+export function gatewayDashboard(): Dashboard {
+  return board({
+    uid: 'tracegate-gateway',
+    title: 'tracegate / Gateway overview',
+    description: 'Golden signals of the gateway: traffic, errors, latency and time to first token, fallbacks, retries, circuit breakers, rate limits.',
+    variables: standardVariables(),
+    panels: [
+      stat('Requests per second', `SELECT sum(calls) / greatest(dateDiff('second', $__fromTime, $__toTime), 1) AS rps FROM usage_minutely WHERE ${USAGE_WHERE}`, { unit: 'reqps', decimals: 2 }),
+      stat('Error rate', `SELECT sum(errors) / nullIf(sum(calls), 0) AS error_rate FROM usage_minutely WHERE ${USAGE_WHERE}`, { unit: 'percentunit', decimals: 2 }),
+      stat(
+        'Latency p95',
+        `SELECT quantileTDigestMerge(0.95)(latency_ms_state) AS p95 FROM usage_minutely WHERE ${USAGE_WHERE}`,
+        { unit: 'ms' },
+      ),
+      stat(
+        'Rate-limit refusals',
+        `SELECT countIf(refusal = 'rate_limit') AS refusals FROM llm_spans WHERE ${CALLS_WHERE}`,
+        { unit: 'short', description: 'Requests the gateway answered 429 itself because a key exceeded its limit.' },
+      ),
+      timeseries(
+        'Requests per second by route',
+        `
+        SELECT ${M} AS time, route, sum(calls) / ${MS} AS rps
+        FROM usage_minutely
+        WHERE ${USAGE_WHERE}
+        GROUP BY time, route
+        ORDER BY time`,
+        { unit: 'reqps', stack: true },
+      ),
+      timeseries(
+        'Error rate by error type',
+        `
+        SELECT time, error_type, failed / total AS error_rate
+        FROM (
+          SELECT ${bucket('timestamp', 60)} AS time,
+                 if(status_code != 'Error', '', if(error_type = '', 'unknown', error_type)) AS error_type,
+                 count() AS failed,
+                 sum(count()) OVER (PARTITION BY time) AS total
+          FROM llm_spans
+          WHERE ${CALLS_WHERE}
+          GROUP BY time, error_type
+        )
+        WHERE error_type != ''
+        ORDER BY time`,
+        { unit: 'percentunit', stack: true, description: 'Share of calls that failed, by error.type (raw spans).' },
+      ),
+      timeseries(
+        'Latency p50 / p95 / p99',
+        `
+        SELECT time, q[1] AS p50, q[2] AS p95, q[3] AS p99
+        FROM (
+          SELECT ${M} AS time, quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_ms_state) AS q
+          FROM usage_minutely
+          WHERE ${USAGE_WHERE}
+          GROUP BY time
+        )
+        ORDER BY time`,
+        { unit: 'ms' },
+      ),
+      timeseries(
+        'Time to first token p50 / p95 by route (streams)',
+        `
+        SELECT ${M} AS time, route, quantileTDigestMerge(0.95)(ttft_ms_state) AS p95, quantileTDigestMerge(0.5)(ttft_ms_state) AS p50
+        FROM usage_minutely
+        WHERE ${USAGE_WHERE} AND streaming_calls > 0
+        GROUP BY time, route
+        ORDER BY time`,
+        { unit: 'ms' },
+      ),
+      timeseries(
+        'Latency p95 by model',
+        `
+        SELECT ${M} AS time, model, quantileTDigestMerge(0.95)(latency_ms_state) AS p95
+        FROM usage_minutely
+        WHERE ${USAGE_WHERE}
+        GROUP BY time, model
+        ORDER BY time`,
+        { unit: 'ms' },
+      ),
+      timeseries(
+        'Latency p95 by backend',
+        `
+        SELECT ${bucket('timestamp', 60)} AS time, backend, quantile(0.95)(duration_ms) AS p95
+        FROM llm_spans
+        WHERE ${CALLS_WHERE} AND origin = 'gateway'
+        GROUP BY time, backend
+        ORDER BY time`,
+        { unit: 'ms', description: 'Raw gateway spans: the backend that answered (after any fallback).' },
+      ),
+      timeseries(
+        'Fallbacks, retries and circuit-breaker skips',
+        `
+        SELECT ${bucket('Timestamp', 60)} AS time,
+               countIf(SpanAttributes['tracegate.fallback.used'] = 'true') AS fallbacks,
+               sum(toUInt32OrZero(SpanAttributes['tracegate.retries'])) AS retries,
+               sum(if(SpanAttributes['tracegate.circuit.skipped'] = '', 0, length(splitByChar(',', SpanAttributes['tracegate.circuit.skipped'])))) AS circuit_skips
+        ${GATEWAY_SPANS}
+        GROUP BY time
+        ORDER BY time`,
+        { unit: 'short', bars: true, description: 'Per bucket: calls answered by a fallback backend, retries, backends passed over because their circuit breaker was open.' },
+      ),
+      timeseries(
+        'Rate-limit refusals by key',
+        `
+        SELECT ${bucket('timestamp', 60)} AS time, key_name, count() AS refusals
+        FROM llm_spans
+        WHERE ${CALLS_WHERE} AND refusal != ''
+        GROUP BY time, key_name
+        ORDER BY time`,
+        { unit: 'short', bars: true },
+      ),
+      table(
+        'Backends',
+        `
+        SELECT
+          backend,
+          count() AS calls,
+          countIf(status_code = 'Error') AS errors,
+          errors / calls AS error_rate,
+          countIf(fallback_used) AS fallbacks,
+          quantile(0.5)(duration_ms) AS p50_ms,
+          quantile(0.95)(duration_ms) AS p95_ms,
+          quantileIf(0.95)(ttft_ms, ttft_ms IS NOT NULL) AS ttft_p95_ms
+        FROM llm_spans
+        WHERE ${CALLS_WHERE} AND origin = 'gateway'
+        GROUP BY backend
+        ORDER BY calls DESC`,
+        { w: 14, h: 8, overrides: [unitOverride('error_rate', 'percentunit'), unitOverride('p50_ms', 'ms'), unitOverride('p95_ms', 'ms'), unitOverride('ttft_p95_ms', 'ms')] },
+      ),
+      barchart(
+        'Backends skipped by an open circuit breaker',
+        `
+        SELECT arrayJoin(splitByChar(',', SpanAttributes['tracegate.circuit.skipped'])) AS backend, count() AS skips
+        ${GATEWAY_SPANS}
+          AND SpanAttributes['tracegate.circuit.skipped'] != ''
+        GROUP BY backend
+        ORDER BY skips DESC`,
+        { xField: 'backend', w: 10, h: 8 },
+      ),
+      table(
+        'HTTP status codes',
+        `
+        SELECT http_status, count() AS calls, calls / sum(calls) OVER () AS share
+        FROM llm_spans
+        WHERE ${SPANS_WHERE} AND counted = 1 AND origin = 'gateway'
+        GROUP BY http_status
+        ORDER BY http_status`,
+        { w: 24, h: 6, overrides: [unitOverride('share', 'percentunit')] },
+      ),
+    ],
+  });
+}
