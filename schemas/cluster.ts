@@ -1,36 +1,64 @@
 /**
- * Renders single-node DDL for a cluster, as text: every CREATE gains `ON CLUSTER`, each
- * MergeTree-family table becomes a Replicated one named `<table>_local` with a Distributed
- * table of the original name over it, and insert-time materialized views read from and write
- * to the local tables (they fire on the node that received the insert).
+ * Renders single-node DDL for a cluster, as text:
+ * - every CREATE / ALTER / DROP gains `ON CLUSTER`;
+ * - each MergeTree-family table becomes a Replicated one named `<table>_local`, with a
+ *   Distributed table of the original name over it. Tables with a trace id column are sharded
+ *   by it (`cityHash64(TraceId)`), so all spans of a trace, and every row derived from them,
+ *   live on one shard; others are sharded at random;
+ * - tables in EVERYWHERE (the price table) are replicated to every node, not sharded;
+ * - materialized views read and write the local tables. Insert-time views fire on the node
+ *   that received the insert, which (trace-id sharding) holds the whole trace. Refreshable views
+ *   are created on every node and each computes its own shard's traces, which is complete for
+ *   the same reason; readers sum the shards through the Distributed tables. Every replica of a
+ *   shard runs them too: the rows they write are versioned (ReplacingMergeTree), so a second
+ *   replica's identical rows collapse, except the append-only evaluator-link stream of
+ *   `evaluations`, which may repeat a score per replica;
+ * - plain views read the Distributed tables.
  */
+const EVERYWHERE = new Set(['model_prices']);
+
+const REPLICA_PATH = `'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'`;
+const EVERYWHERE_PATH = `'/clickhouse/tables/all/{database}/{table}', '{replica}'`;
+
+function shardingKey(statement: string): string {
+  const column = /^\s*(TraceId|trace_id)\s+String\b/m.exec(statement)?.[1];
+  return column ? `cityHash64(${column})` : 'rand()';
+}
+
+function renderTable(statement: string, match: RegExpExecArray, cluster: string, database: string): string[] {
+  const onCluster = `ON CLUSTER ${cluster}`;
+  const [, ifne = '', db, name] = match;
+  const engine = /ENGINE\s*=\s*(\w*)MergeTree(?:\s*\(([^)]*)\))?/i.exec(statement);
+  const everywhere = EVERYWHERE.has(name);
+  const head = `CREATE TABLE ${ifne}${db}.${engine && !everywhere ? `${name}_local` : name} ${onCluster} (`;
+  let local = head + statement.slice(match[0].length);
+  if (!engine) return [local];
+  const family = engine[1] ?? '';
+  const params = (engine[2] ?? '').trim();
+  const path = everywhere ? EVERYWHERE_PATH : REPLICA_PATH;
+  local = local.replace(engine[0], `ENGINE = Replicated${family}MergeTree(${path}${params ? `, ${params}` : ''})`);
+  if (everywhere) return [local];
+  const distributed =
+    `CREATE TABLE ${ifne}${db}.${name} ${onCluster} AS ${db}.${name}_local ` +
+    `ENGINE = Distributed(${cluster}, ${database}, ${name}_local, ${shardingKey(statement)})`;
+  return [local, distributed];
+}
+
+function renderMaterializedView(statement: string, match: RegExpExecArray, cluster: string): string[] {
+  let out = `CREATE MATERIALIZED VIEW ${match[1] ?? ''}${match[2]} ON CLUSTER ${cluster}` + statement.slice(match[0].length);
+  out = out.replace(/\bTO\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/i, 'TO $1.$2_local');
+  out = out.replace(/\bFROM\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/gi, (all: string, db: string, name: string) =>
+    EVERYWHERE.has(name) ? all : `FROM ${db}.${name}_local`,
+  );
+  return [out];
+}
+
 export function renderClusterDdl(statement: string, cluster: string, database: string): string[] {
   const onCluster = `ON CLUSTER ${cluster}`;
   const table = /^CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\s*\(/i.exec(statement);
-  if (table) {
-    const [, ifne = '', db, name] = table;
-    const engine = /ENGINE\s*=\s*(\w*)MergeTree\s*(\(([^)]*)\))?/i.exec(statement);
-    const head = `CREATE TABLE ${ifne}${db}.${engine ? `${name}_local` : name} ${onCluster} (`;
-    let local = head + statement.slice(table[0].length);
-    if (!engine) return [local];
-    const family = engine[1] ?? '';
-    const params = (engine[3] ?? '').trim();
-    const path = `'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'`;
-    local = local.replace(engine[0], `ENGINE = Replicated${family}MergeTree(${path}${params ? `, ${params}` : ''})`);
-    const distributed =
-      `CREATE TABLE ${ifne}${db}.${name} ${onCluster} AS ${db}.${name}_local ` +
-      `ENGINE = Distributed(${cluster}, ${database}, ${name}_local, rand())`;
-    return [local, distributed];
-  }
+  if (table) return renderTable(statement, table, cluster, database);
   const mv = /^CREATE\s+MATERIALIZED\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?([A-Za-z0-9_]+\.[A-Za-z0-9_]+)/i.exec(statement);
-  if (mv) {
-    const refreshable = /\bREFRESH\s+(EVERY|AFTER)\b/i.test(statement);
-    let out = `CREATE MATERIALIZED VIEW ${mv[1] ?? ''}${mv[2]} ${onCluster}` + statement.slice(mv[0].length);
-    out = out.replace(/\bTO\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/i, 'TO $1.$2_local');
-    // An insert-time view fires on the local insert; a refreshable one reads the whole cluster.
-    if (!refreshable) out = out.replace(/\bFROM\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/gi, 'FROM $1.$2_local');
-    return [out];
-  }
+  if (mv) return renderMaterializedView(statement, mv, cluster);
   const other = /^(CREATE\s+(?:OR\s+REPLACE\s+)?(?:VIEW|DATABASE|DICTIONARY|FUNCTION)\s+(?:IF\s+NOT\s+EXISTS\s+)?[A-Za-z0-9_.]+)/i.exec(statement);
   if (other) return [`${other[1]} ${onCluster}${statement.slice(other[1].length)}`];
   const alter = /^((?:ALTER|DROP|TRUNCATE)\s+TABLE\s+(?:IF\s+EXISTS\s+)?[A-Za-z0-9_.]+)/i.exec(statement);
