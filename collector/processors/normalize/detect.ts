@@ -20,11 +20,33 @@ export function detect(attrs: Record<string, string>): Seen {
     } else if (c === 97 /* a */ && k.startsWith('ai.')) s.vercel = true;
     else if (c === 116 /* t */ && k.startsWith('traceloop.')) s.openllmetry = true;
     else if (c === 108 /* l */ && k.startsWith('llm.')) {
-      if (k.startsWith('llm.usage.') || k === 'llm.request.type' || k === 'llm.is_streaming') s.openllmetry = true;
+      if (isOpenLlmetryLlmKey(k)) s.openllmetry = true;
       else s.openinference = true;
     } else if (c === 111 /* o */ && k === 'openinference.span.kind') s.openinference = true;
   }
   return s;
+}
+
+/** OpenLLMetry's own `llm.*` keys (its older releases wrote prompts, vendor and model there). */
+const OPENLLMETRY_LLM_KEYS = new Set([
+  'llm.request.type',
+  'llm.request.model',
+  'llm.response.model',
+  'llm.vendor',
+  'llm.is_streaming',
+  'llm.headers',
+  'llm.user',
+  'llm.temperature',
+  'llm.top_p',
+  'llm.frequency_penalty',
+  'llm.presence_penalty',
+  'llm.chat.stop_sequences',
+]);
+
+function isOpenLlmetryLlmKey(k: string): boolean {
+  if (OPENLLMETRY_LLM_KEYS.has(k) || k.startsWith('llm.usage.') || k.startsWith('llm.completions.') || k.startsWith('llm.request.functions.')) return true;
+  // OpenInference writes llm.prompts.{i}.prompt.text; OpenLLMetry llm.prompts.{i}.role / .content.
+  return k.startsWith('llm.prompts.') && !k.endsWith('.prompt.text');
 }
 
 export const seenList = (s: Seen): Convention[] => (Object.keys(s) as Convention[]).filter((k) => s[k]);

@@ -8,7 +8,7 @@ import { spanTokens } from './usage.js';
 
 const REQUEST_MODEL = ['gen_ai.request.model', 'ai.model.id', 'llm.request.model'];
 const RESPONSE_MODEL = ['gen_ai.response.model', 'ai.response.model', 'llm.response.model'];
-const PROVIDER = ['gen_ai.provider.name', 'gen_ai.system', 'ai.model.provider'];
+const PROVIDER = ['gen_ai.provider.name', 'gen_ai.system', 'ai.model.provider', 'llm.vendor'];
 
 /** Model, provider and vendor. Embedding spans carry `embedding.model_name` and no `llm.system`. */
 export function fillModel(p: Patch, a: Attributes, embedding: boolean): void {
@@ -109,8 +109,9 @@ function conversation(a: Attributes, seen: Seen, wantIn: boolean, wantOut: boole
     };
   }
   if (seen.openllmetry) {
-    const input = wantIn ? openllmetryMessages(a, 'gen_ai.prompt.') : [];
-    const output = wantOut ? openllmetryMessages(a, 'gen_ai.completion.') : [];
+    const old = a['gen_ai.prompt.0.role'] === undefined && a['gen_ai.completion.0.role'] === undefined && a['gen_ai.prompt.0.content'] === undefined;
+    const input = wantIn ? openllmetryMessages(a, old ? 'llm.prompts.' : 'gen_ai.prompt.') : [];
+    const output = wantOut ? openllmetryMessages(a, old ? 'llm.completions.' : 'gen_ai.completion.') : [];
     if (input.length || output.length) return { input, output, inputValue: input.length ? JSON.stringify(input) : undefined };
   }
   if (seen.vercel) {

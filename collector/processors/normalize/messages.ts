@@ -94,9 +94,10 @@ function imageUrl(part: Record<string, unknown>): string | undefined {
 
 /**
  * OpenLLMetry's flattened `gen_ai.prompt.{i}.*` / `gen_ai.completion.{i}.*` (role, content,
- * tool_call_id, tool_calls.{j}.{id,name,arguments}, finish_reason).
+ * tool_call_id, tool_calls.{j}.{id,name,arguments}, finish_reason); its releases before the
+ * GenAI names wrote the same under `llm.prompts.{i}.*` / `llm.completions.{i}.*`.
  */
-export function openllmetryMessages(a: Attributes, prefix: 'gen_ai.prompt.' | 'gen_ai.completion.'): Msg[] {
+export function openllmetryMessages(a: Attributes, prefix: 'gen_ai.prompt.' | 'gen_ai.completion.' | 'llm.prompts.' | 'llm.completions.'): Msg[] {
   const out: Msg[] = [];
   for (const key in a) {
     if (!key.startsWith(prefix)) continue;
