@@ -1,4 +1,4 @@
-import type { SpanBatch } from '../model.js';
+import type { SpanBatch, SpanRecord } from '../model.js';
 import type { PriceIndex } from '../../schemas/prices.js';
 import type { ResolvedProcessorConfig } from './config.js';
 
@@ -31,6 +31,8 @@ export interface ProcessorCounters {
   truncatedSpans: number;
   /** Credential-looking attributes dropped or masked. */
   secretsScrubbed: number;
+  /** Spans on which a stage threw (a bug; the span was passed on, see perSpan). */
+  stageErrors: number;
 }
 
 export function newCounters(): ProcessorCounters {
@@ -46,6 +48,7 @@ export function newCounters(): ProcessorCounters {
     truncatedValues: 0,
     truncatedSpans: 0,
     secretsScrubbed: 0,
+    stageErrors: 0,
   };
 }
 
@@ -62,3 +65,19 @@ export interface StageContext {
  * Its only side effect is counting into `ctx.counters`.
  */
 export type Stage = (batch: SpanBatch, ctx: StageContext) => SpanBatch;
+
+/**
+ * A stage from a per-span function. A span the function throws on does not take the batch down:
+ * it gets `onError(span)` (default: the span unchanged) and is counted.
+ */
+export function perSpan(fn: (span: SpanRecord, ctx: StageContext) => SpanRecord, onError: (span: SpanRecord) => SpanRecord = (s) => s): Stage {
+  return (batch, ctx) =>
+    batch.map((span) => {
+      try {
+        return fn(span, ctx);
+      } catch {
+        ctx.counters.stageErrors++;
+        return onError(span);
+      }
+    });
+}

@@ -2,7 +2,7 @@ import { OI, TG } from '../../common/semconv.js';
 import type { SpanRecord } from '../model.js';
 import { computeCost, type TokenCounts } from '../../schemas/prices.js';
 import { Patch, applyPatch, firstStr, intAttr } from './attrs.js';
-import type { Stage, StageContext } from './context.js';
+import { perSpan, type Stage, type StageContext } from './context.js';
 
 const MODEL_KEYS = [OI.LLM_RESPONSE_MODEL_NAME, OI.LLM_MODEL_NAME, OI.LLM_REQUEST_MODEL_NAME, OI.EMBEDDING_MODEL_NAME];
 
@@ -72,4 +72,4 @@ export function priceSpan(span: SpanRecord, ctx: StageContext): SpanRecord {
   return applyPatch(span, p);
 }
 
-export const costStage: Stage = (batch, ctx) => batch.map((s) => priceSpan(s, ctx));
+export const costStage: Stage = perSpan(priceSpan);

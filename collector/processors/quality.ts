@@ -1,7 +1,7 @@
 import { GENAI, OI, TG } from '../../common/semconv.js';
 import type { Attributes, SpanEvent, SpanRecord } from '../model.js';
 import { intAttr } from './attrs.js';
-import type { Signal, Stage, StageContext } from './context.js';
+import { perSpan, type Signal, type Stage, type StageContext } from './context.js';
 
 /**
  * Heuristic quality signals as OpenTelemetry `gen_ai.evaluation.result` events on the span.
@@ -130,4 +130,4 @@ export function checkSpan(span: SpanRecord, ctx: StageContext): SpanRecord {
   return { ...span, events: [...span.events, ...fresh.map((f) => event(span, f))] };
 }
 
-export const qualityStage: Stage = (batch, ctx) => batch.map((s) => checkSpan(s, ctx));
+export const qualityStage: Stage = perSpan(checkSpan);

@@ -1,7 +1,7 @@
 import { REDACTED, TG } from '../../../common/semconv.js';
 import type { Attributes, SpanEvent, SpanRecord } from '../../model.js';
 import type { ResolvedProcessorConfig } from '../config.js';
-import type { ProcessorCounters, Stage, StageContext } from '../context.js';
+import { perSpan, type ProcessorCounters, type Stage, type StageContext } from '../context.js';
 import { anyHidden, hideAction, holdsImage, type Action } from './hide.js';
 import { isSecretKey, scrubValue } from './secrets.js';
 import { truncateUtf8 } from './truncate.js';
@@ -143,7 +143,8 @@ function rulesFor(config: ResolvedProcessorConfig): Rules {
 }
 
 /** Hide flags, base64 image limit, credential scrubbing and the attribute size limit. */
-export const contentStage: Stage = (batch, ctx: StageContext) => {
-  const r = rulesFor(ctx.config);
-  return batch.map((s) => contentSpan(s, r, ctx.counters));
-};
+export const contentStage: Stage = perSpan(
+  (span, ctx: StageContext) => contentSpan(span, rulesFor(ctx.config), ctx.counters),
+  // Attributes the rules could not be applied to might hold hidden text or a secret.
+  (span) => ({ ...span, attributes: {}, resourceAttributes: {}, events: [], links: [], statusMessage: '' }),
+);

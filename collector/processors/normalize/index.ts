@@ -2,7 +2,7 @@ import { OI } from '../../../common/semconv.js';
 import { TG } from '../../../common/semconv.js';
 import type { SpanRecord } from '../../model.js';
 import { Patch, applyPatch } from '../attrs.js';
-import type { Stage, StageContext } from '../context.js';
+import { perSpan, type Stage, type StageContext } from '../context.js';
 import { detect, inferKind, seenList } from './detect.js';
 import { fillContext, fillNonLlm } from './identity.js';
 import { fillConversation, fillInvocationParameters, fillModel, fillTokens } from './llm.js';
@@ -35,4 +35,4 @@ export function normalizeSpan(span: SpanRecord, ctx: StageContext): SpanRecord {
   return applyPatch(span, p);
 }
 
-export const normalizeStage: Stage = (batch, ctx) => batch.map((s) => normalizeSpan(s, ctx));
+export const normalizeStage: Stage = perSpan(normalizeSpan);

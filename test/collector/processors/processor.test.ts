@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
 import { buildProcessor, parseProcessorConfig, ProcessorConfigSchema, STAGES, hideFlagsFromEnv } from '../../../collector/processors/index.js';
-import { span, TEST_PRICES } from './fixtures.js';
+import { perSpan } from '../../../collector/processors/context.js';
+import { contentStage } from '../../../collector/processors/content/index.js';
+import { span, stageContext, TEST_PRICES } from './fixtures.js';
 
 describe('processor config', () => {
   it('defaults: nothing hidden, 32 KiB values, base64 images 32000, secrets scrubbed, signals on', () => {
@@ -100,5 +102,30 @@ describe('buildProcessor', () => {
     const p = buildProcessor(ProcessorConfigSchema.parse({}), { prices: TEST_PRICES, env: {} });
     p.counters().spans = 99;
     expect(p.counters().spans).toBe(0);
+  });
+});
+
+describe('a span a stage throws on', () => {
+  it('is passed on unchanged and counted; the rest of the batch is processed', () => {
+    const ctx = stageContext();
+    const stage = perSpan((s) => {
+      if (s.name === 'bad') throw new Error('bug');
+      return { ...s, name: 'done' };
+    });
+    const bad = span({}, { name: 'bad' });
+    const out = stage([bad, span({})], ctx);
+    expect(out[0]).toBe(bad);
+    expect(out[1].name).toBe('done');
+    expect(ctx.counters.stageErrors).toBe(1);
+  });
+
+  it('loses its attributes in the content stage rather than leak them', () => {
+    const attributes = { 'http.request.header.authorization': 'Bearer x' };
+    Object.defineProperty(attributes, 'poison', { enumerable: true, get: () => { throw new Error('bug'); } });
+    const ctx = stageContext();
+    const [out] = contentStage([span(attributes)], ctx);
+    expect(out.attributes).toEqual({});
+    expect(out.spanId).toBe('b7ad6b7169203331');
+    expect(ctx.counters.stageErrors).toBe(1);
   });
 });
