@@ -17,6 +17,7 @@ import { parseSqlInterfaceConfig, type SqlInterfaceConfigInput } from './config.
 import { ChError, toChError } from './errors.js';
 import { checkCredentials, credentialsOf, parseQuery, readBody, type ParsedQuery } from './request.js';
 import { contentTypeFor } from './statement.js';
+import { removeMarker, writeMarker } from './marker.js';
 
 /** The logging surface used (pino's, fields first). */
 export interface SqlInterfaceLogger {
@@ -28,6 +29,11 @@ export interface SqlInterfaceLogger {
 export interface SqlInterfaceOptions extends SqlInterfaceConfigInput {
   store: Pick<Store, 'client'>;
   logger?: SqlInterfaceLogger;
+  /**
+   * The embedded store's folder: while listening, the interface's URL is recorded there
+   * (marker.ts) so the CLI's read commands find it when the folder is busy.
+   */
+  markerDir?: string;
 }
 
 export interface SqlInterface {
@@ -42,7 +48,7 @@ const compressors = { gzip: promisify(gzip), deflate: promisify(deflate), br: pr
 const NOOP_LOGGER: SqlInterfaceLogger = { info() {}, warn() {}, debug() {} };
 
 export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
-  const { store, logger: givenLogger, ...rest } = options;
+  const { store, logger: givenLogger, markerDir, ...rest } = options;
   const config = parseSqlInterfaceConfig(rest);
   const logger = givenLogger ?? NOOP_LOGGER;
   const inflight = new Set<Promise<void>>();
@@ -193,8 +199,10 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
         srv.listen(config.port, config.host, () => {
           const addr = srv.address() as AddressInfo;
           const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+          const url = `http://${host}:${addr.port}`;
+          if (markerDir) writeMarker(markerDir, url);
           logger.info({ host: addr.address, port: addr.port }, 'read-only ClickHouse HTTP interface listening');
-          resolve({ host: addr.address, port: addr.port, url: `http://${host}:${addr.port}` });
+          resolve({ host: addr.address, port: addr.port, url });
         });
       });
     },
@@ -202,6 +210,7 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
       closing ??= (async () => {
         const srv = server;
         if (!srv) return;
+        if (markerDir) removeMarker(markerDir);
         const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
         srv.closeIdleConnections();
         await Promise.allSettled([...inflight]);

@@ -1,0 +1,177 @@
+/**
+ * The usage query behind `tracegate usage` and the collector's `GET /v1/usage`: calls, tokens,
+ * cost and latency from the `usage_minutely` rollup (each model call counted once), over a
+ * window, grouped by a fixed set of dimensions, with optional filters. Parameters are
+ * validated by one zod schema; group-by columns come from a whitelist and every value is bound
+ * as a query parameter, never written into the SQL text.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { z } from 'zod';
+
+/** Group-by dimensions and the rollup expression each reads. */
+export const USAGE_DIMENSIONS = {
+  model: 'model',
+  provider: 'provider',
+  route: 'route',
+  team: 'team',
+  key: 'key_name',
+  service: 'service_name',
+  kind: 'span_kind',
+  minute: 'minute',
+  hour: 'toStartOfHour(minute)',
+  day: 'toStartOfDay(minute)',
+} as const;
+export type UsageDimension = keyof typeof USAGE_DIMENSIONS;
+const DIMENSION_NAMES = Object.keys(USAGE_DIMENSIONS) as [UsageDimension, ...UsageDimension[]];
+
+/** Dimensions that can also filter: each binds against its dimension's column. */
+export const USAGE_FILTERS = ['model', 'provider', 'route', 'team', 'key', 'service'] as const satisfies readonly UsageDimension[];
+export type UsageFilter = (typeof USAGE_FILTERS)[number];
+
+const RELATIVE = /^(\d{1,4})(m|h|d|w)$/;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+/** The rollups' default TTL: a longer window reads nothing more. */
+export const MAX_WINDOW_DAYS = 400;
+const WINDOW_MSG = 'a window like 15m, 1h, 24h, 7d or 30d, or an ISO date-time such as 2025-08-01T00:00:00Z';
+
+const timeSpec = z
+  .string()
+  .trim()
+  .refine((s) => RELATIVE.test(s) || (/^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s))), { message: WINDOW_MSG });
+
+const filterValue = z.string().trim().min(1, 'must not be empty').max(200, 'at most 200 characters');
+
+const byList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.enum(DIMENSION_NAMES, { error: `must be among ${DIMENSION_NAMES.join(', ')}` }))
+      .max(6, 'at most 6 dimensions')
+      .refine((a) => new Set(a).size === a.length, 'lists a dimension twice'),
+  );
+
+export const UsageParamsSchema = z
+  .object({
+    since: timeSpec.default('1h'),
+    until: timeSpec.optional(),
+    by: byList.default(['model']),
+    model: filterValue.optional(),
+    provider: filterValue.optional(),
+    route: filterValue.optional(),
+    team: filterValue.optional(),
+    key: filterValue.optional(),
+    service: filterValue.optional(),
+    limit: z.coerce.number().int().min(1).max(10_000).default(100),
+    /** Output format; the query ignores it, the CLI and the HTTP handler read it. */
+    format: z.enum(['table', 'json', 'csv']).optional(),
+  })
+  .strict();
+
+export type UsageParams = z.output<typeof UsageParamsSchema>;
+export type UsageParamsInput = z.input<typeof UsageParamsSchema>;
+
+/** Bad usage parameters: `problems` holds one `path: message` line each. */
+export class UsageParamsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid usage parameters: ${problems.join('; ')}`);
+  }
+}
+
+/** Validates parameters from the CLI or a query string; reports every problem at once. */
+export function parseUsageParams(input: unknown): UsageParams {
+  const result = UsageParamsSchema.safeParse(input ?? {});
+  if (!result.success) throw new UsageParamsError(result.error.issues.map((i) => `${i.path.join('.') || '(parameters)'}: ${i.message}`));
+  return result.data;
+}
+
+function instant(spec: string, now: Date): Date {
+  const rel = RELATIVE.exec(spec);
+  return rel ? new Date(now.getTime() - Number(rel[1]) * UNIT_MS[rel[2] as keyof typeof UNIT_MS]) : new Date(spec);
+}
+
+/** The window's start and end; `until` defaults to now. Throws UsageParamsError for an empty or too-long window. */
+export function resolveWindow(params: Pick<UsageParams, 'since' | 'until'>, now = new Date()): { start: Date; end: Date } {
+  const start = instant(params.since, now);
+  const end = params.until ? instant(params.until, now) : now;
+  const problems: string[] = [];
+  if (start.getTime() >= end.getTime()) problems.push('since: must be before until (or now)');
+  if (end.getTime() - start.getTime() > MAX_WINDOW_DAYS * UNIT_MS.d) problems.push(`since: the window may span at most ${MAX_WINDOW_DAYS} days`);
+  if (problems.length) throw new UsageParamsError(problems);
+  return { start, end };
+}
+
+/** The measures every usage row carries, in output order. */
+export const USAGE_MEASURES = [
+  'calls', 'errors', 'prompt_tokens', 'completion_tokens', 'cache_read_tokens', 'total_tokens', 'cost_usd', 'latency_p50_ms', 'latency_p95_ms',
+] as const;
+
+/** Output columns for the parameters: the group-by dimensions, then the measures. */
+export function usageColumns(params: Pick<UsageParams, 'by'>): string[] {
+  return [...params.by, ...USAGE_MEASURES];
+}
+
+/** The statement and its bound parameters. Pure: identifiers from the whitelists only. */
+export function buildUsageQuery(database: string, params: UsageParams, now = new Date()): { query: string; query_params: Record<string, unknown> } {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error(`database name "${database}" is not an identifier`);
+  const { start, end } = resolveWindow(params, now);
+  const query_params: Record<string, unknown> = { start: start.toISOString(), end: end.toISOString(), limit: params.limit };
+  const where = ['minute >= toStartOfMinute(parseDateTimeBestEffort({start:String}))', 'minute < parseDateTimeBestEffort({end:String})'];
+  for (const name of USAGE_FILTERS) {
+    const value = params[name];
+    if (value === undefined) continue;
+    where.push(`${USAGE_DIMENSIONS[name]} = {f_${name}:String}`);
+    query_params[`f_${name}`] = value;
+  }
+  const dims = params.by.map((d) => `${USAGE_DIMENSIONS[d]} AS ${d}`);
+  const finite = (expr: string) => `if(isFinite(${expr}), round(${expr}, 1), NULL)`;
+  const select = [
+    ...dims,
+    'sum(calls) AS calls',
+    'sum(errors) AS errors',
+    'sum(prompt_tokens) AS prompt_tokens',
+    'sum(completion_tokens) AS completion_tokens',
+    'sum(cache_read_tokens) AS cache_read_tokens',
+    'sum(total_tokens) AS total_tokens',
+    'round(sum(cost_total), 6) AS cost_usd',
+    `${finite('quantileTDigestMerge(0.5)(latency_ms_state)')} AS latency_p50_ms`,
+    `${finite('quantileTDigestMerge(0.95)(latency_ms_state)')} AS latency_p95_ms`,
+  ];
+  const isTime = (d: UsageDimension) => d === 'minute' || d === 'hour' || d === 'day';
+  const order = [...params.by.filter(isTime), 'cost_usd DESC', 'calls DESC', ...params.by.filter((d) => !isTime(d))];
+  const query = [
+    `SELECT ${select.join(', ')}`,
+    `FROM ${database}.usage_minutely`,
+    `WHERE ${where.join(' AND ')}`,
+    params.by.length ? `GROUP BY ${params.by.join(', ')}` : '',
+    params.by.length ? `HAVING calls > 0` : '',
+    `ORDER BY ${order.join(', ')}`,
+    'LIMIT {limit:UInt32}',
+  ]
+    .filter(Boolean)
+    .join('\n');
+  return { query, query_params };
+}
+
+export type UsageRow = Record<string, string | number | null>;
+
+/** Runs the usage query; numbers come back as numbers, dimensions as strings. */
+export async function queryUsage(client: ClickHouseClient, database: string, params: UsageParams, now = new Date()): Promise<UsageRow[]> {
+  const { query, query_params } = buildUsageQuery(database, params, now);
+  const rs = await client.query({ query, query_params, format: 'JSONEachRow' });
+  const rows = await rs.json<UsageRow>();
+  const columns = usageColumns(params);
+  return rows
+    .filter((r) => params.by.length > 0 || Number(r.calls) > 0)
+    .map((r) => Object.fromEntries(columns.map((c) => [c, (USAGE_MEASURES as readonly string[]).includes(c) && r[c] !== null ? Number(r[c]) : r[c]])));
+}
+
+function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/** CSV with a header line, in `columns` order (for `GET /v1/usage?format=csv`). */
+export function usageCsv(rows: UsageRow[], columns: string[]): string {
+  return [columns.join(','), ...rows.map((r) => columns.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
+}
