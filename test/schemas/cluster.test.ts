@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { loadMigrations, renderMigration, type SchemaSettings } from '../../schemas/migrate.js';
+
+const base: SchemaSettings = { database: 'tracegate', rawTtlDays: 30, rollupTtlDays: 400 };
+const render = (s: SchemaSettings) => loadMigrations().flatMap((m) => renderMigration(m, s));
+const find = (statements: string[], head: RegExp) => statements.filter((s) => head.test(s));
+
+describe('cluster rendering (as text)', () => {
+  const ddl = render({ ...base, cluster: 'prod' });
+
+  it('puts ON CLUSTER on every CREATE', () => {
+    const creates = ddl.filter((s) => /^CREATE\b/.test(s));
+    expect(creates.length).toBeGreaterThan(10);
+    for (const s of creates) expect(s.split('\n')[0], s.slice(0, 80)).toContain('ON CLUSTER prod');
+  });
+
+  it.each(['otel_traces', 'llm_spans_data', 'agent_runs_data', 'usage_minutely_data', 'evaluations'])(
+    'makes %s a Replicated local table with a Distributed table sharded by trace where it has one',
+    (name) => {
+      const [local] = find(ddl, new RegExp(`^CREATE TABLE IF NOT EXISTS tracegate\\.${name}_local ON CLUSTER prod \\(`));
+      expect(local).toMatch(/ENGINE = Replicated\w*MergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/\{table\}', '\{replica\}'/);
+      const [dist] = find(ddl, new RegExp(`^CREATE TABLE IF NOT EXISTS tracegate\\.${name} ON CLUSTER prod AS tracegate\\.${name}_local`));
+      const key = name === 'usage_minutely_data' ? 'rand()' : name === 'otel_traces' ? 'cityHash64(TraceId)' : 'cityHash64(trace_id)';
+      expect(dist).toContain(`ENGINE = Distributed(prod, tracegate, ${name}_local, ${key})`);
+    },
+  );
+
+  it('keeps the versions of ReplacingMergeTree tables', () => {
+    const [spans] = find(ddl, /^CREATE TABLE IF NOT EXISTS tracegate\.llm_spans_data_local/);
+    expect(spans).toContain("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)");
+  });
+
+  it('replicates the price table to every node without sharding it', () => {
+    const prices = find(ddl, /^CREATE TABLE IF NOT EXISTS tracegate\.model_prices/);
+    expect(prices).toHaveLength(1);
+    expect(prices[0]).toContain("ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}')");
+  });
+
+  it('has materialized views read and write local tables, except the price table', () => {
+    const views = find(ddl, /^CREATE MATERIALIZED VIEW/);
+    expect(views.length).toBeGreaterThanOrEqual(7);
+    for (const v of views) {
+      const targets = [...v.matchAll(/\bTO tracegate\.(\w+)/g)].map((m) => m[1]);
+      expect(targets.every((t) => t.endsWith('_local')), v.slice(0, 100)).toBe(true);
+      const sources = [...v.matchAll(/\bFROM tracegate\.(\w+)/g)].map((m) => m[1]);
+      expect(sources.every((t) => t.endsWith('_local') || t === 'model_prices'), `${v.slice(0, 100)}: ${sources}`).toBe(true);
+    }
+    const refreshable = views.filter((v) => /REFRESH EVERY/.test(v));
+    expect(refreshable.map((v) => /VIEW IF NOT EXISTS tracegate\.(\w+)/.exec(v)![1]).sort()).toEqual(
+      ['agent_runs_refresh', 'evaluations_linked_refresh', 'llm_spans_count_once', 'usage_minutely_refresh'],
+    );
+  });
+
+  it('has plain views read the Distributed tables', () => {
+    for (const name of ['llm_spans', 'agent_runs', 'usage_minutely']) {
+      const [v] = find(ddl, new RegExp(`^CREATE VIEW IF NOT EXISTS tracegate\\.${name} ON CLUSTER prod AS`));
+      expect(v).toMatch(new RegExp(`FROM tracegate\\.${name}_data FINAL`));
+    }
+  });
+});
+
+describe('retention in the DDL', () => {
+  const ttl = (s: SchemaSettings, table: string) => {
+    const [t] = find(render(s), new RegExp(`^CREATE TABLE IF NOT EXISTS tracegate\\.${table} \\(`));
+    return /\bTTL [^\n]*/.exec(t)?.[0] ?? '';
+  };
+  it.each([
+    ['otel_traces', 'TTL toDateTime(Timestamp) + toIntervalDay(30)'],
+    ['llm_spans_data', 'TTL toDateTime(timestamp) + toIntervalDay(30)'],
+    ['agent_runs_data', 'TTL toDateTime(start_time) + toIntervalDay(400)'],
+    ['usage_minutely_data', 'TTL toDateTime(minute) + toIntervalDay(400)'],
+    ['evaluations', 'TTL toDateTime(timestamp) + toIntervalDay(400)'],
+  ])('%s: %s', (table, want) => {
+    expect(ttl(base, table)).toBe(want);
+  });
+  it('drops the TTL when a retention is 0 (kept for ever)', () => {
+    expect(ttl({ ...base, rawTtlDays: 0 }, 'llm_spans_data')).toBe('');
+    expect(ttl({ ...base, rollupTtlDays: 0 }, 'usage_minutely_data')).toBe('');
+  });
+});
