@@ -87,7 +87,7 @@ const QUERY_ID = /^[\w.:-]{1,128}$/;
 const DATABASE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Everything but the credentials and body reading: pure, so it is tested without a server. */
-export function parseQuery(search: URLSearchParams, body: string, acceptEncoding: string | undefined): ParsedQuery {
+export function parseQuery(search: URLSearchParams, body: string, acceptEncoding: string | undefined, formatHeader?: string): ParsedQuery {
   if (search.get('compress') === '1' || search.get('decompress') === '1') {
     throw ChError.of('NOT_IMPLEMENTED', "ClickHouse's native block compression (compress=1, decompress=1) is not supported here; use enable_http_compression=1 with Accept-Encoding");
   }
@@ -96,7 +96,7 @@ export function parseQuery(search: URLSearchParams, body: string, acceptEncoding
   const urlQuery = search.get('query') ?? '';
   const text = urlQuery && body ? `${urlQuery}\n${body}` : urlQuery || body;
   const split = splitParams(search);
-  const statement = buildStatement(text, { defaultFormat: search.get('default_format') ?? undefined, settings: split.statementSettings });
+  const statement = buildStatement(text, { defaultFormat: search.get('default_format') ?? formatHeader ?? undefined, settings: split.statementSettings });
   const queryId = search.get('query_id') || undefined;
   if (queryId !== undefined && !QUERY_ID.test(queryId)) throw ChError.of('BAD_ARGUMENTS', 'query_id may hold letters, digits and . _ : - only, up to 128 characters');
   const parsed: ParsedQuery = { statement, queryParams: split.queryParams, queryId };

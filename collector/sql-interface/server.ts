@@ -102,7 +102,7 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
     if ((url.searchParams.get('query')?.length ?? 0) + body.length > config.maxQueryBytes) {
       throw ChError.of('QUERY_IS_TOO_LARGE', `Query is too large (more than ${config.maxQueryBytes} bytes)`);
     }
-    const parsed = parseQuery(url.searchParams, body, headerOf(req, 'accept-encoding'));
+    const parsed = parseQuery(url.searchParams, body, headerOf(req, 'accept-encoding'), headerOf(req, 'x-clickhouse-format'));
     const queryId = parsed.queryId ?? randomUUID();
     await engineVersion();
     const abort = new AbortController();

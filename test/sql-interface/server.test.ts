@@ -108,6 +108,16 @@ describe('read-only ClickHouse HTTP interface', () => {
       expect(await rs.json()).toEqual([{ n: '7' }]);
     });
 
+    it('reads gzip-compressed request bodies', async () => {
+      const gz = createClient({ url: `http://127.0.0.1:${port}`, compression: { request: true, response: true } });
+      try {
+        const rs = await gz.query({ query: `SELECT count() AS n FROM ${db}.probe WHERE name != {s:String}`, query_params: { s: 'x'.repeat(2000) }, format: 'JSONEachRow' });
+        expect((await rs.json<{ n: number }>()).map((r) => Number(r.n))).toEqual([2]);
+      } finally {
+        await gz.close();
+      }
+    });
+
     it('reports the engine errors with their own code', async () => {
       await expect(client.query({ query: `SELECT * FROM ${db}.nope`, format: 'JSONEachRow' })).rejects.toMatchObject({ code: '60', type: 'UNKNOWN_TABLE' });
     });
@@ -155,6 +165,11 @@ describe('read-only ClickHouse HTTP interface', () => {
       expect(native.body.includes(Buffer.from('String'))).toBe(true);
       const rb = await raw(port, '/', { method: 'POST', body: 'SELECT toUInt8(7) AS x FORMAT RowBinaryWithNamesAndTypes' });
       expect([...rb.body]).toEqual([1, 1, 0x78, 5, ...Buffer.from('UInt8'), 7]);
+    });
+
+    it('takes the output format from the X-ClickHouse-Format header', async () => {
+      const res = await raw(port, '/', { method: 'POST', body: 'SELECT 1 AS a', headers: { 'X-ClickHouse-Format': 'JSONEachRow' } });
+      expect(res.body.toString()).toBe('{"a":1}\n');
     });
 
     it('takes the URL query as a prefix of the body', async () => {
