@@ -1,6 +1,8 @@
 import type { Dashboard } from './model.js';
 import { gatewayDashboard } from './boards/gateway.js';
 import { tokensDashboard } from './boards/tokens.js';
+import { qualityDashboard } from './boards/quality.js';
+import { agentsDashboard } from './boards/agents.js';
 import { pipelineDashboard } from './boards/pipeline.js';
 import { tracesDashboard } from './boards/traces.js';
 import { dashboardProblems } from './validate.js';
@@ -9,6 +11,8 @@ import { dashboardProblems } from './validate.js';
 export const DASHBOARDS: readonly { file: string; build: () => Dashboard }[] = [
   { file: 'gateway-overview.json', build: gatewayDashboard },
   { file: 'tokens-and-cost.json', build: tokensDashboard },
+  { file: 'model-quality.json', build: qualityDashboard },
+  { file: 'agent-runs.json', build: agentsDashboard },
   { file: 'traces.json', build: tracesDashboard },
   { file: 'pipeline-health.json', build: pipelineDashboard },
 ];

@@ -1,0 +1,136 @@
+import { board } from '../board.js';
+import type { Dashboard } from '../model.js';
+import { barchart, piechart, stat, table, timeseries, unitOverride } from '../panels.js';
+import { bucket, inVar, where } from '../sql.js';
+import { CALLS_WHERE, USAGE_WHERE, matchingCalls, standardVariables } from './common.js';
+import { traceLink } from './traces.js';
+
+/**
+ * Model quality from `evaluations` (one row per score: LLM judges, code, human feedback, and
+ * the collector's heuristic checks) and finish reasons from `llm_spans`.
+ * Heuristic failure rates count each call once: only findings on counted calls (the span the
+ * call is billed by), divided by counted calls from the rollup.
+ */
+
+const HEURISTICS = ['truncated', 'empty_output', 'invalid_json', 'invalid_tool_arguments', 'content_filtered', 'error'];
+
+/** Scores (not heuristics) on calls matching the variables. */
+const SCORES_WHERE = where('$__timeFilter(timestamp)', "source != 'heuristic'", inVar('model', 'model'), matchingCalls('span_id', 'span_id', ['model']));
+
+/** Heuristic findings on counted calls matching the variables. */
+const FINDINGS_WHERE = where('$__timeFilter(timestamp)', "source = 'heuristic'", `span_id IN (SELECT span_id FROM llm_spans WHERE ${CALLS_WHERE})`);
+
+const E = bucket('timestamp', 60);
+
+export function qualityDashboard(): Dashboard {
+  return board({
+    uid: 'tracegate-quality',
+    title: 'tracegate / Model quality',
+    description: 'Evaluation scores by model and evaluator, heuristic failure rates (truncated, empty, invalid JSON, content filter, errors), finish reasons and user feedback.',
+    from: 'now-24h',
+    variables: standardVariables(),
+    panels: [
+      stat('Scores recorded', `SELECT count() AS scores FROM evaluations WHERE ${SCORES_WHERE}`, { unit: 'short' }),
+      stat(
+        'Mean LLM-judge score',
+        `SELECT avg(score) AS mean_score FROM evaluations WHERE ${SCORES_WHERE} AND source = 'llm'`,
+        { decimals: 2 },
+      ),
+      stat(
+        'Calls with a heuristic finding',
+        `
+        SELECT (SELECT uniqExact(span_id) FROM evaluations WHERE ${FINDINGS_WHERE})
+               / nullIf((SELECT sum(calls) FROM usage_minutely WHERE ${USAGE_WHERE}), 0) AS flagged`,
+        { unit: 'percentunit', decimals: 1 },
+      ),
+      stat(
+        'Positive feedback',
+        `SELECT avg(score > 0) AS positive FROM evaluations WHERE ${SCORES_WHERE} AND source = 'human'`,
+        { unit: 'percentunit', decimals: 0, description: 'Share of human feedback with a score above 0.' },
+      ),
+      timeseries(
+        'Score by evaluator',
+        `
+        SELECT ${E} AS time, name, avg(score) AS mean_score
+        FROM evaluations
+        WHERE ${SCORES_WHERE} AND score IS NOT NULL
+        GROUP BY time, name
+        ORDER BY time`,
+        { decimals: 2 },
+      ),
+      timeseries(
+        'Score by model (LLM judges)',
+        `
+        SELECT ${E} AS time, model, avg(score) AS mean_score
+        FROM evaluations
+        WHERE ${SCORES_WHERE} AND source = 'llm' AND score IS NOT NULL
+        GROUP BY time, model
+        ORDER BY time`,
+        { decimals: 2 },
+      ),
+      timeseries(
+        'Heuristic failure rate',
+        `
+        SELECT time, name, findings / calls AS rate
+        FROM (SELECT ${E} AS time, name, count() AS findings FROM evaluations WHERE ${FINDINGS_WHERE} GROUP BY time, name) AS f
+        INNER JOIN (SELECT ${bucket('minute', 60)} AS time, sum(calls) AS calls FROM usage_minutely WHERE ${USAGE_WHERE} GROUP BY time) AS c
+          USING (time)
+        ORDER BY time`,
+        { unit: 'percentunit', w: 24, description: `Findings per call: ${HEURISTICS.join(', ')}.` },
+      ),
+      table(
+        'Heuristic failure rate by model',
+        `
+        SELECT model, calls, ${HEURISTICS.map((h) => `coalesce(f.${h}, 0) / calls AS ${h}`).join(', ')}
+        FROM (SELECT model, sum(calls) AS calls FROM usage_minutely WHERE ${USAGE_WHERE} GROUP BY model) AS c
+        LEFT JOIN (
+          SELECT model, ${HEURISTICS.map((h) => `countIf(name = '${h}') AS ${h}`).join(', ')}
+          FROM evaluations
+          WHERE ${FINDINGS_WHERE}
+          GROUP BY model
+        ) AS f USING (model)
+        ORDER BY calls DESC`,
+        { w: 24, h: 7, overrides: HEURISTICS.map((h) => unitOverride(h, 'percentunit')) },
+      ),
+      timeseries(
+        'Finish reasons',
+        `
+        SELECT ${bucket('timestamp', 60)} AS time, if(finish_reason = '', 'none', finish_reason) AS finish_reason, count() AS calls
+        FROM llm_spans
+        WHERE ${CALLS_WHERE}
+        GROUP BY time, finish_reason
+        ORDER BY time`,
+        { unit: 'short', stack: true, bars: true, w: 16 },
+      ),
+      piechart(
+        'Finish reasons (share)',
+        `
+        SELECT if(finish_reason = '', 'none', finish_reason) AS finish_reason, count() AS calls
+        FROM llm_spans
+        WHERE ${CALLS_WHERE}
+        GROUP BY finish_reason
+        ORDER BY calls DESC`,
+      ),
+      barchart(
+        'Feedback by label',
+        `
+        SELECT if(label = '', toString(score), label) AS feedback, count() AS votes
+        FROM evaluations
+        WHERE ${SCORES_WHERE} AND source = 'human'
+        GROUP BY feedback
+        ORDER BY votes DESC`,
+        { xField: 'feedback', w: 8, h: 8 },
+      ),
+      table(
+        'Lowest scores',
+        `
+        SELECT timestamp AS time, trace_id, name, source, model, score, label, explanation
+        FROM evaluations
+        WHERE ${SCORES_WHERE} AND score IS NOT NULL
+        ORDER BY score ASC, timestamp DESC
+        LIMIT 50`,
+        { w: 16, h: 8, overrides: [traceLink()] },
+      ),
+    ],
+  });
+}
