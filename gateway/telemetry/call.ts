@@ -51,6 +51,8 @@ function attemptAttributes(b: BackendConfig, model: string, retry: number, fallb
     // a simulated backend's placeholder
   }
   return {
+    // Marks it as the gateway's: with no openinference.span.kind it is never counted as a call.
+    [TG.ORIGIN]: TG_ORIGIN_GATEWAY,
     [TG.BACKEND]: b.name,
     [GENAI.PROVIDER_NAME]: providerNames(b.provider).genai,
     [GENAI.REQUEST_MODEL]: model,
