@@ -82,6 +82,9 @@ function vercelKind(op: string): OiSpanKind {
 /** The OpenInference span kind a span without `openinference.span.kind` should get, if any. */
 export function inferKind(span: SpanRecord, seen: Seen): OiSpanKind | undefined {
   const a = span.attributes;
+  // The gateway sets a kind on every span that is a call; its per-attempt child spans carry
+  // GenAI keys but no kind on purpose, so that a call is counted once.
+  if (a['tracegate.origin'] !== undefined || a['tracegate.backend'] !== undefined) return undefined;
   if (seen.vercel) {
     const op = a['ai.operationId'] ?? (span.name.startsWith('ai.') ? span.name.split(' ')[0] : undefined);
     if (op) return vercelKind(op);
@@ -94,7 +97,9 @@ export function inferKind(span: SpanRecord, seen: Seen): OiSpanKind | undefined 
   if (tlKind !== undefined && TRACELOOP_KINDS[tlKind]) return TRACELOOP_KINDS[tlKind];
   if (a['gen_ai.tool.name'] !== undefined) return 'TOOL';
   if (a['gen_ai.agent.name'] !== undefined || a['gen_ai.agent.id'] !== undefined) return 'AGENT';
-  if (seen.genai && (a['gen_ai.request.model'] !== undefined || a['gen_ai.usage.input_tokens'] !== undefined || a['gen_ai.usage.prompt_tokens'] !== undefined)) {
+  // Older GenAI instrumentations (before gen_ai.operation.name): a provider and a model or usage.
+  const provider = a['gen_ai.provider.name'] ?? a['gen_ai.system'];
+  if (provider !== undefined && (a['gen_ai.request.model'] !== undefined || a['gen_ai.usage.input_tokens'] !== undefined || a['gen_ai.usage.prompt_tokens'] !== undefined)) {
     return 'LLM';
   }
   return undefined;

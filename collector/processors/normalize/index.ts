@@ -27,6 +27,8 @@ export function normalizeSpan(span: SpanRecord, ctx: StageContext): SpanRecord {
   if (kind === 'LLM' || kind === 'EMBEDDING') {
     fillModel(p, a, kind === 'EMBEDDING');
     fillTokens(p, a, seen);
+    // OpenLIT prices spans itself (`gen_ai.usage.cost`, USD): a cost on the span wins.
+    if (!p.has(OI.COST_PROMPT) && !p.has(OI.COST_COMPLETION)) p.fill(OI.COST_TOTAL, a['gen_ai.usage.cost']);
     if (kind === 'LLM') {
       fillInvocationParameters(p, a);
       fillConversation(p, a, seen);

@@ -118,6 +118,11 @@ const cases: Case[] = [
     expect: { 'llm.token_count.completion': '500', 'llm.token_count.completion_details.reasoning': '400', 'llm.token_count.total': '510' },
   },
   {
+    name: 'OpenLIT cost on the span (gen_ai.usage.cost) becomes llm.cost.total',
+    attrs: { 'gen_ai.operation.name': 'chat', 'gen_ai.system': 'openai', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': '10', 'gen_ai.usage.output_tokens': '2', 'gen_ai.usage.cost': '0.00045' },
+    expect: { 'llm.cost.total': '0.00045', 'llm.token_count.total': '12' },
+  },
+  {
     name: 'GenAI invoke_agent: AGENT with agent.name, its summed usage is not an LLM call',
     attrs: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'planner', 'gen_ai.agent.id': 'a1', 'gen_ai.usage.input_tokens': '10', 'gen_ai.usage.output_tokens': '5', 'gen_ai.conversation.id': 's9' },
     expect: { 'openinference.span.kind': 'AGENT', 'agent.name': 'planner', 'session.id': 's9' },
@@ -136,6 +141,18 @@ const cases: Case[] = [
       'output.value': 'found',
       'output.mime_type': 'text/plain',
     },
+  },
+  {
+    name: 'the gateway\'s per-attempt child span (GenAI keys, no kind on purpose) gets no kind, so a call counts once',
+    attrs: { 'tracegate.backend': 'openai-main', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o', 'tracegate.retries': '0' },
+    expect: { 'tracegate.normalized_from': 'genai' },
+    absent: ['openinference.span.kind', 'llm.model_name', 'llm.provider'],
+  },
+  {
+    name: 'a model name alone (no provider, no operation) is not enough to call a span LLM',
+    attrs: { 'gen_ai.request.model': 'gpt-4o' },
+    expect: { 'tracegate.normalized_from': 'genai' },
+    absent: ['openinference.span.kind'],
   },
   {
     name: 'GenAI tool name without an operation name still makes a TOOL span',
