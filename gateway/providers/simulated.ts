@@ -28,7 +28,7 @@ export const SimulatedConfigSchema = z
         minMs: z.number().nonnegative().default(20),
         maxMs: z.number().nonnegative().default(80),
         /** Added per generated token: between stream chunks, and to a non-streaming answer's wait. */
-        perTokenMs: z.number().nonnegative().default(4),
+        perTokenMs: z.number().nonnegative().default(2),
       })
       .strict()
       .refine((l) => l.minMs <= l.maxMs, { message: 'minMs must not exceed maxMs', path: ['minMs'] })
