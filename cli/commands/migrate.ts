@@ -29,7 +29,7 @@ export async function runMigrate(args: string[]): Promise<number> {
     process.stdout.write(
       `${describeStore(target)}: applied ${result.applied.length} migration(s)` +
         `${result.applied.length ? ` (${result.applied.map((m) => m.file).join(', ')})` : ''}, ` +
-        `${result.skipped.length} already applied\n`,
+        `${result.skipped.length} already applied${result.pricesLoaded ? '; model prices loaded' : ''}\n`,
     );
     return 0;
   } finally {
