@@ -1,4 +1,4 @@
-import { GENAI, OI, TG } from '../../common/semconv.js';
+import { GENAI, OI, REDACTED, TG } from '../../common/semconv.js';
 import type { Attributes, SpanEvent, SpanRecord } from '../model.js';
 import { intAttr } from './attrs.js';
 import { perSpan, type Signal, type Stage, type StageContext } from './context.js';
@@ -48,10 +48,11 @@ function readOutput(a: Attributes): Output {
   return o;
 }
 
-/** Empty arguments count as valid (a call without parameters). */
+/** Empty arguments count as valid (a call without parameters); content the SDK hid is not judged. */
 function isJson(s: string, emptyOk = false): boolean {
   const t = s.trim();
   if (t === '') return emptyOk;
+  if (t === REDACTED) return true;
   const c = t.charCodeAt(0);
   // Cheap refusal before parsing: JSON output starts with one of { [ " - digit t f n.
   if (!(c === 123 || c === 91 || c === 34 || c === 45 || (c >= 48 && c <= 57) || c === 116 || c === 102 || c === 110)) return false;

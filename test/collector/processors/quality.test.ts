@@ -25,6 +25,7 @@ const cases: Array<[name: string, s: SpanRecord, want: string[]]> = [
   ['json_object asked, prose returned: invalid_json', span(llm({ ...jsonMode, ...out0('Sure! {"a":1}') })), ['invalid_json']],
   ['json_schema asked, JSON returned: clean', span(llm({ 'llm.invocation_parameters': '{"response_format":{"type":"json_schema","json_schema":{}}}', ...out0(' {"a":1} ') })), []],
   ['gen_ai.output.type json, broken JSON: invalid_json', span(llm({ 'gen_ai.output.type': 'json', ...out0('{"a":') })), ['invalid_json']],
+  ['output hidden by the SDK (__REDACTED__) is not judged', span(llm({ ...jsonMode, 'output.value': '__REDACTED__', 'output.mime_type': 'text/plain' })), []],
   ['JSON not asked: prose is fine', span(llm(out0('Sure!'))), []],
   [
     'plain-text output.value is judged when there are no output messages',
