@@ -95,7 +95,7 @@ function gatewayCall(o: CallOpts, r: Rng): SpanRecord {
   const t = TEAMS[i % TEAMS.length];
   const refused = i % 29 === 7;
   const failed = !refused && i % 13 === 5;
-  const streaming = i % 4 === 0;
+  const streaming = i % 3 === 1;
   const fallback = i % 11 === 3;
   const usage: Usage = { prompt: r(200, 2400), completion: r(40, 700) };
   if (i % 3 === 0) usage.cacheRead = Math.floor(usage.prompt / 2);
