@@ -29,10 +29,11 @@ interface SpanContext {
   agent_name: string;
   service_name: string;
   session_id: string;
+  span_kind: string;
   span_id: string;
 }
 
-const EMPTY: SpanContext = { model: '', provider: '', agent_name: '', service_name: '', session_id: '', span_id: '' };
+const EMPTY: SpanContext = { model: '', provider: '', agent_name: '', service_name: '', session_id: '', span_kind: '', span_id: '' };
 
 /** The target span's context from otel_traces (the span given, else the trace's first span). */
 async function spanContext(store: Store, traceId: string, spanId: string | undefined): Promise<SpanContext> {
@@ -40,7 +41,8 @@ async function spanContext(store: Store, traceId: string, spanId: string | undef
     query: `SELECT SpanId AS span_id,
         SpanAttributes['llm.model_name'] AS model,
         coalesce(nullIf(SpanAttributes['llm.provider'], ''), SpanAttributes['llm.system']) AS provider,
-        SpanAttributes['agent.name'] AS agent_name, ServiceName AS service_name, SpanAttributes['session.id'] AS session_id
+        SpanAttributes['agent.name'] AS agent_name, ServiceName AS service_name, SpanAttributes['session.id'] AS session_id,
+        SpanAttributes['openinference.span.kind'] AS span_kind
       FROM ${store.database}.otel_traces
       WHERE TraceId = {trace:String} AND ({span:String} = '' OR SpanId = {span:String})
       ORDER BY (SpanAttributes['llm.model_name'] = '') ASC, Timestamp ASC LIMIT 1`,
@@ -77,6 +79,8 @@ export function registerFeedbackRoute(app: FastifyInstance, deps: { store: Store
       agent_name: ctx.agent_name,
       service_name: ctx.service_name,
       session_id: ctx.session_id,
+      span_kind: f.span_id ? ctx.span_kind : '',
+      via: 'api',
     };
     await deps.store.client.insert({ table: `${deps.store.database}.evaluations`, values: [row], format: 'JSONEachRow' });
     return reply.code(201).send({ status: 'recorded', trace_id: traceId, span_id: row.span_id, model: row.model || null });
