@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DASHBOARDS, renderDashboards } from '../../dashboards/index.js';
+import { allPanels } from '../../dashboards/model.js';
 import { jsonDir } from '../../dashboards/generate.js';
 import { dashboardProblems } from '../../dashboards/validate.js';
 
@@ -23,6 +24,31 @@ describe('dashboards as code', () => {
     const all = DASHBOARDS.map((d) => d.build());
     expect(new Set(all.map((d) => d.uid)).size).toBe(all.length);
     expect(new Set(all.map((d) => d.title)).size).toBe(all.length);
+  });
+
+  it('every data link opens an existing dashboard and sets a variable it has', () => {
+    const all = DASHBOARDS.map((d) => d.build());
+    const byUid = new Map(all.map((d) => [d.uid, d]));
+    let links = 0;
+    for (const d of all) {
+      for (const p of allPanels(d)) {
+        for (const o of p.fieldConfig?.overrides ?? []) {
+          for (const prop of o.properties.filter((x) => x.id === 'links')) {
+            for (const link of prop.value as { url: string }[]) {
+              links++;
+              const m = /^\/d\/([^/?]+)\/[^?]*\?(.*)$/.exec(link.url);
+              expect(m, link.url).not.toBeNull();
+              const target = byUid.get(m![1]);
+              expect(target, `${p.title}: ${link.url}`).toBeDefined();
+              for (const [, name] of m![2].matchAll(/var-(\w+)=/g)) {
+                expect(target!.templating.list.map((v) => v.name), `${p.title}: ${link.url}`).toContain(name);
+              }
+            }
+          }
+        }
+      }
+    }
+    expect(links).toBeGreaterThan(0);
   });
 
   it('the validator catches a foreign data source, a duplicate id and an overlap', () => {

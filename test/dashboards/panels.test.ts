@@ -88,6 +88,24 @@ describe.each(boards.map((b) => [b.title, b] as const))('%s', (_title, d) => {
   });
 });
 
+describe('variables filter', () => {
+  it('the cost stat for each team adds up to the cost for all teams', async () => {
+    const d = boards.find((b) => b.uid === 'tracegate-tokens')!;
+    const panel = allPanels(d).find((p) => p.title === 'Cost')!;
+    const { variables, options } = await resolveVariables(store, d, seeded(), 'all');
+    const cost = async (team: string[]) => {
+      const r = await runTarget(store, panel.targets[0], { ...seeded(), variables: { ...variables, team: { value: team, options: options.team } } });
+      return Number(r.rows[0].cost);
+    };
+    const total = await cost(['$__all']);
+    const parts: number[] = [];
+    for (const t of options.team) parts.push(await cost([t]));
+    expect(parts.every((p) => p > 0 && p < total)).toBe(true);
+    expect(parts.reduce((a, b) => a + b, 0)).toBeCloseTo(total, 9);
+    expect(await cost(options.team)).toBeCloseTo(total, 9);
+  });
+});
+
 describe('the trace view', () => {
   it('shows every span of the trace named by the variable, in the columns the view reads', async () => {
     const d = boards.find((b) => allPanels(b).some(BY_TRACE_ID))!;
