@@ -78,8 +78,15 @@ export class Patch {
   }
 }
 
+/**
+ * A copy of an attribute map with changes. Spread, not Object.assign: alone, assign copies faster,
+ * but the maps it makes are slower for every later stage to read (bench/processor.ts: the whole
+ * processor ran 1.4 to 1.9 times faster with spread).
+ */
+export const copyAttrs = (a: Attributes, changes?: Attributes): Attributes => ({ ...a, ...changes });
+
 /** The span with the patch applied; the same object when the patch is empty. */
 export function applyPatch(span: SpanRecord, patch: Patch): SpanRecord {
   if (patch.size === 0) return span;
-  return { ...span, attributes: { ...span.attributes, ...patch.sets } };
+  return { ...span, attributes: copyAttrs(span.attributes, patch.sets) };
 }

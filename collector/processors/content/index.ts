@@ -1,5 +1,6 @@
 import { REDACTED, TG } from '../../../common/semconv.js';
 import type { Attributes, SpanEvent, SpanRecord } from '../../model.js';
+import { copyAttrs } from '../attrs.js';
 import type { ResolvedProcessorConfig } from '../config.js';
 import { perSpan, type ProcessorCounters, type Stage, type StageContext } from '../context.js';
 import { anyHidden, hideAction, holdsImage, type Action } from './hide.js';
@@ -67,7 +68,7 @@ function applyRules(attrs: Attributes, r: Rules, c: ProcessorCounters, cut: stri
     const value = attrs[key];
     const next = contentValue(key, value, r, c, cut, prefix);
     if (next === value) continue;
-    out ??= { ...attrs };
+    out ??= copyAttrs(attrs);
     if (next === undefined) delete out[key];
     else out[key] = next;
   }
@@ -89,7 +90,7 @@ function contentSpan(span: SpanRecord, r: Rules, c: ProcessorCounters): SpanReco
   if (cut.length) {
     c.truncatedSpans++;
     const before = attributes[TG.TRUNCATED];
-    attributes = { ...attributes, [TG.TRUNCATED]: before ? `${before},${cut.join(',')}` : cut.join(',') };
+    attributes = copyAttrs(attributes, { [TG.TRUNCATED]: before ? `${before},${cut.join(',')}` : cut.join(',') });
   }
   if (attributes === span.attributes && events === span.events && resourceAttributes === span.resourceAttributes) return span;
   return { ...span, attributes, events, resourceAttributes };
@@ -103,7 +104,7 @@ function scrubOnly(attrs: Attributes, c: ProcessorCounters): Attributes {
     const next = isSecretKey(key) ? REDACTED : scrubValue(v);
     if (next === v) continue;
     c.secretsScrubbed++;
-    (out ??= { ...attrs })[key] = next;
+    (out ??= copyAttrs(attrs))[key] = next;
   }
   return out ?? attrs;
 }
@@ -121,7 +122,7 @@ function hideEventContent(e: SpanEvent, r: Rules, c: ProcessorCounters): Attribu
     ? h.inputs || h.inputMessages || h.inputText
     : e.name === 'gen_ai.choice' && (h.outputs || h.outputMessages || h.outputText);
   if (!hidden) return undefined;
-  const out: Attributes = { ...e.attributes };
+  const out = copyAttrs(e.attributes);
   for (const key of ['content', 'message', 'tool_calls']) {
     if (out[key] !== undefined) {
       out[key] = REDACTED;
