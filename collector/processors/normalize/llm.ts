@@ -21,7 +21,8 @@ export function fillModel(p: Patch, a: Attributes, embedding: boolean): void {
     p.fill(OI.LLM_REQUEST_MODEL_NAME, request);
     p.fill(OI.LLM_RESPONSE_MODEL_NAME, response);
   }
-  const raw = firstStr(a, PROVIDER);
+  // An OpenInference span with a provider but no system gets the system from it and the model.
+  const raw = firstStr(a, PROVIDER) ?? p.get(OI.LLM_PROVIDER);
   if (raw === undefined) return;
   const names = providerNames(raw, model);
   p.fill(OI.LLM_PROVIDER, names.provider);

@@ -39,6 +39,11 @@ const cases: Case[] = [
     absent: ['llm.provider'],
   },
   {
+    name: 'OpenInference with a provider but no system: the system from provider and model',
+    attrs: { 'openinference.span.kind': 'LLM', 'llm.provider': 'azure', 'llm.model_name': 'gpt-4o' },
+    expect: { 'llm.system': 'openai', 'llm.provider': 'azure' },
+  },
+  {
     name: 'OpenInference without a total: the total is filled',
     attrs: { 'openinference.span.kind': 'LLM', 'llm.token_count.prompt': '7', 'llm.token_count.completion': '3' },
     expect: { 'llm.token_count.total': '10' },
