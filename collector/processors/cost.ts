@@ -1,6 +1,6 @@
 import { OI, TG } from '../../common/semconv.js';
 import type { SpanRecord } from '../model.js';
-import { computeCost, type TokenCounts } from '../../schemas/prices.js';
+import { computeCost, type ModelPrice, type PriceIndex, type TokenCounts } from '../../schemas/prices.js';
 import { Patch, applyPatch, firstStr, intAttr } from './attrs.js';
 import { perSpan, type Stage, type StageContext } from './context.js';
 
@@ -33,6 +33,23 @@ function tokensOf(a: Record<string, string>): TokenCounts | undefined {
   };
 }
 
+/**
+ * Prices by the model name as spans spell it: PriceIndex.find canonicalizes the name with
+ * regular expressions before its own cache, too slow to do for every span.
+ */
+const memos = new WeakMap<PriceIndex, Map<string, ModelPrice | null>>();
+
+function findPrice(prices: PriceIndex, model: string): ModelPrice | undefined {
+  let memo = memos.get(prices);
+  if (!memo) memos.set(prices, (memo = new Map()));
+  let hit = memo.get(model);
+  if (hit === undefined) {
+    hit = prices.find(model) ?? null;
+    if (memo.size < 10_000) memo.set(model, hit);
+  }
+  return hit ?? undefined;
+}
+
 /** A cost the span brought (an SDK that prices itself, or the gateway) is kept; only a missing total is added. */
 function keepSpanCost(span: SpanRecord, ctx: StageContext): SpanRecord {
   ctx.counters.costOnSpan++;
@@ -52,7 +69,7 @@ export function priceSpan(span: SpanRecord, ctx: StageContext): SpanRecord {
   const tokens = tokensOf(a);
   const model = firstStr(a, MODEL_KEYS);
   if (!tokens || !model) return span;
-  const price = ctx.prices.find(model);
+  const price = findPrice(ctx.prices, model);
   if (!price) {
     ctx.counters.unpriced++;
     return span;
