@@ -6,6 +6,8 @@ import { runUsage } from './commands/usage.js';
 import { runTrace } from './commands/trace.js';
 import { runRender, runValidate } from './commands/validate.js';
 import { runGateway } from './commands/gateway.js';
+import { runStart } from './commands/start.js';
+import { runDemo } from './commands/demo.js';
 import { UsageError } from './args.js';
 import { READER_HELP } from './reader.js';
 
@@ -14,6 +16,10 @@ const HELP = `tracegate: an AI gateway with an OpenInference observability pipel
 Usage: tracegate <command> [options]
 
 Commands:
+  start [--config FILE] [--data DIR] [--host H] [--port 8080] [--grpc-port 4317] [--http-port 4318] [--sql-port 8123] [--print-config]
+                              run gateway + collector + read-only SQL interface on one store (npm start)
+  demo [--model M] [--gateway URL --otlp URL --sql-url URL]
+                              a multi-step agent run through the gateway, its trace and usage read back
   migrate [--data DIR | --clickhouse-url URL] [--cluster NAME] [--print]
                               apply the ClickHouse schema (or print the DDL with --print)
   sql "<query>" [--format table|json|csv] [--data DIR | --clickhouse-url URL]
@@ -41,6 +47,10 @@ ${READER_HELP}
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case 'start':
+      return runStart(rest);
+    case 'demo':
+      return runDemo(rest);
     case 'migrate':
       return runMigrate(rest);
     case 'sql':

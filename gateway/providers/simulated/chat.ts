@@ -29,6 +29,7 @@ export const ChatRequestSchema = z.looseObject({
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
   tools: z.array(ToolSchema).nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
   tool_choice: z.union([z.enum(['none', 'auto', 'required']), z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: z.string() }) })]).nullish(),
   response_format: z
     .looseObject({ type: z.enum(['text', 'json_object', 'json_schema']), json_schema: z.looseObject({ name: z.string().optional(), schema: z.unknown().optional() }).optional() })
@@ -113,9 +114,16 @@ function planChoice(req: ChatRequest, rng: Rng, index: number, idRng: Rng): Plan
   const words = textOf(lastUser?.content).split(/\s+/).filter(Boolean);
   const tool = chooseTool(req, rng, last.role === 'tool' || last.role === 'function');
   if (tool) {
-    const args = valueFor(tool.function.parameters ?? { type: 'object', properties: {} }, rng, { words });
-    const call: ToolCall = { id: `call_${hexId(idRng, 24)}`, type: 'function', function: { name: tool.function.name, arguments: JSON.stringify(args) } };
-    return { index, content: null, toolCalls: [call], finish: 'tool_calls', tokens: countTokens(call.function.name + call.function.arguments) + 7 };
+    // With parallel_tool_calls: true and tool_choice auto, every offered tool is called at once
+    // (up to four), as models do for independent lookups; otherwise one tool.
+    const all = req.parallel_tool_calls === true && typeof req.tool_choice !== 'object' ? (req.tools ?? []).slice(0, 4) : [tool];
+    const calls: ToolCall[] = all.map((t) => ({
+      id: `call_${hexId(idRng, 24)}`,
+      type: 'function',
+      function: { name: t.function.name, arguments: JSON.stringify(valueFor(t.function.parameters ?? { type: 'object', properties: {} }, rng, { words })) },
+    }));
+    const tokens = calls.reduce((n, c) => n + countTokens(c.function.name + c.function.arguments) + 7, 0);
+    return { index, content: null, toolCalls: calls, finish: 'tool_calls', tokens };
   }
   let text: string;
   if (req.response_format?.type === 'json_schema') {

@@ -1,0 +1,156 @@
+/**
+ * The whole stack in one process: the store (embedded by default), its migrations, the
+ * collector (OTLP gRPC + HTTP, feedback, usage, health, metrics), the read-only ClickHouse
+ * HTTP interface over the store, and the gateway exporting its spans to that collector.
+ * Used by `tracegate start`, `tracegate demo` and the end-to-end test.
+ */
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import pino from 'pino';
+import { buildCollector, type Collector } from '../collector/collector.js';
+import { parseCollectorConfig } from '../collector/config.js';
+import { buildSqlInterface, type SqlInterface } from '../collector/sql-interface/index.js';
+import { describeStore, openStore, type Store, type StoreTarget } from '../common/store.js';
+import { loadConfigFile, parseConfig } from '../gateway/config/load.js';
+import { formatProblem, type ConfigResult } from '../gateway/config/model.js';
+import { createSimulatedTransport } from '../gateway/providers/simulated.js';
+import { buildGateway, loggerOptions, type Gateway } from '../gateway/server.js';
+import { buildTracing } from '../gateway/telemetry/tracing.js';
+import { DEFAULT_SCHEMA_SETTINGS, migrate } from '../schemas/migrate.js';
+import { defaultConfigYaml } from './default-config.js';
+
+export interface StackOptions {
+  target: StoreTarget;
+  /** Gateway config file; none: the default config (simulated backend + providers with keys). */
+  configFile?: string;
+  host: string;
+  ports: { gateway: number; grpc: number; http: number; sql: number };
+  spoolDir?: string;
+  logLevel?: string;
+  /** Latency of the simulated backend; 0 in tests. */
+  simulatedLatency?: { minMs: number; maxMs: number; perTokenMs: number };
+}
+
+export interface Stack {
+  store: Store;
+  gateway: Gateway;
+  collector: Collector;
+  sql: SqlInterface;
+  urls: { gateway: string; otlpGrpc: string; otlpHttp: string; sql: string };
+  configSource: string;
+  /** Graceful: the gateway flushes its spans, the collector writes all it accepted, the store closes. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** A failure a newcomer can act on: printed as one line, no stack trace. */
+export class StackError extends Error {}
+
+function spoolBeside(target: StoreTarget): string {
+  if (target.kind !== 'embedded') return './.tracegate/spool';
+  const dir = target.dataDir;
+  return basename(dir) === 'data' ? join(dirname(dir), 'spool') : `${dir}-spool`;
+}
+
+function checkWritable(dir: string, what: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new StackError(`the ${what} folder ${dir} cannot be written (${code}); choose another with --data DIR or fix its permissions`);
+  }
+}
+
+function portInUse(err: unknown, what: string, port: number, flag: string): never {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE' || /EADDRINUSE|address already in use|in use/i.test(e.message ?? '')) {
+    throw new StackError(`port ${port} (${what}) is in use: stop whatever listens there, or pick another port with ${flag}`);
+  }
+  if (e.code === 'EACCES') throw new StackError(`port ${port} (${what}) needs privileges: pick a port above 1024 with ${flag}`);
+  throw err;
+}
+
+async function gatewayConfig(opts: StackOptions, otlpEndpoint: string): Promise<{ result: ConfigResult; source: string }> {
+  if (opts.configFile) {
+    if (!existsSync(opts.configFile)) throw new StackError(`the config file ${opts.configFile} does not exist`);
+    return { result: await loadConfigFile(opts.configFile), source: opts.configFile };
+  }
+  const text = defaultConfigYaml({ host: opts.host, port: opts.ports.gateway, otlpEndpoint });
+  return { result: parseConfig(text), source: 'the default configuration (tracegate start --print-config)' };
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const logger = pino(loggerOptions(opts.logLevel ?? 'warn'));
+  const { result, source } = await gatewayConfig(opts, `http://127.0.0.1:${opts.ports.grpc}`);
+  if (!result.ok) {
+    const lines = result.problems.map((p) => `  ${formatProblem(p)}`).join('\n');
+    throw new StackError(`${source} has ${result.problems.length} problem(s):\n${lines}\nfix them (tracegate validate --config FILE) and start again`);
+  }
+  const spoolDir = opts.spoolDir ?? spoolBeside(opts.target);
+  if (opts.target.kind === 'embedded') checkWritable(opts.target.dataDir, 'store');
+  checkWritable(spoolDir, 'spool');
+
+  let store: Store;
+  try {
+    store = await openStore(opts.target);
+    await migrate(store.client, { ...DEFAULT_SCHEMA_SETTINGS, database: opts.target.database });
+  } catch (err) {
+    if (err instanceof StackError) throw err;
+    throw new StackError(`cannot open ${describeStore(opts.target)}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const stopped: Array<() => Promise<void>> = [async () => store.close()];
+  const unwind = async () => {
+    for (const stop of stopped.reverse()) await stop().catch(() => {});
+  };
+  try {
+    const collector = buildCollector(
+      parseCollectorConfig({
+        grpc: { host: opts.host, port: opts.ports.grpc },
+        http: { host: opts.host, port: opts.ports.http },
+        spool: { dir: spoolDir },
+      }),
+      { store, logger: logger.child({ component: 'collector' }) },
+    );
+    const at = await collector.start().catch((err) => portInUse(err, 'collector', opts.ports.grpc, '--grpc-port / --http-port'));
+    stopped.push(() => collector.shutdown());
+    const sql = buildSqlInterface({
+      store,
+      host: opts.host,
+      port: opts.ports.sql,
+      markerDir: opts.target.kind === 'embedded' ? opts.target.dataDir : undefined,
+    });
+    const sqlAt = await sql.listen().catch((err) => portInUse(err, 'SQL interface', opts.ports.sql, '--sql-port'));
+    stopped.push(() => sql.close());
+    const config = result.config;
+    const grpcUrl = `http://${at.grpc!.host === '0.0.0.0' ? '127.0.0.1' : at.grpc!.host}:${at.grpc!.port}`;
+    // Under `start` the gateway always exports to the collector started beside it.
+    const tracing = buildTracing({ serviceName: config.gateway.telemetry.serviceName, otlpEndpoint: grpcUrl });
+    stopped.push(() => tracing.shutdown());
+    const gateway = buildGateway(config, {
+      logger: logger.child({ component: 'gateway' }),
+      tracerProvider: tracing.provider,
+      simulated: createSimulatedTransport(opts.simulatedLatency ? { latency: opts.simulatedLatency } : {}),
+    });
+    const gwUrl = await gateway
+      .listen({ host: opts.host, port: opts.ports.gateway })
+      .catch((err) => portInUse(err, 'gateway', opts.ports.gateway, '--port'));
+    stopped.push(() => gateway.close());
+    if (opts.configFile) gateway.watch(opts.configFile);
+    let stopping: Promise<void> | undefined;
+    return {
+      store,
+      gateway,
+      collector,
+      sql,
+      configSource: source,
+      urls: { gateway: gwUrl, otlpGrpc: grpcUrl, otlpHttp: `http://${at.http!.host}:${at.http!.port}`, sql: sqlAt.url },
+      stop() {
+        stopping ??= unwind();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
