@@ -93,7 +93,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
   const log = app.log.child({ component: 'gateway' });
   const breakers = new Breakers(clock, (backend, state) => log.warn({ backend, state }, `circuit ${state === 'open' ? 'opened' : state === 'closed' ? 'closed' : 'half-open'} for backend ${backend}`));
   const upstreams = new Upstreams({ dispatcher: deps.dispatcher, simulated: deps.simulated });
-  const metrics = buildMetrics(gw.telemetry.serviceName, () => breakers.entries());
+  const metrics = buildMetrics(() => breakers.entries());
   const owned: OwnedTracing | undefined = deps.tracerProvider
     ? undefined
     : buildTracing({ serviceName: gw.telemetry.serviceName, otlpEndpoint: gw.telemetry.otlpEndpoint, exporter: deps.spanExporter, simple: deps.simpleSpanProcessor });

@@ -29,13 +29,27 @@ export interface Transport {
 const KEEP_ALIVE_MS = 30_000;
 
 /** Sends through an undici Dispatcher (a Pool for one origin, or an Agent/MockAgent for many). */
+const parsed = new Map<string, { origin: string; path: string }>();
+
+/** Origin and path of an upstream URL; the few distinct URLs of a config are parsed once. */
+function split(url: string): { origin: string; path: string } {
+  let p = parsed.get(url);
+  if (!p) {
+    const u = new URL(url);
+    p = { origin: u.origin, path: `${u.pathname}${u.search}` };
+    if (parsed.size > 1000) parsed.clear();
+    parsed.set(url, p);
+  }
+  return p;
+}
+
 export function dispatcherTransport(dispatcher: Dispatcher, owned: boolean): Transport {
   return {
     async request(call) {
-      const url = new URL(call.url);
+      const url = split(call.url);
       const res = await dispatcher.request({
         origin: url.origin,
-        path: `${url.pathname}${url.search}`,
+        path: url.path,
         method: call.method,
         headers: call.headers,
         body: call.body,

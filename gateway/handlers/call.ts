@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { performance } from 'node:perf_hooks';
 import type { GatewayConfig } from '../config/model.js';
 import { anthropicEnvelope, GatewayError, retryAfterSeconds } from '../errors.js';
+import { Abort } from '../proxy/abort.js';
 import { gatewayClientError, runCall, type ProxyEnv } from '../proxy/run.js';
 import type { CallInput, CallOutcome, StreamSink } from '../proxy/types.js';
 import type { Breakers } from '../reliability/breaker.js';
@@ -85,12 +86,12 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
     const hit = state.router.find(model, req.url.split('?', 1)[0], req.headers);
     if (!hit) throw new GatewayError('model_not_found', `The model \`${model}\` does not exist or no route serves it`, { param: 'model' });
 
-    const gone = new AbortController();
+    const gone = new Abort();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) gone.abort();
     });
     const stream = body.stream === true && endpoint !== 'embeddings';
-    const input: CallInput = { endpoint, clientBody: body, clientHeaders: req.headers, rule: hit.rule, model: hit.model, stream, startedAt, clientGone: gone.signal };
+    const input: CallInput = { endpoint, clientBody: body, clientHeaders: req.headers, rule: hit.rule, model: hit.model, stream, startedAt, clientGone: gone };
     const tel = new CallTelemetry(state.telemetry, input, req.rawBody ?? '', state.config.backends);
     const env: ProxyEnv = { config: state.config, breakers: deps.breakers, upstreams: deps.upstreams, random: deps.random, nowMs: deps.nowMs, observe: tel.observe };
     const sink = stream ? sseSink(reply) : undefined;

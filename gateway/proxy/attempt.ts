@@ -10,6 +10,7 @@ import { SseParser } from '../sse.js';
 import { openaiError } from '../translators/errors.js';
 import type { ClientError, ResponseFacts, StreamTranslator, Translator, UpstreamRequest } from '../translators/types.js';
 import type { Transport, UpstreamAnswer } from '../upstream.js';
+import { Abort } from './abort.js';
 import type { CallInput, FailureCause, StreamSink } from './types.js';
 
 export type AttemptResult =
@@ -24,6 +25,9 @@ export const CLIENT_GONE = Symbol('client gone');
 const ERROR_BODY_LIMIT = 64 * 1024;
 
 export async function readText(body: Readable, limit = Infinity): Promise<string> {
+  // undici's body reads itself without an async iterator.
+  const text = (body as Readable & { text?: () => Promise<string> }).text;
+  if (limit === Infinity && typeof text === 'function') return text.call(body);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -33,6 +37,13 @@ export async function readText(body: Readable, limit = Infinity): Promise<string
     }
   }
   return chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
+}
+
+/** `host:port` of a URL without building a URL object (only for messages). */
+function hostOf(url: string): string {
+  const start = url.indexOf('//') + 2;
+  const end = url.indexOf('/', start);
+  return url.slice(start, end < 0 ? undefined : end);
 }
 
 export function timeoutError(what: string): ClientError {
@@ -67,11 +78,11 @@ export interface AttemptEnv {
 
 /** Runs one attempt. The abort controller is armed with TIMEOUT / CLIENT_GONE reasons. */
 export async function runAttempt(input: CallInput, env: AttemptEnv): Promise<AttemptResult> {
-  const ac = new AbortController();
-  const host = new URL(env.request.url).host;
+  const ac = new Abort();
+  const host = hostOf(env.request.url);
   const onGone = () => ac.abort(CLIENT_GONE);
   if (input.clientGone.aborted) return failure(CLIENT_GONE, undefined, host);
-  input.clientGone.addEventListener('abort', onGone, { once: true });
+  input.clientGone.addEventListener('abort', onGone);
   const timer = setTimeout(() => ac.abort(TIMEOUT), Math.max(1, env.timeoutMs));
   timer.unref();
   try {
@@ -79,7 +90,7 @@ export async function runAttempt(input: CallInput, env: AttemptEnv): Promise<Att
     try {
       answer = await env.transport.request({ ...env.request, signal: ac.signal });
     } catch (err) {
-      return failure(ac.signal.reason, err, host);
+      return failure(ac.reason, err, host);
     }
     if (answer.status < 200 || answer.status >= 300) {
       const text = await readText(answer.body, ERROR_BODY_LIMIT).catch(() => '');
@@ -90,7 +101,7 @@ export async function runAttempt(input: CallInput, env: AttemptEnv): Promise<Att
       try {
         text = await readText(answer.body);
       } catch (err) {
-        return failure(ac.signal.reason, err, host);
+        return failure(ac.reason, err, host);
       }
       const r = env.translator.response(answer.status, text, { clientBody: input.clientBody, nowMs: env.nowMs() });
       return r.ok ? { ok: true, kind: 'json', status: answer.status, body: r.body, facts: r } : { ok: false, cause: 'bad_response', error: r.error };
@@ -107,7 +118,7 @@ export async function runAttempt(input: CallInput, env: AttemptEnv): Promise<Att
  * Upstream events → translator → client frames. Before the first frame is written any failure
  * is retryable; after it, the stream is the client's and a failure only cuts it short.
  */
-async function pump(input: CallInput, env: AttemptEnv, answer: UpstreamAnswer, ac: AbortController, host: string): Promise<AttemptResult> {
+async function pump(input: CallInput, env: AttemptEnv, answer: UpstreamAnswer, ac: Abort, host: string): Promise<AttemptResult> {
   const sink = env.sink as StreamSink;
   const st: StreamTranslator = env.translator.stream({ clientBody: input.clientBody, nowMs: env.nowMs() });
   const parser = new SseParser();
@@ -133,7 +144,7 @@ async function pump(input: CallInput, env: AttemptEnv, answer: UpstreamAnswer, a
       for (const ev of parser.push(chunk as Buffer)) await emit(st.push(ev));
     }
     clearTimeout(idle);
-    if (ac.signal.aborted) throw ac.signal.reason;
+    if (ac.aborted) throw ac.reason;
     const frames: string[] = [];
     for (const ev of parser.end()) frames.push(...st.push(ev));
     frames.push(...st.end());
@@ -142,7 +153,7 @@ async function pump(input: CallInput, env: AttemptEnv, answer: UpstreamAnswer, a
     return { ok: true, kind: 'stream', facts: st.facts, ttftMs, cutShort: st.streamError };
   } catch (err) {
     clearTimeout(idle);
-    const failed = failure(ac.signal.reason ?? err, err, host);
+    const failed = failure(ac.reason ?? err, err, host);
     if (!sink.started || failed.ok) return failed;
     if (failed.cause !== 'client_gone') {
       // The client already has part of the answer: tell it in-band, then close.

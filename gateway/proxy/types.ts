@@ -1,4 +1,5 @@
 import type { RuleConfig } from '../config/model.js';
+import type { AbortLike } from './abort.js';
 import type { RequestHeaders } from '../routing/match.js';
 import type { ClientError, Endpoint, ResponseFacts } from '../translators/types.js';
 
@@ -16,7 +17,7 @@ export interface CallInput {
   /** performance.now() when the request arrived. */
   startedAt: number;
   /** Aborts when the client goes away. */
-  clientGone: AbortSignal;
+  clientGone: AbortLike;
 }
 
 /** Where a streamed answer goes. Nothing is written before the first frame: until then a retry is still possible. */

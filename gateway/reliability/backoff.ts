@@ -1,3 +1,5 @@
+import type { AbortLike } from '../proxy/abort.js';
+
 /**
  * Delay before retry number `retry` (0 for the first retry): exponential from `base`, capped at
  * `max`, with "equal jitter" (half fixed, half random) so that clients that failed together do not
@@ -10,7 +12,7 @@ export function backoffDelay(retry: number, base: number, max: number, random: (
 }
 
 /** Resolves after `ms`, or early (without throwing) when the signal aborts. The timer never holds the process. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal?: Pick<AbortSignal, 'aborted' | 'addEventListener' | 'removeEventListener'> | AbortLike): Promise<void> {
   if (ms <= 0 || signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
@@ -20,6 +22,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     const timer = setTimeout(done, ms);
     timer.unref();
-    signal?.addEventListener('abort', done, { once: true });
+    signal?.addEventListener('abort', done);
   });
 }

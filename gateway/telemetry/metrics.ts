@@ -1,14 +1,11 @@
 /**
- * Gateway metrics with the OpenTelemetry GenAI names, units and bucket boundaries, plus
- * tracegate's request, attempt, circuit and reload counters; served as Prometheus text.
+ * Gateway metrics with the OpenTelemetry GenAI names, units and bucket boundaries (exposed the
+ * way the OpenTelemetry Prometheus exporter names them: dots to underscores), plus tracegate's
+ * request, attempt, circuit and reload counters.
  */
-import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
-import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { GENAI } from '../../common/semconv.js';
 import { CIRCUIT_STATE_VALUE, type CircuitState } from '../reliability/breaker.js';
 import type { Usage } from '../translators/types.js';
-import { gatewayResource } from './tracing.js';
+import { Counter, Gauge, Histogram, renderAll } from './registry.js';
 
 export const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 export const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -35,61 +32,41 @@ export interface GatewayMetrics {
   shutdown(): Promise<void>;
 }
 
-export function buildMetrics(serviceName: string, circuits: () => Iterable<[string, { state: CircuitState }]>): GatewayMetrics {
-  const reader = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
-  const provider = new MeterProvider({ resource: gatewayResource(serviceName), readers: [reader] });
-  const meter = provider.getMeter('tracegate-gateway');
-  const serializer = new PrometheusSerializer(undefined, false, undefined, true, true);
+const GENAI_LABELS = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_response_model'];
 
-  const tokens: Histogram = meter.createHistogram('gen_ai.client.token.usage', {
-    unit: '{token}',
-    description: 'Number of input and output tokens used',
-    advice: { explicitBucketBoundaries: TOKEN_BUCKETS },
+export function buildMetrics(circuits: () => Iterable<[string, { state: CircuitState }]>): GatewayMetrics {
+  const tokens = new Histogram('gen_ai_client_token_usage', 'Number of input and output tokens used', [...GENAI_LABELS, 'gen_ai_token_type'], TOKEN_BUCKETS, '{token}');
+  const duration = new Histogram('gen_ai_server_request_duration', 'Generative AI server request duration', [...GENAI_LABELS, 'error_type'], DURATION_BUCKETS, 's');
+  const ttft = new Histogram('gen_ai_server_time_to_first_token', 'Time to generate the first token for successful responses', GENAI_LABELS, TTFT_BUCKETS, 's');
+  const requests = new Counter('tracegate_gateway_requests_total', 'Calls answered, by route and status', ['route', 'endpoint', 'status_code']);
+  const attempts = new Counter('tracegate_gateway_upstream_attempts_total', 'Upstream attempts by backend and outcome', ['backend', 'outcome']);
+  const reloads = new Counter('tracegate_gateway_config_reloads_total', 'Configuration reloads by result', ['result']);
+  const circuit = new Gauge('tracegate_gateway_circuit_state', 'Circuit breaker per backend: 0 closed, 1 open, 2 half-open', ['backend'], function* () {
+    for (const [backend, b] of circuits()) yield [[backend], CIRCUIT_STATE_VALUE[b.state]];
   });
-  const duration: Histogram = meter.createHistogram('gen_ai.server.request.duration', {
-    unit: 's',
-    description: 'Generative AI server request duration',
-    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-  });
-  const ttft: Histogram = meter.createHistogram('gen_ai.server.time_to_first_token', {
-    unit: 's',
-    description: 'Time to generate the first token for successful responses',
-    advice: { explicitBucketBoundaries: TTFT_BUCKETS },
-  });
-  const requests: Counter = meter.createCounter('tracegate.gateway.requests', { description: 'Calls answered, by route and status' });
-  const attempts: Counter = meter.createCounter('tracegate.gateway.upstream.attempts', { description: 'Upstream attempts by backend and outcome' });
-  const reloads: Counter = meter.createCounter('tracegate.gateway.config.reloads', { description: 'Configuration reloads by result' });
-  meter
-    .createObservableGauge('tracegate.gateway.circuit.state', { description: 'Circuit breaker per backend: 0 closed, 1 open, 2 half-open' })
-    .addCallback((obs) => {
-      for (const [backend, b] of circuits()) obs.observe(CIRCUIT_STATE_VALUE[b.state], { backend });
-    });
+  const all = [tokens, duration, ttft, requests, attempts, reloads, circuit];
 
   return {
     recordCall(d, seconds, status, usage, ttftSeconds) {
-      const base: Attributes = { [GENAI.OPERATION_NAME]: d.operation, [GENAI.PROVIDER_NAME]: d.provider, [GENAI.REQUEST_MODEL]: d.requestModel };
-      if (d.responseModel) base[GENAI.RESPONSE_MODEL] = d.responseModel;
-      duration.record(seconds, d.errorType ? { ...base, [GENAI.ERROR_TYPE]: d.errorType } : base);
-      requests.add(1, { route: d.route, status_code: status });
+      const base = [d.operation, d.provider, d.requestModel, d.responseModel ?? ''];
+      duration.observe([...base, d.errorType ?? ''], seconds);
+      requests.inc([d.route, '', String(status)]);
       if (usage) {
-        tokens.record(usage.promptTokens, { ...base, 'gen_ai.token.type': 'input' });
-        tokens.record(usage.completionTokens, { ...base, 'gen_ai.token.type': 'output' });
+        tokens.observe([...base, 'input'], usage.promptTokens);
+        tokens.observe([...base, 'output'], usage.completionTokens);
       }
-      if (ttftSeconds !== undefined) ttft.record(ttftSeconds, base);
+      if (ttftSeconds !== undefined) ttft.observe(base, ttftSeconds);
     },
     recordRefused(endpoint, status) {
-      requests.add(1, { route: '', endpoint, status_code: status });
+      requests.inc(['', endpoint, String(status)]);
     },
     recordAttempt(backend, outcome) {
-      attempts.add(1, { backend, outcome });
+      attempts.inc([backend, outcome]);
     },
     recordReload(ok) {
-      reloads.add(1, { result: ok ? 'ok' : 'refused' });
+      reloads.inc([ok ? 'ok' : 'refused']);
     },
-    async scrape() {
-      const { resourceMetrics } = await reader.collect();
-      return serializer.serialize(resourceMetrics);
-    },
-    shutdown: () => provider.shutdown(),
+    scrape: async () => renderAll(all),
+    shutdown: async () => {},
   };
 }
