@@ -19,6 +19,7 @@ import { buildGrpcReceiver, type GrpcReceiver } from './receivers/grpc.js';
 import { otlpHttpReceiver } from './receivers/http.js';
 import { exportHandler, type ExportHandler } from './receivers/otlp.js';
 import { registerHealthRoutes } from './routes.js';
+import { registerUsageRoute } from './usage.js';
 import { flattenCounters, newMetrics, renderPrometheus, type CollectorMetrics, type Gauges } from './telemetry/metrics.js';
 import { startStatsWriter, type StatsWriter } from './telemetry/stats.js';
 
@@ -91,6 +92,7 @@ export function buildCollector(config: Readonly<CollectorConfig>, deps: Collecto
   });
   void app.register(otlpHttpReceiver, { maxRequestBytes: config.maxRequestBytes, authToken: config.authToken, handler, metrics });
   registerFeedbackRoute(app, { store: deps.store, now: deps.now });
+  registerUsageRoute(app, { store: deps.store, authToken: config.authToken, now: deps.now });
   registerHealthRoutes(app, {
     notReady: () => (!running ? 'not started' : !accepting ? 'shutting down' : running.spool.full ? 'the spool is full (ClickHouse is not keeping up or is down)' : undefined),
     clickhouseOk: () => running?.exporter.healthy ?? false,
