@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { encodeRequest } from './otlp-encode.js';
-import { startCollector, tempStore, type RunningCollector } from './helpers.js';
+import { postJson, startCollector, tempStore, type RunningCollector } from './helpers.js';
 import type { TempStore } from '../helpers/store.js';
 
 let store: TempStore;
@@ -23,10 +23,7 @@ afterAll(async () => {
   await store?.destroy();
 });
 
-const post = async (body: unknown) => {
-  const res = await request(`${run.httpUrl}/v1/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.statusCode, json: (await res.body.json()) as Record<string, any> };
-};
+const post = (body: unknown) => postJson(`${run.httpUrl}/v1/feedback`, body);
 
 describe('POST /v1/feedback', () => {
   it.each([

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { request } from 'undici';
 import { buildCollector, type Collector } from '../../collector/collector.js';
 import { parseCollectorConfig, type CollectorConfigInput } from '../../collector/config.js';
 import type { Store } from '../../common/store.js';
@@ -74,3 +75,9 @@ export function switchableStore(inner: TempStore): Store & { down: boolean } {
 }
 
 export { tempStore };
+
+/** POSTs a JSON body; the answer's status and parsed JSON. */
+export async function postJson(url: string, body: unknown): Promise<{ status: number; json: Record<string, any> }> {
+  const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.statusCode, json: (await res.body.json()) as Record<string, any> };
+}
