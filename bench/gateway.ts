@@ -3,23 +3,24 @@
  * fast OpenAI-compatible upstream, reached
  *   direct     · straight to the upstream
  *   forwarder  · through ~30 lines of node:http with keep-alive (the ceiling for any Node hop)
- *   tracegate  · through tracegate with tracing on, exporting over OTLP gRPC to a running collector
+ *   tracegate  · through `tracegate gateway` (compiled, as `npm start` runs it) with tracing on,
+ *                exporting over OTLP gRPC to a running `tracegate collector` (embedded ClickHouse)
  *   portkey    · through Portkey's open-source gateway (custom host pointing at the upstream)
  * at 1, 16 and 64 connections, non-streaming and streaming, ~1 KB request bodies. The gateway under
  * test runs on CPU 0, the load generator, upstream and collector on CPU 1 (taskset), so runs compare.
  * Latency percentiles come from every response's own time (autocannon's histogram rounds to ms).
  * Options: --duration S (10), --connections 1,16,64, --targets direct,forwarder,tracegate,portkey,
- * --no-collector (tracegate exports to a minimal OTLP sink instead).
+ * --no-collector (tracegate still records spans but exports them nowhere).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { runForwarder, runTracegate, runUpstream } from './gateway/roles.js';
+import { runForwarder, runUpstream, tracegateConfig } from './gateway/roles.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -75,6 +76,20 @@ function start(cmd: string[], cpu: number | null, env: NodeJS.ProcessEnv = {}, r
     child.stderr?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${cmd.join(' ')} exited with ${code}: ${out.slice(-500)}`)));
   });
+}
+
+const root = join(here, '..');
+let built = false;
+
+/** `node dist/cli/tracegate.js` after a build (as `npm start` runs it), else the sources through tsx. */
+function tracegateCli(): string[] {
+  if (!built) {
+    built = true;
+    const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'ignore' });
+    if (r.status !== 0) process.stderr.write('bench: the TypeScript build reported errors; using what it emitted\n');
+  }
+  const dist = join(root, 'dist', 'cli', 'tracegate.js');
+  return existsSync(dist) ? [process.execPath, dist] : [process.execPath, '--import', 'tsx', join(root, 'cli', 'tracegate.ts')];
 }
 
 const roleCmd = (role: string, ...extra: string[]) => [process.execPath, '--import', 'tsx', join(here, 'run.ts'), 'gateway', '--role', role, ...extra];
@@ -135,7 +150,7 @@ async function ttfb(url: string, headers: Record<string, string>, n: number): Pr
 
 const portkeyHeaders = (upstream: string) => ({ 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstream}/v1`, authorization: 'Bearer sk-bench' });
 
-async function startTarget(target: Target, upstream: string, otlp: string | null, cpu: number | null): Promise<{ url: string; child?: ChildProcess; headers: Record<string, string> }> {
+async function startTarget(target: Target, upstream: string, otlp: string | null, cpu: number | null, dir: string): Promise<{ url: string; child?: ChildProcess; headers: Record<string, string> }> {
   switch (target) {
     case 'direct':
       return { url: upstream, headers: {} };
@@ -144,7 +159,11 @@ async function startTarget(target: Target, upstream: string, otlp: string | null
       return { url: `http://127.0.0.1:${port}`, child, headers: {} };
     }
     case 'tracegate': {
-      const { child, port } = await start(roleCmd('tracegate', '--upstream', upstream, ...(otlp ? ['--otlp', otlp] : [])), cpu);
+      // The real command, compiled as `npm start` runs it.
+      const file = join(dir, 'gateway.yaml');
+      writeFileSync(file, tracegateConfig(upstream, otlp));
+      const cmd = [...tracegateCli(), 'gateway', '--config', file, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'];
+      const { child, port } = await start(cmd, cpu, {}, /listening on http:\/\/127\.0\.0\.1:(\d+)/);
       return { url: `http://127.0.0.1:${port}`, child, headers: { authorization: 'Bearer sk-bench' } };
     }
     case 'portkey': {
@@ -170,7 +189,7 @@ async function stop(child?: ChildProcess): Promise<void> {
 
 /** A collector on CPU 1 with a temporary embedded store; null when asked not to. */
 async function startCollector(dir: string, cpu: number | null): Promise<{ child: ChildProcess; url: string }> {
-  const cmd = [process.execPath, '--import', 'tsx', join(here, '..', 'cli', 'tracegate.ts'), 'collector', '--grpc-port', '0', '--http-port', '0', '--data', join(dir, 'data'), '--spool', join(dir, 'spool')];
+  const cmd = [...tracegateCli(), 'collector', '--grpc-port', '0', '--http-port', '0', '--data', join(dir, 'data'), '--spool', join(dir, 'spool')];
   const { child, port } = await start(cmd, cpu, { TRACEGATE_LOG_LEVEL: 'warn' }, /OTLP\/gRPC\s+[\d.]+:(\d+)/);
   return { child, url: `http://127.0.0.1:${port}` };
 }
@@ -181,7 +200,6 @@ export async function main(args: string[]): Promise<void> {
     options: {
       role: { type: 'string' },
       upstream: { type: 'string' },
-      otlp: { type: 'string' },
       duration: { type: 'string', default: '10' },
       connections: { type: 'string', default: '1,16,64' },
       targets: { type: 'string', default: 'direct,forwarder,tracegate,portkey' },
@@ -190,7 +208,6 @@ export async function main(args: string[]): Promise<void> {
   });
   if (values.role === 'upstream') return runUpstream();
   if (values.role === 'forwarder') return runForwarder(values.upstream as string);
-  if (values.role === 'tracegate') return runTracegate(values.upstream as string, values.otlp ?? null);
 
   const seconds = Number(values.duration);
   const conns = values.connections.split(',').map(Number);
@@ -214,7 +231,7 @@ export async function main(args: string[]): Promise<void> {
       exportTo = 'tracegate collector (OTLP gRPC, embedded ClickHouse)';
     }
     for (const target of targets) {
-      const t = await startTarget(target, upstream, otlp, gwCpu);
+      const t = await startTarget(target, upstream, otlp, gwCpu, dir);
       try {
         await load(t.url, t.headers, 8, false, 1); // warm-up: JIT, pools
         for (const stream of [false, true]) {

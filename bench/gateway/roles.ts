@@ -5,8 +5,6 @@
  */
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseConfig } from '../../gateway/config/load.js';
-import { buildGateway } from '../../gateway/server.js';
 
 const ready = (port: number) => process.stdout.write(`READY ${port}\n`);
 
@@ -84,9 +82,9 @@ export async function runForwarder(upstream: string): Promise<void> {
   ready(await listen(server));
 }
 
-/** tracegate with tracing on, exporting over OTLP gRPC to `otlp` (the benchmark's collector). */
-export async function runTracegate(upstream: string, otlp: string | null): Promise<void> {
-  const text = `apiVersion: tracegate.dev/v1alpha1
+/** tracegate's config for the run: every model to the upstream, tracing exported to `otlp`. */
+export function tracegateConfig(upstream: string, otlp: string | null): string {
+  return `apiVersion: tracegate.dev/v1alpha1
 kind: Gateway
 metadata: { name: bench }
 spec:
@@ -105,12 +103,4 @@ spec:
     - matches: [{ model: "*" }]
       targets: [{ backend: upstream }]
 `;
-  const r = parseConfig(text, { env: {} });
-  if (!r.ok) throw new Error(r.problems.map((p) => p.message).join('; '));
-  const gw = buildGateway(r.config, { logLevel: 'warn' });
-  const url = await gw.listen({ host: '127.0.0.1', port: 0 });
-  ready(Number(new URL(url).port));
-  const stop = () => void gw.close().then(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
 }

@@ -71,9 +71,9 @@ function sendError(reply: FastifyReply, endpoint: Endpoint, e: ClientError): voi
   reply.code(e.status === 499 ? 400 : e.status).send(bodyFor(endpoint, e));
 }
 
-function statusOf(outcome: CallOutcome): number {
-  if (!outcome.ok) return outcome.error.status;
-  return outcome.kind === 'json' ? outcome.status : 200;
+function statusOf(r: CallOutcome['result']): number {
+  if (!r.ok) return r.error.status;
+  return r.kind === 'json' ? r.status : 200;
 }
 
 export function callHandler(endpoint: Endpoint, deps: CallDeps) {
@@ -101,18 +101,19 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
     } catch (err) {
       // A bug, not a provider failure: the span still ends, the client gets a 500 envelope.
       const error = gatewayClientError(new GatewayError('internal_error', 'the gateway failed to handle this request'));
-      outcome = { ok: false, cause: 'network', attempts: 0, fallbackUsed: false, skipped: [], error };
+      outcome = { result: { ok: false, cause: 'network', error }, path: { attempts: 0, fallbackUsed: false, skipped: [] } };
       req.log.error({ err, route: hit.rule.id }, 'call failed inside the gateway');
     }
-    const status = statusOf(outcome);
-    if (!outcome.ok) {
-      if (!reply.sent) sendError(reply, endpoint, outcome.error);
+    const r = outcome.result;
+    const status = statusOf(r);
+    if (!r.ok) {
+      if (!reply.sent) sendError(reply, endpoint, r.error);
       tel.finish(outcome, status);
       return;
     }
-    if (outcome.kind === 'json') {
-      reply.code(outcome.status).header('content-type', 'application/json').send(outcome.body);
-      tel.finish(outcome, status, outcome.body);
+    if (r.kind === 'json') {
+      reply.code(r.status).header('content-type', 'application/json').send(r.body);
+      tel.finish(outcome, status, r.body);
       return;
     }
     if (sink && !sink.started) {
@@ -120,6 +121,6 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
       sink.start();
       sink.end();
     }
-    tel.finish(outcome, outcome.cutShort?.status ?? status);
+    tel.finish(outcome, r.cutShort?.status ?? status);
   };
 }

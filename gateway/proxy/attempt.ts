@@ -8,15 +8,12 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { SseParser } from '../sse.js';
 import { openaiError } from '../translators/errors.js';
-import type { ClientError, ResponseFacts, StreamTranslator, Translator, UpstreamRequest } from '../translators/types.js';
+import type { ClientError, StreamTranslator, Translator, UpstreamRequest } from '../translators/types.js';
 import type { Transport, UpstreamAnswer } from '../upstream.js';
 import { Abort } from './abort.js';
-import type { CallInput, FailureCause, StreamSink } from './types.js';
+import type { CallInput, CallResult, StreamSink } from './types.js';
 
-export type AttemptResult =
-  | { ok: true; kind: 'json'; status: number; body: string; facts: ResponseFacts }
-  | { ok: true; kind: 'stream'; facts: ResponseFacts; ttftMs?: number; cutShort?: ClientError }
-  | { ok: false; error: ClientError; cause: FailureCause; status?: number };
+export type AttemptResult = CallResult;
 
 /** Abort reasons, so a timeout and a gone client are told apart. */
 export const TIMEOUT = Symbol('timeout');
@@ -88,7 +85,8 @@ export async function runAttempt(input: CallInput, env: AttemptEnv): Promise<Att
   try {
     let answer: UpstreamAnswer;
     try {
-      answer = await env.transport.request({ ...env.request, signal: ac.signal });
+      const req = env.request;
+      answer = await env.transport.request({ url: req.url, method: req.method, headers: req.headers, body: req.body, signal: ac.signal });
     } catch (err) {
       return failure(ac.reason, err, host);
     }

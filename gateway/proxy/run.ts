@@ -96,12 +96,12 @@ export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink
     if (!prep.ok) {
       last = { error: prep.error, cause: prep.cause };
       // The client's request cannot be sent anywhere: say so rather than trying other backends.
-      if (prep.cause === 'rejected') return { ok: false, ...last, ...path };
+      if (prep.cause === 'rejected') return { result: { ok: false, error: prep.error, cause: prep.cause }, path };
       continue;
     }
     for (let retry = 0; ; retry++) {
       const left = deadline - performance.now();
-      if (left <= 0) return { ok: false, error: timeoutError('the request'), cause: 'timeout', ...path };
+      if (left <= 0) return { result: { ok: false, error: timeoutError('the request'), cause: 'timeout' }, path };
       if (breaker && !breaker.acquire()) {
         if (!path.skipped.includes(c.backend)) path.skipped.push(c.backend);
         break;
@@ -117,19 +117,20 @@ export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink
       if (verdict === 'success') breaker?.success();
       else if (verdict === 'failure') breaker?.failure();
       else breaker?.release();
-      if (r.ok) return { ...r, ...path };
+      if (r.ok) return { result: r, path };
       last = r;
-      if (r.cause === 'client_gone' || !r.error.retryable) return { ok: false, error: r.error, cause: r.cause, ...path };
+      if (r.cause === 'client_gone' || !r.error.retryable) return { result: r, path };
       if (retry >= rule.retry.retries) break;
       const wanted = r.error.retryAfterMs;
       if (wanted !== undefined && wanted > rule.retry.maxRetryAfter) break;
       const delay = backoffDelay(retry, rule.retry.backoff.base, rule.retry.backoff.max, env.random, wanted);
       if (performance.now() + delay >= deadline) break;
       await sleep(delay, input.clientGone);
-      if (input.clientGone.aborted) return { ok: false, error: openaiError(499, 'the client closed the request'), cause: 'client_gone', ...path };
+      if (input.clientGone.aborted) return { result: { ok: false, error: openaiError(499, 'the client closed the request'), cause: 'client_gone' }, path };
     }
   }
-  return { ok: false, ...finalError(env, path, last), ...path };
+  const final = finalError(env, path, last);
+  return { result: { ok: false, error: final.error, cause: final.cause }, path };
 }
 
 /** What the client hears when no attempt succeeded. */

@@ -44,7 +44,14 @@ export interface CallPath {
 /** Why an attempt failed, for error.type and the attempts metric. */
 export type FailureCause = 'status' | 'timeout' | 'network' | 'bad_response' | 'client_gone' | 'rejected' | 'unsupported';
 
-export type CallOutcome =
-  | ({ ok: true; kind: 'json'; status: number; body: string; facts: ResponseFacts } & CallPath)
-  | ({ ok: true; kind: 'stream'; facts: ResponseFacts; ttftMs?: number; cutShort?: ClientError } & CallPath)
-  | ({ ok: false; error: ClientError; cause: FailureCause } & CallPath);
+/** What one attempt, and so the call, came to. */
+export type CallResult =
+  | { ok: true; kind: 'json'; status: number; body: string; facts: ResponseFacts }
+  | { ok: true; kind: 'stream'; facts: ResponseFacts; ttftMs?: number; cutShort?: ClientError }
+  | { ok: false; error: ClientError; cause: FailureCause; status?: number };
+
+/** Kept as two objects: spreading one into the other showed in profiles. */
+export interface CallOutcome {
+  result: CallResult;
+  path: CallPath;
+}

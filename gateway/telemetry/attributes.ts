@@ -136,14 +136,12 @@ export function requestAttributes(endpoint: Endpoint, body: Json, rawBody: strin
 const numberOf = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /** Token counts in both conventions. Prompt includes cache reads/writes; completion includes reasoning. */
-export function usageAttributes(u: Usage): Attributes {
-  const a: Attributes = {
-    [OI.TOKEN_PROMPT]: u.promptTokens,
-    [OI.TOKEN_COMPLETION]: u.completionTokens,
-    [OI.TOKEN_TOTAL]: u.totalTokens,
-    [GENAI.USAGE_INPUT_TOKENS]: u.promptTokens,
-    [GENAI.USAGE_OUTPUT_TOKENS]: u.completionTokens,
-  };
+export function usageAttributes(a: Attributes, u: Usage): void {
+  a[OI.TOKEN_PROMPT] = u.promptTokens;
+  a[OI.TOKEN_COMPLETION] = u.completionTokens;
+  a[OI.TOKEN_TOTAL] = u.totalTokens;
+  a[GENAI.USAGE_INPUT_TOKENS] = u.promptTokens;
+  a[GENAI.USAGE_OUTPUT_TOKENS] = u.completionTokens;
   if (u.cacheReadTokens) {
     a[OI.TOKEN_PROMPT_CACHE_READ] = u.cacheReadTokens;
     a[GENAI.USAGE_CACHE_READ_INPUT_TOKENS] = u.cacheReadTokens;
@@ -156,12 +154,13 @@ export function usageAttributes(u: Usage): Attributes {
     a[OI.TOKEN_COMPLETION_REASONING] = u.reasoningTokens;
     a[GENAI.USAGE_REASONING_OUTPUT_TOKENS] = u.reasoningTokens;
   }
-  return a;
 }
 
-/** What the answer says. `outputValue` is the body sent to the client (or the streamed text). */
-export function responseAttributes(endpoint: Endpoint, facts: ResponseFacts, requestModel: string, outputValue: string | undefined, c: Content): Attributes {
-  const a: Attributes = {};
+/**
+ * What the answer says, written into `a`. `usage` is the provider's or the estimate;
+ * `outputValue` is the body sent to the client (or the streamed text).
+ */
+export function responseAttributes(a: Attributes, endpoint: Endpoint, facts: ResponseFacts, usage: Usage | undefined, requestModel: string, outputValue: string | undefined, c: Content): void {
   const model = facts.responseModel ?? requestModel;
   a[OI.LLM_MODEL_NAME] = model;
   if (endpoint === 'embeddings') a[OI.EMBEDDING_MODEL_NAME] = model;
@@ -174,8 +173,8 @@ export function responseAttributes(endpoint: Endpoint, facts: ResponseFacts, req
     a[GENAI.RESPONSE_FINISH_REASONS] = facts.finishReasons;
     a[OI.LLM_FINISH_REASON] = facts.finishReasons[0];
   }
-  if (facts.usage) Object.assign(a, usageAttributes(facts.usage));
-  if (!c.on) return a;
+  if (usage) usageAttributes(a, usage);
+  if (!c.on) return;
   if (outputValue !== undefined) {
     a[OI.OUTPUT_MIME_TYPE] = outputValue.startsWith('{') ? 'application/json' : 'text/plain';
     c.put(a, OI.OUTPUT_VALUE, outputValue);
@@ -190,5 +189,4 @@ export function responseAttributes(endpoint: Endpoint, facts: ResponseFacts, req
       c.put(a, `${p}.function.arguments`, tc.arguments);
     });
   }
-  return a;
 }

@@ -111,55 +111,57 @@ export class CallTelemetry {
   /** Ends the call span and records its metrics. `output` is what the client received (non-stream body). */
   finish(outcome: CallOutcome, status: number, output?: string): void {
     const { span, input } = this;
+    const { result: r, path } = outcome;
     const seconds = (performance.now() - input.startedAt) / 1000;
-    const backend = outcome.backend ? this.backends.get(outcome.backend) : undefined;
-    const names = backend ? providerNames(backend.provider) : undefined;
-    const a: Attributes = { [TG.ATTEMPTS]: outcome.attempts, [TG.FALLBACK_USED]: outcome.fallbackUsed, [TG.HTTP_STATUS]: status };
-    if (outcome.attempts > 1) a[TG.RETRIES] = outcome.attempts - 1;
-    if (outcome.skipped.length) a[TG.CIRCUIT_SKIPPED] = outcome.skipped.join(',');
-    if (backend && names) {
-      a[TG.BACKEND] = backend.name;
-      a[GENAI.PROVIDER_NAME] = names.genai;
-      a[OI.LLM_PROVIDER] = names.provider;
-      if (input.endpoint !== 'embeddings') a[OI.LLM_SYSTEM] = names.system;
-    }
+    const a: Attributes = { [TG.ATTEMPTS]: path.attempts, [TG.FALLBACK_USED]: path.fallbackUsed, [TG.HTTP_STATUS]: status };
+    const genai = this.pathAttributes(a, path);
+    const requestModel = path.model ?? input.model;
     let usage: Usage | undefined;
     let ttftMs: number | undefined;
     let errorType: string | undefined;
-    const requestModel = outcome.model ?? input.model;
-    if (outcome.ok) {
-      usage = usageOf(input, outcome.facts);
-      const facts = usage === outcome.facts.usage ? outcome.facts : { ...outcome.facts, usage };
-      const streamedOutput = outcome.kind === 'stream' ? facts.outputText : output;
-      Object.assign(a, responseAttributes(input.endpoint, facts, requestModel, streamedOutput, this.content));
+    let message: string | undefined;
+    if (r.ok) {
+      usage = usageOf(input, r.facts);
+      responseAttributes(a, input.endpoint, r.facts, usage, requestModel, r.kind === 'stream' ? r.facts.outputText : output, this.content);
       if (usage?.estimated) a[TG.TOKENS_ESTIMATED] = true;
-      if (outcome.kind === 'stream') {
-        ttftMs = outcome.ttftMs;
+      if (r.kind === 'stream') {
+        ttftMs = r.ttftMs;
         if (ttftMs !== undefined) {
           a[TG.TIME_TO_FIRST_TOKEN_MS] = Math.round(ttftMs * 1000) / 1000;
           a[GENAI.RESPONSE_TIME_TO_FIRST_CHUNK] = ttftMs / 1000;
         }
-        if (outcome.cutShort) errorType = outcome.cutShort.status === 499 ? 'client_closed' : String(outcome.cutShort.status);
+        if (r.cutShort) {
+          errorType = r.cutShort.status === 499 ? 'client_closed' : String(r.cutShort.status);
+          message = r.cutShort.message;
+        }
       }
     } else {
       a[OI.LLM_MODEL_NAME] = requestModel;
-      errorType = outcome.cause === 'status' ? String(outcome.error.status) : outcome.cause;
+      errorType = r.cause === 'status' ? String(r.error.status) : r.cause;
+      message = r.error.message;
     }
     if (errorType) {
       a[GENAI.ERROR_TYPE] = errorType;
-      const message = outcome.ok ? outcome.kind === 'stream' && outcome.cutShort?.message : outcome.error.message;
       span.setStatus({ code: SpanStatusCode.ERROR, message: message || errorType });
     }
     if (this.content.truncated.length) a[TG.TRUNCATED] = this.content.truncated.join(',');
     span.setAttributes(a);
     span.end();
-    const responseModel = outcome.ok ? outcome.facts.responseModel : undefined;
-    this.env.metrics.recordCall(
-      { operation: OPERATION[input.endpoint], provider: names?.genai ?? '_OTHER', requestModel, responseModel, route: input.rule.id, errorType },
-      seconds,
-      status,
-      usage,
-      ttftMs !== undefined ? ttftMs / 1000 : undefined,
-    );
+    const dims = { operation: OPERATION[input.endpoint], provider: genai ?? '_OTHER', requestModel, responseModel: r.ok ? r.facts.responseModel : undefined, route: input.rule.id, errorType };
+    this.env.metrics.recordCall(dims, seconds, status, usage, ttftMs !== undefined ? ttftMs / 1000 : undefined);
+  }
+
+  /** Retries, fallback, skipped circuits and the backend that answered; returns gen_ai.provider.name. */
+  private pathAttributes(a: Attributes, path: CallOutcome['path']): string | undefined {
+    if (path.attempts > 1) a[TG.RETRIES] = path.attempts - 1;
+    if (path.skipped.length) a[TG.CIRCUIT_SKIPPED] = path.skipped.join(',');
+    const backend = path.backend ? this.backends.get(path.backend) : undefined;
+    if (!backend) return undefined;
+    const names = providerNames(backend.provider);
+    a[TG.BACKEND] = backend.name;
+    a[GENAI.PROVIDER_NAME] = names.genai;
+    a[OI.LLM_PROVIDER] = names.provider;
+    if (this.input.endpoint !== 'embeddings') a[OI.LLM_SYSTEM] = names.system;
+    return names.genai;
   }
 }
