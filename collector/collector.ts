@@ -13,7 +13,7 @@ import { clickhouseSink, type TraceSink } from './exporters/clickhouse.js';
 import { startExporter, type Exporter } from './exporters/exporter.js';
 import { Spool } from './exporters/spool.js';
 import { registerFeedbackRoute } from './feedback.js';
-import { buildPipeline } from './pipeline.js';
+import { buildPipeline, type Pipeline } from './pipeline.js';
 import type { ProcessorDeps } from './processors/index.js';
 import { buildGrpcReceiver, type GrpcReceiver } from './receivers/grpc.js';
 import { otlpHttpReceiver } from './receivers/http.js';
@@ -52,6 +52,7 @@ export interface Collector {
 
 interface Running {
   spool: Spool;
+  pipeline: Pipeline;
   exporter: Exporter;
   stats: StatsWriter;
   grpc?: GrpcReceiver;
@@ -79,7 +80,7 @@ export function buildCollector(config: Readonly<CollectorConfig>, deps: Collecto
     spoolLimitBytes: config.spool.maxBytes,
     extra: running ? flattenCounters(running.counters()) : {},
   });
-  const handler: ExportHandler = (body, encoding) => {
+  const handler: ExportHandler = async (body, encoding) => {
     if (!running) throw new Error('the collector is not started');
     return running.handler(body, encoding);
   };
@@ -109,7 +110,11 @@ export function buildCollector(config: Readonly<CollectorConfig>, deps: Collecto
       fsync: config.spool.fsync,
     });
     if (spool.rows > 0) logger.info({ spans: spool.rows, bytes: spool.bytes }, 'replaying spans left in the spool');
-    const pipeline = buildPipeline(config.processor, { spool, processor: deps.processor });
+    const pipeline = buildPipeline(
+      config.processor,
+      { workers: config.pipeline.workers, maxQueueBytes: config.pipeline.maxQueueBytes, retryAfterSeconds: config.retryAfterSeconds },
+      { spool, processor: deps.processor },
+    );
     const sink: TraceSink = clickhouseSink(deps.store, config.table);
     const exporter = startExporter(config.retry, { spool, sink, metrics, logger });
     const stats = startStatsWriter(
@@ -117,7 +122,7 @@ export function buildCollector(config: Readonly<CollectorConfig>, deps: Collecto
       { store: deps.store, metrics, gauges, logger, now: deps.now },
     );
     const h = exportHandler({ pipeline, metrics, retryAfterSeconds: config.retryAfterSeconds, accepting: () => accepting, logger });
-    return { spool, exporter, stats, handler: h, counters: () => pipeline.counters() };
+    return { spool, pipeline, exporter, stats, handler: h, counters: () => pipeline.counters() };
   }
 
   return {
@@ -126,6 +131,15 @@ export function buildCollector(config: Readonly<CollectorConfig>, deps: Collecto
     async start() {
       if (running) throw new Error('the collector is already started');
       running = startPipeline();
+      try {
+        await running.pipeline.ready();
+      } catch (err) {
+        const r = running;
+        running = undefined;
+        await r.exporter.stop(0);
+        await r.stats.stop();
+        throw err;
+      }
       const out: { grpc?: Endpoint; http?: Endpoint } = {};
       if (config.grpc.enabled) {
         running.grpc = buildGrpcReceiver(
@@ -160,6 +174,7 @@ export function buildCollector(config: Readonly<CollectorConfig>, deps: Collecto
         await r?.grpc?.shutdown(Math.max(1000, config.shutdownTimeoutMs / 2));
         await app.close();
         if (!r) return;
+        await r.pipeline.close();
         await r.exporter.stop(config.shutdownTimeoutMs);
         await r.stats.stop();
         if (r.spool.rows > 0) logger.warn({ spans: r.spool.rows }, 'shutting down with spans still in the spool; they are exported at the next start');

@@ -39,6 +39,18 @@ export const CollectorConfigSchema = z
       })
       .strict()
       .prefault({}),
+    pipeline: z
+      .object({
+        /**
+         * Worker threads that decode, process and encode requests, beside the thread that
+         * receives them and writes the spool; 0 does it all on the receiving thread.
+         */
+        workers: z.number().int().min(0).max(16).default(1),
+        /** Request bytes waiting for a worker past which requests are refused (retryable): memory stays bounded. */
+        maxQueueBytes: z.number().int().min(MiB).default(64 * MiB),
+      })
+      .strict()
+      .prefault({}),
     spool: z
       .object({
         dir: z.string().min(1).default('./.tracegate/spool'),
@@ -80,6 +92,9 @@ export const CollectorConfigSchema = z
     }
     if (/[*?{}[\]]/.test(c.spool.dir)) {
       ctx.addIssue({ code: 'custom', path: ['spool', 'dir'], message: 'the spool folder name must not contain * ? { } [ ] (the engine reads batch files by path)' });
+    }
+    if (c.pipeline.workers > 0 && c.pipeline.maxQueueBytes < c.maxRequestBytes) {
+      ctx.addIssue({ code: 'custom', path: ['pipeline', 'maxQueueBytes'], message: 'must be at least maxRequestBytes (one request of the largest size must fit)' });
     }
     if (c.batch.maxBatchBytes > c.spool.maxBytes) {
       ctx.addIssue({ code: 'custom', path: ['batch', 'maxBatchBytes'], message: 'must not exceed spool.maxBytes' });

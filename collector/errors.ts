@@ -11,6 +11,7 @@ export type CollectorErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'spool_full'
+  | 'busy'
   | 'unavailable';
 
 const STATUS: Record<CollectorErrorCode, { http: number; grpc: number }> = {
@@ -20,6 +21,7 @@ const STATUS: Record<CollectorErrorCode, { http: number; grpc: number }> = {
   unsupported_media_type: { http: 415, grpc: GRPC.INVALID_ARGUMENT },
   // Retryable: an OTLP client backs off and sends again instead of dropping.
   spool_full: { http: 429, grpc: GRPC.RESOURCE_EXHAUSTED },
+  busy: { http: 429, grpc: GRPC.RESOURCE_EXHAUSTED },
   unavailable: { http: 503, grpc: GRPC.UNAVAILABLE },
 };
 
@@ -48,5 +50,7 @@ export const collectorErrors = {
     new CollectorError('unsupported_media_type', `content-encoding "${enc}" is not supported; send gzip or no encoding`),
   spoolFull: (retryAfter: number) =>
     new CollectorError('spool_full', 'the collector cannot take more spans now (its spool is full); retry later', retryAfter),
+  busy: (retryAfter: number) =>
+    new CollectorError('busy', 'the collector is receiving faster than it can process (its queue is full); retry later', retryAfter),
   unavailable: (why: string, retryAfter: number) => new CollectorError('unavailable', why, retryAfter),
 };

@@ -5,6 +5,7 @@
  * file itself (`INSERT … SELECT FROM file(…, RowBinary)`), so a span is encoded once.
  */
 import type { Attributes, SpanRecord } from '../model.js';
+import type { NativeBuffer } from '../otlp/reader.js';
 
 /** The columns written, in order, with the types RowBinary is encoded for. */
 export const OTEL_TRACES_COLUMNS: ReadonlyArray<readonly [name: string, type: string]> = [
@@ -37,17 +38,21 @@ export const columnList = (): string => `(${OTEL_TRACES_COLUMNS.map(([n]) => `\`
 /** The structure argument of `file()` / `input()`. */
 export const structure = (): string => OTEL_TRACES_COLUMNS.map(([n, t]) => `\`${n}\` ${t}`).join(', ');
 
-/** A growable byte buffer; one per encode call. */
-class Writer {
-  buf: Buffer;
-  pos = 0;
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+/**
+ * A growable byte buffer, kept between calls so that a batch is encoded without regrowing
+ * (one per encoding thread).
+ */
+export class RowWriter {
+  private buf: NativeBuffer = Buffer.allocUnsafe(1 << 20) as NativeBuffer;
+  private pos = 0;
+
+  reset(): void {
+    this.pos = 0;
   }
 
-  ensure(n: number): void {
+  private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n)) as NativeBuffer;
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
   }
@@ -68,7 +73,7 @@ class Writer {
     this.ensure(max + 5);
     const reserve = varintSize(s.length);
     const start = this.pos + reserve;
-    const n = this.buf.write(s, start, 'utf8');
+    const n = this.buf.utf8Write(s, start, max);
     const need = varintSize(n);
     if (need !== reserve) this.buf.copyWithin(this.pos + need, start, start + n);
     this.varint(n);
@@ -90,7 +95,8 @@ class Writer {
     }
   }
 
-  result(): Buffer {
+  /** The bytes written since `reset`: a view of the writer's buffer, valid until its next use. */
+  view(): Buffer {
     return this.buf.subarray(0, this.pos);
   }
 }
@@ -99,14 +105,18 @@ function varintSize(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
 }
 
-/** Encodes spans as RowBinary rows in OTEL_TRACES_COLUMNS order. */
-export function encodeRows(spans: readonly SpanRecord[]): Buffer {
-  const w = new Writer(Math.max(4096, spans.length * 2048));
+/**
+ * Encodes spans as RowBinary rows in OTEL_TRACES_COLUMNS order. With a writer the answer is a
+ * view of its buffer (valid until the writer's next use); without one, a buffer of its own.
+ */
+export function encodeRows(spans: readonly SpanRecord[], writer?: RowWriter): Buffer {
+  const w = writer ?? new RowWriter();
+  w.reset();
   for (const s of spans) encodeRow(w, s);
-  return w.result();
+  return writer ? w.view() : Buffer.from(w.view());
 }
 
-function encodeRow(w: Writer, s: SpanRecord): void {
+function encodeRow(w: RowWriter, s: SpanRecord): void {
   w.u64(s.startTimeUnixNano);
   w.string(s.traceId);
   w.string(s.spanId);

@@ -4,42 +4,46 @@
  * resource messages (listed beside each case); unknown fields are skipped, as protobuf requires.
  */
 import type { Attributes, SpanEvent, SpanLink, SpanRecord } from '../model.js';
-import { Reader, WireError, WIRE_I64, WIRE_LEN, WIRE_VARINT } from './reader.js';
+import { KeyCache, Reader, WireError, WIRE_I64, WIRE_LEN, WIRE_VARINT } from './reader.js';
 import {
   normalizeParent, parentIdProblem, Rejections, spanIdProblem, spanKind, statusCode, traceIdProblem,
   type DecodeResult,
 } from './spans.js';
 
-export { WireError };
+export { KeyCache, WireError };
 
 interface Scope {
+  keys: KeyCache;
   serviceName: string;
   resourceAttributes: Attributes;
   scopeName: string;
   scopeVersion: string;
 }
 
-/** Decodes a whole request; throws WireError when the bytes are not a valid message. */
-export function decodeTraceRequest(buf: Buffer): DecodeResult<SpanRecord> {
+/**
+ * Decodes a whole request; throws WireError when the bytes are not a valid message. `keys`
+ * carries decoded attribute keys from one request to the next (one cache per thread).
+ */
+export function decodeTraceRequest(buf: Buffer, keys: KeyCache = new KeyCache()): DecodeResult<SpanRecord> {
   const out: DecodeResult<SpanRecord> = { spans: [], rejected: new Rejections() };
   const r = new Reader(buf);
   let index = 0;
   while (!r.done()) {
     const tag = r.uint32();
     // ExportTraceServiceRequest.resource_spans = 1
-    if (tag === ((1 << 3) | WIRE_LEN)) readResourceSpans(r, r.lenEnd(), index++, out);
+    if (tag === ((1 << 3) | WIRE_LEN)) readResourceSpans(r, r.lenEnd(), index++, keys, out);
     else r.skip(tag & 7);
   }
   return out;
 }
 
 /** ResourceSpans: resource = 1, scope_spans = 2 (in any order: the resource is read first). */
-function readResourceSpans(r: Reader, end: number, index: number, out: DecodeResult<SpanRecord>): void {
+function readResourceSpans(r: Reader, end: number, index: number, keys: KeyCache, out: DecodeResult<SpanRecord>): void {
   const scopes: Array<[number, number]> = [];
   let resourceAttributes: Attributes = {};
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === ((1 << 3) | WIRE_LEN)) resourceAttributes = readResource(r, r.lenEnd());
+    if (tag === ((1 << 3) | WIRE_LEN)) resourceAttributes = readResource(r, r.lenEnd(), keys);
     else if (tag === ((2 << 3) | WIRE_LEN)) scopes.push(r.bytesRange());
     else r.skip(tag & 7);
   }
@@ -47,16 +51,17 @@ function readResourceSpans(r: Reader, end: number, index: number, out: DecodeRes
   const serviceName = resourceAttributes['service.name'] ?? '';
   for (let i = 0; i < scopes.length; i++) {
     const [s, e] = scopes[i];
-    readScopeSpans(new Reader(r.buf, s, e), serviceName, resourceAttributes, `resource ${index} scope ${i}`, out);
+    const scope: Scope = { keys, serviceName, resourceAttributes, scopeName: '', scopeVersion: '' };
+    readScopeSpans(new Reader(r.buf, s, e), scope, index, i, out);
   }
 }
 
 /** Resource: attributes = 1. */
-function readResource(r: Reader, end: number): Attributes {
+function readResource(r: Reader, end: number, keys: KeyCache): Attributes {
   const attrs: Attributes = {};
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === ((1 << 3) | WIRE_LEN)) readKeyValue(r, r.lenEnd(), attrs);
+    if (tag === ((1 << 3) | WIRE_LEN)) readKeyValue(r, r.lenEnd(), keys, attrs);
     else r.skip(tag & 7);
   }
   r.pos = end;
@@ -64,9 +69,8 @@ function readResource(r: Reader, end: number): Attributes {
 }
 
 /** ScopeSpans: scope = 1 (InstrumentationScope: name = 1, version = 2), spans = 2. */
-function readScopeSpans(r: Reader, serviceName: string, resourceAttributes: Attributes, where: string, out: DecodeResult<SpanRecord>): void {
+function readScopeSpans(r: Reader, scope: Scope, resource: number, scopeIndex: number, out: DecodeResult<SpanRecord>): void {
   const spans: Array<[number, number]> = [];
-  const scope: Scope = { serviceName, resourceAttributes, scopeName: '', scopeVersion: '' };
   while (!r.done()) {
     const tag = r.uint32();
     if (tag === ((1 << 3) | WIRE_LEN)) readScope(r, r.lenEnd(), scope);
@@ -75,8 +79,9 @@ function readScopeSpans(r: Reader, serviceName: string, resourceAttributes: Attr
   }
   for (let i = 0; i < spans.length; i++) {
     const [s, e] = spans[i];
-    const span = readSpan(new Reader(r.buf, s, e), scope, `${where} span ${i}`, out.rejected);
-    if (span) out.spans.push(span);
+    const span = readSpan(new Reader(r.buf, s, e), scope);
+    if (typeof span === 'string') out.rejected.add(`resource ${resource} scope ${scopeIndex} span ${i}`, span);
+    else out.spans.push(span);
   }
 }
 
@@ -93,9 +98,10 @@ function readScope(r: Reader, end: number, scope: Scope): void {
 /**
  * Span: trace_id = 1, span_id = 2, trace_state = 3, parent_span_id = 4, name = 5, kind = 6,
  * start_time_unix_nano = 7, end_time_unix_nano = 8, attributes = 9, events = 11, links = 13,
- * status = 15. Returns undefined (and records why) when its ids are unusable.
+ * status = 15. Returns why, instead of a span, when its ids are unusable.
  */
-function readSpan(r: Reader, scope: Scope, where: string, rejected: Rejections): SpanRecord | undefined {
+function readSpan(r: Reader, scope: Scope): SpanRecord | string {
+  const { keys } = scope;
   let traceId = '';
   let spanId = '';
   let parentSpanId = '';
@@ -112,17 +118,17 @@ function readSpan(r: Reader, scope: Scope, where: string, rejected: Rejections):
   while (!r.done()) {
     const tag = r.uint32();
     switch (tag) {
-      case (1 << 3) | WIRE_LEN: traceId = hex(r); break;
-      case (2 << 3) | WIRE_LEN: spanId = hex(r); break;
+      case (1 << 3) | WIRE_LEN: traceId = r.hex(); break;
+      case (2 << 3) | WIRE_LEN: spanId = r.hex(); break;
       case (3 << 3) | WIRE_LEN: traceState = r.string(); break;
-      case (4 << 3) | WIRE_LEN: parentSpanId = hex(r); break;
+      case (4 << 3) | WIRE_LEN: parentSpanId = r.hex(); break;
       case (5 << 3) | WIRE_LEN: name = r.string(); break;
       case (6 << 3) | WIRE_VARINT: kind = r.uint32(); break;
       case (7 << 3) | WIRE_I64: start = r.fixed64(); break;
       case (8 << 3) | WIRE_I64: end = r.fixed64(); break;
-      case (9 << 3) | WIRE_LEN: readKeyValue(r, r.lenEnd(), attributes); break;
-      case (11 << 3) | WIRE_LEN: events.push(readEvent(r, r.lenEnd())); break;
-      case (13 << 3) | WIRE_LEN: links.push(readLink(r, r.lenEnd())); break;
+      case (9 << 3) | WIRE_LEN: readKeyValue(r, r.lenEnd(), keys, attributes); break;
+      case (11 << 3) | WIRE_LEN: events.push(readEvent(r, r.lenEnd(), keys)); break;
+      case (13 << 3) | WIRE_LEN: links.push(readLink(r, r.lenEnd(), keys)); break;
       case (15 << 3) | WIRE_LEN: {
         // Status: message = 2, code = 3
         const e = r.lenEnd();
@@ -139,10 +145,7 @@ function readSpan(r: Reader, scope: Scope, where: string, rejected: Rejections):
     }
   }
   const problem = traceIdProblem(traceId) ?? spanIdProblem(spanId) ?? parentIdProblem(parentSpanId);
-  if (problem) {
-    rejected.add(where, problem);
-    return undefined;
-  }
+  if (problem) return problem;
   return {
     traceId, spanId, parentSpanId: normalizeParent(parentSpanId), traceState, name, kind: spanKind(kind),
     startTimeUnixNano: start, endTimeUnixNano: end,
@@ -152,19 +155,14 @@ function readSpan(r: Reader, scope: Scope, where: string, rejected: Rejections):
   };
 }
 
-function hex(r: Reader): string {
-  const [s, e] = r.bytesRange();
-  return r.buf.toString('hex', s, e);
-}
-
 /** Event: time_unix_nano = 1, name = 2, attributes = 3. */
-function readEvent(r: Reader, end: number): SpanEvent {
+function readEvent(r: Reader, end: number, keys: KeyCache): SpanEvent {
   const ev: SpanEvent = { timeUnixNano: 0n, name: '', attributes: {} };
   while (r.pos < end) {
     const tag = r.uint32();
     if (tag === ((1 << 3) | WIRE_I64)) ev.timeUnixNano = r.fixed64();
     else if (tag === ((2 << 3) | WIRE_LEN)) ev.name = r.string();
-    else if (tag === ((3 << 3) | WIRE_LEN)) readKeyValue(r, r.lenEnd(), ev.attributes);
+    else if (tag === ((3 << 3) | WIRE_LEN)) readKeyValue(r, r.lenEnd(), keys, ev.attributes);
     else r.skip(tag & 7);
   }
   r.pos = end;
@@ -172,14 +170,14 @@ function readEvent(r: Reader, end: number): SpanEvent {
 }
 
 /** Link: trace_id = 1, span_id = 2, trace_state = 3, attributes = 4. */
-function readLink(r: Reader, end: number): SpanLink {
+function readLink(r: Reader, end: number, keys: KeyCache): SpanLink {
   const link: SpanLink = { traceId: '', spanId: '', traceState: '', attributes: {} };
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === ((1 << 3) | WIRE_LEN)) link.traceId = hex(r);
-    else if (tag === ((2 << 3) | WIRE_LEN)) link.spanId = hex(r);
+    if (tag === ((1 << 3) | WIRE_LEN)) link.traceId = r.hex();
+    else if (tag === ((2 << 3) | WIRE_LEN)) link.spanId = r.hex();
     else if (tag === ((3 << 3) | WIRE_LEN)) link.traceState = r.string();
-    else if (tag === ((4 << 3) | WIRE_LEN)) readKeyValue(r, r.lenEnd(), link.attributes);
+    else if (tag === ((4 << 3) | WIRE_LEN)) readKeyValue(r, r.lenEnd(), keys, link.attributes);
     else r.skip(tag & 7);
   }
   r.pos = end;
@@ -187,12 +185,12 @@ function readLink(r: Reader, end: number): SpanLink {
 }
 
 /** KeyValue: key = 1, value = 2; the value is stored as the exporter's string form. */
-function readKeyValue(r: Reader, end: number, into: Attributes): void {
+function readKeyValue(r: Reader, end: number, keys: KeyCache, into: Attributes): void {
   let key = '';
   let value = '';
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === ((1 << 3) | WIRE_LEN)) key = r.string();
+    if (tag === ((1 << 3) | WIRE_LEN)) key = r.key(keys);
     else if (tag === ((2 << 3) | WIRE_LEN)) value = stringValue(r, r.lenEnd());
     else r.skip(tag & 7);
   }

@@ -58,16 +58,18 @@ export function buildGrpcReceiver(opts: GrpcReceiverOptions, deps: { handler: Ex
     Export(call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) {
       const auth = call.metadata.get('authorization')[0];
       if (!bearerOk(opts.authToken, typeof auth === 'string' ? auth : auth?.toString())) return refuse(cb, collectorErrors.unauthenticated());
-      try {
-        const { rejected, message } = deps.handler(call.request, 'protobuf');
-        countRequest(deps.metrics, 'grpc', rejected ? 'partial' : 'ok');
-        cb(null, exportResponseProto(rejected, message));
-      } catch (err) {
-        if (err instanceof CollectorError) return refuse(cb, err);
-        deps.logger.error({ err }, 'OTLP/gRPC export failed');
-        countRequest(deps.metrics, 'grpc', 'internal');
-        cb({ code: grpc.status.INTERNAL, details: 'internal error in the collector' });
-      }
+      deps.handler(call.request, 'protobuf').then(
+        ({ rejected, message }) => {
+          countRequest(deps.metrics, 'grpc', rejected ? 'partial' : 'ok');
+          cb(null, exportResponseProto(rejected, message));
+        },
+        (err: unknown) => {
+          if (err instanceof CollectorError) return refuse(cb, err);
+          deps.logger.error({ err }, 'OTLP/gRPC export failed');
+          countRequest(deps.metrics, 'grpc', 'internal');
+          cb({ code: grpc.status.INTERNAL, details: 'internal error in the collector' });
+        },
+      );
     },
   });
   let stopped: Promise<void> | undefined;

@@ -45,7 +45,7 @@ export const otlpHttpReceiver: FastifyPluginAsync<HttpReceiverOptions> = async (
       const body = stream && typeof stream.pipe === 'function'
         ? await readBody(stream, req.headers['content-encoding'], opts.maxRequestBytes, declared)
         : Buffer.alloc(0);
-      const { rejected, message } = opts.handler(body, encoding);
+      const { rejected, message } = await opts.handler(body, encoding);
       countRequest(opts.metrics, 'http', rejected ? 'partial' : 'ok');
       return sendOk(reply, encoding, rejected, message);
     } catch (err) {
