@@ -104,3 +104,31 @@ spec:
       targets: [{ backend: upstream }]
 `;
 }
+
+/**
+ * A minimal OTLP/gRPC trace sink: accepts every export and answers success, decoding nothing.
+ * Used when the collector cannot be started, so the gateway still pays for its whole export path.
+ */
+export async function runSink(): Promise<void> {
+  const grpc = await import('@grpc/grpc-js');
+  const server = new grpc.Server();
+  const raw = (b: Buffer) => b;
+  server.addService(
+    {
+      Export: {
+        path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: raw,
+        requestDeserialize: raw,
+        responseSerialize: raw,
+        responseDeserialize: raw,
+      },
+    },
+    { Export: (_call: unknown, cb: (err: null, res: Buffer) => void) => cb(null, Buffer.alloc(0)) },
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  ready(port);
+}
