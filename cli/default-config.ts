@@ -34,27 +34,22 @@ spec:
       matches: [{ model: "tracegate-sim-*" }]
       targets: [{ backend: simulated }]`,
   ];
-  if (env.OPENAI_API_KEY) {
+  const provider = (name: string, kind: string, url: string, keyVar: string, models: string[]) => {
     docs.push(`kind: Backend
-metadata: { name: openai }
+metadata: { name: ${name} }
 spec:
-  provider: openai
-  url: "${env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1'}"
-  apiKey: { env: OPENAI_API_KEY }`);
-    rules.push(`    - name: openai
-      matches: [{ model: "gpt-*" }, { model: "o1*" }, { model: "o3*" }, { model: "o4*" }, { model: "chatgpt-*" }, { model: "text-embedding-*" }]
-      targets: [{ backend: openai }]`);
+  provider: ${kind}
+  url: "${url}"
+  apiKey: { env: ${keyVar} }`);
+    rules.push(`    - name: ${name}
+      matches: [${models.map((m) => `{ model: "${m}" }`).join(', ')}]
+      targets: [{ backend: ${name} }]`);
+  };
+  if (env.OPENAI_API_KEY) {
+    provider('openai', 'openai', env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1', 'OPENAI_API_KEY', ['gpt-*', 'o1*', 'o3*', 'o4*', 'chatgpt-*', 'text-embedding-*']);
   }
   if (env.ANTHROPIC_API_KEY) {
-    docs.push(`kind: Backend
-metadata: { name: anthropic }
-spec:
-  provider: anthropic
-  url: "${env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com'}"
-  apiKey: { env: ANTHROPIC_API_KEY }`);
-    rules.push(`    - name: anthropic
-      matches: [{ model: "claude-*" }]
-      targets: [{ backend: anthropic }]`);
+    provider('anthropic', 'anthropic', env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com', 'ANTHROPIC_API_KEY', ['claude-*']);
   }
   docs.push(`kind: Route
 metadata: { name: default }
