@@ -105,6 +105,7 @@ export function buildCollector(config: Readonly<CollectorConfig>, deps: Collecto
       dir: resolve(config.spool.dir),
       maxBytes: config.spool.maxBytes,
       batchRows: config.batch.sendBatchSize,
+      maxBatchRows: config.batch.sendBatchMaxSize || Infinity,
       batchBytes: config.batch.maxBatchBytes,
       timeoutMs: config.batch.timeoutMs,
       fsync: config.spool.fsync,

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ProcessorConfigSchema } from './processors/index.js';
 
@@ -30,8 +31,13 @@ export const CollectorConfigSchema = z
     retryAfterSeconds: z.number().int().min(1).max(3600).default(5),
     batch: z
       .object({
-        /** A batch is sealed for export at this many spans… */
+        /** A batch is sealed for export at this many spans (once the exporter is free)… */
         sendBatchSize: z.number().int().min(1).default(8192),
+        /**
+         * …while an insert runs it keeps filling up to this many spans (0: only maxBatchBytes
+         * bounds it), so under load ClickHouse gets fewer, larger inserts.
+         */
+        sendBatchMaxSize: z.number().int().min(0).default(0),
         /** …or this many bytes… */
         maxBatchBytes: z.number().int().min(1024).default(64 * MiB),
         /** …or this long after its first span, once the exporter is free. */
@@ -43,9 +49,10 @@ export const CollectorConfigSchema = z
       .object({
         /**
          * Worker threads that decode, process and encode requests, beside the thread that
-         * receives them and writes the spool; 0 does it all on the receiving thread.
+         * receives them and writes the spool; 0 does it all on the receiving thread. Default:
+         * one per core, at most two (the engine inserting needs CPU too).
          */
-        workers: z.number().int().min(0).max(16).default(1),
+        workers: z.number().int().min(0).max(16).default(() => Math.max(1, Math.min(2, availableParallelism()))),
         /** Request bytes waiting for a worker past which requests are refused (retryable): memory stays bounded. */
         maxQueueBytes: z.number().int().min(MiB).default(64 * MiB),
       })
@@ -95,6 +102,9 @@ export const CollectorConfigSchema = z
     }
     if (c.pipeline.workers > 0 && c.pipeline.maxQueueBytes < c.maxRequestBytes) {
       ctx.addIssue({ code: 'custom', path: ['pipeline', 'maxQueueBytes'], message: 'must be at least maxRequestBytes (one request of the largest size must fit)' });
+    }
+    if (c.batch.sendBatchMaxSize > 0 && c.batch.sendBatchMaxSize < c.batch.sendBatchSize) {
+      ctx.addIssue({ code: 'custom', path: ['batch', 'sendBatchMaxSize'], message: 'must be 0 or at least sendBatchSize' });
     }
     if (c.batch.maxBatchBytes > c.spool.maxBytes) {
       ctx.addIssue({ code: 'custom', path: ['batch', 'maxBatchBytes'], message: 'must not exceed spool.maxBytes' });

@@ -156,8 +156,10 @@ export function startIngestPool(opts: IngestPoolOptions): IngestPool {
         target.pending.set(id, { resolve, reject, bytes: body.length });
         target.bytes += body.length;
         queued += body.length;
-        // Cloned, not transferred: the receiver's buffer may share memory with others.
-        target.worker.postMessage({ id, body, encoding } satisfies IngestRequest);
+        // A body that owns its whole memory moves to the worker (no copy, and the receiving
+        // thread's heap does not carry it until its next GC); a slice of a shared pool is copied.
+        const owned = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && !(body.buffer instanceof SharedArrayBuffer);
+        target.worker.postMessage({ id, body, encoding } satisfies IngestRequest, owned ? [body.buffer as ArrayBuffer] : []);
       });
     },
     counters() {

@@ -91,6 +91,7 @@ export interface Pipeline {
   /**
    * Decodes, processes and spools one request body; resolves once its rows are on disk. Throws
    * a CollectorError for a body that does not decode, or (retryable) when too much is queued.
+   * The body is taken over (its memory may move to a worker thread): do not read it afterwards.
    */
   accept(body: Buffer, encoding: OtlpEncoding): Promise<AcceptOutcome>;
   /** Counters of the stages (the processor's, summed over the workers). */

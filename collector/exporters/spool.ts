@@ -23,9 +23,15 @@ export class SpoolFullError extends Error {
 export interface SpoolOptions {
   dir: string;
   maxBytes: number;
-  /** Seal a segment once it holds this many spans. */
+  /** Seal a segment once it holds this many spans and no batch is waiting for the exporter. */
   batchRows: number;
-  /** …or this many bytes. */
+  /**
+   * While a batch is waiting or being inserted, keep filling up to this many spans (default:
+   * batchRows): under load batches grow with insert time, so ClickHouse gets fewer, larger
+   * inserts (fewer parts to merge) instead of falling behind on small ones.
+   */
+  maxBatchRows?: number;
+  /** Seal at this many bytes in any case. */
   batchBytes: number;
   /** …or this long after its first append, when no sealed batch is waiting. */
   timeoutMs: number;
@@ -90,7 +96,12 @@ export class Spool {
     writeSync(seg.lenFd, len, 0, 16, 0);
     this.bytes += data.length;
     this.rows += rows;
-    if (seg.rows >= this.opts.batchRows || seg.bytes >= this.opts.batchBytes) this.seal();
+    if (this.batchFull(seg)) this.seal();
+  }
+
+  private batchFull(seg: OpenSegment): boolean {
+    if (seg.bytes >= this.opts.batchBytes || seg.rows >= (this.opts.maxBatchRows ?? this.opts.batchRows)) return true;
+    return seg.rows >= this.opts.batchRows && this.ready.length === 0;
   }
 
   /** The oldest sealed batch, left in place until `remove`. */
@@ -149,8 +160,8 @@ export class Spool {
     this.bytes -= seg.bytes;
     this.rows -= seg.rows;
     this.full = false;
-    // The exporter is free again: a lingering open segment goes now instead of growing.
-    if (this.ready.length === 0 && this.open && this.open.timer === undefined) this.seal();
+    // The exporter is free again: an open segment past its timeout or its size goes now.
+    if (this.ready.length === 0 && this.open && (this.open.timer === undefined || this.open.rows >= this.opts.batchRows)) this.seal();
   }
 
   private create(): OpenSegment {
