@@ -73,6 +73,8 @@ interface RunRow {
   llm_calls: number;
   tool_calls: number;
   gateway_calls: number;
+  run_ok: number;
+  usage_ok: number;
 }
 
 /** Waits until the agent run is whole in ClickHouse: its LLM, tool and gateway spans all landed and rolled up. */
@@ -80,13 +82,20 @@ async function waitForRun(w: Where, traceId: string, timeoutMs: number): Promise
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     await w.refresh?.();
+    // The rollups are whole once they have read the newest version of every span of the
+    // trace, the count-once rewrite included.
     const rs = await w.client.query({
-      query: `SELECT llm_calls, tool_calls, gateway_calls FROM ${w.database}.agent_runs WHERE trace_id = {t:String}`,
+      query: `SELECT llm_calls, tool_calls, gateway_calls,
+          (SELECT max(inserted_at) FROM ${w.database}.llm_spans_data WHERE trace_id = {t:String}) AS newest,
+          source_inserted_at >= newest AS run_ok,
+          (SELECT max(source_inserted_at) FROM ${w.database}.usage_minutely_data) >= newest AS usage_ok
+        FROM ${w.database}.agent_runs WHERE trace_id = {t:String}`,
       query_params: { t: traceId },
       format: 'JSONEachRow',
     });
     const [row] = await rs.json<RunRow>();
-    if (row && Number(row.llm_calls) >= 3 && Number(row.tool_calls) >= 2 && Number(row.gateway_calls) >= 3) return true;
+    const whole = row && Number(row.llm_calls) >= 3 && Number(row.tool_calls) >= 2 && Number(row.gateway_calls) >= 3;
+    if (whole && Number(row.run_ok) && Number(row.usage_ok)) return true;
     await new Promise((r) => setTimeout(r, w.refresh ? 200 : 1000));
   }
   return false;
