@@ -1,11 +1,9 @@
 import { trace, type ContextManager } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { loadConfigFile } from '../../gateway/config/load.js';
 import { formatProblem } from '../../gateway/config/model.js';
 import { buildGateway } from '../../gateway/server.js';
-import { gatewayResource, SPAN_LIMITS } from '../../gateway/telemetry/tracing.js';
+import { gatewayResource, otlpSpanProcessor, SPAN_LIMITS } from '../../gateway/telemetry/tracing.js';
 import { parse, UsageError } from '../args.js';
 
 const OPTIONS = {
@@ -24,7 +22,7 @@ export function startNodeSdk(serviceName: string, otlpEndpoint: string | null): 
   const sdk = new NodeSDK({
     resource: gatewayResource(serviceName),
     autoDetectResources: false,
-    spanProcessors: otlpEndpoint ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: otlpEndpoint }), { maxQueueSize: 8192, maxExportBatchSize: 512 })] : [],
+    spanProcessors: otlpEndpoint ? [otlpSpanProcessor(otlpEndpoint)] : [],
     spanLimits: SPAN_LIMITS,
     metricReaders: [],
     logRecordProcessors: [],

@@ -1,13 +1,15 @@
 /**
  * The gateway's tracer: spans are created with an explicit parent taken from the incoming
  * `traceparent` (no context manager, so no async-hooks cost on the hot path) and exported in
- * batches over OTLP gRPC, off the request path.
+ * batches over OTLP gRPC, off the request path: the batch processor hands a full batch to the
+ * exporter, which encodes and sends it on a later turn of the event loop, never inside the
+ * `span.end()` of the request that filled the batch.
  */
 import { ROOT_CONTEXT, defaultTextMapGetter, type Context, type TracerProvider } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { OtlpGrpcSpanExporter } from './otlp/exporter.js';
 
 const propagator = new W3CTraceContextPropagator();
 
@@ -36,21 +38,26 @@ export interface OwnedTracing {
   shutdown(): Promise<void>;
 }
 
+/**
+ * Batching: 512 spans (256 calls) per export request keeps gRPC's per-call cost small; up to 16
+ * batches may wait while the collector is slow before new spans are dropped (and counted).
+ */
+export const BATCH = { maxQueueSize: 8192, maxExportBatchSize: 512, scheduledDelayMillis: 1000 } as const;
+
+/** The span processor that exports to an OTLP/gRPC endpoint (`tracegate gateway` and `tracegate start` both use it). */
+export function otlpSpanProcessor(otlpEndpoint: string): SpanProcessor {
+  return new BatchSpanProcessor(new OtlpGrpcSpanExporter({ url: otlpEndpoint }), { ...BATCH });
+}
+
 export function gatewayResource(serviceName: string) {
   return resourceFromAttributes({ 'service.name': serviceName, 'service.namespace': 'tracegate' });
 }
 
 /** A tracer provider for one gateway, not registered globally. */
 export function buildTracing(opts: TracingOptions): OwnedTracing {
-  const exporter = opts.exporter ?? (opts.otlpEndpoint ? new OTLPTraceExporter({ url: opts.otlpEndpoint }) : undefined);
   const processors: SpanProcessor[] = [];
-  if (exporter) {
-    processors.push(
-      opts.simple
-        ? new SimpleSpanProcessor(exporter)
-        : new BatchSpanProcessor(exporter, { maxQueueSize: 8192, maxExportBatchSize: 512, scheduledDelayMillis: 1000 }),
-    );
-  }
+  if (opts.exporter) processors.push(opts.simple ? new SimpleSpanProcessor(opts.exporter) : new BatchSpanProcessor(opts.exporter, { ...BATCH }));
+  else if (opts.otlpEndpoint) processors.push(otlpSpanProcessor(opts.otlpEndpoint));
   const provider = new BasicTracerProvider({ resource: gatewayResource(opts.serviceName), spanLimits: SPAN_LIMITS, spanProcessors: processors });
   return { provider, forceFlush: () => provider.forceFlush(), shutdown: () => provider.shutdown() };
 }

@@ -78,3 +78,15 @@ export const unknownFields = (): Buffer =>
 
 /** An encoded message followed by unknown fields of every wire type. */
 export const withUnknowns = (message: Buffer): Buffer => Buffer.concat([message, unknownFields()]);
+
+/** Decodes `otlp.<name>` bytes to a plain object: snake_case, every field present (defaults filled), 64-bit integers as strings, bytes as hex. */
+export function decode(name: string, bytes: Uint8Array): Record<string, unknown> {
+  const t = type(name);
+  const hex = (o: unknown): unknown => {
+    if (o instanceof Uint8Array) return Buffer.from(o).toString('hex');
+    if (Array.isArray(o)) return o.map(hex);
+    if (o && typeof o === 'object') return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, hex(v)]));
+    return o;
+  };
+  return hex(t.toObject(t.decode(bytes), { longs: String, defaults: true, arrays: true, oneofs: true })) as Record<string, unknown>;
+}

@@ -1,0 +1,212 @@
+/**
+ * The gateway's OTLP span encoder against the official one (`ProtobufTraceSerializer` of
+ * @opentelemetry/otlp-transformer): both outputs decoded with protobufjs definitions written from
+ * the OTLP specification (test/collector/otlp-proto.ts) and compared field by field, for real SDK
+ * spans of every shape; then the partial-success decoder and the exporter over real gRPC.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Attributes, type Link, type SpanOptions } from '@opentelemetry/api';
+import { ExportResultCode, TraceState } from '@opentelemetry/core';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import protobuf from 'protobufjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { encodeTraceRequest } from '../../gateway/telemetry/otlp/encode.js';
+import { OtlpGrpcSpanExporter, TRACE_EXPORT_PATH } from '../../gateway/telemetry/otlp/exporter.js';
+import { decodeExportResponse } from '../../gateway/telemetry/otlp/response.js';
+import { ProtoWriter } from '../../gateway/telemetry/otlp/writer.js';
+import { decode } from '../collector/otlp-proto.js';
+
+const LONG = 'long value '.repeat(20); // > 127 bytes: two-byte length prefixes
+const HUGE = 'x'.repeat(20_000); // > 16 KiB: three-byte length prefixes, enclosing messages move
+const UNICODE = 'héllo wörld — 日本語 🚀 Ωμέγα';
+
+const ATTRS: Attributes = {
+  'str.empty': '',
+  'str.ascii': 'gpt-4o-mini',
+  'str.long': LONG,
+  'str.huge': HUGE,
+  'str.unicode': UNICODE,
+  'str.unicode.long': UNICODE.repeat(10),
+  'str.lone.surrogate': 'a\ud800b',
+  'bool.true': true,
+  'bool.false': false,
+  'int.zero': 0,
+  'int.small': 42,
+  'int.negative': -1,
+  'int.2^31': 2 ** 31,
+  'int.2^32': 2 ** 32,
+  'int.max.safe': Number.MAX_SAFE_INTEGER,
+  'int.min.safe': Number.MIN_SAFE_INTEGER,
+  'int.2^62': 2 ** 62,
+  'int.-2^63': -(2 ** 63),
+  'double.half': 0.5,
+  'double.negative': -1.25,
+  'double.tiny': 5e-324,
+  'double.2^63': 2 ** 63,
+  'double.infinity': Infinity,
+  'arr.str': ['a', UNICODE, ''],
+  'arr.bool': [true, false],
+  'arr.int': [1, -2, 3_000_000_000],
+  'arr.double': [0.25, -0.5],
+  'arr.empty': [],
+  'arr.with.null': ['a', null, 'b'],
+  'ключ.unicode.key': 'v',
+};
+
+interface Case {
+  name: string;
+  options?: SpanOptions;
+  /** Parent span context (remote when `remote`). */
+  parent?: { traceId: string; spanId: string; remote: boolean; state?: string };
+  build?: (span: ReturnType<ReturnType<BasicTracerProvider['getTracer']>['startSpan']>) => void;
+  end?: [number, number];
+}
+
+const LINK: Link = {
+  context: { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED, isRemote: true, traceState: new TraceState('vendor=v1,other=x') },
+  attributes: { 'link.kind': 'follows', 'link.n': 3 },
+};
+
+const CASES: Case[] = [
+  { name: 'every attribute type', options: { kind: SpanKind.SERVER, attributes: ATTRS } },
+  { name: 'no attributes, internal', options: { kind: SpanKind.INTERNAL } },
+  { name: 'client, error status with unicode message', options: { kind: SpanKind.CLIENT }, build: (s) => s.setStatus({ code: SpanStatusCode.ERROR, message: `upstream failed: ${UNICODE}` }) },
+  { name: 'ok status without message', options: { kind: SpanKind.PRODUCER }, build: (s) => s.setStatus({ code: SpanStatusCode.OK }) },
+  { name: 'consumer with events', options: { kind: SpanKind.CONSUMER }, build: (s) => {
+    s.addEvent('first token', { 'ttft.ms': 12.5, text: UNICODE });
+    s.addEvent('no attributes');
+    s.addEvent('at a time', { n: 1 }, [1_700_000_000, 999_999_999]);
+    s.recordException(new Error('boom'));
+  } },
+  { name: 'links', options: { links: [LINK, { context: { traceId: 'aa92f3577b34da6a3ce929d0e0e47361', spanId: 'b0f067aa0ba902b7', traceFlags: TraceFlags.NONE } }] } },
+  { name: 'remote parent with trace state', parent: { traceId: 'aa92f3577b34da6a3ce929d0e0e47361', spanId: 'b0f067aa0ba902b7', remote: true, state: 'tg=1' } },
+  { name: 'local parent', parent: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', remote: false } },
+  { name: 'explicit large times', options: { startTime: [1_700_000_000, 123] }, end: [4_000_000_000, 999_999_999] },
+  { name: 'epoch start', options: { startTime: [0, 1] }, end: [0, 2] },
+  { name: 'dropped attributes, events and links', options: { attributes: Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`k${i}`, i])), links: [LINK, LINK, LINK] }, build: (s) => {
+    for (let i = 0; i < 5; i++) s.addEvent(`e${i}`, Object.fromEntries(Array.from({ length: 12 }, (_, j) => [`a${j}`, j])));
+  } },
+];
+
+/** Spans from two providers (two resources) and three tracers (scopes), one of each case per scope. */
+function makeSpans(): ReadableSpan[] {
+  const memory = new InMemorySpanExporter();
+  const limits = { attributeCountLimit: 40, eventCountLimit: 4, linkCountLimit: 2, attributePerEventCountLimit: 8, attributePerLinkCountLimit: 8 };
+  const providers = [
+    new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'gw', 'service.namespace': 'tracegate', 'host.cpus': 2 }), spanLimits: limits, spanProcessors: [new SimpleSpanProcessor(memory)] }),
+    new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'ünïcode-svc', 'deployment.environment': 'test' }), spanLimits: limits, spanProcessors: [new SimpleSpanProcessor(memory)] }),
+  ];
+  const tracers = [
+    providers[0].getTracer('tracegate-gateway'),
+    providers[0].getTracer('other-scope', '1.2.3', { schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' }),
+    providers[1].getTracer(''),
+  ];
+  for (const tracer of tracers) {
+    for (const c of CASES) {
+      const ctx = c.parent
+        ? trace.setSpanContext(ROOT_CONTEXT, { traceId: c.parent.traceId, spanId: c.parent.spanId, traceFlags: TraceFlags.SAMPLED, isRemote: c.parent.remote, traceState: c.parent.state ? new TraceState(c.parent.state) : undefined })
+        : ROOT_CONTEXT;
+      const span = tracer.startSpan(c.name, c.options, ctx);
+      c.build?.(span);
+      span.end(c.end);
+    }
+  }
+  return memory.getFinishedSpans();
+}
+
+type Obj = Record<string, unknown>;
+
+/** An unset status and a status with code 0 are the same to a reader. */
+function normalize(req: Obj): Obj {
+  for (const rs of req.resource_spans as Obj[]) {
+    for (const ss of rs.scope_spans as Obj[]) {
+      for (const s of ss.spans as Obj[]) s.status ??= { message: '', code: 0 };
+    }
+  }
+  return req;
+}
+
+const official = (spans: ReadableSpan[]) => normalize(decode('ExportTraceServiceRequest', ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array));
+const ours = (spans: ReadableSpan[], w?: ProtoWriter) => normalize(decode('ExportTraceServiceRequest', encodeTraceRequest(spans, w)));
+
+describe('OTLP span encoder', () => {
+  const spans = makeSpans();
+
+  it('groups spans by resource and scope as the official serializer does', () => {
+    const req = ours(spans);
+    const rs = req.resource_spans as Obj[];
+    expect(rs).toHaveLength(2);
+    expect((rs[0].scope_spans as Obj[]).map((s) => (s.scope as Obj).name)).toEqual(['tracegate-gateway', 'other-scope']);
+    expect((rs[1].scope_spans as Obj[]).map((s) => (s.spans as Obj[]).length)).toEqual([CASES.length]);
+  });
+
+  it.each(CASES.map((c, i) => [c.name, i] as const))('%s: decodes field for field like the official encoding', (_name, i) => {
+    const some = spans.filter((_s, j) => j % CASES.length === i);
+    expect(ours(some)).toEqual(official(some));
+  });
+
+  it('encodes the whole set (all resources and scopes at once) identically, and again into a reused writer', () => {
+    const w = new ProtoWriter(64); // tiny: grows while writing
+    expect(ours(spans, w)).toEqual(official(spans));
+    expect(ours(spans.slice(3), w)).toEqual(official(spans.slice(3)));
+  });
+
+  it('writes nothing for no spans', () => {
+    expect(encodeTraceRequest([])).toHaveLength(0);
+  });
+});
+
+const RESPONSE_PROTO = `syntax = "proto3";
+message ExportTraceServiceResponse { ExportTracePartialSuccess partial_success = 1; string unknown = 9; }
+message ExportTracePartialSuccess { int64 rejected_spans = 1; string error_message = 2; fixed32 unknown = 7; }`;
+const responseType = protobuf.parse(RESPONSE_PROTO, { keepCase: true }).root.lookupType('ExportTraceServiceResponse');
+const response = (v: Obj) => responseType.encode(responseType.fromObject(v)).finish();
+
+describe('ExportTraceServiceResponse decoder', () => {
+  it.each([
+    ['empty (full success)', {}, {}],
+    ['partial success', { partial_success: { rejected_spans: 3, error_message: 'span too large: ü' } }, { partialSuccess: { rejectedSpans: 3, errorMessage: 'span too large: ü' } }],
+    ['warning only', { partial_success: { error_message: 'sampled down' } }, { partialSuccess: { errorMessage: 'sampled down' } }],
+    ['unknown fields skipped', { unknown: 'x', partial_success: { rejected_spans: 2 ** 40, unknown: 5 } }, { partialSuccess: { rejectedSpans: 2 ** 40 } }],
+  ] as const)('%s', (_name, wire, expected) => {
+    expect(decodeExportResponse(response(wire as Obj))).toEqual(expected);
+  });
+
+  it.each([
+    ['truncated length', Uint8Array.from([0x0a, 0x05, 0x08])],
+    ['truncated varint', Uint8Array.from([0x0a, 0x01, 0x88])],
+    ['bad wire type', Uint8Array.from([0x0f])],
+  ])('refuses %s', (_name, bytes) => {
+    expect(() => decodeExportResponse(bytes)).toThrow();
+  });
+});
+
+describe('OtlpGrpcSpanExporter', () => {
+  let server: grpc.Server | undefined;
+  afterAll(() => server?.forceShutdown());
+
+  it('sends the encoded request over OTLP/gRPC and treats a partial success as delivered', async () => {
+    const received: Buffer[] = [];
+    server = new grpc.Server();
+    const raw = (b: Buffer) => b;
+    server.addService(
+      { Export: { path: TRACE_EXPORT_PATH, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } },
+      {
+        Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+          received.push(call.request);
+          cb(null, Buffer.from(response({ partial_success: { rejected_spans: 1, error_message: 'one refused' } })));
+        },
+      },
+    );
+    const port = await new Promise<number>((resolve, reject) => server!.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const exporter = new OtlpGrpcSpanExporter({ url: `http://127.0.0.1:${port}` });
+    const spans = makeSpans().slice(0, 4);
+    const result = await new Promise<{ code: ExportResultCode }>((resolve) => exporter.export(spans, resolve));
+    await exporter.shutdown();
+    expect(result.code).toBe(ExportResultCode.SUCCESS);
+    expect(received).toHaveLength(1);
+    expect(normalize(decode('ExportTraceServiceRequest', received[0]))).toEqual(official(spans));
+  });
+});
