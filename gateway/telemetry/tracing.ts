@@ -1,15 +1,14 @@
 /**
  * The gateway's tracer: spans are created with an explicit parent taken from the incoming
  * `traceparent` (no context manager, so no async-hooks cost on the hot path) and exported in
- * batches over OTLP gRPC, off the request path: the batch processor hands a full batch to the
- * exporter, which encodes and sends it on a later turn of the event loop, never inside the
- * `span.end()` of the request that filled the batch.
+ * batches over OTLP gRPC, off the request path: each ended span is encoded on the next turn of
+ * the event loop (otlp/processor.ts), never inside the request's `span.end()`.
  */
 import { ROOT_CONTEXT, defaultTextMapGetter, type Context, type TracerProvider } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { OtlpGrpcSpanExporter } from './otlp/exporter.js';
+import { OtlpGrpcSpanProcessor } from './otlp/processor.js';
 
 const propagator = new W3CTraceContextPropagator();
 
@@ -38,15 +37,15 @@ export interface OwnedTracing {
   shutdown(): Promise<void>;
 }
 
-/**
- * Batching: 512 spans (256 calls) per export request keeps gRPC's per-call cost small; up to 16
- * batches may wait while the collector is slow before new spans are dropped (and counted).
- */
+/** Batching for exporters given in tests (in-memory): the SDK's processor. */
 export const BATCH = { maxQueueSize: 8192, maxExportBatchSize: 512, scheduledDelayMillis: 1000 } as const;
 
-/** The span processor that exports to an OTLP/gRPC endpoint (`tracegate gateway` and `tracegate start` both use it). */
-export function otlpSpanProcessor(otlpEndpoint: string): SpanProcessor {
-  return new BatchSpanProcessor(new OtlpGrpcSpanExporter({ url: otlpEndpoint }), { ...BATCH });
+/**
+ * The span processor that exports to an OTLP/gRPC endpoint (`tracegate gateway` and `tracegate
+ * start` both use it): 512 spans (256 calls) per export request keeps gRPC's per-call cost small.
+ */
+export function otlpSpanProcessor(otlpEndpoint: string): OtlpGrpcSpanProcessor {
+  return new OtlpGrpcSpanProcessor({ url: otlpEndpoint, maxBatchSpans: 512, scheduledDelayMillis: 1000 });
 }
 
 export function gatewayResource(serviceName: string) {

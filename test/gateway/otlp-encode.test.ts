@@ -14,6 +14,7 @@ import protobuf from 'protobufjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeTraceRequest } from '../../gateway/telemetry/otlp/encode.js';
 import { OtlpGrpcSpanExporter, TRACE_EXPORT_PATH } from '../../gateway/telemetry/otlp/exporter.js';
+import { OtlpGrpcSpanProcessor } from '../../gateway/telemetry/otlp/processor.js';
 import { decodeExportResponse } from '../../gateway/telemetry/otlp/response.js';
 import { ProtoWriter } from '../../gateway/telemetry/otlp/writer.js';
 import { decode } from '../collector/otlp-proto.js';
@@ -183,30 +184,77 @@ describe('ExportTraceServiceResponse decoder', () => {
   });
 });
 
-describe('OtlpGrpcSpanExporter', () => {
-  let server: grpc.Server | undefined;
-  afterAll(() => server?.forceShutdown());
-
-  it('sends the encoded request over OTLP/gRPC and treats a partial success as delivered', async () => {
-    const received: Buffer[] = [];
-    server = new grpc.Server();
-    const raw = (b: Buffer) => b;
-    server.addService(
-      { Export: { path: TRACE_EXPORT_PATH, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } },
-      {
-        Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-          received.push(call.request);
-          cb(null, Buffer.from(response({ partial_success: { rejected_spans: 1, error_message: 'one refused' } })));
-        },
+/** An OTLP/gRPC trace receiver that keeps the raw requests and answers `answer`. */
+async function startReceiver(answer: Uint8Array): Promise<{ url: string; received: Buffer[]; server: grpc.Server }> {
+  const received: Buffer[] = [];
+  const server = new grpc.Server();
+  const raw = (b: Buffer) => b;
+  server.addService(
+    { Export: { path: TRACE_EXPORT_PATH, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } },
+    {
+      Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        received.push(call.request);
+        cb(null, Buffer.from(answer));
       },
-    );
-    const port = await new Promise<number>((resolve, reject) => server!.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-    const exporter = new OtlpGrpcSpanExporter({ url: `http://127.0.0.1:${port}` });
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  return { url: `http://127.0.0.1:${port}`, received, server };
+}
+
+/** Every span of the decoded requests, as (resource service name, scope name, span) triples. */
+function flatten(reqs: Obj[]): Obj[] {
+  return reqs.flatMap((req) =>
+    (req.resource_spans as Obj[]).flatMap((rs) =>
+      (rs.scope_spans as Obj[]).flatMap((ss) => (ss.spans as Obj[]).map((span) => ({ resource: rs.resource, scope: ss.scope, span }))),
+    ),
+  );
+}
+
+describe('export over real gRPC', () => {
+  const servers: grpc.Server[] = [];
+  afterAll(() => servers.forEach((s) => s.forceShutdown()));
+
+  it('OtlpGrpcSpanExporter sends the encoded request and treats a partial success as delivered', async () => {
+    const rx = await startReceiver(response({ partial_success: { rejected_spans: 1, error_message: 'one refused' } }));
+    servers.push(rx.server);
+    const exporter = new OtlpGrpcSpanExporter({ url: rx.url });
     const spans = makeSpans().slice(0, 4);
     const result = await new Promise<{ code: ExportResultCode }>((resolve) => exporter.export(spans, resolve));
     await exporter.shutdown();
     expect(result.code).toBe(ExportResultCode.SUCCESS);
-    expect(received).toHaveLength(1);
-    expect(normalize(decode('ExportTraceServiceRequest', received[0]))).toEqual(official(spans));
+    expect(rx.received).toHaveLength(1);
+    expect(normalize(decode('ExportTraceServiceRequest', rx.received[0]))).toEqual(official(spans));
+  });
+
+  it('OtlpGrpcSpanProcessor batches sampled spans of several scopes, back to back, exactly as the official encoding', async () => {
+    const rx = await startReceiver(new Uint8Array(0));
+    servers.push(rx.server);
+    const processor = new OtlpGrpcSpanProcessor({ url: rx.url, maxBatchSpans: 5 });
+    const memory = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'gw' }), spanProcessors: [processor, new SimpleSpanProcessor(memory)] });
+    const tracers = [provider.getTracer('a'), provider.getTracer('b', '1.0')];
+    for (let i = 0; i < 12; i++) tracers[i % 2].startSpan(`s${i}`, { attributes: { i, text: UNICODE.repeat(i) } }).end();
+    const unsampled = trace.setSpanContext(ROOT_CONTEXT, { traceId: 'aa92f3577b34da6a3ce929d0e0e47361', spanId: 'b0f067aa0ba902b7', traceFlags: TraceFlags.NONE, isRemote: true });
+    tracers[0].startSpan('not sampled', {}, unsampled).end();
+    await provider.forceFlush();
+    expect(rx.received).toHaveLength(3); // 5 + 5 + 2
+    const got = flatten(rx.received.map((b) => normalize(decode('ExportTraceServiceRequest', b))));
+    const want = flatten([official(memory.getFinishedSpans().filter((s) => s.name !== 'not sampled'))]);
+    const byName = (a: Obj, b: Obj) => String((a.span as Obj).name).localeCompare(String((b.span as Obj).name));
+    expect(got.sort(byName)).toEqual(want.sort(byName));
+    expect(processor.stats).toEqual({ exported: 12, dropped: 0, failed: 0 });
+    await provider.shutdown();
+  });
+
+  it('OtlpGrpcSpanProcessor counts spans it could not deliver and never throws', async () => {
+    const processor = new OtlpGrpcSpanProcessor({ url: 'http://127.0.0.1:9', timeoutMillis: 2000 });
+    const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    for (let i = 0; i < 3; i++) provider.getTracer('t').startSpan(`s${i}`).end();
+    await provider.forceFlush();
+    expect(processor.stats).toEqual({ exported: 0, dropped: 0, failed: 3 });
+    await provider.shutdown();
+    provider.getTracer('t').startSpan('after shutdown').end();
+    expect(processor.stats.failed + processor.stats.exported + processor.stats.dropped).toBe(3);
   });
 });

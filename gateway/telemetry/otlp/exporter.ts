@@ -38,33 +38,38 @@ export function grpcTraceDelegate<T>(opts: GrpcExporterOptions, serializer: Seri
   return createOtlpGrpcExportDelegate(config, serializer, 'otlp_grpc_span_exporter', spanCounter(count), undefined, TRACE_SERVICE, TRACE_EXPORT_PATH);
 }
 
-/** The serializer for SDK spans: one pass, into a writer reused between exports (the result is a copy). */
-export function spanSerializer(): Serializer<ReadableSpan[]> {
-  const w = new ProtoWriter(256 * 1024);
-  return {
-    serializeRequest: (spans) => encodeTraceRequest(spans, w),
-    deserializeResponse: decodeExportResponse,
-  };
+/** What the delegate carries: the request already encoded, so the spans themselves are released at once. */
+export interface EncodedRequest {
+  bytes: Uint8Array;
+  spans: number;
 }
+
+const encodedSerializer: Serializer<EncodedRequest> = {
+  serializeRequest: (r) => r.bytes,
+  deserializeResponse: decodeExportResponse,
+};
 
 /**
  * A SpanExporter for any span processor. `export` returns at once: encoding and sending run on
  * the next turn of the event loop, because the BatchSpanProcessor exports a full batch from inside
- * the `span.end()` that filled it, which is the tail of some client's request.
+ * the `span.end()` that filled it, which is the tail of some client's request. The spans are
+ * encoded before the gRPC call and not held while it is in flight: spans that live through a
+ * young-generation GC are copied, and held for a whole export they would be on every one.
  */
 export class OtlpGrpcSpanExporter implements SpanExporter {
   private readonly delegate;
+  private readonly writer = new ProtoWriter(256 * 1024);
   private readonly queued = new Set<Promise<void>>();
 
   constructor(opts: GrpcExporterOptions) {
-    this.delegate = grpcTraceDelegate(opts, spanSerializer(), (spans) => spans.length);
+    this.delegate = grpcTraceDelegate(opts, encodedSerializer, (r) => r.spans);
   }
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
     const p = new Promise<void>((resolve) =>
       setImmediate(() => {
         this.queued.delete(p);
-        this.delegate.export(spans, done);
+        this.delegate.export({ bytes: encodeTraceRequest(spans, this.writer), spans: spans.length }, done);
         resolve();
       }),
     );
