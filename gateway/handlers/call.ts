@@ -91,7 +91,7 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
       if (!reply.raw.writableFinished) gone.abort();
     });
     const stream = body.stream === true && endpoint !== 'embeddings';
-    const input: CallInput = { endpoint, clientBody: body, clientHeaders: req.headers, rule: hit.rule, model: hit.model, stream, startedAt, clientGone: gone };
+    const input: CallInput = { endpoint, clientBody: body, rawBody: req.rawBody, clientHeaders: req.headers, rule: hit.rule, model: hit.model, stream, startedAt, clientGone: gone };
     const tel = new CallTelemetry(state.telemetry, input, req.rawBody ?? '', state.config.backends);
     const env: ProxyEnv = { config: state.config, breakers: deps.breakers, upstreams: deps.upstreams, random: deps.random, nowMs: deps.nowMs, observe: tel.observe };
     const sink = stream ? sseSink(reply) : undefined;
@@ -102,7 +102,7 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
       // A bug, not a provider failure: the span still ends, the client gets a 500 envelope.
       const error = gatewayClientError(new GatewayError('internal_error', 'the gateway failed to handle this request'));
       outcome = { result: { ok: false, cause: 'network', error }, path: { attempts: 0, fallbackUsed: false, skipped: [] } };
-      req.log.error({ err, route: hit.rule.id }, 'call failed inside the gateway');
+      req.log.error({ err, reqId: req.id, route: hit.rule.id }, 'call failed inside the gateway');
     }
     const r = outcome.result;
     const status = statusOf(r);

@@ -49,7 +49,7 @@ function prepare(env: ProxyEnv, input: CallInput, backend: BackendConfig, c: Can
     const e = new GatewayError('endpoint_not_supported', `backend "${backend.name}" (${backend.provider}) does not serve ${input.endpoint}`);
     return { ok: false, cause: 'unsupported', error: gatewayClientError(e) };
   }
-  const r = translator.request(input.clientBody, { model: c.model, backend: descriptor(backend) }, { forceUsageOnStream: true, clientHeaders: input.clientHeaders });
+  const r = translator.request(input.clientBody, { model: c.model, backend: descriptor(backend) }, { forceUsageOnStream: true, clientHeaders: input.clientHeaders, rawBody: input.rawBody });
   if (!r.ok) return { ok: false, cause: 'rejected', error: r.error };
   const request = r.request;
   const key = env.config.keys.get(backend.name);

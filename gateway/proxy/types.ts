@@ -9,6 +9,8 @@ export type Json = Record<string, unknown>;
 export interface CallInput {
   endpoint: Endpoint;
   clientBody: Json;
+  /** The JSON text `clientBody` was parsed from. */
+  rawBody?: string;
   clientHeaders: RequestHeaders;
   rule: RuleConfig;
   /** The model requested, after an alias. */

@@ -43,13 +43,24 @@ function identity(input: CallInput, names: GatewaySpecHeaders): Attributes {
   return a;
 }
 
-function attemptAttributes(b: BackendConfig, model: string, retry: number, fallback: boolean): Attributes {
-  let host = '';
-  try {
-    host = new URL(b.url).host;
-  } catch {
-    // a simulated backend's placeholder
+/** `server.address` per backend config object, parsed once (a reload brings new objects). */
+const hosts = new WeakMap<BackendConfig, string>();
+
+function hostOf(b: BackendConfig): string {
+  let host = hosts.get(b);
+  if (host === undefined) {
+    try {
+      host = new URL(b.url).host;
+    } catch {
+      host = ''; // a simulated backend's placeholder
+    }
+    hosts.set(b, host);
   }
+  return host;
+}
+
+function attemptAttributes(b: BackendConfig, model: string, retry: number, fallback: boolean): Attributes {
+  const host = hostOf(b);
   return {
     // Marks it as the gateway's: with no openinference.span.kind it is never counted as a call.
     [TG.ORIGIN]: TG_ORIGIN_GATEWAY,
@@ -89,13 +100,15 @@ export class CallTelemetry {
     attrs[TG.STREAMING] = input.stream;
     Object.assign(attrs, identity(input, env.headers));
     const parent = parentContext(input.clientHeaders);
-    this.span = env.tracer.startSpan(`${OPERATION[input.endpoint]} ${input.model}`, { kind: SpanKind.SERVER, attributes: attrs }, parent);
+    // Attributes set after start, not passed to startSpan: the SDK would first copy and check
+    // them all for the sampler (the gateway's samplers do not read attributes), then again here.
+    this.span = env.tracer.startSpan(`${OPERATION[input.endpoint]} ${input.model}`, { kind: SpanKind.SERVER }, parent).setAttributes(attrs);
     this.ctx = trace.setSpan(parent, this.span);
   }
 
   /** Starts the child span of an attempt; the returned function ends it. */
   readonly observe: AttemptObserver = (backend, model, retry, fallback) => {
-    const span = this.env.tracer.startSpan(`upstream ${backend.name}`, { kind: SpanKind.CLIENT, attributes: attemptAttributes(backend, model, retry, fallback) }, this.ctx);
+    const span = this.env.tracer.startSpan(`upstream ${backend.name}`, { kind: SpanKind.CLIENT }, this.ctx).setAttributes(attemptAttributes(backend, model, retry, fallback));
     return (r: AttemptResult) => {
       this.env.metrics.recordAttempt(backend.name, r.ok ? 'ok' : r.cause);
       if (r.ok) span.setAttribute(TG.HTTP_STATUS, r.kind === 'json' ? r.status : 200);

@@ -64,6 +64,11 @@ export interface RequestOptions {
    * to forward `anthropic-version` and `anthropic-beta`; nothing secret is ever copied.
    */
   clientHeaders?: Record<string, string | string[] | undefined>;
+  /**
+   * The client's body as received (the JSON text `clientBody` was parsed from). A passthrough
+   * translator may forward it as is when it would change nothing, instead of re-serializing.
+   */
+  rawBody?: string;
 }
 
 /**

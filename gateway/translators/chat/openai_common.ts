@@ -14,8 +14,11 @@ import { usageFromOpenAI } from '../usage.js';
  * streams when asked. Every other parameter passes untouched, unknown ones included.
  */
 export function passthroughChatBody(body: Record<string, unknown>, model: string, opts: RequestOptions): string {
+  const usageOnStream = body.stream === true && opts.forceUsageOnStream;
+  // Nothing to change: the client's own bytes (re-serializing ~1 KB showed in gateway profiles).
+  if (opts.rawBody !== undefined && body.model === model && !usageOnStream) return opts.rawBody;
   const out: Record<string, unknown> = { ...body, model };
-  if (body.stream === true && opts.forceUsageOnStream) {
+  if (usageOnStream) {
     const so = isObject(body.stream_options) ? body.stream_options : {};
     out.stream_options = { ...so, include_usage: true };
   }
