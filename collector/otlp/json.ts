@@ -78,7 +78,7 @@ function anyValue(v: unknown): unknown {
   if ('doubleValue' in a || 'double_value' in a) return Number(field(a, 'doubleValue', 'double_value'));
   if ('arrayValue' in a || 'array_value' in a) return list(obj(a, 'arrayValue', 'array_value', 'value'), 'values', undefined, 'arrayValue').map(anyValue);
   if ('kvlistValue' in a || 'kvlist_value' in a) {
-    const out: Obj = {};
+    const out: Obj = Object.create(null);
     for (const kv of list(obj(a, 'kvlistValue', 'kvlist_value', 'value'), 'values', undefined, 'kvlistValue')) out[str(kv, 'key')] = anyValue(kv.value);
     return out;
   }
@@ -87,7 +87,7 @@ function anyValue(v: unknown): unknown {
 }
 
 function attributes(o: Obj, camel: string, where: string): Attributes {
-  const out: Attributes = {};
+  const out: Attributes = Object.create(null);
   for (const kv of list(o, camel, camel, where)) {
     const v = anyValue(kv.value);
     out[str(kv, 'key')] = stringifyValue(v);

@@ -40,7 +40,7 @@ export function decodeTraceRequest(buf: Buffer, keys: KeyCache = new KeyCache())
 /** ResourceSpans: resource = 1, scope_spans = 2 (in any order: the resource is read first). */
 function readResourceSpans(r: Reader, end: number, index: number, keys: KeyCache, out: DecodeResult<SpanRecord>): void {
   const scopes: Array<[number, number]> = [];
-  let resourceAttributes: Attributes = {};
+  let resourceAttributes: Attributes = Object.create(null);
   while (r.pos < end) {
     const tag = r.uint32();
     if (tag === ((1 << 3) | WIRE_LEN)) resourceAttributes = readResource(r, r.lenEnd(), keys);
@@ -58,7 +58,7 @@ function readResourceSpans(r: Reader, end: number, index: number, keys: KeyCache
 
 /** Resource: attributes = 1. */
 function readResource(r: Reader, end: number, keys: KeyCache): Attributes {
-  const attrs: Attributes = {};
+  const attrs: Attributes = Object.create(null);
   while (r.pos < end) {
     const tag = r.uint32();
     if (tag === ((1 << 3) | WIRE_LEN)) readKeyValue(r, r.lenEnd(), keys, attrs);
@@ -110,7 +110,7 @@ function readSpan(r: Reader, scope: Scope): SpanRecord | string {
   let kind = 0;
   let start = 0n;
   let end = 0n;
-  const attributes: Attributes = {};
+  const attributes: Attributes = Object.create(null);
   const events: SpanEvent[] = [];
   const links: SpanLink[] = [];
   let status = 0;
@@ -256,7 +256,8 @@ function arrayValue(r: Reader, end: number): Json[] {
 
 /** KeyValueList: values = 1 (KeyValue). */
 function kvlistValue(r: Reader, end: number): { [k: string]: Json } {
-  const out: { [k: string]: Json } = {};
+  // Null prototype: a key named __proto__ is data like any other.
+  const out: { [k: string]: Json } = Object.create(null);
   while (r.pos < end) {
     const tag = r.uint32();
     if (tag === ((1 << 3) | WIRE_LEN)) {
