@@ -24,7 +24,8 @@ function base(i: number, attributes: Record<string, string>): SpanRecord {
     resourceAttributes: { 'service.name': 'bench', 'telemetry.sdk.language': 'nodejs' },
     scopeName: 'bench',
     scopeVersion: '1',
-    attributes,
+    // As the OTLP decoders build them: a fresh null-prototype map per span.
+    attributes: Object.assign(Object.create(null) as Record<string, string>, attributes),
     statusCode: 'Unset',
     statusMessage: '',
     events: [],

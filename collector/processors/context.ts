@@ -60,9 +60,10 @@ export interface StageContext {
 }
 
 /**
- * A processor stage. It never mutates the spans it is given: a span it changes is returned as a
- * new object with a new attribute map (copy on write), unchanged spans are passed through.
- * Its only side effect is counting into `ctx.counters`.
+ * A processor stage. It changes the spans it is given in place (the decoders build fresh spans
+ * and maps per request; see README "Contract") and answers them; `resourceAttributes`, shared by
+ * the spans of a resource, are replaced, never changed. Its other side effect is counting into
+ * `ctx.counters`.
  */
 export type Stage = (batch: SpanBatch, ctx: StageContext) => SpanBatch;
 

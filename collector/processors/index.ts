@@ -34,7 +34,10 @@ export const STAGES: ReadonlyArray<readonly [name: string, stage: Stage]> = [
 ];
 
 export interface Processor {
-  /** Runs every stage; the spans given are not mutated, the result shares unchanged ones. */
+  /**
+   * Runs every stage. Changes the given spans in place and answers them (the decoders build
+   * fresh spans per request; pass copies to keep the originals).
+   */
   process(batch: SpanBatch): SpanBatch;
   /** A copy of the counters so far. */
   counters(): ProcessorCounters;

@@ -128,7 +128,8 @@ export function checkSpan(span: SpanRecord, ctx: StageContext): SpanRecord {
   const fresh = found.filter((f) => !alreadyThere(span, f.name));
   if (fresh.length === 0) return span;
   for (const f of fresh) ctx.counters.signals[f.name]++;
-  return { ...span, events: [...span.events, ...fresh.map((f) => event(span, f))] };
+  for (const f of fresh) span.events.push(event(span, f));
+  return span;
 }
 
 export const qualityStage: Stage = perSpan(checkSpan);

@@ -61,52 +61,58 @@ function contentValue(key: string, value: string, r: Rules, c: ProcessorCounters
   return short;
 }
 
-/** The attributes after the rules, or the same object when nothing changed. */
-function applyRules(attrs: Attributes, r: Rules, c: ProcessorCounters, cut: string[], prefix = ''): Attributes {
-  let out: Attributes | undefined;
+/** Applies the rules to the map in place (the span's own map, see README "Contract"). */
+function applyRules(attrs: Attributes, r: Rules, c: ProcessorCounters, cut: string[], prefix = ''): void {
   for (const key in attrs) {
     const value = attrs[key];
     const next = contentValue(key, value, r, c, cut, prefix);
     if (next === value) continue;
-    out ??= copyAttrs(attrs);
-    if (next === undefined) delete out[key];
-    else out[key] = next;
+    if (next === undefined) delete attrs[key];
+    else attrs[key] = next;
   }
-  return out ?? attrs;
 }
 
 function contentSpan(span: SpanRecord, r: Rules, c: ProcessorCounters): SpanRecord {
   const cut: string[] = [];
-  let attributes = applyRules(span.attributes, r, c, cut);
-  let events = span.events;
+  const attributes = span.attributes;
+  applyRules(attributes, r, c, cut);
   span.events.forEach((e, i) => {
-    const ea = applyRules(hideEventContent(e, r, c) ?? e.attributes, r, c, cut, `events.${i}.`);
-    if (ea !== e.attributes) {
-      if (events === span.events) events = [...span.events];
-      events[i] = { ...e, attributes: ea };
-    }
+    hideEventContent(e, r, c);
+    applyRules(e.attributes, r, c, cut, `events.${i}.`);
   });
-  const resourceAttributes = r.config.scrubSecrets ? scrubOnly(span.resourceAttributes, c) : span.resourceAttributes;
+  if (r.config.scrubSecrets) span.resourceAttributes = scrubResource(span.resourceAttributes, c);
   if (cut.length) {
     c.truncatedSpans++;
     const before = attributes[TG.TRUNCATED];
-    attributes = copyAttrs(attributes, { [TG.TRUNCATED]: before ? `${before},${cut.join(',')}` : cut.join(',') });
+    attributes[TG.TRUNCATED] = before ? `${before},${cut.join(',')}` : cut.join(',');
   }
-  if (attributes === span.attributes && events === span.events && resourceAttributes === span.resourceAttributes) return span;
-  return { ...span, attributes, events, resourceAttributes };
+  return span;
 }
 
-/** Resource attributes: credentials only (they are the SDK's, not content). */
-function scrubOnly(attrs: Attributes, c: ProcessorCounters): Attributes {
-  let out: Attributes | undefined;
-  for (const key in attrs) {
-    const v = attrs[key];
-    const next = isSecretKey(key) ? REDACTED : scrubValue(v);
-    if (next === v) continue;
-    c.secretsScrubbed++;
-    (out ??= copyAttrs(attrs))[key] = next;
+/**
+ * Resource attributes: credentials only (they are the SDK's, not content). One map is shared by
+ * every span of a resource in a request, so it is copied, not changed, and the answer is
+ * remembered per map; the count stays per span, as for span attributes.
+ */
+const scrubbedResources = new WeakMap<Attributes, readonly [Attributes, number]>();
+
+function scrubResource(attrs: Attributes, c: ProcessorCounters): Attributes {
+  let hit = scrubbedResources.get(attrs);
+  if (!hit) {
+    let out: Attributes | undefined;
+    let n = 0;
+    for (const key in attrs) {
+      const v = attrs[key];
+      const next = isSecretKey(key) ? REDACTED : scrubValue(v);
+      if (next === v) continue;
+      n++;
+      (out ??= copyAttrs(attrs))[key] = next;
+    }
+    hit = [out ?? attrs, n];
+    scrubbedResources.set(attrs, hit);
   }
-  return out ?? attrs;
+  c.secretsScrubbed += hit[1];
+  return hit[0];
 }
 
 /**
@@ -115,21 +121,20 @@ function scrubOnly(attrs: Attributes, c: ProcessorCounters): Attributes {
  */
 const INPUT_EVENTS = new Set(['gen_ai.system.message', 'gen_ai.user.message', 'gen_ai.assistant.message', 'gen_ai.tool.message']);
 
-function hideEventContent(e: SpanEvent, r: Rules, c: ProcessorCounters): Attributes | undefined {
-  if (!r.hiding) return undefined;
+function hideEventContent(e: SpanEvent, r: Rules, c: ProcessorCounters): void {
+  if (!r.hiding) return;
   const h = r.config.hide;
   const hidden = INPUT_EVENTS.has(e.name)
     ? h.inputs || h.inputMessages || h.inputText
     : e.name === 'gen_ai.choice' && (h.outputs || h.outputMessages || h.outputText);
-  if (!hidden) return undefined;
-  const out = copyAttrs(e.attributes);
+  if (!hidden) return;
+  const out = e.attributes;
   for (const key of ['content', 'message', 'tool_calls']) {
     if (out[key] !== undefined) {
       out[key] = REDACTED;
       c.redacted++;
     }
   }
-  return out;
 }
 
 const rulesByConfig = new WeakMap<ResolvedProcessorConfig, Rules>();

@@ -52,8 +52,15 @@ const VALUE_PATTERNS: ReadonlyArray<readonly [probe: (v: string) => boolean, re:
   [(v) => v.includes('_') && v.includes('ghp_'), /\bghp_[A-Za-z0-9]{36}\b/g, REDACTED],
 ];
 
+/**
+ * The shortest value any pattern can match (`xox?-` and 10 characters); most attribute values
+ * (roles, counts, ids, names) are shorter and are not scanned at all.
+ */
+const MIN_SECRET_LENGTH = 15;
+
 /** The value with tokens masked; the same string when none was found. */
 export function scrubValue(v: string): string {
+  if (v.length < MIN_SECRET_LENGTH) return v;
   let out = v;
   for (const [probe, re, replacement] of VALUE_PATTERNS) {
     if (probe(out)) out = out.replace(re, replacement);

@@ -2,7 +2,7 @@ import type { OiSpanKind } from '../../../common/semconv.js';
 import type { SpanRecord } from '../../model.js';
 import type { Convention } from '../context.js';
 
-/** Which conventions a span's keys show; one pass over the keys, first characters only. */
+/** Which conventions a span's keys show; one pass over the keys. */
 export interface Seen {
   openinference: boolean;
   genai: boolean;
@@ -12,19 +12,31 @@ export interface Seen {
 
 export function detect(attrs: Record<string, string>): Seen {
   const s: Seen = { openinference: false, genai: false, openllmetry: false, vercel: false };
-  for (const k of Object.keys(attrs)) {
-    const c = k.charCodeAt(0);
-    if (c === 103 /* g */ && k.startsWith('gen_ai.')) {
-      if (k.startsWith('gen_ai.prompt.') || k.startsWith('gen_ai.completion.')) s.openllmetry = true;
-      else s.genai = true;
-    } else if (c === 97 /* a */ && k.startsWith('ai.')) s.vercel = true;
-    else if (c === 116 /* t */ && k.startsWith('traceloop.')) s.openllmetry = true;
-    else if (c === 108 /* l */ && k.startsWith('llm.')) {
-      if (isOpenLlmetryLlmKey(k)) s.openllmetry = true;
-      else s.openinference = true;
-    } else if (c === 111 /* o */ && k === 'openinference.span.kind') s.openinference = true;
+  for (const k in attrs) {
+    const c = conventionOf(k);
+    if (c !== undefined) s[c] = true;
   }
   return s;
+}
+
+/** The convention a key shows, remembered per key (key names repeat from span to span). */
+const keyConventions = new Map<string, Convention | null>();
+
+function conventionOf(k: string): Convention | undefined {
+  let c = keyConventions.get(k);
+  if (c === undefined) {
+    c = classify(k) ?? null;
+    if (keyConventions.size < 20_000) keyConventions.set(k, c);
+  }
+  return c ?? undefined;
+}
+
+function classify(k: string): Convention | undefined {
+  if (k.startsWith('gen_ai.')) return k.startsWith('gen_ai.prompt.') || k.startsWith('gen_ai.completion.') ? 'openllmetry' : 'genai';
+  if (k.startsWith('ai.')) return 'vercel';
+  if (k.startsWith('traceloop.')) return 'openllmetry';
+  if (k.startsWith('llm.')) return isOpenLlmetryLlmKey(k) ? 'openllmetry' : 'openinference';
+  return k === 'openinference.span.kind' ? 'openinference' : undefined;
 }
 
 /** OpenLLMetry's own `llm.*` keys (its older releases wrote prompts, vendor and model there). */

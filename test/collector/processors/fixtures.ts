@@ -5,8 +5,15 @@ import { newCounters, type StageContext } from '../../../collector/processors/co
 
 export const END_NS = 1_700_000_000_500_000_000n;
 
-/** A span as the receiver hands it over, with the given attributes. */
+/**
+ * A span as the receiver hands it over, with the given attributes: fresh maps and arrays of
+ * its own, as the decoders build them (the stages change a span in place).
+ */
 export function span(attributes: Attributes, over: Partial<SpanRecord> = {}): SpanRecord {
+  const fresh = {
+    ...over,
+    ...(over.events && { events: over.events.map((e) => ({ ...e, attributes: { ...e.attributes } })) }),
+  };
   return {
     traceId: '0af7651916cd43dd8448eb211c80319c',
     spanId: 'b7ad6b7169203331',
@@ -20,12 +27,12 @@ export function span(attributes: Attributes, over: Partial<SpanRecord> = {}): Sp
     resourceAttributes: {},
     scopeName: 'test',
     scopeVersion: '1',
-    attributes,
+    attributes: { ...attributes },
     statusCode: 'Unset',
     statusMessage: '',
     events: [],
     links: [],
-    ...over,
+    ...fresh,
   };
 }
 

@@ -65,12 +65,11 @@ describe('buildProcessor', () => {
     expect(STAGES.map(([name]) => name)).toEqual(['normalize', 'cost', 'quality', 'content']);
   });
 
-  it('normalizes, prices, judges the content before hiding it, and never mutates its input', () => {
+  it('normalizes, prices, judges the content before hiding it, changing the given spans in place', () => {
     const p = buildProcessor(ProcessorConfigSchema.parse({ hide: { outputs: true } }), { prices: TEST_PRICES, env: {} });
     const input = [genaiChat()];
-    const before = structuredClone(input);
     const [out] = p.process(input);
-    expect(input).toEqual(before);
+    expect(out).toBe(input[0]);
     expect(out.attributes).toMatchObject({
       'openinference.span.kind': 'LLM',
       'llm.token_count.total': '1100000',
@@ -120,10 +119,10 @@ describe('a span a stage throws on', () => {
   });
 
   it('loses its attributes in the content stage rather than leak them', () => {
-    const attributes = { 'http.request.header.authorization': 'Bearer x' };
-    Object.defineProperty(attributes, 'poison', { enumerable: true, get: () => { throw new Error('bug'); } });
+    const s = span({ 'http.request.header.authorization': 'Bearer x' });
+    Object.defineProperty(s.attributes, 'poison', { enumerable: true, get: () => { throw new Error('bug'); } });
     const ctx = stageContext();
-    const [out] = contentStage([span(attributes)], ctx);
+    const [out] = contentStage([s], ctx);
     expect(out.attributes).toEqual({});
     expect(out.spanId).toBe('b7ad6b7169203331');
     expect(ctx.counters.stageErrors).toBe(1);
