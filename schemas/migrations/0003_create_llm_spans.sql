@@ -97,7 +97,9 @@ SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.llm_spans_mv TO ${db}.llm_spans_data AS
 WITH
     SpanAttributes AS a,
-    (keys -> arrayFirst(v -> v != '', arrayMap(k -> a[k], keys))) AS first_of,
+    -- the first non-empty of several attributes: or_else(a['x'], or_else(a['y'], a['z'])). Not a
+    -- lambda over an array of keys: arrayMap(k -> a[k], keys) copies the whole map once per key.
+    ((x, y) -> if(x != '', x, y)) AS or_else,
     (s -> toUInt64OrZero(s)) AS uint,
     a['tracegate.origin'] = 'gateway' AS from_gateway,
     a['gen_ai.operation.name'] AS op,
@@ -118,7 +120,7 @@ WITH
      '', '', '', '', '', '', '', '', '', ''] AS known_system,
     -- `openai.chat`, `google.vertex.chat`: drop API suffixes until a known name remains
     (raw -> arrayFirst(p -> has(known, p), [raw, replaceRegexpOne(raw, '\\.[^.]*$', ''), replaceRegexpOne(raw, '(\\.[^.]*){2}$', '')])) AS known_key,
-    lower(trimBoth(first_of(['gen_ai.provider.name', 'gen_ai.system']))) AS genai_provider,
+    lower(trimBoth(or_else(a['gen_ai.provider.name'], a['gen_ai.system']))) AS genai_provider,
     known_key(genai_provider) AS genai_key,
     -- model vendor from the model name, for hosts that serve many vendors
     (m -> multiIf(
@@ -154,9 +156,14 @@ WITH
     arrayFilter(e -> e.2 = 'gen_ai.evaluation.result', arrayZip(Events.Timestamp, Events.Name, Events.Attributes)) AS eval_events,
     has(['LLM', 'EMBEDDING', 'RERANKER'], span_kind) AS model_call,
     model_call AND model != '' AS priceable,
-    arrayFirstIndex(p -> match(canonical(model), p.1), prices) AS price_index,
+    -- priced here only when the span has no cost (the collector's cost stage prices spans)
+    canonical(model) AS canonical_model,
+    -- The first matching price in table order: all matches in one Hyperscan pass over the
+    -- patterns (not one regex call per price and row), the lowest index wins.
+    arrayMin(multiMatchAllIndices(canonical_model, arrayMap(p -> p.1, prices))) AS price_index_any,
+    if(span_cost OR NOT priceable, 0, price_index_any) AS price_index,
     prices[price_index] AS price,
-    first_of(['llm.cost.total', 'llm.cost.prompt', 'llm.cost.completion']) != '' AS span_cost,
+    or_else(a['llm.cost.total'], or_else(a['llm.cost.prompt'], a['llm.cost.completion'])) != '' AS span_cost,
     toInt64(cache_read_tokens) AS cr,
     toInt64(cache_write_tokens) AS cw,
     least(toInt64(reasoning_tokens), toInt64(completion_tokens)) AS rs,
@@ -181,8 +188,8 @@ SELECT
     SpanKind AS otel_span_kind,
     op AS operation,
     if(from_gateway, 'gateway', 'app') AS origin,
-    first_of(['llm.request.model_name', 'gen_ai.request.model', 'llm.model_name', 'embedding.model_name', 'reranker.model_name']) AS request_model,
-    first_of(['llm.response.model_name', 'gen_ai.response.model', 'llm.model_name']) AS response_model,
+    or_else(a['llm.request.model_name'], or_else(a['gen_ai.request.model'], or_else(a['llm.model_name'], or_else(a['embedding.model_name'], a['reranker.model_name'])))) AS request_model,
+    or_else(a['llm.response.model_name'], or_else(a['gen_ai.response.model'], a['llm.model_name'])) AS response_model,
     if(response_model != '', response_model, request_model) AS model,
     multiIf(
         a['llm.provider'] != '', lower(a['llm.provider']),
@@ -198,16 +205,16 @@ SELECT
     a['tracegate.backend'] AS backend,
     a['tracegate.team'] AS team,
     a['tracegate.key.name'] AS key_name,
-    first_of(['session.id', 'gen_ai.conversation.id']) AS session_id,
+    or_else(a['session.id'], a['gen_ai.conversation.id']) AS session_id,
     a['user.id'] AS user_id,
-    first_of(['agent.name', 'gen_ai.agent.name']) AS agent_name,
-    first_of(['tool.name', 'gen_ai.tool.name']) AS tool_name,
-    uint(first_of(['llm.token_count.prompt', 'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens'])) AS prompt_tokens,
-    uint(first_of(['llm.token_count.completion', 'gen_ai.usage.output_tokens', 'gen_ai.usage.completion_tokens'])) AS completion_tokens,
+    or_else(a['agent.name'], a['gen_ai.agent.name']) AS agent_name,
+    or_else(a['tool.name'], a['gen_ai.tool.name']) AS tool_name,
+    uint(or_else(a['llm.token_count.prompt'], or_else(a['gen_ai.usage.input_tokens'], a['gen_ai.usage.prompt_tokens']))) AS prompt_tokens,
+    uint(or_else(a['llm.token_count.completion'], or_else(a['gen_ai.usage.output_tokens'], a['gen_ai.usage.completion_tokens']))) AS completion_tokens,
     if(a['llm.token_count.total'] != '', uint(a['llm.token_count.total']), prompt_tokens + completion_tokens) AS total_tokens,
-    uint(first_of(['llm.token_count.prompt_details.cache_read', 'gen_ai.usage.cache_read.input_tokens'])) AS cache_read_tokens,
-    uint(first_of(['llm.token_count.prompt_details.cache_write', 'gen_ai.usage.cache_creation.input_tokens'])) AS cache_write_tokens,
-    uint(first_of(['llm.token_count.completion_details.reasoning', 'gen_ai.usage.reasoning.output_tokens'])) AS reasoning_tokens,
+    uint(or_else(a['llm.token_count.prompt_details.cache_read'], a['gen_ai.usage.cache_read.input_tokens'])) AS cache_read_tokens,
+    uint(or_else(a['llm.token_count.prompt_details.cache_write'], a['gen_ai.usage.cache_creation.input_tokens'])) AS cache_write_tokens,
+    uint(or_else(a['llm.token_count.completion_details.reasoning'], a['gen_ai.usage.reasoning.output_tokens'])) AS reasoning_tokens,
     multiIf(
         span_cost, toFloat64OrZero(a['llm.cost.prompt']),
         priceable AND price_index > 0, (plain_in * price.2 + cr * price.4 + cw * price.5) / 1e6,
