@@ -151,8 +151,9 @@ WITH
         lower(src) IN ('human', 'llm', 'code', 'heuristic'), lower(src),
         upper(kind) IN ('HUMAN', 'LLM', 'CODE', 'HEURISTIC'), lower(kind),
         'llm')) AS eval_source,
+    -- endsWith first: a cheap test rules out most keys before the regular expression
     arrayMap(k -> substring(k, 1, length(k) - 4),
-        arrayFilter(k -> match(k, '^((trace\\.)?(annotations|evaluations)\\.[0-9]+\\.)?(annotation|evaluation)\\.name$'), mapKeys(a))) AS eval_prefixes,
+        arrayFilter(k -> endsWith(k, '.name') AND match(k, '^((trace\\.)?(annotations|evaluations)\\.[0-9]+\\.)?(annotation|evaluation)\\.name$'), mapKeys(a))) AS eval_prefixes,
     arrayFilter(e -> e.2 = 'gen_ai.evaluation.result', arrayZip(Events.Timestamp, Events.Name, Events.Attributes)) AS eval_events,
     has(['LLM', 'EMBEDDING', 'RERANKER'], span_kind) AS model_call,
     model_call AND model != '' AS priceable,
