@@ -187,9 +187,18 @@ async function stop(child?: ChildProcess): Promise<void> {
   if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-/** A collector on CPU 1 with a temporary embedded store; null when asked not to. */
+const canIdle = () => spawnSync('chrt', ['-i', '0', 'true']).status === 0;
+
+/**
+ * A collector on CPU 1 with a temporary embedded store. It runs at SCHED_IDLE: it shares CPU 1
+ * with the load generator and the upstream, and at full speed its ClickHouse inserts and merges
+ * would slow those (measured: tracegate at one connection fell from ~0.4 ms to over 1 ms added),
+ * so the run would measure the collector, not the gateway. At idle priority it takes what CPU 1
+ * leaves; the gateway pays for encoding and sending every span either way.
+ */
 async function startCollector(dir: string, cpu: number | null): Promise<{ child: ChildProcess; url: string }> {
-  const cmd = [...tracegateCli(), 'collector', '--grpc-port', '0', '--http-port', '0', '--data', join(dir, 'data'), '--spool', join(dir, 'spool')];
+  const base = [...tracegateCli(), 'collector', '--grpc-port', '0', '--http-port', '0', '--data', join(dir, 'data'), '--spool', join(dir, 'spool')];
+  const cmd = canIdle() ? ['chrt', '-i', '0', ...base] : base;
   const { child, port } = await start(cmd, cpu, { TRACEGATE_LOG_LEVEL: 'warn' }, /OTLP\/gRPC\s+[\d.]+:(\d+)/);
   return { child, url: `http://127.0.0.1:${port}` };
 }
@@ -199,7 +208,7 @@ async function startSink(dir: string, cpu: number | null, collector: boolean): P
   if (collector) {
     try {
       const c = await startCollector(dir, cpu);
-      return { ...c, what: 'tracegate collector (OTLP gRPC, embedded ClickHouse)' };
+      return { ...c, what: `tracegate collector (OTLP gRPC, embedded ClickHouse${canIdle() ? ', SCHED_IDLE on the load CPU' : ''})` };
     } catch (err) {
       process.stderr.write(`bench: the collector did not start (${(err as Error).message.slice(0, 300)}); exporting to a minimal OTLP sink\n`);
     }
