@@ -22,14 +22,20 @@ WITH
         SELECT DISTINCT trace_id FROM ${db}.llm_spans_data
         WHERE inserted_at >= (SELECT max(inserted_at) FROM ${db}.llm_spans_data) - INTERVAL 15 MINUTE
     ),
+    -- Only a trace with a gateway span can hold a pair: the rest (most traces, when applications
+    -- export without the gateway) are not read in full, nor their otel_traces rows for hops.
+    paired AS (
+        SELECT DISTINCT trace_id FROM ${db}.llm_spans_data
+        WHERE origin = 'gateway' AND trace_id IN (SELECT trace_id FROM touched)
+    ),
     spans AS (
         SELECT * FROM ${db}.llm_spans_data FINAL
-        WHERE trace_id IN (SELECT trace_id FROM touched) AND span_kind IN ('LLM', 'EMBEDDING', 'RERANKER')
+        WHERE trace_id IN (SELECT trace_id FROM paired) AND span_kind IN ('LLM', 'EMBEDDING', 'RERANKER')
     ),
     -- plain spans that may sit between the application's span and the gateway's
     hops AS (
         SELECT TraceId AS trace_id, SpanId AS span_id, ParentSpanId AS parent_span_id FROM ${db}.otel_traces
-        WHERE TraceId IN (SELECT trace_id FROM touched)
+        WHERE TraceId IN (SELECT trace_id FROM paired)
           AND SpanAttributes['openinference.span.kind'] = ''
           AND SpanAttributes['gen_ai.operation.name'] = ''
           AND SpanAttributes['tracegate.origin'] != 'gateway'
