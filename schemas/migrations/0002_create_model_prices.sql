@@ -12,6 +12,8 @@
 --               WHERE load_id = (SELECT max(load_id) FROM tracegate.model_prices)
 --               ORDER BY weight DESC, ordinal)) AS prices
 --   SELECT prices[arrayFirstIndex(p -> match('gpt-4o-mini-2024-07-18', p.1), prices)]
+-- (llm_spans_mv gets the same index from one Hyperscan pass over every pattern:
+--  arrayMin(multiMatchAllIndices(model, arrayMap(p -> p.1, prices))), 0 when none matches.)
 -- In a cluster this table is replicated to every node (not sharded).
 CREATE TABLE IF NOT EXISTS ${db}.model_prices (
     load_id UInt64,
