@@ -45,7 +45,16 @@ beforeAll(async () => {
   for (let i = 0; i < 50; i++) {
     await stack.collector.idle(10_000);
     await refreshRollups(stack.store.client, stack.store.database);
-    const [r] = await rows<{ n: string }>('SELECT count() AS n FROM tracegate.agent_runs WHERE trace_id = {t:String} AND gateway_calls = 3', { t: traceId });
+    // Whole once both rollups have read the newest version of every span of the trace
+    // (the count-once rewrite included), not only once the gateway's spans have arrived.
+    const [r] = await rows<{ n: string }>(
+      `SELECT count() AS n FROM tracegate.agent_runs
+       WHERE trace_id = {t:String} AND gateway_calls = 3
+         AND source_inserted_at >= (SELECT max(inserted_at) FROM tracegate.llm_spans_data WHERE trace_id = {t:String})
+         AND (SELECT max(source_inserted_at) FROM tracegate.usage_minutely_data)
+             >= (SELECT max(inserted_at) FROM tracegate.llm_spans_data WHERE trace_id = {t:String})`,
+      { t: traceId },
+    );
     if (Number(r?.n) === 1) break;
     await new Promise((res) => setTimeout(res, 100));
   }

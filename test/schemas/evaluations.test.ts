@@ -60,7 +60,8 @@ describe('evaluations', () => {
     await store.client.insert({
       table: `${db}.evaluations`,
       values: [{
-        timestamp: '1732540000.000000000', trace_id: llm.traceId, span_id: '', name: 'thumbs', score: null, label: 'up', explanation: '',
+        // Now, not a fixed date: rows past the 400-day TTL may be merged away during the test.
+        timestamp: `${Math.floor(Date.now() / 1000)}.000000000`, trace_id: llm.traceId, span_id: '', name: 'thumbs', score: null, label: 'up', explanation: '',
         source: 'human', identifier: 'user-1', annotator_kind: 'HUMAN', metadata: '{}', model: '', provider: '', agent_name: 'support',
         service_name: 'test-app', session_id: 'sess-e', span_kind: 'AGENT',
       }],
