@@ -67,9 +67,30 @@ export class RowWriter {
     this.buf[this.pos++] = v;
   }
 
-  /** Length prefix then UTF-8 bytes; the prefix is sized from the char count and fixed up if short. */
+  /**
+   * Length prefix then UTF-8 bytes. Most strings of a span (keys, ids, enums, numbers) are short
+   * ASCII: those are copied char by char, cheaper than a call into the native UTF-8 writer; the
+   * rest go to the native writer, its prefix sized from the char count and fixed up if short.
+   */
   string(s: string): void {
-    const max = s.length * 3;
+    const len = s.length;
+    if (len < SHORT_ASCII) {
+      this.ensure(len + 1);
+      const { buf } = this;
+      const start = this.pos + 1;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[start + i] = c;
+      }
+      if (i === len) {
+        buf[this.pos] = len;
+        this.pos = start + len;
+        return;
+      }
+    }
+    const max = len * 3;
     this.ensure(max + 5);
     const reserve = varintSize(s.length);
     const start = this.pos + reserve;
@@ -100,6 +121,9 @@ export class RowWriter {
     return this.buf.subarray(0, this.pos);
   }
 }
+
+/** Strings shorter than this (one length byte) are tried as ASCII in JS first. */
+const SHORT_ASCII = 64;
 
 function varintSize(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
