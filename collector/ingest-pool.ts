@@ -156,10 +156,10 @@ export function startIngestPool(opts: IngestPoolOptions): IngestPool {
         target.pending.set(id, { resolve, reject, bytes: body.length });
         target.bytes += body.length;
         queued += body.length;
-        // A body that owns its whole memory moves to the worker (no copy, and the receiving
-        // thread's heap does not carry it until its next GC); a slice of a shared pool is copied.
-        const owned = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && !(body.buffer instanceof SharedArrayBuffer);
-        target.worker.postMessage({ id, body, encoding } satisfies IngestRequest, owned ? [body.buffer as ArrayBuffer] : []);
+        // A body that owns (nearly) all of its memory moves to the worker (no copy, and the
+        // receiving thread's heap does not carry it until its next GC); a slice of a shared pool
+        // is copied.
+        target.worker.postMessage({ id, body, encoding } satisfies IngestRequest, movable(body) ? [body.buffer as ArrayBuffer] : []);
       });
     },
     counters() {
@@ -179,6 +179,18 @@ export function startIngestPool(opts: IngestPoolOptions): IngestPool {
       await Promise.all(slots.map((s) => s.worker.terminate()));
     },
   };
+}
+
+/**
+ * Bytes of an ArrayBuffer outside the body that may still be given away with it: grpc-js hands
+ * the handler its framed message minus the 5-byte gRPC prefix, a view of a buffer of its own
+ * (`Buffer.concat`), which nothing reads after the handler. Node's shared pool slabs (8 KB, for
+ * buffers under 4 KB) leave far more outside any one view, so they are never moved.
+ */
+const MOVABLE_SLACK = 16;
+
+function movable(body: Uint8Array): boolean {
+  return !(body.buffer instanceof SharedArrayBuffer) && body.buffer.byteLength - body.byteLength <= MOVABLE_SLACK;
 }
 
 /** Rows arrive as a plain Uint8Array: make them a Buffer over the same memory. */
