@@ -18,7 +18,8 @@
  * (1000): ClickHouse's advice, fewer and larger inserts (the collector's defaults are the
  * OpenTelemetry Collector's 8192 and 200 ms; at this rate they mean 4–5 inserts a second),
  * --overload-seconds S (20; 0 skips), --overload-rate R (store rows/s while throttled, 5000),
- * --overload-spool-mb M (256).
+ * --overload-spool-mb M (256). With BENCH_PROF=DIR in the environment every run writes a V8 CPU
+ * profile per thread (collector main thread and ingest workers) into DIR (`--cpu-prof`).
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -104,7 +105,7 @@ async function child(opts: RunOptions): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'tracegate-bench-run-'));
   const outFile = join(dir, 'result.json');
   try {
-    const proc = fork(join(here, 'run.ts'), ['collector', '--child', JSON.stringify(opts), '--out', outFile], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+    const proc = fork(join(here, 'run.ts'), ['collector', '--child', JSON.stringify(opts), '--out', outFile], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [])], stdio: 'inherit' });
     const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
     if (code !== 0) throw new Error(`benchmark run exited with ${code}`);
     return JSON.parse(readFileSync(outFile, 'utf8')) as RunResult;
