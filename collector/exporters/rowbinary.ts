@@ -46,8 +46,14 @@ export class RowWriter {
   private buf: NativeBuffer = Buffer.allocUnsafe(1 << 20) as NativeBuffer;
   private pos = 0;
 
+  /** The map last written by `sharedMap` and where its bytes are, to repeat them. */
+  private shared: Attributes | undefined;
+  private sharedStart = 0;
+  private sharedEnd = 0;
+
   reset(): void {
     this.pos = 0;
+    this.shared = undefined;
   }
 
   private ensure(n: number): void {
@@ -116,6 +122,25 @@ export class RowWriter {
     }
   }
 
+  /**
+   * A map that many rows share (a request's resource attributes: one object for all the spans
+   * of a resource, unchanged once the stages are done): written once, then its bytes repeated.
+   */
+  sharedMap(m: Attributes): void {
+    if (m === this.shared) {
+      const n = this.sharedEnd - this.sharedStart;
+      this.ensure(n);
+      this.buf.copyWithin(this.pos, this.sharedStart, this.sharedEnd);
+      this.pos += n;
+      return;
+    }
+    const start = this.pos;
+    this.map(m);
+    this.shared = m;
+    this.sharedStart = start;
+    this.sharedEnd = this.pos;
+  }
+
   /** The bytes written since `reset`: a view of the writer's buffer, valid until its next use. */
   view(): Buffer {
     return this.buf.subarray(0, this.pos);
@@ -149,7 +174,7 @@ function encodeRow(w: RowWriter, s: SpanRecord): void {
   w.string(s.name);
   w.string(s.kind);
   w.string(s.serviceName);
-  w.map(s.resourceAttributes);
+  w.sharedMap(s.resourceAttributes);
   w.string(s.scopeName);
   w.string(s.scopeVersion);
   w.map(s.attributes);
