@@ -12,6 +12,14 @@ const MODEL_KEYS = [OI.LLM_RESPONSE_MODEL_NAME, OI.LLM_MODEL_NAME, OI.LLM_REQUES
  */
 export function formatUsd(n: number): string {
   if (!Number.isFinite(n) || n <= 0) return '0';
+  if (n < 1000) {
+    // The shortest form, when it is fixed notation with at most 12 decimals, is what toFixed(12)
+    // gives without its trailing zeros: below 1000 half a double's spacing is under 6e-14, so no
+    // other 12-decimal number lies closer to n. It costs half as much as toFixed.
+    const short = String(n);
+    const dot = short.indexOf('.');
+    if (short.indexOf('e') === -1 && (dot === -1 || short.length - dot <= 13)) return short;
+  }
   let s = n.toFixed(12);
   let end = s.length;
   while (s.charCodeAt(end - 1) === 48 /* 0 */) end--;
