@@ -31,7 +31,9 @@ interface Output {
 
 function readOutput(a: Attributes): Output {
   const o: Output = { recorded: false, text: '', toolCalls: 0, badArguments: [] };
-  for (const key in a) {
+  const keys = Object.keys(a);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     if (!key.startsWith(OUT_PREFIX)) continue;
     o.recorded = true;
     if (key.endsWith(ARGS_SUFFIX)) {

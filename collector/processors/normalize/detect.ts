@@ -12,8 +12,10 @@ export interface Seen {
 
 export function detect(attrs: Record<string, string>): Seen {
   const s: Seen = { openinference: false, genai: false, openllmetry: false, vercel: false };
-  for (const k in attrs) {
-    const c = conventionOf(k);
+  // Object.keys and an index: on prototype-less (dictionary) maps cheaper than for-in.
+  const keys = Object.keys(attrs);
+  for (let i = 0; i < keys.length; i++) {
+    const c = conventionOf(keys[i]);
     if (c !== undefined) s[c] = true;
   }
   return s;
