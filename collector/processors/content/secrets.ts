@@ -58,9 +58,15 @@ const VALUE_PATTERNS: ReadonlyArray<readonly [probe: (v: string) => boolean, re:
  */
 const MIN_SECRET_LENGTH = 15;
 
+/**
+ * Every probe's literal in one expression: one pass rules out almost every value (half the
+ * time of the probes one by one); the probes then pick the patterns to apply.
+ */
+const ANY_PROBE = /Bearer|sk-|xox|A(?:KIA|SIA|Iza)|ghp_/;
+
 /** The value with tokens masked; the same string when none was found. */
 export function scrubValue(v: string): string {
-  if (v.length < MIN_SECRET_LENGTH) return v;
+  if (v.length < MIN_SECRET_LENGTH || !ANY_PROBE.test(v)) return v;
   let out = v;
   for (const [probe, re, replacement] of VALUE_PATTERNS) {
     if (probe(out)) out = out.replace(re, replacement);
