@@ -168,9 +168,10 @@ export const backendSpec = z
   .strict()
   .superRefine((spec, ctx) => {
     if (spec.provider !== 'simulated' && !spec.url) {
-      ctx.addIssue({ code: 'custom', path: ['url'], message: `a ${spec.provider} backend needs a url` });
+      ctx.addIssue({ code: 'custom', path: ['url'], message: `this ${spec.provider} backend needs a url` });
     }
-    for (const h of Object.keys(spec.headers ?? {})) {
+    const headers = spec.headers && typeof spec.headers === 'object' ? spec.headers : {};
+    for (const h of Object.keys(headers)) {
       if (SECRET_HEADERS.includes(h.toLowerCase())) {
         ctx.addIssue({ code: 'custom', path: ['headers', h], message: `"${h}" carries a credential: use apiKey with { env } or { file }, not an inline header` });
       }
@@ -178,7 +179,8 @@ export const backendSpec = z
     if (spec.deployment && spec.provider !== 'azure') {
       ctx.addIssue({ code: 'custom', path: ['deployment'], message: 'deployment applies to azure backends only' });
     }
-  });
+    // Runs even when another field failed, so one pass reports every problem of the document.
+  }, { when: () => true });
 
 const headerMatch = z
   .object({

@@ -116,6 +116,8 @@ spec:
     expect(r.code).toBe(1);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.stderr).toContain('problem');
+    // Every problem of the document at once, even when one field already failed.
+    expect(r.stderr).toContain('needs a url');
     expect(r.stderr).toMatch(/inline key/);
     expect(r.stderr).toMatch(/nowhere/);
     expect(r.stderr).not.toContain('sk-inline-secret');
