@@ -43,7 +43,7 @@ export function openaiEnvelope(err: GatewayError): OpenAIErrorBody {
 }
 
 export function anthropicEnvelope(status: number, message: string): AnthropicErrorBody {
-  return { type: 'error', error: { type: status === 504 ? 'timeout_error' : anthropicTypeFor(status), message } };
+  return { type: 'error', error: { type: anthropicTypeFor(status), message } };
 }
 
 export function errorBody(err: GatewayError, api: ClientApi): OpenAIErrorBody | AnthropicErrorBody {

@@ -57,3 +57,16 @@ export function stageContext(config: ProcessorConfigInput = {}, env: Record<stri
     counters: newCounters(),
   };
 }
+
+/** A table row of the normalization tests: attributes in, attributes expected out. */
+export interface NormalizeCase {
+  name: string;
+  attrs: Attributes;
+  spanName?: string;
+  /** Keys the normalized span must have with these values. */
+  expect: Attributes;
+  /** Keys it must not have. */
+  absent?: string[];
+}
+
+export const json = (v: unknown) => JSON.stringify(v);

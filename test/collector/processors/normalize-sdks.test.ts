@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Attributes } from '../../../collector/model.js';
 import { normalizeStage } from '../../../collector/processors/normalize/index.js';
-import { span, stageContext } from './fixtures.js';
+import { json, span, stageContext, type NormalizeCase } from './fixtures.js';
 
-interface Case {
-  name: string;
-  attrs: Attributes;
-  spanName?: string;
-  expect: Attributes;
-  absent?: string[];
-}
-
-const json = (v: unknown) => JSON.stringify(v);
+type Case = NormalizeCase;
 
 const openllmetry: Case[] = [
   {

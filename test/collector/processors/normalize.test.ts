@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Attributes } from '../../../collector/model.js';
 import { normalizeStage } from '../../../collector/processors/normalize/index.js';
-import { span, stageContext } from './fixtures.js';
+import { json, span, stageContext, type NormalizeCase } from './fixtures.js';
 
-interface Case {
-  name: string;
-  attrs: Attributes;
-  spanName?: string;
-  /** Keys the normalized span must have with these values. */
-  expect: Attributes;
-  /** Keys it must not have. */
-  absent?: string[];
-}
-
-const json = (v: unknown) => JSON.stringify(v);
+type Case = NormalizeCase;
 
 const cases: Case[] = [
   {
