@@ -15,7 +15,7 @@ import { loadConfigFile, parseConfig } from '../gateway/config/load.js';
 import { formatProblem, type ConfigResult } from '../gateway/config/model.js';
 import { createSimulatedTransport } from '../gateway/providers/simulated.js';
 import { buildGateway, loggerOptions, type Gateway } from '../gateway/server.js';
-import { buildTracing } from '../gateway/telemetry/tracing.js';
+import { otlpSpanProcessor } from '../gateway/telemetry/tracing.js';
 import { DEFAULT_SCHEMA_SETTINGS, migrate } from '../schemas/migrate.js';
 import { defaultConfigYaml } from './default-config.js';
 
@@ -124,11 +124,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const config = result.config;
     const grpcUrl = `http://${at.grpc!.host === '0.0.0.0' ? '127.0.0.1' : at.grpc!.host}:${at.grpc!.port}`;
     // Under `start` the gateway always exports to the collector started beside it.
-    const tracing = buildTracing({ serviceName: config.gateway.telemetry.serviceName, otlpEndpoint: grpcUrl });
-    stopped.push(() => tracing.shutdown());
+    const spans = otlpSpanProcessor(grpcUrl);
+    stopped.push(() => spans.shutdown());
     const gateway = buildGateway(config, {
       logger: logger.child({ component: 'gateway' }),
-      tracerProvider: tracing.provider,
+      spanProcessor: spans,
       simulated: createSimulatedTransport(opts.simulatedLatency ? { latency: opts.simulatedLatency } : {}),
     });
     const gwUrl = await gateway

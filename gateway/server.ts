@@ -3,7 +3,7 @@
  * on import; `listen()` binds, `close()` stops accepting, waits for calls in flight, flushes spans.
  */
 import type { TracerProvider } from '@opentelemetry/api';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Dispatcher } from 'undici';
 import { formatProblem, type ConfigResult, type GatewayConfig } from './config/model.js';
@@ -14,14 +14,19 @@ import { callHandler, type LiveState } from './handlers/call.js';
 import { Breakers } from './reliability/breaker.js';
 import { buildRouter } from './routing/match.js';
 import { buildMetrics, type GatewayMetrics } from './telemetry/metrics.js';
-import { buildTracing, type OwnedTracing } from './telemetry/tracing.js';
+import { buildTracing } from './telemetry/tracing.js';
 import { Upstreams, type Transport } from './upstream.js';
 
 export interface GatewayDeps {
   /** A pino logger; default: pino at `logLevel` with credentials redacted. */
   logger?: FastifyBaseLogger;
   logLevel?: string;
-  /** Spans go here; default: a provider of our own exporting over OTLP gRPC as the config says. */
+  /**
+   * Spans go to this processor (`tracegate gateway` passes the OTLP processor it also gives
+   * @opentelemetry/sdk-node); default: one of our own exporting over OTLP gRPC as the config says.
+   */
+  spanProcessor?: SpanProcessor;
+  /** Spans are re-created through this provider's tracer instead (an embedding application's SDK). */
   tracerProvider?: TracerProvider;
   /** With no tracerProvider: export to this exporter instead of OTLP (tests). */
   spanExporter?: SpanExporter;
@@ -97,15 +102,24 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
   const breakers = new Breakers(clock, (backend, state) => log.warn({ backend, state }, `circuit ${state === 'open' ? 'opened' : state === 'closed' ? 'closed' : 'half-open'} for backend ${backend}`));
   const upstreams = new Upstreams({ dispatcher: deps.dispatcher, simulated: deps.simulated });
   const metrics = buildMetrics(() => breakers.entries());
-  const owned: OwnedTracing | undefined = deps.tracerProvider
-    ? undefined
-    : buildTracing({ serviceName: gw.telemetry.serviceName, otlpEndpoint: gw.telemetry.otlpEndpoint, exporter: deps.spanExporter, simple: deps.simpleSpanProcessor });
-  const tracer = (deps.tracerProvider ?? owned!.provider).getTracer('tracegate-gateway');
+  const tracing = buildTracing({
+    serviceName: gw.telemetry.serviceName,
+    otlpEndpoint: gw.telemetry.otlpEndpoint,
+    spanProcessor: deps.spanProcessor,
+    tracerProvider: deps.tracerProvider,
+    exporter: deps.spanExporter,
+    simple: deps.simpleSpanProcessor,
+  });
 
   const stateFor = (config: GatewayConfig): LiveState => ({
     config,
     router: buildRouter(config),
-    telemetry: { tracer, metrics, capture: { mode: config.gateway.telemetry.content.capture, maxBytes: config.gateway.telemetry.content.maxBytes }, headers: config.gateway.headers },
+    telemetry: {
+      tracer: tracing.tracer,
+      metrics,
+      capture: Object.freeze({ mode: config.gateway.telemetry.content.capture, maxBytes: config.gateway.telemetry.content.maxBytes }),
+      headers: config.gateway.headers,
+    },
   });
   let live = stateFor(initial);
   breakers.sync(initial.backends.values());
@@ -186,12 +200,12 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
       watchers.push(w);
       return w;
     },
-    flush: () => owned?.forceFlush() ?? Promise.resolve(),
+    flush: () => tracing.forceFlush(),
     async close() {
       for (const w of watchers.splice(0)) w.close();
       await app.close();
       await upstreams.close();
-      await owned?.shutdown();
+      await tracing.shutdown();
       await metrics.shutdown();
     },
   };

@@ -1,5 +1,6 @@
-import { trace, type ContextManager } from '@opentelemetry/api';
+import type { ContextManager } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { loadConfigFile } from '../../gateway/config/load.js';
 import { formatProblem } from '../../gateway/config/model.js';
 import { buildGateway } from '../../gateway/server.js';
@@ -14,15 +15,17 @@ const OPTIONS = {
 } as const;
 
 /**
- * Process-level tracing through @opentelemetry/sdk-node: our OTLP gRPC span exporter only; no
- * metric or log exporters (sdk-node would otherwise start them toward localhost:4318), and no
- * context manager (the gateway passes parents explicitly; async hooks would cost every request).
+ * Process-level tracing through @opentelemetry/sdk-node, around one span processor: the OTLP gRPC
+ * one (the official gRPC export delegate of @opentelemetry/exporter-trace-otlp-grpc with our
+ * encoder), which the gateway also writes its own spans into. No metric or log exporters (sdk-node
+ * would otherwise start them toward localhost:4318), and no context manager (the gateway passes
+ * parents explicitly; async hooks would cost every request).
  */
-export function startNodeSdk(serviceName: string, otlpEndpoint: string | null): NodeSDK {
+export function startNodeSdk(serviceName: string, processor: SpanProcessor | undefined): NodeSDK {
   const sdk = new NodeSDK({
     resource: gatewayResource(serviceName),
     autoDetectResources: false,
-    spanProcessors: otlpEndpoint ? [otlpSpanProcessor(otlpEndpoint)] : [],
+    spanProcessors: processor ? [processor] : [],
     spanLimits: SPAN_LIMITS,
     metricReaders: [],
     logRecordProcessors: [],
@@ -47,8 +50,9 @@ export async function runGateway(args: string[]): Promise<number> {
     throw new Error(`${values.config} has ${r.problems.length} problem(s); fix them (tracegate validate --config ${values.config}) and start again`);
   }
   const telemetry = r.config.gateway.telemetry;
-  const sdk = startNodeSdk(telemetry.serviceName, telemetry.otlpEndpoint);
-  const gw = buildGateway(r.config, { tracerProvider: trace.getTracerProvider(), logLevel: values['log-level'] });
+  const processor = telemetry.otlpEndpoint ? otlpSpanProcessor(telemetry.otlpEndpoint) : undefined;
+  const sdk = startNodeSdk(telemetry.serviceName, processor);
+  const gw = buildGateway(r.config, { spanProcessor: processor, logLevel: values['log-level'] });
   let url: string;
   try {
     url = await gw.listen({ host: values.host, port });

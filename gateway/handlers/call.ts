@@ -92,7 +92,7 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
     });
     const stream = body.stream === true && endpoint !== 'embeddings';
     const input: CallInput = { endpoint, clientBody: body, rawBody: req.rawBody, clientHeaders: req.headers, rule: hit.rule, model: hit.model, stream, startedAt, clientGone: gone };
-    const tel = new CallTelemetry(state.telemetry, input, req.rawBody ?? '', state.config.backends);
+    const tel = new CallTelemetry(state.telemetry, input, state.config.backends);
     const env: ProxyEnv = { config: state.config, breakers: deps.breakers, upstreams: deps.upstreams, random: deps.random, nowMs: deps.nowMs, observe: tel.observe };
     const sink = stream ? sseSink(reply) : undefined;
     let outcome: CallOutcome;

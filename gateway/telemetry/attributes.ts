@@ -1,13 +1,12 @@
 /**
- * Span attributes of a call, as pure functions of the request body and the translated answer:
- * OpenInference keys mirrored in OpenTelemetry GenAI keys. Content (messages, input.value,
- * output.value) only through `Content`.
+ * Span attributes of a call, written into a sink (spans/sink.ts) as pure functions of the request
+ * body and the translated answer: OpenInference keys mirrored in OpenTelemetry GenAI keys.
+ * Content (messages, tools, input.value, output.value) only through `sink.content`.
  */
-import type { Attributes } from '@opentelemetry/api';
-import { GENAI, OI, oiMessageKey } from '../../common/semconv.js';
 import type { Provider } from '../config/schema.js';
 import type { Endpoint, ResponseFacts, Usage } from '../translators/types.js';
-import { Content, setAttr } from './content.js';
+import { EMBEDDING_TEXTS, INPUT_MESSAGES, KEYS, OUTPUT_MESSAGES, TOOLS, type MessageKeys } from './spans/keys.js';
+import type { AttrSink } from './spans/sink.js';
 
 type Json = Record<string, unknown>;
 
@@ -18,19 +17,24 @@ export const OPERATION: Record<Endpoint, string> = { chat: 'chat', embeddings: '
 export function providerNames(p: Provider): { system: string; provider: string; genai: string } {
   switch (p) {
     case 'openai':
-      return { system: 'openai', provider: 'openai', genai: 'openai' };
+      return OPENAI;
     case 'azure':
-      return { system: 'openai', provider: 'azure', genai: 'azure.ai.openai' };
+      return AZURE;
     case 'anthropic':
-      return { system: 'anthropic', provider: 'anthropic', genai: 'anthropic' };
+      return ANTHROPIC;
     case 'simulated':
-      return { system: 'openai', provider: 'simulated', genai: 'simulated' };
+      return SIMULATED;
     default: {
       const never: never = p;
       throw new Error(`unknown provider ${String(never)}`);
     }
   }
 }
+
+const OPENAI = { system: 'openai', provider: 'openai', genai: 'openai' } as const;
+const AZURE = { system: 'openai', provider: 'azure', genai: 'azure.ai.openai' } as const;
+const ANTHROPIC = { system: 'anthropic', provider: 'anthropic', genai: 'anthropic' } as const;
+const SIMULATED = { system: 'openai', provider: 'simulated', genai: 'simulated' } as const;
 
 /** Body keys that are content, not parameters. */
 const CONTENT_KEYS = new Set(['messages', 'input', 'prompt', 'tools', 'functions', 'system', 'instructions', 'stream_options']);
@@ -43,150 +47,155 @@ export function invocationParameters(body: Json): string {
 
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const asText = (v: unknown): string | undefined => (typeof v === 'string' ? v : v === undefined || v === null ? undefined : JSON.stringify(v));
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-/** OpenAI content parts or Anthropic content blocks → `message.contents.*`, tool calls and results. */
-function putParts(a: Attributes, c: Content, prefix: string, parts: unknown[]): void {
+/**
+ * OpenAI content parts or Anthropic content blocks → `message.contents.*`, tool calls and results;
+ * returns the number of tool calls written. A key is written at most once: of several tool results
+ * in one message, the first gives the message's tool_call_id and content.
+ */
+function writeParts(s: AttrSink, keys: MessageKeys, parts: unknown[], idWritten: boolean): number {
   let j = 0;
   let k = 0;
+  let resultWritten = false;
   for (const part of parts) {
     if (!isObj(part)) continue;
     const type = part.type;
     if (type === 'text' || type === 'input_text' || type === 'output_text') {
-      a[`${prefix}.contents.${j}.message_content.type`] = 'text';
-      c.put(a, `${prefix}.contents.${j++}.message_content.text`, asText(part.text));
+      const pk = keys.parts.at(j++);
+      s.tok(pk.type, 'text');
+      s.content(pk.text, asText(part.text));
     } else if (type === 'image_url' || type === 'image') {
-      a[`${prefix}.contents.${j}.message_content.type`] = 'image';
-      const url = isObj(part.image_url) ? part.image_url.url : undefined;
-      c.put(a, `${prefix}.contents.${j++}.message_content.image.image.url`, asText(url));
+      const pk = keys.parts.at(j++);
+      s.tok(pk.type, 'image');
+      s.content(pk.imageUrl, asText(isObj(part.image_url) ? part.image_url.url : undefined));
     } else if (type === 'tool_use') {
-      a[`${prefix}.tool_calls.${k}.tool_call.id`] = String(part.id ?? '');
-      a[`${prefix}.tool_calls.${k}.tool_call.function.name`] = String(part.name ?? '');
-      c.put(a, `${prefix}.tool_calls.${k++}.tool_call.function.arguments`, asText(part.input));
-    } else if (type === 'tool_result') {
-      setAttr(a, `${prefix}.tool_call_id`, asText(part.tool_use_id));
-      c.put(a, `${prefix}.content`, asText(part.content));
+      const tk = keys.toolCalls.at(k++);
+      s.str(tk.id, String(part.id ?? ''));
+      s.str(tk.name, String(part.name ?? ''));
+      s.content(tk.arguments, asText(part.input));
+    } else if (type === 'tool_result' && !resultWritten) {
+      resultWritten = true;
+      if (!idWritten) s.opt(keys.toolCallId, asText(part.tool_use_id));
+      s.content(keys.content, asText(part.content));
     }
   }
+  return k;
 }
 
-function putMessage(a: Attributes, c: Content, list: 'llm.input_messages' | 'llm.output_messages', i: number, m: Json): void {
-  const p = `${list}.${i}.message`;
-  setAttr(a, `${p}.role`, typeof m.role === 'string' ? m.role : undefined);
-  if (typeof m.name === 'string') a[`${p}.name`] = m.name;
-  if (typeof m.tool_call_id === 'string') a[`${p}.tool_call_id`] = m.tool_call_id;
-  if (Array.isArray(m.content)) putParts(a, c, p, m.content);
-  else c.put(a, `${p}.content`, asText(m.content));
-  if (Array.isArray(m.tool_calls)) {
-    m.tool_calls.forEach((tc, k) => {
-      if (!isObj(tc)) return;
-      const fn = isObj(tc.function) ? tc.function : {};
-      setAttr(a, `${p}.tool_calls.${k}.tool_call.id`, asText(tc.id));
-      setAttr(a, `${p}.tool_calls.${k}.tool_call.function.name`, asText(fn.name));
-      c.put(a, `${p}.tool_calls.${k}.tool_call.function.arguments`, asText(fn.arguments));
-    });
+function writeMessage(s: AttrSink, keys: MessageKeys, m: Json): void {
+  if (typeof m.role === 'string') s.tok(keys.role, m.role);
+  s.opt(keys.name, str(m.name));
+  const id = str(m.tool_call_id);
+  s.opt(keys.toolCallId, id);
+  let k = 0;
+  if (Array.isArray(m.content)) k = writeParts(s, keys, m.content, id !== undefined);
+  else s.content(keys.content, asText(m.content));
+  const calls = m.tool_calls;
+  if (!Array.isArray(calls)) return;
+  for (const tc of calls) {
+    if (!isObj(tc)) continue;
+    const fn = isObj(tc.function) ? tc.function : {};
+    const tk = keys.toolCalls.at(k++);
+    s.opt(tk.id, asText(tc.id));
+    s.opt(tk.name, asText(fn.name));
+    s.content(tk.arguments, asText(fn.arguments));
   }
 }
 
-function putInputMessages(a: Attributes, c: Content, body: Json): void {
+function writeInputMessages(s: AttrSink, body: Json): void {
   let i = 0;
   // Anthropic's and the Responses API's system prompt is outside the message list.
   const system = body.system ?? body.instructions;
-  if (typeof system === 'string' || Array.isArray(system)) {
-    putMessage(a, c, OI.LLM_INPUT_MESSAGES, i++, { role: 'system', content: system });
-  }
+  if (typeof system === 'string' || Array.isArray(system)) writeMessage(s, INPUT_MESSAGES.at(i++), { role: 'system', content: system });
   const list = Array.isArray(body.messages) ? body.messages : typeof body.input === 'string' ? [{ role: 'user', content: body.input }] : Array.isArray(body.input) ? body.input : [];
-  for (const m of list) if (isObj(m)) putMessage(a, c, OI.LLM_INPUT_MESSAGES, i++, m);
-}
-
-function putTools(a: Attributes, c: Content, tools: unknown): void {
-  if (!Array.isArray(tools)) return;
-  tools.forEach((t, i) => c.put(a, `${OI.LLM_TOOLS}.${i}.tool.json_schema`, JSON.stringify(t)));
+  for (const m of list) if (isObj(m)) writeMessage(s, INPUT_MESSAGES.at(i++), m);
 }
 
 /** What is known when the request arrives. `rawBody` is the client's JSON text. */
-export function requestAttributes(endpoint: Endpoint, body: Json, rawBody: string, c: Content): Attributes {
-  const a: Attributes = {};
+export function writeRequest(s: AttrSink, endpoint: Endpoint, body: Json, rawBody: string): void {
   const model = typeof body.model === 'string' ? body.model : '';
-  a[GENAI.OPERATION_NAME] = OPERATION[endpoint];
-  a[GENAI.REQUEST_MODEL] = model;
-  a[OI.LLM_REQUEST_MODEL_NAME] = model;
-  if (c.on) {
-    a[OI.INPUT_MIME_TYPE] = 'application/json';
-    c.put(a, OI.INPUT_VALUE, rawBody);
+  s.tok(KEYS.genaiOperation, OPERATION[endpoint]);
+  s.tok(KEYS.genaiRequestModel, model);
+  s.tok(KEYS.llmRequestModel, model);
+  if (s.contentOn) {
+    s.tok(KEYS.inputMime, 'application/json');
+    s.content(KEYS.inputValue, rawBody);
   }
   if (endpoint === 'embeddings') {
-    a[OI.EMBEDDING_MODEL_NAME] = model;
-    a['embedding.invocation_parameters'] = invocationParameters(body);
+    // embedding.model_name is the answering model: written with the answer (writeResponse).
+    s.str(KEYS.embeddingInvocationParameters, invocationParameters(body));
+    if (!s.contentOn) return;
     const inputs = typeof body.input === 'string' ? [body.input] : Array.isArray(body.input) ? body.input : [];
-    inputs.forEach((t, i) => typeof t === 'string' && c.put(a, `embedding.embeddings.${i}.embedding.text`, t));
-    return a;
+    for (let i = 0; i < inputs.length; i++) if (typeof inputs[i] === 'string') s.content(EMBEDDING_TEXTS.at(i), inputs[i]);
+    return;
   }
-  a[OI.LLM_INVOCATION_PARAMETERS] = invocationParameters(body);
-  setAttr(a, GENAI.REQUEST_MAX_TOKENS, numberOf(body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens));
-  setAttr(a, GENAI.REQUEST_TEMPERATURE, numberOf(body.temperature));
-  setAttr(a, GENAI.REQUEST_TOP_P, numberOf(body.top_p));
-  a[GENAI.REQUEST_STREAM] = body.stream === true;
-  if (c.on) {
-    putInputMessages(a, c, body);
-    putTools(a, c, body.tools);
-  }
-  return a;
+  s.str(KEYS.llmInvocationParameters, invocationParameters(body));
+  s.optNum(KEYS.genaiMaxTokens, body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens);
+  s.optNum(KEYS.genaiTemperature, body.temperature);
+  s.optNum(KEYS.genaiTopP, body.top_p);
+  s.bool(KEYS.genaiRequestStream, body.stream === true);
+  if (!s.contentOn) return;
+  writeInputMessages(s, body);
+  const tools = body.tools;
+  if (Array.isArray(tools)) for (let i = 0; i < tools.length; i++) s.content(TOOLS.at(i), JSON.stringify(tools[i]));
 }
 
-const numberOf = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-
 /** Token counts in both conventions. Prompt includes cache reads/writes; completion includes reasoning. */
-export function usageAttributes(a: Attributes, u: Usage): void {
-  a[OI.TOKEN_PROMPT] = u.promptTokens;
-  a[OI.TOKEN_COMPLETION] = u.completionTokens;
-  a[OI.TOKEN_TOTAL] = u.totalTokens;
-  a[GENAI.USAGE_INPUT_TOKENS] = u.promptTokens;
-  a[GENAI.USAGE_OUTPUT_TOKENS] = u.completionTokens;
+export function writeUsage(s: AttrSink, u: Usage): void {
+  s.num(KEYS.tokenPrompt, u.promptTokens);
+  s.num(KEYS.tokenCompletion, u.completionTokens);
+  s.num(KEYS.tokenTotal, u.totalTokens);
+  s.num(KEYS.genaiInputTokens, u.promptTokens);
+  s.num(KEYS.genaiOutputTokens, u.completionTokens);
   if (u.cacheReadTokens) {
-    a[OI.TOKEN_PROMPT_CACHE_READ] = u.cacheReadTokens;
-    a[GENAI.USAGE_CACHE_READ_INPUT_TOKENS] = u.cacheReadTokens;
+    s.num(KEYS.tokenCacheRead, u.cacheReadTokens);
+    s.num(KEYS.genaiCacheReadTokens, u.cacheReadTokens);
   }
   if (u.cacheWriteTokens) {
-    a[OI.TOKEN_PROMPT_CACHE_WRITE] = u.cacheWriteTokens;
-    a[GENAI.USAGE_CACHE_CREATION_INPUT_TOKENS] = u.cacheWriteTokens;
+    s.num(KEYS.tokenCacheWrite, u.cacheWriteTokens);
+    s.num(KEYS.genaiCacheCreationTokens, u.cacheWriteTokens);
   }
   if (u.reasoningTokens) {
-    a[OI.TOKEN_COMPLETION_REASONING] = u.reasoningTokens;
-    a[GENAI.USAGE_REASONING_OUTPUT_TOKENS] = u.reasoningTokens;
+    s.num(KEYS.tokenReasoning, u.reasoningTokens);
+    s.num(KEYS.genaiReasoningTokens, u.reasoningTokens);
   }
 }
 
 /**
- * What the answer says, written into `a`. `usage` is the provider's or the estimate;
- * `outputValue` is the body sent to the client (or the streamed text).
+ * What the answer says. `usage` is the provider's or the estimate; `outputValue` is the body sent
+ * to the client (or the streamed text).
  */
-export function responseAttributes(a: Attributes, endpoint: Endpoint, facts: ResponseFacts, usage: Usage | undefined, requestModel: string, outputValue: string | undefined, c: Content): void {
+export function writeResponse(s: AttrSink, endpoint: Endpoint, facts: ResponseFacts, usage: Usage | undefined, requestModel: string, outputValue: string | undefined): void {
   const model = facts.responseModel ?? requestModel;
-  a[OI.LLM_MODEL_NAME] = model;
-  if (endpoint === 'embeddings') a[OI.EMBEDDING_MODEL_NAME] = model;
+  s.tok(KEYS.llmModel, model);
+  if (endpoint === 'embeddings') s.tok(KEYS.embeddingModel, model);
   if (facts.responseModel) {
-    a[OI.LLM_RESPONSE_MODEL_NAME] = facts.responseModel;
-    a[GENAI.RESPONSE_MODEL] = facts.responseModel;
+    s.tok(KEYS.llmResponseModel, facts.responseModel);
+    s.tok(KEYS.genaiResponseModel, facts.responseModel);
   }
-  setAttr(a, GENAI.RESPONSE_ID, facts.id);
-  if (facts.finishReasons?.length) {
-    a[GENAI.RESPONSE_FINISH_REASONS] = facts.finishReasons;
-    a[OI.LLM_FINISH_REASON] = facts.finishReasons[0];
+  s.opt(KEYS.genaiResponseId, facts.id);
+  const reasons = facts.finishReasons;
+  if (reasons?.length) {
+    s.strs(KEYS.genaiFinishReasons, reasons);
+    s.tok(KEYS.llmFinishReason, reasons[0]);
   }
-  if (usage) usageAttributes(a, usage);
-  if (!c.on) return;
+  if (usage) writeUsage(s, usage);
+  if (!s.contentOn) return;
   if (outputValue !== undefined) {
-    a[OI.OUTPUT_MIME_TYPE] = outputValue.startsWith('{') ? 'application/json' : 'text/plain';
-    c.put(a, OI.OUTPUT_VALUE, outputValue);
+    s.tok(KEYS.outputMime, outputValue.startsWith('{') ? 'application/json' : 'text/plain');
+    s.content(KEYS.outputValue, outputValue);
   }
-  if (endpoint !== 'embeddings' && (facts.outputText !== undefined || facts.toolCalls?.length)) {
-    a[oiMessageKey(OI.LLM_OUTPUT_MESSAGES, 0, 'role')] = 'assistant';
-    c.put(a, oiMessageKey(OI.LLM_OUTPUT_MESSAGES, 0, 'content'), facts.outputText);
-    facts.toolCalls?.forEach((tc, k) => {
-      const p = `${OI.LLM_OUTPUT_MESSAGES}.0.message.tool_calls.${k}.tool_call`;
-      a[`${p}.id`] = tc.id;
-      a[`${p}.function.name`] = tc.name;
-      c.put(a, `${p}.function.arguments`, tc.arguments);
-    });
+  if (endpoint === 'embeddings' || (facts.outputText === undefined && !facts.toolCalls?.length)) return;
+  const mk = OUTPUT_MESSAGES.at(0);
+  s.tok(mk.role, 'assistant');
+  s.content(mk.content, facts.outputText);
+  const calls = facts.toolCalls;
+  if (!calls) return;
+  for (let k = 0; k < calls.length; k++) {
+    const tk = mk.toolCalls.at(k);
+    s.str(tk.id, calls[k].id);
+    s.str(tk.name, calls[k].name);
+    s.content(tk.arguments, calls[k].arguments);
   }
 }

@@ -7,13 +7,13 @@
  */
 import type { Attributes, AttributeValue, Link, SpanContext } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import { GatewaySpan } from '../spans/span.js';
+import { ProtoSink } from './sink.js';
 import { ProtoWriter } from './writer.js';
 
 /** Span flags: the low byte is the W3C trace flags; bit 8 says bit 9 (parent or link is remote) is known. */
 const HAS_IS_REMOTE = 0x100;
 const IS_REMOTE = 0x200;
-const INT64_MIN = -(2 ** 63);
-const INT64_MAX = 2 ** 63;
 
 /** What resource and scope grouping needs to know (SDK Resource and InstrumentationScope objects). */
 export interface ResourceLike {
@@ -41,13 +41,7 @@ function anyValue(w: ProtoWriter, v: unknown): void {
       w.byte(v ? 1 : 0);
       return;
     case 'number':
-      if (Number.isInteger(v) && v >= INT64_MIN && v < INT64_MAX) {
-        w.byte(0x18); // int_value = 3
-        w.int64(v);
-      } else {
-        w.byte(0x21); // double_value = 4
-        w.double(v);
-      }
+      w.anyNumber(v); // int_value = 3 or double_value = 4
       return;
     case 'object':
       if (v === null) return;
@@ -149,11 +143,21 @@ export function spanBody(w: ProtoWriter, s: ReadableSpan): void {
   w.string(s.name);
   w.byte(0x30); // kind = 6: the API's SpanKind is OTLP's minus one (OTLP 0 is "unspecified")
   w.uvarint(s.kind + 1);
-  w.byte(0x39); // start_time_unix_nano = 7, fixed64
-  w.hrTime(s.startTime[0], s.startTime[1]);
-  w.byte(0x41); // end_time_unix_nano = 8, fixed64
-  w.hrTime(s.endTime[0], s.endTime[1]);
-  keyValues(w, 0x4a, s.attributes); // attributes = 9
+  if (s instanceof GatewaySpan && !s.extra) {
+    // The gateway's own spans: times kept in milliseconds, attributes written by their source.
+    w.byte(0x39); // start_time_unix_nano = 7, fixed64
+    w.msTime(s.startMs);
+    w.byte(0x41); // end_time_unix_nano = 8, fixed64
+    w.msTime(s.endMs);
+    s.source?.writeAttributes(new ProtoSink(s.capture, w, 0x4a)); // attributes = 9
+  } else {
+    // Any other span, or a gateway span someone set attributes on (merged into one map).
+    w.byte(0x39);
+    w.hrTime(s.startTime[0], s.startTime[1]);
+    w.byte(0x41);
+    w.hrTime(s.endTime[0], s.endTime[1]);
+    keyValues(w, 0x4a, s.attributes);
+  }
   counted(w, 0x50, s.droppedAttributesCount); // 10
   for (const e of s.events) event(w, e);
   counted(w, 0x60, s.droppedEventsCount); // 12

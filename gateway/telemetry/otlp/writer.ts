@@ -9,6 +9,7 @@
 type Utf8Writable = Buffer & { utf8Write(s: string, offset: number, length?: number): number };
 
 const TWO_32 = 4294967296;
+const TWO_63 = 2 ** 63;
 /** Strings shorter than this are tried as ASCII in a JS loop (cheaper than a native call). */
 const SHORT = 48;
 
@@ -121,6 +122,28 @@ export class ProtoWriter {
     this.fixed64(low % TWO_32, Math.floor(x / 65536) + Math.floor(low / TWO_32));
   }
 
+  /** An AnyValue number field: int_value = 3 for an integer in int64 range (as the SDK's serializer), else double_value = 4. */
+  anyNumber(v: number): void {
+    if (Number.isInteger(v) && v >= -TWO_63 && v < TWO_63) {
+      this.byte(0x18);
+      this.int64(v);
+    } else {
+      this.byte(0x21);
+      this.double(v);
+    }
+  }
+
+  /** Epoch milliseconds (fractional) as fixed64 nanoseconds, to the microsecond a double holds. */
+  msTime(ms: number): void {
+    let s = Math.floor(ms / 1000);
+    let ns = Math.round((ms - s * 1000) * 1e6);
+    if (ns >= 1e9) {
+      s += 1;
+      ns -= 1e9;
+    }
+    this.hrTime(s, ns);
+  }
+
   double(v: number): void {
     this.ensure(8);
     this.buf.writeDoubleLE(v, this.pos);
@@ -161,6 +184,21 @@ export class ProtoWriter {
     this.pos = start;
     this.uvarint(written);
     this.pos += written;
+  }
+
+  /** Bytes as they are (pre-encoded fields), without a length prefix. */
+  raw(v: Uint8Array): void {
+    const n = v.length;
+    this.ensure(n);
+    const b = this.buf;
+    let p = this.pos;
+    // A native copy costs more than a short loop for the few dozen bytes of a key.
+    if (n < 48) for (let i = 0; i < n; i++) b[p++] = v[i];
+    else {
+      b.set(v, p);
+      p += n;
+    }
+    this.pos = p;
   }
 
   /** Length-prefixed raw bytes. */
