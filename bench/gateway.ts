@@ -9,7 +9,8 @@
  * at 1, 16 and 64 connections, non-streaming and streaming, ~1 KB request bodies. The gateway under
  * test runs on CPU 0, the load generator, upstream and collector on CPU 1 (taskset), so runs compare.
  * Latency percentiles come from every response's own time (autocannon's histogram rounds to ms).
- * Options: --duration S (10), --connections 1,16,64, --targets direct,forwarder,tracegate,portkey,
+ * Each target is warmed up for --warmup S (5) at the highest connection count before each mode.
+ * Options: --duration S (10), --warmup S (5), --connections 1,16,64, --targets direct,forwarder,tracegate,portkey,
  * --no-collector (tracegate exports to a minimal OTLP gRPC sink instead of a collector).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -224,6 +225,7 @@ export async function main(args: string[]): Promise<void> {
       role: { type: 'string' },
       upstream: { type: 'string' },
       duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '5' },
       connections: { type: 'string', default: '1,16,64' },
       targets: { type: 'string', default: 'direct,forwarder,tracegate,portkey' },
       'no-collector': { type: 'boolean' },
@@ -234,6 +236,7 @@ export async function main(args: string[]): Promise<void> {
   if (values.role === 'sink') return runSink();
 
   const seconds = Number(values.duration);
+  const warmup = Number(values.warmup);
   const conns = values.connections.split(',').map(Number);
   const targets = values.targets.split(',') as Target[];
   const pin = canPin();
@@ -257,8 +260,10 @@ export async function main(args: string[]): Promise<void> {
     for (const target of targets) {
       const t = await startTarget(target, upstream, otlp, gwCpu, dir);
       try {
-        await load(t.url, t.headers, 8, false, 1); // warm-up: JIT, pools
         for (const stream of [false, true]) {
+          // Warm-up before each mode: JIT tiers, pools, the export channel. A cold process runs
+          // at a fraction of its speed for its first seconds (tracegate: ~600 rps in the first).
+          await load(t.url, t.headers, Math.max(...conns), stream, warmup);
           for (const c of conns) {
             const r = await load(t.url, t.headers, c, stream, seconds);
             const mem = rss(t.child?.pid);
@@ -281,7 +286,7 @@ export async function main(args: string[]): Promise<void> {
       if (r.ttfb_p50_ms !== undefined && d.ttfb_p50_ms !== undefined) r.added_ttfb_p50_ms = round(r.ttfb_p50_ms - d.ttfb_p50_ms);
     }
     const summary = verdicts(runs);
-    const out = { date: new Date().toISOString(), duration_s: seconds, pinned: pin, tracing_export: exportTo, body_bytes: BODY(false).length, runs, summary };
+    const out = { date: new Date().toISOString(), duration_s: seconds, warmup_s: warmup, pinned: pin, tracing_export: exportTo, body_bytes: BODY(false).length, runs, summary };
     mkdirSync(join(here, 'results'), { recursive: true });
     writeFileSync(join(here, 'results', 'gateway.json'), `${JSON.stringify(out, null, 2)}\n`);
     process.stdout.write(`\n${JSON.stringify(summary, null, 2)}\nsaved bench/results/gateway.json\n`);

@@ -101,7 +101,6 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
   const log = app.log.child({ component: 'gateway' });
   const breakers = new Breakers(clock, (backend, state) => log.warn({ backend, state }, `circuit ${state === 'open' ? 'opened' : state === 'closed' ? 'closed' : 'half-open'} for backend ${backend}`));
   const upstreams = new Upstreams({ dispatcher: deps.dispatcher, simulated: deps.simulated });
-  const metrics = buildMetrics(() => breakers.entries());
   const tracing = buildTracing({
     serviceName: gw.telemetry.serviceName,
     otlpEndpoint: gw.telemetry.otlpEndpoint,
@@ -110,6 +109,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     exporter: deps.spanExporter,
     simple: deps.simpleSpanProcessor,
   });
+  const metrics = buildMetrics(() => breakers.entries(), tracing.exportStats);
 
   const stateFor = (config: GatewayConfig): LiveState => ({
     config,

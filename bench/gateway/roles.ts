@@ -111,7 +111,10 @@ spec:
  */
 export async function runSink(): Promise<void> {
   const grpc = await import('@grpc/grpc-js');
+  const { tuneSettings, tuneSessions } = await import('../../collector/receivers/grpc.js');
   const server = new grpc.Server();
+  // The collector's HTTP/2 windows, so the sink reads as fast as the collector's receiver does.
+  tuneSettings(server);
   const raw = (b: Buffer) => b;
   server.addService(
     {
@@ -130,5 +133,6 @@ export async function runSink(): Promise<void> {
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
+  tuneSessions(server);
   ready(port);
 }

@@ -6,6 +6,7 @@ import { formatProblem } from '../../gateway/config/model.js';
 import { buildGateway } from '../../gateway/server.js';
 import { gatewayResource, otlpSpanProcessor, SPAN_LIMITS } from '../../gateway/telemetry/tracing.js';
 import { parse, UsageError } from '../args.js';
+import { tuneHeapForServing } from '../heap.js';
 
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
@@ -41,6 +42,7 @@ export function startNodeSdk(serviceName: string, processor: SpanProcessor | und
 /** `tracegate gateway --config FILE`: the data plane alone, with hot reload. Ctrl-C stops it cleanly. */
 export async function runGateway(args: string[]): Promise<number> {
   const { values } = parse(args, OPTIONS);
+  tuneHeapForServing();
   if (!values.config) throw new UsageError('give the file: tracegate gateway --config gateway.yaml');
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) throw new UsageError('--port must be a port number');

@@ -1,5 +1,6 @@
 import { resolveStoreTarget, describeStore } from '../../common/store.js';
 import { parse, STORE_OPTIONS, storeFlags, UsageError } from '../args.js';
+import { tuneHeapForServing } from '../heap.js';
 import { defaultConfigYaml } from '../default-config.js';
 import { startStack, type Stack, type StackOptions } from '../stack.js';
 
@@ -74,6 +75,7 @@ export async function runStart(args: string[]): Promise<number> {
     process.stdout.write(defaultConfigYaml({ host: opts.host, port: opts.ports.gateway, otlpEndpoint: `http://127.0.0.1:${opts.ports.grpc}` }));
     return 0;
   }
+  tuneHeapForServing();
   const stack = await startStack(opts);
   process.stdout.write(describeStack(stack, opts.target));
   await untilSignal();

@@ -34,7 +34,15 @@ export interface GatewayMetrics {
 
 const GENAI_LABELS = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_response_model'];
 
-export function buildMetrics(circuits: () => Iterable<[string, { state: CircuitState }]>): GatewayMetrics {
+/** What the span exporter reports (the OTLP processor's stats), read at scrape time. */
+export interface SpanExportCounts {
+  exported: number;
+  dropped: number;
+  failed: number;
+  queuedBytes: number;
+}
+
+export function buildMetrics(circuits: () => Iterable<[string, { state: CircuitState }]>, spans: () => SpanExportCounts | undefined = () => undefined): GatewayMetrics {
   const tokens = new Histogram('gen_ai_client_token_usage', 'Number of input and output tokens used', [...GENAI_LABELS, 'gen_ai_token_type'], TOKEN_BUCKETS, '{token}');
   const duration = new Histogram('gen_ai_server_request_duration', 'Generative AI server request duration', [...GENAI_LABELS, 'error_type'], DURATION_BUCKETS, 's');
   const ttft = new Histogram('gen_ai_server_time_to_first_token', 'Time to generate the first token for successful responses', GENAI_LABELS, TTFT_BUCKETS, 's');
@@ -44,7 +52,19 @@ export function buildMetrics(circuits: () => Iterable<[string, { state: CircuitS
   const circuit = new Gauge('tracegate_gateway_circuit_state', 'Circuit breaker per backend: 0 closed, 1 open, 2 half-open', ['backend'], function* () {
     for (const [backend, b] of circuits()) yield [[backend], CIRCUIT_STATE_VALUE[b.state]];
   });
-  const all = [tokens, duration, ttft, requests, attempts, reloads, circuit];
+  const spanCount = (key: 'exported' | 'dropped' | 'failed') =>
+    function* (): Generator<[string[], number]> {
+      const s = spans();
+      if (s) yield [[], s[key]];
+    };
+  const exported = new Gauge('tracegate_gateway_spans_exported_total', 'Spans the collector acknowledged', [], spanCount('exported'), 'counter');
+  const dropped = new Gauge('tracegate_gateway_spans_dropped_total', 'Spans dropped because the export queue was full (the collector is not keeping up)', [], spanCount('dropped'), 'counter');
+  const failed = new Gauge('tracegate_gateway_spans_failed_total', 'Spans in export requests that failed (collector down, timeout, refused)', [], spanCount('failed'), 'counter');
+  const queued = new Gauge('tracegate_gateway_span_queue_bytes', 'Encoded span bytes waiting for or in an export request', [], function* () {
+    const s = spans();
+    if (s) yield [[], s.queuedBytes];
+  });
+  const all = [tokens, duration, ttft, requests, attempts, reloads, circuit, exported, dropped, failed, queued];
 
   return {
     recordCall(d, seconds, status, usage, ttftSeconds) {

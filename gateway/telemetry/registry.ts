@@ -95,17 +95,18 @@ export class Histogram extends Metric<{ counts: Float64Array; sum: number; count
   }
 }
 
-/** A gauge read at scrape time. */
+/** A gauge (or a counter kept elsewhere) read at scrape time. */
 export class Gauge {
   constructor(
     readonly name: string,
     readonly help: string,
     readonly labelNames: readonly string[],
     private readonly read: () => Iterable<[labels: readonly string[], value: number]>,
+    private readonly type: 'gauge' | 'counter' = 'gauge',
   ) {}
 
   render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
     for (const [labels, value] of this.read()) lines.push(`${this.name}${labelText(this.labelNames, labels)} ${value}`);
     return lines.join('\n');
   }

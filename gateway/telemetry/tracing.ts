@@ -8,7 +8,7 @@
 import type { TracerProvider } from '@opentelemetry/api';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { OtlpGrpcSpanProcessor } from './otlp/processor.js';
+import { OtlpGrpcSpanProcessor, type ExportStats } from './otlp/processor.js';
 import { TracerReplayProcessor } from './spans/replay.js';
 import { GatewayTracer } from './spans/tracer.js';
 
@@ -46,6 +46,8 @@ export interface TracingOptions {
 export interface Tracing {
   /** Undefined when spans go nowhere. */
   tracer: GatewayTracer | undefined;
+  /** The OTLP processor's counts, when spans go to one. */
+  exportStats(): ExportStats | undefined;
   forceFlush(): Promise<void>;
   /** Shuts down what the gateway made itself. */
   shutdown(): Promise<void>;
@@ -64,8 +66,9 @@ export function buildTracing(opts: TracingOptions): Tracing {
     processor = otlpSpanProcessor(opts.otlpEndpoint);
     owned = true;
   }
-  if (!processor) return { tracer: undefined, forceFlush: async () => {}, shutdown: async () => {} };
+  if (!processor) return { tracer: undefined, exportStats: () => undefined, forceFlush: async () => {}, shutdown: async () => {} };
   const p = processor;
-  const tracer = new GatewayTracer({ processor: p, resource, callOnStart: !(p instanceof OtlpGrpcSpanProcessor) });
-  return { tracer, forceFlush: () => p.forceFlush(), shutdown: () => (owned ? p.shutdown() : p.forceFlush()) };
+  const otlp = p instanceof OtlpGrpcSpanProcessor ? p : undefined;
+  const tracer = new GatewayTracer({ processor: p, resource, callOnStart: !otlp });
+  return { tracer, exportStats: () => otlp?.stats, forceFlush: () => p.forceFlush(), shutdown: () => (owned ? p.shutdown() : p.forceFlush()) };
 }

@@ -64,5 +64,10 @@ describe('gateway → collector → ClickHouse', () => {
     );
     expect(llm).toHaveLength(1);
     expect(Number(llm[0].prompt_tokens)).toBe(40);
+    // The gateway says what its exporter did.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toContain('tracegate_gateway_spans_exported_total 2');
+    expect(metrics).toContain('tracegate_gateway_spans_dropped_total 0');
+    expect(metrics).toContain('tracegate_gateway_span_queue_bytes 0');
   });
 });

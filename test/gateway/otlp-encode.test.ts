@@ -154,6 +154,24 @@ describe('OTLP span encoder', () => {
     expect(ours(spans.slice(3), w)).toEqual(official(spans.slice(3)));
   });
 
+  it('a resizable writer hands out exactly the written bytes uncopied, then writes again; past its bound it copies', () => {
+    const w = new ProtoWriter(16, { resizableUpTo: 64 });
+    w.string('x'.repeat(40)); // grows in place: 16 → 64
+    const ab = w.exact();
+    expect(ab.byteLength).toBe(41);
+    expect(Buffer.from(ab).toString('latin1', 1)).toBe('x'.repeat(40));
+    expect(w.exact()).toBe(ab); // the writer's own buffer, not a copy
+    w.restore();
+    expect(w.pos).toBe(0);
+    w.string('y'.repeat(100)); // past 64 bytes: a plain buffer from here on
+    const copy = w.exact();
+    expect(copy).not.toBe(ab);
+    expect(Buffer.from(copy).toString('latin1', 1)).toBe('y'.repeat(100));
+    w.restore();
+    w.byte(7);
+    expect([...Buffer.from(w.exact())]).toEqual([7]);
+  });
+
   it('writes nothing for no spans', () => {
     expect(encodeTraceRequest([])).toHaveLength(0);
   });
@@ -184,8 +202,8 @@ describe('ExportTraceServiceResponse decoder', () => {
   });
 });
 
-/** An OTLP/gRPC trace receiver that keeps the raw requests and answers `answer`. */
-async function startReceiver(answer: Uint8Array): Promise<{ url: string; received: Buffer[]; server: grpc.Server }> {
+/** An OTLP/gRPC trace receiver that keeps the raw requests and answers `answer` (once `hold` lets it). */
+async function startReceiver(answer: Uint8Array, hold?: { wait: Promise<void>; open: number }): Promise<{ url: string; received: Buffer[]; server: grpc.Server }> {
   const received: Buffer[] = [];
   const server = new grpc.Server();
   const raw = (b: Buffer) => b;
@@ -194,12 +212,22 @@ async function startReceiver(answer: Uint8Array): Promise<{ url: string; receive
     {
       Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
         received.push(call.request);
-        cb(null, Buffer.from(answer));
+        if (!hold) return cb(null, Buffer.from(answer));
+        hold.open++;
+        void hold.wait.then(() => cb(null, Buffer.from(answer)));
       },
     },
   );
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
   return { url: `http://127.0.0.1:${port}`, received, server };
+}
+
+async function eventuallyTrue(check: () => boolean, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** Every span of the decoded requests, as (resource service name, scope name, span) triples. */
@@ -243,7 +271,35 @@ describe('export over real gRPC', () => {
     const want = flatten([official(memory.getFinishedSpans().filter((s) => s.name !== 'not sampled'))]);
     const byName = (a: Obj, b: Obj) => String((a.span as Obj).name).localeCompare(String((b.span as Obj).name));
     expect(got.sort(byName)).toEqual(want.sort(byName));
-    expect(processor.stats).toEqual({ exported: 12, dropped: 0, failed: 0 });
+    expect(processor.stats).toEqual({ exported: 12, dropped: 0, failed: 0, queuedBytes: 0 });
+    await provider.shutdown();
+  });
+
+  it('OtlpGrpcSpanProcessor keeps a slow collector to a few exports at once, queues the rest, drops past its queue, and delivers the queue in order', async () => {
+    let release!: () => void;
+    const hold = { wait: new Promise<void>((r) => (release = r)), open: 0 };
+    const rx = await startReceiver(new Uint8Array(0), hold);
+    servers.push(rx.server);
+    // 10 spans a batch, about 2 KB each: the queue holds about 3 batches.
+    const processor = new OtlpGrpcSpanProcessor({ url: rx.url, maxBatchSpans: 10, maxConcurrentExports: 2, maxQueueBytes: 70_000 });
+    const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    const tracer = provider.getTracer('slow');
+    for (let i = 0; i < 100; i++) tracer.startSpan(`s${String(i).padStart(3, '0')}`, { attributes: { text: 'x'.repeat(2000) } }).end();
+    await new Promise((r) => setImmediate(r));
+    await eventuallyTrue(() => hold.open === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(hold.open).toBe(2); // the others wait in the processor, not in gRPC
+    expect(processor.stats.dropped).toBeGreaterThan(0);
+    expect(processor.stats.queuedBytes).toBeLessThanOrEqual(70_000);
+    release();
+    await processor.forceFlush();
+    const { exported, dropped, failed, queuedBytes } = processor.stats;
+    expect(exported + dropped).toBe(100);
+    expect(failed).toBe(0);
+    expect(queuedBytes).toBe(0);
+    expect(rx.received).toHaveLength(exported / 10);
+    const names = flatten(rx.received.map((b) => decode('ExportTraceServiceRequest', b))).map((x) => String((x.span as Obj).name));
+    expect(names).toEqual([...names].sort());
     await provider.shutdown();
   });
 
@@ -252,7 +308,7 @@ describe('export over real gRPC', () => {
     const provider = new BasicTracerProvider({ spanProcessors: [processor] });
     for (let i = 0; i < 3; i++) provider.getTracer('t').startSpan(`s${i}`).end();
     await provider.forceFlush();
-    expect(processor.stats).toEqual({ exported: 0, dropped: 0, failed: 3 });
+    expect(processor.stats).toEqual({ exported: 0, dropped: 0, failed: 3, queuedBytes: 0 });
     await provider.shutdown();
     provider.getTracer('t').startSpan('after shutdown').end();
     expect(processor.stats.failed + processor.stats.exported + processor.stats.dropped).toBe(3);
