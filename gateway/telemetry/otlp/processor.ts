@@ -18,6 +18,7 @@ import { TraceFlags, diag } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { GatewaySpan } from '../spans/span.js';
 import { resourceSpans, spanEntry, type ResourceLike, type ScopeLike } from './encode.js';
 import { grpcTraceDelegate, type EncodedRequest, type GrpcExporterOptions } from './exporter.js';
 import { decodeExportResponse } from './response.js';
@@ -94,12 +95,20 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (this.closed || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-    if (this.pending.push(span) === 1) setImmediate(() => this.drain());
+    const n = this.pending.push(span);
+    // A gateway call span ends after its answer was written: it and its attempts (which ended
+    // before it and wait in `pending`) are encoded at once, while what they read is still in the
+    // CPU's caches (measured: encoding on the next turn cost about three times as much).
+    if (span instanceof GatewaySpan && (span.parentSpanContext?.isRemote ?? true)) this.drain();
+    else if (n === 1) setImmediate(this.drainSoon);
   }
 
-  /** Encodes the spans ended since the last turn into the open batch; seals the batch when full. */
+  private readonly drainSoon = () => this.drain();
+
+  /** Encodes the spans ended so far into the open batch; seals the batch when full. */
   private drain(): void {
     const spans = this.pending;
+    if (spans.length === 0) return;
     this.pending = [];
     for (const s of spans) {
       const g = this.groupOf(s);

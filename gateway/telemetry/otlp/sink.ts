@@ -75,17 +75,23 @@ export class ProtoSink extends AttrSink {
 
   override tok(k: AttrKey, v: string): void {
     if (this.tag !== SPAN_ATTRIBUTES) return this.str(k, v);
-    let entries = k.entries;
-    const hit = entries?.get(v);
-    if (hit) {
-      this.w.raw(hit);
+    if (k.lastValue === v) {
+      this.w.raw(k.lastEntry as Uint8Array);
       return;
     }
-    const w = this.w;
-    const start = w.pos;
-    this.str(k, v);
-    entries ??= k.entries = new Map();
-    if (entries.size < TOKENS_PER_KEY) entries.set(v, Uint8Array.prototype.slice.call(w.buf, start, w.pos));
+    let entries = k.entries;
+    let hit = entries?.get(v);
+    if (!hit) {
+      const w = this.w;
+      const start = w.pos;
+      this.str(k, v);
+      entries ??= k.entries = new Map();
+      if (entries.size >= TOKENS_PER_KEY) return;
+      hit = Uint8Array.prototype.slice.call(w.buf, start, w.pos);
+      entries.set(v, hit);
+    } else this.w.raw(hit);
+    k.lastValue = v;
+    k.lastEntry = hit;
   }
 
   num(k: AttrKey, v: number): void {

@@ -14,6 +14,9 @@ export class AttrKey {
    * (kinds, names from the config, model names), by value: kept by the OTLP sink (otlp/sink.ts).
    */
   entries: Map<string, Uint8Array> | undefined;
+  /** The last of those written, found without hashing (most keys see one value call after call). */
+  lastValue: string | undefined;
+  lastEntry: Uint8Array | undefined;
 
   constructor(readonly name: string) {
     const utf8 = Buffer.from(name, 'utf8');
