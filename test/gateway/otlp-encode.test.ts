@@ -16,7 +16,7 @@ import { encodeTraceRequest } from '../../gateway/telemetry/otlp/encode.js';
 import { OtlpGrpcSpanExporter, TRACE_EXPORT_PATH } from '../../gateway/telemetry/otlp/exporter.js';
 import { OtlpGrpcSpanProcessor } from '../../gateway/telemetry/otlp/processor.js';
 import { decodeExportResponse } from '../../gateway/telemetry/otlp/response.js';
-import { ProtoWriter } from '../../gateway/telemetry/otlp/writer.js';
+import { ExactBuffers, ProtoWriter } from '../../gateway/telemetry/otlp/writer.js';
 import { decode } from '../collector/otlp-proto.js';
 
 const LONG = 'long value '.repeat(20); // > 127 bytes: two-byte length prefixes
@@ -154,22 +154,26 @@ describe('OTLP span encoder', () => {
     expect(ours(spans.slice(3), w)).toEqual(official(spans.slice(3)));
   });
 
-  it('a resizable writer hands out exactly the written bytes uncopied, then writes again; past its bound it copies', () => {
-    const w = new ProtoWriter(16, { resizableUpTo: 64 });
-    w.string('x'.repeat(40)); // grows in place: 16 → 64
-    const ab = w.exact();
+  it('exact buffers hold exactly the bytes given, are reused once released, and copy what is past their bound', () => {
+    const pool = new ExactBuffers(64, 1);
+    const w = new ProtoWriter(16);
+    w.string('x'.repeat(40));
+    const ab = pool.take(w.buf, w.pos);
     expect(ab.byteLength).toBe(41);
     expect(Buffer.from(ab).toString('latin1', 1)).toBe('x'.repeat(40));
-    expect(w.exact()).toBe(ab); // the writer's own buffer, not a copy
-    w.restore();
-    expect(w.pos).toBe(0);
-    w.string('y'.repeat(100)); // past 64 bytes: a plain buffer from here on
-    const copy = w.exact();
-    expect(copy).not.toBe(ab);
-    expect(Buffer.from(copy).toString('latin1', 1)).toBe('y'.repeat(100));
-    w.restore();
-    w.byte(7);
-    expect([...Buffer.from(w.exact())]).toEqual([7]);
+    pool.release(ab);
+    const again = pool.take(Buffer.from([7]), 1);
+    expect(again).toBe(ab); // the released buffer, shrunk in place
+    expect([...Buffer.from(again)]).toEqual([7]);
+    const other = pool.take(Buffer.from([8, 9]), 2); // the pool is empty: a new one
+    expect(other).not.toBe(ab);
+    pool.release(again);
+    pool.release(other); // past `keep`: let go
+    expect(pool.take(Buffer.from([1]), 1)).toBe(again);
+    const big = Buffer.alloc(100, 5);
+    const copy = pool.take(big, 100); // past 64 bytes: a plain copy, never pooled
+    expect(copy.resizable).toBe(false);
+    expect([...Buffer.from(copy)]).toEqual([...big]);
   });
 
   it('writes nothing for no spans', () => {

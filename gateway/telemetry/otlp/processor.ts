@@ -1,12 +1,13 @@
 /**
- * The gateway's span processor for OTLP/gRPC: each ended span is encoded to protobuf on the next
- * turn of the event loop (never inside the request's `span.end()`) and dropped from the heap; a
- * batch is bytes until it is sent through the official gRPC export delegate.
+ * The gateway's span processor for OTLP/gRPC: a gateway call's spans are encoded to protobuf when
+ * the call span ends (after the answer was written), any other span on the next turn of the event
+ * loop, and dropped from the heap; a batch is bytes until it is sent through the official gRPC
+ * export delegate.
  *
  * Why not BatchSpanProcessor + exporter: the SDK's processor keeps span objects queued until a
  * batch fills and, while one export is in flight, keeps queueing; every young-generation GC then
  * copies those spans again (measured: scavenge time per call tripled while exporting). Encoded at
- * once, a span lives for one event-loop turn.
+ * once, a span lives for one event-loop turn at most.
  *
  * Sealed batches wait in a bounded queue and only a few are handed to the delegate at once: the
  * delegate and grpc-js each copy a request into a fresh buffer for as long as it is in flight,
@@ -22,7 +23,7 @@ import { GatewaySpan } from '../spans/span.js';
 import { resourceSpans, spanEntry, type ResourceLike, type ScopeLike } from './encode.js';
 import { grpcTraceDelegate, type EncodedRequest, type GrpcExporterOptions } from './exporter.js';
 import { decodeExportResponse } from './response.js';
-import { ProtoWriter } from './writer.js';
+import { ExactBuffers, ProtoWriter } from './writer.js';
 
 export interface SpanProcessorOptions extends GrpcExporterOptions {
   /** Spans per export request (default 512). */
@@ -56,7 +57,7 @@ type Batch = { w: ProtoWriter; spans: number };
 const encoded = { serializeRequest: (r: EncodedRequest) => r.bytes, deserializeResponse: decodeExportResponse };
 /** Pooled request writers that grew past this are let go rather than kept. */
 const KEEP_WRITER_BYTES = 8 * 1024 * 1024;
-/** How far a request writer grows in place (a larger request falls back to a plain buffer). */
+/** The largest request handed to the delegate from a pooled exact-length buffer (larger: a copy). */
 const REQUEST_BUFFER_BYTES = 32 * 1024 * 1024;
 
 export class OtlpGrpcSpanProcessor implements SpanProcessor {
@@ -76,12 +77,14 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
   private readonly queue: Batch[] = [];
   private inFlight = 0;
   private readonly free: ProtoWriter[] = [];
+  private readonly exact: ExactBuffers;
   private idle: (() => void)[] = [];
   private closed: Promise<void> | undefined;
   readonly stats: ExportStats = { exported: 0, dropped: 0, failed: 0, queuedBytes: 0 };
 
   constructor(opts: SpanProcessorOptions) {
     this.maxConcurrent = Math.max(1, opts.maxConcurrentExports ?? 2);
+    this.exact = new ExactBuffers(REQUEST_BUFFER_BYTES, this.maxConcurrent);
     // The delegate frees a slot only after our callback has run, so its own limit is set above ours.
     this.delegate = grpcTraceDelegate({ ...opts, concurrencyLimit: Math.max(opts.concurrencyLimit ?? 0, 2 * this.maxConcurrent + 2) }, encoded, (r) => r.spans);
     this.maxSpans = opts.maxBatchSpans ?? 512;
@@ -142,7 +145,7 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
     if (count === 0) return;
     // Groups without spans in this batch are forgotten (a tracer that is no longer used).
     const used = this.groups.filter((g) => g.spans.pos > 0);
-    const w = this.free.pop() ?? new ProtoWriter(256 * 1024, { resizableUpTo: REQUEST_BUFFER_BYTES });
+    const w = this.free.pop() ?? new ProtoWriter(256 * 1024);
     w.reset();
     for (const resource of new Set(used.map((g) => g.resource))) {
       const groups = used.filter((g) => g.resource === resource);
@@ -174,11 +177,13 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
       const b = this.queue.shift() as Batch;
       const size = b.w.pos;
       this.inFlight++;
-      // The request goes to the delegate as a whole ArrayBuffer, which its transport wraps
-      // (Buffer.from) without copying: a fresh copy per request, held by grpc-js for the whole
-      // call, made V8 run a full GC about every second (measured). The writer stays the batch's
-      // until the export has ended: grpc-js frames it later, and a retry would read it again.
-      this.delegate.export({ bytes: b.w.exact() as unknown as Uint8Array, spans: b.spans }, (r) => {
+      // The request goes to the delegate as a whole ArrayBuffer of its exact length, which its
+      // transport wraps (Buffer.from) without copying: a fresh copy per request, held by grpc-js
+      // for the whole call, made V8 run a full GC about every second (measured). The buffer stays
+      // the batch's until the export has ended: grpc-js frames it later, and a retry reads it again.
+      const bytes = this.exact.take(b.w.buf, size);
+      this.recycle(b.w);
+      this.delegate.export({ bytes: bytes as unknown as Uint8Array, spans: b.spans }, (r) => {
         this.inFlight--;
         this.stats.queuedBytes -= size;
         if (r.code === ExportResultCode.SUCCESS) this.stats.exported += b.spans;
@@ -186,7 +191,7 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
           this.stats.failed += b.spans;
           diag.warn(`tracegate: ${b.spans} spans not exported: ${r.error?.message ?? 'export failed'}`);
         }
-        this.recycle(b.w);
+        this.exact.release(bytes);
         this.pump();
         if (this.inFlight === 0 && this.queue.length === 0) for (const done of this.idle.splice(0)) done();
       });
@@ -194,7 +199,7 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
   }
 
   private recycle(w: ProtoWriter): void {
-    w.restore();
+    w.reset();
     if (w.buf.length <= KEEP_WRITER_BYTES && this.free.length < this.maxConcurrent + 2) this.free.push(w);
   }
 
