@@ -307,6 +307,34 @@ describe('export over real gRPC', () => {
     await provider.shutdown();
   });
 
+  it('OtlpGrpcSpanProcessor encodes ended spans in bursts: when a burst fills, when its delay has passed, or on flush', async () => {
+    const rx = await startReceiver(new Uint8Array(0));
+    servers.push(rx.server);
+    // A batch of 3 spans is sealed (and sent) as soon as 3 spans are encoded: sends show what was encoded.
+    const processor = new OtlpGrpcSpanProcessor({ url: rx.url, maxBatchSpans: 3, encodeBurstSpans: 6, encodeDelayMillis: 200 });
+    const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    const tracer = provider.getTracer('burst');
+    const end = (n: number, from: number) => {
+      for (let i = from; i < from + n; i++) tracer.startSpan(`s${i}`).end();
+    };
+    end(5, 0); // one short of a burst: nothing encoded yet
+    await new Promise((r) => setTimeout(r, 50));
+    expect(rx.received).toHaveLength(0);
+    end(1, 5); // the burst fills inside this end(): 6 spans, 2 batches
+    await eventuallyTrue(() => rx.received.length === 2);
+    end(3, 6); // waits for the delay
+    await new Promise((r) => setTimeout(r, 50));
+    expect(rx.received).toHaveLength(2);
+    await eventuallyTrue(() => rx.received.length === 3);
+    end(2, 9); // flush encodes what waits
+    await processor.forceFlush();
+    expect(rx.received).toHaveLength(4);
+    const names = flatten(rx.received.map((b) => decode('ExportTraceServiceRequest', b))).map((x) => String((x.span as Obj).name));
+    expect(names).toEqual(Array.from({ length: 11 }, (_, i) => `s${i}`));
+    expect(processor.stats).toEqual({ exported: 11, dropped: 0, failed: 0, queuedBytes: 0 });
+    await provider.shutdown();
+  });
+
   it('OtlpGrpcSpanProcessor counts spans it could not deliver and never throws', async () => {
     const processor = new OtlpGrpcSpanProcessor({ url: 'http://127.0.0.1:9', timeoutMillis: 2000 });
     const provider = new BasicTracerProvider({ spanProcessors: [processor] });

@@ -1,13 +1,18 @@
 /**
- * The gateway's span processor for OTLP/gRPC: a gateway call's spans are encoded to protobuf when
- * the call span ends (after the answer was written), any other span on the next turn of the event
- * loop, and dropped from the heap; a batch is bytes until it is sent through the official gRPC
- * export delegate.
+ * The gateway's span processor for OTLP/gRPC: ended spans are encoded to protobuf in bursts (never
+ * inside the request's `span.end()` unless it completes a burst) and dropped from the heap; a batch
+ * is bytes until it is sent through the official gRPC export delegate.
+ *
+ * Why bursts: encoding is many small functions over a few kilobytes per call, and run between two
+ * requests it found its code and the key tables cold every time. Encoded 128 spans (about 64
+ * calls) at a time it cost a tenth less of the gateway's CPU per call than encoding each call as it
+ * ended (measured: two builds side by side on one core, 5 rounds). A burst that does not fill is
+ * encoded 20 ms after its first span, so a quiet gateway holds ended spans no longer than that.
  *
  * Why not BatchSpanProcessor + exporter: the SDK's processor keeps span objects queued until a
  * batch fills and, while one export is in flight, keeps queueing; every young-generation GC then
- * copies those spans again (measured: scavenge time per call tripled while exporting). Encoded at
- * once, a span lives for one event-loop turn at most.
+ * copies those spans again (measured: scavenge time per call tripled while exporting). Encoded in
+ * bursts, a span lives for 128 spans' time or 20 ms at most.
  *
  * Sealed batches wait in a bounded queue and only a few are handed to the delegate at once: the
  * delegate and grpc-js each copy a request into a fresh buffer for as long as it is in flight,
@@ -19,13 +24,16 @@ import { TraceFlags, diag } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { GatewaySpan } from '../spans/span.js';
 import { resourceSpans, spanEntry, type ResourceLike, type ScopeLike } from './encode.js';
 import { grpcTraceDelegate, type EncodedRequest, type GrpcExporterOptions } from './exporter.js';
 import { decodeExportResponse } from './response.js';
 import { ExactBuffers, ProtoWriter } from './writer.js';
 
 export interface SpanProcessorOptions extends GrpcExporterOptions {
+  /** Ended spans are encoded in bursts of this many (default 128, about 64 calls). */
+  encodeBurstSpans?: number;
+  /** A burst that has not filled is encoded this long after its first span (default 20 ms). */
+  encodeDelayMillis?: number;
   /** Spans per export request (default 512). */
   maxBatchSpans?: number;
   /** Encoded bytes per export request (default 4 MiB; the collector accepts 20 MiB). */
@@ -69,6 +77,9 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
   private readonly maxQueue: number;
   private readonly flushTimeoutMs: number;
   private pending: ReadableSpan[] = [];
+  private readonly burst: number;
+  private readonly burstDelayMs: number;
+  private burstTimer: NodeJS.Timeout | undefined;
   /** The open batch: span entries by resource and scope (nearly always one group). */
   private groups: Group[] = [];
   private batchSpans = 0;
@@ -87,6 +98,8 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
     this.exact = new ExactBuffers(REQUEST_BUFFER_BYTES, this.maxConcurrent);
     // The delegate frees a slot only after our callback has run, so its own limit is set above ours.
     this.delegate = grpcTraceDelegate({ ...opts, concurrencyLimit: Math.max(opts.concurrencyLimit ?? 0, 2 * this.maxConcurrent + 2) }, encoded, (r) => r.spans);
+    this.burst = Math.max(1, opts.encodeBurstSpans ?? 128);
+    this.burstDelayMs = opts.encodeDelayMillis ?? 20;
     this.maxSpans = opts.maxBatchSpans ?? 512;
     this.maxBytes = opts.maxBatchBytes ?? 4 * 1024 * 1024;
     this.delayMs = opts.scheduledDelayMillis ?? 1000;
@@ -99,17 +112,19 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
   onEnd(span: ReadableSpan): void {
     if (this.closed || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
     const n = this.pending.push(span);
-    // A gateway call span ends after its answer was written: it and its attempts (which ended
-    // before it and wait in `pending`) are encoded at once, while what they read is still in the
-    // CPU's caches (measured: encoding on the next turn cost about three times as much).
-    if (span instanceof GatewaySpan && (span.parentSpanContext?.isRemote ?? true)) this.drain();
-    else if (n === 1) setImmediate(this.drainSoon);
+    if (n >= this.burst) this.drain();
+    else if (n === 1) {
+      this.burstTimer = setTimeout(this.drainSoon, this.burstDelayMs);
+      this.burstTimer.unref();
+    }
   }
 
   private readonly drainSoon = () => this.drain();
 
   /** Encodes the spans ended so far into the open batch; seals the batch when full. */
   private drain(): void {
+    clearTimeout(this.burstTimer);
+    this.burstTimer = undefined;
     const spans = this.pending;
     if (spans.length === 0) return;
     this.pending = [];
