@@ -5,7 +5,7 @@
  */
 import { CIRCUIT_STATE_VALUE, type CircuitState } from '../reliability/breaker.js';
 import type { Usage } from '../translators/types.js';
-import { Counter, Gauge, Histogram, renderAll } from './registry.js';
+import { Counter, Gauge, Histogram, renderAll, type CounterSeries, type HistogramSeries } from './registry.js';
 
 export const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 export const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -33,6 +33,19 @@ export interface GatewayMetrics {
 }
 
 const GENAI_LABELS = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_response_model'];
+
+/** The series one kind of call records into, found by one key instead of one per metric. */
+interface CallSeries {
+  base: string[];
+  duration: HistogramSeries;
+  requests: CounterSeries;
+  tokensIn?: HistogramSeries;
+  tokensOut?: HistogramSeries;
+  ttft?: HistogramSeries;
+}
+
+/** Kinds of call whose series are kept at hand (model names come from clients); others look theirs up. */
+const CALL_KINDS = 1024;
 
 /** What the span exporter reports (the OTLP processor's stats), read at scrape time. */
 export interface SpanExportCounts {
@@ -65,17 +78,24 @@ export function buildMetrics(circuits: () => Iterable<[string, { state: CircuitS
     if (s) yield [[], s.queuedBytes];
   });
   const all = [tokens, duration, ttft, requests, attempts, reloads, circuit, exported, dropped, failed, queued];
+  const calls = new Map<string, CallSeries>();
 
   return {
     recordCall(d, seconds, status, usage, ttftSeconds) {
-      const base = [d.operation, d.provider, d.requestModel, d.responseModel ?? ''];
-      duration.observe([...base, d.errorType ?? ''], seconds);
-      requests.inc([d.route, '', String(status)]);
-      if (usage) {
-        tokens.observe([...base, 'input'], usage.promptTokens);
-        tokens.observe([...base, 'output'], usage.completionTokens);
+      const key = `${d.operation}\u0001${d.provider}\u0001${d.requestModel}\u0001${d.responseModel ?? ''}\u0001${d.errorType ?? ''}\u0001${d.route}\u0001${status}`;
+      let c = calls.get(key);
+      if (!c) {
+        const base = [d.operation, d.provider, d.requestModel, d.responseModel ?? ''];
+        c = { base, duration: duration.handle([...base, d.errorType ?? '']), requests: requests.handle([d.route, '', String(status)]) };
+        if (calls.size < CALL_KINDS) calls.set(key, c);
       }
-      if (ttftSeconds !== undefined) ttft.observe(base, ttftSeconds);
+      duration.record(c.duration, seconds);
+      c.requests.value++;
+      if (usage) {
+        tokens.record((c.tokensIn ??= tokens.handle([...c.base, 'input'])), usage.promptTokens);
+        tokens.record((c.tokensOut ??= tokens.handle([...c.base, 'output'])), usage.completionTokens);
+      }
+      if (ttftSeconds !== undefined) ttft.record((c.ttft ??= ttft.handle(c.base)), ttftSeconds);
     },
     recordRefused(endpoint, status) {
       requests.inc(['', endpoint, String(status)]);

@@ -40,9 +40,16 @@ abstract class Metric<T> {
   abstract render(): string;
 }
 
-export class Counter extends Metric<{ value: number }> {
+export type CounterSeries = { value: number };
+
+export class Counter extends Metric<CounterSeries> {
   inc(values: readonly string[], n = 1): void {
-    this.get(values, () => ({ value: 0 })).value += n;
+    this.handle(values).value += n;
+  }
+
+  /** The series of these label values (made on first use), for a caller that adds to it again and again. */
+  handle(values: readonly string[]): CounterSeries {
+    return this.get(values, () => ({ value: 0 }));
   }
 
   render(): string {
@@ -52,7 +59,9 @@ export class Counter extends Metric<{ value: number }> {
   }
 }
 
-export class Histogram extends Metric<{ counts: Float64Array; sum: number; count: number }> {
+export type HistogramSeries = { counts: Float64Array; sum: number; count: number };
+
+export class Histogram extends Metric<HistogramSeries> {
   constructor(
     name: string,
     help: string,
@@ -64,7 +73,16 @@ export class Histogram extends Metric<{ counts: Float64Array; sum: number; count
   }
 
   observe(values: readonly string[], v: number): void {
-    const d = this.get(values, () => ({ counts: new Float64Array(this.buckets.length), sum: 0, count: 0 }));
+    this.record(this.handle(values), v);
+  }
+
+  /** The series of these label values (made on first use), for a caller that records into it again and again. */
+  handle(values: readonly string[]): HistogramSeries {
+    return this.get(values, () => ({ counts: new Float64Array(this.buckets.length), sum: 0, count: 0 }));
+  }
+
+  /** Records `v` into a series of this histogram (from `handle`). */
+  record(d: HistogramSeries, v: number): void {
     d.sum += v;
     d.count++;
     // Counts per bucket, not cumulative: cumulated at render time.
