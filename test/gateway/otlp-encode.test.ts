@@ -12,7 +12,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import protobuf from 'protobufjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeTraceRequest } from '../../gateway/telemetry/otlp/encode.js';
+import { encodeTraceRequest, groupSpans, requestFraming, spanEntry } from '../../gateway/telemetry/otlp/encode.js';
 import { OtlpGrpcSpanExporter, TRACE_EXPORT_PATH } from '../../gateway/telemetry/otlp/exporter.js';
 import { OtlpGrpcSpanProcessor } from '../../gateway/telemetry/otlp/processor.js';
 import { decodeExportResponse } from '../../gateway/telemetry/otlp/response.js';
@@ -152,6 +152,29 @@ describe('OTLP span encoder', () => {
     const w = new ProtoWriter(64); // tiny: grows while writing
     expect(ours(spans, w)).toEqual(official(spans));
     expect(ours(spans.slice(3), w)).toEqual(official(spans.slice(3)));
+  });
+
+  it('request framing around one group of entries gives the same bytes as writing the request whole', () => {
+    const groups = groupSpans(spans);
+    const big = (n: number) => Array.from({ length: n }, () => spans).flat(); // entries past 2^14 bytes: three-byte lengths
+    for (const [resource, scopes] of groups) {
+      for (const [scope, list] of scopes) {
+        for (const some of [list, big(40).filter((s) => s.instrumentationScope === scope && s.resource === resource)]) {
+          const entries = new ProtoWriter();
+          for (const s of some) spanEntry(entries, s);
+          const { head, tail } = requestFraming(resource, scope, entries.pos);
+          const framed = Buffer.concat([head, entries.buf.subarray(0, entries.pos), tail]);
+          expect(framed.equals(Buffer.from(encodeTraceRequest(some)))).toBe(true);
+        }
+      }
+    }
+    const withSchemas = { attributes: { 'service.name': 'x' }, schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' };
+    const scope = { name: 's', version: '1', schemaUrl: 'https://example.com/s' };
+    const fake = spans.slice(0, 3).map((s) => Object.assign(Object.create(Object.getPrototypeOf(s) as object), s, { resource: withSchemas, instrumentationScope: scope }) as ReadableSpan);
+    const entries = new ProtoWriter();
+    for (const s of fake) spanEntry(entries, s);
+    const { head, tail } = requestFraming(withSchemas, scope, entries.pos);
+    expect(Buffer.concat([head, entries.buf.subarray(0, entries.pos), tail]).equals(Buffer.from(encodeTraceRequest(fake)))).toBe(true);
   });
 
   it('exact buffers hold exactly the bytes given, are reused once released, and copy what is past their bound', () => {

@@ -9,7 +9,7 @@ import type { Attributes, AttributeValue, Link, SpanContext } from '@opentelemet
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { GatewaySpan } from '../spans/span.js';
 import { ProtoSink } from './sink.js';
-import { ProtoWriter } from './writer.js';
+import { ProtoWriter, varintSize } from './writer.js';
 
 /** Span flags: the low byte is the W3C trace flags; bit 8 says bit 9 (parent or link is remote) is known. */
 const HAS_IS_REMOTE = 0x100;
@@ -242,6 +242,46 @@ export function resourceSpans(w: ProtoWriter, resource: ResourceLike, scopes: It
     w.string(resource.schemaUrl);
   }
   w.end(rs);
+}
+
+/** `tag`, length and body of a Resource or InstrumentationScope (once per export request). */
+function fieldOf<T>(tag: number, x: T, body: (w: ProtoWriter, x: T) => void): Buffer {
+  const w = new ProtoWriter(256);
+  w.byte(tag);
+  const m = w.begin();
+  body(w, x);
+  w.end(m);
+  return w.buf.subarray(0, w.pos);
+}
+
+function writeSchema(w: ProtoWriter, url: string | undefined): void {
+  if (!url) return;
+  w.byte(0x1a); // schema_url = 3 (in ScopeSpans and in ResourceSpans)
+  w.string(url);
+}
+
+/**
+ * The bytes around `spansLength` bytes of Span entries of one resource and scope that make them a
+ * whole ExportTraceServiceRequest: what `resourceSpans` writes, with every length known up front,
+ * so the entries need not be copied behind it.
+ */
+export function requestFraming(resource: ResourceLike, scope: ScopeLike, spansLength: number): { head: Buffer; tail: Buffer } {
+  const r = fieldOf(0x0a, resource, resourceBody); // ResourceSpans.resource = 1
+  const sc = fieldOf(0x0a, scope, scopeBody); // ScopeSpans.scope = 1
+  const tw = new ProtoWriter(64);
+  writeSchema(tw, scope.schemaUrl);
+  const scopeTail = tw.pos;
+  writeSchema(tw, resource.schemaUrl);
+  const ssLength = sc.length + spansLength + scopeTail;
+  const rsLength = r.length + 1 + varintSize(ssLength) + ssLength + (tw.pos - scopeTail);
+  const hw = new ProtoWriter(r.length + sc.length + 16);
+  hw.byte(0x0a); // ExportTraceServiceRequest.resource_spans = 1
+  hw.uvarint(rsLength);
+  hw.raw(r);
+  hw.byte(0x12); // ResourceSpans.scope_spans = 2
+  hw.uvarint(ssLength);
+  hw.raw(sc);
+  return { head: hw.buf.subarray(0, hw.pos), tail: tw.buf.subarray(0, tw.pos) };
 }
 
 /** Writes one `ScopeSpans.spans` entry (tag, length, Span). */

@@ -24,7 +24,7 @@ import { TraceFlags, diag } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { resourceSpans, spanEntry, type ResourceLike, type ScopeLike } from './encode.js';
+import { requestFraming, resourceSpans, spanEntry, type ResourceLike, type ScopeLike } from './encode.js';
 import { grpcTraceDelegate, type EncodedRequest, type GrpcExporterOptions } from './exporter.js';
 import { decodeExportResponse } from './response.js';
 import { ExactBuffers, ProtoWriter } from './writer.js';
@@ -60,9 +60,15 @@ export interface ExportStats {
 }
 
 type Group = { resource: ResourceLike; scope: ScopeLike; spans: ProtoWriter };
-type Batch = { w: ProtoWriter; spans: number };
+/** A sealed request: bytes `start`..`w.pos` of a pooled writer. */
+type Batch = { w: ProtoWriter; start: number; spans: number };
 
 const encoded = { serializeRequest: (r: EncodedRequest) => r.bytes, deserializeResponse: decodeExportResponse };
+/**
+ * Span entries are written this far into their writer: a request's framing (resource, scope and
+ * their lengths) goes in front of them when the batch is sealed, so they are never copied behind it.
+ */
+const HEAD_ROOM = 4096;
 /** Pooled request writers that grew past this are let go rather than kept. */
 const KEEP_WRITER_BYTES = 8 * 1024 * 1024;
 /** The largest request handed to the delegate from a pooled exact-length buffer (larger: a copy). */
@@ -146,10 +152,17 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
     if (last && last.resource === s.resource && last.scope === s.instrumentationScope) return last;
     let g = this.groups.find((x) => x.resource === s.resource && x.scope === s.instrumentationScope);
     if (!g) {
-      g = { resource: s.resource, scope: s.instrumentationScope, spans: new ProtoWriter(64 * 1024) };
+      g = { resource: s.resource, scope: s.instrumentationScope, spans: this.writer() };
       this.groups.push(g);
     }
     return g;
+  }
+
+  /** A pooled writer, positioned for span entries. */
+  private writer(): ProtoWriter {
+    const w = this.free.pop() ?? new ProtoWriter(256 * 1024);
+    w.pos = HEAD_ROOM;
+    return w;
   }
 
   /** Turns the open batch into one ExportTraceServiceRequest, queued for the gRPC delegate. */
@@ -159,44 +172,65 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
     const count = this.batchSpans;
     if (count === 0) return;
     // Groups without spans in this batch are forgotten (a tracer that is no longer used).
-    const used = this.groups.filter((g) => g.spans.pos > 0);
+    const used = this.groups.filter((g) => g.spans.pos > HEAD_ROOM);
+    this.groups = used;
+    this.batchSpans = 0;
+    this.batchBytes = 0;
+    const batch = used.length === 1 ? this.framed(used[0], count) : undefined;
+    const b = batch ?? this.joined(used, count);
+    const size = b.w.pos - b.start;
+    if (this.stats.queuedBytes + size > this.maxQueue) {
+      this.recycle(b.w);
+      this.stats.dropped += count;
+      diag.warn(`tracegate: dropped ${count} spans: the collector is not keeping up`);
+      return;
+    }
+    this.stats.queuedBytes += size;
+    this.queue.push(b);
+    this.pump();
+  }
+
+  /** The one group's writer becomes the request, its framing written in front of the entries; the group gets a fresh writer. */
+  private framed(g: Group, spans: number): Batch | undefined {
+    const w = g.spans;
+    const { head, tail } = requestFraming(g.resource, g.scope, w.pos - HEAD_ROOM);
+    if (head.length > HEAD_ROOM) return undefined;
+    w.raw(tail);
+    const start = HEAD_ROOM - head.length;
+    w.buf.set(head, start);
+    g.spans = this.writer();
+    return { w, start, spans };
+  }
+
+  /** Several groups: their entries copied into one request. */
+  private joined(used: Group[], spans: number): Batch {
     const w = this.free.pop() ?? new ProtoWriter(256 * 1024);
     w.reset();
     for (const resource of new Set(used.map((g) => g.resource))) {
       const groups = used.filter((g) => g.resource === resource);
       resourceSpans(w, resource, groups.map((g) => g.scope), (scope) => {
-        const spans = (groups.find((g) => g.scope === scope) as Group).spans;
-        w.ensure(spans.pos);
-        spans.buf.copy(w.buf, w.pos, 0, spans.pos);
-        w.pos += spans.pos;
+        const entries = (groups.find((g) => g.scope === scope) as Group).spans;
+        const n = entries.pos - HEAD_ROOM;
+        w.ensure(n);
+        entries.buf.copy(w.buf, w.pos, HEAD_ROOM, entries.pos);
+        w.pos += n;
       });
     }
-    for (const g of used) g.spans.reset();
-    this.groups = used;
-    this.batchSpans = 0;
-    this.batchBytes = 0;
-    if (this.stats.queuedBytes + w.pos > this.maxQueue) {
-      this.recycle(w);
-      this.stats.dropped += count;
-      diag.warn(`tracegate: dropped ${count} spans: the collector is not keeping up`);
-      return;
-    }
-    this.stats.queuedBytes += w.pos;
-    this.queue.push({ w, spans: count });
-    this.pump();
+    for (const g of used) g.spans.pos = HEAD_ROOM;
+    return { w, start: 0, spans };
   }
 
   /** Hands waiting batches to the delegate while fewer than `maxConcurrent` are in flight. */
   private pump(): void {
     while (this.inFlight < this.maxConcurrent && this.queue.length > 0) {
       const b = this.queue.shift() as Batch;
-      const size = b.w.pos;
+      const size = b.w.pos - b.start;
       this.inFlight++;
       // The request goes to the delegate as a whole ArrayBuffer of its exact length, which its
       // transport wraps (Buffer.from) without copying: a fresh copy per request, held by grpc-js
       // for the whole call, made V8 run a full GC about every second (measured). The buffer stays
       // the batch's until the export has ended: grpc-js frames it later, and a retry reads it again.
-      const bytes = this.exact.take(b.w.buf, size);
+      const bytes = this.exact.take(b.w.buf.subarray(b.start), size);
       this.recycle(b.w);
       this.delegate.export({ bytes: bytes as unknown as Uint8Array, spans: b.spans }, (r) => {
         this.inFlight--;
@@ -240,7 +274,8 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
       await this.forceFlush();
       for (const b of this.queue.splice(0)) {
         this.stats.dropped += b.spans;
-        this.stats.queuedBytes -= b.w.pos;
+        this.stats.queuedBytes -= b.w.pos - b.start;
+        this.recycle(b.w);
       }
       await this.delegate.shutdown();
     })();
