@@ -10,7 +10,7 @@
  * test runs on CPU 0, the load generator, upstream and collector on CPU 1 (taskset), so runs compare.
  *
  * Every target is started once and warmed up (--warmup S, 5, at the highest connection count,
- * before each mode); then each case (mode, connections) is measured in --rounds R (3) rounds that
+ * before each mode); then each case (mode, connections) is measured in --rounds R (5) rounds that
  * take the targets in turn, --duration S (5) seconds each. This machine's speed drifts by a fifth
  * and more within a minute, so a figure is the median over the rounds and a ratio between two
  * targets the median of the ratios within each round (both measured minutes apart it would say
@@ -25,7 +25,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BODY, load, median, round, ttfb, type Slice } from './gateway/load.js';
-import { canPin, exportCounts, roleCmd, rss, start, startSink, startTarget, stop, type Running, type Target } from './gateway/processes.js';
+import { canPin, caughtUp, exportCounts, roleCmd, rss, start, startSink, startTarget, stop, type Running, type Sink, type Target } from './gateway/processes.js';
 import { runForwarder, runSink, runUpstream } from './gateway/roles.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -54,13 +54,16 @@ type Counts = NonNullable<Run['spans']>;
 const delta = (a?: Counts, b?: Counts): Counts | undefined => (a && b ? { exported: b.exported - a.exported, dropped: b.dropped - a.dropped, failed: b.failed - a.failed } : undefined);
 
 /** One case (mode, connections): `rounds` rounds over every target in turn. */
-async function measureCase(started: Running[], c: number, stream: boolean, rounds: number, seconds: number): Promise<Run[]> {
+async function measureCase(started: Running[], c: number, stream: boolean, rounds: number, seconds: number, sink: Sink | undefined): Promise<Run[]> {
   const slices = new Map<Target, Slice[]>(started.map((t) => [t.target, []]));
   const spans = new Map<Target, Counts>();
   for (let r = 0; r < rounds; r++) {
     for (const t of started) {
       const before = await exportCounts(t);
       const s = await load(t.url, t.headers, c, stream, seconds);
+      // The next slice starts once tracegate's export and the collector have caught up: the spans
+      // of this one are all counted, and taking them in runs in no other target's slice.
+      if (t.target === 'tracegate' && sink) await caughtUp(t, sink);
       const d = delta(before, await exportCounts(t));
       if (d) {
         const sum = spans.get(t.target) ?? { exported: 0, dropped: 0, failed: 0 };
@@ -100,7 +103,7 @@ export async function main(args: string[]): Promise<void> {
       upstream: { type: 'string' },
       duration: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '5' },
-      rounds: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '5' },
       connections: { type: 'string', default: '1,16,64' },
       targets: { type: 'string', default: 'direct,forwarder,tracegate,portkey' },
       'no-collector': { type: 'boolean' },
@@ -129,8 +132,9 @@ export async function main(args: string[]): Promise<void> {
     const upstream = `http://127.0.0.1:${up.port}`;
     let otlp: string | null = null;
     let exportTo = 'none';
+    let sink: Sink | undefined;
     if (targets.includes('tracegate')) {
-      const sink = await startSink(dir, loadCpu, !values['no-collector']);
+      sink = await startSink(dir, loadCpu, !values['no-collector']);
       children.push(sink.child);
       otlp = sink.url;
       exportTo = sink.what;
@@ -140,7 +144,7 @@ export async function main(args: string[]): Promise<void> {
       // A cold process runs at a fraction of its speed for its first seconds (JIT tiers, pools,
       // the export channel; tracegate: ~600 rps in the first): every target is warmed up first.
       for (const t of started) await load(t.url, t.headers, Math.max(...conns), stream, warmup);
-      for (const c of conns) runs.push(...(await measureCase(started, c, stream, rounds, seconds)));
+      for (const c of conns) runs.push(...(await measureCase(started, c, stream, rounds, seconds, sink)));
       if (!stream) continue;
       for (const t of started) {
         const tt = await ttfb(t.url, t.headers, 300);

@@ -27,7 +27,7 @@ export const canPin = () => spawnSync('taskset', ['-c', '0', 'true']).status ===
 export const canIdle = () => spawnSync('chrt', ['-i', '0', 'true']).status === 0;
 
 /** Starts a command pinned to a CPU; resolves with its port once its output matches `readyPattern`. */
-export function start(cmd: string[], cpu: number | null, env: NodeJS.ProcessEnv = {}, readyPattern = /READY (\d+)/): Promise<{ child: ChildProcess; port: number }> {
+export function start(cmd: string[], cpu: number | null, env: NodeJS.ProcessEnv = {}, readyPattern = /READY (\d+)/): Promise<{ child: ChildProcess; port: number; match: RegExpExecArray }> {
   const argv = cpu === null ? cmd : ['taskset', '-c', String(cpu), ...cmd];
   const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
@@ -35,7 +35,7 @@ export function start(cmd: string[], cpu: number | null, env: NodeJS.ProcessEnv 
     const onData = (d: Buffer) => {
       if (out.length < 65536) out += String(d);
       const m = readyPattern.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
+      if (m) resolve({ child, port: Number(m[1]), match: m });
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
@@ -66,6 +66,28 @@ export function rss(pid: number | undefined): { now: number | null; peak: number
     return { now: Math.round(kb('VmRSS') * 10) / 10, peak: Math.round(kb('VmHWM') * 10) / 10 };
   } catch {
     return { now: null, peak: null };
+  }
+}
+
+const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+
+/**
+ * Waits (at most `maxMs`) until tracegate has no spans waiting to be sent and the collector has
+ * written every span it received; returns the milliseconds waited. After a tracegate slice the
+ * collector is still taking its spans in, and would otherwise do so in the next target's slice.
+ * (Its refreshable views keep it busy in the background anyway, at idle priority.)
+ */
+export async function caughtUp(gateway: Running, sink: Sink, maxMs = 30_000): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const gw = await (await fetch(`${gateway.url}/metrics`)).text();
+    let done = metric(gw, 'tracegate_gateway_span_queue_bytes') === 0;
+    if (done && sink.metrics) {
+      const c = await (await fetch(sink.metrics)).text();
+      done = metric(c, 'tracegate_collector_queue_spans') === 0 && metric(c, 'tracegate_collector_exported_spans_total') + metric(c, 'tracegate_collector_spooled_spans_total') >= metric(c, 'tracegate_collector_accepted_spans_total');
+    }
+    if (done || Date.now() - t0 > maxMs) return Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -115,15 +137,24 @@ export async function stop(child?: ChildProcess): Promise<void> {
  * so the run would measure the collector, not the gateway. At idle priority it takes what CPU 1
  * leaves; when that is not enough the gateway's bounded queue drops spans (reported).
  */
-async function startCollector(dir: string, cpu: number | null): Promise<{ child: ChildProcess; url: string }> {
+async function startCollector(dir: string, cpu: number | null): Promise<Sink> {
   const base = [...tracegateCli(), 'collector', '--grpc-port', '0', '--http-port', '0', '--data', join(dir, 'data'), '--spool', join(dir, 'spool')];
   const cmd = canIdle() ? ['chrt', '-i', '0', ...base] : base;
-  const { child, port } = await start(cmd, cpu, { TRACEGATE_LOG_LEVEL: 'warn' }, /OTLP\/gRPC\s+[\d.]+:(\d+)/);
-  return { child, url: `http://127.0.0.1:${port}` };
+  const { child, port, match } = await start(cmd, cpu, { TRACEGATE_LOG_LEVEL: 'warn' }, /OTLP\/gRPC\s+[\d.]+:(\d+)[\s\S]*OTLP\/HTTP\s+(http:\/\/[\d.]+:\d+)/);
+  return { child, url: `http://127.0.0.1:${port}`, metrics: `${match[2]}/metrics`, what: '' };
 }
 
 /** The collector when it starts, else a minimal OTLP sink (said so in the results). */
-export async function startSink(dir: string, cpu: number | null, collector: boolean): Promise<{ child: ChildProcess; url: string; what: string }> {
+export interface Sink {
+  child: ChildProcess;
+  /** OTLP/gRPC endpoint. */
+  url: string;
+  /** The collector's /metrics (none for the minimal sink). */
+  metrics?: string;
+  what: string;
+}
+
+export async function startSink(dir: string, cpu: number | null, collector: boolean): Promise<Sink> {
   if (collector) {
     try {
       const c = await startCollector(dir, cpu);
