@@ -171,6 +171,6 @@ export async function startSink(dir: string, cpu: number | null, collector: bool
 export async function exportCounts(t: Running): Promise<{ exported: number; dropped: number; failed: number } | undefined> {
   if (t.target !== 'tracegate') return undefined;
   const text = await (await fetch(`${t.url}/metrics`)).text();
-  const read = (name: string) => Number(new RegExp(`^tracegate_gateway_spans_${name}_total (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const read = (name: string) => metric(text, `tracegate_gateway_spans_${name}_total`);
   return { exported: read('exported'), dropped: read('dropped'), failed: read('failed') };
 }

@@ -5,6 +5,7 @@
  */
 import { CIRCUIT_STATE_VALUE, type CircuitState } from '../reliability/breaker.js';
 import type { Usage } from '../translators/types.js';
+import type { ExportStats } from './otlp/processor.js';
 import { Counter, Gauge, Histogram, renderAll, type CounterSeries, type HistogramSeries } from './registry.js';
 
 export const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
@@ -47,15 +48,9 @@ interface CallSeries {
 /** Kinds of call whose series are kept at hand (model names come from clients); others look theirs up. */
 const CALL_KINDS = 1024;
 
-/** What the span exporter reports (the OTLP processor's stats), read at scrape time. */
-export interface SpanExportCounts {
-  exported: number;
-  dropped: number;
-  failed: number;
-  queuedBytes: number;
-}
-
-export function buildMetrics(circuits: () => Iterable<[string, { state: CircuitState }]>, spans: () => SpanExportCounts | undefined = () => undefined): GatewayMetrics {
+export function buildMetrics(circuits: () => Iterable<[string, { state: CircuitState }]>, /** The OTLP processor's counts, read at scrape time. */
+  spans: () => ExportStats | undefined = () => undefined,
+): GatewayMetrics {
   const tokens = new Histogram('gen_ai_client_token_usage', 'Number of input and output tokens used', [...GENAI_LABELS, 'gen_ai_token_type'], TOKEN_BUCKETS, '{token}');
   const duration = new Histogram('gen_ai_server_request_duration', 'Generative AI server request duration', [...GENAI_LABELS, 'error_type'], DURATION_BUCKETS, 's');
   const ttft = new Histogram('gen_ai_server_time_to_first_token', 'Time to generate the first token for successful responses', GENAI_LABELS, TTFT_BUCKETS, 's');
@@ -65,7 +60,7 @@ export function buildMetrics(circuits: () => Iterable<[string, { state: CircuitS
   const circuit = new Gauge('tracegate_gateway_circuit_state', 'Circuit breaker per backend: 0 closed, 1 open, 2 half-open', ['backend'], function* () {
     for (const [backend, b] of circuits()) yield [[backend], CIRCUIT_STATE_VALUE[b.state]];
   });
-  const spanCount = (key: 'exported' | 'dropped' | 'failed') =>
+  const spanCount = (key: keyof ExportStats) =>
     function* (): Generator<[string[], number]> {
       const s = spans();
       if (s) yield [[], s[key]];
@@ -73,10 +68,7 @@ export function buildMetrics(circuits: () => Iterable<[string, { state: CircuitS
   const exported = new Gauge('tracegate_gateway_spans_exported_total', 'Spans the collector acknowledged', [], spanCount('exported'), 'counter');
   const dropped = new Gauge('tracegate_gateway_spans_dropped_total', 'Spans dropped because the export queue was full (the collector is not keeping up)', [], spanCount('dropped'), 'counter');
   const failed = new Gauge('tracegate_gateway_spans_failed_total', 'Spans in export requests that failed (collector down, timeout, refused)', [], spanCount('failed'), 'counter');
-  const queued = new Gauge('tracegate_gateway_span_queue_bytes', 'Encoded span bytes waiting for or in an export request', [], function* () {
-    const s = spans();
-    if (s) yield [[], s.queuedBytes];
-  });
+  const queued = new Gauge('tracegate_gateway_span_queue_bytes', 'Encoded span bytes waiting for or in an export request', [], spanCount('queuedBytes'));
   const all = [tokens, duration, ttft, requests, attempts, reloads, circuit, exported, dropped, failed, queued];
   const calls = new Map<string, CallSeries>();
 

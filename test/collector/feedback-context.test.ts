@@ -3,15 +3,13 @@
  * otel_traces row, the trace's agent_runs row or root span), field-by-field validation, and the
  * rows in `evaluations`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { refreshRollups } from '../../schemas/rollups.js';
-import type { TempStore } from '../helpers/store.js';
-import { postJson, startCollector, tempStore, type RunningCollector } from './helpers.js';
+import { postJson, useCollector } from './helpers.js';
 import { encodeRequest, type TestSpan } from './otlp-encode.js';
 
-let store: TempStore;
-let run: RunningCollector;
+const fx = useCollector();
 
 const hex = (c: string, n: number) => c.repeat(n);
 /** An agent run: AGENT root → LLM → plain HTTP client span (no OpenInference kind), and a TOOL span. */
@@ -26,14 +24,12 @@ const span = (trace: string, id: string, name: string, attributes: Record<string
 });
 
 async function send(service: string, spans: TestSpan[]): Promise<void> {
-  const res = await request(`${run.httpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: encodeRequest(service, spans) });
+  const res = await request(`${fx.run.httpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: encodeRequest(service, spans) });
   await res.body.arrayBuffer();
   expect(res.statusCode).toBe(200);
 }
 
 beforeAll(async () => {
-  store = await tempStore();
-  run = await startCollector(store);
   await send('agent-svc', [
     span(AGENT.trace, AGENT.root, 'planner', { 'openinference.span.kind': 'AGENT', 'agent.name': 'planner', 'session.id': 'sess-a' }),
     span(AGENT.trace, AGENT.llm, 'ChatCompletion', {
@@ -47,18 +43,13 @@ beforeAll(async () => {
     span(PLAIN.trace, PLAIN.root, 'GET /orders', { 'session.id': 'sess-p', 'llm.model_name': 'gpt-4o' }),
     span(PLAIN.trace, PLAIN.child, 'db.query', {}, PLAIN.root),
   ]);
-  expect(await run.collector.idle()).toBe(true);
+  expect(await fx.run.collector.idle()).toBe(true);
 });
 
-afterAll(async () => {
-  await run?.stop();
-  await store?.destroy();
-});
-
-const post = (body: unknown) => postJson(`${run.httpUrl}/v1/feedback`, body);
+const post = (body: unknown) => postJson(`${fx.run.httpUrl}/v1/feedback`, body);
 
 const evaluation = async (name: string) =>
-  (await store.rows<Record<string, unknown>>(
+  (await fx.store.rows<Record<string, unknown>>(
     `SELECT trace_id, span_id, score, label, explanation, source, identifier, model, provider, agent_name, service_name, session_id, span_kind, via
      FROM tracegate.evaluations WHERE name = {n:String}`,
     { n: name },
@@ -85,7 +76,7 @@ describe('POST /v1/feedback copies its target context', () => {
   });
 
   it('a trace with an agent_runs row: the run root kind, agent, session, service, and its single model and provider', async () => {
-    await refreshRollups(store.client, store.database);
+    await refreshRollups(fx.store.client, fx.store.database);
     const res = await post({ trace_id: AGENT.trace, name: 'task-success', score: 1, label: 'pass', explanation: 'booked the trip', source: 'code' });
     expect(res.json).toMatchObject({ span_id: '', model: 'gpt-4o-mini', context: 'agent_runs' });
     expect(await evaluation('task-success')).toEqual([{
@@ -153,7 +144,7 @@ describe('POST /v1/feedback validation', () => {
   });
 
   it('a body that is not JSON → 400, and the collector keeps answering', async () => {
-    const res = await request(`${run.httpUrl}/v1/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"trace_id": ' });
+    const res = await request(`${fx.run.httpUrl}/v1/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"trace_id": ' });
     await res.body.arrayBuffer();
     expect(res.statusCode).toBe(400);
     expect((await post({ ...ok, name: 'after-garbage' })).status).toBe(201);

@@ -7,26 +7,15 @@ import { connect, type ClientHttp2Session, type Settings } from 'node:http2';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { ExportResultCode } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HTTP2_MAX_FRAME_BYTES, HTTP2_WINDOW_BYTES } from '../../collector/receivers/grpc.js';
-import type { TempStore } from '../helpers/store.js';
-import { startCollector, tempStore, type RunningCollector } from './helpers.js';
+import { useCollector } from './helpers.js';
 
-let store: TempStore;
-let run: RunningCollector;
-
-beforeAll(async () => {
-  store = await tempStore();
-  run = await startCollector(store);
-});
-afterAll(async () => {
-  await run?.stop();
-  await store?.destroy();
-});
+const fx = useCollector();
 
 describe('OTLP/gRPC HTTP/2 windows', () => {
   it('offers large stream windows and frames, and a large connection window', async () => {
-    const session: ClientHttp2Session = connect(run.grpcUrl);
+    const session: ClientHttp2Session = connect(fx.run.grpcUrl);
     try {
       const settings = await new Promise<Settings>((resolve, reject) => {
         session.once('remoteSettings', resolve);
@@ -50,14 +39,14 @@ describe('OTLP/gRPC HTTP/2 windows', () => {
     const text = 'é'.repeat(2000); // 4 KB of two-byte UTF-8 a span
     for (let i = 0; i < 1000; i++) tracer.startSpan(`big-${i}`, { attributes: { text, i } }).end();
     const spans = memory.getFinishedSpans();
-    const exporter = new OTLPTraceExporter({ url: run.grpcUrl });
+    const exporter = new OTLPTraceExporter({ url: fx.run.grpcUrl });
     const result = await new Promise<{ code: number; error?: Error }>((resolve) => exporter.export(spans, resolve));
     await exporter.shutdown();
     expect(result.error).toBeUndefined();
     expect(result.code).toBe(ExportResultCode.SUCCESS);
-    expect(await run.collector.idle(20_000)).toBe(true);
-    const [row] = await store.rows<{ n: string; bytes: string }>(
-      `SELECT count() AS n, sum(length(SpanAttributes['text'])) AS bytes FROM ${store.database}.otel_traces WHERE ScopeName = 'window-test'`,
+    expect(await fx.run.collector.idle(20_000)).toBe(true);
+    const [row] = await fx.store.rows<{ n: string; bytes: string }>(
+      `SELECT count() AS n, sum(length(SpanAttributes['text'])) AS bytes FROM ${fx.store.database}.otel_traces WHERE ScopeName = 'window-test'`,
     );
     expect(Number(row.n)).toBe(1000);
     expect(Number(row.bytes)).toBe(1000 * Buffer.byteLength(text));

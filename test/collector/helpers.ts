@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -75,6 +76,23 @@ export function switchableStore(inner: TempStore): Store & { down: boolean } {
 }
 
 export { tempStore };
+
+/**
+ * A temp store and a collector on it for the whole file: started before its tests (before the
+ * file's own beforeAll hooks, which may use them) and stopped after them.
+ */
+export function useCollector(overrides: CollectorConfigInput = {}): { store: TempStore; run: RunningCollector } {
+  const fx = {} as { store: TempStore; run: RunningCollector };
+  beforeAll(async () => {
+    fx.store = await tempStore();
+    fx.run = await startCollector(fx.store, overrides);
+  });
+  afterAll(async () => {
+    await fx.run?.stop();
+    await fx.store?.destroy();
+  });
+  return fx;
+}
 
 /** POSTs a JSON body; the answer's status and parsed JSON. */
 export async function postJson(url: string, body: unknown): Promise<{ status: number; json: Record<string, any> }> {

@@ -19,8 +19,7 @@ import { formatUsd } from '../../collector/processors/cost.js';
 import { computeCost, indexPrices, loadPriceTable } from '../../schemas/prices.js';
 import { refreshRollups } from '../../schemas/rollups.js';
 import { DEFAULT_TEXT, DEFAULT_TOOL_ARGS, startOpenAIStub, type OpenAIStub } from '../helpers/providers/index.js';
-import type { TempStore } from '../helpers/store.js';
-import { startCollector, tempStore, type RunningCollector } from './helpers.js';
+import { useCollector } from './helpers.js';
 
 const API_KEY = 'sk-test-secret-4f1c';
 const MODEL = 'gpt-4o-mini';
@@ -34,8 +33,7 @@ const TOOLS: ChatCompletionTool[] = [{
   function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
 }];
 
-let store: TempStore;
-let run: RunningCollector;
+const fx = useCollector();
 let stub: OpenAIStub;
 let provider: InstanceType<typeof node.NodeTracerProvider>;
 let memory: InMemorySpanExporter;
@@ -76,13 +74,11 @@ async function agentFlow(): Promise<string> {
 }
 
 beforeAll(async () => {
-  store = await tempStore();
-  run = await startCollector(store);
   stub = await startOpenAIStub({ apiKey: API_KEY, usage: USAGE });
   memory = new InMemorySpanExporter();
   provider = new node.NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': SERVICE }),
-    spanProcessors: [new SimpleSpanProcessor(memory), new BatchSpanProcessor(new OTLPTraceExporter({ url: run.grpcUrl }), { scheduledDelayMillis: 20 })],
+    spanProcessors: [new SimpleSpanProcessor(memory), new BatchSpanProcessor(new OTLPTraceExporter({ url: fx.run.grpcUrl }), { scheduledDelayMillis: 20 })],
   });
   // The context manager lets session.id and the AGENT parent reach the instrumentation's spans.
   provider.register();
@@ -105,15 +101,13 @@ beforeAll(async () => {
   const llm = (pred: (s: ReadableSpan) => boolean) => spans.find((s) => s.attributes['openinference.span.kind'] === 'LLM' && pred(s));
   sent.plain = llm((s) => s.attributes['llm.input_messages.0.message.content'] === 'Say hello.')!.spanContext().traceId;
   sent.stream = llm((s) => s.attributes['llm.input_messages.0.message.content'] === 'Stream a hello.')!.spanContext().traceId;
-  expect(await run.collector.idle()).toBe(true);
-  await refreshRollups(store.client, store.database);
+  expect(await fx.run.collector.idle()).toBe(true);
+  await refreshRollups(fx.store.client, fx.store.database);
 });
 
 afterAll(async () => {
   await provider?.shutdown();
   await stub?.close();
-  await run?.stop();
-  await store?.destroy();
 });
 
 interface LlmRow {
@@ -124,7 +118,7 @@ interface LlmRow {
 }
 
 const llmRows = (traceId: string) =>
-  store.rows<LlmRow>(
+  fx.store.rows<LlmRow>(
     `SELECT span_id, model, provider, system, service_name, session_id, agent_name, prompt_tokens, completion_tokens, total_tokens,
         cache_read_tokens, cost_prompt, cost_completion, cost_total, cost_source, finish_reason, streaming, status_code, counted
      FROM tracegate.llm_spans WHERE trace_id = {t:String} AND span_kind = 'LLM' ORDER BY timestamp`,
@@ -132,7 +126,7 @@ const llmRows = (traceId: string) =>
   );
 
 const attrsOf = async (traceId: string, spanId: string) =>
-  (await store.rows<{ a: Record<string, string>; name: string; kind: string; status: string }>(
+  (await fx.store.rows<{ a: Record<string, string>; name: string; kind: string; status: string }>(
     `SELECT SpanAttributes AS a, SpanName AS name, SpanKind AS kind, StatusCode AS status FROM tracegate.otel_traces
      WHERE TraceId = {t:String} AND SpanId = {s:String}`,
     { t: traceId, s: spanId },
@@ -191,7 +185,7 @@ describe('openai SDK + OpenInference instrumentation â†’ collector (OTLP/gRPC) â
     expect(answer['llm.input_messages.2.message.tool_call_id']).toBe(callId);
 
     const c = priced();
-    const [runRow] = await store.rows<Record<string, unknown>>(
+    const [runRow] = await fx.store.rows<Record<string, unknown>>(
       `SELECT root_span_kind, agent_name, session_id, service_name, llm_calls, tool_calls, agent_spans, prompt_tokens, completion_tokens,
           cache_read_tokens, cost_total, models, status FROM tracegate.agent_runs WHERE trace_id = {t:String}`,
       { t: sent.agent },
@@ -218,7 +212,7 @@ describe('openai SDK + OpenInference instrumentation â†’ collector (OTLP/gRPC) â
 
   it('a failed call (429) leaves its span unended: nothing of it is exported', async () => {
     expect(failedCallError).toMatch(/429/);
-    const [{ n }] = await store.rows<{ n: number }>(
+    const [{ n }] = await fx.store.rows<{ n: number }>(
       `SELECT count() AS n FROM tracegate.otel_traces WHERE SpanAttributes['llm.model_name'] = 'gpt-4o-mini-will-fail'`,
     );
     expect(Number(n)).toBe(0);
@@ -226,7 +220,7 @@ describe('openai SDK + OpenInference instrumentation â†’ collector (OTLP/gRPC) â
 
   it('the API key reaches neither a span nor a table', async () => {
     expect(stub.requests.every((r) => r.headers.authorization === `Bearer ${API_KEY}`)).toBe(true);
-    const [{ n }] = await store.rows<{ n: number }>(
+    const [{ n }] = await fx.store.rows<{ n: number }>(
       `SELECT count() AS n FROM tracegate.otel_traces
        WHERE arrayExists(v -> position(v, {k:String}) > 0, arrayConcat(mapValues(SpanAttributes), mapValues(ResourceAttributes)))`,
       { k: API_KEY },

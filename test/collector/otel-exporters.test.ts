@@ -1,24 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type HrTime } from '@opentelemetry/api';
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as HttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as HttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { startCollector, tempStore, type RunningCollector } from './helpers.js';
-import type { TempStore } from '../helpers/store.js';
+import { useCollector } from './helpers.js';
 
-let store: TempStore;
-let run: RunningCollector;
-
-beforeAll(async () => {
-  store = await tempStore();
-  run = await startCollector(store);
-});
-afterAll(async () => {
-  await run?.stop();
-  await store?.destroy();
-});
+const fx = useCollector();
 
 const KINDS = ['Internal', 'Server', 'Client', 'Producer', 'Consumer'];
 const STATUS = ['Unset', 'Ok', 'Error'];
@@ -65,8 +54,8 @@ async function sendAndRead(tag: string, exporter: SpanExporter): Promise<{ sent:
   await provider.forceFlush();
   const sent = memory.getFinishedSpans();
   await provider.shutdown();
-  expect(await run.collector.idle()).toBe(true);
-  const rows = await store.rows<Row>(
+  expect(await fx.run.collector.idle()).toBe(true);
+  const rows = await fx.store.rows<Row>(
     `SELECT *, toString(toUnixTimestamp64Nano(Timestamp)) AS ts, arrayMap(t -> toString(toUnixTimestamp64Nano(t)), Events.Timestamp) AS ev_ts
      FROM tracegate.otel_traces WHERE ServiceName = {svc:String}`,
     { svc: `svc-${tag}` },
@@ -100,11 +89,11 @@ function expectRowMatches(span: ReadableSpan, row: Row | undefined, tag: string)
 
 describe('the OpenTelemetry JS exporters into a running collector', () => {
   const cases: Array<[string, () => SpanExporter]> = [
-    ['grpc', () => new GrpcExporter({ url: run.grpcUrl })],
-    ['http-json', () => new HttpJsonExporter({ url: `${run.httpUrl}/v1/traces` })],
-    ['http-proto', () => new HttpProtoExporter({ url: `${run.httpUrl}/v1/traces` })],
-    ['grpc-gzip', () => new GrpcExporter({ url: run.grpcUrl, compression: 'gzip' as never })],
-    ['http-proto-gzip', () => new HttpProtoExporter({ url: `${run.httpUrl}/v1/traces`, compression: 'gzip' as never })],
+    ['grpc', () => new GrpcExporter({ url: fx.run.grpcUrl })],
+    ['http-json', () => new HttpJsonExporter({ url: `${fx.run.httpUrl}/v1/traces` })],
+    ['http-proto', () => new HttpProtoExporter({ url: `${fx.run.httpUrl}/v1/traces` })],
+    ['grpc-gzip', () => new GrpcExporter({ url: fx.run.grpcUrl, compression: 'gzip' as never })],
+    ['http-proto-gzip', () => new HttpProtoExporter({ url: `${fx.run.httpUrl}/v1/traces`, compression: 'gzip' as never })],
   ];
   it.each(cases)('%s: every span lands, attribute by attribute, ids and timestamps included', async (tag, make) => {
     const { sent, rows } = await sendAndRead(tag, make());

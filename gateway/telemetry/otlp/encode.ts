@@ -212,6 +212,12 @@ export function groupSpans(spans: readonly ReadableSpan[]): Map<ResourceLike, Ma
   return out;
 }
 
+function writeSchema(w: ProtoWriter, url: string | undefined): void {
+  if (!url) return;
+  w.byte(0x1a); // schema_url = 3 (in ScopeSpans and in ResourceSpans)
+  w.string(url);
+}
+
 /**
  * ResourceSpans { resource = 1, scope_spans = 2, schema_url = 3 } → ScopeSpans { scope = 1, spans = 2,
  * schema_url = 3 }, one per group. `spans(scope)` writes the scope's repeated Span entries.
@@ -231,16 +237,10 @@ export function resourceSpans(w: ProtoWriter, resource: ResourceLike, scopes: It
     scopeBody(w, scope);
     w.end(sc);
     spans(scope);
-    if (scope.schemaUrl) {
-      w.byte(0x1a);
-      w.string(scope.schemaUrl);
-    }
+    writeSchema(w, scope.schemaUrl);
     w.end(ss);
   }
-  if (resource.schemaUrl) {
-    w.byte(0x1a);
-    w.string(resource.schemaUrl);
-  }
+  writeSchema(w, resource.schemaUrl);
   w.end(rs);
 }
 
@@ -252,12 +252,6 @@ function fieldOf<T>(tag: number, x: T, body: (w: ProtoWriter, x: T) => void): Bu
   body(w, x);
   w.end(m);
   return w.buf.subarray(0, w.pos);
-}
-
-function writeSchema(w: ProtoWriter, url: string | undefined): void {
-  if (!url) return;
-  w.byte(0x1a); // schema_url = 3 (in ScopeSpans and in ResourceSpans)
-  w.string(url);
 }
 
 /**

@@ -204,7 +204,7 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
 
   /** Several groups: their entries copied into one request. */
   private joined(used: Group[], spans: number): Batch {
-    const w = this.free.pop() ?? new ProtoWriter(256 * 1024);
+    const w = this.writer();
     w.reset();
     for (const resource of new Set(used.map((g) => g.resource))) {
       const groups = used.filter((g) => g.resource === resource);
