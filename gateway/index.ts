@@ -6,4 +6,4 @@ export { watchConfigFile, type ConfigWatcher } from './config/watch.js';
 export { renderHttpRoutes, toYaml } from './config/render.js';
 export { configJsonSchemaText } from './config/json-schema.js';
 export { API_VERSION } from './config/schema.js';
-export type { Transport, UpstreamAnswer, UpstreamCall } from './upstream.js';
+export type { Transport, UpstreamAnswer, UpstreamBody, UpstreamCall } from './upstream.js';

@@ -1,8 +1,9 @@
 /**
- * Upstream HTTP: one keep-alive undici Pool per backend. A `Transport` is what an attempt sends
+ * Upstream HTTP: one keep-alive undici Pool per backend, driven through `dispatch` with a handler
+ * of our own (undici's `request()` builds an AsyncResource, an abort listener and a Readable
+ * stream per call, which showed in gateway profiles). A `Transport` is what an attempt sends
  * through; the built-in `simulated` provider (gateway/providers) plugs in as another Transport.
  */
-import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { BackendConfig } from './config/model.js';
 
@@ -11,14 +12,21 @@ export interface UpstreamCall {
   method: 'POST' | 'GET';
   headers: Record<string, string>;
   body?: string;
+  /** Aborting it stops the exchange; what is pending rejects with `signal.reason`. */
   signal: AbortSignal;
+}
+
+/** A response body: read it whole with `text()` or chunk by chunk, once. */
+export interface UpstreamBody extends AsyncIterable<Buffer> {
+  /** The body as UTF-8; past `limit` bytes the rest is read and dropped. */
+  text(limit?: number): Promise<string>;
 }
 
 export interface UpstreamAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  /** Consume it or destroy it: a pooled connection is reused only once its body is read. */
-  body: Readable;
+  /** Consume it: a pooled connection is reused only once its body is read. */
+  body: UpstreamBody;
 }
 
 export interface Transport {
@@ -27,8 +35,9 @@ export interface Transport {
 }
 
 const KEEP_ALIVE_MS = 30_000;
+/** Buffered bytes at which a streamed body pauses the socket until the reader catches up. */
+const HIGH_WATER = 64 * 1024;
 
-/** Sends through an undici Dispatcher (a Pool for one origin, or an Agent/MockAgent for many). */
 const parsed = new Map<string, { origin: string; path: string }>();
 
 /** Origin and path of an upstream URL; the few distinct URLs of a config are parsed once. */
@@ -43,24 +52,199 @@ function split(url: string): { origin: string; path: string } {
   return p;
 }
 
+function joinText(chunks: Buffer[]): string {
+  if (chunks.length === 0) return '';
+  return chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
+}
+
+type Settle<T> = { resolve: (v: T) => void; reject: (e: unknown) => void };
+
+/**
+ * One exchange: the undici handler (v7 controller API) and the answer's body in one object.
+ * Chunks are buffered as they arrive; a reader takes them whole (`text`) or one by one.
+ */
+class Exchange implements Dispatcher.DispatchHandler, UpstreamBody {
+  private controller: Dispatcher.DispatchController | undefined;
+  private head: Settle<UpstreamAnswer> | undefined;
+  private readonly chunks: Buffer[] = [];
+  private taken = 0;
+  private buffered = 0;
+  private limit = Infinity;
+  private kept = 0;
+  private ended = false;
+  private failed = false;
+  private error: unknown;
+  private reading = false;
+  private whole: Settle<string> | undefined;
+  private wake: (() => void) | undefined;
+  private readonly onAbort = () => this.fail(this.signal.reason, true);
+
+  constructor(private readonly signal: AbortSignal) {}
+
+  start(dispatcher: Dispatcher, call: UpstreamCall): Promise<UpstreamAnswer> {
+    return new Promise<UpstreamAnswer>((resolve, reject) => {
+      this.head = { resolve, reject };
+      if (this.signal.aborted) {
+        this.fail(this.signal.reason, false);
+        return;
+      }
+      this.signal.addEventListener('abort', this.onAbort);
+      const url = split(call.url);
+      dispatcher.dispatch(
+        {
+          origin: url.origin,
+          path: url.path,
+          method: call.method,
+          headers: call.headers,
+          body: call.body,
+          // The gateway's own timers decide (per attempt, stream idle); undici's are only a backstop.
+          headersTimeout: 0,
+          bodyTimeout: 0,
+        },
+        this,
+      );
+    });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.failed) controller.abort(this.error as Error);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    // 1xx informational answers are followed by the real one.
+    if (statusCode < 200 || !this.head) return;
+    const head = this.head;
+    this.head = undefined;
+    head.resolve({ status: statusCode, headers, body: this });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.kept < this.limit) {
+      this.chunks.push(chunk);
+      this.kept += chunk.length;
+      this.buffered += chunk.length;
+    }
+    if (this.reading && this.buffered >= HIGH_WATER) controller.pause();
+    this.poke();
+  }
+
+  onResponseEnd(): void {
+    this.ended = true;
+    this.signal.removeEventListener('abort', this.onAbort);
+    if (this.whole) this.whole.resolve(joinText(this.chunks));
+    this.poke();
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    // An abort we asked for already settled everything with its reason.
+    this.fail(this.failed ? this.error : err, false);
+  }
+
+  /** Settles whatever waits with `reason`; `abortRequest`: also stop the exchange in undici. */
+  private fail(reason: unknown, abortRequest: boolean): void {
+    if (this.ended) return;
+    const first = !this.failed;
+    this.failed = true;
+    if (first) this.error = reason;
+    this.signal.removeEventListener('abort', this.onAbort);
+    if (abortRequest && first && this.controller && !this.controller.aborted) this.controller.abort(reason as Error);
+    const err = this.error;
+    if (this.head) {
+      const h = this.head;
+      this.head = undefined;
+      h.reject(err);
+    }
+    if (this.whole) {
+      const w = this.whole;
+      this.whole = undefined;
+      w.reject(err);
+    }
+    this.poke();
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    if (w) {
+      this.wake = undefined;
+      w();
+    }
+  }
+
+  text(limit = Infinity): Promise<string> {
+    this.limit = limit;
+    if (this.failed) return Promise.reject(this.error);
+    if (this.ended) return Promise.resolve(joinText(this.chunks));
+    return new Promise<string>((resolve, reject) => {
+      this.whole = { resolve, reject };
+    });
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    this.reading = true;
+    try {
+      for (;;) {
+        if (this.failed) throw this.error;
+        if (this.taken < this.chunks.length) {
+          const c = this.chunks[this.taken];
+          this.chunks[this.taken++] = EMPTY;
+          this.buffered -= c.length;
+          if (this.taken === this.chunks.length) {
+            this.chunks.length = 0;
+            this.taken = 0;
+          }
+          if (this.controller?.paused && this.buffered < HIGH_WATER) this.controller.resume();
+          yield c;
+          continue;
+        }
+        if (this.ended) return;
+        await new Promise<void>((r) => {
+          this.wake = r;
+        });
+      }
+    } finally {
+      // A reader that stops early: the rest of the body is not wanted, nor the connection.
+      if (!this.ended && !this.failed) this.fail(new Error('the upstream body was not read to its end'), true);
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Sends through an undici Dispatcher (a Pool for one origin, or an Agent/MockAgent for many). */
 export function dispatcherTransport(dispatcher: Dispatcher, owned: boolean): Transport {
   return {
-    async request(call) {
-      const url = split(call.url);
-      const res = await dispatcher.request({
-        origin: url.origin,
-        path: url.path,
-        method: call.method,
-        headers: call.headers,
-        body: call.body,
-        signal: call.signal,
-        // The gateway's own timers decide (per attempt, stream idle); undici's are only a backstop.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
-      return { status: res.statusCode, headers: res.headers, body: res.body };
-    },
+    request: (call) => new Exchange(call.signal).start(dispatcher, call),
     close: () => (owned ? dispatcher.close() : Promise.resolve()),
+  };
+}
+
+/** An UpstreamBody over bytes already in hand or produced by an iterator (the simulated provider). */
+export function bodyOf(source: Buffer | AsyncIterable<Buffer>): UpstreamBody {
+  let used = false;
+  const once = () => {
+    if (used) throw new Error('the body was already read');
+    used = true;
+  };
+  return {
+    async text(limit = Infinity) {
+      once();
+      if (Buffer.isBuffer(source)) return source.toString('utf8');
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const c of source) {
+        if (size < limit) {
+          chunks.push(c);
+          size += c.length;
+        }
+      }
+      return joinText(chunks);
+    },
+    async *[Symbol.asyncIterator]() {
+      once();
+      if (Buffer.isBuffer(source)) yield source;
+      else yield* source;
+    },
   };
 }
 

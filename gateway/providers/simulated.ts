@@ -13,9 +13,8 @@
  * A model named `…-error-NNN` (or `…-fail-NNN`) answers HTTP NNN with an OpenAI error, so
  * retries, fallbacks and error dashboards can be shown without a failing provider.
  */
-import { Readable } from 'node:stream';
 import { z } from 'zod';
-import type { Transport, UpstreamAnswer, UpstreamCall } from '../upstream.js';
+import { bodyOf, type Transport, type UpstreamAnswer, type UpstreamCall } from '../upstream.js';
 import { ChatRequestSchema, chatCompletion, chatStreamFrames, planChat } from './simulated/chat.js';
 import { EmbeddingsRequestSchema, embeddingsResponse } from './simulated/embeddings.js';
 import { rngFrom, seedOf } from './simulated/seed.js';
@@ -180,8 +179,7 @@ export function createSimulatedTransport(config: SimulatedConfigInput = {}, deps
     async request(call: UpstreamCall): Promise<UpstreamAnswer> {
       const path = new URL(call.url).pathname;
       const answer = await answerHttp(call.method, path, call.body, { signal: call.signal, config: parsed, now: deps.now });
-      const body = Buffer.isBuffer(answer.body) ? Readable.from([answer.body]) : Readable.from(answer.body);
-      return { status: answer.status, headers: answer.headers, body };
+      return { status: answer.status, headers: answer.headers, body: bodyOf(answer.body) };
     },
     close: () => Promise.resolve(),
   };

@@ -5,7 +5,6 @@
  * the client is still an ordinary (retryable) failure.
  */
 import { performance } from 'node:perf_hooks';
-import type { Readable } from 'node:stream';
 import { SseParser } from '../sse.js';
 import { openaiError } from '../translators/errors.js';
 import type { ClientError, StreamTranslator, Translator, UpstreamRequest } from '../translators/types.js';
@@ -20,21 +19,6 @@ export const TIMEOUT = Symbol('timeout');
 export const CLIENT_GONE = Symbol('client gone');
 
 const ERROR_BODY_LIMIT = 64 * 1024;
-
-export async function readText(body: Readable, limit = Infinity): Promise<string> {
-  // undici's body reads itself without an async iterator.
-  const text = (body as Readable & { text?: () => Promise<string> }).text;
-  if (limit === Infinity && typeof text === 'function') return text.call(body);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    if (size < limit) {
-      chunks.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
-  }
-  return chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
-}
 
 /** `host:port` of a URL without building a URL object (only for messages). */
 function hostOf(url: string): string {
@@ -91,13 +75,13 @@ export async function runAttempt(input: CallInput, env: AttemptEnv): Promise<Att
       return failure(ac.reason, err, host);
     }
     if (answer.status < 200 || answer.status >= 300) {
-      const text = await readText(answer.body, ERROR_BODY_LIMIT).catch(() => '');
+      const text = await answer.body.text(ERROR_BODY_LIMIT).catch(() => '');
       return { ok: false, cause: 'status', status: answer.status, error: env.translator.error(answer.status, text, answer.headers) };
     }
     if (!env.request.stream || !env.sink) {
       let text: string;
       try {
-        text = await readText(answer.body);
+        text = await answer.body.text();
       } catch (err) {
         return failure(ac.reason, err, host);
       }
