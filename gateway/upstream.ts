@@ -1,7 +1,7 @@
 /**
  * Upstream HTTP: one keep-alive undici Pool per backend, driven through `dispatch` with a handler
- * of our own (undici's `request()` builds an AsyncResource, an abort listener and a Readable
- * stream per call, which showed in gateway profiles). A `Transport` is what an attempt sends
+ * of our own (undici's `request()` builds an AsyncResource, an abort listener, a Readable stream
+ * and a parsed header object per call, which showed in gateway profiles). A `Transport` is what an attempt sends
  * through; the built-in `simulated` provider (gateway/providers) plugs in as another Transport.
  */
 import { Pool, type Dispatcher } from 'undici';
@@ -59,12 +59,47 @@ function joinText(chunks: Buffer[]): string {
 
 type Settle<T> = { resolve: (v: T) => void; reject: (e: unknown) => void };
 
+/** Raw header pairs as undici hands them over, to lower-case names (repeated ones as arrays). */
+export function headersOf(raw: readonly (Buffer | string)[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i].toString('latin1').toLowerCase();
+    const value = raw[i + 1].toString('latin1');
+    const cur = out[name];
+    if (cur === undefined) out[name] = value;
+    else if (Array.isArray(cur)) cur.push(value);
+    else out[name] = [cur, value];
+  }
+  return out;
+}
+
+/** What the client learns from the status line and headers; the headers are parsed when first read. */
+class Answer implements UpstreamAnswer {
+  private parsed: Record<string, string | string[]> | undefined;
+
+  constructor(
+    readonly status: number,
+    private readonly raw: readonly (Buffer | string)[],
+    readonly body: UpstreamBody,
+  ) {}
+
+  get headers(): Record<string, string | string[] | undefined> {
+    return (this.parsed ??= headersOf(this.raw));
+  }
+}
+
 /**
- * One exchange: the undici handler (v7 controller API) and the answer's body in one object.
- * Chunks are buffered as they arrive; a reader takes them whole (`text`) or one by one.
+ * One exchange: the undici dispatch handler and the answer's body in one object. Chunks are
+ * buffered as they arrive; a reader takes them whole (`text`) or one by one.
+ *
+ * It implements the handler hooks undici's core calls itself (onConnect, onHeaders, onData,
+ * onComplete, onError): with those, undici wraps nothing and parses no headers, which only an
+ * error answer needs.
  */
-class Exchange implements Dispatcher.DispatchHandler, UpstreamBody {
-  private controller: Dispatcher.DispatchController | undefined;
+class Exchange implements UpstreamBody {
+  private abortRequest: ((err?: Error) => void) | undefined;
+  private resumeSocket: (() => void) | undefined;
+  private paused = false;
   private head: Settle<UpstreamAnswer> | undefined;
   private readonly chunks: Buffer[] = [];
   private taken = 0;
@@ -101,54 +136,57 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamBody {
           headersTimeout: 0,
           bodyTimeout: 0,
         },
-        this,
+        this as unknown as Dispatcher.DispatchHandler,
       );
     });
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.failed) controller.abort(this.error as Error);
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortRequest = abort;
+    if (this.failed) abort(this.error as Error);
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
     // 1xx informational answers are followed by the real one.
-    if (statusCode < 200 || !this.head) return;
+    if (statusCode < 200 || !this.head) return true;
+    this.resumeSocket = resume;
     const head = this.head;
     this.head = undefined;
-    head.resolve({ status: statusCode, headers, body: this });
+    head.resolve(new Answer(statusCode, raw, this));
+    return true;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onData(chunk: Buffer): boolean {
     if (this.kept < this.limit) {
       this.chunks.push(chunk);
       this.kept += chunk.length;
       this.buffered += chunk.length;
     }
-    if (this.reading && this.buffered >= HIGH_WATER) controller.pause();
     this.poke();
+    if (this.reading && this.buffered >= HIGH_WATER) this.paused = true;
+    return !this.paused;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     this.ended = true;
     this.signal.removeEventListener('abort', this.onAbort);
     if (this.whole) this.whole.resolve(joinText(this.chunks));
     this.poke();
   }
 
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+  onError(err: Error): void {
     // An abort we asked for already settled everything with its reason.
     this.fail(this.failed ? this.error : err, false);
   }
 
-  /** Settles whatever waits with `reason`; `abortRequest`: also stop the exchange in undici. */
-  private fail(reason: unknown, abortRequest: boolean): void {
+  /** Settles whatever waits with `reason`; `stop`: also abort the exchange in undici. */
+  private fail(reason: unknown, stop: boolean): void {
     if (this.ended) return;
     const first = !this.failed;
     this.failed = true;
     if (first) this.error = reason;
     this.signal.removeEventListener('abort', this.onAbort);
-    if (abortRequest && first && this.controller && !this.controller.aborted) this.controller.abort(reason as Error);
+    if (stop && first && this.abortRequest) this.abortRequest(reason as Error);
     const err = this.error;
     if (this.head) {
       const h = this.head;
@@ -193,7 +231,10 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamBody {
             this.chunks.length = 0;
             this.taken = 0;
           }
-          if (this.controller?.paused && this.buffered < HIGH_WATER) this.controller.resume();
+          if (this.paused && this.buffered < HIGH_WATER) {
+            this.paused = false;
+            this.resumeSocket?.();
+          }
           yield c;
           continue;
         }
