@@ -73,7 +73,11 @@ export function headersOf(raw: readonly (Buffer | string)[]): Record<string, str
   return out;
 }
 
-/** What the client learns from the status line and headers; the headers are parsed when first read. */
+/**
+ * The status line and headers. Error answers (their headers carry Retry-After and rate limits)
+ * are parsed at once; a 2xx answer's are parsed only if read. The raw pairs are views into the
+ * socket's chunk, which undici never reuses: each read arrives in a fresh buffer.
+ */
 class Answer implements UpstreamAnswer {
   private parsed: Record<string, string | string[]> | undefined;
 
@@ -81,7 +85,9 @@ class Answer implements UpstreamAnswer {
     readonly status: number,
     private readonly raw: readonly (Buffer | string)[],
     readonly body: UpstreamBody,
-  ) {}
+  ) {
+    if (status < 200 || status >= 300) this.parsed = headersOf(raw);
+  }
 
   get headers(): Record<string, string | string[] | undefined> {
     return (this.parsed ??= headersOf(this.raw));

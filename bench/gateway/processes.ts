@@ -163,8 +163,11 @@ export async function startSink(dir: string, cpu: number | null, collector: bool
       process.stderr.write(`bench: the collector did not start (${(err as Error).message.slice(0, 300)}); exporting to a minimal OTLP sink\n`);
     }
   }
-  const { child, port } = await start(roleCmd('sink'), cpu);
-  return { child, url: `http://127.0.0.1:${port}`, what: 'minimal OTLP gRPC sink' };
+  // At idle priority too, like the collector: during tracegate's slices only, a receiver at full
+  // priority would take CPU 1 from the load generator and the upstream, and slow tracegate's figure.
+  const idle = canIdle();
+  const { child, port } = await start(idle ? ['chrt', '-i', '0', ...roleCmd('sink')] : roleCmd('sink'), cpu);
+  return { child, url: `http://127.0.0.1:${port}`, what: `minimal OTLP gRPC sink${idle ? ' (SCHED_IDLE on the load CPU)' : ''}` };
 }
 
 /** tracegate's span export counters from its /metrics (undefined for other targets). */
