@@ -1,8 +1,9 @@
 /**
  * Upstream HTTP: one keep-alive undici Pool per backend, driven through `dispatch` with a handler
  * of our own (undici's `request()` builds an AsyncResource, an abort listener, a Readable stream
- * and a parsed header object per call, which showed in gateway profiles). A `Transport` is what an attempt sends
- * through; the built-in `simulated` provider (gateway/providers) plugs in as another Transport.
+ * and a parsed header object per call, which showed in gateway profiles). A `Transport` is what
+ * an attempt sends through; the built-in `simulated` provider (gateway/providers) plugs in as
+ * another Transport.
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { BackendConfig } from './config/model.js';

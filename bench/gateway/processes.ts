@@ -24,7 +24,11 @@ export interface Running {
 }
 
 export const canPin = () => spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-export const canIdle = () => spawnSync('chrt', ['-i', '0', 'true']).status === 0;
+let idleOk: boolean | undefined;
+/** Whether `chrt -i 0` works here (asked once). */
+export const canIdle = () => (idleOk ??= spawnSync('chrt', ['-i', '0', 'true']).status === 0);
+/** `cmd` at SCHED_IDLE when that is possible. */
+const atIdle = (cmd: string[]) => (canIdle() ? ['chrt', '-i', '0', ...cmd] : cmd);
 
 /** Starts a command pinned to a CPU; resolves with its port once its output matches `readyPattern`. */
 export function start(cmd: string[], cpu: number | null, env: NodeJS.ProcessEnv = {}, readyPattern = /READY (\d+)/): Promise<{ child: ChildProcess; port: number; match: RegExpExecArray }> {
@@ -139,8 +143,7 @@ export async function stop(child?: ChildProcess): Promise<void> {
  */
 async function startCollector(dir: string, cpu: number | null): Promise<Sink> {
   const base = [...tracegateCli(), 'collector', '--grpc-port', '0', '--http-port', '0', '--data', join(dir, 'data'), '--spool', join(dir, 'spool')];
-  const cmd = canIdle() ? ['chrt', '-i', '0', ...base] : base;
-  const { child, port, match } = await start(cmd, cpu, { TRACEGATE_LOG_LEVEL: 'warn' }, /OTLP\/gRPC\s+[\d.]+:(\d+)[\s\S]*OTLP\/HTTP\s+(http:\/\/[\d.]+:\d+)/);
+  const { child, port, match } = await start(atIdle(base), cpu, { TRACEGATE_LOG_LEVEL: 'warn' }, /OTLP\/gRPC\s+[\d.]+:(\d+)[\s\S]*OTLP\/HTTP\s+(http:\/\/[\d.]+:\d+)/);
   return { child, url: `http://127.0.0.1:${port}`, metrics: `${match[2]}/metrics`, what: '' };
 }
 
@@ -165,9 +168,8 @@ export async function startSink(dir: string, cpu: number | null, collector: bool
   }
   // At idle priority too, like the collector: during tracegate's slices only, a receiver at full
   // priority would take CPU 1 from the load generator and the upstream, and slow tracegate's figure.
-  const idle = canIdle();
-  const { child, port } = await start(idle ? ['chrt', '-i', '0', ...roleCmd('sink')] : roleCmd('sink'), cpu);
-  return { child, url: `http://127.0.0.1:${port}`, what: `minimal OTLP gRPC sink${idle ? ' (SCHED_IDLE on the load CPU)' : ''}` };
+  const { child, port } = await start(atIdle(roleCmd('sink')), cpu);
+  return { child, url: `http://127.0.0.1:${port}`, what: `minimal OTLP gRPC sink${canIdle() ? ' (SCHED_IDLE on the load CPU)' : ''}` };
 }
 
 /** tracegate's span export counters from its /metrics (undefined for other targets). */

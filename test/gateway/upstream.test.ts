@@ -14,7 +14,6 @@ type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void
 let server: Server;
 let base: string;
 let handler: Handler;
-const sockets = new Set<unknown>();
 let connections = 0;
 
 beforeAll(async () => {
@@ -23,9 +22,8 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => handler(req, res, Buffer.concat(parts).toString('utf8')));
   });
-  server.on('connection', (s) => {
+  server.on('connection', () => {
     connections++;
-    sockets.add(s);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -158,10 +158,10 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
     return g;
   }
 
-  /** A pooled writer, positioned for span entries. */
-  private writer(): ProtoWriter {
+  /** A pooled writer at `pos` (span entries: behind the head room; a joined request: 0). */
+  private writer(pos = HEAD_ROOM): ProtoWriter {
     const w = this.free.pop() ?? new ProtoWriter(256 * 1024);
-    w.pos = HEAD_ROOM;
+    w.pos = pos;
     return w;
   }
 
@@ -204,8 +204,7 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
 
   /** Several groups: their entries copied into one request. */
   private joined(used: Group[], spans: number): Batch {
-    const w = this.writer();
-    w.reset();
+    const w = this.writer(0);
     for (const resource of new Set(used.map((g) => g.resource))) {
       const groups = used.filter((g) => g.resource === resource);
       resourceSpans(w, resource, groups.map((g) => g.scope), (scope) => {

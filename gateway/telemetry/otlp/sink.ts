@@ -7,7 +7,7 @@
  */
 import type { AttrKey } from '../spans/keys.js';
 import { AttrSink, type Capture } from '../spans/sink.js';
-import { SHORT_COPY, varintSize, type ProtoWriter } from './writer.js';
+import { putBytes, varintSize, type ProtoWriter } from './writer.js';
 
 /** Distinct values whose entries one key keeps (`tok`); more are written each time. */
 const TOKENS_PER_KEY = 64;
@@ -38,11 +38,7 @@ export class ProtoSink extends AttrSink {
       let p = start;
       b[p++] = this.tag;
       b[p++] = body;
-      if (fl < SHORT_COPY) for (let i = 0; i < fl; i++) b[p++] = f[i];
-      else {
-        b.set(f, p);
-        p += fl;
-      }
+      p = putBytes(b, p, f);
       b[p++] = 0x12;
       b[p++] = n + 2;
       b[p++] = 0x0a;
@@ -110,11 +106,7 @@ export class ProtoSink extends AttrSink {
       let p = w.pos;
       b[p++] = this.tag;
       b[p++] = fl + vs + 3;
-      if (fl < SHORT_COPY) for (let i = 0; i < fl; i++) b[p++] = f[i];
-      else {
-        b.set(f, p);
-        p += fl;
-      }
+      p = putBytes(b, p, f);
       b[p++] = 0x12;
       b[p++] = vs + 1;
       b[p++] = 0x18;

@@ -25,7 +25,21 @@ export function varintSize(v: number): number {
 }
 
 /** Below this many bytes a copy is an element loop, else TypedArray.set. */
-export const SHORT_COPY = 10;
+const SHORT_COPY = 10;
+
+/**
+ * Copies `v` into `b` at `p` (room already made); returns the position after it. Past about ten
+ * bytes TypedArray.set beats an element loop (measured: 28 against 58 ns for 24 bytes).
+ */
+export function putBytes(b: Uint8Array, p: number, v: Uint8Array): number {
+  const n = v.length;
+  if (n < SHORT_COPY) {
+    for (let i = 0; i < n; i++) b[p++] = v[i];
+    return p;
+  }
+  b.set(v, p);
+  return p + n;
+}
 
 export class ProtoWriter {
   buf: Buffer;
@@ -191,17 +205,8 @@ export class ProtoWriter {
 
   /** Bytes as they are (pre-encoded fields), without a length prefix. */
   raw(v: Uint8Array): void {
-    const n = v.length;
-    this.ensure(n);
-    const b = this.buf;
-    let p = this.pos;
-    // Past about ten bytes TypedArray.set beats an element loop (measured: 28 against 58 ns for 24 bytes).
-    if (n < SHORT_COPY) for (let i = 0; i < n; i++) b[p++] = v[i];
-    else {
-      b.set(v, p);
-      p += n;
-    }
-    this.pos = p;
+    this.ensure(v.length);
+    this.pos = putBytes(this.buf, this.pos, v);
   }
 
   /** Length-prefixed raw bytes. */
