@@ -5,6 +5,7 @@
  * Either way the rows are appended to the spool on the receiving thread before the receiver
  * answers: an acknowledged span is on disk.
  */
+import { createHash } from 'node:crypto';
 import type { SpanBatch } from './model.js';
 import { buildProcessor, type Processor, type ProcessorConfig, type ProcessorCounters, type ProcessorDeps } from './processors/index.js';
 import { encodeRows, RowWriter } from './exporters/rowbinary.js';
@@ -31,6 +32,19 @@ export interface Ingested {
   /** Spans refused one by one (bad ids) and why: the partial-success answer. */
   rejected: number;
   message: string;
+  /** Which request this is (see requestDigest): a retry of it has the same one. */
+  digest: string;
+}
+
+/**
+ * A request's identity: a digest of the trace and span ids it carries, in order. A sender's
+ * retry carries the same spans; two different requests with the same ids would be copies of the
+ * same spans anyway. Hashing the ids rather than the body costs a few microseconds per request.
+ */
+export function requestDigest(spans: SpanBatch): string {
+  let ids = '';
+  for (const s of spans) ids += s.traceId + s.spanId;
+  return createHash('sha256').update(ids, 'latin1').digest().subarray(0, 16).toString('base64');
 }
 
 /** `invalid`: the body does not decode (the 400 message). */
@@ -70,10 +84,11 @@ export function buildIngest(config: ProcessorConfig, deps: ProcessorDeps = {}, o
         return { invalid };
       }
       let out = decoded.spans;
+      const digest = requestDigest(out);
       if (out.length > 0) for (const stage of stages) out = stage(out);
       const view = encodeRows(out, writer);
       const rows = ownRows ? Buffer.from(new Uint8Array(view).buffer) : view;
-      return { ok: { rows, spans: out.length, rejected: decoded.rejected.count, message: decoded.rejected.message() } };
+      return { ok: { rows, spans: out.length, rejected: decoded.rejected.count, message: decoded.rejected.message(), digest } };
     },
     counters: () => processor.counters(),
   };
@@ -81,7 +96,8 @@ export function buildIngest(config: ProcessorConfig, deps: ProcessorDeps = {}, o
 
 /** What became of a request that decoded. */
 export type AcceptOutcome =
-  | { spooled: true; spans: number; rejected: number; message: string }
+  /** `duplicate`: the same request was spooled lately (a retry), so nothing was written again. */
+  | { spooled: true; duplicate: boolean; spans: number; rejected: number; message: string }
   /** The spool is at its disk limit: nothing of the request was kept. */
   | { spooled: false; spans: number; rejected: number };
 
@@ -111,15 +127,16 @@ export interface PipelineOptions {
 export function buildPipeline(config: ProcessorConfig, opts: PipelineOptions, deps: { spool: Spool; processor?: ProcessorDeps }): Pipeline {
   const { spool } = deps;
   const store = (r: Ingested): AcceptOutcome => {
+    let duplicate = false;
     if (r.spans > 0) {
       try {
-        spool.append(r.rows, r.spans);
+        duplicate = !spool.append(r.rows, r.spans, r.digest);
       } catch (err) {
         if (err instanceof SpoolFullError) return { spooled: false, spans: r.spans, rejected: r.rejected };
         throw err;
       }
     }
-    return { spooled: true, spans: r.spans, rejected: r.rejected, message: r.message };
+    return { spooled: true, duplicate, spans: r.spans, rejected: r.rejected, message: r.message };
   };
   const settle = (r: IngestResult): AcceptOutcome => {
     if ('invalid' in r) throw collectorErrors.invalid(r.invalid);

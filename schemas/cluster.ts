@@ -13,7 +13,9 @@
  *   shard runs them too: the rows they write are versioned (ReplacingMergeTree), so a second
  *   replica's identical rows collapse, except the append-only evaluator-link stream of
  *   `evaluations`, which may repeat a score per replica;
- * - plain views read the Distributed tables.
+ * - plain views read the Distributed tables;
+ * - a column change (ALTER TABLE … ADD/DROP/MODIFY/RENAME/COMMENT COLUMN) of a split table goes
+ *   to the local table and to its Distributed table, which must list the same columns.
  */
 const EVERYWHERE = new Set(['model_prices']);
 
@@ -61,6 +63,12 @@ export function renderClusterDdl(statement: string, cluster: string, database: s
   if (mv) return renderMaterializedView(statement, mv, cluster);
   const other = /^(CREATE\s+(?:OR\s+REPLACE\s+)?(?:VIEW|DATABASE|DICTIONARY|FUNCTION)\s+(?:IF\s+NOT\s+EXISTS\s+)?[A-Za-z0-9_.]+)/i.exec(statement);
   if (other) return [`${other[1]} ${onCluster}${statement.slice(other[1].length)}`];
+  const column = /^ALTER\s+TABLE\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\s+((?:ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b[\s\S]*)$/i.exec(statement);
+  if (column) {
+    const [, db, name, change] = column;
+    const tables = EVERYWHERE.has(name) ? [name] : [`${name}_local`, name];
+    return tables.map((t) => `ALTER TABLE ${db}.${t} ${onCluster} ${change}`);
+  }
   const alter = /^((?:ALTER|DROP|TRUNCATE)\s+TABLE\s+(?:IF\s+EXISTS\s+)?[A-Za-z0-9_.]+)/i.exec(statement);
   if (alter) return [`${alter[1]} ${onCluster}${statement.slice(alter[1].length)}`];
   return [statement];

@@ -5,14 +5,18 @@
  * timeout; sealed segments are exported oldest first and deleted once ClickHouse has them.
  *
  *   <seq>-<rand>.open  rows being appended (RowBinary)
- *   <seq>-<rand>.len   its committed length and row count, written after each append: a torn
- *                      tail left by a kill is cut off on recovery (that request was never answered)
  *   <seq>-<rand>.<rows>.rb   a sealed batch; `<seq>-<rand>` is its insert deduplication token
+ *   <seq>-<rand>.log   the segment's commit log, one 32-byte record per append written after its
+ *                      rows: committed length, row count, the request's digest. A torn tail left
+ *                      by a kill is cut off on recovery (that request was never answered); the
+ *                      digests let the next process know a retry of a request it already holds.
+ *                      Kept until the batch is exported.
  *   rejected/          batches ClickHouse refused as malformed (counted as dropped)
  */
 import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { RecentRequests } from './recent.js';
 
 export class SpoolFullError extends Error {
   constructor(readonly limitBytes: number) {
@@ -50,11 +54,17 @@ export interface Segment {
 interface OpenSegment {
   base: string;
   fd: number;
-  lenFd: number;
+  logFd: number;
+  appends: number;
   rows: number;
   bytes: number;
   timer?: NodeJS.Timeout;
 }
+
+/** A request digest: 16 bytes, base64 (see `requestDigest` in pipeline.ts). */
+const DIGEST_BYTES = 16;
+/** A commit record: committed bytes (u64 LE), rows (u64 LE), the request digest. */
+const RECORD = 16 + DIGEST_BYTES;
 
 const SEALED = /^(\d{16}-[0-9a-f]{8})\.(\d+)\.rb$/;
 const OPEN = /^(\d{16}-[0-9a-f]{8})\.open$/;
@@ -65,6 +75,7 @@ export class Spool {
   private seq: number;
   private waiters: Array<() => void> = [];
   private closed = false;
+  private readonly recent = new RecentRequests();
   /** Bytes on disk not yet exported (sealed and open). */
   bytes = 0;
   /** Spans on disk not yet exported. */
@@ -78,9 +89,14 @@ export class Spool {
     this.recover();
   }
 
-  /** Appends one request's rows; throws SpoolFullError past the disk limit. */
-  append(data: Buffer, rows: number): void {
+  /**
+   * Appends one request's rows; throws SpoolFullError past the disk limit. With a digest, a
+   * request already spooled lately (here or by the process before) is not written again:
+   * returns false.
+   */
+  append(data: Buffer, rows: number, digest?: string): boolean {
     if (this.closed) throw new Error('the spool is closed');
+    if (digest !== undefined && this.recent.has(digest)) return false;
     if (this.bytes + data.length > this.opts.maxBytes) {
       this.full = true;
       throw new SpoolFullError(this.opts.maxBytes);
@@ -90,13 +106,17 @@ export class Spool {
     if (this.opts.fsync) fsyncSync(seg.fd);
     seg.rows += rows;
     seg.bytes += data.length;
-    const len = Buffer.allocUnsafe(16);
-    len.writeBigUInt64LE(BigInt(seg.bytes), 0);
-    len.writeBigUInt64LE(BigInt(seg.rows), 8);
-    writeSync(seg.lenFd, len, 0, 16, 0);
+    // The commit: one small positional write, whole or absent after a kill.
+    const record = Buffer.alloc(RECORD);
+    record.writeBigUInt64LE(BigInt(seg.bytes), 0);
+    record.writeBigUInt64LE(BigInt(seg.rows), 8);
+    if (digest !== undefined) record.write(digest, 16, DIGEST_BYTES, 'base64');
+    writeSync(seg.logFd, record, 0, RECORD, RECORD * seg.appends++);
+    if (digest !== undefined) this.recent.add(digest);
     this.bytes += data.length;
     this.rows += rows;
     if (this.batchFull(seg)) this.seal();
+    return true;
   }
 
   private batchFull(seg: OpenSegment): boolean {
@@ -124,6 +144,7 @@ export class Spool {
   remove(seg: Segment): void {
     this.drop(seg);
     unlinkQuiet(seg.path);
+    unlinkQuiet(this.logPath(seg.token));
   }
 
   /** ClickHouse refused the batch as malformed: keep it aside for inspection, out of the queue. */
@@ -134,6 +155,7 @@ export class Spool {
     } catch {
       unlinkQuiet(seg.path);
     }
+    unlinkQuiet(this.logPath(seg.token));
   }
 
   /** Seals the open segment now (shutdown, tests). */
@@ -170,7 +192,8 @@ export class Spool {
     const seg: OpenSegment = {
       base,
       fd: openSync(join(this.opts.dir, `${base}.open`), 'a'),
-      lenFd: openSync(join(this.opts.dir, `${base}.len`), 'w'),
+      logFd: openSync(this.logPath(base), 'w'),
+      appends: 0,
       rows: 0,
       bytes: 0,
     };
@@ -193,17 +216,21 @@ export class Spool {
     if (seg.timer) clearTimeout(seg.timer);
     if (this.opts.fsync) fsyncSync(seg.fd);
     closeSync(seg.fd);
-    closeSync(seg.lenFd);
+    closeSync(seg.logFd);
     const openPath = join(this.opts.dir, `${seg.base}.open`);
     if (seg.rows === 0) {
       unlinkQuiet(openPath);
+      unlinkQuiet(this.logPath(seg.base));
     } else {
       const path = join(this.opts.dir, `${seg.base}.${seg.rows}.rb`);
       renameSync(openPath, path);
       this.ready.push({ token: seg.base, path, rows: seg.rows, bytes: seg.bytes });
     }
-    unlinkQuiet(join(this.opts.dir, `${seg.base}.len`));
     this.wake();
+  }
+
+  private logPath(base: string): string {
+    return join(this.opts.dir, `${base}.log`);
   }
 
   private wake(): void {
@@ -228,25 +255,39 @@ export class Spool {
       this.bytes += seg.bytes;
       this.rows += seg.rows;
       this.seq = Math.max(this.seq, Number(m[1].slice(0, 16)));
+      for (const record of this.readLog(seg.token)) this.rememberDigest(record);
     }
   }
 
   private recoverOpen(base: string): void {
     const openPath = join(this.opts.dir, `${base}.open`);
-    const lenPath = join(this.opts.dir, `${base}.len`);
-    const len = existsSync(lenPath) ? readFileSync(lenPath) : Buffer.alloc(0);
-    const bytes = len.length >= 16 ? Number(len.readBigUInt64LE(0)) : 0;
-    const rows = len.length >= 16 ? Number(len.readBigUInt64LE(8)) : 0;
+    const log = this.readLog(base);
+    const last = log.at(-1);
+    const bytes = last ? Number(last.readBigUInt64LE(0)) : 0;
+    const rows = last ? Number(last.readBigUInt64LE(8)) : 0;
     if (rows === 0 || bytes === 0 || statSync(openPath).size < bytes) {
-      // Nothing committed, or the file lost data the length says it had (not by a process kill).
+      // Nothing committed, or the file lost data the log says it had (not by a process kill).
       unlinkQuiet(openPath);
+      unlinkQuiet(this.logPath(base));
     } else {
       const fd = openSync(openPath, 'r+');
       ftruncateSync(fd, bytes);
       closeSync(fd);
       renameSync(openPath, join(this.opts.dir, `${base}.${rows}.rb`));
     }
-    unlinkQuiet(lenPath);
+  }
+
+  /** A segment's whole commit records (a torn last one is not a commit). */
+  private readLog(base: string): Buffer[] {
+    const path = this.logPath(base);
+    if (!existsSync(path)) return [];
+    const log = readFileSync(path);
+    return Array.from({ length: Math.floor(log.length / RECORD) }, (_, i) => log.subarray(i * RECORD, (i + 1) * RECORD));
+  }
+
+  private rememberDigest(record: Buffer): void {
+    const digest = record.subarray(16);
+    if (digest.some((b) => b !== 0)) this.recent.add(digest.toString('base64'));
   }
 }
 

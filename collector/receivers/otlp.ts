@@ -44,7 +44,8 @@ export function exportHandler(deps: ExportHandlerDeps): ExportHandler {
       metrics.spans.refused += outcome.spans;
       throw collectorErrors.spoolFull(deps.retryAfterSeconds);
     }
-    metrics.spans.accepted += outcome.spans;
+    if (outcome.duplicate) metrics.spans.duplicate += outcome.spans;
+    else metrics.spans.accepted += outcome.spans;
     return { rejected: outcome.rejected, message: outcome.message };
   };
 }

@@ -1,8 +1,10 @@
 /**
  * The collector's own counters, in Prometheus text (`/metrics`) and as a row for the
  * `collector_stats` table. Span counters only ever increase:
- *   received  spans in requests that decoded (accepted + refused)
+ *   received  spans in requests that decoded (accepted + duplicate + refused)
  *   accepted  spans written to the spool and acknowledged
+ *   duplicate spans acknowledged but not written again: their request was spooled lately (a
+ *             sender's retry after a lost answer)
  *   refused   spans answered with an error or rejected in a partial success (bad ids, spool full,
  *             shutting down): the sender knows and may retry
  *   exported  spans ClickHouse confirmed
@@ -10,7 +12,7 @@
  *             insert, or left by a previous process)
  *   dropped   spans lost after being accepted (a batch ClickHouse refused as malformed)
  */
-export const SPAN_COUNTERS = ['received', 'accepted', 'refused', 'exported', 'spooled', 'dropped'] as const;
+export const SPAN_COUNTERS = ['received', 'accepted', 'duplicate', 'refused', 'exported', 'spooled', 'dropped'] as const;
 export type SpanCounter = (typeof SPAN_COUNTERS)[number];
 
 /** Export latency buckets, seconds. */

@@ -19,6 +19,7 @@ export function statsRow(instance: string, startedAt: number, now: number, m: Co
     started_at: (startedAt / 1000).toFixed(3),
     received_spans: s.received,
     accepted_spans: s.accepted,
+    duplicate_spans: s.duplicate,
     refused_spans: s.refused,
     exported_spans: s.exported,
     spooled_spans: s.spooled,

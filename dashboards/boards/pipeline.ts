@@ -10,7 +10,7 @@ import { bucket, inVar, where } from '../sql.js';
  */
 
 const FILTER = where('$__timeFilter(timestamp)', inVar('instance', 'instance'));
-const COUNTERS = ['received', 'accepted', 'refused', 'exported', 'spooled', 'dropped'] as const;
+const COUNTERS = ['received', 'accepted', 'duplicate', 'refused', 'exported', 'spooled', 'dropped'] as const;
 
 const delta = (col: string) => `greatest(toInt64(${col}) - toInt64(lagInFrame(${col}, 1, ${col}) OVER w), 0)`;
 
@@ -53,7 +53,7 @@ export function pipelineDashboard(): Dashboard {
         FROM (${DELTAS})
         GROUP BY time
         ORDER BY time`,
-        { unit: 'short', w: 24, h: 8, description: 'received = accepted + refused; spooled: waited on disk past the first export attempt' },
+        { unit: 'short', w: 24, h: 8, description: 'received = accepted + duplicate + refused; duplicate: a retry of a request already spooled, acknowledged and not stored again; spooled: waited on disk past the first export attempt' },
       ),
       timeseries(
         'Queue depth (spans) by instance',

@@ -37,9 +37,9 @@ const partial = () => encodeRequest('svc', [{ ...ids(), name: 'ok', start: 1_000
 const json = () => Buffer.from(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), name: 'j', startTimeUnixNano: '5', endTimeUnixNano: '9' }] }] }] }));
 
 const CASES: Array<[name: string, body: () => Buffer, encoding: OtlpEncoding, expected: object]> = [
-  ['two spans', good, 'protobuf', { spooled: true, spans: 2, rejected: 0, message: '' }],
-  ['one span rejected for its ids', partial, 'protobuf', { spooled: true, spans: 1, rejected: 1 }],
-  ['OTLP/JSON', json, 'json', { spooled: true, spans: 1, rejected: 0 }],
+  ['two spans', good, 'protobuf', { spooled: true, duplicate: false, spans: 2, rejected: 0, message: '' }],
+  ['one span rejected for its ids', partial, 'protobuf', { spooled: true, duplicate: false, spans: 1, rejected: 1 }],
+  ['OTLP/JSON', json, 'json', { spooled: true, duplicate: false, spans: 1, rejected: 0 }],
 ];
 
 describe('pipeline: inline and on workers', () => {
@@ -48,7 +48,7 @@ describe('pipeline: inline and on workers', () => {
 
   it.each(CASES)('%s: the same outcome and the same spool bytes', async (_name, body, encoding, expected) => {
     await pooled.pipeline.ready();
-    // The same bytes twice (ids included): the two pipelines must write identical rows.
+    // The same bytes to each pipeline (ids included): the two must write identical rows.
     const b = body();
     const [a, w] = [await inline.pipeline.accept(Buffer.from(b), encoding), await pooled.pipeline.accept(Buffer.from(b), encoding)];
     expect(a).toMatchObject(expected);
@@ -76,6 +76,32 @@ describe('pipeline: inline and on workers', () => {
     await Promise.all(Array.from({ length: 6 }, () => pooled.pipeline.accept(good(), 'protobuf')));
     expect((pooled.pipeline.counters() as { spans: number }).spans).toBe(before + 12);
     expect((pooled.pipeline.counters() as { secretsScrubbed: number }).secretsScrubbed).toBeGreaterThan(0);
+  });
+});
+
+describe('pipeline: a retried request', () => {
+  it.each([0, 2])('with %i workers: the same spans again are acknowledged alike and not spooled again', async (workers) => {
+    const { pipeline, spool } = setup(workers);
+    await pipeline.ready();
+    for (const body of [good, partial]) {
+      const b = body();
+      const first = await pipeline.accept(Buffer.from(b), 'protobuf');
+      const rows = spool.rows;
+      const again = await pipeline.accept(Buffer.from(b), 'protobuf');
+      expect(again).toEqual({ ...first, duplicate: true });
+      expect(spool.rows).toBe(rows);
+    }
+    // other spans of the same shape are a new request
+    expect(await pipeline.accept(good(), 'protobuf')).toMatchObject({ duplicate: false, spans: 2 });
+  });
+
+  it('the same spans in OTLP/JSON after protobuf are the same request', async () => {
+    const { pipeline, spool } = setup(0);
+    const traceId = Buffer.alloc(16, 0xab);
+    const spanId = Buffer.alloc(8, 0xcd);
+    await pipeline.accept(encodeRequest('svc', [{ traceId, spanId, name: 'j', start: 5n, end: 9n }]), 'protobuf');
+    expect(await pipeline.accept(json(), 'json')).toMatchObject({ duplicate: true, spans: 1 });
+    expect(spool.rows).toBe(1);
   });
 });
 

@@ -1,8 +1,9 @@
 /**
  * The durable spool, on a temp folder: appends, sealing by rows, bytes and time, the disk
  * limit, removal and rejection, and what a new process finds: sealed batches replayed oldest
- * first, an open segment cut back to its last committed append (a torn tail from a kill), and
- * segments with nothing committed discarded.
+ * first, an open segment cut back to its last committed append (a torn tail from a kill),
+ * segments with nothing committed discarded, and retries of requests already spooled (by this
+ * process or the one before it) not written twice.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
@@ -133,12 +134,14 @@ describe('spool: what the next process finds', () => {
     const next = open(crashed);
     expect([next.rows, next.bytes]).toEqual([3, 30]);
     expect(contents(next)).toEqual([rowsOf('a', 2).toString() + rowsOf('b', 1).toString()]);
-    expect(files(crashed).filter((f) => !f.endsWith('.rb'))).toEqual([]);
+    const [seg] = next.sealed();
+    expect(files(crashed)).toEqual([`${seg.token}.3.rb`, `${seg.token}.log`]);
   });
 
   it.each<[string, (dir: string, base: string) => void]>([
-    ['no length file (killed before the first commit)', (dir, base) => rmSync(join(dir, `${base}.len`))],
-    ['a length file of zero rows', (dir, base) => writeFileSync(join(dir, `${base}.len`), Buffer.alloc(16))],
+    ['no commit log (killed before the first commit)', (dir, base) => rmSync(join(dir, `${base}.log`))],
+    ['only a torn commit record', (dir, base) => writeFileSync(join(dir, `${base}.log`), readFileSync(join(dir, `${base}.log`)).subarray(0, 31))],
+    ['a commit record of zero rows', (dir, base) => writeFileSync(join(dir, `${base}.log`), Buffer.alloc(32))],
     ['a data file shorter than its committed length', (dir, base) => truncateSync(join(dir, `${base}.open`), 5)],
   ])('an open segment with %s is discarded', (_n, damage) => {
     const live = tempDir();
@@ -149,5 +152,57 @@ describe('spool: what the next process finds', () => {
     damage(crashed, base);
     const next = open(crashed);
     expect([next.rows, next.bytes, next.sealed().length, files(crashed)]).toEqual([0, 0, 0, []]);
+  });
+});
+
+describe('spool: a request spooled twice is written once', () => {
+  const digest = (n: number) => Buffer.alloc(16, n).toString('base64');
+
+  it('a retry within the process is acknowledged without an append', () => {
+    const dir = tempDir();
+    const s = open(dir, { batchRows: 2 });
+    expect(s.append(rowsOf('a', 1), 1, digest(1))).toBe(true);
+    expect(s.append(rowsOf('a', 1), 1, digest(1))).toBe(false);
+    expect(s.append(rowsOf('b', 1), 1, digest(2))).toBe(true);
+    // exported: its files go, the process still knows the request
+    s.remove(s.peek()!);
+    expect(files(dir)).toEqual([]);
+    expect(s.append(rowsOf('a', 1), 1, digest(1))).toBe(false);
+    expect(s.append(rowsOf('c', 1), 1)).toBe(true);
+    expect(s.append(rowsOf('c', 1), 1)).toBe(true);
+  });
+
+  it.each<[string, (live: Spool) => void]>([
+    ['in the open segment (killed after the spool write, before the answer)', () => {}],
+    ['in a batch sealed by that append', (live) => live.flush()],
+  ])('the next process knows a request committed %s', (_n, before) => {
+    const live = tempDir();
+    const s = open(live);
+    s.append(rowsOf('a', 2), 2, digest(1));
+    s.append(rowsOf('b', 1), 1, digest(2));
+    before(s);
+    const crashed = tempDir();
+    cpSync(live, crashed, { recursive: true });
+    const next = open(crashed);
+    expect(next.append(rowsOf('b', 1), 1, digest(2))).toBe(false);
+    expect(next.append(rowsOf('a', 2), 2, digest(1))).toBe(false);
+    expect(next.append(rowsOf('c', 1), 1, digest(3))).toBe(true);
+    next.flush();
+    expect(next.rows).toBe(4);
+  });
+
+  it('a request whose commit record was torn by the kill is not known: its retry is stored', () => {
+    const live = tempDir();
+    const s = open(live);
+    s.append(rowsOf('a', 2), 2, digest(1));
+    s.append(rowsOf('b', 1), 1, digest(2));
+    const crashed = tempDir();
+    cpSync(live, crashed, { recursive: true });
+    const log = files(crashed).find((f) => f.endsWith('.log'))!;
+    writeFileSync(join(crashed, log), readFileSync(join(crashed, log)).subarray(0, 32 + 20));
+    const next = open(crashed);
+    expect([next.rows, contents(next)]).toEqual([2, [rowsOf('a', 2).toString()]]);
+    expect(next.append(rowsOf('a', 2), 2, digest(1))).toBe(false);
+    expect(next.append(rowsOf('b', 1), 1, digest(2))).toBe(true);
   });
 });

@@ -200,15 +200,15 @@ export function seedSpans(anchorMs: number): { spans: SpanRecord[]; facts: SeedF
 
 /**
  * `collector_stats` as two collector instances write it every 10 s: running totals per process,
- * collector-b restarting half way, a 15-minute ClickHouse outage that fills the spool, and three
- * dropped spans.
+ * collector-b restarting half way, a 15-minute ClickHouse outage that fills the spool, a few
+ * retried requests acknowledged as duplicates, and three dropped spans.
  */
 export function collectorStats(anchorMs: number) {
   const startMs = anchorMs - 3 * 3600_000;
   const rows: Record<string, string | number>[] = [];
   for (const instance of ['collector-a', 'collector-b']) {
     let started = startMs - 600_000;
-    const c = { received: 0, exported: 0, spooled: 0, dropped: 0, refused: 0, failures: 0, latency: 0, latencyN: 0 };
+    const c = { received: 0, duplicate: 0, exported: 0, spooled: 0, dropped: 0, refused: 0, failures: 0, latency: 0, latencyN: 0 };
     for (let t = startMs; t <= anchorMs; t += 10_000) {
       const minute = (t - startMs) / 60_000;
       if (instance === 'collector-b' && t === startMs + 90 * 60_000) {
@@ -219,6 +219,9 @@ export function collectorStats(anchorMs: number) {
       const inflow = 40 + (Math.floor(minute) % 7) * 5;
       c.received += inflow;
       c.refused += minute % 30 === 0 ? 2 : 0;
+      const retried = minute % 45 === 0 ? 25 : 0;
+      c.received += retried;
+      c.duplicate += retried;
       if (outage) {
         c.spooled += inflow;
         c.failures += 1;
@@ -233,7 +236,8 @@ export function collectorStats(anchorMs: number) {
         instance,
         started_at: (started / 1000).toFixed(3),
         received_spans: c.received,
-        accepted_spans: c.received - c.refused,
+        accepted_spans: c.received - c.refused - c.duplicate,
+        duplicate_spans: c.duplicate,
         refused_spans: c.refused,
         exported_spans: c.exported,
         spooled_spans: c.spooled,

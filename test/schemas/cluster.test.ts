@@ -51,6 +51,13 @@ describe('cluster rendering (as text)', () => {
     );
   });
 
+  it('changes a column of a split table on the local table and on its Distributed table', () => {
+    expect(find(ddl, /^ALTER TABLE tracegate\.collector_stats(_local)? ON CLUSTER prod ADD COLUMN IF NOT EXISTS duplicate_spans /).map((s) => s.split(' ')[2])).toEqual([
+      'tracegate.collector_stats_local',
+      'tracegate.collector_stats',
+    ]);
+  });
+
   it('has plain views read the Distributed tables', () => {
     for (const name of ['llm_spans', 'agent_runs', 'usage_minutely']) {
       const [v] = find(ddl, new RegExp(`^CREATE VIEW IF NOT EXISTS tracegate\\.${name} ON CLUSTER prod AS`));
