@@ -46,9 +46,13 @@ describe('cluster rendering (as text)', () => {
       expect(sources.every((t) => t.endsWith('_local') || t === 'model_prices'), `${v.slice(0, 100)}: ${sources}`).toBe(true);
     }
     const refreshable = views.filter((v) => /REFRESH EVERY/.test(v));
-    expect(refreshable.map((v) => /VIEW IF NOT EXISTS tracegate\.(\w+)/.exec(v)![1]).sort()).toEqual(
+    expect([...new Set(refreshable.map((v) => /VIEW IF NOT EXISTS tracegate\.(\w+)/.exec(v)![1]))].sort()).toEqual(
       ['agent_runs_refresh', 'evaluations_linked_refresh', 'llm_spans_count_once', 'usage_minutely_refresh'],
     );
+    // a view replaced by a later migration is dropped on the whole cluster first
+    const countOnce = find(ddl, /^(CREATE MATERIALIZED VIEW IF NOT EXISTS|DROP TABLE IF EXISTS) tracegate\.llm_spans_count_once /).map((st) => st.split(' ')[0]);
+    expect(countOnce).toEqual(['CREATE', 'DROP', 'CREATE']);
+    expect(ddl.find((st) => st.startsWith('DROP TABLE IF EXISTS tracegate.llm_spans_count_once'))).toBe('DROP TABLE IF EXISTS tracegate.llm_spans_count_once ON CLUSTER prod');
   });
 
   it('changes a column of a split table on the local table and on its Distributed table', () => {

@@ -106,3 +106,32 @@ describe('a call recorded by the application and by the gateway', () => {
     expect(g).toEqual({ route: 'chat', backend: 'openai-eu', team: 'billing', key_name: 'billing-key', attempts: 2, fallback_used: 1, streaming: 1, ttft_ms: 120, cost_source: 'span' });
   });
 });
+
+describe('a call whose two records arrive an hour of inserts apart', () => {
+  let store: TempStore;
+  const db = 'tracegate';
+  const gatewayEarly = recordedTwice({ viaHttpSpan: false, start: Date.now() - 3_700_000 });
+  const appEarly = recordedTwice({ viaHttpSpan: true, start: Date.now() - 3_650_000 });
+
+  beforeAll(async () => {
+    store = await tempStore();
+    await insertSpans(store, [...gatewayEarly.spans.gateway, ...appEarly.spans.app]);
+    await refreshRollups(store.client, db);
+    // what an hour of other inserts would leave: these rows are far outside the refresh's window
+    await store.client.command({ query: `ALTER TABLE ${db}.llm_spans_data UPDATE inserted_at = inserted_at - INTERVAL 1 HOUR WHERE 1 SETTINGS mutations_sync = 2` });
+    await insertSpans(store, [...gatewayEarly.spans.app, ...appEarly.spans.gateway]);
+    await refreshRollups(store.client, db);
+  });
+  afterAll(async () => store?.destroy());
+
+  it.each([['gateway first', gatewayEarly], ['application first', appEarly]])('is still counted once, with the gateway row (%s)', async (_n, call) => {
+    const rows = await store.rows<Record<string, unknown>>(
+      `SELECT origin, counted, superseded_by FROM ${db}.llm_spans WHERE trace_id = {t:String} AND span_kind = 'LLM' ORDER BY origin`,
+      { t: call.traceId },
+    );
+    expect(rows).toEqual([
+      { origin: 'app', counted: 0, superseded_by: call.gateway.spanId },
+      { origin: 'gateway', counted: 1, superseded_by: '' },
+    ]);
+  });
+});
