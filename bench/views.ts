@@ -6,7 +6,11 @@
  *   gateway-only   gateway calls without a caller's traceparent (a trace each) and their attempt spans
  *   app-only       applications' LLM spans, no gateway
  *   pairs-new      calls recorded by the application and by the gateway, none decided yet
- *   pairs-steady   the same calls decided minutes ago, and 1% new ones just arrived
+ *   pairs-steady   the same calls decided by the previous refresh, and 1% new ones just arrived
+ *                  (a steady rate: the window holds the last minutes of calls, nearly all decided)
+ *
+ * `--history N` first adds N spans of decided calls from the past week, inserted a day ago (a
+ * store in use for a while; default 0).
  *
  * A refresh is `INSERT INTO llm_spans_data SELECT <the view's query>`, which is what the engine
  * runs every 5 seconds; here it is run by hand on its own database (the scheduled views stopped),
@@ -14,9 +18,8 @@
  * The spans are the test suite's builders (test/helpers/spans.ts), the shapes the gateway and
  * the OpenInference instrumentations write.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore, type Store } from '../common/store.js';
 import { DEFAULT_SCHEMA_SETTINGS, migrate, migrationsDir } from '../schemas/migrate.js';
@@ -73,20 +76,43 @@ async function count(store: Store, db: string): Promise<number> {
   return Number((await rs.json<{ n: string }>())[0].n);
 }
 
-async function run(store: Store, scenario: Scenario, definition: Definition, n: number, round: number): Promise<{ ms: number; rows: number }> {
+/**
+ * `spans` spans of decided calls (an application span and the gateway span under it) spread over
+ * the past week, written through otel_traces and its insert-time views, then aged a day.
+ */
+async function addHistory(store: Store, db: string, spans: number): Promise<void> {
+  for (let off = 0; off < spans; off += 500_000) {
+    await store.client.command({
+      query: `INSERT INTO ${db}.otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, SpanAttributes, Duration)
+        SELECT now64(9) - toIntervalSecond(120 + (number DIV 2) % 604800),
+          lower(hex(cityHash64(number DIV 2, 'a'))) || lower(hex(cityHash64(number DIV 2, 'b'))),
+          lower(hex(cityHash64(number, 's'))),
+          if(number % 2 = 1, lower(hex(cityHash64(number - 1, 's'))), ''),
+          'chat gpt-4o-mini', 'Client', if(number % 2 = 1, 'tracegate-gateway', 'app'),
+          if(number % 2 = 1,
+             map('openinference.span.kind', 'LLM', 'tracegate.origin', 'gateway', 'llm.model_name', 'gpt-4o-mini', 'llm.token_count.prompt', '100', 'llm.token_count.completion', '20'),
+             map('openinference.span.kind', 'LLM', 'llm.model_name', 'gpt-4o-mini', 'llm.token_count.prompt', '90', 'llm.token_count.completion', '10')),
+          800000000
+        FROM numbers(${off}, ${Math.min(500_000, spans - off)})`,
+    });
+  }
+  await refresh(store, db, '0052');
+  await store.client.command({ query: `ALTER TABLE ${db}.llm_spans_data UPDATE inserted_at = inserted_at - INTERVAL 1 DAY WHERE 1 SETTINGS mutations_sync = 2` });
+}
+
+async function run(store: Store, scenario: Scenario, definition: Definition, n: number, round: number, history: number): Promise<{ ms: number; rows: number }> {
   const db = `bench_views_${scenario.replace('-', '_')}_${definition}_${round}`;
   await migrate(store.client, { ...DEFAULT_SCHEMA_SETTINGS, database: db });
   // Only the refreshes run here are measured: the scheduled ones stop.
   await store.client.command({ query: 'SYSTEM STOP VIEWS' });
   const target = { ...store, database: db };
   try {
+    if (history > 0) await addHistory(store, db, history);
     const now = Date.now();
     const shape = scenario === 'pairs-steady' ? 'pairs-new' : scenario;
     await load(target, calls(shape, n, now - 120_000));
     if (scenario === 'pairs-steady') {
       await refresh(store, db, definition);
-      // decided minutes ago: every row of those calls older than the refresh's window
-      await store.client.command({ query: `ALTER TABLE ${db}.llm_spans_data UPDATE inserted_at = inserted_at - INTERVAL 10 MINUTE WHERE 1 SETTINGS mutations_sync = 2` });
       await load(target, calls('pairs-new', Math.ceil(n / 100), now));
     }
     return await refresh(store, db, definition);
@@ -104,6 +130,7 @@ export async function main(args: string[]): Promise<void> {
   };
   const n = opt('calls', 100_000);
   const rounds = opt('rounds', 3);
+  const history = opt('history', 0);
   const dataDir = mkdtempSync(join(tmpdir(), 'tracegate-bench-views-'));
   const store = await openStore({ kind: 'embedded', dataDir, database: 'tracegate' });
   const results: Record<string, Record<string, { refresh_ms: number; per_round_ms: number[]; rows_written: number }>> = {};
@@ -112,7 +139,7 @@ export async function main(args: string[]): Promise<void> {
       results[scenario] = {};
       for (const definition of Object.keys(DEFINITIONS) as Definition[]) {
         const runs = [];
-        for (let r = 0; r < rounds; r++) runs.push(await run(store, scenario, definition, n, r));
+        for (let r = 0; r < rounds; r++) runs.push(await run(store, scenario, definition, n, r, history));
         const ms = runs.map((x) => Math.round(x.ms));
         results[scenario][definition] = { refresh_ms: median(ms), per_round_ms: ms, rows_written: runs[0].rows };
         process.stdout.write(`${scenario.padEnd(13)} ${definition}  ${String(median(ms)).padStart(6)} ms  (rounds ${ms.join(', ')}; ${runs[0].rows} rows written)\n`);
@@ -124,6 +151,7 @@ export async function main(args: string[]): Promise<void> {
   }
   const out = {
     calls: n,
+    history_spans: history,
     rounds,
     how: 'one refresh of llm_spans_count_once run by hand (INSERT … SELECT of the view query) on fresh data per round; median of the rounds',
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
@@ -132,6 +160,6 @@ export async function main(args: string[]): Promise<void> {
   };
   const dir = join(import.meta.dirname, 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'views.json'), `${JSON.stringify(out, null, 1)}\n`);
-  process.stdout.write(`saved bench/results/views.json\n`);
+  writeFileSync(join(dir, history > 0 ? 'views-history.json' : 'views.json'), `${JSON.stringify(out, null, 1)}\n`);
+  process.stdout.write(`saved bench/results/${history > 0 ? 'views-history.json' : 'views.json'}\n`);
 }

@@ -13,7 +13,7 @@
  *                      Kept until the batch is exported.
  *   rejected/          batches ClickHouse refused as malformed (counted as dropped)
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RecentRequests } from './recent.js';
@@ -68,6 +68,7 @@ const RECORD = 16 + DIGEST_BYTES;
 
 const SEALED = /^(\d{16}-[0-9a-f]{8})\.(\d+)\.rb$/;
 const OPEN = /^(\d{16}-[0-9a-f]{8})\.open$/;
+const LOG = /^(\d{16}-[0-9a-f]{8})\.log$/;
 
 export class Spool {
   private readonly ready: Segment[] = [];
@@ -112,6 +113,7 @@ export class Spool {
     record.writeBigUInt64LE(BigInt(seg.rows), 8);
     if (digest !== undefined) record.write(digest, 16, DIGEST_BYTES, 'base64');
     writeSync(seg.logFd, record, 0, RECORD, RECORD * seg.appends++);
+    if (this.opts.fsync) fdatasyncSync(seg.logFd);
     if (digest !== undefined) this.recent.add(digest);
     this.bytes += data.length;
     this.rows += rows;
@@ -256,6 +258,12 @@ export class Spool {
       this.rows += seg.rows;
       this.seq = Math.max(this.seq, Number(m[1].slice(0, 16)));
       for (const record of this.readLog(seg.token)) this.rememberDigest(record);
+    }
+    // A log whose batch is gone: the process stopped between deleting the batch and its log.
+    const batches = new Set(this.ready.map((seg) => seg.token));
+    for (const name of readdirSync(this.opts.dir)) {
+      const m = LOG.exec(name);
+      if (m && !batches.has(m[1])) unlinkQuiet(join(this.opts.dir, name));
     }
   }
 

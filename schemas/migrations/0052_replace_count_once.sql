@@ -1,32 +1,36 @@
--- The count-once rule of 0004, with the work of a refresh following what arrived lately.
--- Every 5 seconds, 0004 looked again at every trace touched in the last 15 minutes of inserts,
--- gateway calls without a caller and its own rows included: with 100k gateway calls in that
--- window one refresh took about 2 s on a 2-core machine, and it grew with traffic. This one
--- looks at the traces where, in the last 5 minutes of inserts (measured from the newest insert,
--- so a stopped engine resumes where it was), a span arrived that can complete a pair, and finds
--- the partner by trace id however long before it arrived. The decision, the rows written and
--- why re-running is harmless are as in 0004. A limit: the refresh must run at least once in
--- those 5 minutes of inserts (it runs every 5 seconds and takes well under one); spans of a
--- pair that arrived during a longer stall of the refresh are both left counted.
+-- The count-once rule of 0004, with the work of a refresh following what is new. Every 5
+-- seconds, 0004 looked again at every trace touched in the last 15 minutes of inserts (gateway
+-- calls without a caller, pairs decided long ago and its own rows included) and computed that
+-- set four times over: with 100k gateway calls in the window one refresh took about 2 s on a
+-- 2-core machine, and it grew with traffic. This one decides the traces where, in the last 5
+-- minutes of inserts (measured from the newest insert, so a stopped engine resumes where it
+-- was), a span arrived that can complete a pair and is not decided yet, computes that set once,
+-- and finds the partner by trace id however long before it arrived. The decision, the rows
+-- written and why re-running is harmless are as in 0004. A limit: the refresh must run at least
+-- once in those 5 minutes of inserts (it runs every 5 seconds and takes well under one); spans
+-- of a pair that arrived during a longer stall of the refresh are both left counted.
 DROP TABLE IF EXISTS ${db}.llm_spans_count_once;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.llm_spans_count_once
 REFRESH EVERY 5 SECOND APPEND TO ${db}.llm_spans_data AS
 WITH
-    -- Traces where, in the last 5 minutes of inserts, a span arrived that can complete a pair:
-    -- an application's span, or a gateway span called with a traceparent. A gateway call without
-    -- one (a trace of its own) never pairs, and the view's own rows (version 1) are not new, so
-    -- neither is looked at: the work of a refresh follows what arrived lately.
-    touched AS (
-        SELECT DISTINCT trace_id FROM ${db}.llm_spans_data
-        WHERE inserted_at >= (SELECT max(inserted_at) FROM ${db}.llm_spans_data) - INTERVAL 5 MINUTE
-          AND version = 0 AND (origin = 'app' OR parent_span_id != '')
-    ),
-    -- Their traces that hold a gateway span with a parent, however long before it arrived.
-    paired AS (
-        SELECT DISTINCT trace_id FROM ${db}.llm_spans_data
-        WHERE origin = 'gateway' AND parent_span_id != '' AND trace_id IN (SELECT trace_id FROM touched)
-    ),
+    -- The traces to decide, computed once (a scalar; a CTE would be computed again at each of
+    -- its four uses): those where, in the last 5 minutes of inserts, a span arrived that can
+    -- complete a pair and is not decided yet (an application's span, or a gateway span called
+    -- with a traceparent, without a version 1 row: the view writes that after the version 0 row,
+    -- so both are in the window), and that hold a gateway span with a parent, however long
+    -- before it arrived. A gateway call without a traceparent (a trace of its own) never pairs,
+    -- and a decided pair is not looked at again: the work of a refresh follows what is new.
+    (
+        SELECT groupUniqArray(trace_id) FROM ${db}.llm_spans_data
+        WHERE origin = 'gateway' AND parent_span_id != '' AND trace_id IN (
+            SELECT trace_id FROM ${db}.llm_spans_data
+            WHERE inserted_at >= (SELECT max(inserted_at) FROM ${db}.llm_spans_data) - INTERVAL 5 MINUTE
+              AND (origin = 'app' OR parent_span_id != '')
+            GROUP BY trace_id, span_id
+            HAVING max(version) = 0)
+    ) AS paired_ids,
+    paired AS (SELECT arrayJoin(paired_ids) AS trace_id),
     spans AS (
         SELECT * FROM ${db}.llm_spans_data FINAL
         WHERE trace_id IN (SELECT trace_id FROM paired) AND span_kind IN ('LLM', 'EMBEDDING', 'RERANKER')

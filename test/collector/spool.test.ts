@@ -138,6 +138,18 @@ describe('spool: what the next process finds', () => {
     expect(files(crashed)).toEqual([`${seg.token}.3.rb`, `${seg.token}.log`]);
   });
 
+  it('deletes a commit log whose batch is gone (stopped between deleting the two)', () => {
+    const dir = tempDir();
+    const s = open(dir, { batchRows: 1 });
+    s.append(rowsOf('a', 1), 1);
+    s.append(rowsOf('b', 1), 1);
+    const [gone, kept] = s.sealed();
+    rmSync(gone.path);
+    s.close();
+    open(dir);
+    expect(files(dir)).toEqual([`${kept.token}.1.rb`, `${kept.token}.log`]);
+  });
+
   it.each<[string, (dir: string, base: string) => void]>([
     ['no commit log (killed before the first commit)', (dir, base) => rmSync(join(dir, `${base}.log`))],
     ['only a torn commit record', (dir, base) => writeFileSync(join(dir, `${base}.log`), readFileSync(join(dir, `${base}.log`)).subarray(0, 31))],
