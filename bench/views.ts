@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- views`: what one refresh of the count-once view costs on the embedded engine,
- * by traffic shape, with `--calls` calls in the refresh's window (100,000), for the current definition
- * (migration 0052) and the one it replaced (0004).
+ * by traffic shape, with `--calls` calls in the refresh's window (100,000), for the current
+ * definition (migration 0052) and the one it replaced (0004).
  *
  *   gateway-only   gateway calls without a caller's traceparent (a trace each) and their attempt spans
  *   app-only       applications' LLM spans, no gateway
