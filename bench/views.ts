@@ -18,23 +18,24 @@
  * The spans are the test suite's builders (test/helpers/spans.ts), the shapes the gateway and
  * the OpenInference instrumentations write.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type Store } from '../common/store.js';
-import { DEFAULT_SCHEMA_SETTINGS, migrate, migrationsDir } from '../schemas/migrate.js';
+import { DEFAULT_SCHEMA_SETTINGS, loadMigrations, migrate, renderMigration } from '../schemas/migrate.js';
 import type { SpanRecord } from '../collector/model.js';
 import { attemptSpan, gatewaySpan, insertSpans, llmSpan, ns } from '../test/helpers/spans.js';
 
 const SCENARIOS = ['gateway-only', 'app-only', 'pairs-new', 'pairs-steady'] as const;
 type Scenario = (typeof SCENARIOS)[number];
-const DEFINITIONS = { '0052': '0052_replace_count_once.sql', '0004': '0004_create_count_once.sql' } as const;
+const DEFINITIONS = { '0052': 52, '0004': 4 } as const;
 type Definition = keyof typeof DEFINITIONS;
 
-/** The SELECT of a count-once migration, for database `db`. */
-function viewQuery(file: string, db: string): string {
-  const text = readFileSync(join(migrationsDir(), file), 'utf8').replaceAll('${db}', db);
-  return text.slice(text.indexOf('\nWITH\n') + 1).replace(/;\s*$/, '');
+/** The SELECT of the count-once view as migration `version` creates it in database `db`. */
+function viewQuery(version: number, db: string): string {
+  const migration = loadMigrations().find((m) => m.version === version)!;
+  const view = renderMigration(migration, { ...DEFAULT_SCHEMA_SETTINGS, database: db }).find((st) => st.startsWith('CREATE MATERIALIZED VIEW'))!;
+  return view.slice(view.indexOf(' AS\n') + 4);
 }
 
 function calls(scenario: Scenario, n: number, at: number): SpanRecord[] {

@@ -77,6 +77,8 @@ export class Spool {
   private waiters: Array<() => void> = [];
   private closed = false;
   private readonly recent = new RecentRequests();
+  /** The commit record being written (appends are synchronous, so one buffer serves them all). */
+  private readonly record = Buffer.alloc(RECORD);
   /** Bytes on disk not yet exported (sealed and open). */
   bytes = 0;
   /** Spans on disk not yet exported. */
@@ -108,10 +110,11 @@ export class Spool {
     seg.rows += rows;
     seg.bytes += data.length;
     // The commit: one small positional write, whole or absent after a kill.
-    const record = Buffer.alloc(RECORD);
+    const record = this.record;
     record.writeBigUInt64LE(BigInt(seg.bytes), 0);
     record.writeBigUInt64LE(BigInt(seg.rows), 8);
     if (digest !== undefined) record.write(digest, 16, DIGEST_BYTES, 'base64');
+    else record.fill(0, 16);
     writeSync(seg.logFd, record, 0, RECORD, RECORD * seg.appends++);
     if (this.opts.fsync) fdatasyncSync(seg.logFd);
     if (digest !== undefined) this.recent.add(digest);
@@ -241,33 +244,44 @@ export class Spool {
     for (const resolve of w) resolve();
   }
 
-  /** Seals what a previous process left open (cut to its committed length) and queues every batch. */
+  /**
+   * Seals what a previous process left open (cut to its committed length), queues every batch
+   * oldest first and remembers the digests of their requests; one listing of the folder.
+   */
   private recover(): void {
     const names = readdirSync(this.opts.dir).sort();
+    const batches: Array<{ name: string; log: Buffer[] }> = [];
     for (const name of names) {
-      const m = OPEN.exec(name);
-      if (m) this.recoverOpen(m[1]);
+      const open = OPEN.exec(name);
+      if (open) {
+        const recovered = this.recoverOpen(open[1]);
+        if (recovered) batches.push(recovered);
+      } else {
+        const sealed = SEALED.exec(name);
+        if (sealed) batches.push({ name, log: this.readLog(sealed[1]) });
+      }
     }
-    for (const name of readdirSync(this.opts.dir).sort()) {
-      const m = SEALED.exec(name);
-      if (!m) continue;
+    batches.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    for (const { name, log } of batches) {
+      const m = SEALED.exec(name)!;
       const path = join(this.opts.dir, name);
       const seg = { token: m[1], path, rows: Number(m[2]), bytes: statSync(path).size };
       this.ready.push(seg);
       this.bytes += seg.bytes;
       this.rows += seg.rows;
       this.seq = Math.max(this.seq, Number(m[1].slice(0, 16)));
-      for (const record of this.readLog(seg.token)) this.rememberDigest(record);
+      for (const record of log) this.rememberDigest(record);
     }
     // A log whose batch is gone: the process stopped between deleting the batch and its log.
-    const batches = new Set(this.ready.map((seg) => seg.token));
-    for (const name of readdirSync(this.opts.dir)) {
+    const kept = new Set(this.ready.map((seg) => seg.token));
+    for (const name of names) {
       const m = LOG.exec(name);
-      if (m && !batches.has(m[1])) unlinkQuiet(join(this.opts.dir, name));
+      if (m && !kept.has(m[1])) unlinkQuiet(join(this.opts.dir, name));
     }
   }
 
-  private recoverOpen(base: string): void {
+  /** Cuts an open segment to its last commit and seals it: its sealed name and log, or nothing. */
+  private recoverOpen(base: string): { name: string; log: Buffer[] } | undefined {
     const openPath = join(this.opts.dir, `${base}.open`);
     const log = this.readLog(base);
     const last = log.at(-1);
@@ -277,12 +291,14 @@ export class Spool {
       // Nothing committed, or the file lost data the log says it had (not by a process kill).
       unlinkQuiet(openPath);
       unlinkQuiet(this.logPath(base));
-    } else {
-      const fd = openSync(openPath, 'r+');
-      ftruncateSync(fd, bytes);
-      closeSync(fd);
-      renameSync(openPath, join(this.opts.dir, `${base}.${rows}.rb`));
+      return undefined;
     }
+    const fd = openSync(openPath, 'r+');
+    ftruncateSync(fd, bytes);
+    closeSync(fd);
+    const name = `${base}.${rows}.rb`;
+    renameSync(openPath, join(this.opts.dir, name));
+    return { name, log };
   }
 
   /** A segment's whole commit records (a torn last one is not a commit). */

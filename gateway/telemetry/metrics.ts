@@ -48,9 +48,8 @@ interface CallSeries {
 /** Kinds of call whose series are kept at hand (model names come from clients); others look theirs up. */
 const CALL_KINDS = 1024;
 
-export function buildMetrics(circuits: () => Iterable<[string, { state: CircuitState }]>, /** The OTLP processor's counts, read at scrape time. */
-  spans: () => ExportStats | undefined = () => undefined,
-): GatewayMetrics {
+/** `spans`: the OTLP processor's counts, read at scrape time. */
+export function buildMetrics(circuits: () => Iterable<[string, { state: CircuitState }]>, spans: () => ExportStats | undefined = () => undefined): GatewayMetrics {
   const tokens = new Histogram('gen_ai_client_token_usage', 'Number of input and output tokens used', [...GENAI_LABELS, 'gen_ai_token_type'], TOKEN_BUCKETS, '{token}');
   const duration = new Histogram('gen_ai_server_request_duration', 'Generative AI server request duration', [...GENAI_LABELS, 'error_type'], DURATION_BUCKETS, 's');
   const ttft = new Histogram('gen_ai_server_time_to_first_token', 'Time to generate the first token for successful responses', GENAI_LABELS, TTFT_BUCKETS, 's');

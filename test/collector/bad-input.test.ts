@@ -3,9 +3,8 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { request } from 'undici';
-import { TRACE_EXPORT_PATH } from '../../collector/receivers/grpc.js';
 import { encodeRequest, ids } from './otlp-encode.js';
-import { startCollector, tempStore, type RunningCollector } from './helpers.js';
+import { grpcExport, startCollector, tempStore, type RunningCollector } from './helpers.js';
 import type { TempStore } from '../helpers/store.js';
 
 const LIMIT = 64 * 1024;
@@ -100,17 +99,7 @@ describe('OTLP/HTTP answers bad input with its documented status, and keeps runn
 });
 
 describe('OTLP/gRPC answers bad input with its status code', () => {
-  const call = (body: Buffer, token = 'test-token-123') =>
-    new Promise<{ code: number; details: string; response?: Buffer }>((resolve) => {
-      const client = new grpc.Client(run.grpcUrl.replace('http://', ''), grpc.credentials.createInsecure());
-      const md = new grpc.Metadata();
-      if (token) md.set('authorization', `Bearer ${token}`);
-      const id = (b: Buffer) => b;
-      client.makeUnaryRequest(TRACE_EXPORT_PATH, id, id, body, md, (err, response) => {
-        client.close();
-        resolve(err ? { code: err.code, details: err.details } : { code: 0, details: '', response });
-      });
-    });
+  const call = (body: Buffer, token = 'test-token-123') => grpcExport(run.grpcUrl, body, token);
   const cases: Array<[string, () => Buffer, string | undefined, number, RegExp]> = [
     ['garbage bytes', () => Buffer.from([0xff, 0xff, 0xff]), undefined, grpc.status.INVALID_ARGUMENT, /not a valid OTLP protobuf/],
     ['truncated protobuf', () => valid().subarray(0, 10), undefined, grpc.status.INVALID_ARGUMENT, /runs past the end|truncated/],

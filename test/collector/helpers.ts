@@ -3,8 +3,10 @@ import { afterAll, beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
+import * as grpc from '@grpc/grpc-js';
 import { request } from 'undici';
 import { buildCollector, type Collector } from '../../collector/collector.js';
+import { TRACE_EXPORT_PATH } from '../../collector/receivers/grpc.js';
 import { parseCollectorConfig, type CollectorConfigInput } from '../../collector/config.js';
 import type { Store } from '../../common/store.js';
 import { tempStore, type TempStore } from '../helpers/store.js';
@@ -99,3 +101,21 @@ export async function postJson(url: string, body: unknown): Promise<{ status: nu
   const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.statusCode, json: (await res.body.json()) as Record<string, any> };
 }
+
+/**
+ * One OTLP/gRPC Export call with raw protobuf bytes (`address`: host:port or http://host:port),
+ * optionally with a bearer token; the status code and details, or the response bytes.
+ */
+export function grpcExport(address: string, body: Buffer, token?: string): Promise<{ code: number; details: string; response?: Buffer }> {
+  return new Promise((resolve) => {
+    const client = new grpc.Client(address.replace('http://', ''), grpc.credentials.createInsecure());
+    const md = new grpc.Metadata();
+    if (token) md.set('authorization', `Bearer ${token}`);
+    const id = (b: Buffer) => b;
+    client.makeUnaryRequest(TRACE_EXPORT_PATH, id, id, body, md, (err, response) => {
+      client.close();
+      resolve(err ? { code: err.code, details: err.details } : { code: 0, details: '', response });
+    });
+  });
+}
+

@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { request } from 'undici';
 import { buildCollector } from '../../collector/collector.js';
-import { TRACE_EXPORT_PATH } from '../../collector/receivers/grpc.js';
 import { encodeRequest, ids } from './otlp-encode.js';
-import { switchableStore, tempStore, testConfig } from './helpers.js';
+import { grpcExport, switchableStore, tempStore, testConfig } from './helpers.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,14 +74,7 @@ describe('ClickHouse outage', () => {
     }
     expect(refused?.statusCode).toBe(429);
     expect(refused?.headers['retry-after']).toBe('7');
-    const grpcCode = await new Promise<number>((resolve) => {
-      const client = new grpc.Client(`127.0.0.1:${at.grpc!.port}`, grpc.credentials.createInsecure());
-      const id = (b: Buffer) => b;
-      client.makeUnaryRequest(TRACE_EXPORT_PATH, id, id, encodeRequest('full', [{ ...ids(), name: 'x', attributes: { pad: 'y'.repeat(200_000) } }]), (err) => {
-        client.close();
-        resolve(err?.code ?? 0);
-      });
-    });
+    const { code: grpcCode } = await grpcExport(`127.0.0.1:${at.grpc!.port}`, encodeRequest('full', [{ ...ids(), name: 'x', attributes: { pad: 'y'.repeat(200_000) } }]));
     expect(grpcCode).toBe(grpc.status.RESOURCE_EXHAUSTED);
     const ready = await request(`http://127.0.0.1:${at.http!.port}/readyz`);
     expect(ready.statusCode).toBe(503);

@@ -4,11 +4,9 @@
  * counts them as duplicates, in /metrics and in collector_stats.
  */
 import { describe, expect, it } from 'vitest';
-import * as grpc from '@grpc/grpc-js';
 import { request } from 'undici';
-import { TRACE_EXPORT_PATH } from '../../collector/receivers/grpc.js';
 import { encodeRequest, ids } from './otlp-encode.js';
-import { useCollector } from './helpers.js';
+import { grpcExport, useCollector } from './helpers.js';
 
 const fx = useCollector({ stats: { intervalMs: 100 } });
 
@@ -19,16 +17,7 @@ async function postHttp(b: Buffer): Promise<{ status: number; body: Buffer }> {
   return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
 }
 
-function postGrpc(b: Buffer): Promise<{ code: number; body?: Buffer }> {
-  return new Promise((resolve) => {
-    const client = new grpc.Client(fx.run.grpcUrl.replace('http://', ''), grpc.credentials.createInsecure());
-    const id = (x: Buffer) => x;
-    client.makeUnaryRequest(TRACE_EXPORT_PATH, id, id, b, (err, response) => {
-      client.close();
-      resolve(err ? { code: err.code } : { code: 0, body: response });
-    });
-  });
-}
+const postGrpc = async (b: Buffer) => ({ body: (await grpcExport(fx.run.grpcUrl, b)).response });
 
 const stored = async (service: string) =>
   Number((await fx.store.rows<{ n: string }>(`SELECT count() AS n FROM tracegate.otel_traces WHERE ServiceName = {s:String}`, { s: service }))[0].n);
