@@ -15,7 +15,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { join } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { STORE_OPTIONS, storeFlags } from './args.js';
-import { readMarker } from '../collector/sql-interface/marker.js';
+import { readMarker } from '../sqlapi/marker.js';
 import { DEFAULT_DATABASE, describeStore, openStore, redactUrl, resolveStoreTarget, type StoreFlags } from '../common/store.js';
 
 export const DEFAULT_SQL_URL = 'http://127.0.0.1:8123';

@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import pino from 'pino';
 import { buildCollector, type Collector } from '../collector/collector.js';
 import { parseCollectorConfig } from '../collector/config.js';
-import { buildSqlInterface, type SqlInterface } from '../collector/sql-interface/index.js';
+import { buildSqlInterface, type SqlInterface } from '../sqlapi/index.js';
 import { describeStore, openStore, type Store, type StoreTarget } from '../common/store.js';
 import { loadConfigFile, parseConfig } from '../gateway/config/load.js';
 import { formatProblem, type ConfigResult } from '../gateway/config/model.js';

@@ -1,4 +1,4 @@
-import { checkReadOnly } from '../../common/readonly.js';
+import { checkReadOnly } from '../../sqlapi/readonly.js';
 import { parse, UsageError } from '../args.js';
 import { openReader, READER_OPTIONS, readerFlags } from '../reader.js';
 import { printRows, OUTPUT_FORMATS, type OutputFormat } from '../output.js';

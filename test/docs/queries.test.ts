@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkReadOnly } from '../../common/readonly.js';
+import { checkReadOnly } from '../../sqlapi/readonly.js';
 import { prepareStore } from '../dashboards/prepare.js';
 import { tempStore, type TempStore } from '../helpers/store.js';
 

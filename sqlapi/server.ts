@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { brotliCompress, deflate, gzip, constants as zc } from 'node:zlib';
-import type { Store } from '../../common/store.js';
+import type { Store } from '../common/store.js';
 import { parseSqlInterfaceConfig, type SqlInterfaceConfigInput } from './config.js';
 import { ChError, toChError } from './errors.js';
 import { checkCredentials, credentialsOf, parseQuery, readBody, type ParsedQuery } from './request.js';

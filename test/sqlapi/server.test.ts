@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { buildSqlInterface, type SqlInterface } from '../../collector/sql-interface/index.js';
+import { buildSqlInterface, type SqlInterface } from '../../sqlapi/index.js';
 import { tempStore, type TempStore } from '../helpers/store.js';
 
 interface RawResponse {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { buildStatement, contentTypeFor, withoutTrailingSemicolon } from '../../collector/sql-interface/statement.js';
-import { classifyParam, decodeParamValue, splitParams } from '../../collector/sql-interface/settings.js';
-import { parseQuery, pickEncoding, credentialsOf, checkCredentials } from '../../collector/sql-interface/request.js';
-import { ChError } from '../../collector/sql-interface/errors.js';
-import { checkReadOnly, maskLiteralsAndComments } from '../../common/readonly.js';
+import { buildStatement, contentTypeFor, withoutTrailingSemicolon } from '../../sqlapi/statement.js';
+import { classifyParam, decodeParamValue, splitParams } from '../../sqlapi/settings.js';
+import { parseQuery, pickEncoding, credentialsOf, checkCredentials } from '../../sqlapi/request.js';
+import { ChError } from '../../sqlapi/errors.js';
+import { checkReadOnly, maskLiteralsAndComments } from '../../sqlapi/readonly.js';
 
 function chErr(fn: () => unknown): ChError {
   try {

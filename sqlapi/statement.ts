@@ -4,7 +4,7 @@
  * TabSeparated, as a ClickHouse server decides) and the per-statement settings, appended as
  * a trailing SETTINGS clause so nothing reaches the engine's session.
  */
-import { checkReadOnly, maskLiteralsAndComments } from '../../common/readonly.js';
+import { checkReadOnly, maskLiteralsAndComments } from './readonly.js';
 import { ChError } from './errors.js';
 
 export const DEFAULT_FORMAT = 'TabSeparated';
