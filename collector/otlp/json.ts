@@ -6,8 +6,8 @@
  */
 import type { Attributes, SpanEvent, SpanLink, SpanRecord } from '../model.js';
 import {
-  normalizeParent, parentIdProblem, Rejections, spanIdProblem, spanKind, statusCode, stringifyValue, traceIdProblem,
-  SPAN_KINDS, STATUS_CODES, type DecodeResult,
+  deeper, normalizeParent, parentIdProblem, Rejections, spanIdProblem, spanKind, statusCode, stringifyValue, traceIdProblem,
+  SPAN_KINDS, STATUS_CODES, ValueDepthError, type DecodeResult,
 } from './spans.js';
 
 /** The body is JSON but not an OTLP request: a 400 that says where. */
@@ -65,7 +65,8 @@ function enumValue(v: unknown, names: readonly string[], prefix: string): number
   return 0;
 }
 
-function anyValue(v: unknown): unknown {
+/** `depth`: arrays and key-value lists around this value (bounded: see MAX_VALUE_DEPTH). */
+function anyValue(v: unknown, depth: number): unknown {
   if (typeof v !== 'object' || v === null) return null;
   const a = v as Obj;
   if ('stringValue' in a || 'string_value' in a) return String(field(a, 'stringValue', 'string_value') ?? '');
@@ -76,10 +77,14 @@ function anyValue(v: unknown): unknown {
     return Number.isSafeInteger(num) ? num : String(n);
   }
   if ('doubleValue' in a || 'double_value' in a) return Number(field(a, 'doubleValue', 'double_value'));
-  if ('arrayValue' in a || 'array_value' in a) return list(obj(a, 'arrayValue', 'array_value', 'value'), 'values', undefined, 'arrayValue').map(anyValue);
+  if ('arrayValue' in a || 'array_value' in a) {
+    const d = deeper(depth);
+    return list(obj(a, 'arrayValue', 'array_value', 'value'), 'values', undefined, 'arrayValue').map((x) => anyValue(x, d));
+  }
   if ('kvlistValue' in a || 'kvlist_value' in a) {
+    const d = deeper(depth);
     const out: Obj = Object.create(null);
-    for (const kv of list(obj(a, 'kvlistValue', 'kvlist_value', 'value'), 'values', undefined, 'kvlistValue')) out[str(kv, 'key')] = anyValue(kv.value);
+    for (const kv of list(obj(a, 'kvlistValue', 'kvlist_value', 'value'), 'values', undefined, 'kvlistValue')) out[str(kv, 'key')] = anyValue(kv.value, d);
     return out;
   }
   if ('bytesValue' in a || 'bytes_value' in a) return String(field(a, 'bytesValue', 'bytes_value') ?? '');
@@ -89,7 +94,7 @@ function anyValue(v: unknown): unknown {
 function attributes(o: Obj, camel: string, where: string): Attributes {
   const out: Attributes = Object.create(null);
   for (const kv of list(o, camel, camel, where)) {
-    const v = anyValue(kv.value);
+    const v = anyValue(kv.value, 0);
     out[str(kv, 'key')] = stringifyValue(v);
   }
   return out;
@@ -100,17 +105,28 @@ export function decodeTraceJson(body: unknown): DecodeResult<SpanRecord> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new JsonShapeError('the body must be a JSON object (ExportTraceServiceRequest)');
   const out: DecodeResult<SpanRecord> = { spans: [], rejected: new Rejections() };
   list(body as Obj, 'resourceSpans', 'resource_spans', 'request').forEach((rs, ri) => {
-    const resourceAttributes = attributes(obj(rs, 'resource', undefined, `resourceSpans[${ri}]`), 'attributes', `resourceSpans[${ri}].resource`);
+    const scopes = list(rs, 'scopeSpans', 'scope_spans', `resourceSpans[${ri}]`).map((ss, si) => {
+      const where = `resourceSpans[${ri}].scopeSpans[${si}]`;
+      return { scope: obj(ss, 'scope', undefined, where), spans: list(ss, 'spans', undefined, where), where };
+    });
+    let resourceAttributes: Attributes;
+    try {
+      resourceAttributes = attributes(obj(rs, 'resource', undefined, `resourceSpans[${ri}]`), 'attributes', `resourceSpans[${ri}].resource`);
+    } catch (err) {
+      if (!(err instanceof ValueDepthError)) throw err;
+      // Every span of the resource carries its attributes: all of them are refused, the other resources kept.
+      for (const { spans, where } of scopes) spans.forEach((_, i) => out.rejected.add(`${where}.spans[${i}]`, `resource: ${err.message}`));
+      return;
+    }
     const serviceName = resourceAttributes['service.name'] ?? '';
-    list(rs, 'scopeSpans', 'scope_spans', `resourceSpans[${ri}]`).forEach((ss, si) => {
-      const scope = obj(ss, 'scope', undefined, `resourceSpans[${ri}].scopeSpans[${si}]`);
+    for (const { scope, spans, where: scopeWhere } of scopes) {
       const base = { serviceName, resourceAttributes, scopeName: str(scope, 'name'), scopeVersion: str(scope, 'version') };
-      list(ss, 'spans', undefined, `resourceSpans[${ri}].scopeSpans[${si}]`).forEach((sp, i) => {
-        const where = `resourceSpans[${ri}].scopeSpans[${si}].spans[${i}]`;
+      spans.forEach((sp, i) => {
+        const where = `${scopeWhere}.spans[${i}]`;
         const span = readSpan(sp, base, where, out.rejected);
         if (span) out.spans.push(span);
       });
-    });
+    }
   });
   return out;
 }
@@ -118,6 +134,16 @@ export function decodeTraceJson(body: unknown): DecodeResult<SpanRecord> {
 type ScopeBase = Pick<SpanRecord, 'serviceName' | 'resourceAttributes' | 'scopeName' | 'scopeVersion'>;
 
 function readSpan(sp: Obj, base: ScopeBase, where: string, rejected: Rejections): SpanRecord | undefined {
+  try {
+    return spanOf(sp, base, where, rejected);
+  } catch (err) {
+    if (!(err instanceof ValueDepthError)) throw err;
+    rejected.add(where, err.message);
+    return undefined;
+  }
+}
+
+function spanOf(sp: Obj, base: ScopeBase, where: string, rejected: Rejections): SpanRecord | undefined {
   const traceId = hexId(sp, 'traceId', 'trace_id');
   const spanId = hexId(sp, 'spanId', 'span_id');
   const parentSpanId = hexId(sp, 'parentSpanId', 'parent_span_id');

@@ -6,8 +6,8 @@
 import type { Attributes, SpanEvent, SpanLink, SpanRecord } from '../model.js';
 import { KeyCache, Reader, WireError, WIRE_I64, WIRE_LEN, WIRE_VARINT } from './reader.js';
 import {
-  normalizeParent, parentIdProblem, Rejections, spanIdProblem, spanKind, statusCode, traceIdProblem,
-  type DecodeResult,
+  deeper, normalizeParent, parentIdProblem, Rejections, spanIdProblem, spanKind, statusCode, traceIdProblem,
+  ValueDepthError, type DecodeResult,
 } from './spans.js';
 
 export { KeyCache, WireError };
@@ -41,18 +41,41 @@ export function decodeTraceRequest(buf: Buffer, keys: KeyCache = new KeyCache())
 function readResourceSpans(r: Reader, end: number, index: number, keys: KeyCache, out: DecodeResult<SpanRecord>): void {
   const scopes: Array<[number, number]> = [];
   let resourceAttributes: Attributes = Object.create(null);
+  let deep: ValueDepthError | undefined;
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === ((1 << 3) | WIRE_LEN)) resourceAttributes = readResource(r, r.lenEnd(), keys);
-    else if (tag === ((2 << 3) | WIRE_LEN)) scopes.push(r.bytesRange());
+    if (tag === ((1 << 3) | WIRE_LEN)) {
+      const e = r.lenEnd();
+      try {
+        resourceAttributes = readResource(r, e, keys);
+      } catch (err) {
+        if (!(err instanceof ValueDepthError)) throw err;
+        deep = err;
+        r.pos = e;
+      }
+    } else if (tag === ((2 << 3) | WIRE_LEN)) scopes.push(r.bytesRange());
     else r.skip(tag & 7);
   }
   r.pos = end;
+  if (deep) return rejectResource(r.buf, scopes, index, deep.message, out);
   const serviceName = resourceAttributes['service.name'] ?? '';
   for (let i = 0; i < scopes.length; i++) {
     const [s, e] = scopes[i];
     const scope: Scope = { keys, serviceName, resourceAttributes, scopeName: '', scopeVersion: '' };
     readScopeSpans(new Reader(r.buf, s, e), scope, index, i, out);
+  }
+}
+
+/** Every span carries its resource's attributes: when those are refused, so is each span. */
+function rejectResource(buf: Buffer, scopes: Array<[number, number]>, index: number, reason: string, out: DecodeResult<SpanRecord>): void {
+  for (let i = 0; i < scopes.length; i++) {
+    const r = new Reader(buf, scopes[i][0], scopes[i][1]);
+    let span = 0;
+    while (!r.done()) {
+      const tag = r.uint32();
+      if (tag === ((2 << 3) | WIRE_LEN)) out.rejected.add(`resource ${index} scope ${i} span ${span++}`, `resource: ${reason}`);
+      r.skip(tag & 7);
+    }
   }
 }
 
@@ -79,7 +102,13 @@ function readScopeSpans(r: Reader, scope: Scope, resource: number, scopeIndex: n
   }
   for (let i = 0; i < spans.length; i++) {
     const [s, e] = spans[i];
-    const span = readSpan(new Reader(r.buf, s, e), scope);
+    let span: SpanRecord | string;
+    try {
+      span = readSpan(new Reader(r.buf, s, e), scope);
+    } catch (err) {
+      if (!(err instanceof ValueDepthError)) throw err;
+      span = err.message;
+    }
     if (typeof span === 'string') out.rejected.add(`resource ${resource} scope ${scopeIndex} span ${i}`, span);
     else out.spans.push(span);
   }
@@ -211,8 +240,8 @@ function stringValue(r: Reader, end: number): string {
       case (2 << 3) | WIRE_VARINT: out = r.uint32() !== 0 ? 'true' : 'false'; break;
       case (3 << 3) | WIRE_VARINT: out = r.int64String(); break;
       case (4 << 3) | WIRE_I64: out = String(r.double()); break;
-      case (5 << 3) | WIRE_LEN: out = JSON.stringify(arrayValue(r, r.lenEnd())); break;
-      case (6 << 3) | WIRE_LEN: out = JSON.stringify(kvlistValue(r, r.lenEnd())); break;
+      case (5 << 3) | WIRE_LEN: out = JSON.stringify(arrayValue(r, r.lenEnd(), deeper(0))); break;
+      case (6 << 3) | WIRE_LEN: out = JSON.stringify(kvlistValue(r, r.lenEnd(), deeper(0))); break;
       case (7 << 3) | WIRE_LEN: { const [s, e] = r.bytesRange(); out = r.buf.toString('base64', s, e); break; }
       default: r.skip(tag & 7);
     }
@@ -223,7 +252,8 @@ function stringValue(r: Reader, end: number): string {
 
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 
-function anyValue(r: Reader, end: number): Json {
+/** `depth`: arrays and key-value lists around this value (bounded: see MAX_VALUE_DEPTH). */
+function anyValue(r: Reader, end: number, depth: number): Json {
   let out: Json = null;
   while (r.pos < end) {
     const tag = r.uint32();
@@ -232,8 +262,8 @@ function anyValue(r: Reader, end: number): Json {
       case (2 << 3) | WIRE_VARINT: out = r.uint32() !== 0; break;
       case (3 << 3) | WIRE_VARINT: { const s = r.int64String(); const n = Number(s); out = Number.isSafeInteger(n) ? n : s; break; }
       case (4 << 3) | WIRE_I64: out = r.double(); break;
-      case (5 << 3) | WIRE_LEN: out = arrayValue(r, r.lenEnd()); break;
-      case (6 << 3) | WIRE_LEN: out = kvlistValue(r, r.lenEnd()); break;
+      case (5 << 3) | WIRE_LEN: out = arrayValue(r, r.lenEnd(), deeper(depth)); break;
+      case (6 << 3) | WIRE_LEN: out = kvlistValue(r, r.lenEnd(), deeper(depth)); break;
       case (7 << 3) | WIRE_LEN: { const [s, e] = r.bytesRange(); out = r.buf.toString('base64', s, e); break; }
       default: r.skip(tag & 7);
     }
@@ -243,11 +273,11 @@ function anyValue(r: Reader, end: number): Json {
 }
 
 /** ArrayValue: values = 1. */
-function arrayValue(r: Reader, end: number): Json[] {
+function arrayValue(r: Reader, end: number, depth: number): Json[] {
   const out: Json[] = [];
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === ((1 << 3) | WIRE_LEN)) out.push(anyValue(r, r.lenEnd()));
+    if (tag === ((1 << 3) | WIRE_LEN)) out.push(anyValue(r, r.lenEnd(), depth));
     else r.skip(tag & 7);
   }
   r.pos = end;
@@ -255,7 +285,7 @@ function arrayValue(r: Reader, end: number): Json[] {
 }
 
 /** KeyValueList: values = 1 (KeyValue). */
-function kvlistValue(r: Reader, end: number): { [k: string]: Json } {
+function kvlistValue(r: Reader, end: number, depth: number): { [k: string]: Json } {
   // Null prototype: a key named __proto__ is data like any other.
   const out: { [k: string]: Json } = Object.create(null);
   while (r.pos < end) {
@@ -267,7 +297,7 @@ function kvlistValue(r: Reader, end: number): { [k: string]: Json } {
       while (r.pos < e) {
         const t = r.uint32();
         if (t === ((1 << 3) | WIRE_LEN)) key = r.string();
-        else if (t === ((2 << 3) | WIRE_LEN)) value = anyValue(r, r.lenEnd());
+        else if (t === ((2 << 3) | WIRE_LEN)) value = anyValue(r, r.lenEnd(), depth);
         else r.skip(t & 7);
       }
       r.pos = e;

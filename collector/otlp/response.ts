@@ -14,7 +14,8 @@ export const GRPC = {
   UNAUTHENTICATED: 16,
 } as const;
 
-function varint(n: number): number[] {
+/** A protobuf varint's bytes (non-negative integers up to 2^53). */
+export function varint(n: number): number[] {
   const out: number[] = [];
   let v = n;
   while (v > 0x7f) {
@@ -25,7 +26,8 @@ function varint(n: number): number[] {
   return out;
 }
 
-function lenField(field: number, bytes: Buffer): Buffer {
+/** A length-delimited field: tag, length, bytes. */
+export function lenField(field: number, bytes: Buffer): Buffer {
   return Buffer.concat([Buffer.from([(field << 3) | 2, ...varint(bytes.length)]), bytes]);
 }
 

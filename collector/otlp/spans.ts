@@ -50,6 +50,28 @@ export class Rejections {
   }
 }
 
+/**
+ * How deep arrays and key-value lists may nest inside one attribute value (a scalar is 0,
+ * `[1]` is 1, `{"a":[1]}` is 2). The OpenTelemetry Collector's pdata sets no limit; SDKs write
+ * at most a few levels, and JSON-shaped attributes (invocation parameters, tool schemas) a
+ * dozen or so. Past it the span is refused (permanently, not retried), so the decoders recurse
+ * at most this deep: no input can exhaust the stack, and work stays linear in the bytes.
+ */
+export const MAX_VALUE_DEPTH = 32;
+
+/** A value nests deeper than MAX_VALUE_DEPTH: its span (or resource's spans) is refused. */
+export class ValueDepthError extends Error {
+  constructor() {
+    super(`an attribute value nests arrays or key-value lists deeper than ${MAX_VALUE_DEPTH} levels`);
+  }
+}
+
+/** Descends one level into an array or key-value list, refusing past the limit. */
+export function deeper(depth: number): number {
+  if (depth >= MAX_VALUE_DEPTH) throw new ValueDepthError();
+  return depth + 1;
+}
+
 /** What a decoder returns: the usable spans and the ones it refused. */
 export interface DecodeResult<S> {
   spans: S[];

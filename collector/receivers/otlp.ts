@@ -44,6 +44,9 @@ export function exportHandler(deps: ExportHandlerDeps): ExportHandler {
       metrics.spans.refused += outcome.spans;
       throw collectorErrors.spoolFull(deps.retryAfterSeconds);
     }
+    // Every span refused one by one (ids, nesting): nothing was kept, so the request as a whole is
+    // a permanent 400 / INVALID_ARGUMENT; with some kept it is a 200 with partial success.
+    if (outcome.spans === 0 && outcome.rejected > 0) throw collectorErrors.invalid(outcome.message);
     if (outcome.duplicate) metrics.spans.duplicate += outcome.spans;
     else metrics.spans.accepted += outcome.spans;
     return { rejected: outcome.rejected, message: outcome.message };

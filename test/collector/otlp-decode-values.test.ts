@@ -9,7 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { decodeTraceJson } from '../../collector/otlp/json.js';
 import { decodeTraceRequest } from '../../collector/otlp/protobuf.js';
 import { encodeRequest } from './otlp-proto.js';
-import { decodeBoth, jsonRequest, oneSpan, PARENT, TRACE, type V } from './otlp-spec.js';
+import { MAX_VALUE_DEPTH } from '../../collector/otlp/spans.js';
+import { decodeBoth, jsonRequest, oneSpan, PARENT, SPAN, TRACE, type SpanSpec, type V } from './otlp-spec.js';
+import { deepRequestJson, deepRequestProto } from './otlp-deep.js';
 
 const s = (str: string): V => ({ str });
 const i = (int: string | number): V => ({ int: String(int) });
@@ -113,5 +115,58 @@ describe('known differences from the exporter (pcommon.Value.AsString)', () => {
   it.each(DIVERGENCES)('%s', (_name, value, ours, exporter) => {
     expect(ours).not.toBe(exporter);
     for (const [encoding, { spans }] of decodeBoth(oneSpan({ attributes: { v: value } }))) expect(spans[0].attributes.v, encoding).toBe(ours);
+  });
+});
+
+/** A value `levels` arrays and key-value lists deep, alternating. */
+const nested = (levels: number): V => {
+  let v: V = s('leaf');
+  for (let n = 0; n < levels; n++) v = n % 2 ? { arr: [v] } : { kv: [['k', v]] };
+  return v;
+};
+
+describe(`value nesting is bounded at MAX_VALUE_DEPTH (${MAX_VALUE_DEPTH}) levels: deeper refuses that span only`, () => {
+  const where = { protobuf: 'resource 0 scope 0 span 0', json: 'resourceSpans[0].scopeSpans[0].spans[0]' } as Record<string, string>;
+  const twoSpans = (deep: SpanSpec, resourceAttributes?: Record<string, V>) => [
+    { attributes: resourceAttributes, scopes: [{ spans: [{ traceId: TRACE, spanId: SPAN, ...deep }, { traceId: TRACE, spanId: PARENT, name: 'shallow' }] }] },
+  ];
+
+  it(`${MAX_VALUE_DEPTH} levels are kept, as JSON`, () => {
+    for (const [encoding, { spans, rejected }] of decodeBoth(twoSpans({ attributes: { v: nested(MAX_VALUE_DEPTH) } }))) {
+      expect(rejected.count, encoding).toBe(0);
+      expect(JSON.parse(spans[0].attributes.v), encoding).toBeTruthy();
+    }
+  });
+
+  it.each<[string, SpanSpec]>([
+    ['a span attribute', { attributes: { v: nested(MAX_VALUE_DEPTH + 1) } }],
+    ['an event attribute', { events: [{ time: '1', name: 'e', attributes: { v: nested(MAX_VALUE_DEPTH + 1) } }] }],
+    ['a link attribute', { links: [{ traceId: TRACE, spanId: PARENT, attributes: { v: nested(MAX_VALUE_DEPTH + 1) } }] }],
+  ])('one level more in %s refuses the span, the other is kept', (_name, deep) => {
+    for (const [encoding, { spans, rejected }] of decodeBoth(twoSpans(deep))) {
+      expect(spans.map((x) => x.name), encoding).toEqual(['shallow']);
+      expect(rejected.message(), encoding).toBe(`1 span(s) rejected: ${where[encoding]}: an attribute value nests arrays or key-value lists deeper than ${MAX_VALUE_DEPTH} levels`);
+    }
+  });
+
+  it('too deep in the resource refuses every span of that resource, not the other resources', () => {
+    const req = [...twoSpans({}, { v: nested(MAX_VALUE_DEPTH + 1) }), ...oneSpan({ name: 'other resource' })];
+    for (const [encoding, { spans, rejected }] of decodeBoth(req)) {
+      expect(spans.map((x) => x.name), encoding).toEqual(['other resource']);
+      expect(rejected.count, encoding).toBe(2);
+      expect(rejected.message(), encoding).toMatch(/: resource: an attribute value nests/);
+    }
+  });
+
+  const decodeDeep = (levels: number) => [
+    ['protobuf', decodeTraceRequest(deepRequestProto(levels))],
+    ['json', decodeTraceJson(JSON.parse(deepRequestJson(levels)))],
+  ] as const;
+
+  it('100,000 levels (far past any stack) are refused the same way', () => {
+    for (const [encoding, { spans, rejected }] of decodeDeep(100_000)) {
+      expect(spans.map((x) => x.name), encoding).toEqual(['shallow']);
+      expect(rejected.count, encoding).toBe(1);
+    }
   });
 });
