@@ -15,6 +15,12 @@ export const CATALOGUE = {
   model_not_found: { status: 404, type: 'invalid_request_error' },
   endpoint_not_supported: { status: 400, type: 'invalid_request_error' },
   body_too_large: { status: 413, type: 'invalid_request_error' },
+  // Answered before a route runs: malformed HTTP or URL, a request that never finished arriving,
+  // headers past Node's limit, and requests that arrive while the gateway shuts down.
+  invalid_request: { status: 400, type: 'invalid_request_error' },
+  request_timeout: { status: 408, type: 'invalid_request_error' },
+  headers_too_large: { status: 431, type: 'invalid_request_error' },
+  shutting_down: { status: 503, type: 'api_error' },
   rate_limited: { status: 429, type: 'rate_limit_error' },
   upstream_failed: { status: 502, type: 'api_error' },
   no_healthy_backend: { status: 503, type: 'api_error' },
