@@ -2,10 +2,11 @@
  * Reads a YAML file of resource documents into a frozen GatewayConfig, or into the complete list
  * of problems with their paths and lines: nothing is half-applied.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { z } from 'zod';
+import { MAX_CONFIG_BYTES, textProblem } from './guard.js';
 import { deepFreeze, type BackendConfig, type ConfigProblem, type ConfigResult, type GatewayConfig, type RouteConfig } from './model.js';
 import { backendSpec, envelopeSchema, gatewaySpec, routeSpec, type BackendSpec, type GatewaySpec, type Kind, type RouteSpec } from './schema.js';
 import { resolveSecret, type SecretSources } from './secrets.js';
@@ -139,8 +140,26 @@ function compile(docs: Parsed[], invalid: Set<string>, secrets: SecretSources, p
   return { gateway: gw, backends, routes, keys, source };
 }
 
-/** Parses and validates config text. Relative secret files are read from the config file's folder. */
+/** Aliases a file may resolve: a few shared blocks, never a "billion laughs" expansion. */
+const MAX_ALIAS_COUNT = 100;
+
+/**
+ * Parses and validates config text. Relative secret files are read from the config file's folder.
+ * Never throws: whatever the text, the answer is a config or its problems.
+ */
 export function parseConfig(text: string, opts: LoadOptions = {}): ConfigResult {
+  const bad = textProblem(text, opts.file);
+  if (bad) return { ok: false, problems: [bad] };
+  try {
+    return parseText(text, opts);
+  } catch (err) {
+    // The parser's own guards (alias expansion, stack depth) throw; report them as the file's problem.
+    const message = err instanceof ReferenceError ? 'too many YAML aliases (*ref): the file expands beyond what a configuration needs' : `the file cannot be read as a configuration (${(err as Error).name})`;
+    return { ok: false, problems: [{ path: 'file', message, file: opts.file }] };
+  }
+}
+
+function parseText(text: string, opts: LoadOptions): ConfigResult {
   const lines = new LineCounter();
   const problems: ConfigProblem[] = [];
   const parsed: Parsed[] = [];
@@ -158,7 +177,7 @@ export function parseConfig(text: string, opts: LoadOptions = {}): ConfigResult 
     }
     if (doc.contents === null) return; // an empty document (a stray `---`)
     const label = (kind: string, name: string) => locator(doc, lines, `${kind}/${name}`, opts.file);
-    const r = parseDocument(doc.toJS(), locator(doc, lines, docLabel, opts.file), label, invalid);
+    const r = parseDocument(doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), locator(doc, lines, docLabel, opts.file), label, invalid);
     if (Array.isArray(r)) problems.push(...r);
     else {
       invalid.delete(`${r.kind}/${r.name}`);
@@ -171,17 +190,30 @@ export function parseConfig(text: string, opts: LoadOptions = {}): ConfigResult 
     readFile: opts.readFile,
   };
   const config = compile(parsed, invalid, secrets, problems, opts.file);
+  if (!problems.length && config.routes.length === 0 && !config.gateway.allowEmpty) {
+    problems.push({ path: 'file', file: opts.file, message: 'no Route: this configuration would serve nothing; set allowEmpty: true in the Gateway spec if that is meant' });
+  }
   if (problems.length) return { ok: false, problems };
   return { ok: true, config: deepFreeze(config) };
 }
 
+/** Reads a config file's text, or the one problem why not (missing, a folder, too large). Never throws. */
+export async function readConfigText(file: string): Promise<{ text: string } | { problem: ConfigProblem }> {
+  const problem = (message: string) => ({ problem: { path: 'file', file, message } });
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) return problem(st.isDirectory() ? 'this is a folder, not a config file' : 'this is not a regular file');
+    if (st.size > MAX_CONFIG_BYTES) return problem(`the file is larger than ${MAX_CONFIG_BYTES / 1024} KB; a configuration is much smaller`);
+    return { text: await readFile(file, 'utf8') };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return problem(code === 'ENOENT' ? 'the config file does not exist (deleted or renamed away?)' : `cannot read the config file (${code ?? (err as Error).message})`);
+  }
+}
+
 /** Reads and validates a config file; a file that cannot be read is one problem, not a throw. */
 export async function loadConfigFile(file: string, opts: Omit<LoadOptions, 'file'> = {}): Promise<ConfigResult> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    return { ok: false, problems: [{ path: 'file', file, message: `cannot read the config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` }] };
-  }
-  return parseConfig(text, { ...opts, file });
+  const read = await readConfigText(file);
+  if ('problem' in read) return { ok: false, problems: [read.problem] };
+  return parseConfig(read.text, { ...opts, file });
 }

@@ -34,6 +34,35 @@ const name = z
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'lower-case letters, digits and "-", starting and ending with a letter or digit');
 
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a valid HTTP header name');
+/** Control characters (CR, LF, NUL) in a header value would be refused by undici on every call. */
+const headerValue = z.string().max(8192).regex(/^[\t\x20-\x7e\x80-\uffff]*$/, 'a header value without control characters');
+
+/**
+ * Why a URL the gateway would connect to is refused, or undefined. Only http(s) with a host:
+ * another scheme (file:, unix:, data:, ftp:, gopher:, javascript:) is never fetched, and
+ * `user:pass@` is refused so that a credential lives in apiKey, where it is redacted. The
+ * message never repeats the URL (it may hold a secret).
+ */
+export function httpUrlProblem(raw: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return 'not a URL: write it as http(s)://host[:port][/path]';
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `only http and https URLs are allowed, not "${u.protocol.slice(0, 20)}"`;
+  if (!u.hostname) return 'the URL has no host';
+  if (u.username || u.password) return 'credentials inside a URL are not allowed: give the key as apiKey with { env } or { file }';
+  return undefined;
+}
+
+const httpUrl = z
+  .string()
+  .max(2048)
+  .superRefine((v, ctx) => {
+    const problem = httpUrlProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** Request headers that carry credentials: never configured inline, never logged. */
 export const SECRET_HEADERS: readonly string[] = [...PROVIDER_KEY_HEADERS, 'cookie'];
@@ -95,6 +124,11 @@ export const gatewaySpec = z
       .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
       .strict()
       .prefault({}),
+    /**
+     * A configuration without any Route serves nothing. It is refused unless this says it is
+     * meant, so that an emptied or cut-off file never takes every route away from a running gateway.
+     */
+    allowEmpty: z.boolean().default(false),
     /** Largest request body accepted (413 above). */
     bodyLimit: size.default(4 * 1024 * 1024),
     /** Request headers read for the span's session.id and user.id. */
@@ -106,7 +140,7 @@ export const gatewaySpec = z
       .object({
         serviceName: z.string().min(1).default('tracegate-gateway'),
         /** Collector's OTLP gRPC endpoint; null exports nothing (spans still feed metrics). */
-        otlpEndpoint: z.string().url().nullable().default('http://127.0.0.1:4317'),
+        otlpEndpoint: httpUrl.nullable().default('http://127.0.0.1:4317'),
         content: z
           .object({ capture: z.enum(CONTENT_CAPTURE).default('on'), maxBytes: size.default(16 * 1024) })
           .strict()
@@ -142,14 +176,14 @@ export const backendSpec = z
   .object({
     provider: z.enum(PROVIDERS),
     /** Base URL as the provider's SDK takes it (OpenAI `https://api.openai.com/v1`, Anthropic `https://api.anthropic.com`). */
-    url: z.string().url().optional(),
+    url: httpUrl.optional(),
     apiKey: secretRef.optional(),
     /** Azure `api-version`, Anthropic `anthropic-version`. */
     apiVersion: z.string().min(1).optional(),
     /** Azure deployment name (defaults to the target model). */
     deployment: z.string().min(1).optional(),
     /** Extra non-secret headers sent on every upstream request. */
-    headers: z.record(headerName, z.string()).optional(),
+    headers: z.record(headerName, headerValue).optional(),
     /** Upper bound of keep-alive connections to this backend. */
     connections: z.number().int().positive().optional(),
     circuitBreaker: circuitBreakerSchema.partial().optional(),

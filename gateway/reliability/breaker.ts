@@ -3,6 +3,7 @@
  * (after `failures` in a row): the backend is skipped for `cooldown`. Then half-open: exactly one
  * probe is let through; its success closes the circuit, its failure opens it again.
  */
+import type { BackendConfig } from '../config/model.js';
 import type { CircuitBreakerSpec } from '../config/schema.js';
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
@@ -87,31 +88,43 @@ export class CircuitBreaker {
   }
 }
 
-/** The breakers of all backends, kept across reloads by backend name. */
+/** Everything that says which upstream a backend is and how it is called; the breaker's own thresholds excluded. */
+function definitionOf(b: BackendConfig): string {
+  const { name: _n, circuitBreaker: _c, ...rest } = b;
+  return JSON.stringify(rest);
+}
+
+/**
+ * The breakers of all backends, kept across reloads by backend name. A backend whose definition
+ * changed (URL, provider, headers, …) is another upstream: it starts closed, since its old
+ * failures say nothing about it. A change of thresholds only keeps the state.
+ */
 export class Breakers {
-  private readonly map = new Map<string, CircuitBreaker>();
+  private readonly map = new Map<string, { breaker: CircuitBreaker; definition: string }>();
 
   constructor(
     private readonly now: Clock,
     private readonly onChange: (backend: string, state: CircuitState) => void = () => {},
   ) {}
 
-  sync(backends: Iterable<{ name: string; circuitBreaker: CircuitBreakerSpec }>): void {
+  sync(backends: Iterable<BackendConfig>): void {
     const keep = new Set<string>();
     for (const b of backends) {
       keep.add(b.name);
+      const definition = definitionOf(b);
       const existing = this.map.get(b.name);
-      if (existing) existing.update(b.circuitBreaker);
-      else this.map.set(b.name, new CircuitBreaker(b.circuitBreaker, this.now, (s) => this.onChange(b.name, s)));
+      if (existing && existing.definition === definition) existing.breaker.update(b.circuitBreaker);
+      else this.map.set(b.name, { breaker: new CircuitBreaker(b.circuitBreaker, this.now, (s) => this.onChange(b.name, s)), definition });
+      if (existing && existing.definition !== definition && existing.breaker.state !== 'closed') this.onChange(b.name, 'closed');
     }
     for (const name of [...this.map.keys()]) if (!keep.has(name)) this.map.delete(name);
   }
 
   get(name: string): CircuitBreaker | undefined {
-    return this.map.get(name);
+    return this.map.get(name)?.breaker;
   }
 
-  entries(): IterableIterator<[string, CircuitBreaker]> {
-    return this.map.entries();
+  *entries(): IterableIterator<[string, CircuitBreaker]> {
+    for (const [name, { breaker }] of this.map) yield [name, breaker];
   }
 }

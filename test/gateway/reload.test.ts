@@ -1,20 +1,16 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import OpenAI from 'openai';
-import pino from 'pino';
+import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfigFile } from '../../gateway/config/load.js';
 import { startOpenAIStub, type OpenAIStub } from '../helpers/providers/index.js';
-import { backendDoc, docs, eventually, startGateway, type TestGateway } from './helpers.js';
+import { backendDoc, docs, eventually } from './helpers.js';
+import { startWatchedGateway, type WatchedGateway } from './watched.js';
 
 let stub: OpenAIStub;
-let g: TestGateway;
+let g: WatchedGateway;
 let client: OpenAI;
 let dir: string;
 let file: string;
-let logs = '';
 
 const routeFor = (models: string[]) => `kind: Route
 metadata: { name: main }
@@ -32,20 +28,12 @@ const works = (model: string) =>
 
 beforeAll(async () => {
   stub = await startOpenAIStub();
-  dir = mkdtempSync(join(tmpdir(), 'tg-reload-'));
-  file = join(dir, 'gateway.yaml');
-  writeFileSync(file, fileText(['one']));
-  const r = await loadConfigFile(file);
-  if (!r.ok) throw new Error('bad fixture');
-  const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => ((logs += String(c)), cb()) }));
-  g = await startGateway(r.config, { logger });
-  g.gw.watch(file, { debounceMs: 20 });
-  client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'k', maxRetries: 0 });
+  g = await startWatchedGateway(fileText(['one']), 'tg-reload-');
+  ({ client, dir, file } = g);
 });
 afterAll(async () => {
   await g?.close();
   await stub?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('hot reload', () => {
@@ -67,9 +55,9 @@ describe('hot reload', () => {
 
   it('refuses an invalid file with each problem and its path in the log, and keeps serving the last good one', async () => {
     writeFileSync(file, `${fileText(['four'])}---\napiVersion: tracegate.dev/v1alpha1\nkind: Route\nmetadata: { name: bad }\nspec:\n  rules:\n    - matches: [{ model: x }]\n      targets: [{ backend: missing }]\n`);
-    await eventually(() => (logs.includes('config refused') ? true : undefined));
-    expect(logs).toContain('Route/bad spec.rules[0].targets[0].backend: unknown backend \\"missing\\"');
-    expect(logs).toContain('the last good one keeps serving');
+    await eventually(() => (g.logs().includes('config refused') ? true : undefined));
+    expect(g.logs()).toContain('Route/bad spec.rules[0].targets[0].backend: unknown backend \\"missing\\"');
+    expect(g.logs()).toContain('the last good one keeps serving');
     expect(await works('three')).toBe(true);
     expect(await works('four')).toBe(false);
     expect(await g.gw.metrics.scrape()).toMatch(/tracegate_gateway_config_reloads_total\{result="refused"\} 1/);

@@ -1,0 +1,42 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import OpenAI from 'openai';
+import pino from 'pino';
+import { loadConfigFile } from '../../gateway/config/load.js';
+import { startGateway, type TestGateway } from './helpers.js';
+
+export interface WatchedGateway extends TestGateway {
+  dir: string;
+  /** The watched config file. */
+  file: string;
+  /** An openai client on the gateway. */
+  client: OpenAI;
+  /** Everything logged so far (pino JSON lines). */
+  logs(): string;
+}
+
+/** A gateway started from `text` written to a temporary file it watches (debounce 20 ms), its logs kept. */
+export async function startWatchedGateway(text: string, prefix: string): Promise<WatchedGateway> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const file = join(dir, 'gateway.yaml');
+  writeFileSync(file, text);
+  const r = await loadConfigFile(file);
+  if (!r.ok) throw new Error(`bad fixture: ${r.problems.map((p) => p.message).join('; ')}`);
+  let logs = '';
+  const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => ((logs += String(c)), cb()) }));
+  const g = await startGateway(r.config, { logger });
+  g.gw.watch(file, { debounceMs: 20 });
+  return {
+    ...g,
+    dir,
+    file,
+    client: new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'k', maxRetries: 0 }),
+    logs: () => logs,
+    async close() {
+      await g.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
