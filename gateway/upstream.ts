@@ -17,10 +17,25 @@ export interface UpstreamCall {
   signal: AbortSignal;
 }
 
+/** What `text()` does with a body longer than its limit. */
+export type OverLimit = 'fail' | 'truncate';
+
 /** A response body: read it whole with `text()` or chunk by chunk, once. */
 export interface UpstreamBody extends AsyncIterable<Buffer> {
-  /** The body as UTF-8; past `limit` bytes the rest is read and dropped. */
-  text(limit?: number): Promise<string>;
+  /**
+   * The body as UTF-8, at most `limit` bytes. Past the limit, `'fail'` (the default) rejects with
+   * `UpstreamBodyTooLarge` and `'truncate'` resolves with the first `limit` bytes; either way the
+   * rest is not read: the exchange stops and its connection is closed, not drained.
+   */
+  text(limit?: number, over?: OverLimit): Promise<string>;
+}
+
+/** A body past the limit `text()` was given. */
+export class UpstreamBodyTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`the upstream answer exceeded ${limit} bytes`);
+    this.name = 'UpstreamBodyTooLarge';
+  }
 }
 
 export interface UpstreamAnswer {
@@ -53,9 +68,11 @@ function split(url: string): { origin: string; path: string } {
   return p;
 }
 
-function joinText(chunks: Buffer[]): string {
+/** The chunks as UTF-8, cut at `limit` bytes (a UTF-8 sequence cut there becomes U+FFFD). */
+function joinText(chunks: Buffer[], limit = Infinity): string {
   if (chunks.length === 0) return '';
-  return chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
+  const whole = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  return (whole.length > limit ? whole.subarray(0, limit) : whole).toString('utf8');
 }
 
 type Settle<T> = { resolve: (v: T) => void; reject: (e: unknown) => void };
@@ -97,7 +114,8 @@ class Answer implements UpstreamAnswer {
 
 /**
  * One exchange: the undici dispatch handler and the answer's body in one object. Chunks are
- * buffered as they arrive; a reader takes them whole (`text`) or one by one.
+ * buffered as they arrive; a reader takes them whole (`text`, up to its limit) or one by one
+ * (the socket pauses while HIGH_WATER bytes wait, and before a reader has chosen either way).
  *
  * It implements the handler hooks undici's core calls itself (onConnect, onHeaders, onData,
  * onComplete, onError): with those, undici wraps nothing and parses no headers, which only an
@@ -110,13 +128,14 @@ class Exchange implements UpstreamBody {
   private head: Settle<UpstreamAnswer> | undefined;
   private readonly chunks: Buffer[] = [];
   private taken = 0;
+  /** Bytes in `chunks` not yet taken by the reader. */
   private buffered = 0;
+  private mode: 'unread' | 'text' | 'chunks' = 'unread';
   private limit = Infinity;
-  private kept = 0;
+  private over: OverLimit = 'fail';
   private ended = false;
   private failed = false;
   private error: unknown;
-  private reading = false;
   private whole: Settle<string> | undefined;
   private wake: (() => void) | undefined;
   private readonly onAbort = () => this.fail(this.signal.reason, true);
@@ -164,13 +183,16 @@ class Exchange implements UpstreamBody {
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.kept < this.limit) {
-      this.chunks.push(chunk);
-      this.kept += chunk.length;
-      this.buffered += chunk.length;
+    if (this.failed) return false;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.mode === 'text') {
+      if (this.buffered <= this.limit) return true;
+      this.overLimit();
+      return false;
     }
     this.poke();
-    if (this.reading && this.buffered >= HIGH_WATER) this.paused = true;
+    if (this.buffered >= HIGH_WATER) this.paused = true;
     return !this.paused;
   }
 
@@ -179,6 +201,17 @@ class Exchange implements UpstreamBody {
     this.signal.removeEventListener('abort', this.onAbort);
     if (this.whole) this.whole.resolve(joinText(this.chunks));
     this.poke();
+  }
+
+  /** `text()`'s body went past its limit: settle it, and stop the exchange if bytes are still coming. */
+  private overLimit(): void {
+    const w = this.whole;
+    this.whole = undefined;
+    if (this.over === 'truncate') w?.resolve(joinText(this.chunks, this.limit));
+    else w?.reject(new UpstreamBodyTooLarge(this.limit));
+    this.chunks.length = 0;
+    this.buffered = 0;
+    this.fail(new Error('the rest of the upstream body was not wanted'), true);
   }
 
   onError(err: Error): void {
@@ -216,17 +249,25 @@ class Exchange implements UpstreamBody {
     }
   }
 
-  text(limit = Infinity): Promise<string> {
-    this.limit = limit;
+  text(limit = Infinity, over: OverLimit = 'fail'): Promise<string> {
     if (this.failed) return Promise.reject(this.error);
-    if (this.ended) return Promise.resolve(joinText(this.chunks));
-    return new Promise<string>((resolve, reject) => {
+    this.mode = 'text';
+    this.limit = limit;
+    this.over = over;
+    const whole = new Promise<string>((resolve, reject) => {
       this.whole = { resolve, reject };
     });
+    if (this.buffered > limit) this.overLimit();
+    else if (this.ended) this.whole?.resolve(joinText(this.chunks));
+    else if (this.paused) {
+      this.paused = false;
+      this.resumeSocket?.();
+    }
+    return whole;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
-    this.reading = true;
+    this.mode = 'chunks';
     try {
       for (;;) {
         if (this.failed) throw this.error;
@@ -275,18 +316,18 @@ export function bodyOf(source: Buffer | AsyncIterable<Buffer>): UpstreamBody {
     used = true;
   };
   return {
-    async text(limit = Infinity) {
+    async text(limit = Infinity, over: OverLimit = 'fail') {
       once();
-      if (Buffer.isBuffer(source)) return source.toString('utf8');
       const chunks: Buffer[] = [];
       let size = 0;
-      for await (const c of source) {
-        if (size < limit) {
-          chunks.push(c);
-          size += c.length;
-        }
+      for await (const c of Buffer.isBuffer(source) ? [source] : source) {
+        chunks.push(c);
+        size += c.length;
+        if (size <= limit) continue;
+        if (over === 'fail') throw new UpstreamBodyTooLarge(limit);
+        break;
       }
-      return joinText(chunks);
+      return joinText(chunks, limit);
     },
     async *[Symbol.asyncIterator]() {
       once();

@@ -5,11 +5,13 @@
  * the client is still an ordinary (retryable) failure.
  */
 import { performance } from 'node:perf_hooks';
-import { SseParser } from '../sse.js';
+import { anthropicEnvelope } from '../errors.js';
+import { SseLimitError, SseParser } from '../sse.js';
 import { openaiError } from '../translators/errors.js';
-import type { ClientError, StreamTranslator, Translator, UpstreamRequest } from '../translators/types.js';
+import type { ClientError, SseEvent, StreamTranslator, Translator, UpstreamRequest } from '../translators/types.js';
 import type { Transport, UpstreamAnswer } from '../upstream.js';
 import { Abort } from './abort.js';
+import { ANSWER_LIMITS, limitError, type AnswerLimits } from './limits.js';
 import type { CallInput, CallResult, StreamSink } from './types.js';
 
 export type AttemptResult = CallResult;
@@ -17,8 +19,6 @@ export type AttemptResult = CallResult;
 /** Abort reasons, so a timeout and a gone client are told apart. */
 export const TIMEOUT = Symbol('timeout');
 export const CLIENT_GONE = Symbol('client gone');
-
-const ERROR_BODY_LIMIT = 64 * 1024;
 
 /** `host:port` of a URL without building a URL object (only for messages). */
 function hostOf(url: string): string {
@@ -52,18 +52,30 @@ export interface AttemptEnv {
   request: UpstreamRequest;
   /** Milliseconds this attempt may take until its answer (or first stream event). */
   timeoutMs: number;
+  /** performance.now() past which the call's answer must have started (the request timeout). */
+  deadline: number;
   streamIdleMs: number;
+  limits?: AnswerLimits;
   sink?: StreamSink;
   nowMs: () => number;
+}
+
+/** A refused answer (past a limit) or an ordinary failure. */
+function failureOf(err: unknown, reason: unknown, host: string): AttemptResult {
+  const refused = reason === undefined ? limitError(err, host) : undefined;
+  return refused ? { ok: false, cause: 'bad_response', error: refused, refused: true } : failure(reason, err, host);
 }
 
 /** Runs one attempt. The abort controller is armed with TIMEOUT / CLIENT_GONE reasons. */
 export async function runAttempt(input: CallInput, env: AttemptEnv): Promise<AttemptResult> {
   const ac = new Abort();
   const host = hostOf(env.request.url);
+  const limits = env.limits ?? ANSWER_LIMITS;
   const onGone = () => ac.abort(CLIENT_GONE);
   if (input.clientGone.aborted) return failure(CLIENT_GONE, undefined, host);
   input.clientGone.addEventListener('abort', onGone);
+  // Runs until the whole answer is read, or a stream's first event: a body that trickles or
+  // stalls is cut by it like an answer that never comes.
   const timer = setTimeout(() => ac.abort(TIMEOUT), Math.max(1, env.timeoutMs));
   timer.unref();
   try {
@@ -75,21 +87,21 @@ export async function runAttempt(input: CallInput, env: AttemptEnv): Promise<Att
       return failure(ac.reason, err, host);
     }
     if (answer.status < 200 || answer.status >= 300) {
-      const text = await answer.body.text(ERROR_BODY_LIMIT).catch(() => '');
+      // Only the head of an error body is kept; the rest is not downloaded (the connection closes).
+      const text = await answer.body.text(limits.maxErrorBodyBytes, 'truncate').catch(() => '');
       return { ok: false, cause: 'status', status: answer.status, error: env.translator.error(answer.status, text, answer.headers) };
     }
     if (!env.request.stream || !env.sink) {
       let text: string;
       try {
-        text = await answer.body.text();
+        text = await answer.body.text(limits.maxBodyBytes);
       } catch (err) {
-        return failure(ac.reason, err, host);
+        return failureOf(err, ac.reason, host);
       }
       const r = env.translator.response(answer.status, text, { clientBody: input.clientBody, nowMs: env.nowMs() });
       return r.ok ? { ok: true, kind: 'json', status: answer.status, body: r.body, facts: r } : { ok: false, cause: 'bad_response', error: r.error };
     }
-    clearTimeout(timer);
-    return await pump(input, env, answer, ac, host);
+    return await pump(input, env, answer, new StreamClock(ac, timer, env), limits, host);
   } finally {
     clearTimeout(timer);
     input.clientGone.removeEventListener('abort', onGone);
@@ -97,35 +109,83 @@ export async function runAttempt(input: CallInput, env: AttemptEnv): Promise<Att
 }
 
 /**
- * Upstream events → translator → client frames. Before the first frame is written any failure
- * is retryable; after it, the stream is the client's and a failure only cuts it short.
+ * The timers of a stream being read, all aborting with TIMEOUT: the attempt's until the first
+ * event; then the request's until the client's answer starts (events may produce no frame);
+ * and the idle one, re-armed by each event. Bytes that complete no event (a line trickling in,
+ * comments) re-arm nothing.
  */
-async function pump(input: CallInput, env: AttemptEnv, answer: UpstreamAnswer, ac: Abort, host: string): Promise<AttemptResult> {
+class StreamClock {
+  private idle: NodeJS.Timeout | undefined;
+  private startBy: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly abort: Abort,
+    private readonly attempt: NodeJS.Timeout,
+    private readonly env: AttemptEnv,
+  ) {}
+
+  event(started: boolean): void {
+    if (this.idle) {
+      this.idle.refresh();
+      return;
+    }
+    clearTimeout(this.attempt);
+    this.idle = this.arm(this.env.streamIdleMs);
+    if (!started) this.startBy = this.arm(this.env.deadline - performance.now());
+  }
+
+  started(): void {
+    if (this.startBy) clearTimeout(this.startBy);
+    this.startBy = undefined;
+  }
+
+  stop(): void {
+    clearTimeout(this.idle);
+    clearTimeout(this.startBy);
+  }
+
+  private arm(ms: number): NodeJS.Timeout {
+    const t = setTimeout(() => this.abort.abort(TIMEOUT), Math.max(1, ms));
+    t.unref();
+    return t;
+  }
+}
+
+/** An error told to a client whose stream already started, in its API's streaming error shape. */
+function inBandError(endpoint: CallInput['endpoint'], error: ClientError): string {
+  if (endpoint !== 'messages') return `data: ${JSON.stringify(error.body)}\n\n`;
+  const body = (error.body as { type?: string }).type === 'error' ? error.body : anthropicEnvelope(error.status, error.message);
+  return `event: error\ndata: ${JSON.stringify(body)}\n\n`;
+}
+
+/**
+ * Upstream events → translator → client frames. Before the first frame is written any failure
+ * is an ordinary attempt failure (retried or refused); after it, the stream is the client's and
+ * a failure only cuts it short, with an error event.
+ */
+async function pump(input: CallInput, env: AttemptEnv, answer: UpstreamAnswer, clock: StreamClock, limits: AnswerLimits, host: string): Promise<AttemptResult> {
   const sink = env.sink as StreamSink;
   const st: StreamTranslator = env.translator.stream({ clientBody: input.clientBody, nowMs: env.nowMs() });
-  const parser = new SseParser();
+  const parser = new SseParser(limits);
   let ttftMs: number | undefined;
-  // Until the first chunk the attempt timeout runs; after it, the idle timeout, re-armed per chunk.
-  let idle = setTimeout(() => ac.abort(TIMEOUT), Math.max(1, env.timeoutMs));
-  idle.unref();
-  let first = true;
   const emit = async (frames: string[]) => {
     if (ttftMs === undefined && st.firstContentSeen) ttftMs = performance.now() - input.startedAt;
     if (frames.length === 0) return;
-    if (!sink.started) sink.start();
+    if (!sink.started) {
+      sink.start();
+      clock.started();
+    }
     await sink.write(frames);
   };
-  try {
-    for await (const chunk of answer.body) {
-      if (first) {
-        first = false;
-        clearTimeout(idle);
-        idle = setTimeout(() => ac.abort(TIMEOUT), Math.max(1, env.streamIdleMs));
-        idle.unref();
-      } else idle.refresh();
-      for (const ev of parser.push(chunk as Buffer)) await emit(st.push(ev));
+  const events = async (evs: SseEvent[]) => {
+    for (const ev of evs) {
+      clock.event(sink.started);
+      await emit(st.push(ev));
     }
-    clearTimeout(idle);
+  };
+  const ac = clock.abort;
+  try {
+    for await (const chunk of answer.body) await events(parser.push(chunk as Buffer));
     if (ac.aborted) throw ac.reason;
     const frames: string[] = [];
     for (const ev of parser.end()) frames.push(...st.push(ev));
@@ -134,14 +194,16 @@ async function pump(input: CallInput, env: AttemptEnv, answer: UpstreamAnswer, a
     sink.end();
     return { ok: true, kind: 'stream', facts: st.facts, ttftMs, cutShort: st.streamError };
   } catch (err) {
-    clearTimeout(idle);
-    const failed = failure(ac.reason ?? err, err, host);
+    const failed = failureOf(err, ac.reason, host);
     if (!sink.started || failed.ok) return failed;
     if (failed.cause !== 'client_gone') {
-      // The client already has part of the answer: tell it in-band, then close.
-      await sink.write([`data: ${JSON.stringify(failed.error.body)}\n\n`]);
+      // The client already has part of the answer: what completed before a bad line, then the error.
+      if (err instanceof SseLimitError && !ac.aborted) await events(err.events).catch(() => {});
+      await sink.write([inBandError(input.endpoint, failed.error)]);
     }
     sink.end();
     return { ok: true, kind: 'stream', facts: st.facts, ttftMs, cutShort: failed.error };
+  } finally {
+    clock.stop();
   }
 }

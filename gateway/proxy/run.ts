@@ -15,7 +15,11 @@ import { translatorFor } from '../translators/index.js';
 import type { BackendDescriptor, BackendKind, ClientError, UpstreamRequest } from '../translators/types.js';
 import type { Upstreams } from '../upstream.js';
 import { runAttempt, timeoutError, type AttemptResult } from './attempt.js';
+import { gatewayClientError } from './client-error.js';
+import type { AnswerLimits } from './limits.js';
 import type { CallInput, CallOutcome, CallPath, FailureCause, StreamSink } from './types.js';
+
+export { gatewayClientError };
 
 /** Telemetry's view of one attempt: called when it starts, the returned function when it ends. */
 export type AttemptObserver = (backend: BackendConfig, model: string, retry: number, fallback: boolean) => (r: AttemptResult) => void;
@@ -28,6 +32,8 @@ export interface ProxyEnv {
   /** Wall clock, for translators (OpenAI's `created`). */
   nowMs: () => number;
   observe?: AttemptObserver;
+  /** Upstream answer limits; ANSWER_LIMITS when absent. */
+  limits?: AnswerLimits;
 }
 
 export function backendKind(b: BackendConfig): BackendKind {
@@ -38,7 +44,7 @@ export function descriptor(b: BackendConfig): BackendDescriptor {
   return { kind: backendKind(b), baseUrl: b.url, apiVersion: b.apiVersion, deployment: b.deployment, headers: b.headers };
 }
 
-type Prepared = { ok: true; request: UpstreamRequest; run: (timeoutMs: number, sink?: StreamSink) => Promise<AttemptResult> } | { ok: false; error: ClientError; cause: FailureCause };
+type Prepared = { ok: true; request: UpstreamRequest; run: (timeoutMs: number, deadline: number, sink?: StreamSink) => Promise<AttemptResult> } | { ok: false; error: ClientError; cause: FailureCause };
 
 /** Everything about a candidate that does not change between its retries. */
 function prepare(env: ProxyEnv, input: CallInput, backend: BackendConfig, c: Candidate): Prepared {
@@ -61,7 +67,7 @@ function prepare(env: ProxyEnv, input: CallInput, backend: BackendConfig, c: Can
   return {
     ok: true,
     request,
-    run: (timeoutMs, sink) => runAttempt(input, { transport, translator, request, timeoutMs, streamIdleMs: streamIdle, sink, nowMs: env.nowMs }),
+    run: (timeoutMs, deadline, sink) => runAttempt(input, { transport, translator, request, timeoutMs, deadline, streamIdleMs: streamIdle, limits: env.limits, sink, nowMs: env.nowMs }),
   };
 }
 
@@ -83,7 +89,7 @@ export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink
   };
   const { candidates, skipped } = planCandidates(rule, input.model, available, env.random);
   path.skipped.push(...skipped);
-  let last: { error: ClientError; cause: FailureCause } | undefined;
+  let last: Failure | undefined;
 
   for (const c of candidates) {
     const backend = env.config.backends.get(c.backend) as BackendConfig;
@@ -111,7 +117,7 @@ export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink
       path.model = c.model;
       path.fallbackUsed = c.fallback;
       const done = env.observe?.(backend, c.model, retry, c.fallback);
-      const r = await prep.run(Math.min(rule.timeouts.attempt, left), sink);
+      const r = await prep.run(Math.min(rule.timeouts.attempt, left), deadline, sink);
       done?.(r);
       const verdict = breakerVerdict(r);
       if (verdict === 'success') breaker?.success();
@@ -119,6 +125,7 @@ export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink
       else breaker?.release();
       if (r.ok) return { result: r, path };
       last = r;
+      if (r.refused) break; // this backend's answer is unusable: the next candidate, not a retry
       if (r.cause === 'client_gone' || !r.error.retryable) return { result: r, path };
       if (retry >= rule.retry.retries) break;
       const wanted = r.error.retryAfterMs;
@@ -133,8 +140,10 @@ export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink
   return { result: { ok: false, error: final.error, cause: final.cause }, path };
 }
 
+type Failure = { error: ClientError; cause: FailureCause; refused?: true };
+
 /** What the client hears when no attempt succeeded. */
-function finalError(env: ProxyEnv, path: CallPath, last?: { error: ClientError; cause: FailureCause }): { error: ClientError; cause: FailureCause } {
+function finalError(env: ProxyEnv, path: CallPath, last?: Failure): Failure {
   if (!last) {
     const waits = path.skipped.map((n) => env.breakers.get(n)?.retryInMs() ?? 0).filter((ms) => ms > 0);
     const err = new GatewayError('no_healthy_backend', `no backend can serve this request now: ${path.skipped.join(', ') || 'none configured'} unavailable (circuit open or no key)`, {
@@ -142,13 +151,7 @@ function finalError(env: ProxyEnv, path: CallPath, last?: { error: ClientError; 
     });
     return { cause: 'unsupported', error: gatewayClientError(err) };
   }
-  if (last.error.status === 429 || last.cause === 'timeout' || last.cause === 'unsupported') return last;
+  if (last.error.status === 429 || last.cause === 'timeout' || last.cause === 'unsupported' || last.refused) return last;
   const err = new GatewayError('upstream_failed', `every attempt failed (${path.attempts} attempt${path.attempts === 1 ? '' : 's'}); last: ${last.error.message}`);
   return { cause: last.cause, error: gatewayClientError(err) };
-}
-
-export function gatewayClientError(e: GatewayError): ClientError {
-  const ce: ClientError = { status: e.status, body: { error: { message: e.message, type: e.type, param: e.opts.param ?? null, code: e.code } }, message: e.message, retryable: false };
-  if (e.opts.retryAfterMs !== undefined) ce.retryAfterMs = e.opts.retryAfterMs;
-  return ce;
 }

@@ -50,7 +50,18 @@ export type FailureCause = 'status' | 'timeout' | 'network' | 'bad_response' | '
 export type CallResult =
   | { ok: true; kind: 'json'; status: number; body: string; facts: ResponseFacts }
   | { ok: true; kind: 'stream'; facts: ResponseFacts; ttftMs?: number; cutShort?: ClientError }
-  | { ok: false; error: ClientError; cause: FailureCause; status?: number };
+  | {
+      ok: false;
+      error: ClientError;
+      cause: FailureCause;
+      status?: number;
+      /**
+       * The gateway refused this backend's answer (past a limit, gateway/proxy/limits.ts): not
+       * retried on the same backend, the next candidate may serve, and if none does the client
+       * hears this error as it is.
+       */
+      refused?: true;
+    };
 
 /** Kept as two objects: spreading one into the other showed in profiles. */
 export interface CallOutcome {

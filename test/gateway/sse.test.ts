@@ -4,7 +4,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { SseParser, sseEvents, sseFrame, writeFrames } from '../../gateway/sse.js';
+import { SseLimitError, SseParser, sseEvents, sseFrame, writeFrames } from '../../gateway/sse.js';
 import type { SseEvent } from '../../gateway/translators/types.js';
 
 const enc = new TextEncoder();
@@ -56,6 +56,59 @@ describe('SseParser', () => {
     const got: SseEvent[] = [];
     for await (const ev of sseEvents(source())) got.push(ev);
     expect(got).toEqual([{ data: '{"x":1}' }]);
+  });
+});
+
+describe('SseParser bounds', () => {
+  // `work` counts the bytes the line search looked at and the bytes copied to join split lines.
+  const feed = (p: SseParser, bytes: Uint8Array, read: number) => {
+    const out: SseEvent[] = [];
+    for (let at = 0; at < bytes.length; at += read) out.push(...p.push(bytes.subarray(at, at + read)));
+    return [...out, ...p.end()];
+  };
+
+  it('is linear in the bytes it reads: a 1 MiB line one byte per read costs a few bytes of work per byte', () => {
+    const line = enc.encode(`data: ${'x'.repeat(1 << 20)}\n\n`);
+    for (const read of [1, 7, 1024, line.length]) {
+      const p = new SseParser({ maxLineBytes: 2 << 20 });
+      expect(feed(p, line, read)).toEqual([{ data: 'x'.repeat(1 << 20) }]);
+      // A parser re-scanning what it holds would do ~n²/2 (5·10^11 here) one byte at a time.
+      // Two line-end searches, one copy into the carry, at most one more for its doublings.
+      expect(p.work).toBeLessThanOrEqual(5 * line.length);
+    }
+  });
+
+  it('is linear on many short lines without CR (the CR search does not restart per line)', () => {
+    const bytes = enc.encode('data: a\n\n'.repeat(100_000));
+    const p = new SseParser();
+    expect(feed(p, bytes, bytes.length)).toHaveLength(100_000);
+    expect(p.work).toBeLessThanOrEqual(2 * bytes.length);
+  });
+
+  it('refuses a line past maxLineBytes as soon as it is past, whole or one byte at a time, with the events before it', () => {
+    const bytes = enc.encode(`data: ok\n\ndata: ${'y'.repeat(200)}`);
+    for (const read of [1, 5, bytes.length]) {
+      const p = new SseParser({ maxLineBytes: 100 });
+      let err: unknown;
+      const got: SseEvent[] = [];
+      try {
+        for (let at = 0; at < bytes.length; at += read) got.push(...p.push(bytes.subarray(at, at + read)));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SseLimitError);
+      expect(err).toMatchObject({ what: 'line', limit: 100 });
+      expect([...got, ...(err as SseLimitError).events]).toEqual([{ data: 'ok' }]);
+    }
+  });
+
+  it('refuses an event whose data lines add up past maxEventBytes, each line being within its limit', () => {
+    const p = new SseParser({ maxLineBytes: 100, maxEventBytes: 250 });
+    const line = `data: ${'z'.repeat(90)}\n`;
+    expect(p.push(line + line)).toEqual([]);
+    expect(() => p.push(line)).toThrow(SseLimitError);
+    const q = new SseParser({ maxLineBytes: 100, maxEventBytes: 250 });
+    expect(q.push(`${line}${line}\n${line}${line}\n`)).toHaveLength(2);
   });
 });
 

@@ -1,13 +1,13 @@
 /**
  * The upstream transport on its own, against a loopback node:http server: whole bodies and
- * streamed ones, the error-body limit, backpressure, aborts at every stage, and keep-alive reuse.
+ * streamed ones, the body limits (truncate or refuse, never drain), backpressure, aborts at every stage, and keep-alive reuse.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Abort } from '../../gateway/proxy/abort.js';
-import { bodyOf, dispatcherTransport, type Transport } from '../../gateway/upstream.js';
+import { bodyOf, dispatcherTransport, UpstreamBodyTooLarge, type Transport } from '../../gateway/upstream.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
@@ -61,20 +61,38 @@ describe('dispatcherTransport', () => {
     expect(connections).toBe(1);
   });
 
-  it('keeps at most `limit` bytes of a body (plus the chunk that crossed it) and still reads it to the end', async () => {
+  it("truncates a body at `limit` bytes and closes its connection instead of draining the rest", async () => {
     fresh();
-    handler = (_req, res) => {
+    let closed = false;
+    handler = (req, res) => {
       res.writeHead(500, { 'content-type': 'text/plain' });
       res.write('a'.repeat(1000));
-      setTimeout(() => res.end('b'.repeat(5000)), 20);
+      req.socket.on('close', () => (closed = true));
     };
     const a = await transport.request(call(new Abort().signal));
-    const text = await a.body.text(100);
-    expect(text).toBe('a'.repeat(1000));
-    // The connection stays usable: the next exchange goes over it.
+    expect(await a.body.text(100, 'truncate')).toBe('a'.repeat(100));
+    for (let i = 0; i < 100 && !closed; i++) await gone(10);
+    expect(closed).toBe(true);
+    // A body within its limit keeps the connection for the next exchange.
     handler = (_req, res) => res.end('ok');
-    expect(await (await transport.request(call(new Abort().signal))).body.text()).toBe('ok');
-    expect(connections).toBe(1);
+    expect(await (await transport.request(call(new Abort().signal))).body.text(2, 'truncate')).toBe('ok');
+    expect(await (await transport.request(call(new Abort().signal))).body.text(2)).toBe('ok');
+    expect(connections).toBe(2);
+  });
+
+  it('rejects a body past `limit` with UpstreamBodyTooLarge, whether it arrived before or after text() was called', async () => {
+    fresh();
+    handler = (_req, res) => res.end('x'.repeat(5000));
+    const early = await transport.request(call(new Abort().signal));
+    await gone(30);
+    await expect(early.body.text(100)).rejects.toBeInstanceOf(UpstreamBodyTooLarge);
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.write('y'.repeat(50));
+      setTimeout(() => res.end('y'.repeat(100)), 20);
+    };
+    const late = await transport.request(call(new Abort().signal));
+    await expect(late.body.text(100)).rejects.toThrow(/exceeded 100 bytes/);
   });
 
   it('streams chunks in order, pausing the socket while the reader is behind', async () => {
@@ -195,7 +213,9 @@ describe('bodyOf', () => {
     const chunks: string[] = [];
     for await (const c of bodyOf(gen())) chunks.push(String(c));
     expect(chunks).toEqual(['a', 'b']);
-    expect(await bodyOf(gen()).text(1)).toBe('a');
+    expect(await bodyOf(gen()).text(1, 'truncate')).toBe('a');
+    await expect(bodyOf(gen()).text(1)).rejects.toBeInstanceOf(UpstreamBodyTooLarge);
+    await expect(bodyOf(Buffer.from('ab')).text(1)).rejects.toBeInstanceOf(UpstreamBodyTooLarge);
     const b = bodyOf(Buffer.from('x'));
     await b.text();
     await expect(b.text()).rejects.toThrow(/already read/);
