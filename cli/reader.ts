@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { STORE_OPTIONS, storeFlags } from './args.js';
 import { readMarker } from '../sqlapi/marker.js';
-import { DEFAULT_DATABASE, describeStore, openStore, redactUrl, resolveStoreTarget, type StoreFlags } from '../common/store.js';
+import { DEFAULT_DATABASE, describeStore, openStore, redactUrl, resolveStoreTarget, type StoreFlags, type StoreTarget } from '../common/store.js';
 
 export const DEFAULT_SQL_URL = 'http://127.0.0.1:8123';
 
@@ -36,6 +36,8 @@ export interface Reader {
   readonly database: string;
   /** Where the rows come from, for messages. */
   readonly description: string;
+  /** The embedded folder, when the reader opened it directly (queries are then checked here). */
+  readonly dataDir?: string;
   close(): Promise<void>;
 }
 
@@ -103,8 +105,9 @@ export async function openReader(flags: ReaderFlags = {}, env: NodeJS.ProcessEnv
   return toReader(await openStore(target), describeStore(target));
 }
 
-function toReader(store: { client: ClickHouseClient; database: string; close(): Promise<void> }, description: string): Reader {
-  return { client: store.client, database: store.database, description, close: () => store.close() };
+function toReader(store: { client: ClickHouseClient; database: string; target: StoreTarget; close(): Promise<void> }, description: string): Reader {
+  const dataDir = store.target.kind === 'embedded' ? store.target.dataDir : undefined;
+  return { client: store.client, database: store.database, description, dataDir, close: () => store.close() };
 }
 
 export const READER_OPTIONS = {

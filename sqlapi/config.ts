@@ -12,6 +12,19 @@ export const SqlInterfaceConfigSchema = z
     password: z.string().min(1).optional(),
     /** Largest query text (URL query plus body, after decompression). */
     maxQueryBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    /** Seconds a query may run (max_execution_time); a client may lower it, never raise it. */
+    maxExecutionTime: z.number().int().min(1).max(3600).default(30),
+    /** Bytes of memory a query may use (max_memory_usage). */
+    maxMemoryUsage: z.number().int().min(16 * 1024 * 1024).default(1024 * 1024 * 1024),
+    /** Rows and bytes of a result (max_result_rows / max_result_bytes), past them the query fails. */
+    maxResultRows: z.number().int().min(1).default(1_000_000),
+    maxResultBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
+    /**
+     * Queries at once; one more is refused with TOO_MANY_SIMULTANEOUS_QUERIES (202, HTTP 503).
+     * Each running query can hold a libuv thread while the engine computes a chunk, and the
+     * collector's writes need one too (4 by default): keep it under UV_THREADPOOL_SIZE.
+     */
+    maxConcurrentQueries: z.number().int().min(1).max(64).default(2),
     /** X-ClickHouse-Server-Display-Name. */
     displayName: z.string().min(1).default('tracegate'),
   })

@@ -21,6 +21,10 @@ export const CH_ERRORS = {
   UNSUPPORTED_METHOD: 1,
   CANNOT_DECOMPRESS: 271,
   STD_EXCEPTION: 1001,
+  ACCESS_DENIED: 497,
+  TOO_MANY_SIMULTANEOUS_QUERIES: 202,
+  SETTING_CONSTRAINT_VIOLATION: 452,
+  QUERY_WAS_CANCELLED: 394,
 } as const;
 
 export type ChErrorName = keyof typeof CH_ERRORS;
@@ -56,6 +60,8 @@ export class ChError extends Error {
   }
 
   get status(): number {
+    // 202 is both names in this catalogue; too many queries is a server's 503, not a 413.
+    if (this.type === 'TOO_MANY_SIMULTANEOUS_QUERIES') return 503;
     return httpStatusFor(this.code);
   }
 

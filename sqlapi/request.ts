@@ -9,7 +9,6 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { ChError } from './errors.js';
 import { splitParams } from './settings.js';
-import { buildStatement, type BuiltStatement } from './statement.js';
 
 export interface Credentials {
   user: string;
@@ -75,7 +74,11 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
 }
 
 export interface ParsedQuery {
-  statement: BuiltStatement;
+  /** The client's text: URL `query`, then the body. */
+  text: string;
+  defaultFormat?: string;
+  /** `name = literal` settings the client asked for (allowed ones only). */
+  settings: string[];
   queryParams: Record<string, string | null>;
   queryId?: string;
   /** The response encoding to use, when the client asked for compression and accepts one. */
@@ -96,10 +99,10 @@ export function parseQuery(search: URLSearchParams, body: string, acceptEncoding
   const urlQuery = search.get('query') ?? '';
   const text = urlQuery && body ? `${urlQuery}\n${body}` : urlQuery || body;
   const split = splitParams(search);
-  const statement = buildStatement(text, { defaultFormat: search.get('default_format') ?? formatHeader ?? undefined, settings: split.statementSettings });
+  const defaultFormat = search.get('default_format') ?? formatHeader ?? undefined;
   const queryId = search.get('query_id') || undefined;
   if (queryId !== undefined && !QUERY_ID.test(queryId)) throw ChError.of('BAD_ARGUMENTS', 'query_id may hold letters, digits and . _ : - only, up to 128 characters');
-  const parsed: ParsedQuery = { statement, queryParams: split.queryParams, queryId };
+  const parsed: ParsedQuery = { text, defaultFormat, settings: split.statementSettings, queryParams: split.queryParams, queryId };
   if (split.http.get('enable_http_compression') === '1') {
     parsed.responseEncoding = pickEncoding(acceptEncoding);
     const level = Number(split.http.get('http_zlib_compression_level'));

@@ -10,13 +10,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
-import { brotliCompress, deflate, gzip, constants as zc } from 'node:zlib';
+import { once } from 'node:events';
+import type { Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createBrotliCompress, createDeflate, createGzip, constants as zc } from 'node:zlib';
 import type { Store } from '../common/store.js';
 import { parseSqlInterfaceConfig, type SqlInterfaceConfigInput } from './config.js';
 import { ChError, toChError } from './errors.js';
 import { checkCredentials, credentialsOf, parseQuery, readBody, type ParsedQuery } from './request.js';
 import { contentTypeFor } from './statement.js';
+import { checkReadOnly } from './readonly.js';
+import { embeddedEngine, serverEngine, type ReadEngine, type ReadSession } from './engine.js';
+import { sessionSettings } from './settings.js';
 import { removeMarker, writeMarker } from './marker.js';
 
 /** The logging surface used (pino's, fields first). */
@@ -27,7 +32,8 @@ export interface SqlInterfaceLogger {
 }
 
 export interface SqlInterfaceOptions extends SqlInterfaceConfigInput {
-  store: Pick<Store, 'client'>;
+  /** The embedded store's queries run on sessions of their own over its folder; a server's as per-query settings. */
+  store: Pick<Store, 'client' | 'target'>;
   logger?: SqlInterfaceLogger;
   /**
    * The embedded store's folder: while listening, the interface's URL is recorded there
@@ -44,7 +50,7 @@ export interface SqlInterface {
 }
 
 const ENGINE_VERSION_FALLBACK = '26';
-const compressors = { gzip: promisify(gzip), deflate: promisify(deflate), br: promisify(brotliCompress) };
+const EMPTY_SUMMARY = JSON.stringify({ read_rows: '0', read_bytes: '0', written_rows: '0', written_bytes: '0', total_rows_to_read: '0', result_rows: '0', result_bytes: '0', elapsed_ns: '0' });
 const NOOP_LOGGER: SqlInterfaceLogger = { info() {}, warn() {}, debug() {} };
 
 export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
@@ -52,6 +58,9 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
   const config = parseSqlInterfaceConfig(rest);
   const logger = givenLogger ?? NOOP_LOGGER;
   const inflight = new Set<Promise<void>>();
+  const engine: ReadEngine = store.target.kind === 'embedded' ? embeddedEngine(store.target.dataDir) : serverEngine(store);
+  const database = store.target.database;
+  let running = 0;
   let version: string | undefined;
   let server: Server | undefined;
   let closing: Promise<void> | undefined;
@@ -104,57 +113,66 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
     }
     const parsed = parseQuery(url.searchParams, body, headerOf(req, 'accept-encoding'), headerOf(req, 'x-clickhouse-format'));
     const queryId = parsed.queryId ?? randomUUID();
-    await engineVersion();
+    if (running >= config.maxConcurrentQueries) {
+      throw ChError.of('TOO_MANY_SIMULTANEOUS_QUERIES', `Too many simultaneous queries. Maximum: ${config.maxConcurrentQueries}`);
+    }
+    running += 1;
+    const marker = randomUUID();
     const abort = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
+    const gone = () => {
+      if (res.writableFinished || abort.signal.aborted) return;
+      abort.abort();
+      // The stream stops between chunks; the kill stops a chunk being computed.
+      engine.kill(marker).catch((err: unknown) => logger.warn({ queryId, err: (err as Error).message }, 'sql interface: cannot kill a query'));
+    };
+    res.on('close', gone);
+    let session: ReadSession | undefined;
     try {
-      const result = await execute(parsed, queryId, abort.signal);
-      await respond(res, parsed, queryId, result);
-      logger.debug({ queryId, user: creds.user, format: parsed.statement.format, bytes: result.bytes.length, ms: Math.round(performance.now() - started) }, 'sql interface query');
+      await engineVersion();
+      session = await engine.open(sessionSettings(config, parsed.settings), database);
+      const checked = await checkReadOnly(session, parsed.text, { database, defaultFormat: parsed.defaultFormat, params: parsed.queryParams });
+      const chunks = session.stream(`${checked.sql}\n/* tracegate-sql ${marker} */`, { format: checked.format, params: parsed.queryParams, signal: abort.signal });
+      const bytes = await respond(res, parsed, queryId, checked.format, chunks);
+      logger.debug({ queryId, user: creds.user, format: checked.format, bytes, ms: Math.round(performance.now() - started) }, 'sql interface query');
     } catch (err) {
       const chErr = toChError(err);
       if (chErr.status >= 500 && chErr.code !== 164) logger.warn({ queryId, code: chErr.code, type: chErr.type }, 'sql interface query failed');
       sendError(res, chErr, queryId);
+    } finally {
+      session?.close();
+      running -= 1;
     }
   }
 
-  async function execute(parsed: ParsedQuery, queryId: string, signal: AbortSignal): Promise<{ bytes: Buffer; summary?: object }> {
-    // exec returns the raw output of the statement's own FORMAT clause. No clickhouse_settings:
-    // on the embedded engine they would become session settings (the settings trap).
-    const hasParams = Object.keys(parsed.queryParams).length > 0;
-    const result = await store.client.exec({
-      query: parsed.statement.sql,
-      query_id: queryId,
-      abort_signal: signal,
-      ...(hasParams ? { query_params: parsed.queryParams } : {}),
-    });
-    const chunks: Buffer[] = [];
-    for await (const chunk of result.stream as AsyncIterable<Buffer | string>) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-    return { bytes: Buffer.concat(chunks), summary: (result as { summary?: object }).summary };
-  }
-
-  async function respond(res: ServerResponse, parsed: ParsedQuery, queryId: string, result: { bytes: Buffer; summary?: object }): Promise<void> {
-    let payload = result.bytes;
+  /**
+   * Streams the output: the first chunk is awaited before the headers, so an error that comes
+   * at once still gets its ClickHouse status; a later one cuts the response (as a server does).
+   */
+  async function respond(res: ServerResponse, parsed: ParsedQuery, queryId: string, format: string, chunks: AsyncIterable<Buffer>): Promise<number> {
+    const it = chunks[Symbol.asyncIterator]();
+    const first = await it.next();
     const headers: Record<string, string | number> = {
       ...baseHeaders(),
-      'Content-Type': contentTypeFor(parsed.statement.format),
-      'X-ClickHouse-Format': parsed.statement.format,
+      'Content-Type': contentTypeFor(format),
+      'X-ClickHouse-Format': format,
       'X-ClickHouse-Query-Id': queryId,
-      'X-ClickHouse-Summary': JSON.stringify(result.summary ?? { read_rows: '0', read_bytes: '0', written_rows: '0', written_bytes: '0', total_rows_to_read: '0', result_rows: '0', result_bytes: '0', elapsed_ns: '0' }),
+      'X-ClickHouse-Summary': EMPTY_SUMMARY,
     };
-    if (parsed.responseEncoding && payload.length > 0) {
-      const enc = parsed.responseEncoding;
-      const level = parsed.compressionLevel ?? 3;
-      payload = await (enc === 'br'
-        ? compressors.br(payload, { params: { [zc.BROTLI_PARAM_QUALITY]: level } })
-        : compressors[enc](payload, { level }));
-      headers['Content-Encoding'] = enc;
-    }
-    headers['Content-Length'] = payload.length;
+    const enc = parsed.responseEncoding;
+    if (enc) headers['Content-Encoding'] = enc;
     res.writeHead(200, headers);
-    res.end(payload);
+    const level = parsed.compressionLevel ?? 3;
+    const out: Writable =
+      enc === undefined ? res : enc === 'br' ? createBrotliCompress({ params: { [zc.BROTLI_PARAM_QUALITY]: level } }) : enc === 'gzip' ? createGzip({ level }) : createDeflate({ level });
+    const done = out === res ? Promise.resolve() : pipeline(out as Transform, res);
+    let bytes = 0;
+    for (let step = first; !step.done; step = await it.next()) {
+      bytes += step.value.length;
+      if (!out.write(step.value)) await once(out, 'drain');
+    }
+    out.end();
+    await done;
+    return bytes;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -38,9 +38,11 @@ const STATEMENT_SETTINGS = new Set([
   'join_algorithm', 'any_join_distinct_right_table_keys', 'transform_null_in', 'data_type_default_nullable',
   'allow_suspicious_low_cardinality_types',
 ]);
-const STATEMENT_PREFIXES = ['output_format_', 'format_', 'max_', 'min_', 'optimize_', 'allow_experimental_', 'query_plan_'];
+const STATEMENT_PREFIXES = ['output_format_'];
+/** Limits a client may lower for its query (LIMIT_SETTINGS caps them), and read limits that only stop a query sooner. */
+const LOWERING_SETTINGS = new Set(['max_execution_time', 'max_memory_usage', 'max_result_rows', 'max_result_bytes', 'max_rows_to_read', 'max_bytes_to_read', 'max_rows_to_group_by', 'max_rows_to_sort']);
 /** Prefixes that look harmless but touch writing, access or the server: never per-statement. */
-const NEVER = /^(max_insert|min_insert|allow_ddl|allow_introspection|readonly|profile|max_concurrent|max_server|max_partitions_per_insert|optimize_on_insert)/;
+const NEVER = /^(max_insert|min_insert|allow_ddl|allow_introspection|readonly|profile|max_concurrent|max_server|max_partitions_per_insert|optimize_on_insert)|path|schema|template|file|url|directory/;
 
 export type ParamClass = 'protocol' | 'http' | 'readonly' | 'statement' | 'query_param' | 'refused';
 
@@ -50,7 +52,7 @@ export function classifyParam(name: string): ParamClass {
   if (HTTP_SETTINGS.has(name)) return 'http';
   if (name === 'readonly') return 'readonly';
   if (NEVER.test(name)) return 'refused';
-  if (STATEMENT_SETTINGS.has(name) || STATEMENT_PREFIXES.some((p) => name.startsWith(p))) return 'statement';
+  if (STATEMENT_SETTINGS.has(name) || LOWERING_SETTINGS.has(name) || STATEMENT_PREFIXES.some((p) => name.startsWith(p))) return 'statement';
   return 'refused';
 }
 
@@ -136,6 +138,43 @@ export function decodeParamValue(raw: string): string | null {
     } else {
       out += SIMPLE_ESCAPES[n] ?? n;
     }
+  }
+  return out;
+}
+
+/** The interface's own limits, by setting name. */
+export interface QueryLimits {
+  maxExecutionTime: number;
+  maxMemoryUsage: number;
+  maxResultRows: number;
+  maxResultBytes: number;
+}
+
+/**
+ * The settings a query's session gets: the limits first, then the client's allowed settings.
+ * A client may lower a limit, never raise it (nor lift it with 0): that is refused as a
+ * read-only server refuses a setting change (164).
+ */
+export function sessionSettings(limits: QueryLimits, client: string[]): string[] {
+  const caps: Record<string, number> = {
+    max_execution_time: limits.maxExecutionTime,
+    max_memory_usage: limits.maxMemoryUsage,
+    max_result_rows: limits.maxResultRows,
+    max_result_bytes: limits.maxResultBytes,
+  };
+  const out = Object.entries(caps).map(([k, v]) => `${k} = ${v}`);
+  out.push("result_overflow_mode = 'throw'", "timeout_overflow_mode = 'throw'");
+  for (const setting of client) {
+    const [name, value] = setting.split(' = ', 2);
+    const cap = caps[name];
+    if (cap !== undefined) {
+      const n = Number(value);
+      if (!Number.isFinite(n) || n <= 0 || n > cap) {
+        throw ChError.of('READONLY', `Cannot modify '${name}' setting in readonly mode: it may be lowered, not raised above ${cap}`);
+      }
+    }
+    if (name === 'result_overflow_mode' || name === 'timeout_overflow_mode') continue; // a limit stays an error
+    out.push(setting);
   }
   return out;
 }

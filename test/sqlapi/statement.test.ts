@@ -1,9 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { buildStatement, contentTypeFor, withoutTrailingSemicolon } from '../../sqlapi/statement.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contentTypeFor } from '../../sqlapi/statement.js';
+import { embeddedEngine, type ReadSession } from '../../sqlapi/engine.js';
+import { tempStore, type TempStore } from '../helpers/store.js';
 import { classifyParam, decodeParamValue, splitParams } from '../../sqlapi/settings.js';
 import { parseQuery, pickEncoding, credentialsOf, checkCredentials } from '../../sqlapi/request.js';
 import { ChError } from '../../sqlapi/errors.js';
-import { checkReadOnly, maskLiteralsAndComments } from '../../sqlapi/readonly.js';
+import { checkReadOnly } from '../../sqlapi/readonly.js';
 
 function chErr(fn: () => unknown): ChError {
   try {
@@ -15,60 +17,40 @@ function chErr(fn: () => unknown): ChError {
   throw new Error('expected a ChError');
 }
 
-describe('buildStatement', () => {
-  it.each([
-    ['SELECT 1', {}, 'SELECT 1\nFORMAT TabSeparated', 'TabSeparated'],
-    ['SELECT 1;', {}, 'SELECT 1\nFORMAT TabSeparated', 'TabSeparated'],
-    ['SELECT 1 -- note', { defaultFormat: 'JSON' }, 'SELECT 1 -- note\nFORMAT JSON', 'JSON'],
-    ['SELECT 1 FORMAT CSV', { defaultFormat: 'JSON' }, 'SELECT 1 FORMAT CSV', 'CSV'],
-    ["SELECT 'FORMAT JSON' AS f", {}, "SELECT 'FORMAT JSON' AS f\nFORMAT TabSeparated", 'TabSeparated'],
-    ['SELECT 1 AS format FORMAT JSONEachRow', {}, 'SELECT 1 AS format FORMAT JSONEachRow', 'JSONEachRow'],
-    ['SELECT 1 SETTINGS max_threads = 1', { settings: ['limit = 5'] }, 'SELECT 1 SETTINGS max_threads = 1\nFORMAT TabSeparated\nSETTINGS limit = 5', 'TabSeparated'],
-    ['SELECT 1 FORMAT JSON SETTINGS max_threads = 1', { settings: ['limit = 5'] }, 'SELECT 1 FORMAT JSON SETTINGS max_threads = 1, limit = 5', 'JSON'],
-    ['SELECT 1 FORMAT Native;  ', { settings: ['limit = 5'] }, 'SELECT 1 FORMAT Native\nSETTINGS limit = 5', 'Native'],
-  ])('%j %j', (text, opts, sql, format) => {
-    const built = buildStatement(text, { settings: [], ...opts });
-    expect(built).toEqual({ sql, format });
+describe('checkReadOnly on a read session of the engine', () => {
+  let store: TempStore;
+  let session: ReadSession;
+  beforeAll(async () => {
+    store = await tempStore();
+    session = await embeddedEngine(store.dataDir).open([], 'tracegate');
   });
+  afterAll(async () => {
+    session?.close();
+    await store?.destroy();
+  });
+  const check = (text: string, defaultFormat?: string) => checkReadOnly(session, text, { database: 'tracegate', defaultFormat });
 
   it.each([
-    'INSERT INTO tracegate.otel_traces VALUES (1)',
-    'DROP TABLE tracegate.otel_traces',
-    'ALTER TABLE t DELETE WHERE 1',
-    'CREATE TABLE t (a UInt8) ENGINE = Memory',
-    'TRUNCATE TABLE t',
-    'RENAME TABLE a TO b',
-    'OPTIMIZE TABLE t FINAL',
-    'SYSTEM FLUSH LOGS',
-    'SET readonly = 0',
-    'KILL QUERY WHERE 1',
-    'GRANT ALL ON *.* TO x',
-    'SELECT 1; DROP TABLE t',
-    "SELECT * FROM file('/etc/passwd')",
-    "SELECT * FROM url('http://example.com/x', CSV)",
-    "SELECT * FROM executable('x.sh', TSV, 'a UInt8')",
-    'SELECT 1 INTO OUTFILE \'x\'',
-  ])('refuses %s with READONLY', (text) => {
-    const err = chErr(() => buildStatement(text, { settings: [] }));
-    expect(err.code).toBe(164);
-    expect(err.render('26.7')).toMatch(/^Code: 164\. DB::Exception: Cannot execute query in readonly mode: .+\. \(READONLY\) \(version 26\.7\)\n$/);
+    ['SELECT 1', undefined, 'SELECT 1 FORMAT TabSeparated', 'TabSeparated'],
+    ['SELECT 1;', undefined, 'SELECT 1 FORMAT TabSeparated', 'TabSeparated'],
+    ['SELECT 1 -- note', 'JSON', 'SELECT 1 FORMAT JSON', 'JSON'],
+    ['SELECT 1 FORMAT CSV', 'JSON', 'SELECT 1 FORMAT CSV', 'CSV'],
+    ["SELECT 'FORMAT JSON' AS f", undefined, "SELECT 'FORMAT JSON' AS f FORMAT TabSeparated", 'TabSeparated'],
+    ['select 1 as format format JSONEachRow', undefined, 'SELECT 1 AS format FORMAT JSONEachRow', 'JSONEachRow'],
+  ])('%j (default %s) runs as the engine prints it', async (text, defaultFormat, sql, format) => {
+    expect(await check(text, defaultFormat)).toEqual({ sql, format });
   });
 
-  it('refuses a bad default_format name', () => {
-    expect(chErr(() => buildStatement('SELECT 1', { defaultFormat: 'JSON; DROP', settings: [] })).code).toBe(73);
+  it('reads url columns and extractURLParameter as reads', async () => {
+    await expect(check("SELECT extractURLParameter(url, 'a'), domain(url) FROM t")).resolves.toMatchObject({ format: 'TabSeparated' });
   });
-});
 
-describe('masking', () => {
-  it('keeps positions and hides literals and comments', () => {
-    const sql = "SELECT 'a;b' /* ; */ -- x;\n, `c;d`, \"e;f\";";
-    const mask = maskLiteralsAndComments(sql);
-    expect(mask).toHaveLength(sql.length);
-    expect(mask.indexOf(';')).toBe(sql.length - 1);
-    expect(withoutTrailingSemicolon(sql)).toBe(sql.slice(0, -1));
+  it('reports a syntax error as the engine\'s SYNTAX_ERROR', async () => {
+    await expect(check('SELEC 1')).rejects.toMatchObject({ code: 62, type: 'SYNTAX_ERROR' });
   });
-  it('reads url columns and extractURLParameter as reads', () => {
-    expect(checkReadOnly("SELECT extractURLParameter(url, 'a'), domain(url) FROM t")).toEqual({ ok: true });
+
+  it('refuses a bad default_format name', async () => {
+    await expect(check('SELECT 1', 'JSON; DROP')).rejects.toMatchObject({ code: 73 });
   });
 });
 
@@ -125,10 +107,7 @@ describe('URL parameters', () => {
 describe('parseQuery', () => {
   it('joins the URL query and the body with a newline', () => {
     const p = parseQuery(new URLSearchParams('query=SELECT%201'), ', 2', undefined);
-    expect(p.statement.sql).toBe('SELECT 1\n, 2\nFORMAT TabSeparated');
-  });
-  it('refuses the clickhouse-js insert shape', () => {
-    expect(chErr(() => parseQuery(new URLSearchParams('query=INSERT INTO t FORMAT JSONEachRow'), '{"a":1}', undefined)).code).toBe(164);
+    expect(p.text).toBe('SELECT 1\n, 2');
   });
   it('refuses native block compression', () => {
     expect(chErr(() => parseQuery(new URLSearchParams('query=SELECT 1&compress=1'), '', undefined)).code).toBe(48);
