@@ -131,6 +131,8 @@ export const TG = {
   TIME_TO_FIRST_TOKEN_MS: 'tracegate.time_to_first_token_ms',
   /** `true` when the token counts were estimated with a tokenizer (no usage from the provider). */
   TOKENS_ESTIMATED: 'tracegate.usage.estimated',
+  /** `true` when part of an estimate's text was sampled, not counted whole (very long prompts or answers). */
+  TOKENS_SAMPLED: 'tracegate.usage.sampled',
   /** Gateway refusal reason (rate_limit, budget, auth) on a 4xx it answered itself. */
   REFUSAL: 'tracegate.refusal',
   HTTP_STATUS: 'http.response.status_code',

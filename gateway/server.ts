@@ -4,17 +4,21 @@
  */
 import type { TracerProvider } from '@opentelemetry/api';
 import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
 import { formatProblem, type ConfigResult, type GatewayConfig } from './config/model.js';
 import { SECRET_HEADERS } from './config/schema.js';
 import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
-import { errorBody, GatewayError, openaiEnvelope, retryAfterSeconds } from './errors.js';
+import { errorBody, GatewayError, retryAfterSeconds } from './errors.js';
+import { MAX_JSON_DEPTH, parseJsonBody } from './handlers/body.js';
 import { callHandler, type LiveState } from './handlers/call.js';
+import { clientErrorHandler, fastifyErrorToGateway, notFound } from './handlers/framework.js';
 import { Breakers } from './reliability/breaker.js';
 import { buildRouter } from './routing/match.js';
+import { contain, type InternalComponent } from './telemetry/contain.js';
 import { buildMetrics, type GatewayMetrics } from './telemetry/metrics.js';
 import { buildTracing } from './telemetry/tracing.js';
+import { warmTokenizer } from './tokenizer.js';
 import { Upstreams, type Transport } from './upstream.js';
 
 export interface GatewayDeps {
@@ -39,7 +43,16 @@ export interface GatewayDeps {
   /** Wall clock in ms (circuit breaker cool-downs, translators' timestamps). */
   clock?: () => number;
   random?: () => number;
+  /** Nesting levels a JSON body may have (default MAX_JSON_DEPTH, 64). */
+  maxJsonDepth?: number;
+  /** How long a client may take to send a whole request, headers and body (default 60 s; 408 after). */
+  requestTimeoutMs?: number;
 }
+
+/** Default for `requestTimeoutMs`: Fastify's own default is none, so a body that never ends held its socket for ever. */
+export const REQUEST_TIMEOUT_MS = 60_000;
+/** A contained internal failure is logged at most this often per component (it is always counted). */
+const INTERNAL_ERROR_LOG_MS = 60_000;
 
 export interface Gateway {
   readonly app: FastifyInstance;
@@ -67,23 +80,6 @@ export function loggerOptions(level = 'info') {
   return { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
 }
 
-function fastifyErrorToGateway(err: FastifyError): GatewayError {
-  if (err instanceof GatewayError) return err;
-  switch (err.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new GatewayError('body_too_large', 'the request body is larger than the gateway accepts');
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new GatewayError('unsupported_media_type', 'send the request body as application/json');
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new GatewayError('invalid_json', 'the request body is not valid JSON');
-    default:
-      return err.statusCode && err.statusCode < 500
-        ? new GatewayError('invalid_parameter', err.message)
-        : new GatewayError('internal_error', 'the gateway failed to handle this request');
-  }
-}
-
 export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Gateway {
   const clock = deps.clock ?? Date.now;
   const random = deps.random ?? Math.random;
@@ -95,11 +91,28 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     // name the request id themselves.
     childLoggerFactory: (logger) => logger,
     bodyLimit: gw.bodyLimit,
-    return503OnClosing: true,
+    // Requests that arrive while closing get our own 503 envelope (onRequest hook below).
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
+    requestTimeout: deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    // Node checks request timeouts on this interval (its default, 30 s, would let a 1 s limit wait 30).
+    http: { connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor((deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS) / 4))) },
+    clientErrorHandler: clientErrorHandler((e) => metrics.recordRefused('', e.status)),
+    frameworkErrors: (err, req, reply) => answerError(err as FastifyError, req, reply),
   });
   const log = app.log.child({ component: 'gateway' });
-  const breakers = new Breakers(clock, (backend, state) => log.warn({ backend, state }, `circuit ${state === 'open' ? 'opened' : state === 'closed' ? 'closed' : 'half-open'} for backend ${backend}`));
+  const maxDepth = deps.maxJsonDepth ?? MAX_JSON_DEPTH;
+  const loggedAt = new Map<InternalComponent, number>();
+  /** A log line that cannot be written is counted, never thrown into the request or a timer. */
+  const safeLog = (write: () => void) => contain(metrics, 'logging', write, undefined);
+  const onInternalError = (component: InternalComponent, err: unknown) => {
+    if (component === 'logging') return; // the logger itself failed: counting is all that is left
+    const now = clock();
+    if (now - (loggedAt.get(component) ?? -Infinity) < INTERNAL_ERROR_LOG_MS) return;
+    loggedAt.set(component, now);
+    safeLog(() => log.error({ component, err: (err as Error)?.message ?? String(err) }, `contained a failure in the gateway's ${component}; the request was answered (counted in tracegate_gateway_internal_errors_total)`));
+  };
+  const breakers = new Breakers(clock, (backend, state) => safeLog(() => log.warn({ backend, state }, `circuit ${state === 'open' ? 'opened' : state === 'closed' ? 'closed' : 'half-open'} for backend ${backend}`)));
   const upstreams = new Upstreams({ dispatcher: deps.dispatcher, simulated: deps.simulated });
   const tracing = buildTracing({
     serviceName: gw.telemetry.serviceName,
@@ -109,7 +122,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     exporter: deps.spanExporter,
     simple: deps.simpleSpanProcessor,
   });
-  const metrics = buildMetrics(() => breakers.entries(), tracing.exportStats);
+  const metrics = buildMetrics(() => breakers.entries(), tracing.exportStats, (c, err) => onInternalError(c, err));
 
   const stateFor = (config: GatewayConfig): LiveState => ({
     config,
@@ -122,6 +135,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     },
   });
   let live = stateFor(initial);
+  metrics.setNamedModels(live.router.models().map((m) => m.id));
   breakers.sync(initial.backends.values());
   upstreams.sync(initial.backends.values());
   const watchers: ConfigWatcher[] = [];
@@ -132,22 +146,28 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     const text = body as string;
     req.rawBody = text;
     try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new GatewayError('invalid_json', 'the request body is not valid JSON'), undefined);
+      done(null, parseJsonBody(text, maxDepth));
+    } catch (err) {
+      done(err as GatewayError, undefined);
     }
   });
-  app.setErrorHandler((err: FastifyError, req, reply) => {
+  function answerError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
     const e = fastifyErrorToGateway(err);
-    if (e.code === 'internal_error') req.log.error({ err, reqId: req.id }, 'unhandled error');
-    const path = req.url.split('?', 1)[0];
-    metrics.recordRefused(path, e.status);
+    if (e.code === 'internal_error') safeLog(() => req.log.error({ err, reqId: req.id }, 'unhandled error'));
+    // The route's pattern, not the URL: a client must not be able to mint label values.
+    const route = req.routeOptions?.url ?? '';
+    metrics.recordRefused(route, e.status);
     if (e.opts.retryAfterMs !== undefined) reply.header('retry-after', retryAfterSeconds(e.opts.retryAfterMs));
-    void reply.code(e.status).send(errorBody(e, path === '/v1/messages' ? 'anthropic' : 'openai'));
-  });
-  app.setNotFoundHandler((req, reply) => {
-    const e = new GatewayError('not_found', `no endpoint ${req.method} ${req.url.split('?', 1)[0]}; see GET /v1/models and POST /v1/chat/completions`);
-    void reply.code(e.status).send(openaiEnvelope(e));
+    void reply.code(e.status).send(errorBody(e, route === '/v1/messages' ? 'anthropic' : 'openai'));
+  }
+  app.setErrorHandler(answerError);
+  app.setNotFoundHandler(notFound(app));
+  let closing = false;
+  app.addHook('onRequest', (req, reply, done) => {
+    if (!closing) return done();
+    const e = new GatewayError('shutting_down', 'the gateway is shutting down; retry on another instance');
+    reply.raw.setHeader('connection', 'close');
+    void reply.code(e.status).send(errorBody(e, req.url.startsWith('/v1/messages') ? 'anthropic' : 'openai'));
   });
 
   const callDeps = { live: () => live, breakers, upstreams, random, nowMs: clock };
@@ -166,6 +186,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     breakers.sync(config.backends.values());
     upstreams.sync(config.backends.values());
     live = stateFor(config);
+    metrics.setNamedModels(live.router.models().map((m) => m.id));
   };
 
   const gateway: Gateway = {
@@ -176,18 +197,21 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     breakers,
     metrics,
     async listen(opts = {}) {
+      warmTokenizer();
       return app.listen({ host: opts.host ?? live.config.gateway.listen.host, port: opts.port ?? live.config.gateway.listen.port });
     },
     apply,
     reload(result) {
       metrics.recordReload(result.ok);
       if (!result.ok) {
-        for (const p of result.problems) log.error({ path: p.path, line: p.line }, `config refused: ${formatProblem(p)}`);
-        log.error({ problems: result.problems.length }, 'the new configuration is invalid; the last good one keeps serving');
+        safeLog(() => {
+          for (const p of result.problems) log.error({ path: p.path, line: p.line }, `config refused: ${formatProblem(p)}`);
+          log.error({ problems: result.problems.length }, 'the new configuration is invalid; the last good one keeps serving');
+        });
         return false;
       }
       apply(result.config);
-      log.info({ source: result.config.source, routes: result.config.routes.length, backends: result.config.backends.size }, 'configuration reloaded');
+      safeLog(() => log.info({ source: result.config.source, routes: result.config.routes.length, backends: result.config.backends.size }, 'configuration reloaded'));
       return true;
     },
     watch(file, opts = {}) {
@@ -195,7 +219,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
         debounceMs: opts.debounceMs,
         env: opts.env,
         onResult: (r) => gateway.reload(r),
-        onError: (err) => log.error({ err: err.message, file }, 'cannot watch the configuration file'),
+        onError: (err) => safeLog(() => log.error({ err: err.message, file }, 'cannot watch the configuration file')),
       });
       watchers.push(w);
       return w;
@@ -203,6 +227,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     flush: () => tracing.forceFlush(),
     async close() {
       for (const w of watchers.splice(0)) w.close();
+      closing = true;
       await app.close();
       await upstreams.close();
       await tracing.shutdown();

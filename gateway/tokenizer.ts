@@ -7,6 +7,13 @@
  * definitions as their JSON text. Results are marked `estimated: true`.
  *
  * The encodings load on first use (about 150 ms for o200k), never at import time.
+ *
+ * Bounded and linear: BPE merging is quadratic in the length of a "word" (a 16k-character word
+ * with no spaces took 1.6 s), and a request may carry megabytes. So the BPE never sees more than
+ * `CHUNK_CHARS` characters at once (cut at a space when there is one nearby), and one estimate
+ * counts at most `EXACT_CHARS` characters with it; past that, text is sampled (evenly spaced
+ * chunks) or, once the budget is spent, priced at the tokens-per-character rate counted so far.
+ * Such a result says `sampled: true` (the span gets `tracegate.tokens.sampled`).
  */
 import { createRequire } from 'node:module';
 import type { ToolCallOut, Usage } from './translators/types.js';
@@ -22,6 +29,15 @@ const PER_MESSAGE = 3;
 const PER_NAME = 1;
 const REPLY_PRIMING = 3;
 const IMAGE_TOKENS = 85;
+
+/** Characters the BPE sees at once. */
+export const CHUNK_CHARS = 256;
+/** Characters one estimate counts with the BPE; the rest is sampled or priced at the rate so far. */
+export const EXACT_CHARS = 4096;
+/** A chunk is cut at a space within this many characters of its end, when there is one. */
+const CUT_SLACK = 48;
+/** Tokens per character before anything was counted (English text runs at about 0.25). */
+const DEFAULT_RATE = 0.25;
 
 const O200K = /^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|gpt-oss|chatgpt-4o|o1|o3|o4|codex)/;
 
@@ -40,66 +56,162 @@ function counter(name: EncodingName): Counter {
   return c;
 }
 
+/** What one estimate may still count exactly, and what it counted. */
+export class TokenBudget {
+  left: number;
+  chars = 0;
+  tokens = 0;
+  /** Some text was sampled or priced at a rate rather than counted. */
+  sampled = false;
+
+  constructor(exactChars = EXACT_CHARS) {
+    this.left = exactChars;
+  }
+
+  get rate(): number {
+    return this.chars > 0 ? this.tokens / this.chars : DEFAULT_RATE;
+  }
+}
+
+/** `text[from, to)` counted chunk by chunk, each cut at a space near its end when there is one. */
+function countChunked(c: Counter, text: string, from: number, to: number): number {
+  let n = 0;
+  let i = from;
+  while (i < to) {
+    let end = Math.min(to, i + CHUNK_CHARS);
+    if (end < to) {
+      const space = text.lastIndexOf(' ', end);
+      if (space > end - CUT_SLACK && space > i) end = space;
+    }
+    n += c(text.slice(i, end), PLAIN);
+    i = end;
+  }
+  return n;
+}
+
+/** Evenly spaced chunks of `text` worth `chars` characters, counted; returns the tokens and characters seen. */
+function sample(c: Counter, text: string, chars: number): { tokens: number; chars: number } {
+  const k = Math.max(1, Math.floor(chars / CHUNK_CHARS));
+  const stride = text.length / k;
+  let tokens = 0;
+  let seen = 0;
+  for (let j = 0; j < k; j++) {
+    const at = Math.floor(j * stride);
+    const end = Math.min(text.length, at + CHUNK_CHARS);
+    tokens += c(text.slice(at, end), PLAIN);
+    seen += end - at;
+  }
+  return { tokens, chars: seen };
+}
+
+/** Tokens of `text` within `budget`: exact while it lasts, then sampled, then priced at the rate so far. */
+export function countTokensWithin(text: string, model: string | undefined, budget: TokenBudget): number {
+  if (!text) return 0;
+  const c = counter(encodingFor(model));
+  const len = text.length;
+  if (len <= budget.left) {
+    const n = countChunked(c, text, 0, len);
+    budget.left -= len;
+    budget.chars += len;
+    budget.tokens += n;
+    return n;
+  }
+  budget.sampled = true;
+  if (budget.left >= CHUNK_CHARS) {
+    const s = sample(c, text, budget.left);
+    budget.left = 0;
+    budget.chars += s.chars;
+    budget.tokens += s.tokens;
+    return Math.round((s.tokens / s.chars) * len);
+  }
+  return Math.ceil(budget.rate * len);
+}
+
+/**
+ * Loads both encodings and runs each over a little of every kind of text once. The first counts
+ * after loading are slow while V8 compiles the merge loop (a first 4 MB random prompt took 185 ms,
+ * the next 13 ms); a server calls this before it listens, so no request pays for it.
+ */
+export function warmTokenizer(): void {
+  let mixed = 'Hello, world! 12345 ¿Qué tal? 漢字かなカナ 😀👍🏽 \t\n{"a":[1,2]} ';
+  for (let i = 0; i < 512; i++) mixed += String.fromCharCode(33 + ((i * 7919) % 0xd000));
+  for (const name of ['o200k_base', 'cl100k_base'] as const) {
+    const c = counter(name);
+    countChunked(c, mixed, 0, mixed.length);
+  }
+}
+
+/** Tokens of one text (its own budget: exact up to EXACT_CHARS characters). */
 export function countTokens(text: string, model?: string): number {
-  return text ? counter(encodingFor(model))(text, PLAIN) : 0;
+  return countTokensWithin(text, model, new TokenBudget());
 }
 
 /** Text of a message `content`: a string, or the text of its parts; images counted separately. */
-function contentTokens(content: unknown, model: string | undefined): number {
-  if (typeof content === 'string') return countTokens(content, model);
+function contentTokens(content: unknown, model: string | undefined, b: TokenBudget): number {
+  if (typeof content === 'string') return countTokensWithin(content, model, b);
   if (!Array.isArray(content)) return 0;
   let n = 0;
   for (const part of content) {
     if (typeof part !== 'object' || part === null) continue;
     const p = part as Record<string, unknown>;
-    if (typeof p.text === 'string') n += countTokens(p.text, model);
-    else if (typeof p.refusal === 'string') n += countTokens(p.refusal, model);
+    if (typeof p.text === 'string') n += countTokensWithin(p.text, model, b);
+    else if (typeof p.refusal === 'string') n += countTokensWithin(p.refusal, model, b);
     else if (p.type === 'image_url' || p.type === 'image') n += IMAGE_TOKENS;
   }
   return n;
 }
 
-function messageTokens(m: Record<string, unknown>, model: string | undefined): number {
-  let n = PER_MESSAGE + countTokens(typeof m.role === 'string' ? m.role : '', model) + contentTokens(m.content, model);
-  if (typeof m.name === 'string') n += PER_NAME + countTokens(m.name, model);
-  if (Array.isArray(m.tool_calls)) n += countTokens(JSON.stringify(m.tool_calls), model);
-  if (typeof m.tool_call_id === 'string') n += countTokens(m.tool_call_id, model);
+function messageTokens(m: Record<string, unknown>, model: string | undefined, b: TokenBudget): number {
+  let n = PER_MESSAGE + countTokensWithin(typeof m.role === 'string' ? m.role : '', model, b) + contentTokens(m.content, model, b);
+  if (typeof m.name === 'string') n += PER_NAME + countTokensWithin(m.name, model, b);
+  if (Array.isArray(m.tool_calls)) n += countTokensWithin(JSON.stringify(m.tool_calls), model, b);
+  if (typeof m.tool_call_id === 'string') n += countTokensWithin(m.tool_call_id, model, b);
   return n;
 }
 
-/** Prompt tokens of an OpenAI chat request body. */
-export function estimatePromptTokens(body: Record<string, unknown>): number {
+/** Prompt tokens of an OpenAI chat request body (within `budget`: pass one to learn whether it sampled). */
+export function estimatePromptTokens(body: Record<string, unknown>, budget = new TokenBudget()): number {
   const model = typeof body.model === 'string' ? body.model : undefined;
   let n = REPLY_PRIMING;
   if (Array.isArray(body.messages)) {
-    for (const m of body.messages) if (typeof m === 'object' && m !== null) n += messageTokens(m as Record<string, unknown>, model);
+    for (const m of body.messages) if (typeof m === 'object' && m !== null) n += messageTokens(m as Record<string, unknown>, model, budget);
   }
-  if (Array.isArray(body.tools) && body.tools.length > 0) n += countTokens(JSON.stringify(body.tools), model);
+  if (Array.isArray(body.tools) && body.tools.length > 0) n += countTokensWithin(JSON.stringify(body.tools), model, budget);
   return n;
+}
+
+/** An estimate: `sampled` when part of the text was sampled or priced at a rate rather than counted. */
+export interface EstimatedUsage extends Usage {
+  estimated: true;
+  sampled: boolean;
 }
 
 /**
  * Usage of a chat call from the request and the output the gateway saw. `toolCalls` are the
  * accumulated calls (or their JSON text).
  */
-export function estimateChatUsage(body: Record<string, unknown>, outputText: string, toolCalls?: ToolCallOut[] | string): Usage {
+export function estimateChatUsage(body: Record<string, unknown>, outputText: string, toolCalls?: ToolCallOut[] | string): EstimatedUsage {
   const model = typeof body.model === 'string' ? body.model : undefined;
-  const promptTokens = estimatePromptTokens(body);
-  let completionTokens = countTokens(outputText, model);
-  if (typeof toolCalls === 'string') completionTokens += countTokens(toolCalls, model);
-  else if (toolCalls) for (const c of toolCalls) completionTokens += countTokens(c.name, model) + countTokens(c.arguments, model);
-  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, estimated: true };
+  // The answer and the prompt get a budget each: a long prompt must not leave the answer unmeasured.
+  const prompt = new TokenBudget();
+  const promptTokens = estimatePromptTokens(body, prompt);
+  const out = new TokenBudget();
+  let completionTokens = countTokensWithin(outputText, model, out);
+  if (typeof toolCalls === 'string') completionTokens += countTokensWithin(toolCalls, model, out);
+  else if (toolCalls) for (const c of toolCalls) completionTokens += countTokensWithin(c.name, model, out) + countTokensWithin(c.arguments, model, out);
+  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, estimated: true, sampled: prompt.sampled || out.sampled };
 }
 
 /** Usage of an embeddings call: the tokens of its input (strings; token arrays count as given). */
-export function estimateEmbeddingUsage(body: Record<string, unknown>): Usage {
+export function estimateEmbeddingUsage(body: Record<string, unknown>): EstimatedUsage {
   const model = typeof body.model === 'string' ? body.model : undefined;
   const inputs = Array.isArray(body.input) ? body.input : [body.input];
+  const b = new TokenBudget();
   let n = 0;
   for (const i of inputs) {
-    if (typeof i === 'string') n += countTokens(i, model);
+    if (typeof i === 'string') n += countTokensWithin(i, model, b);
     else if (typeof i === 'number') n += 1;
     else if (Array.isArray(i)) n += i.length;
   }
-  return { promptTokens: n, completionTokens: 0, totalTokens: n, estimated: true };
+  return { promptTokens: n, completionTokens: 0, totalTokens: n, estimated: true, sampled: b.sampled };
 }

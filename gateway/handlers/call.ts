@@ -13,6 +13,7 @@ import type { Breakers } from '../reliability/breaker.js';
 import type { Router } from '../routing/match.js';
 import { SSE_HEADERS, writeFrames } from '../sse.js';
 import { CallTelemetry, type CallTelemetryEnv } from '../telemetry/call.js';
+import { contain } from '../telemetry/contain.js';
 import type { ClientError, Endpoint } from '../translators/types.js';
 import type { Upstreams } from '../upstream.js';
 import { validateBody } from './validate.js';
@@ -102,7 +103,7 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
       // A bug, not a provider failure: the span still ends, the client gets a 500 envelope.
       const error = gatewayClientError(new GatewayError('internal_error', 'the gateway failed to handle this request'));
       outcome = { result: { ok: false, cause: 'network', error }, path: { attempts: 0, fallbackUsed: false, skipped: [] } };
-      req.log.error({ err, reqId: req.id, route: hit.rule.id }, 'call failed inside the gateway');
+      contain(state.telemetry.metrics, 'logging', () => req.log.error({ err, reqId: req.id, route: hit.rule.id }, 'call failed inside the gateway'), undefined);
     }
     const r = outcome.result;
     const status = statusOf(r);

@@ -7,6 +7,9 @@ import type { Endpoint } from '../translators/types.js';
 
 type Json = Record<string, unknown>;
 
+/** Longest model name accepted (OpenAI's and Anthropic's are well under 100). */
+export const MAX_MODEL_CHARS = 256;
+
 const invalid = (param: string, message: string) => new GatewayError('invalid_parameter', `${param}: ${message}`, { param });
 
 function messagesList(body: Json): void {
@@ -26,6 +29,8 @@ export function validateBody(endpoint: Endpoint, body: unknown): asserts body is
   }
   const b = body as Json;
   if (typeof b.model !== 'string' || b.model.length === 0) throw invalid('model', 'must be a non-empty string naming the model');
+  // Model names are looked up, cached and become span names and label values: a long one is no name.
+  if (b.model.length > MAX_MODEL_CHARS) throw invalid('model', `must be at most ${MAX_MODEL_CHARS} characters`);
   if (b.stream !== undefined && typeof b.stream !== 'boolean') throw invalid('stream', 'must be true or false');
   switch (endpoint) {
     case 'chat':

@@ -13,6 +13,7 @@ import type { CallInput, CallOutcome } from '../proxy/types.js';
 import { estimateChatUsage, estimateEmbeddingUsage } from '../tokenizer.js';
 import type { ResponseFacts, Usage } from '../translators/types.js';
 import { OPERATION, providerNames, writeRequest, writeResponse } from './attributes.js';
+import { contain } from './contain.js';
 import type { GatewayMetrics } from './metrics.js';
 import { KEYS } from './spans/keys.js';
 import type { AttrSink, Capture } from './spans/sink.js';
@@ -56,6 +57,12 @@ function usageOf(input: CallInput, facts: ResponseFacts): Usage | undefined {
   return undefined;
 }
 
+/** Ends a span (an error status first when `error` is given). */
+function endSpan(span: GatewaySpan, error: string | undefined, at = performance.now()): void {
+  if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+  span.endPerf(at);
+}
+
 /** One upstream attempt, as its span says it. */
 class AttemptTelemetry implements AttributeSource {
   result: AttemptResult | undefined;
@@ -91,7 +98,8 @@ export class CallTelemetry implements AttributeSource {
   private outcome: CallOutcome | undefined;
   private status = 0;
   private output: string | undefined;
-  private usage: Usage | undefined;
+  /** The provider's usage, or the tokenizer's estimate (which says whether it sampled). */
+  private usage: (Usage & { sampled?: boolean }) | undefined;
   private errorType: string | undefined;
 
   constructor(
@@ -100,19 +108,19 @@ export class CallTelemetry implements AttributeSource {
     private readonly backends: ReadonlyMap<string, BackendConfig>,
   ) {
     const tracer = env.tracer;
-    if (tracer) this.span = tracer.start(`${OPERATION[input.endpoint]} ${input.model}`, SpanKind.SERVER, parseTraceparent(input.clientHeaders), input.startedAt, this, env.capture);
+    if (tracer) this.span = contain(env.metrics, 'telemetry', () => tracer.start(`${OPERATION[input.endpoint]} ${input.model}`, SpanKind.SERVER, parseTraceparent(input.clientHeaders), input.startedAt, this, env.capture), undefined);
   }
 
   /** Starts the child span of an attempt; the returned function ends it. */
   readonly observe: AttemptObserver = (backend, model, retry, fallback) => {
+    const { metrics, tracer, capture } = this.env;
     const attempt = new AttemptTelemetry(backend, model, retry, fallback);
-    const span = this.span && this.env.tracer?.start(`upstream ${backend.name}`, SpanKind.CLIENT, this.span, performance.now(), attempt, this.env.capture);
+    const parent = this.span;
+    const span = parent && tracer && contain(metrics, 'telemetry', () => tracer.start(`upstream ${backend.name}`, SpanKind.CLIENT, parent, performance.now(), attempt, capture), undefined);
     return (r: AttemptResult) => {
-      this.env.metrics.recordAttempt(backend.name, r.ok ? 'ok' : r.cause);
+      contain(metrics, 'metrics', () => metrics.recordAttempt(backend.name, r.ok ? 'ok' : r.cause), undefined);
       attempt.result = r;
-      if (!span) return;
-      if (!r.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: r.error.message });
-      span.endPerf(performance.now());
+      if (span) contain(metrics, 'telemetry', () => endSpan(span, r.ok ? undefined : r.error.message), undefined);
     };
   };
 
@@ -127,7 +135,7 @@ export class CallTelemetry implements AttributeSource {
     let message: string | undefined;
     let ttftMs: number | undefined;
     if (r.ok) {
-      this.usage = usageOf(input, r.facts);
+      this.usage = contain(this.env.metrics, 'tokenizer', () => usageOf(input, r.facts), undefined);
       if (r.kind === 'stream') {
         ttftMs = r.ttftMs;
         if (r.cutShort) {
@@ -148,14 +156,21 @@ export class CallTelemetry implements AttributeSource {
       route: input.rule.id,
       errorType: this.errorType,
     };
-    this.env.metrics.recordCall(dims, (now - input.startedAt) / 1000, status, this.usage, ttftMs !== undefined ? ttftMs / 1000 : undefined);
+    const { metrics } = this.env;
+    contain(metrics, 'metrics', () => metrics.recordCall(dims, (now - input.startedAt) / 1000, status, this.usage, ttftMs !== undefined ? ttftMs / 1000 : undefined), undefined);
     const span = this.span;
-    if (!span) return;
-    if (this.errorType) span.setStatus({ code: SpanStatusCode.ERROR, message: message || this.errorType });
-    span.endPerf(now);
+    if (span) contain(metrics, 'telemetry', () => endSpan(span, this.errorType && (message || this.errorType), now), undefined);
   }
 
+  /**
+   * Runs when the span is read (the export timer, or a processor's own): a value that cannot be
+   * written is counted and the span keeps what was written before it.
+   */
   writeAttributes(s: AttrSink): void {
+    contain(this.env.metrics, 'telemetry', () => this.write(s), undefined);
+  }
+
+  private write(s: AttrSink): void {
     const { input } = this;
     writeRequest(s, input.endpoint, input.clientBody, input.rawBody ?? '');
     s.tok(KEYS.spanKind, input.endpoint === 'embeddings' ? 'EMBEDDING' : 'LLM');
@@ -183,6 +198,7 @@ export class CallTelemetry implements AttributeSource {
     if (r.ok) {
       writeResponse(s, input.endpoint, r.facts, this.usage, requestModel, r.kind === 'stream' ? r.facts.outputText : this.output);
       if (this.usage?.estimated) s.bool(KEYS.tokensEstimated, true);
+      if (this.usage?.sampled) s.bool(KEYS.tokensSampled, true);
       if (r.kind === 'stream' && r.ttftMs !== undefined) {
         s.num(KEYS.ttftMs, Math.round(r.ttftMs * 1000) / 1000);
         s.num(KEYS.genaiTimeToFirstChunk, r.ttftMs / 1000);

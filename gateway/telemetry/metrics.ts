@@ -5,8 +5,10 @@
  */
 import { CIRCUIT_STATE_VALUE, type CircuitState } from '../reliability/breaker.js';
 import type { Usage } from '../translators/types.js';
+import { INTERNAL_COMPONENTS, type InternalComponent, type InternalErrorSink } from './contain.js';
+import { ModelLabels } from './labels.js';
 import type { ExportStats } from './otlp/processor.js';
-import { Counter, Gauge, Histogram, renderAll, type CounterSeries, type HistogramSeries } from './registry.js';
+import { Counter, Gauge, Histogram, type CounterSeries, type HistogramSeries } from './registry.js';
 
 export const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 export const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -22,12 +24,14 @@ export interface CallDims {
   errorType?: string;
 }
 
-export interface GatewayMetrics {
+export interface GatewayMetrics extends InternalErrorSink {
   recordCall(d: CallDims, seconds: number, status: number, usage?: Usage, ttftSeconds?: number): void;
   /** A request the gateway answered before routing (bad JSON, unknown model…). */
   recordRefused(endpoint: string, status: number): void;
   recordAttempt(backend: string, outcome: string): void;
   recordReload(ok: boolean): void;
+  /** The model names the serving configuration spells out: label values as is (others are capped). */
+  setNamedModels(names: Iterable<string>): void;
   /** Prometheus exposition text. */
   scrape(): Promise<string>;
   shutdown(): Promise<void>;
@@ -49,7 +53,11 @@ interface CallSeries {
 const CALL_KINDS = 1024;
 
 /** `spans`: the OTLP processor's counts, read at scrape time. */
-export function buildMetrics(circuits: () => Iterable<[string, { state: CircuitState }]>, spans: () => ExportStats | undefined = () => undefined): GatewayMetrics {
+export function buildMetrics(
+  circuits: () => Iterable<[string, { state: CircuitState }]>,
+  spans: () => ExportStats | undefined = () => undefined,
+  onInternalError: (component: InternalComponent, err: unknown) => void = () => {},
+): GatewayMetrics {
   const tokens = new Histogram('gen_ai_client_token_usage', 'Number of input and output tokens used', [...GENAI_LABELS, 'gen_ai_token_type'], TOKEN_BUCKETS, '{token}');
   const duration = new Histogram('gen_ai_server_request_duration', 'Generative AI server request duration', [...GENAI_LABELS, 'error_type'], DURATION_BUCKETS, 's');
   const ttft = new Histogram('gen_ai_server_time_to_first_token', 'Time to generate the first token for successful responses', GENAI_LABELS, TTFT_BUCKETS, 's');
@@ -68,15 +76,24 @@ export function buildMetrics(circuits: () => Iterable<[string, { state: CircuitS
   const dropped = new Gauge('tracegate_gateway_spans_dropped_total', 'Spans dropped because the export queue was full (the collector is not keeping up)', [], spanCount('dropped'), 'counter');
   const failed = new Gauge('tracegate_gateway_spans_failed_total', 'Spans in export requests that failed (collector down, timeout, refused)', [], spanCount('failed'), 'counter');
   const queued = new Gauge('tracegate_gateway_span_queue_bytes', 'Encoded span bytes waiting for or in an export request', [], spanCount('queuedBytes'));
-  const all = [tokens, duration, ttft, requests, attempts, reloads, circuit, exported, dropped, failed, queued];
+  const internal = new Map<InternalComponent, number>(INTERNAL_COMPONENTS.map((c) => [c, 0]));
+  const internalErrors = new Gauge('tracegate_gateway_internal_errors_total', 'Failures inside the gateway\'s own telemetry, metrics, tokenizer or logging, contained (the request was still answered)', ['component'], function* () {
+    // Span encoding happens in the span processor, which keeps its own count.
+    const encoding = spans()?.encodeErrors ?? 0;
+    for (const [c, n] of internal) yield [[c], c === 'telemetry' ? n + encoding : n];
+  }, 'counter');
+  const all = [tokens, duration, ttft, requests, attempts, reloads, circuit, exported, dropped, failed, queued, internalErrors];
   const calls = new Map<string, CallSeries>();
+  const models = new ModelLabels();
 
   return {
     recordCall(d, seconds, status, usage, ttftSeconds) {
-      const key = `${d.operation}\u0001${d.provider}\u0001${d.requestModel}\u0001${d.responseModel ?? ''}\u0001${d.errorType ?? ''}\u0001${d.route}\u0001${status}`;
+      const requestModel = models.of(d.requestModel);
+      const responseModel = d.responseModel === undefined ? '' : models.of(d.responseModel);
+      const key = `${d.operation}\u0001${d.provider}\u0001${requestModel}\u0001${responseModel}\u0001${d.errorType ?? ''}\u0001${d.route}\u0001${status}`;
       let c = calls.get(key);
       if (!c) {
-        const base = [d.operation, d.provider, d.requestModel, d.responseModel ?? ''];
+        const base = [d.operation, d.provider, requestModel, responseModel];
         c = { base, duration: duration.handle([...base, d.errorType ?? '']), requests: requests.handle([d.route, '', String(status)]) };
         if (calls.size < CALL_KINDS) calls.set(key, c);
       }
@@ -97,7 +114,23 @@ export function buildMetrics(circuits: () => Iterable<[string, { state: CircuitS
     recordReload(ok) {
       reloads.inc([ok ? 'ok' : 'refused']);
     },
-    scrape: async () => renderAll(all),
+    recordInternalError(component, err) {
+      internal.set(component, (internal.get(component) ?? 0) + 1);
+      onInternalError(component, err);
+    },
+    setNamedModels: (names) => models.setNamed(names),
+    async scrape() {
+      // One metric that cannot render is left out of the scrape, not the whole answer.
+      const parts: string[] = [];
+      for (const m of all) {
+        try {
+          parts.push(m.render());
+        } catch (err) {
+          this.recordInternalError('metrics', err);
+        }
+      }
+      return `${parts.join('\n')}\n`;
+    },
     shutdown: async () => {},
   };
 }

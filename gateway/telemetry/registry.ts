@@ -129,7 +129,3 @@ export class Gauge {
     return lines.join('\n');
   }
 }
-
-export function renderAll(metrics: readonly { render(): string }[]): string {
-  return `${metrics.map((m) => m.render()).join('\n')}\n`;
-}

@@ -298,7 +298,7 @@ describe('export over real gRPC', () => {
     const want = flatten([official(memory.getFinishedSpans().filter((s) => s.name !== 'not sampled'))]);
     const byName = (a: Obj, b: Obj) => String((a.span as Obj).name).localeCompare(String((b.span as Obj).name));
     expect(got.sort(byName)).toEqual(want.sort(byName));
-    expect(processor.stats).toEqual({ exported: 12, dropped: 0, failed: 0, queuedBytes: 0 });
+    expect(processor.stats).toEqual({ exported: 12, dropped: 0, failed: 0, queuedBytes: 0, encodeErrors: 0 });
     await provider.shutdown();
   });
 
@@ -354,7 +354,7 @@ describe('export over real gRPC', () => {
     expect(rx.received).toHaveLength(4);
     const names = flatten(rx.received.map((b) => decode('ExportTraceServiceRequest', b))).map((x) => String((x.span as Obj).name));
     expect(names).toEqual(Array.from({ length: 11 }, (_, i) => `s${i}`));
-    expect(processor.stats).toEqual({ exported: 11, dropped: 0, failed: 0, queuedBytes: 0 });
+    expect(processor.stats).toEqual({ exported: 11, dropped: 0, failed: 0, queuedBytes: 0, encodeErrors: 0 });
     await provider.shutdown();
   });
 
@@ -363,7 +363,7 @@ describe('export over real gRPC', () => {
     const provider = new BasicTracerProvider({ spanProcessors: [processor] });
     for (let i = 0; i < 3; i++) provider.getTracer('t').startSpan(`s${i}`).end();
     await provider.forceFlush();
-    expect(processor.stats).toEqual({ exported: 0, dropped: 0, failed: 3, queuedBytes: 0 });
+    expect(processor.stats).toEqual({ exported: 0, dropped: 0, failed: 3, queuedBytes: 0, encodeErrors: 0 });
     await provider.shutdown();
     provider.getTracer('t').startSpan('after shutdown').end();
     expect(processor.stats.failed + processor.stats.exported + processor.stats.dropped).toBe(3);

@@ -57,6 +57,8 @@ export interface ExportStats {
   failed: number;
   /** Encoded bytes waiting or in flight now. */
   queuedBytes: number;
+  /** Spans that could not be encoded (an exception while writing them): left out of their batch. */
+  encodeErrors: number;
 }
 
 type Group = { resource: ResourceLike; scope: ScopeLike; spans: ProtoWriter };
@@ -97,7 +99,7 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
   private readonly exact: ExactBuffers;
   private idle: (() => void)[] = [];
   private closed: Promise<void> | undefined;
-  readonly stats: ExportStats = { exported: 0, dropped: 0, failed: 0, queuedBytes: 0 };
+  readonly stats: ExportStats = { exported: 0, dropped: 0, failed: 0, queuedBytes: 0, encodeErrors: 0 };
 
   constructor(opts: SpanProcessorOptions) {
     this.maxConcurrent = Math.max(1, opts.maxConcurrentExports ?? 2);
@@ -125,7 +127,18 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
     }
   }
 
-  private readonly drainSoon = () => this.drain();
+  // Timer callbacks: whatever escapes them would end the process, so nothing does.
+  private readonly drainSoon = () => this.guarded(() => this.drain());
+  private readonly sealSoon = () => this.guarded(() => this.seal());
+
+  private guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.stats.encodeErrors++;
+      diag.error(`tracegate: span export step failed: ${(err as Error)?.message ?? String(err)}`);
+    }
+  }
 
   /** Encodes the spans ended so far into the open batch; seals the batch when full. */
   private drain(): void {
@@ -137,12 +150,21 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
     for (const s of spans) {
       const g = this.groupOf(s);
       const before = g.spans.pos;
-      spanEntry(g.spans, s);
+      // This runs from a timer: an exception here would end the process. A span that cannot be
+      // written is cut out of the batch (the writer goes back) and counted; the others go on.
+      try {
+        spanEntry(g.spans, s);
+      } catch (err) {
+        g.spans.pos = before;
+        this.stats.encodeErrors++;
+        diag.error(`tracegate: a span could not be encoded and was left out: ${(err as Error)?.message ?? String(err)}`);
+        continue;
+      }
       this.batchBytes += g.spans.pos - before;
       if (++this.batchSpans >= this.maxSpans || this.batchBytes >= this.maxBytes) this.seal();
     }
     if (this.batchSpans > 0 && !this.timer) {
-      this.timer = setTimeout(() => this.seal(), this.delayMs);
+      this.timer = setTimeout(this.sealSoon, this.delayMs);
       this.timer.unref();
     }
   }

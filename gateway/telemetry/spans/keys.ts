@@ -101,6 +101,7 @@ export const KEYS = {
   streaming: k(TG.STREAMING),
   ttftMs: k(TG.TIME_TO_FIRST_TOKEN_MS),
   tokensEstimated: k(TG.TOKENS_ESTIMATED),
+  tokensSampled: k(TG.TOKENS_SAMPLED),
   httpStatus: k(TG.HTTP_STATUS),
   truncated: k(TG.TRUNCATED),
 } as const;
