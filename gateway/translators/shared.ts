@@ -53,3 +53,17 @@ export function headerValue(headers: HeaderSource | undefined, name: string): st
   const v = (headers as Record<string, string | string[] | undefined>)[name];
   return Array.isArray(v) ? v[0] : v;
 }
+
+/**
+ * Characters of a stream's output (text, or one tool call's arguments) kept for telemetry and
+ * token estimation: an upstream may stream gigabytes, and a string of that size exhausts memory
+ * or V8's string limit. 1 Mi characters is above any real model output (about 250k tokens).
+ */
+export const MAX_KEPT_OUTPUT = 1024 * 1024;
+
+/** `kept + more`, cut at MAX_KEPT_OUTPUT characters. */
+export function keepOutput(kept: string, more: string): string {
+  if (kept.length >= MAX_KEPT_OUTPUT) return kept;
+  const next = kept + more;
+  return next.length > MAX_KEPT_OUTPUT ? next.slice(0, MAX_KEPT_OUTPUT) : next;
+}

@@ -15,7 +15,7 @@
  */
 import { SSE_DONE_FRAME, sseFrame } from '../../sse.js';
 import { anthropicStreamError, openaiError } from '../errors.js';
-import { isObject, parseObject, str } from '../shared.js';
+import { isObject, keepOutput, parseObject, str } from '../shared.js';
 import type { ClientError, ResponseContext, ResponseFacts, SseEvent, StreamTranslator, ToolCallOut } from '../types.js';
 import { type AnthropicCounters, mergeAnthropicCounters, openAIUsageOf, usageFromAnthropic } from '../usage.js';
 import { forcedJsonTool } from './openai_anthropic_params.js';
@@ -118,7 +118,7 @@ export class AnthropicChatStream implements StreamTranslator {
 
   private content(text: string): string[] {
     if (!text) return [];
-    this.text += text;
+    this.text = keepOutput(this.text, text);
     this.firstContentSeen = true;
     return [this.delta({ content: text })];
   }
@@ -163,7 +163,7 @@ export class AnthropicChatStream implements StreamTranslator {
     const partial = str(delta.partial_json) ?? '';
     if (block.kind === 'json') return this.content(partial);
     if (block.kind !== 'tool' || !partial) return [];
-    this.calls[block.toolIndex].arguments += partial;
+    this.calls[block.toolIndex].arguments = keepOutput(this.calls[block.toolIndex].arguments, partial);
     return [this.delta({ tool_calls: [{ index: block.toolIndex, function: { arguments: partial } }] })];
   }
 

@@ -7,7 +7,7 @@
  */
 import { SSE_DONE_FRAME, sseFrameOf } from '../../sse.js';
 import { fromOpenAIUpstream } from '../errors.js';
-import { isObject, parseObject, str } from '../shared.js';
+import { isObject, keepOutput, parseObject, str } from '../shared.js';
 import type { ClientError, ResponseContext, ResponseFacts, SseEvent, StreamTranslator, ToolCallOut } from '../types.js';
 import { usageFromOpenAI } from '../usage.js';
 
@@ -25,7 +25,7 @@ export class ChatOutput {
     let content = false;
     const text = str(delta.content) ?? str(delta.refusal);
     if (text) {
-      this.text += text;
+      this.text = keepOutput(this.text, text);
       content = true;
     }
     if (Array.isArray(delta.tool_calls)) {
@@ -40,7 +40,7 @@ export class ChatOutput {
     const fn = isObject(tc.function) ? tc.function : {};
     if (str(tc.id)) call.id = tc.id as string;
     if (str(fn.name)) call.name += fn.name as string;
-    if (str(fn.arguments)) call.arguments += fn.arguments as string;
+    if (str(fn.arguments)) call.arguments = keepOutput(call.arguments, fn.arguments as string);
     return true;
   }
 

@@ -8,7 +8,7 @@
 import { readContent } from '../anthropic_content.js';
 import { anthropicError, anthropicStreamErrorNative, fromAnthropicUpstream } from '../errors.js';
 import { type Observer, PassthroughStream } from '../passthrough_stream.js';
-import { baseHeaders, isObject, joinUrl, parseObject, str } from '../shared.js';
+import { baseHeaders, isObject, joinUrl, keepOutput, parseObject, str } from '../shared.js';
 import type { RequestOptions, ResponseFacts, ResponseResult, Translator } from '../types.js';
 import { ANTHROPIC_DEFAULT_VERSION } from '../types.js';
 import { type AnthropicCounters, mergeAnthropicCounters, usageFromAnthropic } from '../usage.js';
@@ -56,9 +56,9 @@ function messagesObserver(): Observer {
       }
       case 'content_block_delta': {
         const d = isObject(data.delta) ? data.delta : {};
-        if (d.type === 'text_delta') state.text += str(d.text) ?? '';
+        if (d.type === 'text_delta') state.text = keepOutput(state.text, str(d.text) ?? '');
         const at = toolAt.get(index);
-        if (d.type === 'input_json_delta' && at !== undefined) state.calls[at].arguments += str(d.partial_json) ?? '';
+        if (d.type === 'input_json_delta' && at !== undefined) state.calls[at].arguments = keepOutput(state.calls[at].arguments, str(d.partial_json) ?? '');
         return d.type === 'text_delta' || d.type === 'input_json_delta';
       }
       case 'message_delta': {

@@ -8,7 +8,7 @@
 import { passthroughResponse } from '../chat/openai_common.js';
 import { fromOpenAIUpstream, openaiError } from '../errors.js';
 import { type Observer, PassthroughStream } from '../passthrough_stream.js';
-import { baseHeaders, isObject, joinUrl, parseObject, str } from '../shared.js';
+import { baseHeaders, isObject, joinUrl, keepOutput, parseObject, str } from '../shared.js';
 import type { ResponseFacts, ToolCallOut, Translator } from '../types.js';
 import { usageFromResponses } from '../usage.js';
 
@@ -57,7 +57,7 @@ export const observeResponses: Observer = (data, _ev, state) => {
   if (!data) return false;
   const type = str(data.type) ?? '';
   if (type === 'response.output_text.delta' || type === 'response.refusal.delta') {
-    state.text += str(data.delta) ?? '';
+    state.text = keepOutput(state.text, str(data.delta) ?? '');
     return true;
   }
   if (type === 'response.function_call_arguments.delta') return true;
