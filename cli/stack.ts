@@ -17,7 +17,9 @@ import { createSimulatedTransport } from '../gateway/providers/simulated.js';
 import { buildGateway, loggerOptions, type Gateway } from '../gateway/server.js';
 import { otlpSpanProcessor } from '../gateway/telemetry/tracing.js';
 import { DEFAULT_SCHEMA_SETTINGS, migrate } from '../schemas/migrate.js';
+import { requireMasterKey } from '../gateway/policy/master-key.js';
 import { defaultConfigYaml } from './default-config.js';
+import { checkExposure } from './exposure.js';
 
 export interface StackOptions {
   target: StoreTarget;
@@ -29,6 +31,29 @@ export interface StackOptions {
   logLevel?: string;
   /** Latency of the simulated backend; 0 in tests. */
   simulatedLatency?: { minMs: number; maxMs: number; perTokenMs: number };
+  /** Credentials per surface; beyond loopback all three are required unless `insecure`. */
+  auth?: StackAuth;
+  insecure?: boolean;
+}
+
+export interface StackAuth {
+  /** Every gateway /v1/* request must carry it (gateway/policy/master-key.ts). */
+  masterKey?: string;
+  /** How the banner's curl names the master key (`$TRACEGATE_MASTER_KEY`), never the key itself. */
+  masterKeyRef?: string;
+  /** Bearer token of the collector's data routes (OTLP gRPC and HTTP, feedback, usage). */
+  collectorToken?: string;
+  sqlUser?: string;
+  sqlPassword?: string;
+}
+
+/** The surfaces `opts` leaves without authentication, with how to set each. */
+export function unauthenticated(auth: StackAuth = {}): [string, string][] {
+  const missing: [string, string][] = [];
+  if (!auth.masterKey) missing.push(['the gateway master key', 'TRACEGATE_MASTER_KEY or --master-key-file']);
+  if (!auth.collectorToken) missing.push(['the collector token', 'TRACEGATE_COLLECTOR_TOKEN or --collector-token-file']);
+  if (!auth.sqlPassword) missing.push(['the SQL password', 'TRACEGATE_SQL_PASSWORD or --sql-password-file']);
+  return missing;
 }
 
 export interface Stack {
@@ -38,6 +63,8 @@ export interface Stack {
   sql: SqlInterface;
   urls: { gateway: string; otlpGrpc: string; otlpHttp: string; sql: string };
   configSource: string;
+  /** How to name the master key in an example (`$TRACEGATE_MASTER_KEY`); undefined without one. */
+  masterKeyRef?: string;
   /** Graceful: the gateway flushes its spans, the collector writes all it accepted, the store closes. Idempotent. */
   stop(): Promise<void>;
 }
@@ -79,7 +106,14 @@ async function gatewayConfig(opts: StackOptions, otlpEndpoint: string): Promise<
   return { result: parseConfig(text), source: 'the default configuration (tracegate start --print-config)' };
 }
 
+/** Refuses (UsageError, exit code 2) a stack beyond loopback without its three secrets, unless insecure. */
+export function checkStackExposure(opts: StackOptions): void {
+  checkExposure({ hosts: [opts.host], missing: unauthenticated(opts.auth), insecure: opts.insecure ?? false });
+}
+
 export async function startStack(opts: StackOptions): Promise<Stack> {
+  checkStackExposure(opts);
+  const auth = opts.auth ?? {};
   const logger = pino(loggerOptions(opts.logLevel ?? 'warn'));
   const { result, source } = await gatewayConfig(opts, `http://127.0.0.1:${opts.ports.grpc}`);
   if (!result.ok) {
@@ -108,6 +142,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         grpc: { host: opts.host, port: opts.ports.grpc },
         http: { host: opts.host, port: opts.ports.http },
         spool: { dir: spoolDir },
+        authToken: auth.collectorToken,
       }),
       { store, logger: logger.child({ component: 'collector' }) },
     );
@@ -117,6 +152,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       store,
       host: opts.host,
       port: opts.ports.sql,
+      ...(auth.sqlUser ? { user: auth.sqlUser } : {}),
+      password: auth.sqlPassword,
       markerDir: opts.target.kind === 'embedded' ? opts.target.dataDir : undefined,
     });
     const sqlAt = await sql.listen().catch((err) => portInUse(err, 'SQL interface', opts.ports.sql, '--sql-port'));
@@ -131,6 +168,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       spanProcessor: spans,
       simulated: createSimulatedTransport(opts.simulatedLatency ? { latency: opts.simulatedLatency } : {}),
     });
+    if (auth.masterKey) requireMasterKey(gateway.app, auth.masterKey);
     const gwUrl = await gateway
       .listen({ host: opts.host, port: opts.ports.gateway })
       .catch((err) => portInUse(err, 'gateway', opts.ports.gateway, '--port'));
@@ -143,6 +181,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       collector,
       sql,
       configSource: source,
+      masterKeyRef: auth.masterKey ? (auth.masterKeyRef ?? '$TRACEGATE_MASTER_KEY') : undefined,
       urls: { gateway: gwUrl, otlpGrpc: grpcUrl, otlpHttp: `http://${at.http!.host}:${at.http!.port}`, sql: sqlAt.url },
       stop() {
         stopping ??= unwind();

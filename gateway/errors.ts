@@ -28,6 +28,7 @@ export const CATALOGUE = {
   upstream_event_too_large: { status: 502, type: 'api_error' },
   no_healthy_backend: { status: 503, type: 'api_error' },
   upstream_timeout: { status: 504, type: 'api_error' },
+  invalid_api_key: { status: 401, type: 'invalid_request_error' },
   internal_error: { status: 500, type: 'api_error' },
 } as const satisfies Record<string, { status: number; type: string }>;
 

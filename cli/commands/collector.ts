@@ -9,6 +9,7 @@ import { parseCollectorConfig } from '../../collector/config.js';
 import { describeStore, openStore, resolveStoreTarget } from '../../common/store.js';
 import { DEFAULT_SCHEMA_SETTINGS, migrate } from '../../schemas/migrate.js';
 import { parse, STORE_OPTIONS, storeFlags, UsageError } from '../args.js';
+import { checkExposure, secretFrom } from '../exposure.js';
 
 const OPTIONS = {
   ...STORE_OPTIONS,
@@ -20,6 +21,8 @@ const OPTIONS = {
   spool: { type: 'string' },
   'spool-max-mb': { type: 'string' },
   'log-level': { type: 'string' },
+  'collector-token-file': { type: 'string' },
+  insecure: { type: 'boolean' },
 } as const;
 
 function port(raw: string | undefined, flag: string): number | undefined {
@@ -54,8 +57,15 @@ export function collectorConfigFrom(values: Record<string, string | boolean | un
     spool.maxBytes = Number(mb) * 1024 * 1024;
   }
   const raw = { ...base, grpc, http, spool } as Record<string, unknown>;
-  if (env.TRACEGATE_COLLECTOR_TOKEN) raw.authToken = env.TRACEGATE_COLLECTOR_TOKEN;
-  return parseCollectorConfig(raw);
+  const token = secretFrom(str('collector-token-file'), 'TRACEGATE_COLLECTOR_TOKEN', env, '--collector-token-file');
+  if (token) raw.authToken = token;
+  const config = parseCollectorConfig(raw);
+  checkExposure({
+    hosts: [config.grpc.host, config.http.host],
+    missing: config.authToken ? [] : [['the collector token', 'TRACEGATE_COLLECTOR_TOKEN or --collector-token-file']],
+    insecure: values.insecure === true,
+  });
+  return config;
 }
 
 export async function runCollector(args: string[]): Promise<number> {

@@ -5,7 +5,9 @@ import { loadConfigFile } from '../../gateway/config/load.js';
 import { formatProblem } from '../../gateway/config/model.js';
 import { buildGateway } from '../../gateway/server.js';
 import { gatewayResource, otlpSpanProcessor, SPAN_LIMITS } from '../../gateway/telemetry/tracing.js';
+import { requireMasterKey } from '../../gateway/policy/master-key.js';
 import { parse, UsageError } from '../args.js';
+import { checkExposure, secretFrom } from '../exposure.js';
 import { tuneHeapForServing } from '../heap.js';
 
 const OPTIONS = {
@@ -13,6 +15,8 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   'log-level': { type: 'string', default: 'info' },
+  'master-key-file': { type: 'string' },
+  insecure: { type: 'boolean' },
 } as const;
 
 /**
@@ -42,7 +46,6 @@ export function startNodeSdk(serviceName: string, processor: SpanProcessor | und
 /** `tracegate gateway --config FILE`: the data plane alone, with hot reload. Ctrl-C stops it cleanly. */
 export async function runGateway(args: string[]): Promise<number> {
   const { values } = parse(args, OPTIONS);
-  tuneHeapForServing();
   if (!values.config) throw new UsageError('give the file: tracegate gateway --config gateway.yaml');
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) throw new UsageError('--port must be a port number');
@@ -51,10 +54,18 @@ export async function runGateway(args: string[]): Promise<number> {
     for (const p of r.problems) process.stderr.write(`${formatProblem(p)}\n`);
     throw new Error(`${values.config} has ${r.problems.length} problem(s); fix them (tracegate validate --config ${values.config}) and start again`);
   }
+  const masterKey = secretFrom(values['master-key-file'], 'TRACEGATE_MASTER_KEY', process.env, '--master-key-file');
+  checkExposure({
+    hosts: [values.host ?? r.config.gateway.listen.host],
+    missing: masterKey ? [] : [['the gateway master key', 'TRACEGATE_MASTER_KEY or --master-key-file']],
+    insecure: values.insecure === true,
+  });
+  tuneHeapForServing();
   const telemetry = r.config.gateway.telemetry;
   const processor = telemetry.otlpEndpoint ? otlpSpanProcessor(telemetry.otlpEndpoint) : undefined;
   const sdk = startNodeSdk(telemetry.serviceName, processor);
   const gw = buildGateway(r.config, { spanProcessor: processor, logLevel: values['log-level'] });
+  if (masterKey) requireMasterKey(gw.app, masterKey);
   let url: string;
   try {
     url = await gw.listen({ host: values.host, port });

@@ -2,7 +2,9 @@ import { resolveStoreTarget, describeStore } from '../../common/store.js';
 import { parse, STORE_OPTIONS, storeFlags, UsageError } from '../args.js';
 import { tuneHeapForServing } from '../heap.js';
 import { defaultConfigYaml } from '../default-config.js';
-import { startStack, type Stack, type StackOptions } from '../stack.js';
+import type { GatewayConfig } from '../../gateway/config/model.js';
+import { secretFrom } from '../exposure.js';
+import { checkStackExposure, startStack, type Stack, type StackAuth, type StackOptions } from '../stack.js';
 
 export const START_OPTIONS = {
   ...STORE_OPTIONS,
@@ -15,6 +17,12 @@ export const START_OPTIONS = {
   spool: { type: 'string' },
   'log-level': { type: 'string', default: 'warn' },
   'print-config': { type: 'boolean' },
+  // Secrets come from files or the environment, never from a flag's value (visible in `ps`).
+  'master-key-file': { type: 'string' },
+  'collector-token-file': { type: 'string' },
+  'sql-user': { type: 'string' },
+  'sql-password-file': { type: 'string' },
+  insecure: { type: 'boolean' },
 } as const;
 
 function port(raw: string, flag: string): number {
@@ -23,9 +31,24 @@ function port(raw: string, flag: string): number {
   return n;
 }
 
+/** Credentials from `--*-file` flags or TRACEGATE_MASTER_KEY, TRACEGATE_COLLECTOR_TOKEN, TRACEGATE_SQL_USER / _PASSWORD. */
+export function stackAuth(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv = process.env): StackAuth {
+  const file = (k: string) => values[k] as string | undefined;
+  const keyFile = file('master-key-file');
+  return {
+    masterKey: secretFrom(keyFile, 'TRACEGATE_MASTER_KEY', env, '--master-key-file'),
+    masterKeyRef: keyFile ? `$(cat ${keyFile})` : '$TRACEGATE_MASTER_KEY',
+    collectorToken: secretFrom(file('collector-token-file'), 'TRACEGATE_COLLECTOR_TOKEN', env, '--collector-token-file'),
+    sqlUser: file('sql-user') ?? (env.TRACEGATE_SQL_USER || undefined),
+    sqlPassword: secretFrom(file('sql-password-file'), 'TRACEGATE_SQL_PASSWORD', env, '--sql-password-file'),
+  };
+}
+
 export function stackOptions(values: Record<string, string | boolean | undefined>): StackOptions {
   const str = (k: string) => values[k] as string;
   return {
+    auth: stackAuth(values),
+    insecure: values.insecure === true,
     target: resolveStoreTarget(storeFlags(values)),
     configFile: values.config as string | undefined,
     host: str('host'),
@@ -52,10 +75,25 @@ export function describeStack(stack: Stack, target: StackOptions['target']): str
     '',
     'Send a first request:',
     `  curl -s ${u.gateway}/v1/chat/completions -H 'content-type: application/json' \\`,
-    `    -d '{"model":"tracegate-sim-1","messages":[{"role":"user","content":"Hello!"}]}'`,
+    ...(stack.masterKeyRef ? [`    -H "Authorization: Bearer ${stack.masterKeyRef}" \\`] : []),
+    `    -d '{"model":"${exampleModel(stack.gateway.config)}","messages":[{"role":"user","content":"Hello!"}]}'`,
     'Then: tracegate usage --since 1h   ·   tracegate demo   ·   Ctrl-C to stop',
     '',
   ].join('\n');
+}
+
+/**
+ * A model the configuration serves, for the banner's example: the first exact model name of a
+ * rule with a usable backend, else the first glob with its wildcards filled in.
+ */
+export function exampleModel(config: GatewayConfig): string {
+  const usable = (backend: string) => !config.backends.get(backend)?.disabled;
+  const names = config.routes
+    .flatMap((r) => r.rules)
+    .filter((rule) => rule.targets.some((t) => t.weight > 0 && usable(t.backend)))
+    .flatMap((rule) => rule.matches.map((m) => m.model ?? 'gpt-4o-mini'));
+  const exact = names.find((m) => !/[*?]/.test(m));
+  return exact ?? names[0]?.replace(/[*?]/g, '1') ?? 'gpt-4o-mini';
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -75,6 +113,7 @@ export async function runStart(args: string[]): Promise<number> {
     process.stdout.write(defaultConfigYaml({ host: opts.host, port: opts.ports.gateway, otlpEndpoint: `http://127.0.0.1:${opts.ports.grpc}` }));
     return 0;
   }
+  checkStackExposure(opts);
   tuneHeapForServing();
   const stack = await startStack(opts);
   process.stdout.write(describeStack(stack, opts.target));
