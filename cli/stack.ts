@@ -161,7 +161,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const config = result.config;
     const grpcUrl = `http://${at.grpc!.host === '0.0.0.0' ? '127.0.0.1' : at.grpc!.host}:${at.grpc!.port}`;
     // Under `start` the gateway always exports to the collector started beside it.
-    const spans = otlpSpanProcessor(grpcUrl);
+    const spans = otlpSpanProcessor(grpcUrl, auth.collectorToken);
     stopped.push(() => spans.shutdown());
     const gateway = buildGateway(config, {
       logger: logger.child({ component: 'gateway' }),

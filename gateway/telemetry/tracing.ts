@@ -5,6 +5,7 @@
  * (otlp/processor.ts). Tests hand in an exporter (in memory); an embedding application can hand in
  * its own SpanProcessor or TracerProvider.
  */
+import { Metadata } from '@grpc/grpc-js';
 import type { TracerProvider } from '@opentelemetry/api';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -22,8 +23,11 @@ export const BATCH = { maxQueueSize: 8192, maxExportBatchSize: 512, scheduledDel
  * The span processor that exports to an OTLP/gRPC endpoint: 512 spans (256 calls) per export
  * request keeps gRPC's per-call cost small.
  */
-export function otlpSpanProcessor(otlpEndpoint: string): OtlpGrpcSpanProcessor {
-  return new OtlpGrpcSpanProcessor({ url: otlpEndpoint, maxBatchSpans: 512, scheduledDelayMillis: 1000 });
+export function otlpSpanProcessor(otlpEndpoint: string, bearerToken?: string): OtlpGrpcSpanProcessor {
+  // A collector with a token refuses spans without it (`tracegate start` beyond loopback).
+  const metadata = bearerToken ? new Metadata() : undefined;
+  metadata?.set('authorization', `Bearer ${bearerToken}`);
+  return new OtlpGrpcSpanProcessor({ url: otlpEndpoint, metadata, maxBatchSpans: 512, scheduledDelayMillis: 1000 });
 }
 
 export function gatewayResource(serviceName: string): Resource {

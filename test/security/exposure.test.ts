@@ -248,6 +248,11 @@ describe('tracegate start beyond loopback with all three secrets: each surface r
     expect(answer.choices[0].message.content).toBeTruthy();
     expect((await fetch(`${gw}/healthz`)).status).toBe(200);
     expect((await fetch(`${gw}/metrics`)).status).toBe(200);
+    // The gateway's own spans carry the collector's token: they are stored, not refused.
+    await stack.gateway.flush();
+    await stack.collector.idle(10_000);
+    const rs = await stack.store.client.query({ query: "SELECT count() AS n FROM tracegate.otel_traces WHERE ServiceName = 'tracegate-gateway'", format: 'JSONEachRow' });
+    expect(Number((await rs.json<{ n: string }>())[0].n)).toBeGreaterThan(0);
   });
 
   it('collector: 401 on OTLP/HTTP, feedback and usage without the token; health open', async () => {

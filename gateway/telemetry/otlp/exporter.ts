@@ -4,6 +4,7 @@
  * `@opentelemetry/otlp-grpc-exporter-base`: channel, deadlines, retries, concurrency limit,
  * partial-success logging), with our one-pass protobuf encoder in place of the SDK's serializer.
  */
+import type { Metadata } from '@grpc/grpc-js';
 import type { ExportResult } from '@opentelemetry/core';
 import { convertLegacyOtlpGrpcOptions, createOtlpGrpcExportDelegate } from '@opentelemetry/otlp-grpc-exporter-base';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -17,6 +18,8 @@ export const TRACE_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceS
 export interface GrpcExporterOptions {
   /** `http://host:port` of the OTLP/gRPC receiver. */
   url: string;
+  /** Sent with every export call (the collector's `authorization: Bearer` token). */
+  metadata?: Metadata;
   /** Per export call (default: the SDK's, 10 s, or OTEL_EXPORTER_OTLP_TRACES_TIMEOUT). */
   timeoutMillis?: number;
   /** Exports in flight at once before new ones fail fast (default: the SDK's, 30). */
@@ -34,7 +37,7 @@ export const spanCounter = <T>(count: (request: T) => number) => ({ name: 'span'
 
 /** An export delegate on the official gRPC transport for any request representation `T`. */
 export function grpcTraceDelegate<T>(opts: GrpcExporterOptions, serializer: Serializer<T>, count: (request: T) => number) {
-  const config = convertLegacyOtlpGrpcOptions({ url: opts.url, timeoutMillis: opts.timeoutMillis, concurrencyLimit: opts.concurrencyLimit }, 'TRACES');
+  const config = convertLegacyOtlpGrpcOptions({ url: opts.url, metadata: opts.metadata, timeoutMillis: opts.timeoutMillis, concurrencyLimit: opts.concurrencyLimit }, 'TRACES');
   return createOtlpGrpcExportDelegate(config, serializer, 'otlp_grpc_span_exporter', spanCounter(count), undefined, TRACE_SERVICE, TRACE_EXPORT_PATH);
 }
 
