@@ -1,8 +1,10 @@
 import { REDACTED } from '../../../common/semconv.js';
+import { JSON_KEY_PROBE, scrubJsonKeys } from './secrets-json.js';
 
 /**
  * Credentials must never reach a table. Keys are judged by name (cached per key); values are
- * looked at only when a cheap substring test finds a token's prefix, then masked by pattern.
+ * looked at only when a cheap substring test finds a token's prefix, then masked by pattern;
+ * JSON text inside values has its credential-named keys' values replaced (secrets-json.ts).
  */
 const KEY_WORDS = [
   'authorization',
@@ -37,39 +39,98 @@ export function isSecretKey(key: string): boolean {
   return v;
 }
 
+/** Bearer tokens: 16 characters and more, or 8 with a digit (`the bearer of bad news` stays). */
+function schemeCredential(all: string, scheme: string, space: string, token: string): string {
+  const basic = scheme.length === 5;
+  const secret = basic
+    ? token.endsWith('=') || (token.length >= 8 && /[0-9+/]/.test(token))
+    : token.length >= 16 || (token.length >= 8 && /\d/.test(token));
+  return secret ? `${scheme}${space}${REDACTED}` : all;
+}
+
+/** `?key=` only with a value shaped like an API key (a cache or object key stays). */
+function queryCredential(all: string, name: string, value: string): string {
+  if (/^[?&;]key=$/i.test(name) && !/^[A-Za-z0-9_-]{16,}$/.test(value)) return all;
+  return name + REDACTED;
+}
+
+const SCHEME_PROBE = /bearer|basic/i;
+
+type Replacement = string | ((substring: string, ...groups: string[]) => string);
+
 /**
- * Each pattern has a probe that rules most values out in nanoseconds: V8 finds a single
- * character or an upper-case-led literal with a fast scan, while a short literal that starts
- * with a common letter (`sk-`) costs a full pass; so `-` and `_` are looked for first.
- * Bearer tokens are matched as `Bearer` (the scheme's usual spelling; header keys are masked
- * whole whatever their value).
+ * Each pattern has a probe that rules most values out in nanoseconds (single characters and
+ * upper-case-led literals are found with a fast scan). Every pattern is linear: it starts at a
+ * literal or a word start, its quantifiers are bounded, and what follows a repeated class cannot
+ * be matched by it, so a failed attempt never rescans (see test/security/collector.test.ts).
  */
-const VALUE_PATTERNS: ReadonlyArray<readonly [probe: (v: string) => boolean, re: RegExp, replacement: string]> = [
-  [(v) => v.includes('Bearer'), /\bBearer\s+[A-Za-z0-9._~+/-]{16,}=*/g, `Bearer ${REDACTED}`],
-  [(v) => v.includes('-') && (v.includes('sk-') || v.includes('xox')), /\b(?:sk-(?:ant-|proj-|or-)?[A-Za-z0-9_-]{20,}|xox[abprs]-[A-Za-z0-9-]{10,})/g, REDACTED],
+const VALUE_PATTERNS: ReadonlyArray<readonly [probe: (v: string) => boolean, re: RegExp, replacement: Replacement]> = [
+  // `Authorization: <scheme> <credentials>` written into text (a curl line, a logged header), any case;
+  // a quoted JSON key `"authorization":` is left to the JSON scan, which keeps the JSON valid
+  [(v) => v.includes('uthoriz') || v.includes('UTHORIZ'), /\b((?:proxy-)?authorization\s{0,8}[:=]\s{0,8}["']?)(?:([A-Za-z]{1,20})(\s{1,8}))?([^\s"',;]{1,4096})/gi,
+    (_all, head: string, scheme = '', space = '') => `${head}${scheme}${space}${REDACTED}`],
+  [(v) => SCHEME_PROBE.test(v), /\b(bearer|basic)(\s{1,8})([A-Za-z0-9._~+/-]{1,4096}=*)/gi, schemeCredential],
+  [(v) => v.includes('-') && (v.includes('sk-') || v.includes('xox')), /\b(?:sk-(?:ant-|proj-|or-)?[A-Za-z0-9_-]{20,512}|xox[abprs]-[A-Za-z0-9-]{10,256})/g, REDACTED],
   [(v) => v.includes('AKIA') || v.includes('ASIA'), /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, REDACTED],
   [(v) => v.includes('AIza'), /\bAIza[0-9A-Za-z_-]{35}/g, REDACTED],
-  [(v) => v.includes('_') && v.includes('ghp_'), /\bghp_[A-Za-z0-9]{36}\b/g, REDACTED],
+  [(v) => v.includes('_'), /\b(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,247}|hf_[A-Za-z0-9]{30,60})\b/g, REDACTED],
+  [(v) => v.includes('eyJ'), /(?<![\w-])eyJ[\w-]{4,4096}\.eyJ[\w-]{2,8192}\.[\w-]{0,4096}/g, REDACTED],
+  // scheme://user:password@host: the password
+  [(v) => v.includes('@') && v.includes('://'), /(\b[A-Za-z][\w+.-]{0,31}:\/\/[^\s:/?#@"'<>]{0,256}:)[^\s/?#@"'<>]{1,256}@/g, `$1${REDACTED}@`],
+  // credential parameters in a query or form body; the generic names only after ? or &
+  [(v) => v.includes('='), /((?<![\w-])(?:api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|client[_-]?secret|passw(?:or)?d|secret)=|[?&;](?:token|sig|signature|key|x-amz-signature|x-amz-security-token)=)([^&\s#"'<>]{1,4096})/gi, queryCredential],
 ];
 
 /**
- * The shortest value any pattern can match (`xox?-` and 10 characters); most attribute values
+ * The shortest value any pattern can match (`BASIC abc=`, `?sig=abc`); most attribute values
  * (roles, counts, ids, names) are shorter and are not scanned at all.
  */
-const MIN_SECRET_LENGTH = 15;
+const MIN_SECRET_LENGTH = 8;
 
 /**
- * Every probe's literal in one expression: one pass rules out almost every value (half the
- * time of the probes one by one); the probes then pick the patterns to apply.
+ * Every probe's literal in one expression: one pass rules out almost every value; the probes
+ * then pick the patterns to apply. Case-sensitive (an expression with the `i` flag scans several
+ * times slower): the scheme and header names in their usual spellings (`Bearer`, `bearer`,
+ * `BEARER`); the patterns themselves match any case.
  */
-const ANY_PROBE = /Bearer|sk-|xox|A(?:KIA|SIA|Iza)|ghp_/;
+const ANY_PROBE = /[Bb]earer\s|BEARER\s|[Bb]asic\s{1,8}[A-Za-z0-9+/]{0,512}[0-9+/=]|BASIC\s|[Aa]uthoriz|AUTHORIZ|sk-|xox|A(?:KIA|SIA|Iza)|gh[pousr]_|github_pat_|k_(?:live|test)_|hf_|eyJ|PRIVATE KEY|:\/\/[^\s/?#@]{0,256}@|(?:[Kk]ey|KEY|[Tt]oken|TOKEN|sig|[Ss]ignature|[Ss]ecret|SECRET|[Pp]assw(?:or)?d|PASSW(?:OR)?D)=/;
 
-/** The value with tokens masked; the same string when none was found. */
+/** The value with credentials masked; the same string when none was found. */
 export function scrubValue(v: string): string {
-  if (v.length < MIN_SECRET_LENGTH || !ANY_PROBE.test(v)) return v;
-  let out = v;
+  if (v.length < MIN_SECRET_LENGTH) return v;
+  // JSON text is looked at for credential-named keys only when it has a key at all.
+  const json = v.includes('":') && JSON_KEY_PROBE.test(v);
+  if (!ANY_PROBE.test(v)) return json ? scrubJsonKeys(v) : v;
+  let out = scrubPem(v);
   for (const [probe, re, replacement] of VALUE_PATTERNS) {
-    if (probe(out)) out = out.replace(re, replacement);
+    if (probe(out)) out = out.replace(re, replacement as string);
   }
-  return out;
+  return json ? scrubJsonKeys(out) : out;
+}
+
+const PEM_BEGIN = /-----BEGIN (?:[A-Z0-9]{1,16} ){0,3}PRIVATE KEY-----/g;
+const PEM_END = /-----END (?:[A-Z0-9]{1,16} ){0,3}PRIVATE KEY-----/g;
+
+/**
+ * PEM private keys (PKCS#1, PKCS#8, SEC1, OpenSSH, encrypted), across lines or with `\n`
+ * escapes: from BEGIN through END, or to the end of the text when the key was cut. The next
+ * END is found once and reused, so many BEGINs without an END stay linear.
+ */
+function scrubPem(v: string): string {
+  if (!v.includes('PRIVATE KEY-----')) return v;
+  let out = '';
+  let last = 0;
+  let end: RegExpExecArray | null | undefined;
+  PEM_BEGIN.lastIndex = 0;
+  for (let b = PEM_BEGIN.exec(v); b !== null; b = PEM_BEGIN.exec(v)) {
+    if (end !== null && (end === undefined || end.index < PEM_BEGIN.lastIndex)) {
+      PEM_END.lastIndex = PEM_BEGIN.lastIndex;
+      end = PEM_END.exec(v);
+    }
+    const stop = end ? end.index + end[0].length : v.length;
+    out += v.slice(last, b.index) + REDACTED;
+    last = stop;
+    PEM_BEGIN.lastIndex = stop;
+  }
+  return last === 0 ? v : out + v.slice(last);
 }
