@@ -95,6 +95,10 @@ const behaviours: Record<string, Behaviour> = {
     sse(res);
     return trickle(res, stop, ':', 100);
   },
+  'stall-messages': async (res) => {
+    sse(res);
+    res.write(`event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { id: 'm1', type: 'message', role: 'assistant', model: 'm', content: [], usage: { input_tokens: 1, output_tokens: 0 } } })}\n\n`);
+  },
   'stall-sse': async (res) => {
     sse(res);
     res.write(chunk('first'));
@@ -153,6 +157,7 @@ beforeAll(async () => {
     docs(
       backendDoc('hostile', 'openai', url, '  circuitBreaker: { enabled: false }'),
       backendDoc('good', 'openai', good.url),
+      backendDoc('hostile-anthropic', 'anthropic', url, '  circuitBreaker: { enabled: false }'),
       `kind: Route
 metadata: { name: r }
 spec:
@@ -178,6 +183,11 @@ ${rule('trickle-sse', `${noRetry}      timeouts: { attempt: 500ms }\n`)}
       timeouts: { attempt: 30s, request: 500ms }
 ${rule('stall-sse', `${noRetry}      timeouts: { streamIdle: 500ms }\n`)}
 ${rule('giga-stream', `${noRetry}      timeouts: { attempt: 10s, streamIdle: 10s }\n`)}
+    - name: stall-messages
+      matches: [{ model: stall-messages }]
+      targets: [{ backend: hostile-anthropic }]
+      retry: { retries: 0 }
+      timeouts: { streamIdle: 500ms }
 ${rule('endless-error', '      retry: { retries: 2, backoff: { base: 1ms, max: 5ms } }\n')}`,
     ),
   );
@@ -324,6 +334,20 @@ describe('timeouts hold while an answer is read', () => {
     expect(JSON.parse(frames[0].slice(6)).choices[0].delta.content).toBe('first');
     expect(JSON.parse(frames.at(-1)!.slice(6))).toMatchObject({ error: { code: 'upstream_timeout', message: expect.stringMatching(/timed out/) } });
     expect((await closed('stall-sse'))[0].cut).toBe(true);
+    await stillServes();
+  });
+});
+
+describe('timeouts hold on /v1/messages too', () => {
+  it('a Messages stream stalling after message_start ends with an error event in Anthropic\'s streaming shape', async () => {
+    const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'stall-messages', max_tokens: 10, messages, stream: true }) });
+    expect(res.status).toBe(200);
+    const frames = (await res.text()).trim().split('\n\n');
+    expect(frames[0]).toMatch(/^event: message_start\n/);
+    const last = frames.at(-1)!.split('\n');
+    expect(last[0]).toBe('event: error');
+    expect(JSON.parse(last[1].slice(6))).toMatchObject({ type: 'error', error: { type: 'timeout_error', message: expect.stringMatching(/timed out/) } });
+    expect((await closed('stall-messages'))[0].cut).toBe(true);
     await stillServes();
   });
 });
