@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { contentTypeFor } from '../../sqlapi/statement.js';
-import { embeddedEngine, type ReadSession } from '../../sqlapi/engine.js';
-import { tempStore, type TempStore } from '../helpers/store.js';
+import { useReadSession } from './read-session.js';
 import { classifyParam, decodeParamValue, splitParams } from '../../sqlapi/settings.js';
 import { parseQuery, pickEncoding, credentialsOf, checkCredentials } from '../../sqlapi/request.js';
 import { ChError } from '../../sqlapi/errors.js';
@@ -18,17 +17,8 @@ function chErr(fn: () => unknown): ChError {
 }
 
 describe('checkReadOnly on a read session of the engine', () => {
-  let store: TempStore;
-  let session: ReadSession;
-  beforeAll(async () => {
-    store = await tempStore();
-    session = await embeddedEngine(store.dataDir).open([], 'tracegate');
-  });
-  afterAll(async () => {
-    session?.close();
-    await store?.destroy();
-  });
-  const check = (text: string, defaultFormat?: string) => checkReadOnly(session, text, { database: 'tracegate', defaultFormat });
+  const fixture = useReadSession();
+  const check = (text: string, defaultFormat?: string) => checkReadOnly(fixture.session(), text, { database: 'tracegate', defaultFormat });
 
   it.each([
     ['SELECT 1', undefined, 'SELECT 1 FORMAT TabSeparated', 'TabSeparated'],
