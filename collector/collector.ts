@@ -92,7 +92,7 @@ export function buildCollector(config: Readonly<CollectorConfig>, deps: Collecto
     return reply.code(status).send({ error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error', code: status } });
   });
   void app.register(otlpHttpReceiver, { maxRequestBytes: config.maxRequestBytes, authToken: config.authToken, handler, metrics });
-  registerFeedbackRoute(app, { store: deps.store, now: deps.now });
+  registerFeedbackRoute(app, { store: deps.store, authToken: config.authToken, now: deps.now });
   registerUsageRoute(app, { store: deps.store, authToken: config.authToken, now: deps.now });
   registerHealthRoutes(app, {
     notReady: () => (!running ? 'not started' : !accepting ? 'shutting down' : running.spool.full ? 'the spool is full (ClickHouse is not keeping up or is down)' : undefined),

@@ -17,6 +17,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Store } from '../common/store.js';
+import { requireBearer } from './receivers/auth.js';
 
 export const EXPLANATION_MAX_CHARS = 10_000;
 const ZERO_TRACE = /^0{32}$/;
@@ -102,8 +103,15 @@ export async function targetContext(store: Store, traceId: string, spanId?: stri
   return [source, { ...span, agent_name: span.agent_name || trace.agent_name, session_id: span.session_id || trace.session_id }];
 }
 
-export function registerFeedbackRoute(app: FastifyInstance, deps: { store: Store; now?: () => number }): void {
-  app.post('/v1/feedback', async (req, reply) => {
+export interface FeedbackRouteDeps {
+  store: Store;
+  /** When set, the route wants `authorization: Bearer <token>` like the receivers. */
+  authToken?: string;
+  now?: () => number;
+}
+
+export function registerFeedbackRoute(app: FastifyInstance, deps: FeedbackRouteDeps): void {
+  app.post('/v1/feedback', { onRequest: requireBearer(deps.authToken) }, async (req, reply) => {
     const parsed = FeedbackSchema.safeParse(req.body);
     if (!parsed.success) {
       const fields = parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../common/store.js';
 import { parseUsageParams, queryUsage, resolveWindow, usageColumns, usageCsv, UsageParamsError } from '../common/usage.js';
-import { bearerOk } from './receivers/auth.js';
+import { requireBearer } from './receivers/auth.js';
 
 export interface UsageRouteDeps {
   store: Pick<Store, 'client' | 'database'>;
@@ -16,10 +16,7 @@ export interface UsageRouteDeps {
 }
 
 export function registerUsageRoute(app: FastifyInstance, deps: UsageRouteDeps): void {
-  app.get('/v1/usage', async (req, reply) => {
-    if (!bearerOk(deps.authToken, req.headers.authorization)) {
-      return reply.code(401).send({ error: { message: 'missing or wrong bearer token', type: 'authentication_error', code: 401 } });
-    }
+  app.get('/v1/usage', { onRequest: requireBearer(deps.authToken) }, async (req, reply) => {
     const now = new Date(deps.now?.() ?? Date.now());
     let params;
     let window;

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { CollectorError, collectorErrors } from '../errors.js';
 import { exportResponseJson, exportResponseProto, GRPC, statusJson, statusProto } from '../otlp/response.js';
 import { countRequest, type CollectorMetrics } from '../telemetry/metrics.js';
-import { bearerOk } from './auth.js';
+import { bearerOk, WWW_AUTHENTICATE } from './auth.js';
 import { readBody } from './body.js';
 import type { ExportHandler, OtlpEncoding } from './otlp.js';
 
@@ -57,6 +57,7 @@ export const otlpHttpReceiver: FastifyPluginAsync<HttpReceiverOptions> = async (
       countRequest(opts.metrics, 'http', err.code);
       if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
       if (err.code === 'payload_too_large') reply.header('connection', 'close');
+      if (err.code === 'unauthenticated') reply.header('www-authenticate', WWW_AUTHENTICATE);
       return sendStatus(reply, err.httpStatus, encoding, err.grpcCode, err.message, err.retryAfterSeconds);
     }
   });
