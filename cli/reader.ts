@@ -6,7 +6,9 @@
  *
  *   1. `--sql-url URL` or TRACEGATE_SQL_URL: that SQL interface (or any ClickHouse HTTP endpoint);
  *   2. `--clickhouse-url URL` or CLICKHOUSE_URL: that ClickHouse server;
- *   3. the embedded store folder (`--data`, TRACEGATE_DATA, ./.tracegate/data), opened directly,
+ *   3. with none of --data, TRACEGATE_DATA, --clickhouse-url, CLICKHOUSE_URL: the stack that
+ *      `tracegate start` announced (sqlapi/marker.ts, per user), if its process still runs;
+ *   4. the embedded store folder (`--data`, TRACEGATE_DATA, ./.tracegate/data), opened directly,
  *      unless it is in use by another process (or does not exist): then the running stack's
  *      interface, at the URL it recorded in the folder, else http://127.0.0.1:8123.
  */
@@ -15,7 +17,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { join } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { STORE_OPTIONS, storeFlags } from './args.js';
-import { readMarker } from '../sqlapi/marker.js';
+import { readAnnouncement, readMarker } from '../sqlapi/marker.js';
 import { DEFAULT_DATABASE, describeStore, openStore, redactUrl, resolveStoreTarget, type StoreFlags, type StoreTarget } from '../common/store.js';
 
 export const DEFAULT_SQL_URL = 'http://127.0.0.1:8123';
@@ -85,6 +87,14 @@ export async function openReader(flags: ReaderFlags = {}, env: NodeJS.ProcessEnv
   const database = flags.database ?? env.TRACEGATE_DATABASE ?? env.CLICKHOUSE_DATABASE ?? DEFAULT_DATABASE;
   const sqlUrl = flags.sqlUrl ?? env.TRACEGATE_SQL_URL;
   if (sqlUrl) return httpReader(sqlUrl, database, env);
+  // No place named: the stack `tracegate start` announced, if it still runs.
+  const named = flags.data ?? flags.clickhouseUrl ?? env.TRACEGATE_DATA ?? env.CLICKHOUSE_URL;
+  const running = named === undefined ? readAnnouncement(env) : undefined;
+  if (running) {
+    const viaStack = httpReader(running.url, database, env);
+    if (await answers(viaStack)) return viaStack;
+    await viaStack.close();
+  }
   const target = resolveStoreTarget(flags, env);
   if (target.kind === 'server') return toReader(await openStore(target), describeStore(target));
   const holder = folderHolder(target.dataDir);

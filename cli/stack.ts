@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import pino from 'pino';
 import { buildCollector, type Collector } from '../collector/collector.js';
 import { parseCollectorConfig } from '../collector/config.js';
-import { buildSqlInterface, type SqlInterface } from '../sqlapi/index.js';
+import { buildSqlInterface, type SqlInterface, type SqlLimitsInput } from '../sqlapi/index.js';
 import { describeStore, openStore, type Store, type StoreTarget } from '../common/store.js';
 import { loadConfigFile, parseConfig } from '../gateway/config/load.js';
 import { formatProblem, type ConfigResult } from '../gateway/config/model.js';
@@ -34,6 +34,8 @@ export interface StackOptions {
   /** Credentials per surface; beyond loopback all three are required unless `insecure`. */
   auth?: StackAuth;
   insecure?: boolean;
+  /** The SQL interface's limits (`--sql-max-*`); unset ones keep sqlapi/config.ts's defaults. */
+  sqlLimits?: SqlLimitsInput;
 }
 
 export interface StackAuth {
@@ -154,7 +156,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       port: opts.ports.sql,
       ...(auth.sqlUser ? { user: auth.sqlUser } : {}),
       password: auth.sqlPassword,
+      ...opts.sqlLimits,
       markerDir: opts.target.kind === 'embedded' ? opts.target.dataDir : undefined,
+      announce: true,
     });
     const sqlAt = await sql.listen().catch((err) => portInUse(err, 'SQL interface', opts.ports.sql, '--sql-port'));
     stopped.push(() => sql.close());

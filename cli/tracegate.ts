@@ -78,6 +78,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that went away (`tracegate sql … | head`) ends the command quietly, as cat does.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  process.stderr.write(`tracegate: cannot write the output: ${err.message}\n`);
+  process.exit(1);
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -42,3 +42,28 @@ export function parseSqlInterfaceConfig(input: unknown): Readonly<SqlInterfaceCo
   }
   return Object.freeze(result.data);
 }
+
+/** The limits a deployment sets (flags of `tracegate start`); a client may only lower them. */
+export type SqlLimitsInput = Pick<SqlInterfaceConfigInput, 'maxExecutionTime' | 'maxMemoryUsage' | 'maxResultRows' | 'maxResultBytes' | 'maxConcurrentQueries'>;
+
+/** `--sql-max-*` flag names and the limit each sets. */
+export const SQL_LIMIT_FLAGS = {
+  'sql-max-execution-time': 'maxExecutionTime',
+  'sql-max-memory-usage': 'maxMemoryUsage',
+  'sql-max-result-rows': 'maxResultRows',
+  'sql-max-result-bytes': 'maxResultBytes',
+  'sql-max-concurrent-queries': 'maxConcurrentQueries',
+} as const satisfies Record<string, keyof SqlLimitsInput>;
+
+/** The limits given by flags (strings), checked with the rest of the config when the interface is built. */
+export function sqlLimitsFromFlags(values: Record<string, unknown>): SqlLimitsInput {
+  const out: SqlLimitsInput = {};
+  for (const [flag, key] of Object.entries(SQL_LIMIT_FLAGS)) {
+    const raw = values[flag];
+    if (typeof raw !== 'string') continue;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${flag} must be a positive whole number, got "${raw}"`);
+    out[key] = n;
+  }
+  return out;
+}

@@ -22,7 +22,7 @@ import { contentTypeFor } from './statement.js';
 import { checkReadOnly } from './readonly.js';
 import { embeddedEngine, serverEngine, type ReadEngine, type ReadSession } from './engine.js';
 import { sessionSettings } from './settings.js';
-import { removeMarker, writeMarker } from './marker.js';
+import { announce, removeMarker, withdraw, writeMarker } from './marker.js';
 
 /** The logging surface used (pino's, fields first). */
 export interface SqlInterfaceLogger {
@@ -40,6 +40,8 @@ export interface SqlInterfaceOptions extends SqlInterfaceConfigInput {
    * (marker.ts) so the CLI's read commands find it when the folder is busy.
    */
   markerDir?: string;
+  /** Announce the URL per user (marker.ts announce()), for read commands run without --data. */
+  announce?: boolean;
 }
 
 export interface SqlInterface {
@@ -54,7 +56,7 @@ const EMPTY_SUMMARY = JSON.stringify({ read_rows: '0', read_bytes: '0', written_
 const NOOP_LOGGER: SqlInterfaceLogger = { info() {}, warn() {}, debug() {} };
 
 export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
-  const { store, logger: givenLogger, markerDir, ...rest } = options;
+  const { store, logger: givenLogger, markerDir, announce: announceIt, ...rest } = options;
   const config = parseSqlInterfaceConfig(rest);
   const logger = givenLogger ?? NOOP_LOGGER;
   const inflight = new Set<Promise<void>>();
@@ -219,6 +221,7 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
           const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
           const url = `http://${host}:${addr.port}`;
           if (markerDir) writeMarker(markerDir, url);
+          if (announceIt) announce({ url, ...(store.target.kind === 'embedded' ? { dataDir: store.target.dataDir } : {}) });
           logger.info({ host: addr.address, port: addr.port }, 'read-only ClickHouse HTTP interface listening');
           resolve({ host: addr.address, port: addr.port, url });
         });
@@ -229,6 +232,7 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
         const srv = server;
         if (!srv) return;
         if (markerDir) removeMarker(markerDir);
+        if (announceIt) withdraw();
         const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
         srv.closeIdleConnections();
         await Promise.allSettled([...inflight]);

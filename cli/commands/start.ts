@@ -4,6 +4,7 @@ import { tuneHeapForServing } from '../heap.js';
 import { defaultConfigYaml } from '../default-config.js';
 import type { GatewayConfig } from '../../gateway/config/model.js';
 import { secretFrom } from '../exposure.js';
+import { sqlLimitsFromFlags } from '../../sqlapi/index.js';
 import { checkStackExposure, startStack, type Stack, type StackAuth, type StackOptions } from '../stack.js';
 
 export const START_OPTIONS = {
@@ -14,6 +15,11 @@ export const START_OPTIONS = {
   'grpc-port': { type: 'string', default: '4317' },
   'http-port': { type: 'string', default: '4318' },
   'sql-port': { type: 'string', default: '8123' },
+  'sql-max-execution-time': { type: 'string' },
+  'sql-max-memory-usage': { type: 'string' },
+  'sql-max-result-rows': { type: 'string' },
+  'sql-max-result-bytes': { type: 'string' },
+  'sql-max-concurrent-queries': { type: 'string' },
   spool: { type: 'string' },
   'log-level': { type: 'string', default: 'warn' },
   'print-config': { type: 'boolean' },
@@ -44,6 +50,14 @@ export function stackAuth(values: Record<string, string | boolean | undefined>, 
   };
 }
 
+function sqlLimits(values: Record<string, unknown>): StackOptions['sqlLimits'] {
+  try {
+    return sqlLimitsFromFlags(values);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
 export function stackOptions(values: Record<string, string | boolean | undefined>): StackOptions {
   const str = (k: string) => values[k] as string;
   return {
@@ -60,6 +74,7 @@ export function stackOptions(values: Record<string, string | boolean | undefined
     },
     spoolDir: values.spool as string | undefined,
     logLevel: str('log-level'),
+    sqlLimits: sqlLimits(values),
   };
 }
 
