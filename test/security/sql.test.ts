@@ -11,6 +11,8 @@ import { embeddedEngine, type ReadSession } from '../../sqlapi/engine.js';
 import { checkReadOnly } from '../../sqlapi/readonly.js';
 import { isAllowedFunction, TABLE_FUNCTIONS } from '../../sqlapi/allowlist/index.js';
 import { tempStore, type TempStore } from '../helpers/store.js';
+import { buildCollector } from '../../collector/collector.js';
+import { parseCollectorConfig } from '../../collector/config.js';
 import { canaryFile, canaryListener, type CanaryFile, type CanaryListener } from './canary.js';
 
 interface Answer {
@@ -277,19 +279,31 @@ describe('limits', () => {
 });
 
 describe('ingest while the heaviest query runs', () => {
-  it('the store takes writes during a limit-length query', async () => {
-    let done = false;
-    const heavy = post('SELECT sum(number) FROM numbers(100000000000)', { search: 'max_execution_time=3' }).finally(() => {
-      done = true;
-    });
-    await waitFor(async () => (await running()) === 1, 3000);
-    await store.client.insert({ table: 'tracegate.probe', values: [{ id: 9 }], format: 'JSONEachRow' });
-    expect(Number((await store.rows<{ n: string }>('SELECT count() AS n FROM tracegate.probe WHERE id = 9'))[0].n)).toBe(1);
-    expect(done).toBe(false);
-    const answer = await heavy;
-    expect(answer.code).toBe('159');
-    await store.client.command({ query: 'ALTER TABLE tracegate.probe DELETE WHERE id = 9 SETTINGS mutations_sync = 1' });
-  });
+  it('spans sent over OTLP during a limit-length query are stored while it still runs', async () => {
+    const collector = buildCollector(parseCollectorConfig({ grpc: { enabled: false }, http: { host: '127.0.0.1', port: 0 }, spool: { dir: `${canary.dir}/spool` } }), { store, logLevel: false });
+    const { http } = await collector.start();
+    try {
+      let done = false;
+      const heavy = post('SELECT sum(number) FROM numbers(100000000000)', { search: 'max_execution_time=5' }).finally(() => {
+        done = true;
+      });
+      await waitFor(async () => (await running()) === 1, 3000);
+      const traceId = 'ee'.repeat(16);
+      const span = { traceId, spanId: 'ab'.repeat(8), name: 'during-query', startTimeUnixNano: String(Date.now() * 1e6), endTimeUnixNano: String(Date.now() * 1e6 + 1e6) };
+      const res = await fetch(`http://${http!.host}:${http!.port}/v1/traces`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [span] }] }] }),
+      });
+      expect(res.status).toBe(200);
+      const stored = async () => Number((await store.rows<{ n: string }>('SELECT count() AS n FROM tracegate.otel_traces WHERE TraceId = {t:String}', { t: traceId }))[0].n) === 1;
+      await waitFor(stored, 10_000);
+      expect(done).toBe(false);
+      expect((await heavy).code).toBe('159');
+    } finally {
+      await collector.shutdown();
+    }
+  }, 20_000);
 });
 
 describe('authentication', () => {
