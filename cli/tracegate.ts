@@ -17,7 +17,11 @@ Usage: tracegate <command> [options]
 
 Commands:
   start [--config FILE] [--data DIR] [--host H] [--port 8080] [--grpc-port 4317] [--http-port 4318] [--sql-port 8123] [--print-config]
-                              run gateway + collector + read-only SQL interface on one store (npm start)
+        [--insecure] [--master-key-file F] [--collector-token-file F] [--sql-user U] [--sql-password-file F]
+        [--sql-max-execution-time S] [--sql-max-memory-usage B] [--sql-max-result-rows N]
+        [--sql-max-result-bytes B] [--sql-max-concurrent-queries N]
+                              run gateway + collector + read-only SQL interface on one store (npm start);
+                              beyond loopback the secrets are required unless --insecure
   demo [--model M] [--gateway URL --otlp URL --sql-url URL]
                               a multi-step agent run through the gateway, its trace and usage read back
   migrate [--data DIR | --clickhouse-url URL] [--cluster NAME] [--print]
@@ -31,15 +35,19 @@ Commands:
   validate --config FILE [--render] [--schema]
                               check a gateway config: every problem with its path, or OK
   render --config FILE        print the config's routes as Gateway API HTTPRoutes (YAML)
-  gateway --config FILE [--host H] [--port N]
+  gateway --config FILE [--host H] [--port N] [--master-key-file F] [--insecure]
                               run the gateway alone, reloading the config when it changes
   collector [--grpc-port N] [--http-port N] [--spool DIR] [--config FILE] [--data DIR | --clickhouse-url URL]
+        [--collector-token-file F] [--insecure]
                               run the collector alone (OTLP in, ClickHouse out)
   help                        this text
 
 Environment: TRACEGATE_DATA (embedded store folder, default ./.tracegate/data),
 CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE (a server instead),
 TRACEGATE_SQL_URL (a running tracegate's read-only SQL interface).
+Secrets (or the --*-file flags): TRACEGATE_MASTER_KEY (gateway master key),
+TRACEGATE_COLLECTOR_TOKEN (collector bearer token), TRACEGATE_SQL_USER and
+TRACEGATE_SQL_PASSWORD (SQL interface login; also read by sql/usage/trace).
 
 ${READER_HELP}
 `;
