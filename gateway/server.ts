@@ -10,7 +10,7 @@ import { formatProblem, type ConfigResult, type GatewayConfig } from './config/m
 import { SECRET_HEADERS } from './config/schema.js';
 import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import { errorBody, GatewayError, retryAfterSeconds } from './errors.js';
-import { MAX_JSON_DEPTH, parseJsonBody } from './handlers/body.js';
+import { checkJsonText, MAX_JSON_DEPTH, parseJsonText } from './handlers/body.js';
 import { callHandler, type LiveState } from './handlers/call.js';
 import { clientErrorHandler, fastifyErrorToGateway, notFound } from './handlers/framework.js';
 import { Breakers } from './reliability/breaker.js';
@@ -80,10 +80,24 @@ export function loggerOptions(level = 'info') {
   return { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
 }
 
+/** Bodies from this size on are parsed on the turn after their check. */
+const ASYNC_PARSE_CHARS = 256 * 1024;
+
+function parseInto(text: string, done: (err: Error | null, body?: unknown) => void): void {
+  let body: unknown;
+  try {
+    body = parseJsonText(text);
+  } catch (err) {
+    return done(err as GatewayError, undefined);
+  }
+  done(null, body);
+}
+
 export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Gateway {
   const clock = deps.clock ?? Date.now;
   const random = deps.random ?? Math.random;
   const gw = initial.gateway;
+  const requestTimeout = deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions(deps.logLevel) }),
     logController: new LogController({ disableRequestLogging: true }),
@@ -94,9 +108,10 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     // Requests that arrive while closing get our own 503 envelope (onRequest hook below).
     return503OnClosing: false,
     forceCloseConnections: 'idle',
-    requestTimeout: deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    requestTimeout,
     // Node checks request timeouts on this interval (its default, 30 s, would let a 1 s limit wait 30).
-    http: { connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor((deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS) / 4))) },
+    // Node enforces requestTimeout only when headersTimeout is not longer.
+    http: { connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 4))), headersTimeout: Math.min(60_000, requestTimeout) },
     clientErrorHandler: clientErrorHandler((e) => metrics.recordRefused('', e.status)),
     frameworkErrors: (err, req, reply) => answerError(err as FastifyError, req, reply),
   });
@@ -146,10 +161,13 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     const text = body as string;
     req.rawBody = text;
     try {
-      done(null, parseJsonBody(text, maxDepth));
+      checkJsonText(text, maxDepth);
     } catch (err) {
-      done(err as GatewayError, undefined);
+      return done(err as GatewayError, undefined);
     }
+    // A large body is checked and parsed on two turns of the event loop, not one.
+    if (text.length < ASYNC_PARSE_CHARS) return parseInto(text, done);
+    setImmediate(parseInto, text, done);
   });
   function answerError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
     const e = fastifyErrorToGateway(err);

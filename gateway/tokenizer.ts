@@ -11,11 +11,13 @@
  * Bounded and linear: BPE merging is quadratic in the length of a "word" (a 16k-character word
  * with no spaces took 1.6 s), and a request may carry megabytes. So the BPE never sees more than
  * `CHUNK_CHARS` characters at once (cut at a space when there is one nearby), and one estimate
- * counts at most `EXACT_CHARS` characters with it; past that, text is sampled (evenly spaced
- * chunks) or, once the budget is spent, priced at the tokens-per-character rate counted so far.
+ * counts at most `EXACT_CHARS` characters with it, for at most `EXACT_MS`; past that, text is
+ * sampled (evenly spaced chunks) or, once the budget is spent, priced at the tokens-per-character
+ * rate counted so far.
  * Such a result says `sampled: true` (the span gets `tracegate.tokens.sampled`).
  */
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import type { ToolCallOut, Usage } from './translators/types.js';
 
 type EncodingName = 'o200k_base' | 'cl100k_base';
@@ -34,6 +36,8 @@ const IMAGE_TOKENS = 85;
 export const CHUNK_CHARS = 256;
 /** Characters one estimate counts with the BPE; the rest is sampled or priced at the rate so far. */
 export const EXACT_CHARS = 4096;
+/** Milliseconds one estimate spends counting exactly; past them it prices the rest at the rate so far. */
+export const EXACT_MS = 10;
 /** A chunk is cut at a space within this many characters of its end, when there is one. */
 const CUT_SLACK = 48;
 /** Tokens per character before anything was counted (English text runs at about 0.25). */
@@ -63,68 +67,75 @@ export class TokenBudget {
   tokens = 0;
   /** Some text was sampled or priced at a rate rather than counted. */
   sampled = false;
+  private readonly deadline: number;
 
-  constructor(exactChars = EXACT_CHARS) {
+  constructor(exactChars = EXACT_CHARS, exactMs = EXACT_MS) {
     this.left = exactChars;
+    this.deadline = performance.now() + exactMs;
   }
 
   get rate(): number {
     return this.chars > 0 ? this.tokens / this.chars : DEFAULT_RATE;
   }
+
+  /** Past the time budget: a slow machine or a slow kind of text counts less, not longer. */
+  expired(): boolean {
+    return performance.now() > this.deadline;
+  }
 }
 
-/** `text[from, to)` counted chunk by chunk, each cut at a space near its end when there is one. */
-function countChunked(c: Counter, text: string, from: number, to: number): number {
-  let n = 0;
-  let i = from;
+type Seen = { tokens: number; chars: number };
+
+/** `text` counted from its start chunk by chunk (each cut at a space near its end when there is one) until done or the time budget is spent. */
+function countRun(c: Counter, text: string, b: TokenBudget): Seen {
+  let tokens = 0;
+  let i = 0;
+  const to = text.length;
   while (i < to) {
     let end = Math.min(to, i + CHUNK_CHARS);
     if (end < to) {
       const space = text.lastIndexOf(' ', end);
       if (space > end - CUT_SLACK && space > i) end = space;
     }
-    n += c(text.slice(i, end), PLAIN);
+    tokens += c(text.slice(i, end), PLAIN);
     i = end;
+    if (b.expired()) break;
   }
-  return n;
+  return { tokens, chars: i };
 }
 
-/** Evenly spaced chunks of `text` worth `chars` characters, counted; returns the tokens and characters seen. */
-function sample(c: Counter, text: string, chars: number): { tokens: number; chars: number } {
-  const k = Math.max(1, Math.floor(chars / CHUNK_CHARS));
+/** Evenly spaced chunks of `text` worth what the budget has left, counted until done or the time budget is spent. */
+function sample(c: Counter, text: string, b: TokenBudget): Seen {
+  const k = Math.max(1, Math.floor(b.left / CHUNK_CHARS));
   const stride = text.length / k;
   let tokens = 0;
-  let seen = 0;
+  let chars = 0;
   for (let j = 0; j < k; j++) {
     const at = Math.floor(j * stride);
     const end = Math.min(text.length, at + CHUNK_CHARS);
     tokens += c(text.slice(at, end), PLAIN);
-    seen += end - at;
+    chars += end - at;
+    if (b.expired()) break;
   }
-  return { tokens, chars: seen };
+  return { tokens, chars };
 }
 
 /** Tokens of `text` within `budget`: exact while it lasts, then sampled, then priced at the rate so far. */
 export function countTokensWithin(text: string, model: string | undefined, budget: TokenBudget): number {
   if (!text) return 0;
-  const c = counter(encodingFor(model));
   const len = text.length;
-  if (len <= budget.left) {
-    const n = countChunked(c, text, 0, len);
-    budget.left -= len;
-    budget.chars += len;
-    budget.tokens += n;
-    return n;
+  let seen: Seen = { tokens: 0, chars: 0 };
+  if (budget.left > 0 && !budget.expired()) {
+    const c = counter(encodingFor(model));
+    seen = len <= budget.left ? countRun(c, text, budget) : sample(c, text, budget);
+    budget.left = len <= budget.left ? budget.left - seen.chars : 0;
+    budget.chars += seen.chars;
+    budget.tokens += seen.tokens;
   }
+  if (seen.chars === len) return seen.tokens;
   budget.sampled = true;
-  if (budget.left >= CHUNK_CHARS) {
-    const s = sample(c, text, budget.left);
-    budget.left = 0;
-    budget.chars += s.chars;
-    budget.tokens += s.tokens;
-    return Math.round((s.tokens / s.chars) * len);
-  }
-  return Math.ceil(budget.rate * len);
+  const rate = seen.chars > 0 ? seen.tokens / seen.chars : budget.rate;
+  return Math.round(rate * len);
 }
 
 /**
@@ -137,7 +148,7 @@ export function warmTokenizer(): void {
   for (let i = 0; i < 512; i++) mixed += String.fromCharCode(33 + ((i * 7919) % 0xd000));
   for (const name of ['o200k_base', 'cl100k_base'] as const) {
     const c = counter(name);
-    countChunked(c, mixed, 0, mixed.length);
+    countRun(c, mixed, new TokenBudget(mixed.length, Infinity));
   }
 }
 

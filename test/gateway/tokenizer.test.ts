@@ -52,6 +52,19 @@ describe('tokenizer', () => {
     expect(estimateChatUsage({ messages: 'nope', tools: {} } as Record<string, unknown>, 'x').completionTokens).toBe(1);
   });
 
+  it('a text past the exact budget is sampled, marked, and close to the exact count', () => {
+    const word = 'a'.repeat(1_000_000); // one "word": BPE merging is quadratic in it, so it is chunked
+    const u = estimateChatUsage({ model: 'gpt-4o', messages: [{ role: 'user', content: word }] }, word);
+    expect(u.sampled).toBe(true);
+    expect(u.completionTokens).toBeGreaterThan(100_000);
+    expect(u.completionTokens).toBeLessThan(150_000); // 8 characters a token
+    const text = 'The quick brown fox jumps over the lazy dog. '.repeat(20_000);
+    const exact = 10 * 20_000; // 10 tokens per sentence
+    const t = estimateChatUsage({ model: 'gpt-4o', messages: [] }, text);
+    expect(Math.abs(t.completionTokens - exact) / exact).toBeLessThan(0.05);
+    expect(estimateChatUsage({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }, 'short').sampled).toBe(false);
+  });
+
   it('embeddings: strings, lists and token arrays', () => {
     expect(estimateEmbeddingUsage({ model: 'text-embedding-3-small', input: 'Hello, world!' }).promptTokens).toBe(4);
     expect(estimateEmbeddingUsage({ input: ['a', 'b'] }).promptTokens).toBe(2);
