@@ -37,9 +37,15 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Writes `piece` as fast as the socket takes it, `count` times (Infinity: until cut). */
 async function flood(res: ServerResponse, stop: () => boolean, piece: Buffer | string, count = Infinity): Promise<void> {
   for (let i = 0; i < count && !stop(); i++) {
-    if (!res.write(piece)) await new Promise<void>((r) => {
-      res.once('drain', r);
-      res.once('close', r);
+    if (res.write(piece)) continue;
+    await new Promise<void>((r) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        r();
+      };
+      res.on('drain', done);
+      res.on('close', done);
     });
   }
 }
