@@ -91,7 +91,7 @@ function leaky(i: number): Attr[] {
   return [...spans.slice(0, 10), ['llm.input_messages.1.message.content', leak], ...spans.slice(11)];
 }
 
-function corpus(n: number): Attr[][] {
+export function corpus(n: number): Attr[][] {
   const kinds = [chat, chat, chat, tool, tool, retriever, chat, tool, retriever, leaky];
   return Array.from({ length: n }, (_, i) => kinds[i % kinds.length](i));
 }

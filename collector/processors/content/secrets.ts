@@ -58,18 +58,27 @@ const SCHEME_PROBE = /bearer|basic/i;
 
 type Replacement = string | ((substring: string, ...groups: string[]) => string);
 
+type Pattern = readonly [probe: (v: string) => boolean, re: RegExp, replacement: Replacement];
+
+const SCHEME: Pattern = [(v) => SCHEME_PROBE.test(v), /\b(bearer|basic)(\s{1,8})([A-Za-z0-9._~+/-]{1,4096}=*)/gi, schemeCredential];
+
+// credential parameters in a query or form body; the generic names only after ? or &
+const PARAMS: Pattern = [(v) => v.includes('='), /((?<![\w-])(?:api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|client[_-]?secret|passw(?:or)?d|secret)=|[?&;](?:token|sig|signature|key|x-amz-signature|x-amz-security-token)=)([^&\s#"'<>]{1,4096})/gi, queryCredential];
+
+const EQ_PATTERNS: readonly Pattern[] = [SCHEME, PARAMS];
+
 /**
  * Each pattern has a probe that rules most values out in nanoseconds (single characters and
  * upper-case-led literals are found with a fast scan). Every pattern is linear: it starts at a
  * literal or a word start, its quantifiers are bounded, and what follows a repeated class cannot
  * be matched by it, so a failed attempt never rescans (see test/security/collector.test.ts).
  */
-const VALUE_PATTERNS: ReadonlyArray<readonly [probe: (v: string) => boolean, re: RegExp, replacement: Replacement]> = [
+const VALUE_PATTERNS: readonly Pattern[] = [
   // `Authorization: <scheme> <credentials>` written into text (a curl line, a logged header), any case;
   // a quoted JSON key `"authorization":` is left to the JSON scan, which keeps the JSON valid
   [(v) => v.includes('uthoriz') || v.includes('UTHORIZ'), /\b((?:proxy-)?authorization\s{0,8}[:=]\s{0,8}["']?)(?:([A-Za-z]{1,20})(\s{1,8}))?([^\s"',;]{1,4096})/gi,
     (_all, head: string, scheme = '', space = '') => `${head}${scheme}${space}${REDACTED}`],
-  [(v) => SCHEME_PROBE.test(v), /\b(bearer|basic)(\s{1,8})([A-Za-z0-9._~+/-]{1,4096}=*)/gi, schemeCredential],
+  SCHEME,
   [(v) => v.includes('-') && (v.includes('sk-') || v.includes('xox')), /\b(?:sk-(?:ant-|proj-|or-)?[A-Za-z0-9_-]{20,512}|xox[abprs]-[A-Za-z0-9-]{10,256})/g, REDACTED],
   [(v) => v.includes('AKIA') || v.includes('ASIA'), /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, REDACTED],
   [(v) => v.includes('AIza'), /\bAIza[0-9A-Za-z_-]{35}/g, REDACTED],
@@ -77,8 +86,7 @@ const VALUE_PATTERNS: ReadonlyArray<readonly [probe: (v: string) => boolean, re:
   [(v) => v.includes('eyJ'), /(?<![\w-])eyJ[\w-]{4,4096}\.eyJ[\w-]{2,8192}\.[\w-]{0,4096}/g, REDACTED],
   // scheme://user:password@host: the password
   [(v) => v.includes('@') && v.includes('://'), /(\b[A-Za-z][\w+.-]{0,31}:\/\/[^\s:/?#@"'<>]{0,256}:)[^\s/?#@"'<>]{1,256}@/g, `$1${REDACTED}@`],
-  // credential parameters in a query or form body; the generic names only after ? or &
-  [(v) => v.includes('='), /((?<![\w-])(?:api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|client[_-]?secret|passw(?:or)?d|secret)=|[?&;](?:token|sig|signature|key|x-amz-signature|x-amz-security-token)=)([^&\s#"'<>]{1,4096})/gi, queryCredential],
+  PARAMS,
 ];
 
 /**
@@ -89,20 +97,23 @@ const MIN_SECRET_LENGTH = 8;
 
 /**
  * Every probe's literal in one expression: one pass rules out almost every value; the probes
- * then pick the patterns to apply. Case-sensitive (an expression with the `i` flag scans several
- * times slower): the scheme and header names in their usual spellings (`Bearer`, `bearer`,
- * `BEARER`); the patterns themselves match any case.
+ * then pick the patterns to apply. Plain literals only (classes, bounded repeats and the `i` flag
+ * each made the pass several times slower): the scheme and header names in their usual
+ * spellings (`Bearer`, `bearer`, `BEARER`), the patterns themselves match any case. Parameters
+ * (`token=`) and Basic credentials without a header name (`BASIC abc=`) are looked for only in
+ * values with an `=`, a single-character scan.
  */
-const ANY_PROBE = /[Bb]earer\s|BEARER\s|[Bb]asic\s{1,8}[A-Za-z0-9+/]{0,512}[0-9+/=]|BASIC\s|[Aa]uthoriz|AUTHORIZ|sk-|xox|A(?:KIA|SIA|Iza)|gh[pousr]_|github_pat_|k_(?:live|test)_|hf_|eyJ|PRIVATE KEY|:\/\/[^\s/?#@]{0,256}@|(?:[Kk]ey|KEY|[Tt]oken|TOKEN|sig|[Ss]ignature|[Ss]ecret|SECRET|[Pp]assw(?:or)?d|PASSW(?:OR)?D)=/;
+const ANY_PROBE = /Bearer|bearer|BEARER|uthoriz|UTHORIZ|sk-|xox|AKIA|ASIA|AIza|gh[pousr]_|github_pat_|k_live_|k_test_|hf_|eyJ|PRIVATE KEY|:\/\/[^\s/?#@]*@/;
 
 /** The value with credentials masked; the same string when none was found. */
 export function scrubValue(v: string): string {
   if (v.length < MIN_SECRET_LENGTH) return v;
   // JSON text is looked at for credential-named keys only when it has a key at all.
   const json = v.includes('":') && JSON_KEY_PROBE.test(v);
-  if (!ANY_PROBE.test(v)) return json ? scrubJsonKeys(v) : v;
-  let out = scrubPem(v);
-  for (const [probe, re, replacement] of VALUE_PATTERNS) {
+  // No token prefix: only parameters and padded Basic credentials are left to look for.
+  const patterns = ANY_PROBE.test(v) ? VALUE_PATTERNS : v.includes('=') ? EQ_PATTERNS : undefined;
+  let out = patterns ? scrubPem(v) : v;
+  for (const [probe, re, replacement] of patterns ?? []) {
     if (probe(out)) out = out.replace(re, replacement as string);
   }
   return json ? scrubJsonKeys(out) : out;
