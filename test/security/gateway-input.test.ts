@@ -344,6 +344,8 @@ describe('token estimation keeps the event loop answering', () => {
     // Flat, as JSON.parse hands strings to the gateway (a repeat() rope would be flattened on first read).
     const big = JSON.parse(JSON.stringify(prompt.repeat(Math.ceil((3.5 * 1024 * 1024) / prompt.length)).slice(0, 3.5 * 1024 * 1024))) as string;
     const body = { model: 'gpt-4o', messages: [{ role: 'user', content: big }] };
+    // Let the GC that building the 3.5 MB strings calls for run before the window opens.
+    await new Promise((r) => setTimeout(r, 100));
     const h = monitorEventLoopDelay({ resolution: 5 });
     h.enable();
     await new Promise((r) => setTimeout(r, 20));
