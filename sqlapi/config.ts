@@ -16,9 +16,12 @@ export const SqlInterfaceConfigSchema = z
     maxExecutionTime: z.number().int().min(1).max(3600).default(30),
     /** Bytes of memory a query may use (max_memory_usage). */
     maxMemoryUsage: z.number().int().min(16 * 1024 * 1024).default(1024 * 1024 * 1024),
-    /** Rows and bytes of a result (max_result_rows / max_result_bytes), past them the query fails. */
+    /**
+     * Rows and bytes of a result (max_result_rows / max_result_bytes), past them the query fails.
+     * A result is held in memory before it is sent (engine.ts), so the bytes bound that too.
+     */
     maxResultRows: z.number().int().min(1).default(1_000_000),
-    maxResultBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
+    maxResultBytes: z.number().int().min(1024).default(128 * 1024 * 1024),
     /**
      * Queries at once; one more is refused with TOO_MANY_SIMULTANEOUS_QUERIES (202, HTTP 503).
      * Each running query can hold a libuv thread while the engine computes a chunk, and the

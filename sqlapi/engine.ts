@@ -3,8 +3,9 @@
  * session on the store's folder (about 2 ms to open): its limits and the client's allowed
  * settings are SET on that session, then `readonly = 1`, so the engine itself refuses writes,
  * table functions that are not read-only, and any later change of a setting, while the
- * collector's session is untouched (the settings trap is per session). Results are streamed
- * chunk by chunk, and a query can be killed from outside when its client goes away.
+ * collector's session is untouched (the settings trap is per session). The whole statement runs
+ * off the event loop; its result (at most max_result_bytes) is written out in chunks, and a
+ * query can be killed from outside when its client goes away.
  */
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../common/store.js';
@@ -38,6 +39,9 @@ export function engineError(err: unknown): ChError {
 }
 
 type ChdbSession = import('chdb').Session;
+
+/** Bytes written to the response at a time. */
+const CHUNK = 1024 * 1024;
 
 export function embeddedEngine(dataDir: string): ReadEngine {
   let chdb: typeof import('chdb') | undefined;
@@ -88,22 +92,19 @@ function chdbSession(s: ChdbSession): ReadSession {
       }
     },
     async *stream(sql, { format, params, signal }) {
-      let stream: ReturnType<ChdbSession['queryStream']>;
+      // queryAsync, not queryStream: a stream's start runs the engine's analysis on the event
+      // loop (a scalar subquery ran 4 s there, stalling the collector); queryAsync runs all of
+      // it on a libuv thread. The result is bounded by max_result_bytes; kill() stops it.
+      const opts = { format, signal };
+      let result: Awaited<ReturnType<ChdbSession['queryAsync']>>;
       try {
-        stream = Object.keys(params).length ? s.queryStreamBind(sql, params, { format, signal }) : s.queryStream(sql, { format, signal });
+        result = await (Object.keys(params).length ? s.queryBindAsync(sql, params, opts) : s.queryAsync(sql, opts));
       } catch (err) {
         throw engineError(err);
       }
-      try {
-        for await (const chunk of stream) {
-          const raw = chunk.raw();
-          yield Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-        }
-      } catch (err) {
-        throw engineError(err);
-      } finally {
-        if (!stream.closed) stream.cancel();
-      }
+      const raw = result.bytes();
+      const all = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+      for (let at = 0; at < all.length; at += CHUNK) yield all.subarray(at, at + CHUNK);
     },
     close: () => s.close(),
   };

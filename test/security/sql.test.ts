@@ -279,6 +279,17 @@ describe('limits', () => {
 });
 
 describe('ingest while the heaviest query runs', () => {
+  it('a heavy scalar subquery (work done while the engine analyses) does not stall the process', async () => {
+    let done = false;
+    const heavy = post('SELECT (SELECT sum(number) FROM numbers(100000000000)) AS s', { search: 'max_execution_time=3' }).finally(() => {
+      done = true;
+    });
+    await waitFor(async () => (await running()) === 1, 3000);
+    expect((await post('SELECT 1')).body).toBe('1\n');
+    expect(done).toBe(false);
+    expect((await heavy).code).toBe('159');
+  });
+
   it('spans sent over OTLP during a limit-length query are stored while it still runs', async () => {
     const collector = buildCollector(parseCollectorConfig({ grpc: { enabled: false }, http: { host: '127.0.0.1', port: 0 }, spool: { dir: `${canary.dir}/spool` } }), { store, logLevel: false });
     const { http } = await collector.start();
