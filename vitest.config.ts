@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['./test/helpers/runtime-dir.ts'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
     pool: 'forks',
     isolate: true,
