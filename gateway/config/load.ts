@@ -8,6 +8,7 @@ import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { z } from 'zod';
 import { MAX_CONFIG_BYTES, textProblem } from './guard.js';
 import { deepFreeze, type BackendConfig, type ConfigProblem, type ConfigResult, type GatewayConfig, type RouteConfig } from './model.js';
+import { parseConfigInWorker, type ThreadLoadOptions } from './parse-thread.js';
 import { backendSpec, envelopeSchema, gatewaySpec, routeSpec, type BackendSpec, type GatewaySpec, type Kind, type RouteSpec } from './schema.js';
 import { resolveSecret, type SecretSources } from './secrets.js';
 
@@ -211,9 +212,12 @@ export async function readConfigText(file: string): Promise<{ text: string } | {
   }
 }
 
-/** Reads and validates a config file; a file that cannot be read is one problem, not a throw. */
-export async function loadConfigFile(file: string, opts: Omit<LoadOptions, 'file'> = {}): Promise<ConfigResult> {
+/**
+ * Reads a config file and validates it on a worker thread (parse-thread.ts), refused past its time
+ * limit; a file that cannot be read is one problem, not a throw.
+ */
+export async function loadConfigFile(file: string, opts: Omit<ThreadLoadOptions, 'file'> = {}): Promise<ConfigResult> {
   const read = await readConfigText(file);
   if ('problem' in read) return { ok: false, problems: [read.problem] };
-  return parseConfig(read.text, { ...opts, file });
+  return parseConfigInWorker(read.text, { ...opts, file });
 }

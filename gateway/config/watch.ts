@@ -7,19 +7,24 @@
  * (a writer that pauses mid-file is waited for, not read half-way). A file that stays missing, a
  * folder in its place, or one too large is reported as a refused configuration, never thrown.
  * Writers that pause longer than `settleMs` mid-file should write a new file and rename it over.
+ *
+ * The text is parsed on a worker thread (parse-thread.ts), one version at a time, so a file that
+ * takes the parser seconds neither stalls the event loop nor lets an older result land after a
+ * newer one; past the time limit it is refused.
  */
 import { readFileSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { MAX_CONFIG_BYTES } from './guard.js';
-import { parseConfig, readConfigText, type LoadOptions } from './load.js';
+import { readConfigText } from './load.js';
 import type { ConfigResult } from './model.js';
+import { parseConfigInWorker, type ThreadLoadOptions } from './parse-thread.js';
 
 export interface ConfigWatcher {
   close(): void;
 }
 
-export interface WatchOptions extends Omit<LoadOptions, 'file'> {
+export interface WatchOptions extends Omit<ThreadLoadOptions, 'file' | 'signal'> {
   debounceMs?: number;
   /** How long the file must stay unchanged before it is read (default 300 ms). */
   settleMs?: number;
@@ -45,21 +50,43 @@ export function watchConfigFile(file: string, opts: WatchOptions): ConfigWatcher
   let pending: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  // One check at a time: a change seen during a parse is looked at once the parse is done.
+  let checking = false;
+  let again = false;
+  const stop = new AbortController();
 
   const schedule = (ms: number) => {
     if (timer) clearTimeout(timer);
-    timer = setTimeout(() => void check().catch((err: Error) => onError?.(err)), ms);
+    timer = setTimeout(run, ms);
     timer.unref();
   };
 
-  const report = (key: string, result: () => ConfigResult) => {
+  function run(): void {
+    timer = undefined;
+    if (checking) {
+      again = true;
+      return;
+    }
+    checking = true;
+    void check()
+      .catch((err: Error) => onError?.(err))
+      .finally(() => {
+        checking = false;
+        if (again && !closed) {
+          again = false;
+          run();
+        }
+      });
+  }
+
+  const report = async (key: string, result: () => ConfigResult | Promise<ConfigResult>) => {
     if (closed || key === last) return;
     last = key;
-    onResult(result());
+    const r = await result();
+    if (!closed) onResult(r);
   };
 
   const check = async () => {
-    timer = undefined;
     const sig = signature(await stat(path).catch(() => undefined));
     if (sig !== pending) {
       // Changed since the last look (or first look after an event): wait for it to settle.
@@ -72,7 +99,7 @@ export function watchConfigFile(file: string, opts: WatchOptions): ConfigWatcher
     if ('problem' in read) return report(`problem:${read.problem.message}`, () => ({ ok: false, problems: [{ ...read.problem, file }] }));
     // Written to between stat and read: look again once it settles.
     if (signature(await stat(path).catch(() => undefined)) !== sig) return schedule(settleMs);
-    report(read.text, () => parseConfig(read.text, { ...load, file }));
+    await report(read.text, () => parseConfigInWorker(read.text, { ...load, file, signal: stop.signal }));
   };
 
   // The text serving now is the baseline, read before any event can race it.
@@ -99,6 +126,7 @@ export function watchConfigFile(file: string, opts: WatchOptions): ConfigWatcher
   return {
     close() {
       closed = true;
+      stop.abort();
       if (timer) clearTimeout(timer);
       watcher.close();
     },

@@ -1,0 +1,156 @@
+/**
+ * Configuration is parsed on a worker thread with a time limit: the same answers as in-thread,
+ * a refusal past the limit, and a watched gateway that keeps its event loop, its /healthz and its
+ * last good configuration while a file that takes the YAML parser seconds is refused.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_CONFIG_BYTES } from '../../gateway/config/guard.js';
+import { loadConfigFile, parseConfig } from '../../gateway/config/load.js';
+import type { ConfigResult } from '../../gateway/config/model.js';
+import { parseConfigInWorker } from '../../gateway/config/parse-thread.js';
+import { watchConfigFile } from '../../gateway/config/watch.js';
+import { startOpenAIStub, type OpenAIStub } from '../helpers/providers/index.js';
+import { backendDoc, docs, eventually } from './helpers.js';
+import { startWatchedGateway, type WatchedGateway } from './watched.js';
+
+/**
+ * One mapping of ~25k keys, just under the size bound and within every guard: the YAML parser is
+ * quadratic in a mapping's keys and takes 2.5-7 s for it on the project's 2-CPU box.
+ */
+function slowText(): string {
+  const lines: string[] = [];
+  for (let size = 0, i = 0; size + 12 < MAX_CONFIG_BYTES; i++) {
+    lines.push(`k${i}: 1`);
+    size += lines[i].length + 1;
+  }
+  return lines.join('\n');
+}
+
+const ROUTE = `kind: Route
+metadata: { name: main }
+spec:
+  rules:
+    - matches: [{ model: one }]
+      targets: [{ backend: up }]`;
+
+let stub: OpenAIStub;
+let dir: string;
+const good = () => docs(backendDoc('up', 'openai', stub.url, '  apiKey: { env: UP_KEY }'), ROUTE);
+
+beforeAll(async () => {
+  stub = await startOpenAIStub();
+  dir = mkdtempSync(join(tmpdir(), 'tg-config-worker-'));
+});
+afterAll(async () => {
+  await stub?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('parseConfigInWorker', () => {
+  it('answers as parseConfig does: the frozen config with its keys, or every problem', async () => {
+    const env = { UP_KEY: 'sk-up' };
+    const inThread = parseConfig(good(), { env, file: 'gw.yaml' });
+    const r = await parseConfigInWorker(good(), { env, file: 'gw.yaml' });
+    expect(r).toEqual(inThread);
+    if (!r.ok) throw new Error('expected a config');
+    expect(r.config.keys.get('up')).toBe('sk-up');
+    expect(Object.isFrozen(r.config.routes[0].rules[0])).toBe(true);
+    const bad = good().replace('backend: up }', 'backend: nowhere }');
+    expect(await parseConfigInWorker(bad, { env, file: 'gw.yaml' })).toEqual(parseConfig(bad, { env, file: 'gw.yaml' }));
+    expect(await parseConfigInWorker('', {})).toEqual(parseConfig('', {}));
+  });
+
+  it('reads file secrets beside the config file, as loadConfigFile always has', async () => {
+    const file = join(dir, 'secret-ref.yaml');
+    writeFileSync(join(dir, 'up.key'), 'sk-from-file\n');
+    writeFileSync(file, good().replace('{ env: UP_KEY }', '{ file: up.key }'));
+    const r = await loadConfigFile(file, { env: {} });
+    expect(r.ok && r.config.keys.get('up')).toBe('sk-from-file');
+  });
+
+  it('refuses a text that takes longer than the limit', async () => {
+    const r = await parseConfigInWorker(slowText(), { file: 'slow.yaml', timeoutMs: 100 });
+    expect(r).toEqual({ ok: false, problems: [{ path: 'file', file: 'slow.yaml', message: 'configuration took longer than 100 ms to parse; refused' }] });
+  });
+
+  it('a cancelled parse answers at once with a refusal', async () => {
+    const stop = new AbortController();
+    const pending = parseConfigInWorker(slowText(), { signal: stop.signal, timeoutMs: 60_000 });
+    stop.abort();
+    expect(await pending).toMatchObject({ ok: false, problems: [{ message: 'the parse was cancelled' }] });
+  });
+});
+
+describe('a watched file', () => {
+  it('is parsed one version at a time: a slow version refused past the limit, the next one applied after it', async () => {
+    const file = join(dir, 'watched.yaml');
+    writeFileSync(file, good());
+    const results: ConfigResult[] = [];
+    const w = watchConfigFile(file, { env: { UP_KEY: 'k' }, debounceMs: 10, settleMs: 50, timeoutMs: 300, onResult: (r) => results.push(r) });
+    try {
+      writeFileSync(file, slowText());
+      // Past the settle time, so the slow version is being parsed when the next one lands.
+      await new Promise((r) => setTimeout(r, 400));
+      writeFileSync(file, good().replace('model: one', 'model: two'));
+      await eventually(() => results.some((r) => r.ok) || undefined, 20_000);
+      expect(results.map((r) => (r.ok ? 'ok' : r.problems[0].message))).toEqual(['configuration took longer than 300 ms to parse; refused', 'ok']);
+    } finally {
+      w.close();
+    }
+  });
+});
+
+describe('a watched gateway while a slow file is refused', () => {
+  let g: WatchedGateway;
+  beforeAll(async () => {
+    process.env.UP_KEY = 'sk-up';
+    g = await startWatchedGateway(good(), 'tg-config-worker-gw-');
+  });
+  afterAll(async () => {
+    await g?.close();
+    delete process.env.UP_KEY;
+  });
+
+  const reloads = async (result: 'ok' | 'refused') => Number(new RegExp(`tracegate_gateway_config_reloads_total\\{result="${result}"\\} (\\d+)`).exec(await g.gw.metrics.scrape())?.[1] ?? 0);
+  const works = () => g.client.chat.completions.create({ model: 'one', messages: [{ role: 'user', content: 'hi' }] }).then(() => true, () => false);
+
+  it('keeps the event loop under 50 ms of delay, answers /healthz and serves the old configuration', async () => {
+    expect(await works()).toBe(true);
+    const refusedBefore = await reloads('refused');
+    const logged = g.logs().length;
+    let healthy = 0;
+    let unhealthy = 0;
+    let served = 0;
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    writeFileSync(g.file, slowText());
+    await eventually(async () => {
+      const h = await fetch(`${g.url}/healthz`).then((r) => r.ok, () => false);
+      if (h) healthy++;
+      else unhealthy++;
+      if (await works()) served++;
+      return (await reloads('refused')) > refusedBefore || undefined;
+    }, 30_000);
+    delay.disable();
+    const maxMs = delay.max / 1e6;
+    console.log(`event-loop delay during the slow reload: max ${maxMs.toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms; /healthz ${healthy} ok, ${unhealthy} failed; ${served} calls served`);
+    expect(maxMs).toBeLessThan(50);
+    expect(unhealthy).toBe(0);
+    expect(healthy).toBeGreaterThan(0);
+    expect(served).toBeGreaterThan(0);
+    expect(await works()).toBe(true);
+    expect(g.logs().slice(logged)).toContain('the last good one keeps serving');
+    expect(await reloads('refused')).toBe(refusedBefore + 1);
+  });
+
+  it('still applies a normal file afterwards', async () => {
+    const ok = await reloads('ok');
+    writeFileSync(g.file, good().replace('model: one', 'model: three'));
+    await eventually(async () => ((await reloads('ok')) > ok ? true : undefined), 20_000);
+    expect(await g.client.chat.completions.create({ model: 'three', messages: [{ role: 'user', content: 'hi' }] })).toBeTruthy();
+  });
+});
