@@ -119,8 +119,10 @@ export const TG = {
   ORIGIN: 'tracegate.origin',
   ROUTE: 'tracegate.route',
   BACKEND: 'tracegate.backend',
+  /** The Team document's name of the key that authenticated the call (gateway spans only). */
   TEAM: 'tracegate.team',
-  KEY_NAME: 'tracegate.key.name',
+  /** The ApiKey document's name that authenticated the call; never the key or its hash. */
+  KEY: 'tracegate.key',
   ATTEMPTS: 'tracegate.attempts',
   FALLBACK_USED: 'tracegate.fallback.used',
   /** Backends passed over because their circuit breaker was open, comma separated. */

@@ -71,7 +71,7 @@ const llm = (model: string, prompt: number, completion: number, extra: Record<st
   ...extra,
 });
 
-const gateway = (team: string, key: string) => ({ 'tracegate.origin': 'gateway', 'tracegate.route': 'default', 'tracegate.team': team, 'tracegate.key.name': key, 'tracegate.backend': 'sim' });
+const gateway = (team: string, key: string) => ({ 'tracegate.origin': 'gateway', 'tracegate.route': 'default', 'tracegate.team': team, 'tracegate.key': key, 'tracegate.backend': 'sim' });
 
 /** The agent run plus other calls; all within the last few minutes of `nowMs`. */
 export function seedSpans(nowMs: number): SeedSpan[] {

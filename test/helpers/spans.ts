@@ -193,7 +193,7 @@ export function gatewaySpan(o: GatewayOptions = {}): SpanRecord {
   set(a, TG.ROUTE, o.route);
   set(a, TG.BACKEND, o.backend);
   set(a, TG.TEAM, o.team);
-  set(a, TG.KEY_NAME, o.keyName);
+  set(a, TG.KEY, o.keyName);
   set(a, TG.ATTEMPTS, o.attempts);
   set(a, TG.FALLBACK_USED, o.fallbackUsed);
   set(a, TG.TOKENS_ESTIMATED, o.estimated);

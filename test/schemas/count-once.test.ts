@@ -43,6 +43,11 @@ describe('a call recorded by the application and by the gateway', () => {
   const gatewayFirst = recordedTwice({ viaHttpSpan: false, start: Date.now() - 120_000 });
   const appFirst = recordedTwice({ viaHttpSpan: true, start: Date.now() - 90_000 });
   const gatewayOnly = gatewaySpan({ model: 'gpt-4o-mini', provider: 'openai', usage: { prompt: 5, completion: 5 }, start: ns(Date.now() - 60_000), route: 'chat' });
+  // an application's own span naming a team and key: only the gateway's spans may
+  const appClaiming = llmSpan({
+    model: 'gpt-4o-mini', provider: 'openai', usage: { prompt: 7, completion: 3 }, start: ns(Date.now() - 60_000), serviceName: 'other-app',
+    attributes: { 'tracegate.team': 'billing', 'tracegate.key': 'billing-key' },
+  });
 
   beforeAll(async () => {
     store = await tempStore();
@@ -51,7 +56,7 @@ describe('a call recorded by the application and by the gateway', () => {
     await refreshRollups(store.client, db);
     await insertSpans(store, gatewayFirst.spans.app);
     // the other order, through an HTTP client span between the two, and a gateway-only call
-    await insertSpans(store, [...appFirst.spans.app, gatewayOnly]);
+    await insertSpans(store, [...appFirst.spans.app, gatewayOnly, appClaiming]);
     await refreshRollups(store.client, db);
     await insertSpans(store, appFirst.spans.gateway);
     await refreshRollups(store.client, db);
@@ -62,13 +67,15 @@ describe('a call recorded by the application and by the gateway', () => {
     'counts it once in llm_spans, with the gateway row counted (%s)',
     async (_name, call) => {
       const rows = await store.rows<Record<string, unknown>>(
-        `SELECT span_id, origin, counted, superseded_by, app_service_name, session_id, user_id FROM ${db}.llm_spans
+        `SELECT span_id, origin, counted, superseded_by, app_service_name, session_id, user_id, team, key_name FROM ${db}.llm_spans
          WHERE trace_id = {t:String} AND span_kind = 'LLM' ORDER BY origin`,
         { t: call.traceId },
       );
+      // the gateway's team and key on both rows of the call: the counted one and the application's
+      const who = { team: 'billing', key_name: 'billing-key' };
       expect(rows).toEqual([
-        { span_id: call.app.spanId, origin: 'app', counted: 0, superseded_by: call.gateway.spanId, app_service_name: 'billing-app', session_id: '', user_id: '' },
-        { span_id: call.gateway.spanId, origin: 'gateway', counted: 1, superseded_by: '', app_service_name: 'billing-app', session_id: '', user_id: '' },
+        { span_id: call.app.spanId, origin: 'app', counted: 0, superseded_by: call.gateway.spanId, app_service_name: 'billing-app', session_id: '', user_id: '', ...who },
+        { span_id: call.gateway.spanId, origin: 'gateway', counted: 1, superseded_by: '', app_service_name: 'billing-app', session_id: '', user_id: '', ...who },
       ]);
     },
   );
@@ -94,6 +101,7 @@ describe('a call recorded by the application and by the gateway', () => {
     );
     expect(rows).toEqual([
       { service_name: 'billing-app', model: 'gpt-4o-mini-2024-07-18', route: 'chat', team: 'billing', key_name: 'billing-key', calls: 2, prompt: 200, completion: 40, cost: 0.006, streaming: 2, ttft: 120 },
+      { service_name: 'other-app', model: 'gpt-4o-mini', route: '', team: '', key_name: '', calls: 1, prompt: 7, completion: 3, cost: 0.00000285, streaming: 0, ttft: null },
       { service_name: 'tracegate-gateway', model: 'gpt-4o-mini', route: 'chat', team: '', key_name: '', calls: 1, prompt: 5, completion: 5, cost: 0.00000375, streaming: 0, ttft: null },
     ]);
   });
