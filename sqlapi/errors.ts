@@ -14,7 +14,7 @@ export const CH_ERRORS = {
   UNKNOWN_SETTING: 115,
   READONLY: 164,
   REQUIRED_PASSWORD: 194,
-  QUERY_IS_TOO_LARGE: 202,
+  QUERY_IS_TOO_LARGE: 229,
   UNKNOWN_QUERY_PARAMETER: 456,
   AUTHENTICATION_FAILED: 516,
   HTTP_LENGTH_REQUIRED: 381,
@@ -29,8 +29,9 @@ export const CH_ERRORS = {
 
 export type ChErrorName = keyof typeof CH_ERRORS;
 
-const BAD_REQUEST = new Set([36, 6, 27, 38, 41, 26, 25, 62, 117, 53, 70, 44, 8, 15, 167, 168, 169, 271]);
-const NOT_FOUND = new Set([60, 46, 47, 50, 56, 81, 115, 63, 73, 90, 66, 511]);
+// src/Server/HTTP/exceptionCodeToHTTPStatus.cpp of ClickHouse, by code.
+const BAD_REQUEST = new Set([36, 6, 27, 38, 41, 26, 25, 62, 117, 53, 72, 441, 376, 44, 8, 15, 37, 123, 167, 168, 223, 321, 427]);
+const NOT_FOUND = new Set([60, 46, 47, 50, 56, 81, 115, 63, 73, 152, 78, 336, 511]);
 
 /** The status a ClickHouse server answers for an exception code. */
 export function httpStatusFor(code: number): number {
@@ -40,6 +41,7 @@ export function httpStatusFor(code: number): number {
   if (NOT_FOUND.has(code)) return 404;
   if (code === CH_ERRORS.QUERY_IS_TOO_LARGE) return 413;
   if (code === CH_ERRORS.NOT_IMPLEMENTED) return 501;
+  if (code === 209 || code === 76 || code === 439) return 503;
   if (code === CH_ERRORS.HTTP_LENGTH_REQUIRED) return 411;
   if (code === 159) return 408;
   return 500;
@@ -60,8 +62,8 @@ export class ChError extends Error {
   }
 
   get status(): number {
-    // 202 is both names in this catalogue; too many queries is a server's 503, not a 413.
-    if (this.type === 'TOO_MANY_SIMULTANEOUS_QUERIES') return 503;
+    // A server answers 202 with a 500; here the refusal is load shedding, so 503 tells clients to retry.
+    if (this.code === CH_ERRORS.TOO_MANY_SIMULTANEOUS_QUERIES) return 503;
     return httpStatusFor(this.code);
   }
 
