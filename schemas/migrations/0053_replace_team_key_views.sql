@@ -1,7 +1,7 @@
 -- Team and key name of a gateway call: the gateway authenticates a call by its ApiKey and puts
 -- the key document's name in `tracegate.key` and its team in `tracegate.team` (never the key
 -- or its hash). llm_spans keeps them as `team` and `key_name`; usage_minutely groups by both,
--- so spend per team and key is exact (schemas/README.md: "Spend per team and key").
+-- so spend per team and key is exact (README.md, Schema: "Spend per team and key").
 --
 -- The rule: team and key are the gateway's. They are read from gateway spans only
 -- (tracegate.origin = gateway); a span the gateway did not record names no team or key, so an

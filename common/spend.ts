@@ -1,0 +1,73 @@
+/**
+ * Spend per team and key since an instant, as the store has it now: what budgets are rebuilt
+ * from at start and after their counter store comes back empty (the store is the ledger).
+ *
+ * It reads the `usage_minutely` rollup, except for the minutes that received spans since the
+ * rollup last ran (with the rollup's own two-minute margin), which it reads from `llm_spans`:
+ * so a span stored a moment ago counts, without waiting for the next refresh, and no call
+ * counts twice. Each model call counts once (count-once), with the gateway's team and key.
+ * `start` should fall on a minute (the start of a day or month in any time zone does).
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+
+export interface SpendRow {
+  /** The Team document's name; empty for calls without a team. */
+  team: string;
+  /** The ApiKey document's name; empty for calls the gateway did not authenticate by key. */
+  key: string;
+  usd: number;
+  calls: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+export interface SpendRange {
+  start: Date;
+  /** Exclusive; everything stored when absent. */
+  end?: Date;
+}
+
+/** `2025-08-01 00:00:00.000`, as a DateTime64(3, 'UTC') parameter is written. */
+const utc = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
+
+/** The statement and its bound parameters; `database` must be an identifier. */
+export function buildSpendQuery(database: string, range: SpendRange): { query: string; query_params: Record<string, unknown> } {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error(`database name "${database}" is not an identifier`);
+  const within = (col: string) =>
+    [`${col} >= {start:DateTime64(3, 'UTC')}`, ...(range.end ? [`${col} < {end:DateTime64(3, 'UTC')}`] : [])].join(' AND ');
+  const query = `
+    WITH
+      (SELECT max(source_inserted_at) FROM ${database}.usage_minutely_data) - INTERVAL 2 MINUTE AS rolled_up,
+      recent AS (
+        SELECT DISTINCT toStartOfMinute(timestamp) FROM ${database}.llm_spans_data
+        WHERE inserted_at >= rolled_up AND ${within('timestamp')}
+      )
+    SELECT team, key_name AS key, sum(cost) AS usd, sum(n) AS calls, sum(p) AS prompt_tokens, sum(c) AS completion_tokens
+    FROM (
+      SELECT team, key_name, cost_total AS cost, calls AS n, prompt_tokens AS p, completion_tokens AS c
+      FROM ${database}.usage_minutely
+      WHERE ${within('minute')} AND minute NOT IN recent
+      UNION ALL
+      SELECT team, key_name, cost_total, 1, prompt_tokens, completion_tokens
+      FROM ${database}.llm_spans
+      WHERE counted = 1 AND ${within('timestamp')} AND toStartOfMinute(timestamp) IN recent
+    )
+    GROUP BY team, key
+    ORDER BY team, key`;
+  const query_params: Record<string, unknown> = { start: utc(range.start) };
+  if (range.end) query_params.end = utc(range.end);
+  return { query, query_params };
+}
+
+export async function querySpend(client: ClickHouseClient, database: string, range: SpendRange): Promise<SpendRow[]> {
+  const rs = await client.query({ ...buildSpendQuery(database, range), format: 'JSONEachRow' });
+  const rows = await rs.json<Record<string, string | number>>();
+  return rows.map((r) => ({
+    team: String(r.team),
+    key: String(r.key),
+    usd: Number(r.usd),
+    calls: Number(r.calls),
+    prompt_tokens: Number(r.prompt_tokens),
+    completion_tokens: Number(r.completion_tokens),
+  }));
+}
