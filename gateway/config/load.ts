@@ -9,7 +9,8 @@ import type { z } from 'zod';
 import { MAX_CONFIG_BYTES, textProblem } from './guard.js';
 import { deepFreeze, type BackendConfig, type ConfigProblem, type ConfigResult, type GatewayConfig, type RouteConfig } from './model.js';
 import { parseConfigInWorker, type ThreadLoadOptions } from './parse-thread.js';
-import { backendSpec, envelopeSchema, gatewaySpec, routeSpec, type BackendSpec, type GatewaySpec, type Kind, type RouteSpec } from './schema.js';
+import { compilePolicy } from './policy.js';
+import { apiKeySpec, backendSpec, envelopeSchema, gatewaySpec, routeSpec, teamSpec, type ApiKeySpec, type BackendSpec, type GatewaySpec, type Kind, type RouteSpec, type TeamSpec } from './schema.js';
 import { resolveSecret, type SecretSources } from './secrets.js';
 
 export interface LoadOptions {
@@ -24,7 +25,9 @@ type Path = (string | number)[];
 type Parsed =
   | { kind: 'Gateway'; name: string; labels?: Record<string, string>; spec: GatewaySpec; at: Located }
   | { kind: 'Backend'; name: string; labels?: Record<string, string>; spec: BackendSpec; at: Located }
-  | { kind: 'Route'; name: string; labels?: Record<string, string>; spec: RouteSpec; at: Located };
+  | { kind: 'Route'; name: string; labels?: Record<string, string>; spec: RouteSpec; at: Located }
+  | { kind: 'ApiKey'; name: string; labels?: Record<string, string>; spec: ApiKeySpec; at: Located }
+  | { kind: 'Team'; name: string; labels?: Record<string, string>; spec: TeamSpec; at: Located };
 
 /** Turns a path inside one document into a problem with line and column. */
 type Located = (path: Path, message: string) => ConfigProblem;
@@ -68,6 +71,14 @@ function parseDocument(js: unknown, at: Located, label: (kind: string, name: str
     }
     case 'Route': {
       const r = routeSpec.safeParse(env.data.spec);
+      return r.success ? { kind: k, ...base, spec: r.data } : specIssues(r.error.issues, here, ['spec']);
+    }
+    case 'ApiKey': {
+      const r = apiKeySpec.safeParse(env.data.spec);
+      return r.success ? { kind: k, ...base, spec: r.data } : specIssues(r.error.issues, here, ['spec']);
+    }
+    case 'Team': {
+      const r = teamSpec.safeParse(env.data.spec ?? {});
       return r.success ? { kind: k, ...base, spec: r.data } : specIssues(r.error.issues, here, ['spec']);
     }
     default: {
@@ -138,7 +149,10 @@ function compile(docs: Parsed[], invalid: Set<string>, secrets: SecretSources, p
   const backends = new Map<string, BackendConfig>();
   for (const d of docs) if (d.kind === 'Backend' && !backends.has(d.name)) backends.set(d.name, compileBackend(d, gw, secrets, keys, problems));
   const routes = docs.flatMap((d) => (d.kind === 'Route' ? [compileRoute(d, gw, backends, invalid, problems)] : []));
-  return { gateway: gw, backends, routes, keys, source };
+  const keyDocs = docs.flatMap((d) => (d.kind === 'ApiKey' ? [d] : []));
+  const teamDocs = docs.flatMap((d) => (d.kind === 'Team' ? [d] : []));
+  const { apiKeys, teams } = compilePolicy(keyDocs, teamDocs, gw, invalid, problems);
+  return { gateway: gw, backends, routes, keys, apiKeys, teams, source };
 }
 
 /** Aliases a file may resolve: a few shared blocks, never a "billion laughs" expansion. */

@@ -2,6 +2,7 @@
  * The validated, compiled configuration the data plane runs on. Built once by `load.ts`, then
  * frozen; a reload builds a new one and swaps it whole.
  */
+import type { Identity, Limits } from '../policy/identity.js';
 import type { CircuitBreakerSpec, GatewaySpec, HeaderMatchSpec, Provider, RetrySpec, TimeoutsSpec } from './schema.js';
 
 export interface BackendConfig {
@@ -51,6 +52,22 @@ export interface RouteConfig {
   readonly rules: readonly RuleConfig[];
 }
 
+/** An ApiKey document, compiled: who the key is, and what the request path checks before serving it. */
+export interface ApiKeyConfig {
+  readonly identity: Identity;
+  /** `hmac-sha256:<hex>` of the key under the pepper (gateway/policy/keys.ts). Never logged. */
+  readonly hash: string;
+  /** Epoch ms from which the key is refused; checked on each request, not only at load. */
+  readonly expiresAt?: number;
+  readonly revoked: boolean;
+}
+
+export interface TeamConfig {
+  readonly name: string;
+  /** Shared by all of the team's keys together. */
+  readonly limits: Limits;
+}
+
 export interface GatewayConfig {
   readonly gateway: GatewaySpec;
   /** In file order. */
@@ -59,6 +76,9 @@ export interface GatewayConfig {
   readonly routes: readonly RouteConfig[];
   /** Provider keys by backend name, kept apart so that logging the config can never print one. */
   readonly keys: ReadonlyMap<string, string>;
+  /** Client keys by ApiKey name, in file order; any of them turns authentication on. */
+  readonly apiKeys: ReadonlyMap<string, ApiKeyConfig>;
+  readonly teams: ReadonlyMap<string, TeamConfig>;
   /** Where it was read from, for logs. */
   readonly source?: string;
 }

@@ -10,7 +10,7 @@ import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from './unit
 export const API_VERSION = 'tracegate.dev/v1alpha1';
 
 /** Every kind a config file may hold. Later issues add kinds here and in `load.ts`'s switch. */
-export const KINDS = ['Gateway', 'Backend', 'Route'] as const;
+export const KINDS = ['Gateway', 'Backend', 'Route', 'ApiKey', 'Team'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** Providers a Backend can speak to; `simulated` is tracegate's built-in responder. */
@@ -116,6 +116,76 @@ export const circuitBreakerSchema = z
 
 const metadata = z.object({ name, labels: z.record(z.string(), z.string()).optional() }).strict();
 
+const COUNT_MSG = 'a whole number, 0 or more';
+const count = z.number({ error: COUNT_MSG }).int(COUNT_MSG).nonnegative(COUNT_MSG);
+const USD_MSG = 'an amount in US dollars, 0 or more';
+const usd = z.number({ error: USD_MSG }).nonnegative(USD_MSG).finite(USD_MSG);
+
+/**
+ * Limits of one scope (a key, a team, the default). Names as gateway/policy/identity.ts's
+ * `Limits`; the budgets are grouped under `budget` here and flattened when compiled.
+ */
+export const limitsSchema = z
+  .object({
+    requestsPerMinute: count.optional(),
+    /** Input + output tokens. */
+    tokensPerMinute: count.optional(),
+    inputTokensPerMinute: count.optional(),
+    outputTokensPerMinute: count.optional(),
+    concurrentRequests: count.optional(),
+    budget: z.object({ dailyUsd: usd.optional(), monthlyUsd: usd.optional() }).strict().optional(),
+  })
+  .strict();
+
+/** Globs with * and ? over route names or model names; empty or absent: all of them. */
+const globs = z.array(z.string().min(1).max(256)).max(256);
+
+/** The only form a key is stored in: gateway/policy/keys.ts's peppered HMAC. */
+export const KEY_HASH_PATTERN = /^hmac-sha256:[0-9a-f]{64}$/;
+const keyHash = z.string().superRefine((v, ctx) => {
+  if (KEY_HASH_PATTERN.test(v)) return;
+  // Never repeats the value: it may be the key itself, pasted by mistake.
+  ctx.addIssue({
+    code: 'custom',
+    message: v.startsWith('tg-')
+      ? 'this is a key, not its hash: never put a key in the configuration; write what `tracegate keys hash` prints'
+      : 'the hash `tracegate keys hash` (or `keys create`) prints: hmac-sha256: and 64 hex digits',
+  });
+});
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339_MSG = 'an RFC 3339 time with its offset, e.g. 2026-12-31T23:59:59Z';
+const timestamp = z.string({ error: RFC3339_MSG }).refine((v) => RFC3339.test(v) && Number.isFinite(Date.parse(v)), RFC3339_MSG);
+
+/** A client's key (stored as its hash only), whom it belongs to, and what it may do. */
+export const apiKeySpec = z
+  .object({
+    /** The Team document the key belongs to: its limits are shared, its defaults fill the key's gaps. */
+    team: name.optional(),
+    hash: keyHash,
+    /** Free-form labels (owner, purpose). */
+    metadata: z.record(z.string(), z.string().max(1024)).default({}),
+    allowedRoutes: globs.optional(),
+    allowedModels: globs.optional(),
+    limits: limitsSchema.optional(),
+    /** From then on the key is refused (checked on every request). */
+    expires: timestamp.optional(),
+    revoked: z.boolean().default(false),
+  })
+  .strict();
+
+export const teamSpec = z
+  .object({
+    /** Shared by all of the team's keys together. */
+    limits: limitsSchema.optional(),
+    /** For each key of the team that does not set its own. */
+    defaults: z
+      .object({ allowedRoutes: globs.optional(), allowedModels: globs.optional(), limits: limitsSchema.optional() })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 const CONTENT_CAPTURE = ['off', 'on', 'truncate'] as const;
 
 export const gatewaySpec = z
@@ -153,6 +223,14 @@ export const gatewaySpec = z
         timeouts: timeoutsSchema.prefault({}),
         retry: retrySchema.prefault({}),
         circuitBreaker: circuitBreakerSchema.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /** Keys, teams, limits and budgets (ApiKey and Team documents). */
+    policy: z
+      .object({
+        /** Limits of each key that neither it nor its team's defaults set. */
+        defaultLimits: limitsSchema.optional(),
       })
       .strict()
       .prefault({}),
@@ -293,7 +371,9 @@ const doc = <K extends Kind, S extends z.ZodType>(kind: K, spec: S) =>
 export const gatewayDocument = doc('Gateway', gatewaySpec.prefault({}));
 export const backendDocument = doc('Backend', backendSpec);
 export const routeDocument = doc('Route', routeSpec);
-export const documentSchema = z.discriminatedUnion('kind', [gatewayDocument, backendDocument, routeDocument]);
+export const apiKeyDocument = doc('ApiKey', apiKeySpec);
+export const teamDocument = doc('Team', teamSpec.prefault({}));
+export const documentSchema = z.discriminatedUnion('kind', [gatewayDocument, backendDocument, routeDocument, apiKeyDocument, teamDocument]);
 
 export const envelopeSchema = z
   .object({ apiVersion: z.literal(API_VERSION), kind: z.enum(KINDS), metadata, spec: z.unknown().optional() })
@@ -302,6 +382,9 @@ export const envelopeSchema = z
 export type GatewaySpec = z.output<typeof gatewaySpec>;
 export type BackendSpec = z.output<typeof backendSpec>;
 export type RouteSpec = z.output<typeof routeSpec>;
+export type ApiKeySpec = z.output<typeof apiKeySpec>;
+export type TeamSpec = z.output<typeof teamSpec>;
+export type LimitsSpec = z.output<typeof limitsSchema>;
 export type RuleSpec = z.output<typeof rule>;
 export type MatchSpec = z.output<typeof match>;
 export type HeaderMatchSpec = z.output<typeof headerMatch>;
