@@ -25,23 +25,31 @@ const priceOf = (model: string) => `prices[arrayFirstIndex(p -> match(replaceReg
 /** USD saved by cache reads, per row of a subquery with `model` and `cache_read_tokens`. */
 const SAVED = `cache_read_tokens * greatest(${priceOf('model')}.2 - ${priceOf('model')}.3, 0) / 1e6`;
 
-const costBy = (dim: string, title: string) =>
+/** A stacked series of cost or tokens per value of a rollup dimension. */
+const MEASURES = {
+  Cost: { expr: 'sum(cost_total) AS cost', opts: { unit: 'currencyUSD', stack: true, bars: true } },
+  Tokens: { expr: 'sum(total_tokens) AS tokens', opts: { unit: 'short', stack: true } },
+} as const;
+
+const seriesBy = (measure: keyof typeof MEASURES, dim: string, title: string) =>
   timeseries(
-    `Cost by ${title}`,
+    `${measure} by ${title}`,
     `
-    SELECT ${M} AS time, ${dim}, sum(cost_total) AS cost
+    SELECT ${M} AS time, ${dim}, ${MEASURES[measure].expr}
     FROM usage_minutely
     WHERE ${USAGE_WHERE}
     GROUP BY time, ${dim}
     ORDER BY time`,
-    { unit: 'currencyUSD', stack: true, bars: true },
+    { ...MEASURES[measure].opts },
   );
+
+const SPEND_UNITS = [unitOverride('cost', 'currencyUSD'), unitOverride('cost_per_call', 'currencyUSD')];
 
 export function tokensDashboard(): Dashboard {
   return board({
     uid: 'tracegate-tokens',
     title: 'tracegate / Tokens and cost',
-    description: 'Token use and cost by model, provider, team and key; top spenders; cached-token share and what caching saved.',
+    description: 'Token use and cost by model, provider, team and key; spend and tokens per team and per key; cached-token share and what caching saved.',
     from: 'now-24h',
     variables: standardVariables(),
     panels: [
@@ -60,10 +68,12 @@ export function tokensDashboard(): Dashboard {
         FROM (SELECT model, sum(cache_read_tokens) AS cache_read_tokens FROM usage_minutely WHERE ${USAGE_WHERE} GROUP BY model)`,
         { unit: 'currencyUSD', decimals: 2, description: 'Cache-read tokens × (input price − cached-input price).' },
       ),
-      costBy('model', 'model'),
-      costBy('provider', 'provider'),
-      costBy('team', 'team'),
-      costBy('key_name', 'key'),
+      seriesBy('Cost', 'model', 'model'),
+      seriesBy('Cost', 'provider', 'provider'),
+      seriesBy('Cost', 'team', 'team'),
+      seriesBy('Cost', 'key_name', 'key'),
+      seriesBy('Tokens', 'team', 'team'),
+      seriesBy('Tokens', 'key_name', 'key'),
       timeseries(
         'Tokens by kind',
         `
@@ -115,16 +125,29 @@ export function tokensDashboard(): Dashboard {
         { unit: 'currencyUSD', bars: true },
       ),
       table(
-        'Top spenders (team and key)',
+        'Spend and tokens by team',
         `
-        SELECT team, key_name AS key, sum(cost_total) AS cost, sum(calls) AS calls, sum(total_tokens) AS tokens,
+        SELECT team, uniqExactIf(key_name, key_name != '') AS keys, sum(cost_total) AS cost, sum(calls) AS calls,
+               sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens, sum(total_tokens) AS tokens,
                cost / nullIf(calls, 0) AS cost_per_call
         FROM usage_minutely
         WHERE ${USAGE_WHERE}
-        GROUP BY team, key
+        GROUP BY team
+        ORDER BY cost DESC`,
+        { w: 12, h: 9, description: 'Calls without a team (no gateway key, or a key without one) are the empty team.', overrides: SPEND_UNITS },
+      ),
+      table(
+        'Spend and tokens by key (top spenders)',
+        `
+        SELECT key_name AS key, team, sum(cost_total) AS cost, sum(calls) AS calls,
+               sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens, sum(total_tokens) AS tokens,
+               cost / nullIf(calls, 0) AS cost_per_call
+        FROM usage_minutely
+        WHERE ${USAGE_WHERE}
+        GROUP BY key, team
         ORDER BY cost DESC
-        LIMIT 20`,
-        { w: 12, h: 9, overrides: [unitOverride('cost', 'currencyUSD'), unitOverride('cost_per_call', 'currencyUSD')] },
+        LIMIT 50`,
+        { w: 12, h: 9, description: 'Keys are ApiKey document names; calls the gateway did not authenticate by key have none.', overrides: SPEND_UNITS },
       ),
       table(
         'Top users',

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DASHBOARDS } from '../../dashboards/index.js';
 import { allPanels, type Dashboard, type Panel } from '../../dashboards/model.js';
 import { tempStore, type TempStore } from '../helpers/store.js';
-import { isEmptyResult, resolveVariables, runTarget, shapeProblems, type Pick, type Range } from './harness.js';
+import { expandQuery } from '../../dashboards/macros.js';
+import { isEmptyResult, resolveVariables, run, runTarget, shapeProblems, type Pick, type Range } from './harness.js';
 import { prepareStore } from './prepare.js';
 import type { SeedFacts } from './seed.js';
 
@@ -103,6 +104,53 @@ describe('variables filter', () => {
     expect(parts.every((p) => p > 0 && p < total)).toBe(true);
     expect(parts.reduce((a, b) => a + b, 0)).toBeCloseTo(total, 9);
     expect(await cost(options.team)).toBeCloseTo(total, 9);
+  });
+});
+
+describe('team and key', () => {
+  const tokens = () => boards.find((b) => b.uid === 'tracegate-tokens')!;
+
+  it('the cost and tokens for each key add up to those of all keys, and keys of one team to that team', async () => {
+    const d = tokens();
+    const [cost, tok] = ['Cost', 'Tokens'].map((t) => allPanels(d).find((p) => p.title === t)!);
+    const { variables, options } = await resolveVariables(store, d, seeded(), 'all');
+    const stat = async (panel: Panel, team: string[], key: string[]) => {
+      const r = await runTarget(store, panel.targets[0], {
+        ...seeded(),
+        variables: { ...variables, team: { value: team, options: options.team }, key: { value: key, options: options.key } },
+      });
+      return Number(Object.values(r.rows[0])[0]);
+    };
+    expect(options.key).toEqual([...facts.keys].sort());
+    for (const panel of [cost, tok]) {
+      const total = await stat(panel, ['$__all'], ['$__all']);
+      const parts = await Promise.all(options.key.map((k) => stat(panel, ['$__all'], [k])));
+      expect(parts.every((p) => p > 0 && p < total), panel.title).toBe(true);
+      expect(parts.reduce((a, b) => a + b, 0)).toBeCloseTo(total, 9);
+      const team = options.team[0];
+      expect(await stat(panel, [team], ['$__all'])).toBeCloseTo(await stat(panel, [team], options.key), 9);
+      expect(await stat(panel, [team], options.key.filter((k) => !k.startsWith(team)))).toBe(0);
+    }
+  });
+
+  it('offers the keys of the chosen teams', async () => {
+    const d = tokens();
+    const { variables, options } = await resolveVariables(store, d, seeded(), 'all');
+    const keyVar = d.templating.list.find((v) => v.name === 'key')!;
+    const team = options.team[1];
+    const ctx = { ...seeded(), variables: { ...variables, team: { value: [team], options: options.team } } };
+    const r = await run(store, expandQuery(String((keyVar.query as { rawSql: string }).rawSql), ctx));
+    expect(r.rows.map((x) => Object.values(x)[0])).toEqual(facts.keys.filter((k) => k.startsWith(team)));
+  });
+
+  it('spend and tokens per team and per key agree with the rollup', async () => {
+    const d = tokens();
+    const { variables } = await resolveVariables(store, d, seeded(), 'all');
+    const table = async (title: string) => (await runTarget(store, allPanels(d).find((p) => p.title === title)!.targets[0], { ...seeded(), variables })).rows;
+    const [byTeam, byKey] = [await table('Spend and tokens by team'), await table('Spend and tokens by key (top spenders)')];
+    const sum = (rows: Record<string, unknown>[], c: string) => rows.reduce((a, r) => a + Number(r[c]), 0);
+    for (const c of ['cost', 'calls', 'tokens']) expect(sum(byKey, c), c).toBeCloseTo(sum(byTeam, c), 6);
+    expect(byKey.map((r) => r.key).filter(Boolean).sort()).toEqual([...facts.keys].sort());
   });
 });
 

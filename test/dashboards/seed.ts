@@ -24,6 +24,8 @@ export interface SeedFacts {
   agentTraceIds: string[];
   models: string[];
   teams: string[];
+  /** Gateway key names; each starts with its team's name. */
+  keys: string[];
 }
 
 const MODELS = [
@@ -194,7 +196,7 @@ export function seedSpans(anchorMs: number): { spans: SpanRecord[]; facts: SeedF
   }
   return {
     spans,
-    facts: { anchorMs, startMs, gatewayCalls: calls, agentTraceIds, models: MODELS.map((m) => m.model), teams: TEAMS.map((t) => t.team) },
+    facts: { anchorMs, startMs, gatewayCalls: calls, agentTraceIds, models: MODELS.map((m) => m.model), teams: TEAMS.map((t) => t.team), keys: TEAMS.map((t) => t.key) },
   };
 }
 
