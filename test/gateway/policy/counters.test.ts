@@ -30,16 +30,19 @@ interface Subject {
   pass(store: CounterStore, ms: number): Promise<void>;
 }
 
+const clocks = new WeakMap<CounterStore, { t: number }>();
+
 const subjects: Subject[] = [
   {
     name: 'memory',
     make() {
-      const s = new MemoryCounters(() => (s as any).t);
-      (s as any).t = 1_000_000_000_020; // 20 ms into a minute
+      const clock = { t: 1_000_000_000_020 }; // 20 ms into a minute
+      const s: CounterStore = new MemoryCounters(() => clock.t);
+      clocks.set(s, clock);
       return s;
     },
     async pass(store, ms) {
-      (store as any).t += ms;
+      clocks.get(store)!.t += ms;
     },
   },
   {
