@@ -114,6 +114,15 @@ export const circuitBreakerSchema = z
   })
   .strict();
 
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const metadata = z.object({ name, labels: z.record(z.string(), z.string()).optional() }).strict();
 
 const COUNT_MSG = 'a whole number, 0 or more';
@@ -231,6 +240,35 @@ export const gatewaySpec = z
       .object({
         /** Limits of each key that neither it nor its team's defaults set. */
         defaultLimits: limitsSchema.optional(),
+        /** Where limit and budget counters live: this process (one replica) or Redis (replicas share exact counts). */
+        counters: z.enum(['memory', 'redis']).default('memory'),
+        redis: z
+          .object({
+            /** redis://[user:password@]host:port[/db], a secret: from an environment variable or a file. */
+            url: secretRef.default({ env: 'TRACEGATE_REDIS_URL', optional: false }),
+            /** Longest a Redis call may take before the fail mode answers. */
+            timeout: duration.default(100),
+            /** Key prefix (also the keys' hash tag). */
+            prefix: name.default('tracegate'),
+          })
+          .strict()
+          .prefault({}),
+        /** Redis unreachable: serve and count locally (open), or refuse with 503 (closed). */
+        failMode: z.enum(['open', 'closed']).default('open'),
+        /** IANA time zone whose days and months budgets run on. */
+        timeZone: z
+          .string()
+          .default('UTC')
+          .refine((tz) => validTimeZone(tz), 'an IANA time zone, e.g. UTC or Europe/Berlin'),
+        reservation: z
+          .object({
+            /** A dead replica's concurrency leases and budget reservations expire after this (live ones are renewed). */
+            ttl: duration.default(30_000),
+            /** Output tokens reserved for a call that sets no max_tokens. */
+            maxTokens: count.min(1).default(4096),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
