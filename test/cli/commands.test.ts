@@ -61,6 +61,9 @@ describe('tracegate usage, trace and sql as child processes', () => {
     const lines = csv.stdout.trim().split('\n');
     expect(lines[0]).toBe('team,key,calls,errors,prompt_tokens,completion_tokens,cache_read_tokens,total_tokens,cost_usd,latency_p50_ms,latency_p95_ms');
     expect(lines.slice(1).map((l) => l.split(',').slice(0, 3).join(','))).toEqual(['billing,k-billing,2', 'search,k-search,2']);
+    const filtered = await tracegate(['usage', '--data', dataDir, '--by', 'team,key,model', '--team', 'search', '--key', 'k-search', '--format', 'json']);
+    expect(filtered.code).toBe(0);
+    expect(jsonLines(filtered.stdout).map((r) => [r.team, r.key, r.model, r.calls, r.prompt_tokens])).toEqual([['search', 'k-search', 'tracegate-sim-1', 2, 300]]);
     const table = await tracegate(['usage', '--data', dataDir]);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^usage .* by model \(embedded ClickHouse/);
