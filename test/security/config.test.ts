@@ -39,6 +39,12 @@ const works = (model: string) =>
     () => false,
   );
 
+/**
+ * How long a reload may take to show: settling, then a parse thread that loads its modules from the
+ * TypeScript sources (0.5 s alone, several on the loaded shared box).
+ */
+const RELOAD_WAIT_MS = 20_000;
+
 async function counter(result: 'ok' | 'refused'): Promise<number> {
   const m = new RegExp(`tracegate_gateway_config_reloads_total\\{result="${result}"\\} (\\d+)`).exec(await g.gw.metrics.scrape());
   return m ? Number(m[1]) : 0;
@@ -49,7 +55,7 @@ async function refused(change: () => void, message: string | RegExp): Promise<vo
   const before = await counter('refused');
   const logged = g.logs().length;
   change();
-  await eventually(async () => ((await counter('refused')) > before ? true : undefined));
+  await eventually(async () => ((await counter('refused')) > before ? true : undefined), RELOAD_WAIT_MS);
   const newLogs = g.logs().slice(logged);
   if (typeof message === 'string') expect(newLogs).toContain(message);
   else expect(newLogs).toMatch(message);
@@ -63,7 +69,7 @@ async function refused(change: () => void, message: string | RegExp): Promise<vo
 async function restored(change: () => void): Promise<void> {
   const ok = await counter('ok');
   change();
-  await eventually(async () => ((await counter('ok')) > ok ? true : undefined));
+  await eventually(async () => ((await counter('ok')) > ok ? true : undefined), RELOAD_WAIT_MS);
   expect(await works('one')).toBe(true);
 }
 
@@ -147,7 +153,7 @@ describe('a file caught mid-write', () => {
     writeFileSync(file, full.slice(0, cut));
     await new Promise((r) => setTimeout(r, 100));
     appendFileSync(file, full.slice(cut));
-    await eventually(async () => ((await counter('ok')) > ok ? true : undefined));
+    await eventually(async () => ((await counter('ok')) > ok ? true : undefined), RELOAD_WAIT_MS);
     expect(await counter('ok')).toBe(ok + 1);
     expect(g.logs().slice(logged).match(/configuration reloaded/g)).toHaveLength(1);
     expect(await works('one')).toBe(true);
@@ -160,10 +166,10 @@ describe('a file caught mid-write', () => {
     expect(parseConfig(empty).ok).toBe(true);
     const ok = await counter('ok');
     writeFileSync(file, empty);
-    await eventually(async () => ((await counter('ok')) > ok ? true : undefined));
+    await eventually(async () => ((await counter('ok')) > ok ? true : undefined), RELOAD_WAIT_MS);
     expect(await works('one')).toBe(false);
     writeFileSync(file, good());
-    await eventually(async () => ((await works('one')) ? true : undefined));
+    await eventually(async () => ((await works('one')) ? true : undefined), RELOAD_WAIT_MS);
   });
 });
 
