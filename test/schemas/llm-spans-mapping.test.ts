@@ -51,6 +51,19 @@ describe('llm_spans mapping', () => {
     expect([carried.cost_source, carried.cost_prompt, carried.cost_completion, carried.cost_total]).toEqual(['span', 0.5, 0.25, 0.75]);
   });
 
+  const LLM = { 'openinference.span.kind': 'LLM', 'llm.model_name': 'gpt-4o-mini' };
+  const GATEWAY = { ...LLM, 'tracegate.origin': 'gateway' };
+  it.each([
+    ['a gateway span', { ...GATEWAY, 'tracegate.team': 'search', 'tracegate.key': 'search-prod' }, ['search', 'search-prod']],
+    ['a gateway span with the old key attribute', { ...GATEWAY, 'tracegate.team': 'search', 'tracegate.key.name': 'old-name' }, ['search', 'old-name']],
+    ['a gateway span with both key attributes', { ...GATEWAY, 'tracegate.key': 'new-name', 'tracegate.key.name': 'old-name' }, ['', 'new-name']],
+    ['a gateway span without a key', GATEWAY, ['', '']],
+    ['an application span naming a team and key', { ...LLM, 'tracegate.team': 'search', 'tracegate.key': 'search-prod' }, ['', '']],
+  ] as const)('reads team and key of %s', async (_name, attributes, want) => {
+    const r = await row({ ...attributes });
+    expect([r.team, r.key_name]).toEqual(want);
+  });
+
   const PROVIDERS = ['openai', 'anthropic', 'aws.bedrock', 'azure.ai.openai', 'azure.ai.inference', 'gcp.vertex_ai', 'gcp.gemini', 'gcp.gen_ai',
     'mistral_ai', 'x_ai', 'deepseek', 'cohere', 'groq', 'ibm.watsonx.ai', 'perplexity', 'openai.chat', 'Anthropic', 'google.vertex.chat', 'some.new.host'];
   it.each(PROVIDERS)('maps gen_ai.provider.name %s as the collector does', async (name) => {
