@@ -21,7 +21,9 @@ export async function runValidate(args: string[], out: Writable = process.stdout
   const r = await loadConfigFile(values.config);
   if (!r.ok) {
     for (const p of r.problems) err.write(`${formatProblem(p)}\n`);
-    err.write(`${values.config}: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}\n`);
+    // A file refused whole (unreadable, too large, too slow to parse) is said in its one line.
+    const whole = r.problems.length === 1 && r.problems[0].path === 'file';
+    if (!whole) err.write(`${values.config}: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}\n`);
     return 1;
   }
   const c = r.config;

@@ -7,11 +7,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runValidate } from '../../cli/commands/validate.js';
 import { MAX_CONFIG_BYTES } from '../../gateway/config/guard.js';
 import { loadConfigFile, parseConfig } from '../../gateway/config/load.js';
 import type { ConfigResult } from '../../gateway/config/model.js';
-import { parseConfigInWorker } from '../../gateway/config/parse-thread.js';
+import { parseConfigInWorker, PARSE_TIMEOUT_MS } from '../../gateway/config/parse-thread.js';
 import { watchConfigFile } from '../../gateway/config/watch.js';
 import { startOpenAIStub, type OpenAIStub } from '../helpers/providers/index.js';
 import { backendDoc, docs, eventually } from './helpers.js';
@@ -82,6 +84,22 @@ describe('parseConfigInWorker', () => {
     const pending = parseConfigInWorker(slowText(), { signal: stop.signal, timeoutMs: 60_000 });
     stop.abort();
     expect(await pending).toMatchObject({ ok: false, problems: [{ message: 'the parse was cancelled' }] });
+  });
+});
+
+describe('tracegate validate', () => {
+  it('reports a file past the time limit in one line, exit code 1', async () => {
+    const file = join(dir, 'slow.yaml');
+    writeFileSync(file, slowText());
+    let out = '';
+    let err = '';
+    const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
+    // The default limit: the text takes the parser longer than 2 s here; a faster machine refuses it for its schema.
+    const code = await runValidate(['--config', file], sink((s) => (out += s)), sink((s) => (err += s)));
+    expect(code).toBe(1);
+    expect(out).toBe('');
+    if (err.includes('took longer')) expect(err).toBe(`${file} file: configuration took longer than ${PARSE_TIMEOUT_MS} ms to parse; refused\n`);
+    else expect(err).toContain('document 1');
   });
 });
 
