@@ -7,6 +7,9 @@
  * so a span stored a moment ago counts, without waiting for the next refresh, and no call
  * counts twice. Each model call counts once (count-once), with the gateway's team and key.
  * `start` should fall on a minute (the start of a day or month in any time zone does).
+ * What it cannot see: spans still on their way (a sender's batch, a collector's spool). On a
+ * cluster the high-water mark is the newest shard's, so a shard whose rollup runs more than the
+ * two-minute margin behind the others may miss its newest spans until its refresh catches up.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 
