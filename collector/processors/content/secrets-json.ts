@@ -28,19 +28,47 @@ export function isSecretJsonKey(key: string): boolean {
   return v;
 }
 
+const BACKSLASH = 0x5c;
+
+/** `[\w$.@-]`: a key's characters as KEY below reads them. */
+function isKeyChar(ch: number): boolean {
+  return (ch >= 48 && ch <= 57) || ((ch | 0x20) >= 97 && (ch | 0x20) <= 122) || ch === 95 || ch === 36 || ch === 46 || ch === 64 || ch === 45;
+}
+
+const isSeparator = (ch: number) => ch === 95 || ch === 45 || ch === 46;
+
+/** The last two characters of the key ending before `end`, separators skipped, `| 0x20` (lower case for letters). */
+function ending(s: string, end: number): number {
+  let j = end - 1;
+  while (j >= 0 && isSeparator(s.charCodeAt(j))) j--;
+  const last = s.charCodeAt(j--) | 0x20;
+  while (j >= 0 && isSeparator(s.charCodeAt(j))) j--;
+  return (((s.charCodeAt(j) | 0x20) & 0xff) << 8) | (last & 0xff);
+}
+
+/** The endings of every name isSecretJsonKey accepts (key, password, passwd, secret, token, authorization, credential(s), auth, pass, cookie). */
+const SECRET_ENDINGS = new Uint8Array(1 << 16);
+for (const e of ['ey', 'rd', 'wd', 'et', 'en', 'on', 'ls', 'al', 'th', 'ss', 'ie']) SECRET_ENDINGS[(e.charCodeAt(0) << 8) | e.charCodeAt(1)] = 1;
+
+/**
+ * Whether the key whose closing quote is at `quote` (in any escaping) is credential-named, as
+ * scrubJsonKeys would judge it; most keys are ruled out by their last two letters.
+ */
+export function secretKeyBefore(s: string, quote: number): boolean {
+  let end = quote;
+  while (end > 0 && s.charCodeAt(end - 1) === BACKSLASH) end--;
+  if (SECRET_ENDINGS[ending(s, end)] === 0) return false;
+  let start = end;
+  while (start > 0 && end - start <= 64 && isKeyChar(s.charCodeAt(start - 1))) start--;
+  return end - start <= 64 && isSecretJsonKey(s.slice(start, end));
+}
+
 /**
  * A key and its colon, at any level of escaping: `"k":` in JSON text, `\"k\":` in JSON inside a
  * JSON string, and so on (the backslashes before both quotes must agree). Bounded quantifiers
  * and one start per quote keep it linear.
  */
 const KEY = /(\\{0,7})"([A-Za-z_$@][\w$.@-]{0,63})(\\{0,7})"\s{0,16}:\s{0,16}/g;
-
-/**
- * Rules out texts with no key that could match: a credential word right before a quote and a
- * colon (`"max_tokens":` does not match: the word is followed by `s`). Case-sensitive, with the
- * usual spellings (lower, capitalized as in camelCase, upper): the `i` flag scans several times slower.
- */
-export const JSON_KEY_PROBE = /(?:[Kk]ey|KEY|[Pp]ass(?:wd|word)?|PASS(?:WD|WORD)?|[Pp]wd|[Ss]ecret|SECRET|[Tt]oken|TOKEN|[Aa]uth(?:orization)?|AUTH(?:ORIZATION)?|[Cc]redentials?|CREDENTIALS?|[Cc]ookie|COOKIE)\\{0,7}"\s{0,16}:/;
 
 /** Where the string value starting at `i` (its opening quote escaped with `level` backslashes) ends, past its closing quote; -1 if it does not. */
 function stringEnd(s: string, i: number, level: number): number {
@@ -70,7 +98,7 @@ function scalarEnd(s: string, i: number): number {
   return m ? i + m[0].length : -1;
 }
 
-/** The text with the values of credential-named keys replaced; the same string when none (call after JSON_KEY_PROBE). */
+/** The text with the values of credential-named keys replaced; the same string when none (called when secretKeyBefore found one). */
 export function scrubJsonKeys(s: string): string {
   let out = '';
   let last = 0;

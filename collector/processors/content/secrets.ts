@@ -1,10 +1,12 @@
 import { REDACTED } from '../../../common/semconv.js';
-import { JSON_KEY_PROBE, scrubJsonKeys } from './secrets-json.js';
+import { scrubJsonKeys } from './secrets-json.js';
+import { AUTH_HEADER, AWS, DASH_TOKEN, GOOGLE, JSON_KEY, JWT, PARAMETER, PEM, probe, SCHEME, UNDERSCORE_TOKEN, URL_PASSWORD } from './secrets-probe.js';
 
 /**
  * Credentials must never reach a table. Keys are judged by name (cached per key); values are
- * looked at only when a cheap substring test finds a token's prefix, then masked by pattern;
- * JSON text inside values has its credential-named keys' values replaced (secrets-json.ts).
+ * looked at only where a probe (secrets-probe.ts) finds a token's prefix or a credential's name,
+ * then masked by pattern; JSON text inside values has its credential-named keys' values
+ * replaced (secrets-json.ts).
  */
 const KEY_WORDS = [
   'authorization',
@@ -39,14 +41,23 @@ export function isSecretKey(key: string): boolean {
   return v;
 }
 
-/** Bearer tokens: 16 characters and more, or 8 with a digit (`the bearer of bad news` stays). */
+/**
+ * Bearer and Basic credentials: 16 characters and more, or 8 with a digit (Basic: or `+`, `/`),
+ * or ending in `=` (`the bearer of bad news` stays). The scheme as people write it (`Bearer`,
+ * `bearer`, `BEARER`, `Basic`, `BASIC`), or in any case when the credential is padded
+ * (`basic abc=`): prose says "basic" too often for a lower-case word to be looked at otherwise.
+ */
 function schemeCredential(all: string, scheme: string, space: string, token: string): string {
+  const padded = token.endsWith('=');
+  if (!padded && !USUAL_SPELLINGS.has(scheme)) return all;
   const basic = scheme.length === 5;
   const secret = basic
-    ? token.endsWith('=') || (token.length >= 8 && /[0-9+/]/.test(token))
-    : token.length >= 16 || (token.length >= 8 && /\d/.test(token));
+    ? padded || (token.length >= 8 && /[0-9+/]/.test(token))
+    : padded || token.length >= 16 || (token.length >= 8 && /\d/.test(token));
   return secret ? `${scheme}${space}${REDACTED}` : all;
 }
+
+const USUAL_SPELLINGS = new Set(['Bearer', 'bearer', 'BEARER', 'Basic', 'BASIC']);
 
 /** `?key=` only with a value shaped like an API key (a cache or object key stays). */
 function queryCredential(all: string, name: string, value: string): string {
@@ -54,39 +65,29 @@ function queryCredential(all: string, name: string, value: string): string {
   return name + REDACTED;
 }
 
-const SCHEME_PROBE = /bearer|basic/i;
-
 type Replacement = string | ((substring: string, ...groups: string[]) => string);
 
-type Pattern = readonly [probe: (v: string) => boolean, re: RegExp, replacement: Replacement];
-
-const SCHEME: Pattern = [(v) => SCHEME_PROBE.test(v), /\b(bearer|basic)(\s{1,8})([A-Za-z0-9._~+/-]{1,4096}=*)/gi, schemeCredential];
-
-// credential parameters in a query or form body; the generic names only after ? or &
-const PARAMS: Pattern = [(v) => v.includes('='), /((?<![\w-])(?:api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|client[_-]?secret|passw(?:or)?d|secret)=|[?&;](?:token|sig|signature|key|x-amz-signature|x-amz-security-token)=)([^&\s#"'<>]{1,4096})/gi, queryCredential];
-
-const EQ_PATTERNS: readonly Pattern[] = [SCHEME, PARAMS];
-
 /**
- * Each pattern has a probe that rules most values out in nanoseconds (single characters and
- * upper-case-led literals are found with a fast scan). Every pattern is linear: it starts at a
- * literal or a word start, its quantifiers are bounded, and what follows a repeated class cannot
- * be matched by it, so a failed attempt never rescans (see test/security/collector.test.ts).
+ * Each pattern runs only when its probe bit is set (secrets-probe.ts), in this order. Every
+ * pattern is linear: it starts at a literal or a word start, its quantifiers are bounded, and
+ * what follows a repeated class cannot be matched by it, so a failed attempt never rescans
+ * (1 MB near misses in test/collector/processors/secrets.test.ts).
  */
-const VALUE_PATTERNS: readonly Pattern[] = [
+export const PATTERNS: ReadonlyArray<readonly [bit: number, re: RegExp, replacement: Replacement]> = [
   // `Authorization: <scheme> <credentials>` written into text (a curl line, a logged header), any case;
   // a quoted JSON key `"authorization":` is left to the JSON scan, which keeps the JSON valid
-  [(v) => v.includes('uthoriz') || v.includes('UTHORIZ'), /\b((?:proxy-)?authorization\s{0,8}[:=]\s{0,8}["']?)(?:([A-Za-z]{1,20})(\s{1,8}))?([^\s"',;]{1,4096})/gi,
+  [AUTH_HEADER, /\b((?:proxy-)?authorization\s{0,8}[:=]\s{0,8}["']?)(?:([A-Za-z]{1,20})(\s{1,8}))?([^\s"',;]{1,4096})/gi,
     (_all, head: string, scheme = '', space = '') => `${head}${scheme}${space}${REDACTED}`],
-  SCHEME,
-  [(v) => v.includes('-') && (v.includes('sk-') || v.includes('xox')), /\b(?:sk-(?:ant-|proj-|or-)?[A-Za-z0-9_-]{20,512}|xox[abprs]-[A-Za-z0-9-]{10,256})/g, REDACTED],
-  [(v) => v.includes('AKIA') || v.includes('ASIA'), /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, REDACTED],
-  [(v) => v.includes('AIza'), /\bAIza[0-9A-Za-z_-]{35}/g, REDACTED],
-  [(v) => v.includes('_'), /\b(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,247}|hf_[A-Za-z0-9]{30,60})\b/g, REDACTED],
-  [(v) => v.includes('eyJ'), /(?<![\w-])eyJ[\w-]{4,4096}\.eyJ[\w-]{2,8192}\.[\w-]{0,4096}/g, REDACTED],
+  [SCHEME, /\b(bearer|basic)(\s{1,8})([A-Za-z0-9._~+/-]{1,4096}=*)/gi, schemeCredential],
+  [DASH_TOKEN, /\b(?:sk-(?:ant-|proj-|or-)?[A-Za-z0-9_-]{20,512}|xox[abprs]-[A-Za-z0-9-]{10,256})/g, REDACTED],
+  [AWS, /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, REDACTED],
+  [GOOGLE, /\bAIza[0-9A-Za-z_-]{35}/g, REDACTED],
+  [UNDERSCORE_TOKEN, /\b(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,247}|hf_[A-Za-z0-9]{30,60})\b/g, REDACTED],
+  [JWT, /(?<![\w-])eyJ[\w-]{4,4096}\.eyJ[\w-]{2,8192}\.[\w-]{0,4096}/g, REDACTED],
   // scheme://user:password@host: the password
-  [(v) => v.includes('@') && v.includes('://'), /(\b[A-Za-z][\w+.-]{0,31}:\/\/[^\s:/?#@"'<>]{0,256}:)[^\s/?#@"'<>]{1,256}@/g, `$1${REDACTED}@`],
-  PARAMS,
+  [URL_PASSWORD, /(\b[A-Za-z][\w+.-]{0,31}:\/\/[^\s:/?#@"'<>]{0,256}:)[^\s/?#@"'<>]{1,256}@/g, `$1${REDACTED}@`],
+  // credential parameters in a query or form body; the generic names only after ? or &
+  [PARAMETER, /((?<![\w-])(?:api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|client[_-]?secret|passw(?:or)?d|secret)=|[?&;](?:token|sig|signature|key|x-amz-signature|x-amz-security-token)=)([^&\s#"'<>]{1,4096})/gi, queryCredential],
 ];
 
 /**
@@ -95,28 +96,20 @@ const VALUE_PATTERNS: readonly Pattern[] = [
  */
 const MIN_SECRET_LENGTH = 8;
 
-/**
- * Every probe's literal in one expression: one pass rules out almost every value; the probes
- * then pick the patterns to apply. Plain literals only (classes, bounded repeats and the `i` flag
- * each made the pass several times slower): the scheme and header names in their usual
- * spellings (`Bearer`, `bearer`, `BEARER`), the patterns themselves match any case. Parameters
- * (`token=`) and Basic credentials without a header name (`BASIC abc=`) are looked for only in
- * values with an `=`, a single-character scan.
- */
-const ANY_PROBE = /Bearer|bearer|BEARER|uthoriz|UTHORIZ|sk-|xox|AKIA|ASIA|AIza|gh[pousr]_|github_pat_|k_live_|k_test_|hf_|eyJ|PRIVATE KEY|:\/\/[^\s/?#@]*@/;
-
 /** The value with credentials masked; the same string when none was found. */
 export function scrubValue(v: string): string {
   if (v.length < MIN_SECRET_LENGTH) return v;
-  // JSON text is looked at for credential-named keys only when it has a key at all.
-  const json = v.includes('":') && JSON_KEY_PROBE.test(v);
-  // No token prefix: only parameters and padded Basic credentials are left to look for.
-  const patterns = ANY_PROBE.test(v) ? VALUE_PATTERNS : v.includes('=') ? EQ_PATTERNS : undefined;
-  let out = patterns ? scrubPem(v) : v;
-  for (const [probe, re, replacement] of patterns ?? []) {
-    if (probe(out)) out = out.replace(re, replacement as string);
+  const found = probe(v);
+  return found === 0 ? v : applyPatterns(v, found);
+}
+
+/** PEM keys, then the patterns whose bits are set, then credential-named JSON keys. */
+export function applyPatterns(v: string, bits: number): string {
+  let out = bits & PEM ? scrubPem(v) : v;
+  for (const [bit, re, replacement] of PATTERNS) {
+    if (bits & bit) out = out.replace(re, replacement as string);
   }
-  return json ? scrubJsonKeys(out) : out;
+  return bits & JSON_KEY ? scrubJsonKeys(out) : out;
 }
 
 const PEM_BEGIN = /-----BEGIN (?:[A-Z0-9]{1,16} ){0,3}PRIVATE KEY-----/g;
