@@ -1,0 +1,244 @@
+/**
+ * Limits and budgets of one call, from admission to settlement.
+ *
+ * Admission (before anything is sent): one atomic store operation checks every limit of the
+ * caller's key and team (or the default limits, without a key) and, when all fit, counts the
+ * request, the tokens it may use, a concurrency lease, and a budget reservation of its worst
+ * case. Tokens are checked with the estimate (input tokens from the tokenizer, plus the
+ * max_tokens the client asked for) and settled with the real usage afterwards: the difference is
+ * added to (or refunded from) the window the call was admitted in. Budgets reserve the worst case
+ * at the model's prices and settle to the real cost; every failure path releases.
+ *
+ * The store is Redis or this process (counters-*.ts). When Redis cannot be reached the fail
+ * mode decides: `open` counts in this process (seeded from the ledger) and counts the fault,
+ * `closed` refuses with 503.
+ */
+import { limitsOf } from '../config/policy.js';
+import type { GatewaySpec } from '../config/schema.js';
+import { estimateEmbeddingUsage, estimatePromptTokens } from '../tokenizer.js';
+import type { Endpoint } from '../translators/types.js';
+import { requestedMaxTokens, type Pricing } from './budget.js';
+import { StoreUnavailable, toNano, type Admission, type AdmitResult, type Check, type CheckState, type CounterStore, type Settlement } from './counters.js';
+import type { MemoryCounters } from './counters-memory.js';
+import type { Identity, Limits } from './identity.js';
+import { rebuildLedger, type SpendSource } from './ledger.js';
+import type { PolicyMetrics } from './metrics.js';
+import { Periods } from './periods.js';
+import { limitRefusal, resetText, storeRefusal, type Reason, type Refusal, type Scope } from './refusal.js';
+import { Ticket, type CheckMeta, type TicketParts } from './ticket.js';
+
+export type PolicySpec = GatewaySpec['policy'];
+
+export interface PolicyEnv {
+  spec: PolicySpec;
+  /** Redis, or the same object as `local` for counters: memory. */
+  store: CounterStore;
+  /** This process's counters: the store itself, or Redis's fail-open fallback. */
+  local: MemoryCounters;
+  pricing: Pricing;
+  clock: () => number;
+  /** Where spend ledgers are rebuilt from; without one, budgets start from zero (logged once). */
+  spend?: SpendSource;
+  metrics: PolicyMetrics;
+  warn: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface CallFacts {
+  identity?: Identity;
+  endpoint: Endpoint;
+  body: Record<string, unknown>;
+  /** The model about to be called: its prices make the reservation. */
+  model: string;
+}
+
+interface ScopeRef {
+  scope: Exclude<Scope, 'store'>;
+  name?: string;
+  prefix: string;
+  limits: Limits;
+}
+
+/** What each check of an admission is for (budget checks: the period's end, for Retry-After). */
+type Meta = CheckMeta & { scope: ScopeRef };
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+function inputTokens(endpoint: Endpoint, body: Record<string, unknown>): number {
+  if (endpoint === 'embeddings' || endpoint === 'responses') return estimateEmbeddingUsage(body).promptTokens + (endpoint === 'responses' ? estimatePromptTokens(body) : 0);
+  return estimatePromptTokens(body);
+}
+
+const hasTokens = (l: Limits) => l.tokensPerMinute !== undefined || l.inputTokensPerMinute !== undefined || l.outputTokensPerMinute !== undefined;
+const hasBudget = (l: Limits) => l.dailyBudgetUsd !== undefined || l.monthlyBudgetUsd !== undefined;
+const isEmpty = (l: Limits) => Object.keys(l).length === 0;
+
+export class Policy {
+  private readonly periods: Periods;
+  private readonly defaults: Limits;
+  readonly live = new Set<Ticket>();
+  /** Settlements the store could not take when the call ended: retried on the renewal tick. */
+  readonly pending: { store: CounterStore; s: Settlement }[] = [];
+  private readonly rebuilds = new Map<CounterStore, Promise<boolean>>();
+  private readonly renewal: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(readonly env: PolicyEnv) {
+    this.periods = new Periods(env.spec.timeZone);
+    this.defaults = limitsOf(env.spec.defaultLimits);
+    const ttl = env.spec.reservation.ttl;
+    this.renewal = setInterval(() => void this.renew(), Math.max(50, Math.floor(ttl / 3)));
+    this.renewal.unref();
+  }
+
+  get ttlMs(): number {
+    return this.env.spec.reservation.ttl;
+  }
+
+  private scopes(identity: Identity | undefined): ScopeRef[] {
+    if (!identity) return isEmpty(this.defaults) ? [] : [{ scope: 'default', prefix: 'default', limits: this.defaults }];
+    const out: ScopeRef[] = [];
+    if (!isEmpty(identity.keyLimits)) out.push({ scope: 'key', name: identity.key, prefix: `k:${identity.key}`, limits: identity.keyLimits });
+    if (identity.team !== undefined && identity.teamLimits && !isEmpty(identity.teamLimits)) out.push({ scope: 'team', name: identity.team, prefix: `t:${identity.team}`, limits: identity.teamLimits });
+    return out;
+  }
+
+  /** Admits the call or says which limit refuses it. A call with no limits at all costs no store call. */
+  async admit(call: CallFacts): Promise<Ticket | Refusal> {
+    const scopes = this.scopes(call.identity);
+    if (scopes.length === 0) return Ticket.free;
+    const now = this.env.clock();
+    const needTokens = scopes.some((s) => hasTokens(s.limits));
+    const needBudget = scopes.some((s) => hasBudget(s.limits));
+    const input = needTokens || needBudget ? inputTokens(call.endpoint, call.body) : 0;
+    const asked = call.endpoint === 'embeddings' ? 0 : requestedMaxTokens(call.body);
+    const outTpm = asked ?? 0;
+    const outCap = call.endpoint === 'embeddings' ? 0 : (asked ?? this.env.spec.reservation.maxTokens);
+    const worst = needBudget ? this.env.pricing.worstCase(call.model, input, outCap) : 0;
+    const { day, month } = this.periods.at(now);
+    const checks: Check[] = [];
+    const metas: Meta[] = [];
+    const add = (c: Check, m: Meta) => (checks.push(c), metas.push(m));
+    for (const s of scopes) {
+      const l = s.limits;
+      const p = s.prefix;
+      if (l.requestsPerMinute !== undefined) add({ kind: 'window', key: `${p}:rpm`, limit: l.requestsPerMinute, amount: 1, windowMs: MINUTE }, { reason: 'requests', scope: s });
+      if (l.tokensPerMinute !== undefined) add({ kind: 'window', key: `${p}:tpm`, limit: l.tokensPerMinute, amount: input + outTpm, windowMs: MINUTE }, { reason: 'tokens', scope: s });
+      if (l.inputTokensPerMinute !== undefined) add({ kind: 'window', key: `${p}:itpm`, limit: l.inputTokensPerMinute, amount: input, windowMs: MINUTE }, { reason: 'input_tokens', scope: s });
+      if (l.outputTokensPerMinute !== undefined) add({ kind: 'window', key: `${p}:otpm`, limit: l.outputTokensPerMinute, amount: outTpm, windowMs: MINUTE }, { reason: 'output_tokens', scope: s });
+      if (l.concurrentRequests !== undefined) add({ kind: 'lease', key: `${p}:conc`, limit: l.concurrentRequests }, { reason: 'concurrency', scope: s });
+      if (l.dailyBudgetUsd !== undefined) add({ kind: 'budget', key: `${p}:${day.id}`, limit: toNano(l.dailyBudgetUsd), amount: worst, keepMs: day.end - now + DAY }, { reason: 'daily_budget', scope: s, periodEnd: day.end });
+      if (l.monthlyBudgetUsd !== undefined) add({ kind: 'budget', key: `${p}:${month.id}`, limit: toNano(l.monthlyBudgetUsd), amount: worst, keepMs: month.end - now + DAY }, { reason: 'monthly_budget', scope: s, periodEnd: month.end });
+    }
+    const admission: Admission = { id: `${now.toString(36)}-${Math.random().toString(36).slice(2, 12)}`, checks, ttlMs: this.ttlMs };
+    const ran = await this.run(admission);
+    if ('refusal' in ran) return ran.refusal;
+    const { store, result } = ran;
+    if (!result.ok) {
+      if ('rebuild' in result) return this.refuse(storeRefusal());
+      const m = metas[result.failed];
+      const c = checks[result.failed];
+      const st = result.states[result.failed];
+      const retry = m.periodEnd !== undefined ? m.periodEnd - now : c.kind === 'lease' ? 1000 : st.resetMs;
+      const amount = c.kind === 'lease' ? 1 : c.amount;
+      return this.refuse(limitRefusal(m.reason, m.scope.scope, m.scope.name, c.limit, st.used, amount, Math.max(1, retry)));
+    }
+    const parts: TicketParts = {
+      store,
+      admission,
+      metas,
+      states: result.states,
+      model: call.model,
+      input,
+      outCap,
+      headers: headersOf(checks, metas, result.states),
+    };
+    const ticket = new Ticket(this, parts);
+    if (ticket.holds) this.live.add(ticket);
+    return ticket;
+  }
+
+  private refuse(r: Refusal): Refusal {
+    this.env.metrics.refused(r.reason, r.scope);
+    return r;
+  }
+
+  /** Runs an admission on the store; on a fault, on this process's counters or not at all, as the fail mode says. */
+  async run(a: Admission): Promise<{ store: CounterStore; result: AdmitResult } | { refusal: Refusal }> {
+    const { store, local } = this.env;
+    try {
+      let result = await store.admit(a);
+      if (!result.ok && 'rebuild' in result && (await this.rebuild(store))) result = await store.admit(a);
+      if (!result.ok && 'rebuild' in result) throw new StoreUnavailable('the spend ledger could not be rebuilt', 'seed');
+      return { store, result };
+    } catch (err) {
+      if (!(err instanceof StoreUnavailable) || store === local) throw err;
+      const open = this.env.spec.failMode === 'open';
+      this.env.metrics.fault(err.op, open);
+      if (!open) return { refusal: this.refuse(storeRefusal()) };
+      let result = local.admitNow(a);
+      if (!result.ok && 'rebuild' in result && (await this.rebuild(local))) result = local.admitNow(a);
+      // No ledger to check budgets against: failing open serves the call without them.
+      if (!result.ok && 'rebuild' in result) result = local.admitNow({ ...a, checks: a.checks.filter((c) => c.kind !== 'budget') });
+      return { store: local, result };
+    }
+  }
+
+  /** Seeds a store's ledger from the spend store, once at a time per store. */
+  rebuild(store: CounterStore): Promise<boolean> {
+    let p = this.rebuilds.get(store);
+    if (!p) {
+      p = rebuildLedger(store, this.env, this.periods.at(this.env.clock()), DAY).finally(() => this.rebuilds.delete(store));
+      this.rebuilds.set(store, p);
+    }
+    return p;
+  }
+
+  /** Keeps live calls' leases and reservations from expiring. */
+  private async renew(): Promise<void> {
+    const retry = this.pending.splice(0);
+    for (let i = 0; i < retry.length; i++) {
+      try {
+        await retry[i].store.settle(retry[i].s);
+      } catch {
+        this.pending.push(...retry.slice(i)); // still away: the rest wait for the next tick
+        break;
+      }
+    }
+    const byStore = new Map<CounterStore, { id: string; leases: string[]; budgets: string[] }[]>();
+    for (const t of this.live) {
+      if (!t.store) continue;
+      const list = byStore.get(t.store) ?? [];
+      list.push(t.holdings());
+      byStore.set(t.store, list);
+    }
+    for (const [store, list] of byStore) {
+      await store.renew(list, this.ttlMs).catch((err) => this.env.metrics.fault((err as StoreUnavailable).op ?? 'renew', this.env.spec.failMode === 'open'));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.renewal);
+    await this.env.store.close();
+    if (this.env.local !== this.env.store) await this.env.local.close();
+  }
+}
+
+/** x-ratelimit-* as OpenAI sends them: of the tightest requests and tokens windows. */
+function headersOf(checks: Check[], metas: Meta[], states: readonly CheckState[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [reason, suffix] of [['requests', 'requests'], ['tokens', 'tokens']] as const) {
+    let best = -1;
+    let left = Infinity;
+    for (let i = 0; i < checks.length; i++) {
+      if (metas[i].reason !== reason) continue;
+      const remaining = checks[i].limit - states[i].used;
+      if (remaining < left) (left = remaining), (best = i);
+    }
+    if (best < 0) continue;
+    out.push([`x-ratelimit-limit-${suffix}`, String(checks[best].limit)], [`x-ratelimit-remaining-${suffix}`, String(Math.max(0, left))], [`x-ratelimit-reset-${suffix}`, resetText(states[best].resetMs)]);
+  }
+  return out;
+}

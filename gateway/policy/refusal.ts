@@ -1,0 +1,88 @@
+/**
+ * How limits speak to clients: 429 refusals in OpenAI's envelope naming the limit (codes as
+ * OpenAI's: `rate_limit_exceeded`, and `insufficient_quota` for budgets), 503 when the counter
+ * store is away and the fail mode is closed, and the `x-ratelimit-*` headers OpenAI answers with.
+ * Label values are bounded: a reason and a scope from the lists below, never a key's name.
+ */
+import { openaiError } from '../translators/errors.js';
+import type { ClientError } from '../translators/types.js';
+
+export const REASONS = ['requests', 'tokens', 'input_tokens', 'output_tokens', 'concurrency', 'daily_budget', 'monthly_budget', 'store_unavailable'] as const;
+export type Reason = (typeof REASONS)[number];
+export const SCOPES = ['key', 'team', 'default', 'store'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** The limit a refusal names, in the words of the configuration. */
+const LIMIT_NAME: Record<Reason, string> = {
+  requests: 'requestsPerMinute',
+  tokens: 'tokensPerMinute',
+  input_tokens: 'inputTokensPerMinute',
+  output_tokens: 'outputTokensPerMinute',
+  concurrency: 'concurrentRequests',
+  daily_budget: 'budget.dailyUsd',
+  monthly_budget: 'budget.monthlyUsd',
+  store_unavailable: 'policy.failMode',
+};
+
+export interface Refusal {
+  readonly reason: Reason;
+  readonly scope: Scope;
+  readonly error: ClientError;
+  /** For the span: tracegate.policy.limit / scope / reason (and the scope's name for key and team). */
+  readonly attributes: Readonly<Record<string, string | number>>;
+}
+
+/** `1s`, `6m0s`, `20ms`: how OpenAI writes x-ratelimit-reset-*. */
+export function resetText(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.ceil(ms))}ms`;
+  const s = Math.ceil(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${s % 60}s`;
+  return `${Math.floor(m / 60)}h${m % 60}m${s % 60}s`;
+}
+
+const usd = (nano: number) => `$${(nano / 1e9).toFixed(6).replace(/0+$/, '').replace(/\.$/, '')}`;
+
+function describe(reason: Reason, limit: number, used: number, amount: number): string {
+  switch (reason) {
+    case 'requests':
+      return `Rate limit reached for requests per minute: limit ${limit}, used ${used}`;
+    case 'tokens':
+    case 'input_tokens':
+    case 'output_tokens':
+      return `Rate limit reached for ${reason.replace('_', ' ')} per minute: limit ${limit}, used ${used}, requested ${amount}`;
+    case 'concurrency':
+      return `Too many concurrent requests: limit ${limit}, in flight ${used}`;
+    case 'daily_budget':
+    case 'monthly_budget':
+      return `${reason === 'daily_budget' ? 'Daily' : 'Monthly'} budget exceeded: budget ${usd(limit)}, spent and reserved ${usd(used)}, this call may cost up to ${usd(amount)}`;
+    default:
+      return 'limits cannot be checked now';
+  }
+}
+
+/** A 429 for a limit of `scope` (`name` is the key's or team's document name). */
+export function limitRefusal(reason: Reason, scope: Scope, name: string | undefined, limit: number, used: number, amount: number, retryAfterMs: number): Refusal {
+  const budget = reason === 'daily_budget' || reason === 'monthly_budget';
+  const who = scope === 'default' ? 'the default limits' : `${scope} ${name}`;
+  const message = `${describe(reason, limit, used, amount)} (${LIMIT_NAME[reason]} of ${who}). ${budget ? 'Retry after the budget period resets or raise the budget.' : `Please retry after ${resetText(retryAfterMs)}.`}`;
+  const error = budget
+    ? openaiError(429, message, { type: 'insufficient_quota', code: 'insufficient_quota', retryAfterMs })
+    : openaiError(429, message, { type: reason === 'requests' || reason === 'concurrency' ? 'requests' : 'tokens', code: 'rate_limit_exceeded', retryAfterMs });
+  // Not the upstream's 429: no retry on another backend.
+  error.retryable = false;
+  const attributes: Record<string, string | number> = { 'tracegate.policy.limit': LIMIT_NAME[reason], 'tracegate.policy.scope': scope, 'tracegate.policy.reason': reason, 'tracegate.policy.limit_value': budget ? limit / 1e9 : limit };
+  return { reason, scope, error, attributes };
+}
+
+/** The counter store cannot be reached and the fail mode is closed. */
+export function storeRefusal(): Refusal {
+  const error = openaiError(503, 'Limits and budgets cannot be checked now (the counter store is unreachable); the request was not sent. Please retry shortly.', {
+    type: 'api_error',
+    code: 'policy_store_unavailable',
+    retryAfterMs: 1000,
+  });
+  error.retryable = false;
+  return { reason: 'store_unavailable', scope: 'store', error, attributes: { 'tracegate.policy.limit': LIMIT_NAME.store_unavailable, 'tracegate.policy.scope': 'store', 'tracegate.policy.reason': 'store_unavailable' } };
+}

@@ -1,0 +1,136 @@
+/**
+ * One admitted call's hold on the counters: what it counted, leased and reserved, and how that
+ * ends. `end()` runs once on every path (answer, stream end, upstream error, client gone,
+ * timeout, a bug): with the real usage it settles, without it releases. A fallback to a model at
+ * other prices re-reserves at them (`reprice`).
+ */
+import type { Usage } from '../translators/types.js';
+import { StoreUnavailable, type Admission, type BudgetCheck, type Check, type CheckState, type CounterStore, type Settlement } from './counters.js';
+import type { Policy } from './limits.js';
+import { limitRefusal, type Reason, type Refusal, type Scope } from './refusal.js';
+
+export interface CheckMeta {
+  reason: Reason;
+  scope: { scope: Exclude<Scope, 'store'>; name?: string };
+  periodEnd?: number;
+}
+
+export interface TicketParts {
+  store: CounterStore;
+  admission: Admission;
+  metas: readonly CheckMeta[];
+  states: readonly CheckState[];
+  /** The model the reservation was priced for. */
+  model: string;
+  input: number;
+  /** Output tokens the reservation covers. */
+  outCap: number;
+  headers: [string, string][];
+}
+
+/** Settlements a store could not take now; retried on the renewal tick. */
+const MAX_PENDING = 10_000;
+
+export class Ticket {
+  /** A call that no limit applies to. */
+  static readonly free = new Ticket(undefined, undefined);
+
+  readonly headers: readonly [string, string][];
+  store: CounterStore | undefined;
+  private budgetStore: CounterStore | undefined;
+  private budgets: BudgetCheck[];
+  private model: string;
+  private done = false;
+
+  constructor(
+    private readonly policy: Policy | undefined,
+    private readonly parts: TicketParts | undefined,
+  ) {
+    this.headers = parts?.headers ?? [];
+    this.store = parts?.store;
+    this.budgetStore = parts?.store;
+    this.budgets = (parts?.admission.checks.filter((c) => c.kind === 'budget') ?? []) as BudgetCheck[];
+    this.model = parts?.model ?? '';
+  }
+
+  /** Whether it holds a lease or a reservation (which must be renewed while the call runs). */
+  get holds(): boolean {
+    return !!this.parts?.admission.checks.some((c) => c.kind !== 'window');
+  }
+
+  get id(): string {
+    return this.parts?.admission.id ?? '';
+  }
+
+  holdings(): { id: string; leases: string[]; budgets: string[] } {
+    const checks = this.parts?.admission.checks ?? [];
+    return { id: this.id, leases: checks.filter((c) => c.kind === 'lease').map((c) => c.key), budgets: this.budgets.map((c) => c.key) };
+  }
+
+  /** A stream past what its reservation covers (output tokens so far) is cut: only when a budget applies. */
+  overran(outputTokens: number): boolean {
+    return this.budgets.length > 0 && outputTokens > (this.parts?.outCap ?? Infinity);
+  }
+
+  /** Before an attempt on `model`: re-reserves at its prices when they differ from the reservation's. */
+  async reprice(model: string): Promise<Refusal | undefined> {
+    const { policy, parts } = this;
+    if (!policy || !parts || this.done || this.budgets.length === 0 || model === this.model) return undefined;
+    const amount = policy.env.pricing.worstCase(model, parts.input, parts.outCap);
+    this.model = model;
+    if (amount === this.budgets[0].amount) return undefined;
+    const old = this.budgets;
+    this.budgets = [];
+    await this.settleOn(this.budgetStore as CounterStore, { id: this.id, windows: [], leases: [], budgets: old.map((b) => ({ key: b.key, spent: 0, keepMs: b.keepMs })) });
+    const checks = old.map((b) => ({ ...b, amount }));
+    const ran = await policy.run({ id: this.id, checks, ttlMs: parts.admission.ttlMs });
+    if ('refusal' in ran) return ran.refusal;
+    if (!ran.result.ok) {
+      if ('rebuild' in ran.result) return undefined;
+      const i = ran.result.failed;
+      const metas = parts.metas.filter((_, j) => parts.admission.checks[j].kind === 'budget');
+      const st = ran.result.states[i];
+      const refusal = limitRefusal(metas[i].reason, metas[i].scope.scope, metas[i].scope.name, checks[i].limit, st.used, amount, Math.max(1, (metas[i].periodEnd ?? 0) - policy.env.clock()));
+      policy.env.metrics.refused(refusal.reason, refusal.scope);
+      return refusal;
+    }
+    this.budgets = checks;
+    this.budgetStore = ran.store;
+    return undefined;
+  }
+
+  /** Settles to `usage` (priced by the first of `models` the table knows), or releases without it. Once. */
+  async end(usage: Usage | undefined, models: readonly (string | undefined)[] = []): Promise<void> {
+    const { policy, parts } = this;
+    if (!policy || !parts || this.done) return;
+    this.done = true;
+    policy.live.delete(this);
+    const checks = parts.admission.checks;
+    const windows: Settlement['windows'][number][] = [];
+    const leases: string[] = [];
+    for (let i = 0; i < checks.length; i++) {
+      const c: Check = checks[i];
+      if (c.kind === 'lease') leases.push(c.key);
+      if (c.kind !== 'window' || parts.metas[i].reason === 'requests') continue;
+      const reason = parts.metas[i].reason;
+      const real = !usage ? 0 : reason === 'tokens' ? usage.promptTokens + usage.completionTokens : reason === 'input_tokens' ? usage.promptTokens : usage.completionTokens;
+      if (real !== c.amount) windows.push({ key: c.key, windowMs: c.windowMs, window: parts.states[i].window ?? 0, delta: real - c.amount });
+    }
+    const spent = usage && this.budgets.length > 0 ? policy.env.pricing.settle([...models, this.model], usage) : 0;
+    const budgets = this.budgets.map((b) => ({ key: b.key, spent, keepMs: b.keepMs }));
+    const store = this.store as CounterStore;
+    if (this.budgetStore === store) return this.settleOn(store, { id: this.id, windows, leases, budgets });
+    await this.settleOn(store, { id: this.id, windows, leases, budgets: [] });
+    await this.settleOn(this.budgetStore as CounterStore, { id: this.id, windows: [], leases: [], budgets });
+  }
+
+  private async settleOn(store: CounterStore, s: Settlement): Promise<void> {
+    try {
+      await store.settle(s);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailable) || !this.policy) throw err;
+      this.policy.env.metrics.fault('settle', this.policy.env.spec.failMode === 'open');
+      if (this.policy.pending.length < MAX_PENDING) this.policy.pending.push({ store, s });
+    }
+  }
+}
