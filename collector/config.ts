@@ -23,7 +23,7 @@ export const CollectorConfigSchema = z
     grpc: endpoint(4317).prefault({}),
     /** OTLP/HTTP receiver; feedback, usage, health and metrics share its port. */
     http: endpoint(4318).prefault({}),
-    /** When set, both receivers require `authorization: Bearer <token>` (health and metrics stay open). */
+    /** When set, every data route requires `authorization: Bearer <token>`: OTLP over gRPC and HTTP, `/v1/feedback`, `/v1/usage` (health and metrics stay open). */
     authToken: z.string().min(8, 'use a token of at least 8 characters').optional(),
     /** Largest request body (after gzip is undone) and gRPC message. */
     maxRequestBytes: z.number().int().min(1024).default(20 * MiB),
