@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { pepperProblem } from '../gateway/policy/keys.js';
 import { UsageError } from './args.js';
 
 /** 127.0.0.0/8, ::1 (and its IPv4-mapped forms) and `localhost`: reachable from this machine only. */
@@ -35,6 +36,30 @@ export function secretFrom(file: string | undefined, envVar: string, env: NodeJS
   const v = env[envVar]?.trim();
   if (v !== undefined && v !== '' && v.length < 8) throw new UsageError(`${envVar} is shorter than 8 characters; use a longer secret`);
   return v || undefined;
+}
+
+/** The ApiKeys' pepper from `--key-pepper-file FILE` or TRACEGATE_KEY_PEPPER; undefined when neither is given. */
+export function keyPepperFrom(file: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const pepper = secretFrom(file, 'TRACEGATE_KEY_PEPPER', env, '--key-pepper-file');
+  const problem = pepper === undefined ? undefined : pepperProblem(pepper);
+  if (problem) throw new UsageError(`${file === undefined ? 'TRACEGATE_KEY_PEPPER' : `--key-pepper-file ${file}`}: ${problem}`);
+  return pepper;
+}
+
+/**
+ * What the gateway lacks to be authenticated beyond loopback: a master key, or ApiKeys in the
+ * configuration with the pepper to check them. Empty when it has either.
+ */
+export function gatewayUnauthenticated(masterKey: string | undefined, apiKeys: number, pepper: string | undefined): [string, string][] {
+  if (masterKey || (apiKeys > 0 && pepper)) return [];
+  return [['the gateway master key or ApiKeys', 'TRACEGATE_MASTER_KEY or --master-key-file, or ApiKey documents with TRACEGATE_KEY_PEPPER or --key-pepper-file']];
+}
+
+/** The banner's line on whether, and how, the gateway authenticates its clients. */
+export function authenticationLine(apiKeys: number, masterKey: boolean): string {
+  if (apiKeys) return `authentication on: ${apiKeys} ApiKey(s)${masterKey ? ' and the master key' : ''} (send Authorization: Bearer <key>; tracegate keys create makes one)`;
+  if (masterKey) return 'authentication on: the master key';
+  return 'authentication off: no ApiKey in the configuration (anyone who reaches this port can call; tracegate keys create adds one)';
 }
 
 export interface Exposure {

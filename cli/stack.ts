@@ -14,12 +14,11 @@ import { describeStore, openStore, type Store, type StoreTarget } from '../commo
 import { loadConfigFile, parseConfig } from '../gateway/config/load.js';
 import { formatProblem, type ConfigResult } from '../gateway/config/model.js';
 import { createSimulatedTransport } from '../gateway/providers/simulated.js';
-import { buildGateway, loggerOptions, type Gateway } from '../gateway/server.js';
+import { buildGateway, keyPepperProblem, loggerOptions, type Gateway } from '../gateway/server.js';
 import { otlpSpanProcessor } from '../gateway/telemetry/tracing.js';
 import { DEFAULT_SCHEMA_SETTINGS, migrate } from '../schemas/migrate.js';
-import { requireMasterKey } from '../gateway/policy/master-key.js';
 import { defaultConfigYaml } from './default-config.js';
-import { checkExposure } from './exposure.js';
+import { checkExposure, gatewayUnauthenticated } from './exposure.js';
 
 export interface StackOptions {
   target: StoreTarget;
@@ -43,16 +42,17 @@ export interface StackAuth {
   masterKey?: string;
   /** How the banner's curl names the master key (`$TRACEGATE_MASTER_KEY`), never the key itself. */
   masterKeyRef?: string;
+  /** The secret the configuration's ApiKey hashes were made with; required when it has any. */
+  keyPepper?: string;
   /** Bearer token of the collector's data routes (OTLP gRPC and HTTP, feedback, usage). */
   collectorToken?: string;
   sqlUser?: string;
   sqlPassword?: string;
 }
 
-/** The surfaces `opts` leaves without authentication, with how to set each. */
-export function unauthenticated(auth: StackAuth = {}): [string, string][] {
-  const missing: [string, string][] = [];
-  if (!auth.masterKey) missing.push(['the gateway master key', 'TRACEGATE_MASTER_KEY or --master-key-file']);
+/** The surfaces `opts` leaves without authentication, with how to set each; `apiKeys`: ApiKey documents in the configuration. */
+export function unauthenticated(auth: StackAuth = {}, apiKeys = 0): [string, string][] {
+  const missing: [string, string][] = gatewayUnauthenticated(auth.masterKey, apiKeys, auth.keyPepper);
   if (!auth.collectorToken) missing.push(['the collector token', 'TRACEGATE_COLLECTOR_TOKEN or --collector-token-file']);
   if (!auth.sqlPassword) missing.push(['the SQL password', 'TRACEGATE_SQL_PASSWORD or --sql-password-file']);
   return missing;
@@ -67,6 +67,8 @@ export interface Stack {
   configSource: string;
   /** How to name the master key in an example (`$TRACEGATE_MASTER_KEY`); undefined without one. */
   masterKeyRef?: string;
+  /** ApiKey documents the gateway authenticates (0 with none). */
+  apiKeys: number;
   /** Graceful: the gateway flushes its spans, the collector writes all it accepted, the store closes. Idempotent. */
   stop(): Promise<void>;
 }
@@ -108,13 +110,15 @@ async function gatewayConfig(opts: StackOptions, otlpEndpoint: string): Promise<
   return { result: parseConfig(text), source: 'the default configuration (tracegate start --print-config)' };
 }
 
-/** Refuses (UsageError, exit code 2) a stack beyond loopback without its three secrets, unless insecure. */
-export function checkStackExposure(opts: StackOptions): void {
-  checkExposure({ hosts: [opts.host], missing: unauthenticated(opts.auth), insecure: opts.insecure ?? false });
+/**
+ * Refuses (UsageError, exit code 2) a stack beyond loopback without its three secrets, unless
+ * insecure; ApiKeys in the configuration (`apiKeys`) with their pepper stand for the master key.
+ */
+export function checkStackExposure(opts: StackOptions, apiKeys = 0): void {
+  checkExposure({ hosts: [opts.host], missing: unauthenticated(opts.auth, apiKeys), insecure: opts.insecure ?? false });
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
-  checkStackExposure(opts);
   const auth = opts.auth ?? {};
   const logger = pino(loggerOptions(opts.logLevel ?? 'warn'));
   const { result, source } = await gatewayConfig(opts, `http://127.0.0.1:${opts.ports.grpc}`);
@@ -122,6 +126,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const lines = result.problems.map((p) => `  ${formatProblem(p)}`).join('\n');
     throw new StackError(`${source} has ${result.problems.length} problem(s):\n${lines}\nfix them (tracegate validate --config FILE) and start again`);
   }
+  const pepperMissing = keyPepperProblem(result.config, auth.keyPepper);
+  if (pepperMissing) throw new StackError(`${source}: ${pepperMissing}`);
+  checkStackExposure(opts, result.config.apiKeys.size);
   const spoolDir = opts.spoolDir ?? spoolBeside(opts.target);
   if (opts.target.kind === 'embedded') checkWritable(opts.target.dataDir, 'store');
   checkWritable(spoolDir, 'spool');
@@ -171,8 +178,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       logger: logger.child({ component: 'gateway' }),
       spanProcessor: spans,
       simulated: createSimulatedTransport(opts.simulatedLatency ? { latency: opts.simulatedLatency } : {}),
+      masterKey: auth.masterKey,
+      keyPepper: auth.keyPepper,
     });
-    if (auth.masterKey) requireMasterKey(gateway.app, auth.masterKey);
     const gwUrl = await gateway
       .listen({ host: opts.host, port: opts.ports.gateway })
       .catch((err) => portInUse(err, 'gateway', opts.ports.gateway, '--port'));
@@ -186,6 +194,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       sql,
       configSource: source,
       masterKeyRef: auth.masterKey ? (auth.masterKeyRef ?? '$TRACEGATE_MASTER_KEY') : undefined,
+      apiKeys: config.apiKeys.size,
       urls: { gateway: gwUrl, otlpGrpc: grpcUrl, otlpHttp: `http://${at.http!.host}:${at.http!.port}`, sql: sqlAt.url },
       stop() {
         stopping ??= unwind();

@@ -8,6 +8,7 @@ import { runRender, runValidate } from './commands/validate.js';
 import { runGateway } from './commands/gateway.js';
 import { runStart } from './commands/start.js';
 import { runDemo } from './commands/demo.js';
+import { runKeys } from './commands/keys.js';
 import { UsageError } from './args.js';
 import { READER_HELP } from './reader.js';
 
@@ -17,7 +18,7 @@ Usage: tracegate <command> [options]
 
 Commands:
   start [--config FILE] [--data DIR] [--host H] [--port 8080] [--grpc-port 4317] [--http-port 4318] [--sql-port 8123] [--print-config]
-        [--insecure] [--master-key-file F] [--collector-token-file F] [--sql-user U] [--sql-password-file F]
+        [--insecure] [--master-key-file F] [--key-pepper-file F] [--collector-token-file F] [--sql-user U] [--sql-password-file F]
         [--sql-max-execution-time S] [--sql-max-memory-usage B] [--sql-max-result-rows N]
         [--sql-max-result-bytes B] [--sql-max-concurrent-queries N]
                               run gateway + collector + read-only SQL interface on one store (npm start);
@@ -35,8 +36,11 @@ Commands:
   validate --config FILE [--render] [--schema]
                               check a gateway config: every problem with its path, or OK
   render --config FILE        print the config's routes as Gateway API HTTPRoutes (YAML)
-  gateway --config FILE [--host H] [--port N] [--master-key-file F] [--insecure]
+  gateway --config FILE [--host H] [--port N] [--master-key-file F] [--key-pepper-file F] [--insecure]
                               run the gateway alone, reloading the config when it changes
+  keys create --name N --team T [--expires 30d|RFC3339] [--allowed-models GLOB,...] [--allowed-routes GLOB,...]
+                              a new client key (shown once, on stderr) and its ApiKey document (stdout)
+  keys hash < key.txt         the hash of a key made elsewhere, read from stdin (never from argv)
   collector [--grpc-port N] [--http-port N] [--spool DIR] [--config FILE] [--data DIR | --clickhouse-url URL]
         [--collector-token-file F] [--insecure]
                               run the collector alone (OTLP in, ClickHouse out)
@@ -46,7 +50,8 @@ Environment: TRACEGATE_DATA (embedded store folder, default ./.tracegate/data),
 CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE (a server instead),
 TRACEGATE_SQL_URL (a running tracegate's read-only SQL interface).
 Secrets (or the --*-file flags): TRACEGATE_MASTER_KEY (gateway master key),
-TRACEGATE_COLLECTOR_TOKEN (collector bearer token), TRACEGATE_SQL_USER and
+TRACEGATE_KEY_PEPPER (the secret ApiKey hashes are made with, at least 32 characters; required
+to start with ApiKeys, and by tracegate keys), TRACEGATE_COLLECTOR_TOKEN (collector bearer token), TRACEGATE_SQL_USER and
 TRACEGATE_SQL_PASSWORD (SQL interface login; also read by sql/usage/trace).
 
 ${READER_HELP}
@@ -75,6 +80,8 @@ async function main(argv: string[]): Promise<number> {
       return runRender(rest);
     case 'gateway':
       return runGateway(rest);
+    case 'keys':
+      return runKeys(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -29,6 +29,11 @@ export const CATALOGUE = {
   no_healthy_backend: { status: 503, type: 'api_error' },
   upstream_timeout: { status: 504, type: 'api_error' },
   invalid_api_key: { status: 401, type: 'invalid_request_error' },
+  // A valid key asking for a model or route its ApiKey (or its team's defaults) does not allow.
+  // Codes as LiteLLM's proxy names them; type and status as OpenAI answers a project without
+  // access to a model (403, invalid_request_error).
+  key_model_access_denied: { status: 403, type: 'invalid_request_error' },
+  permission_denied: { status: 403, type: 'invalid_request_error' },
   internal_error: { status: 500, type: 'api_error' },
 } as const satisfies Record<string, { status: number; type: string }>;
 

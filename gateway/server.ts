@@ -14,6 +14,9 @@ import { checkJsonText, MAX_JSON_DEPTH, parseJsonText } from './handlers/body.js
 import { callHandler, type LiveState } from './handlers/call.js';
 import { clientErrorHandler, fastifyErrorToGateway, notFound } from './handlers/framework.js';
 import { Breakers } from './reliability/breaker.js';
+import { Authenticator, installAuthentication } from './policy/authenticate.js';
+import { installAuthorization, modelAllowed, routeAllowed } from './policy/authorize.js';
+import { KeyIndex, pepperProblem } from './policy/keys.js';
 import { buildRouter } from './routing/match.js';
 import { contain, type InternalComponent } from './telemetry/contain.js';
 import { buildMetrics, type GatewayMetrics } from './telemetry/metrics.js';
@@ -47,6 +50,17 @@ export interface GatewayDeps {
   maxJsonDepth?: number;
   /** How long a client may take to send a whole request, headers and body (default 60 s; 408 after). */
   requestTimeoutMs?: number;
+  /** Admin credential every /v1/* route accepts besides the ApiKeys (policy/master-key.ts). */
+  masterKey?: string;
+  /** The secret the ApiKeys' hashes were made with (policy/keys.ts); required when the config has an ApiKey. */
+  keyPepper?: string;
+}
+
+/** Why `config` cannot serve with this pepper, or undefined: one line, for start-up and reload alike. */
+export function keyPepperProblem(config: GatewayConfig, pepper: string | undefined): string | undefined {
+  if (config.apiKeys.size === 0) return undefined;
+  if (pepper === undefined) return `the configuration has ${config.apiKeys.size} ApiKey(s) but no key pepper: set TRACEGATE_KEY_PEPPER or --key-pepper-file (the secret their hashes were made with)`;
+  return pepperProblem(pepper);
 }
 
 /** Default for `requestTimeoutMs`: Fastify's own default is none, so a body that never ends held its socket for ever. */
@@ -149,6 +163,12 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
       headers: config.gateway.headers,
     },
   });
+  const pepper = deps.keyPepper;
+  const initialProblem = keyPepperProblem(initial, pepper);
+  if (initialProblem) throw new Error(initialProblem);
+  const auth = new Authenticator({ masterKey: deps.masterKey, now: clock });
+  const keyIndexFor = (config: GatewayConfig) => (config.apiKeys.size && pepper !== undefined ? new KeyIndex(config, pepper) : undefined);
+  auth.setKeys(keyIndexFor(initial));
   let live = stateFor(initial);
   metrics.setNamedModels(live.router.models().map((m) => m.id));
   breakers.sync(initial.backends.values());
@@ -187,20 +207,28 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     reply.raw.setHeader('connection', 'close');
     void reply.code(e.status).send(errorBody(e, req.url.startsWith('/v1/messages') ? 'anthropic' : 'openai'));
   });
+  installAuthentication(app, auth);
+  installAuthorization(app, () => live.router);
 
   const callDeps = { live: () => live, breakers, upstreams, random, nowMs: clock };
   app.post('/v1/chat/completions', callHandler('chat', callDeps));
   app.post('/v1/embeddings', callHandler('embeddings', callDeps));
   app.post('/v1/responses', callHandler('responses', callDeps));
   app.post('/v1/messages', callHandler('messages', callDeps));
-  app.get('/v1/models', async () => ({
+  app.get('/v1/models', async (req) => ({
     object: 'list',
-    data: live.router.models().map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: m.route })),
+    data: live.router
+      .models()
+      .filter((m) => routeAllowed(req.identity, m.route) && modelAllowed(req.identity, m.id))
+      .map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: m.route })),
   }));
   app.get('/metrics', async (_req, reply) => reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(await metrics.scrape()));
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   const apply = (config: GatewayConfig) => {
+    const problem = keyPepperProblem(config, pepper);
+    if (problem) throw new Error(problem);
+    auth.setKeys(keyIndexFor(config));
     breakers.sync(config.backends.values());
     upstreams.sync(config.backends.values());
     live = stateFor(config);
@@ -220,7 +248,8 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     },
     apply,
     reload(result) {
-      metrics.recordReload(result.ok);
+      const problem = result.ok ? keyPepperProblem(result.config, pepper) : undefined;
+      metrics.recordReload(result.ok && !problem);
       if (!result.ok) {
         safeLog(() => {
           for (const p of result.problems) log.error({ path: p.path, line: p.line }, `config refused: ${formatProblem(p)}`);
@@ -228,8 +257,12 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
         });
         return false;
       }
+      if (problem) {
+        safeLog(() => log.error({ source: result.config.source }, `config refused: ${problem}; the last good one keeps serving`));
+        return false;
+      }
       apply(result.config);
-      safeLog(() => log.info({ source: result.config.source, routes: result.config.routes.length, backends: result.config.backends.size }, 'configuration reloaded'));
+      safeLog(() => log.info({ source: result.config.source, routes: result.config.routes.length, backends: result.config.backends.size, apiKeys: result.config.apiKeys.size }, 'configuration reloaded'));
       return true;
     },
     watch(file, opts = {}) {

@@ -3,11 +3,10 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { loadConfigFile } from '../../gateway/config/load.js';
 import { formatProblem } from '../../gateway/config/model.js';
-import { buildGateway } from '../../gateway/server.js';
 import { gatewayResource, otlpSpanProcessor, SPAN_LIMITS } from '../../gateway/telemetry/tracing.js';
-import { requireMasterKey } from '../../gateway/policy/master-key.js';
+import { buildGateway, keyPepperProblem } from '../../gateway/server.js';
 import { parse, UsageError } from '../args.js';
-import { checkExposure, secretFrom } from '../exposure.js';
+import { authenticationLine, checkExposure, gatewayUnauthenticated, keyPepperFrom, secretFrom } from '../exposure.js';
 import { tuneHeapForServing } from '../heap.js';
 
 const OPTIONS = {
@@ -16,6 +15,7 @@ const OPTIONS = {
   port: { type: 'string' },
   'log-level': { type: 'string', default: 'info' },
   'master-key-file': { type: 'string' },
+  'key-pepper-file': { type: 'string' },
   insecure: { type: 'boolean' },
 } as const;
 
@@ -55,17 +55,19 @@ export async function runGateway(args: string[]): Promise<number> {
     throw new Error(`${values.config} has ${r.problems.length} problem(s); fix them (tracegate validate --config ${values.config}) and start again`);
   }
   const masterKey = secretFrom(values['master-key-file'], 'TRACEGATE_MASTER_KEY', process.env, '--master-key-file');
+  const keyPepper = keyPepperFrom(values['key-pepper-file'], process.env);
+  const pepperMissing = keyPepperProblem(r.config, keyPepper);
+  if (pepperMissing) throw new UsageError(`${values.config}: ${pepperMissing}`);
   checkExposure({
     hosts: [values.host ?? r.config.gateway.listen.host],
-    missing: masterKey ? [] : [['the gateway master key', 'TRACEGATE_MASTER_KEY or --master-key-file']],
+    missing: gatewayUnauthenticated(masterKey, r.config.apiKeys.size, keyPepper),
     insecure: values.insecure === true,
   });
   tuneHeapForServing();
   const telemetry = r.config.gateway.telemetry;
   const processor = telemetry.otlpEndpoint ? otlpSpanProcessor(telemetry.otlpEndpoint) : undefined;
   const sdk = startNodeSdk(telemetry.serviceName, processor);
-  const gw = buildGateway(r.config, { spanProcessor: processor, logLevel: values['log-level'] });
-  if (masterKey) requireMasterKey(gw.app, masterKey);
+  const gw = buildGateway(r.config, { spanProcessor: processor, logLevel: values['log-level'], masterKey, keyPepper });
   let url: string;
   try {
     url = await gw.listen({ host: values.host, port });
@@ -77,7 +79,7 @@ export async function runGateway(args: string[]): Promise<number> {
     throw err;
   }
   gw.watch(values.config);
-  process.stdout.write(`tracegate gateway listening on ${url} (OpenAI API at ${url}/v1, metrics at ${url}/metrics); watching ${values.config}\n`);
+  process.stdout.write(`tracegate gateway listening on ${url} (OpenAI API at ${url}/v1, metrics at ${url}/metrics); watching ${values.config}\n${authenticationLine(r.config.apiKeys.size, masterKey !== undefined)}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

@@ -3,9 +3,9 @@ import { parse, STORE_OPTIONS, storeFlags, UsageError } from '../args.js';
 import { tuneHeapForServing } from '../heap.js';
 import { defaultConfigYaml } from '../default-config.js';
 import type { GatewayConfig } from '../../gateway/config/model.js';
-import { secretFrom } from '../exposure.js';
+import { authenticationLine, keyPepperFrom, secretFrom } from '../exposure.js';
 import { sqlLimitsFromFlags } from '../../sqlapi/index.js';
-import { checkStackExposure, startStack, type Stack, type StackAuth, type StackOptions } from '../stack.js';
+import { startStack, type Stack, type StackAuth, type StackOptions } from '../stack.js';
 
 export const START_OPTIONS = {
   ...STORE_OPTIONS,
@@ -25,6 +25,7 @@ export const START_OPTIONS = {
   'print-config': { type: 'boolean' },
   // Secrets come from files or the environment, never from a flag's value (visible in `ps`).
   'master-key-file': { type: 'string' },
+  'key-pepper-file': { type: 'string' },
   'collector-token-file': { type: 'string' },
   'sql-user': { type: 'string' },
   'sql-password-file': { type: 'string' },
@@ -37,13 +38,14 @@ function port(raw: string, flag: string): number {
   return n;
 }
 
-/** Credentials from `--*-file` flags or TRACEGATE_MASTER_KEY, TRACEGATE_COLLECTOR_TOKEN, TRACEGATE_SQL_USER / _PASSWORD. */
+/** Credentials from `--*-file` flags or TRACEGATE_MASTER_KEY, TRACEGATE_KEY_PEPPER, TRACEGATE_COLLECTOR_TOKEN, TRACEGATE_SQL_USER / _PASSWORD. */
 export function stackAuth(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv = process.env): StackAuth {
   const file = (k: string) => values[k] as string | undefined;
   const keyFile = file('master-key-file');
   return {
     masterKey: secretFrom(keyFile, 'TRACEGATE_MASTER_KEY', env, '--master-key-file'),
     masterKeyRef: keyFile ? `$(cat ${keyFile})` : '$TRACEGATE_MASTER_KEY',
+    keyPepper: keyPepperFrom(file('key-pepper-file'), env),
     collectorToken: secretFrom(file('collector-token-file'), 'TRACEGATE_COLLECTOR_TOKEN', env, '--collector-token-file'),
     sqlUser: file('sql-user') ?? (env.TRACEGATE_SQL_USER || undefined),
     sqlPassword: secretFrom(file('sql-password-file'), 'TRACEGATE_SQL_PASSWORD', env, '--sql-password-file'),
@@ -87,10 +89,11 @@ export function describeStack(stack: Stack, target: StackOptions['target']): str
     `  collector OTLP/HTTP    ${u.otlpHttp}/v1/traces   (also /v1/feedback, /v1/usage, /healthz, /metrics)`,
     `  ClickHouse HTTP (read) ${u.sql}    (tracegate sql, curl, Grafana)`,
     `  store                  ${describeStore(target)}`,
+    authenticationLine(stack.apiKeys, stack.masterKeyRef !== undefined),
     '',
     'Send a first request:',
     `  curl -s ${u.gateway}/v1/chat/completions -H 'content-type: application/json' \\`,
-    ...(stack.masterKeyRef ? [`    -H "Authorization: Bearer ${stack.masterKeyRef}" \\`] : []),
+    ...(stack.masterKeyRef || stack.apiKeys ? [`    -H "Authorization: Bearer ${stack.masterKeyRef ?? '$TRACEGATE_API_KEY'}" \\`] : []),
     `    -d '{"model":"${exampleModel(stack.gateway.config)}","messages":[{"role":"user","content":"Hello!"}]}'`,
     'Then: tracegate usage --since 1h   ·   tracegate demo   ·   Ctrl-C to stop',
     '',
@@ -128,7 +131,6 @@ export async function runStart(args: string[]): Promise<number> {
     process.stdout.write(defaultConfigYaml({ host: opts.host, port: opts.ports.gateway, otlpEndpoint: `http://127.0.0.1:${opts.ports.grpc}` }));
     return 0;
   }
-  checkStackExposure(opts);
   tuneHeapForServing();
   const stack = await startStack(opts);
   process.stdout.write(describeStack(stack, opts.target));

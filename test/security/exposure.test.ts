@@ -20,7 +20,6 @@ import { runGateway } from '../../cli/commands/gateway.js';
 import { checkExposure, isLoopback } from '../../cli/exposure.js';
 import { startStack, type Stack } from '../../cli/stack.js';
 import { describeStack, exampleModel, runStart } from '../../cli/commands/start.js';
-import { requireMasterKey } from '../../gateway/policy/master-key.js';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { buildGateway, type Gateway } from '../../gateway/server.js';
 import { backendDoc, config, docs } from '../gateway/helpers.js';
@@ -304,8 +303,7 @@ describe('the master key never reaches a log line, a span or an upstream', () =>
     stub = await startOpenAIStub({ apiKey: 'sk-upstream-key' });
     const logger = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => ((logs += String(c)), cb()) }));
     const cfg = config(docs(backendDoc('up', 'openai', stub.url, '  apiKey: { env: UP_KEY }'), 'kind: Route\nmetadata: { name: main }\nspec:\n  rules:\n    - matches: [{ model: m }]\n      targets: [{ backend: up }]'), { UP_KEY: 'sk-upstream-key' });
-    gw = buildGateway(cfg, { logger, spanExporter: exporter, simpleSpanProcessor: true });
-    requireMasterKey(gw.app, KEY);
+    gw = buildGateway(cfg, { logger, spanExporter: exporter, simpleSpanProcessor: true, masterKey: KEY });
     url = await gw.listen({ host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => {

@@ -1,0 +1,100 @@
+/**
+ * Authentication of /v1/* requests: on when the configuration has an ApiKey or a master key is
+ * set. An onRequest hook (before the body is read) finds the presented key, answers 401 in the
+ * client API's envelope for a missing, malformed, unknown, revoked or expired one, and decorates
+ * the request with the key's Identity for authorization, limits, budgets and spans. The master
+ * key passes with no identity. Nothing here logs or echoes what was presented.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { GatewayError } from '../errors.js';
+import type { RequestHeaders } from '../routing/match.js';
+import type { Identity } from './identity.js';
+import { wellFormedKey, type KeyIndex } from './keys.js';
+import { masterKeyMatcher } from './master-key.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling: set for a request that presented a valid ApiKey; undefined with the master key or with authentication off. */
+    identity?: Identity;
+  }
+}
+
+export type Presented = { kind: 'none' } | { kind: 'malformed' } | { kind: 'key'; key: string };
+
+const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i;
+
+/** The credential a request carries: `Authorization: Bearer KEY`, else `x-api-key: KEY` (Anthropic's clients). */
+export function presentedKey(headers: RequestHeaders): Presented {
+  const auth = headers.authorization;
+  const x = headers['x-api-key'];
+  const raw = auth !== undefined ? auth : x;
+  if (raw === undefined) return { kind: 'none' };
+  if (typeof raw !== 'string') return { kind: 'malformed' };
+  const key = auth !== undefined ? BEARER.exec(raw)?.[1] : raw.trim();
+  return key !== undefined && wellFormedKey(key) ? { kind: 'key', key } : { kind: 'malformed' };
+}
+
+const NO_KEY = 'this gateway needs an API key: send Authorization: Bearer <key> (or x-api-key: <key>)';
+const MALFORMED = 'the credential sent is not an API key: send Authorization: Bearer <key> (or x-api-key: <key>)';
+const REASONS = {
+  unknown: 'the API key sent is not valid for this gateway',
+  revoked: 'the API key sent has been revoked',
+  expired: 'the API key sent has expired',
+} as const;
+
+export interface AuthOptions {
+  /** Admin credential beside the ApiKeys (master-key.ts). */
+  masterKey?: string;
+  /** Wall clock in ms: expiry is checked against it on every request. */
+  now: () => number;
+}
+
+export class Authenticator {
+  private readonly isMaster: ((presented: string) => boolean) | undefined;
+  private keys: KeyIndex | undefined;
+
+  constructor(private readonly opts: AuthOptions) {
+    this.isMaster = opts.masterKey === undefined ? undefined : masterKeyMatcher(opts.masterKey);
+  }
+
+  /** The ApiKeys of the configuration serving now (none: undefined). */
+  setKeys(keys: KeyIndex | undefined): void {
+    this.keys = keys?.size ? keys : undefined;
+  }
+
+  /** Whether /v1/* requests need a credential at all. */
+  get enabled(): boolean {
+    return this.isMaster !== undefined || this.keys !== undefined;
+  }
+
+  /** The caller's identity (undefined for the master key); throws the 401. */
+  identify(headers: RequestHeaders): Identity | undefined {
+    const p = presentedKey(headers);
+    if (p.kind === 'none') throw new GatewayError('invalid_api_key', NO_KEY);
+    if (p.kind === 'malformed') throw new GatewayError('invalid_api_key', MALFORMED);
+    if (this.isMaster?.(p.key)) return undefined;
+    const found = this.keys?.lookup(p.key, this.opts.now());
+    if (!found) throw new GatewayError('invalid_api_key', REASONS.unknown);
+    if (!found.ok) throw new GatewayError('invalid_api_key', REASONS[found.reason]);
+    return found.identity;
+  }
+}
+
+/** Model API routes; /healthz and /metrics stay open for probes and scrapers. */
+function needsKey(req: FastifyRequest): boolean {
+  return req.url.startsWith('/v1/') || (req.routeOptions.url ?? '').startsWith('/v1/');
+}
+
+/** Installs the hook on `app`; call before it listens. */
+export function installAuthentication(app: FastifyInstance, auth: Authenticator): void {
+  app.decorateRequest('identity', undefined);
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (!auth.enabled || !needsKey(req)) return done();
+    try {
+      req.identity = auth.identify(req.headers);
+    } catch (err) {
+      return done(err as GatewayError);
+    }
+    done();
+  });
+}
