@@ -208,8 +208,23 @@ function parseText(text: string, opts: LoadOptions): ConfigResult {
   if (!problems.length && config.routes.length === 0 && !config.gateway.allowEmpty) {
     problems.push({ path: 'file', file: opts.file, message: 'no Route: this configuration would serve nothing; set allowEmpty: true in the Gateway spec if that is meant' });
   }
-  if (problems.length) return { ok: false, problems };
+  if (problems.length) return { ok: false, problems: bounded(problems, opts.file) };
   return { ok: true, config: deepFreeze(config) };
+}
+
+/** Problems listed at most, and characters of one message: a real file has a handful of short ones. */
+export const MAX_PROBLEMS = 100;
+const MAX_MESSAGE_CHARS = 500;
+
+/**
+ * 256 KB of empty documents is 100k problems, and a map of 20k unknown keys one problem naming
+ * them all; each is logged on the event loop, so the list and its messages are cut.
+ */
+function bounded(problems: ConfigProblem[], file?: string): ConfigProblem[] {
+  const cut = (p: ConfigProblem) => (p.message.length > MAX_MESSAGE_CHARS ? { ...p, message: `${p.message.slice(0, MAX_MESSAGE_CHARS)}…` } : p);
+  const listed = problems.slice(0, MAX_PROBLEMS).map(cut);
+  if (problems.length > MAX_PROBLEMS) listed.push({ path: 'file', file, message: `${problems.length - MAX_PROBLEMS} more problems not listed` });
+  return listed;
 }
 
 /** Reads a config file's text, or the one problem why not (missing, a folder, too large). Never throws. */

@@ -11,10 +11,11 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runValidate } from '../../cli/commands/validate.js';
 import { MAX_CONFIG_BYTES } from '../../gateway/config/guard.js';
-import { loadConfigFile, parseConfig } from '../../gateway/config/load.js';
+import { loadConfigFile, MAX_PROBLEMS, parseConfig } from '../../gateway/config/load.js';
 import type { ConfigResult } from '../../gateway/config/model.js';
 import { parseConfigInWorker, PARSE_TIMEOUT_MS } from '../../gateway/config/parse-thread.js';
 import { watchConfigFile } from '../../gateway/config/watch.js';
+import { hashKey } from '../../gateway/policy/keys.js';
 import { startOpenAIStub, type OpenAIStub } from '../helpers/providers/index.js';
 import { backendDoc, docs, eventually } from './helpers.js';
 import { startWatchedGateway, type WatchedGateway } from './watched.js';
@@ -64,6 +65,26 @@ describe('parseConfigInWorker', () => {
     const bad = good().replace('backend: up }', 'backend: nowhere }');
     expect(await parseConfigInWorker(bad, { env, file: 'gw.yaml' })).toEqual(parseConfig(bad, { env, file: 'gw.yaml' }));
     expect(await parseConfigInWorker('', {})).toEqual(parseConfig('', {}));
+  });
+
+  it('carries the compiled keys and teams across', async () => {
+    const policy = good() + '---\n' + docs('kind: Team\nmetadata: { name: t }\nspec:\n  limits: { requestsPerMinute: 5 }', `kind: ApiKey\nmetadata: { name: k }\nspec:\n  team: t\n  hash: ${hashKey('tg-someone', 'p'.repeat(32))}`);
+    const r = await parseConfigInWorker(policy, { env: { UP_KEY: 'sk-up' } });
+    expect(r).toEqual(parseConfig(policy, { env: { UP_KEY: 'sk-up' } }));
+    expect(r.ok && r.config.apiKeys.get('k')?.identity.team).toBe('t');
+  });
+
+  it('lists at most MAX_PROBLEMS problems, each message cut at 500 characters', async () => {
+    const emptyDocs = '---\na: 1\n'.repeat(200);
+    const r = await parseConfigInWorker(emptyDocs, { file: 'many.yaml' });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.problems).toHaveLength(MAX_PROBLEMS + 1);
+    // At least one problem per document.
+    expect(r.problems.at(-1)).toMatchObject({ path: 'file', file: 'many.yaml', message: expect.stringMatching(/^\d{3,} more problems not listed$/) });
+    const unknownKeys = docs(`kind: Gateway\nmetadata: { name: g }\nspec:\n${Array.from({ length: 2000 }, (_, i) => `  k${i}: 1`).join('\n')}`);
+    const one = parseConfig(unknownKeys);
+    expect(one.ok || one.problems[0].message).toMatch(/^Unrecognized keys: "k0", "k1", .{400,}…$/);
   });
 
   it('reads file secrets beside the config file, as loadConfigFile always has', async () => {
