@@ -16,6 +16,8 @@ import { clientErrorHandler, fastifyErrorToGateway, notFound } from './handlers/
 import { Breakers } from './reliability/breaker.js';
 import { Authenticator, installAuthentication } from './policy/authenticate.js';
 import { installAuthorization, modelAllowed, routeAllowed } from './policy/authorize.js';
+import { buildPolicy, type PolicyDeps } from './policy/build.js';
+import type { Policy } from './policy/limits.js';
 import { KeyIndex, pepperProblem } from './policy/keys.js';
 import { buildRouter } from './routing/match.js';
 import { contain, type InternalComponent } from './telemetry/contain.js';
@@ -54,6 +56,11 @@ export interface GatewayDeps {
   masterKey?: string;
   /** The secret the ApiKeys' hashes were made with (policy/keys.ts); required when the config has an ApiKey. */
   keyPepper?: string;
+  /**
+   * Limits and budgets: where the Redis URL's secret is read from (default process.env), where
+   * spend ledgers are rebuilt from (`tracegate start` passes its store), the price table.
+   */
+  policy?: Pick<PolicyDeps, 'env' | 'spend' | 'prices'>;
 }
 
 /** Why `config` cannot serve with this pepper, or undefined: one line, for start-up and reload alike. */
@@ -74,6 +81,8 @@ export interface Gateway {
   readonly config: GatewayConfig;
   readonly breakers: Breakers;
   readonly metrics: GatewayMetrics;
+  /** Limits and budgets (gateway/policy/limits.ts). */
+  readonly policy: Policy;
   /** Binds (default: the config's listen address); resolves to the base URL. */
   listen(opts?: { host?: string; port?: number }): Promise<string>;
   /** Swaps in a new, already validated config. */
@@ -210,7 +219,13 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
   installAuthentication(app, auth);
   installAuthorization(app, () => live.router);
 
-  const callDeps = { live: () => live, breakers, upstreams, random, nowMs: clock };
+  const policy = buildPolicy(gw.policy, {
+    ...deps.policy,
+    clock,
+    configSource: initial.source,
+    warn: (msg, fields) => safeLog(() => log.warn(fields ?? {}, msg)),
+  });
+  const callDeps = { live: () => live, breakers, upstreams, random, nowMs: clock, policy };
   app.post('/v1/chat/completions', callHandler('chat', callDeps));
   app.post('/v1/embeddings', callHandler('embeddings', callDeps));
   app.post('/v1/responses', callHandler('responses', callDeps));
@@ -222,7 +237,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
       .filter((m) => routeAllowed(req.identity, m.route) && modelAllowed(req.identity, m.id))
       .map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: m.route })),
   }));
-  app.get('/metrics', async (_req, reply) => reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(await metrics.scrape()));
+  app.get('/metrics', async (_req, reply) => reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(`${await metrics.scrape()}${policy.env.metrics.render()}\n`));
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   const apply = (config: GatewayConfig) => {
@@ -233,6 +248,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     upstreams.sync(config.backends.values());
     live = stateFor(config);
     metrics.setNamedModels(live.router.models().map((m) => m.id));
+    if (!policy.configure(config.gateway.policy)) safeLog(() => log.warn({}, 'policy.counters and policy.redis take effect at the next start; the counters in use stay'));
   };
 
   const gateway: Gateway = {
@@ -242,6 +258,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     },
     breakers,
     metrics,
+    policy,
     async listen(opts = {}) {
       warmTokenizer();
       return app.listen({ host: opts.host ?? live.config.gateway.listen.host, port: opts.port ?? live.config.gateway.listen.port });
@@ -280,6 +297,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
       for (const w of watchers.splice(0)) w.close();
       closing = true;
       await app.close();
+      await policy.close();
       await upstreams.close();
       await tracing.shutdown();
       await metrics.shutdown();

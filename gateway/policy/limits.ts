@@ -74,8 +74,8 @@ const hasBudget = (l: Limits) => l.dailyBudgetUsd !== undefined || l.monthlyBudg
 const isEmpty = (l: Limits) => Object.keys(l).length === 0;
 
 export class Policy {
-  private readonly periods: Periods;
-  private readonly defaults: Limits;
+  private periods: Periods;
+  private defaults: Limits;
   readonly live = new Set<Ticket>();
   /** Settlements the store could not take when the call ended: retried on the renewal tick. */
   readonly pending: { store: CounterStore; s: Settlement }[] = [];
@@ -89,6 +89,19 @@ export class Policy {
     const ttl = env.spec.reservation.ttl;
     this.renewal = setInterval(() => void this.renew(), Math.max(50, Math.floor(ttl / 3)));
     this.renewal.unref();
+  }
+
+  /**
+   * A reloaded configuration's settings: default limits, time zone, reservations and fail mode
+   * apply at once; the counter store stays the one the gateway started with (returns false when
+   * the new settings name another, which a restart applies).
+   */
+  configure(spec: PolicySpec): boolean {
+    const same = spec.counters === this.env.spec.counters && JSON.stringify(spec.redis) === JSON.stringify(this.env.spec.redis);
+    if (spec.timeZone !== this.periods.timeZone) this.periods = new Periods(spec.timeZone);
+    this.defaults = limitsOf(spec.defaultLimits);
+    this.env.spec = { ...spec, counters: this.env.spec.counters, redis: this.env.spec.redis };
+    return same;
   }
 
   get ttlMs(): number {

@@ -34,6 +34,11 @@ export interface ProxyEnv {
   observe?: AttemptObserver;
   /** Upstream answer limits; ANSWER_LIMITS when absent. */
   limits?: AnswerLimits;
+  /**
+   * Before each candidate: the call's budget reservation moved to that model's prices
+   * (gateway/policy/ticket.ts). An error skips the candidate, and is the answer if none is left.
+   */
+  reprice?: (model: string) => Promise<ClientError | undefined>;
 }
 
 export function backendKind(b: BackendConfig): BackendKind {
@@ -103,6 +108,11 @@ export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink
       last = { error: prep.error, cause: prep.cause };
       // The client's request cannot be sent anywhere: say so rather than trying other backends.
       if (prep.cause === 'rejected') return { result: { ok: false, error: prep.error, cause: prep.cause }, path };
+      continue;
+    }
+    const unaffordable = env.reprice && (await env.reprice(c.model));
+    if (unaffordable) {
+      last = { error: unaffordable, cause: 'rejected' };
       continue;
     }
     for (let retry = 0; ; retry++) {
