@@ -23,6 +23,9 @@ export const CATALOGUE = {
   shutting_down: { status: 503, type: 'api_error' },
   rate_limited: { status: 429, type: 'rate_limit_error' },
   upstream_failed: { status: 502, type: 'api_error' },
+  // A provider answered 401/403 to the gateway's own key: not the client's fault, and the
+  // provider's message (which may quote that key) is not passed on.
+  upstream_auth_failed: { status: 502, type: 'api_error' },
   // An upstream answer past the gateway's limits (gateway/proxy/limits.ts): refused, not buffered.
   upstream_response_too_large: { status: 502, type: 'api_error' },
   upstream_event_too_large: { status: 502, type: 'api_error' },

@@ -136,6 +136,12 @@ export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink
       if (r.ok) return { result: r, path };
       last = r;
       if (r.refused) break; // this backend's answer is unusable: the next candidate, not a retry
+      if (r.cause === 'status' && (r.status === 401 || r.status === 403)) {
+        // The provider refused the gateway's own credential: the client's key is not at fault, and
+        // the provider's words (which may quote the provider key) stay in the attempt's span.
+        last = { error: credentialRefused(backend.name, r.status), cause: 'status', refused: true };
+        break;
+      }
       if (r.cause === 'client_gone' || !r.error.retryable) return { result: r, path };
       if (retry >= rule.retry.retries) break;
       const wanted = r.error.retryAfterMs;
@@ -151,6 +157,10 @@ export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink
 }
 
 type Failure = { error: ClientError; cause: FailureCause; refused?: true };
+
+function credentialRefused(backend: string, status: number): ClientError {
+  return gatewayClientError(new GatewayError('upstream_auth_failed', `backend "${backend}" refused the gateway's credential for it (${status}); the gateway's operator has to fix its key (the provider's message is in the gateway's trace)`));
+}
 
 /** What the client hears when no attempt succeeded. */
 function finalError(env: ProxyEnv, path: CallPath, last?: Failure): Failure {

@@ -117,11 +117,21 @@ describe('errors in OpenAI envelope', () => {
     expect(err.param).toBe(param);
   });
 
-  it('an upstream 401 comes back as the provider said, translated to the envelope', async () => {
-    oai.failNext(1, 401);
-    const err = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
-    expect(oai.requests).toHaveLength(1);
+  it("an upstream 401/403 (the provider refusing the gateway's key) is a 502 upstream_auth_failed, without the provider's words", async () => {
+    for (const status of [401, 403]) {
+      oai.reset();
+      oai.failNext(1, status);
+      const err = (await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(err.status).toBe(502);
+      expect(err.code).toBe('upstream_auth_failed');
+      expect(err.message).toContain(`backend "openai" refused the gateway's credential for it (${status})`);
+      expect(err.message).not.toMatch(/Incorrect API key|permission/i);
+      expect(oai.requests).toHaveLength(1);
+    }
+    ant.failNext(1, 401);
+    const a = (await new Anthropic({ baseURL: g.url, apiKey: 'client-key', maxRetries: 0 }).messages.create({ model: 'claude-sonnet-4', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+    expect(a.status).toBe(502);
+    expect(JSON.stringify(a.error)).not.toContain('invalid x-api-key');
   });
 
   it.each([
