@@ -14,6 +14,7 @@ import { checkJsonText, MAX_JSON_DEPTH, parseJsonText } from './handlers/body.js
 import { callHandler, type LiveState } from './handlers/call.js';
 import { clientErrorHandler, fastifyErrorToGateway, notFound } from './handlers/framework.js';
 import { Breakers } from './reliability/breaker.js';
+import { buildAuthMetrics } from './policy/auth-metrics.js';
 import { Authenticator, installAuthentication } from './policy/authenticate.js';
 import { installAuthorization, modelAllowed, routeAllowed } from './policy/authorize.js';
 import { buildPolicy, type PolicyDeps } from './policy/build.js';
@@ -216,8 +217,9 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     reply.raw.setHeader('connection', 'close');
     void reply.code(e.status).send(errorBody(e, req.url.startsWith('/v1/messages') ? 'anthropic' : 'openai'));
   });
-  installAuthentication(app, auth);
-  installAuthorization(app, () => live.router);
+  const authMetrics = buildAuthMetrics();
+  installAuthentication(app, auth, authMetrics.refused);
+  installAuthorization(app, () => live.router, authMetrics.refused);
 
   const policy = buildPolicy(gw.policy, {
     ...deps.policy,
@@ -237,7 +239,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
       .filter((m) => routeAllowed(req.identity, m.route) && modelAllowed(req.identity, m.id))
       .map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: m.route })),
   }));
-  app.get('/metrics', async (_req, reply) => reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(`${await metrics.scrape()}${policy.env.metrics.render()}\n`));
+  app.get('/metrics', async (_req, reply) => reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(`${await metrics.scrape()}${policy.env.metrics.render()}\n${authMetrics.render()}\n`));
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   const apply = (config: GatewayConfig) => {

@@ -34,13 +34,21 @@ export function presentedKey(headers: RequestHeaders): Presented {
   return key !== undefined && wellFormedKey(key) ? { kind: 'key', key } : { kind: 'malformed' };
 }
 
-const NO_KEY = 'this gateway needs an API key: send Authorization: Bearer <key> (or x-api-key: <key>)';
-const MALFORMED = 'the credential sent is not an API key: send Authorization: Bearer <key> (or x-api-key: <key>)';
-const REASONS = {
+/** Why a request was refused, for the refusal metric (a fixed list: label values never come from a client). */
+export const AUTH_REFUSALS = ['missing', 'malformed', 'unknown', 'revoked', 'expired'] as const;
+export type AuthRefusal = (typeof AUTH_REFUSALS)[number];
+
+const MESSAGES: Record<AuthRefusal, string> = {
+  missing: 'this gateway needs an API key: send Authorization: Bearer <key> (or x-api-key: <key>)',
+  malformed: 'the credential sent is not an API key: send Authorization: Bearer <key> (or x-api-key: <key>)',
   unknown: 'the API key sent is not valid for this gateway',
   revoked: 'the API key sent has been revoked',
   expired: 'the API key sent has expired',
-} as const;
+};
+
+export type Authenticated = { ok: true; identity: Identity | undefined } | { ok: false; reason: AuthRefusal; error: GatewayError };
+
+const refuse = (reason: AuthRefusal): Authenticated => ({ ok: false, reason, error: new GatewayError('invalid_api_key', MESSAGES[reason]) });
 
 export interface AuthOptions {
   /** Admin credential beside the ApiKeys (master-key.ts). */
@@ -67,16 +75,15 @@ export class Authenticator {
     return this.isMaster !== undefined || this.keys !== undefined;
   }
 
-  /** The caller's identity (undefined for the master key); throws the 401. */
-  identify(headers: RequestHeaders): Identity | undefined {
+  /** The caller's identity (undefined for the master key), or why it is refused. */
+  identify(headers: RequestHeaders): Authenticated {
     const p = presentedKey(headers);
-    if (p.kind === 'none') throw new GatewayError('invalid_api_key', NO_KEY);
-    if (p.kind === 'malformed') throw new GatewayError('invalid_api_key', MALFORMED);
-    if (this.isMaster?.(p.key)) return undefined;
+    if (p.kind === 'none') return refuse('missing');
+    if (p.kind === 'malformed') return refuse('malformed');
+    if (this.isMaster?.(p.key)) return { ok: true, identity: undefined };
     const found = this.keys?.lookup(p.key, this.opts.now());
-    if (!found) throw new GatewayError('invalid_api_key', REASONS.unknown);
-    if (!found.ok) throw new GatewayError('invalid_api_key', REASONS[found.reason]);
-    return found.identity;
+    if (!found) return refuse('unknown');
+    return found.ok ? { ok: true, identity: found.identity } : refuse(found.reason);
   }
 }
 
@@ -85,16 +92,17 @@ function needsKey(req: FastifyRequest): boolean {
   return req.url.startsWith('/v1/') || (req.routeOptions.url ?? '').startsWith('/v1/');
 }
 
-/** Installs the hook on `app`; call before it listens. */
-export function installAuthentication(app: FastifyInstance, auth: Authenticator): void {
+/** Installs the hook on `app`; call before it listens. `refused` counts each 401 by reason. */
+export function installAuthentication(app: FastifyInstance, auth: Authenticator, refused: (reason: AuthRefusal) => void = () => {}): void {
   app.decorateRequest('identity', undefined);
   app.addHook('onRequest', (req, _reply, done) => {
     if (!auth.enabled || !needsKey(req)) return done();
-    try {
-      req.identity = auth.identify(req.headers);
-    } catch (err) {
-      return done(err as GatewayError);
+    const r = auth.identify(req.headers);
+    if (!r.ok) {
+      refused(r.reason);
+      return done(r.error);
     }
+    req.identity = r.identity;
     done();
   });
 }

@@ -40,11 +40,15 @@ export function routeAllowed(identity: Identity | undefined, ...names: string[])
   return routes.length === 0 || routes.some((re) => names.some((n) => re.test(n)));
 }
 
-/** Throws the 403 when the identity may not use the matched rule or the requested model. */
-export function authorize(identity: Identity | undefined, rule: RuleConfig, requested: string, model: string): void {
-  if (!identity) return;
-  if (!routeAllowed(identity, rule.route, rule.id)) throw new GatewayError('permission_denied', `the API key "${identity.key}" may not use the route "${rule.route}"`);
-  if (!modelAllowed(identity, requested, model)) throw new GatewayError('key_model_access_denied', `the API key "${identity.key}" may not use the model \`${requested}\``, { param: 'model' });
+/** What a key was denied, for the refusal metric. */
+export type Denial = 'route' | 'model';
+
+/** The 403 when the identity may not use the matched rule or the requested model, else undefined. */
+export function denial(identity: Identity | undefined, rule: RuleConfig, requested: string, model: string): { reason: Denial; error: GatewayError } | undefined {
+  if (!identity) return undefined;
+  if (!routeAllowed(identity, rule.route, rule.id)) return { reason: 'route', error: new GatewayError('permission_denied', `the API key "${identity.key}" may not use the route "${rule.route}"`) };
+  if (!modelAllowed(identity, requested, model)) return { reason: 'model', error: new GatewayError('key_model_access_denied', `the API key "${identity.key}" may not use the model \`${requested}\``, { param: 'model' }) };
+  return undefined;
 }
 
 /**
@@ -52,7 +56,7 @@ export function authorize(identity: Identity | undefined, rule: RuleConfig, requ
  * (the same lookup the handler makes, cached by the router) and the model it asks for. A body
  * without a model, or one no route serves, is left to the handler's 400 and 404.
  */
-export function installAuthorization(app: FastifyInstance, router: () => Router): void {
+export function installAuthorization(app: FastifyInstance, router: () => Router, refused: (reason: Denial) => void = () => {}): void {
   app.addHook('preHandler', (req, _reply, done) => {
     const identity = req.identity;
     if (!identity || req.method !== 'POST') return done();
@@ -60,11 +64,9 @@ export function installAuthorization(app: FastifyInstance, router: () => Router)
     if (typeof model !== 'string') return done();
     const hit = router().find(model, req.url.split('?', 1)[0], req.headers);
     if (!hit) return done();
-    try {
-      authorize(identity, hit.rule, model, hit.model);
-    } catch (err) {
-      return done(err as GatewayError);
-    }
-    done();
+    const denied = denial(identity, hit.rule, model, hit.model);
+    if (!denied) return done();
+    refused(denied.reason);
+    done(denied.error);
   });
 }

@@ -262,6 +262,7 @@ describe('secrets stay secret', () => {
     await failure(chat(KEYS.models, 'gpt-4o'));
     await failure(message(generateKey()));
     const metrics = await (await fetch(`${g.url}/metrics`)).text();
+    for (const reason of ['missing', 'malformed', 'unknown', 'revoked', 'expired', 'model', 'route']) expect(metrics).toMatch(new RegExp(`^tracegate_gateway_auth_refusals_total\\{reason="${reason}"\\} [1-9]`, 'm'));
     const spans = JSON.stringify((await g.spans()).map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, status: s.status })));
     expect(bodies.length).toBeGreaterThan(20);
     expect(logs.length).toBeGreaterThan(0);
