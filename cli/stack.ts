@@ -10,6 +10,7 @@ import pino from 'pino';
 import { buildCollector, type Collector } from '../collector/collector.js';
 import { parseCollectorConfig } from '../collector/config.js';
 import { buildSqlInterface, type SqlInterface, type SqlLimitsInput } from '../sqlapi/index.js';
+import { querySpend } from '../common/spend.js';
 import { describeStore, openStore, type Store, type StoreTarget } from '../common/store.js';
 import { loadConfigFile, parseConfig } from '../gateway/config/load.js';
 import { formatProblem, type ConfigResult } from '../gateway/config/model.js';
@@ -180,6 +181,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       simulated: createSimulatedTransport(opts.simulatedLatency ? { latency: opts.simulatedLatency } : {}),
       masterKey: auth.masterKey,
       keyPepper: auth.keyPepper,
+      // Budgets are rebuilt from the spend this store has on record (at start, after Redis comes back empty).
+      policy: { spend: (range) => querySpend(store.client, store.database, range) },
     });
     const gwUrl = await gateway
       .listen({ host: opts.host, port: opts.ports.gateway })

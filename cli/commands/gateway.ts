@@ -1,6 +1,8 @@
 import type { ContextManager } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { querySpend, type SpendRange } from '../../common/spend.js';
+import { openStore, resolveStoreTarget } from '../../common/store.js';
 import { loadConfigFile } from '../../gateway/config/load.js';
 import { formatProblem } from '../../gateway/config/model.js';
 import { gatewayResource, otlpSpanProcessor, SPAN_LIMITS } from '../../gateway/telemetry/tracing.js';
@@ -67,12 +69,16 @@ export async function runGateway(args: string[]): Promise<number> {
   const telemetry = r.config.gateway.telemetry;
   const processor = telemetry.otlpEndpoint ? otlpSpanProcessor(telemetry.otlpEndpoint) : undefined;
   const sdk = startNodeSdk(telemetry.serviceName, processor);
-  const gw = buildGateway(r.config, { spanProcessor: processor, logLevel: values['log-level'], masterKey, keyPepper });
+  // With CLICKHOUSE_URL, budgets are rebuilt from the spend that store has on record; without, they start from zero.
+  const store = process.env.CLICKHOUSE_URL ? await openStore(resolveStoreTarget({}, process.env)) : undefined;
+  const spend = store && ((range: SpendRange) => querySpend(store.client, store.database, range));
+  const gw = buildGateway(r.config, { spanProcessor: processor, logLevel: values['log-level'], masterKey, keyPepper, policy: { spend } });
   let url: string;
   try {
     url = await gw.listen({ host: values.host, port });
   } catch (err) {
     await gw.close();
+    await store?.close();
     await sdk.shutdown();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new Error(`the gateway's port is in use (${e.message.replace(/^.*EADDRINUSE: /, '')}); pick another with --port`);
@@ -86,6 +92,7 @@ export async function runGateway(args: string[]): Promise<number> {
     process.once('SIGTERM', stop);
   });
   await gw.close();
+  await store?.close();
   await sdk.shutdown();
   return 0;
 }

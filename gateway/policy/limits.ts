@@ -44,7 +44,10 @@ export interface PolicyEnv {
 }
 
 export interface CallFacts {
+  /** The caller's key; undefined for the master key, or when authentication is off. */
   identity?: Identity;
+  /** Authentication is off (no ApiKey): a call without identity is held to the default limits. */
+  open?: boolean;
   endpoint: Endpoint;
   body: Record<string, unknown>;
   /** The model about to be called: its prices make the reservation. */
@@ -108,8 +111,9 @@ export class Policy {
     return this.env.spec.reservation.ttl;
   }
 
-  private scopes(identity: Identity | undefined): ScopeRef[] {
-    if (!identity) return isEmpty(this.defaults) ? [] : [{ scope: 'default', prefix: 'default', limits: this.defaults }];
+  private scopes(identity: Identity | undefined, open: boolean): ScopeRef[] {
+    // The master key (no identity while authentication is on) is held to no limit.
+    if (!identity) return !open || isEmpty(this.defaults) ? [] : [{ scope: 'default', prefix: 'default', limits: this.defaults }];
     const out: ScopeRef[] = [];
     if (!isEmpty(identity.keyLimits)) out.push({ scope: 'key', name: identity.key, prefix: `k:${identity.key}`, limits: identity.keyLimits });
     if (identity.team !== undefined && identity.teamLimits && !isEmpty(identity.teamLimits)) out.push({ scope: 'team', name: identity.team, prefix: `t:${identity.team}`, limits: identity.teamLimits });
@@ -118,7 +122,7 @@ export class Policy {
 
   /** Admits the call or says which limit refuses it. A call with no limits at all costs no store call. */
   async admit(call: CallFacts): Promise<Ticket | Refusal> {
-    const scopes = this.scopes(call.identity);
+    const scopes = this.scopes(call.identity, call.open ?? true);
     if (scopes.length === 0) return Ticket.free;
     const now = this.env.clock();
     const needTokens = scopes.some((s) => hasTokens(s.limits));

@@ -160,6 +160,8 @@ describe('policy limits', () => {
     const { p } = setup({ defaultLimits: { requestsPerMinute: 1 } });
     await admitted(p, chat(undefined));
     expect(await refused(p, chat(undefined))).toMatchObject({ scope: 'default' });
+    // With authentication on, a call without identity is the master key's: no limit holds it.
+    expect(await p.admit({ ...chat(undefined), open: false })).toBe(Ticket.free);
     await p.close();
   });
 
