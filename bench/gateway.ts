@@ -15,8 +15,13 @@
  * and more within a minute, so a figure is the median over the rounds and a ratio between two
  * targets the median of the ratios within each round (both measured minutes apart it would say
  * more about the drift than about them). Latency percentiles come from every response's own time.
+ *   tracegate-policy · tracegate with authentication and every limit and budget on, counters in memory
+ *   tracegate-redis  · the same with counters in a redis-server of the benchmark's own
+ * (bench/gateway/policy.ts; the CPU each target's process spends per call is printed, and for the
+ * policy cases what the policy adds to tracegate's).
  * Options: --duration, --warmup, --rounds, --connections 1,16,64, --targets
- * direct,forwarder,tracegate,portkey, --no-collector (export to a minimal OTLP gRPC sink instead).
+ * direct,forwarder,tracegate,tracegate-policy,tracegate-redis,portkey, --no-collector (export to
+ * a minimal OTLP gRPC sink instead).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +30,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BODY, load, median, round, ttfb, type Slice } from './gateway/load.js';
+import { cpuMs } from './gateway/policy.js';
 import { canPin, caughtUp, exportCounts, roleCmd, rss, start, startSink, startTarget, stop, type Running, type Sink, type Target } from './gateway/processes.js';
 import { runForwarder, runSink, runUpstream } from './gateway/roles.js';
 
@@ -44,6 +50,10 @@ export interface Run {
   ttfb_p50_ms?: number;
   added_ttfb_p50_ms?: number;
   errors: number;
+  /** CPU time of the target's process per answered call (median over the rounds), where it has one. */
+  cpu_us_per_call?: number;
+  /** tracegate-policy / tracegate-redis: cpu_us_per_call minus tracegate's (the policy's own cost). */
+  policy_added_cpu_us_per_call?: number;
   rounds: { rps: number; p50_ms: number; p99_ms: number }[];
   /** tracegate: spans its exporter reported during the case's slices. */
   spans?: { exported: number; dropped: number; failed: number };
@@ -56,14 +66,18 @@ const delta = (a?: Counts, b?: Counts): Counts | undefined => (a && b ? { export
 /** One case (mode, connections): `rounds` rounds over every target in turn. */
 async function measureCase(started: Running[], c: number, stream: boolean, rounds: number, seconds: number, sink: Sink | undefined): Promise<Run[]> {
   const slices = new Map<Target, Slice[]>(started.map((t) => [t.target, []]));
+  const cpu = new Map<Target, number[]>(started.map((t) => [t.target, []]));
   const spans = new Map<Target, Counts>();
   for (let r = 0; r < rounds; r++) {
     for (const t of started) {
       const before = await exportCounts(t);
+      const cpu0 = cpuMs(t.child?.pid);
       const s = await load(t.url, t.headers, c, stream, seconds);
+      const cpu1 = cpuMs(t.child?.pid);
+      if (cpu0 !== null && cpu1 !== null && s.ok > 0) cpu.get(t.target)!.push(((cpu1 - cpu0) * 1000) / s.ok);
       // The next slice starts once tracegate's export and the collector have caught up: the spans
       // of this one are all counted, and taking them in runs in no other target's slice.
-      if (t.target === 'tracegate' && sink) await caughtUp(t, sink);
+      if (t.target.startsWith('tracegate') && sink) await caughtUp(t, sink);
       const d = delta(before, await exportCounts(t));
       if (d) {
         const sum = spans.get(t.target) ?? { exported: 0, dropped: 0, failed: 0 };
@@ -87,10 +101,12 @@ async function measureCase(started: Running[], c: number, stream: boolean, round
       errors: ss.reduce((n, s) => n + s.errors, 0),
       rounds: ss.map((s) => ({ rps: s.rps, p50_ms: s.p50, p99_ms: s.p99 })),
     };
+    const us = cpu.get(t.target)!;
+    if (us.length) run.cpu_us_per_call = round(median(us), 1);
     const sp = spans.get(t.target);
     if (sp) run.spans = sp;
     const note = sp ? `  spans exported ${sp.exported} dropped ${sp.dropped}${sp.failed ? ` failed ${sp.failed}` : ''}` : '';
-    process.stdout.write(`${t.target.padEnd(10)} c=${String(c).padEnd(3)} stream=${String(stream).padEnd(5)} ${String(run.rps).padStart(8)} rps  p50 ${run.p50_ms} ms  p99 ${run.p99_ms} ms  rss ${mem.now ?? '-'} MB  rounds ${ss.map((s) => s.rps).join('/')}${run.errors ? `  errors ${run.errors}` : ''}${note}\n`);
+    process.stdout.write(`${t.target.padEnd(10)} c=${String(c).padEnd(3)} stream=${String(stream).padEnd(5)} ${String(run.rps).padStart(8)} rps  p50 ${run.p50_ms} ms  p99 ${run.p99_ms} ms  rss ${mem.now ?? '-'} MB${run.cpu_us_per_call !== undefined ? `  cpu ${run.cpu_us_per_call} us/call` : ''}  rounds ${ss.map((s) => s.rps).join('/')}${run.errors ? `  errors ${run.errors}` : ''}${note}\n`);
     return run;
   });
 }
@@ -105,7 +121,7 @@ export async function main(args: string[]): Promise<void> {
       warmup: { type: 'string', default: '5' },
       rounds: { type: 'string', default: '5' },
       connections: { type: 'string', default: '1,16,64' },
-      targets: { type: 'string', default: 'direct,forwarder,tracegate,portkey' },
+      targets: { type: 'string', default: 'direct,forwarder,tracegate,tracegate-policy,tracegate-redis,portkey' },
       'no-collector': { type: 'boolean' },
     },
   });
@@ -152,6 +168,11 @@ export async function main(args: string[]): Promise<void> {
       }
     }
     for (const r of runs) {
+      const bare = runs.find((x) => x.target === 'tracegate' && x.connections === r.connections && x.stream === r.stream);
+      if (r.target.startsWith('tracegate-') && bare?.cpu_us_per_call !== undefined && r.cpu_us_per_call !== undefined) {
+        r.policy_added_cpu_us_per_call = round(r.cpu_us_per_call - bare.cpu_us_per_call, 1);
+        process.stdout.write(`${r.target.padEnd(16)} c=${String(r.connections).padEnd(3)} stream=${String(r.stream).padEnd(5)} policy adds ${r.policy_added_cpu_us_per_call} us CPU/call (${r.cpu_us_per_call} vs tracegate without policy ${bare.cpu_us_per_call})\n`);
+      }
       const d = runs.find((x) => x.target === 'direct' && x.connections === r.connections && x.stream === r.stream);
       if (!d || r.target === 'direct') continue;
       r.added_p50_ms = round(r.p50_ms - d.p50_ms);
@@ -163,7 +184,10 @@ export async function main(args: string[]): Promise<void> {
     writeFileSync(join(here, 'results', 'gateway.json'), `${JSON.stringify(out, null, 2)}\n`);
     process.stdout.write(`\n${JSON.stringify(summary, null, 2)}\nsaved bench/results/gateway.json\n`);
   } finally {
-    for (const t of started.reverse()) await stop(t.child);
+    for (const t of started.reverse()) {
+      await stop(t.child);
+      await t.beside?.stop();
+    }
     for (const c of children.reverse()) await stop(c);
     rmSync(dir, { recursive: true, force: true });
   }
@@ -187,6 +211,10 @@ function verdicts(runs: Run[]) {
     tracegate_added_p50_ms_1: tg1?.added_p50_ms ?? null,
     tracegate_added_ttfb_p50_ms_1: get('tracegate', 1, true)?.added_ttfb_p50_ms ?? null,
     tracegate_spans_16: tg16?.spans ?? null,
-    targets: { vs_portkey: '>= 5', vs_forwarder: '>= 0.6', added_p50_ms: '<= 0.5' },
+    policy_memory_vs_forwarder_rps_16: pairedRatio(get('tracegate-policy', 16), get('forwarder', 16)),
+    policy_redis_vs_forwarder_rps_16: pairedRatio(get('tracegate-redis', 16), get('forwarder', 16)),
+    policy_memory_added_cpu_us_per_call_16: get('tracegate-policy', 16)?.policy_added_cpu_us_per_call ?? null,
+    policy_redis_added_cpu_us_per_call_16: get('tracegate-redis', 16)?.policy_added_cpu_us_per_call ?? null,
+    targets: { vs_portkey: '>= 5', vs_forwarder: '>= 0.6', added_p50_ms: '<= 0.5', policy_vs_forwarder: '>= 0.55' },
   };
 }

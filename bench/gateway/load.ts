@@ -39,6 +39,8 @@ export interface Slice {
   p50: number;
   p99: number;
   errors: number;
+  /** Answers with status 200. */
+  ok: number;
 }
 
 /** `connections` clients for `seconds` against `url`/v1/chat/completions. */
@@ -50,7 +52,7 @@ export async function load(url: string, headers: Record<string, string>, connect
   });
   const r = await inst;
   const sorted = Float64Array.from(times).sort();
-  return { rps: round(r.requests.average, 1), p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), errors: r.non2xx + r.errors + r.timeouts };
+  return { rps: round(r.requests.average, 1), p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), errors: r.non2xx + r.errors + r.timeouts, ok: times.length };
 }
 
 /** p50 time to the first body byte of a streamed answer, one request at a time. */

@@ -8,19 +8,23 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startRedis } from '../../test/helpers/redis.js';
+import { KEY, PEPPER, withPolicy } from './policy.js';
 import { tracegateConfig } from './roles.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const require = createRequire(import.meta.url);
 
-export type Target = 'direct' | 'forwarder' | 'tracegate' | 'portkey';
+export type Target = 'direct' | 'forwarder' | 'tracegate' | 'tracegate-policy' | 'tracegate-redis' | 'portkey';
 
 export interface Running {
   target: Target;
   url: string;
   child?: ChildProcess;
   headers: Record<string, string>;
+  /** Stopped after the target (the policy case's redis-server). */
+  beside?: { stop(): Promise<void> };
 }
 
 export const canPin = () => spawnSync('taskset', ['-c', '0', 'true']).status === 0;
@@ -113,6 +117,18 @@ export async function startTarget(target: Target, upstream: string, otlp: string
       const { child, port } = await start(cmd, cpu, {}, /listening on http:\/\/127\.0\.0\.1:(\d+)/);
       return { target, url: `http://127.0.0.1:${port}`, child, headers: { authorization: 'Bearer sk-bench' } };
     }
+    case 'tracegate-policy':
+    case 'tracegate-redis': {
+      // The same command with authentication and every limit on (bench/gateway/policy.ts).
+      const redis = target === 'tracegate-redis' ? await startRedis() : undefined;
+      if (redis && cpu !== null) spawnSync('taskset', ['-p', '-c', String(1 - cpu), String(redis.pid)]);
+      const file = join(dir, `${target}.yaml`);
+      writeFileSync(file, withPolicy(tracegateConfig(upstream, otlp), redis ? 'redis' : 'memory'));
+      const cmd = [...tracegateCli(), 'gateway', '--config', file, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'];
+      const env = { TRACEGATE_KEY_PEPPER: PEPPER, ...(redis ? { TRACEGATE_REDIS_URL: redis.url } : {}) };
+      const { child, port } = await start(cmd, cpu, env, /listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      return { target, url: `http://127.0.0.1:${port}`, child, headers: { authorization: `Bearer ${KEY}` }, beside: redis };
+    }
     case 'portkey': {
       const port = 18787 + Math.floor(Math.random() * 1000);
       const script = join(dirname(require.resolve('@portkey-ai/gateway/package.json')), 'build', 'start-server.js');
@@ -174,7 +190,7 @@ export async function startSink(dir: string, cpu: number | null, collector: bool
 
 /** tracegate's span export counters from its /metrics (undefined for other targets). */
 export async function exportCounts(t: Running): Promise<{ exported: number; dropped: number; failed: number } | undefined> {
-  if (t.target !== 'tracegate') return undefined;
+  if (!t.target.startsWith('tracegate')) return undefined;
   const text = await (await fetch(`${t.url}/metrics`)).text();
   const read = (name: string) => metric(text, `tracegate_gateway_spans_${name}_total`);
   return { exported: read('exported'), dropped: read('dropped'), failed: read('failed') };

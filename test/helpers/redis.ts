@@ -8,6 +8,8 @@ import { createServer, connect } from 'node:net';
 
 export interface TestRedis {
   readonly port: number;
+  /** The server's process id (the benchmark pins it to a CPU). */
+  readonly pid: number | undefined;
   /** `redis://127.0.0.1:PORT` */
   readonly url: string;
   /** Kills the server (SIGKILL: like a crash, nothing saved). */
@@ -74,6 +76,9 @@ export async function startRedis(): Promise<TestRedis> {
   await waitUp(port, child);
   return {
     port,
+    get pid() {
+      return child?.pid;
+    },
     url: `redis://127.0.0.1:${port}`,
     async kill() {
       await end(child, 'SIGKILL');
