@@ -46,21 +46,45 @@ function ending(s: string, end: number): number {
   return (((s.charCodeAt(j) | 0x20) & 0xff) << 8) | (last & 0xff);
 }
 
-/** The endings of every name isSecretJsonKey accepts (key, password, passwd, secret, token, authorization, credential(s), auth, pass, cookie). */
+/** The key ending before `end` ends with `word` (lower case) once `_ - .` are dropped, in any case. */
+function endsWithWord(s: string, end: number, word: string): boolean {
+  let j = end - 1;
+  for (let k = word.length - 1; k >= 0; k--, j--) {
+    while (j >= 0 && isSeparator(s.charCodeAt(j))) j--;
+    if ((s.charCodeAt(j) | 0x20) !== word.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+const code = (w: string) => (w.charCodeAt(w.length - 2) << 8) | w.charCodeAt(w.length - 1);
+
+/** The words a credential-named key ends with (the exact names too), by their last two letters. */
+const WORDS_BY_ENDING = new Map<number, string[]>();
+for (const w of new Set([...EXACT, ...SUFFIXES])) WORDS_BY_ENDING.set(code(w), [...(WORDS_BY_ENDING.get(code(w)) ?? []), w]);
 const SECRET_ENDINGS = new Uint8Array(1 << 16);
-for (const e of ['ey', 'rd', 'wd', 'et', 'en', 'on', 'ls', 'al', 'th', 'ss', 'ie']) SECRET_ENDINGS[(e.charCodeAt(0) << 8) | e.charCodeAt(1)] = 1;
+for (const e of WORDS_BY_ENDING.keys()) SECRET_ENDINGS[e] = 1;
 
 /**
  * Whether the key whose closing quote is at `quote` (in any escaping) is credential-named, as
- * scrubJsonKeys would judge it; most keys are ruled out by their last two letters.
+ * scrubJsonKeys would judge it. Most keys are ruled out by their last two letters, nearly all
+ * the others by the words with those letters; only a key ending in such a word is read out.
  */
 export function secretKeyBefore(s: string, quote: number): boolean {
+  const last = s.charCodeAt(quote - 1) | 0x20;
+  const prev = s.charCodeAt(quote - 2) | 0x20;
+  if (last >= 97 && last <= 122 && prev >= 97 && prev <= 122 && SECRET_ENDINGS[(prev << 8) | last] === 0) return false;
   let end = quote;
   while (end > 0 && s.charCodeAt(end - 1) === BACKSLASH) end--;
-  if (SECRET_ENDINGS[ending(s, end)] === 0) return false;
+  const e = ending(s, end);
+  if (SECRET_ENDINGS[e] === 0 || !endsWithAnyWord(s, end, WORDS_BY_ENDING.get(e) ?? [])) return false;
   let start = end;
   while (start > 0 && end - start <= 64 && isKeyChar(s.charCodeAt(start - 1))) start--;
   return end - start <= 64 && isSecretJsonKey(s.slice(start, end));
+}
+
+function endsWithAnyWord(s: string, end: number, words: readonly string[]): boolean {
+  for (let k = 0; k < words.length; k++) if (endsWithWord(s, end, words[k])) return true;
+  return false;
 }
 
 /**

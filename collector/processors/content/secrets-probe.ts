@@ -58,19 +58,19 @@ function authorizationBefore(v: string, end: number): number {
 /** At a `:`: a JSON key (`"k":`, `"k" :`, `\"k\":`), `authorization:`, or `://` (URL_PASSWORD, pending an `@`). */
 function atColon(v: string, i: number): number {
   let j = i;
-  while (j > 0 && i - j < 16 && isSpace(v.charCodeAt(j - 1))) j--;
+  if (v.charCodeAt(i - 1) !== QUOTE) while (j > 0 && i - j < 16 && isSpace(v.charCodeAt(j - 1))) j--;
   if (v.charCodeAt(j - 1) === QUOTE) return secretKeyBefore(v, j - 1) ? JSON_KEY : 0;
   const url = v.charCodeAt(i + 1) === SLASH && v.charCodeAt(i + 2) === SLASH ? URL_PASSWORD : 0;
   return url | authorizationBefore(v, i);
 }
 
-/** The parameter names of PARAMETER in secrets.ts, looked at only when the name ends in one of their last letters. */
+/** The parameter names of PARAMETER in secrets.ts, looked at only when the name ends in two of their last letters. */
 const PARAMETER_NAME = /^(?:api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|client[_-]?secret|passw(?:or)?d|secret|token|sig|signature|key|x-amz-signature|x-amz-security-token)$/i;
-const LAST_LETTERS = new Set([...'yntdge'].map((l) => l.charCodeAt(0)));
+const LAST_TWO = new Set(['ey', 'en', 'et', 'wd', 'rd', 'ig', 're'].map((e) => (e.charCodeAt(0) << 8) | e.charCodeAt(1)));
 
 /** A credential parameter's name before the `=` at i: a whole `[\w-]` run, at most 20 long. */
 function parameterBefore(v: string, i: number): number {
-  if (!LAST_LETTERS.has(v.charCodeAt(i - 1) | 0x20)) return 0;
+  if (!LAST_TWO.has(((v.charCodeAt(i - 2) | 0x20) << 8) | (v.charCodeAt(i - 1) | 0x20))) return 0;
   let start = i - 1;
   while (start > 0 && i - start <= 20 && isNameChar(v.charCodeAt(start - 1))) start--;
   return i - start <= 20 && PARAMETER_NAME.test(v.slice(start, i)) ? PARAMETER : 0;
@@ -139,7 +139,9 @@ const SHORT = 64;
 function probeShort(v: string): number {
   let bits = 0;
   for (let i = 0; i < v.length; i++) {
-    switch (v.charCodeAt(i)) {
+    const ch = v.charCodeAt(i);
+    if (ch > 98) continue; // c-z and beyond: no trigger
+    switch (ch) {
       case COLON: bits |= atColon(v, i); break;
       case EQUALS: bits |= atEquals(v, i); break;
       case DASH: bits |= atDash(v, i); break;
