@@ -123,6 +123,14 @@ export const TG = {
   TEAM: 'tracegate.team',
   /** The ApiKey document's name that authenticated the call; never the key or its hash. */
   KEY: 'tracegate.key',
+  /** A call a limit or budget refused (gateway/policy/refusal.ts): the limit's config name, e.g. `requestsPerMinute`. */
+  POLICY_LIMIT: 'tracegate.policy.limit',
+  /** Whose limit: `key`, `team`, `default`, or `store` (the counter store was unreachable, fail mode closed). */
+  POLICY_SCOPE: 'tracegate.policy.scope',
+  /** `requests`, `tokens`, `input_tokens`, `output_tokens`, `concurrency`, `daily_budget`, `monthly_budget`, `store_unavailable`. */
+  POLICY_REASON: 'tracegate.policy.reason',
+  /** The limit's value (USD for budgets). */
+  POLICY_LIMIT_VALUE: 'tracegate.policy.limit_value',
   ATTEMPTS: 'tracegate.attempts',
   FALLBACK_USED: 'tracegate.fallback.used',
   /** Backends passed over because their circuit breaker was open, comma separated. */

@@ -28,8 +28,10 @@ export interface Refusal {
   readonly reason: Reason;
   readonly scope: Scope;
   readonly error: ClientError;
-  /** For the span: tracegate.policy.limit / scope / reason (and the scope's name for key and team). */
+  /** For the span: tracegate.policy.limit / scope / reason / limit_value. */
   readonly attributes: Readonly<Record<string, string | number>>;
+  /** The same, as the span writer takes them. */
+  readonly span: { limit: string; scope: Scope; reason: Reason; limitValue?: number };
 }
 
 /** `1s`, `6m0s`, `20ms`: how OpenAI writes x-ratelimit-reset-*. */
@@ -72,8 +74,9 @@ export function limitRefusal(reason: Reason, scope: Scope, name: string | undefi
     : openaiError(429, message, { type: reason === 'requests' || reason === 'concurrency' ? 'requests' : 'tokens', code: 'rate_limit_exceeded', retryAfterMs });
   // Not the upstream's 429: no retry on another backend.
   error.retryable = false;
-  const attributes: Record<string, string | number> = { 'tracegate.policy.limit': LIMIT_NAME[reason], 'tracegate.policy.scope': scope, 'tracegate.policy.reason': reason, 'tracegate.policy.limit_value': budget ? limit / 1e9 : limit };
-  return { reason, scope, error, attributes };
+  const span = { limit: LIMIT_NAME[reason], scope, reason, limitValue: budget ? limit / 1e9 : limit };
+  const attributes: Record<string, string | number> = { 'tracegate.policy.limit': span.limit, 'tracegate.policy.scope': scope, 'tracegate.policy.reason': reason, 'tracegate.policy.limit_value': span.limitValue };
+  return { reason, scope, error, attributes, span };
 }
 
 /** The counter store cannot be reached and the fail mode is closed. */
@@ -84,5 +87,6 @@ export function storeRefusal(): Refusal {
     retryAfterMs: 1000,
   });
   error.retryable = false;
-  return { reason: 'store_unavailable', scope: 'store', error, attributes: { 'tracegate.policy.limit': LIMIT_NAME.store_unavailable, 'tracegate.policy.scope': 'store', 'tracegate.policy.reason': 'store_unavailable' } };
+  const span = { limit: LIMIT_NAME.store_unavailable, scope: 'store' as const, reason: 'store_unavailable' as const };
+  return { reason: span.reason, scope: span.scope, error, attributes: { 'tracegate.policy.limit': span.limit, 'tracegate.policy.scope': span.scope, 'tracegate.policy.reason': span.reason }, span };
 }

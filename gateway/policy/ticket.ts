@@ -58,6 +58,11 @@ export class Ticket {
     return !!this.parts?.admission.checks.some((c) => c.kind !== 'window');
   }
 
+  /** Whether a budget reservation is held (a fallback's prices then matter). */
+  get budgeted(): boolean {
+    return this.budgets.length > 0;
+  }
+
   get id(): string {
     return this.parts?.admission.id ?? '';
   }

@@ -30,6 +30,11 @@ export interface StreamSink {
   /** Resolves when the frames are flushed (backpressure) or the client is gone. */
   write(frames: string[]): Promise<void> | undefined;
   end(): void;
+  /**
+   * Asked after each upstream event once the answer has started: an error here cuts the stream
+   * with it as the final event (a budget reservation the answer ran past, gateway/policy).
+   */
+  cut?(facts: ResponseFacts): ClientError | undefined;
 }
 
 /** Which upstream served, and how the gateway got there. */

@@ -6,7 +6,7 @@
  * (`tracegate_gateway_internal_errors_total{component}`) and a fallback value.
  */
 
-export const INTERNAL_COMPONENTS = ['telemetry', 'metrics', 'tokenizer', 'logging'] as const;
+export const INTERNAL_COMPONENTS = ['telemetry', 'metrics', 'tokenizer', 'logging', 'policy'] as const;
 export type InternalComponent = (typeof INTERNAL_COMPONENTS)[number];
 
 /** Where contained failures are counted (the gateway's metrics). */

@@ -104,6 +104,10 @@ export const KEYS = {
   tokensSampled: k(TG.TOKENS_SAMPLED),
   httpStatus: k(TG.HTTP_STATUS),
   truncated: k(TG.TRUNCATED),
+  policyLimit: k(TG.POLICY_LIMIT),
+  policyScope: k(TG.POLICY_SCOPE),
+  policyReason: k(TG.POLICY_REASON),
+  policyLimitValue: k(TG.POLICY_LIMIT_VALUE),
 } as const;
 
 export interface PartKeys {
