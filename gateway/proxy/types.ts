@@ -1,4 +1,5 @@
 import type { RuleConfig } from '../config/model.js';
+import type { Identity } from '../policy/identity.js';
 import type { AbortLike } from './abort.js';
 import type { RequestHeaders } from '../routing/match.js';
 import type { ClientError, Endpoint, ResponseFacts } from '../translators/types.js';
@@ -20,6 +21,8 @@ export interface CallInput {
   startedAt: number;
   /** Aborts when the client goes away. */
   clientGone: AbortLike;
+  /** Who is calling (the request's ApiKey, gateway/policy/authenticate.ts); none with the master key or authentication off. */
+  identity?: Identity;
 }
 
 /** Where a streamed answer goes. Nothing is written before the first frame: until then a retry is still possible. */

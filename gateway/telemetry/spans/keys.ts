@@ -108,6 +108,9 @@ export const KEYS = {
   policyScope: k(TG.POLICY_SCOPE),
   policyReason: k(TG.POLICY_REASON),
   policyLimitValue: k(TG.POLICY_LIMIT_VALUE),
+  /** The caller's ApiKey document name and its Team: never the key or its hash. */
+  key: k(TG.KEY),
+  team: k(TG.TEAM),
 } as const;
 
 export interface PartKeys {
