@@ -124,13 +124,13 @@ export function writeRequest(s: AttrSink, endpoint: Endpoint, body: Json, rawBod
   }
   if (endpoint === 'embeddings') {
     // embedding.model_name is the answering model: written with the answer (writeResponse).
-    s.str(KEYS.embeddingInvocationParameters, invocationParameters(body));
+    s.long(KEYS.embeddingInvocationParameters, invocationParameters(body));
     if (!s.contentOn) return;
     const inputs = typeof body.input === 'string' ? [body.input] : Array.isArray(body.input) ? body.input : [];
     for (let i = 0; i < inputs.length; i++) if (typeof inputs[i] === 'string') s.content(EMBEDDING_TEXTS.at(i), inputs[i]);
     return;
   }
-  s.str(KEYS.llmInvocationParameters, invocationParameters(body));
+  s.long(KEYS.llmInvocationParameters, invocationParameters(body));
   s.optNum(KEYS.genaiMaxTokens, body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens);
   s.optNum(KEYS.genaiTemperature, body.temperature);
   s.optNum(KEYS.genaiTopP, body.top_p);

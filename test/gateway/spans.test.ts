@@ -16,7 +16,7 @@ import { buildMetrics } from '../../gateway/telemetry/metrics.js';
 import { encodeTraceRequest } from '../../gateway/telemetry/otlp/encode.js';
 import { ProtoWriter } from '../../gateway/telemetry/otlp/writer.js';
 import { TracerReplayProcessor } from '../../gateway/telemetry/spans/replay.js';
-import type { Capture } from '../../gateway/telemetry/spans/sink.js';
+import { MAX_VALUE_CHARS, type Capture } from '../../gateway/telemetry/spans/sink.js';
 import { GatewaySpan } from '../../gateway/telemetry/spans/span.js';
 import { GatewayTracer, parseTraceparent } from '../../gateway/telemetry/spans/tracer.js';
 import { gatewayResource } from '../../gateway/telemetry/tracing.js';
@@ -244,6 +244,30 @@ describe('gateway spans in OTLP', () => {
       'llm.input_messages.4.message.tool_calls.1.tool_call.id': 'call_9',
       'user.id': 'meta-user',
     });
+  });
+
+  it.each([
+    ['on', { mode: 'on', maxBytes: 0 }],
+    ['truncate with a budget past the cap', { mode: 'truncate', maxBytes: 1 << 30 }],
+  ] as const)('capture %s: values past MAX_VALUE_CHARS are cut, not inside a surrogate pair, and listed', (_n, capture) => {
+    // 'a' then pairs: the cut point falls after a high surrogate.
+    const long = `a${'😀'.repeat(MAX_VALUE_CHARS / 2 + 100)}`;
+    const body = { model: 'gpt-4o', extra: long, messages: [{ role: 'user', content: long }] };
+    const spans = run({ name: 'long', capture, body, result: json({ ...OK_FACTS, outputText: long }), output: JSON.stringify({ text: long }) });
+    const a = spans.at(-1)!.attributes;
+    const cut = ['input.value', 'llm.invocation_parameters', 'llm.input_messages.0.message.content', 'output.value', 'llm.output_messages.0.message.content'];
+    for (const k of cut) expect((a[k] as string).length, k).toBeLessThanOrEqual(MAX_VALUE_CHARS);
+    expect(a['llm.input_messages.0.message.content']).toBe(long.slice(0, MAX_VALUE_CHARS - 1));
+    expect(String(a['tracegate.truncated']).split(',').sort()).toEqual([...cut].sort());
+    expect(ours(spans)).toEqual(official(spans));
+  });
+
+  it('values at MAX_VALUE_CHARS are kept whole and not listed', () => {
+    const text = 'x'.repeat(MAX_VALUE_CHARS);
+    const a = run({ name: 'at the cap', body: { model: 'gpt-4o', messages: [{ role: 'user', content: text }] }, result: json({ ...OK_FACTS, outputText: text }) }).at(-1)!.attributes;
+    expect(a['llm.input_messages.0.message.content']).toBe(text);
+    expect(a['llm.output_messages.0.message.content']).toBe(text);
+    expect(String(a['tracegate.truncated'])).toBe('input.value');
   });
 
   it('truncation lists the cut keys', () => {
