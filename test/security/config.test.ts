@@ -4,6 +4,7 @@
  * the refusal with its path, and connects nowhere the refused file names (the canary listener).
  * Breakers: a backend whose definition changes starts closed; an unrelated change keeps them.
  */
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -140,6 +141,21 @@ describe('a watched config file: every invalid kind is refused, counted and logg
     await refused(() => renameSync(file, join(dir, 'gateway.yaml.bak')), 'does not exist');
     await restored(() => renameSync(join(dir, 'gateway.yaml.bak'), file));
   });
+});
+
+describe('a secret file that is not a small regular file is refused, never waited on or read whole', () => {
+  const withKeyFile = (path: string) => docs(backendDoc('up', 'openai', stub.url, `  apiKey: { file: "${path}" }`), route(['one']));
+  const cases: [kind: string, path: () => string, message: string][] = [
+    ['a FIFO (opening it would wait for a writer forever)', () => (execFileSync('mkfifo', [join(dir, 'key.fifo')]), 'key.fifo'), 'key.fifo is not a regular file'],
+    ['/dev/zero (endless)', () => '/dev/zero', 'secret file /dev/zero is not a regular file'],
+    ['a folder', () => (mkdirSync(join(dir, 'keys')), 'keys'), 'keys is not a regular file'],
+    ['a 1 MB file', () => (writeFileSync(join(dir, 'big.key'), 'k'.repeat(1024 * 1024)), 'big.key'), 'big.key is larger than 64 KB'],
+  ];
+  for (const [kind, path, message] of cases) {
+    it(kind, async () => {
+      await refused(() => writeFileSync(file, withKeyFile(path())), message);
+    });
+  }
 });
 
 describe('a file caught mid-write', () => {
