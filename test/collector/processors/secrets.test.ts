@@ -187,6 +187,14 @@ describe('linear in the input: 1 MB near misses finish in bounded work', () => {
     ['\\"token\\":\\" repeated', '\\"token\\":\\"'],
     ['?token= repeated', '?token='],
     ['quote repeated', '"'],
+    ['a= repeated (the walk back from =)', 'a='],
+    ['4,000-character credential runs each ending in =', `${'a'.repeat(4000)}=`],
+    ['spaces then : repeated', `${' '.repeat(15)}:`],
+    ['backslashes then ": repeated', '\\\\\\":'],
+    ['_ repeated', '_'],
+    ['- repeated', '-'],
+    ['b repeated', 'b'],
+    ['A repeated', 'A'],
   ])('%s', (_name, unit) => {
     const input = unit.repeat(Math.ceil(MB / unit.length));
     // Bound by work, not time: the same input at 1/8 the size must take about 1/8 the CPU.
