@@ -4,9 +4,11 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { GatewayConfig } from '../config/model.js';
 import { anthropicEnvelope, GatewayError, retryAfterSeconds } from '../errors.js';
 import { Abort } from '../proxy/abort.js';
+import { OWN_TURN_CHARS } from '../proxy/limits.js';
 import { gatewayClientError, runCall, type ProxyEnv } from '../proxy/run.js';
 import type { CallInput, CallOutcome, StreamSink } from '../proxy/types.js';
 import type { Breakers } from '../reliability/breaker.js';
@@ -98,6 +100,8 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
     const sink = stream ? sseSink(reply) : undefined;
     let outcome: CallOutcome;
     try {
+      // The body was parsed on this turn: translating and sending it walk all of it again.
+      if ((req.rawBody?.length ?? 0) >= OWN_TURN_CHARS) await nextTurn();
       outcome = await runCall(env, input, sink);
     } catch (err) {
       // A bug, not a provider failure: the span still ends, the client gets a 500 envelope.
@@ -114,7 +118,10 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
     }
     if (r.kind === 'json') {
       reply.code(r.status).header('content-type', 'application/json').send(r.body);
-      tel.finish(outcome, status, r.body);
+      const sentAt = performance.now();
+      // Sending a long answer was one step over all of it; its span and estimate are the next.
+      if (r.body.length >= OWN_TURN_CHARS) await nextTurn();
+      tel.finish(outcome, status, r.body, sentAt);
       return;
     }
     if (sink && !sink.started) {

@@ -5,13 +5,14 @@
  * the client is still an ordinary (retryable) failure.
  */
 import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { anthropicEnvelope } from '../errors.js';
 import { SseLimitError, SseParser } from '../sse.js';
 import { openaiError } from '../translators/errors.js';
 import type { ClientError, SseEvent, StreamTranslator, Translator, UpstreamRequest } from '../translators/types.js';
 import type { Transport, UpstreamAnswer } from '../upstream.js';
 import { Abort } from './abort.js';
-import { ANSWER_LIMITS, limitError, type AnswerLimits } from './limits.js';
+import { ANSWER_LIMITS, limitError, OWN_TURN_CHARS, type AnswerLimits } from './limits.js';
 import type { CallInput, CallResult, StreamSink } from './types.js';
 
 export type AttemptResult = CallResult;
@@ -98,6 +99,8 @@ export async function runAttempt(input: CallInput, env: AttemptEnv): Promise<Att
       } catch (err) {
         return failureOf(err, ac.reason, host);
       }
+      // Reading it (joined and decoded) was one step over the whole answer; parsing is the next.
+      if (text.length >= OWN_TURN_CHARS) await nextTurn();
       const r = env.translator.response(answer.status, text, { clientBody: input.clientBody, nowMs: env.nowMs() });
       return r.ok ? { ok: true, kind: 'json', status: answer.status, body: r.body, facts: r } : { ok: false, cause: 'bad_response', error: r.error };
     }

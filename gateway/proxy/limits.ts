@@ -29,6 +29,14 @@ export const ANSWER_LIMITS: Readonly<AnswerLimits> = Object.freeze({
   maxErrorBodyBytes: 64 * 1024,
 });
 
+/**
+ * A request or answer text from this length on gets event-loop turns of its own for the steps
+ * that each walk all of it (parsing the answer, sending the request or the answer, the span and
+ * the token estimate): each such step over a multi-MB body takes 10-40 ms on a loaded machine,
+ * and run back to back in one turn they held the event loop 60-250 ms.
+ */
+export const OWN_TURN_CHARS = 256 * 1024;
+
 /** The client's answer for an upstream answer past a limit; undefined for any other error. */
 export function limitError(err: unknown, host: string): ClientError | undefined {
   if (err instanceof UpstreamBodyTooLarge) return gatewayClientError(new GatewayError('upstream_response_too_large', `the answer of ${host} is larger than the gateway accepts (${err.limit} bytes)`));

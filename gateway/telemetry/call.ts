@@ -124,10 +124,12 @@ export class CallTelemetry implements AttributeSource {
     };
   };
 
-  /** Ends the call span and records its metrics. `output` is what the client received (non-stream body). */
-  finish(outcome: CallOutcome, status: number, output?: string): void {
+  /**
+   * Ends the call span and records its metrics. `output` is what the client received (non-stream
+   * body); `now` is when the answer was complete (default: now).
+   */
+  finish(outcome: CallOutcome, status: number, output?: string, now = performance.now()): void {
     const { input } = this;
-    const now = performance.now();
     const r = outcome.result;
     this.outcome = outcome;
     this.status = status;
