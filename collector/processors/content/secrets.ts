@@ -73,7 +73,7 @@ type Replacement = string | ((substring: string, ...groups: string[]) => string)
  * what follows a repeated class cannot be matched by it, so a failed attempt never rescans
  * (1 MB near misses in test/collector/processors/secrets.test.ts).
  */
-export const PATTERNS: ReadonlyArray<readonly [bit: number, re: RegExp, replacement: Replacement]> = [
+const PATTERNS: ReadonlyArray<readonly [bit: number, re: RegExp, replacement: Replacement]> = [
   // `Authorization: <scheme> <credentials>` written into text (a curl line, a logged header), any case;
   // a quoted JSON key `"authorization":` is left to the JSON scan, which keeps the JSON valid
   [AUTH_HEADER, /\b((?:proxy-)?authorization\s{0,8}[:=]\s{0,8}["']?)(?:([A-Za-z]{1,20})(\s{1,8}))?([^\s"',;]{1,4096})/gi,
