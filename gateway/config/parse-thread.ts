@@ -5,6 +5,9 @@
  * thread is ended and the text refused; whoever called keeps the configuration it has.
  *
  * One thread per text: reloads are rare, and a thread that ran into a limit takes its heap with it.
+ * A thread blocked in a system call cannot be ended (terminate() waits for JavaScript to run, and
+ * the process cannot exit past it), so the parse reads only the secret files, which secrets.ts
+ * opens without waiting and reads only when regular and small.
  */
 import { Worker } from 'node:worker_threads';
 import type { LoadOptions } from './load.js';
@@ -14,7 +17,7 @@ import { deepFreeze, type ConfigResult } from './model.js';
 export const PARSE_TIMEOUT_MS = 2000;
 /** How long the thread may take to load its modules (from TypeScript sources under load, seconds). */
 const START_TIMEOUT_MS = 30_000;
-/** The thread's heap: a real configuration needs a few MB; the worst the guard lets through, about 100. */
+/** The thread's heap: a real configuration needs a few MB; the worst the guard lets through (256 KB of tiny documents) 64-128. */
 const HEAP_MB = 256;
 
 export interface ThreadLoadOptions extends Omit<LoadOptions, 'readFile'> {
