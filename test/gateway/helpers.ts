@@ -51,7 +51,7 @@ export async function startGateway(cfg: GatewayConfig, deps: GatewayDeps = {}): 
 }
 
 /** Polls until `check` returns a value (spans end just after the answer is sent). */
-export async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+export async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
