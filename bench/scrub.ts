@@ -80,6 +80,7 @@ function retriever(i: number): Attr[] {
 }
 
 /** Credentials as they leak: in a message, a tool's URL, a header echoed into an output. */
+/** Called for every tenth span (i % 10 === 9), so the kind of leak turns on i / 10: all four occur. */
 function leaky(i: number): Attr[] {
   const spans = chat(i);
   const leak = [
@@ -87,7 +88,7 @@ function leaky(i: number): Attr[] {
     `curl -H "Authorization: Bearer ${'x9Y8w7V6'.repeat(4)}" https://api.example.com`,
     `{"model":"gpt-4o","api_key":"${'k'.repeat(20)}${i}","temperature":0}`,
     `postgres://app:hunter2-${i}@db.internal:5432/prod`,
-  ][i % 4];
+  ][Math.floor(i / 10) % 4];
   return [...spans.slice(0, 10), ['llm.input_messages.1.message.content', leak], ...spans.slice(11)];
 }
 
