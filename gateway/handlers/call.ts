@@ -11,6 +11,10 @@ import { Abort } from '../proxy/abort.js';
 import { OWN_TURN_CHARS } from '../proxy/limits.js';
 import { gatewayClientError, runCall, type ProxyEnv } from '../proxy/run.js';
 import type { CallInput, CallOutcome, StreamSink } from '../proxy/types.js';
+import { outputTokensSoFar, overrunError, settledUsage } from '../policy/gate.js';
+import type { Policy } from '../policy/limits.js';
+import type { Refusal } from '../policy/refusal.js';
+import { Ticket } from '../policy/ticket.js';
 import type { Breakers } from '../reliability/breaker.js';
 import type { Router } from '../routing/match.js';
 import { SSE_HEADERS, writeFrames } from '../sse.js';
@@ -33,6 +37,8 @@ export interface CallDeps {
   upstreams: Upstreams;
   random: () => number;
   nowMs: () => number;
+  /** Limits and budgets (gateway/policy/limits.ts). */
+  policy: Policy;
 }
 
 declare module 'fastify' {
@@ -43,7 +49,7 @@ declare module 'fastify' {
 }
 
 /** An SSE sink over the raw response; the reply is hijacked only when the first frame is ready. */
-function sseSink(reply: FastifyReply): StreamSink {
+function sseSink(reply: FastifyReply, ticket: Ticket): StreamSink {
   let started = false;
   const raw = reply.raw;
   return {
@@ -53,12 +59,14 @@ function sseSink(reply: FastifyReply): StreamSink {
     start() {
       started = true;
       reply.hijack();
-      raw.writeHead(200, SSE_HEADERS);
+      raw.writeHead(200, ticket.headers.length ? { ...SSE_HEADERS, ...Object.fromEntries(ticket.headers) } : SSE_HEADERS);
     },
     write: (frames) => writeFrames(raw, frames),
     end() {
       if (!raw.writableEnded) raw.end();
     },
+    // A stream past what its budget reservation covers is cut at the next chunk.
+    cut: (facts) => (ticket.overran(outputTokensSoFar(facts)) ? overrunError() : undefined),
   };
 }
 
@@ -79,6 +87,14 @@ function statusOf(r: CallOutcome['result']): number {
   return r.kind === 'json' ? r.status : 200;
 }
 
+/** A call no limit lets through: its 429 (or 503), and its span with the policy's attributes. */
+function refuse(reply: FastifyReply, endpoint: Endpoint, refusal: Refusal, tel: CallTelemetry): void {
+  const outcome: CallOutcome = { result: { ok: false, cause: 'rejected', error: refusal.error }, path: { attempts: 0, fallbackUsed: false, skipped: [] } };
+  sendError(reply, endpoint, refusal.error);
+  tel.refusedBy(refusal.span);
+  tel.finish(outcome, refusal.error.status);
+}
+
 export function callHandler(endpoint: Endpoint, deps: CallDeps) {
   return async function handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const startedAt = performance.now();
@@ -89,6 +105,7 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
     const hit = state.router.find(model, req.url.split('?', 1)[0], req.headers);
     if (!hit) throw new GatewayError('model_not_found', `The model \`${model}\` does not exist or no route serves it`, { param: 'model' });
 
+    const admitted = await deps.policy.admit({ identity: req.identity, open: state.config.apiKeys.size === 0, endpoint, body, model: hit.model });
     const gone = new Abort();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) gone.abort();
@@ -96,8 +113,12 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
     const stream = body.stream === true && endpoint !== 'embeddings';
     const input: CallInput = { endpoint, clientBody: body, rawBody: req.rawBody, clientHeaders: req.headers, rule: hit.rule, model: hit.model, stream, startedAt, clientGone: gone };
     const tel = new CallTelemetry(state.telemetry, input, state.config.backends);
+    if (!(admitted instanceof Ticket)) return refuse(reply, endpoint, admitted, tel);
+    const ticket = admitted;
+    for (const [k, v] of ticket.headers) reply.header(k, v);
     const env: ProxyEnv = { config: state.config, breakers: deps.breakers, upstreams: deps.upstreams, random: deps.random, nowMs: deps.nowMs, observe: tel.observe };
-    const sink = stream ? sseSink(reply) : undefined;
+    if (ticket.budgeted) env.reprice = async (m) => (await ticket.reprice(m))?.error;
+    const sink = stream ? sseSink(reply, ticket) : undefined;
     let outcome: CallOutcome;
     try {
       // The body was parsed on this turn: translating and sending it walk all of it again.
@@ -111,6 +132,8 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
     }
     const r = outcome.result;
     const status = statusOf(r);
+    // Settles to the usage the span records, or releases; never delays or fails the answer.
+    ticket.end(settledUsage(input, r), [r.ok ? r.facts.responseModel : undefined, outcome.path.model, input.model]).catch((err) => state.telemetry.metrics.recordInternalError('policy', err));
     if (!r.ok) {
       if (!reply.sent) sendError(reply, endpoint, r.error);
       tel.finish(outcome, status);

@@ -65,6 +65,7 @@ interface ScopeRef {
 type Meta = CheckMeta & { scope: ScopeRef };
 
 const MINUTE = 60_000;
+const FAULT_LOG_MS = 10_000;
 const DAY = 86_400_000;
 
 /** Characters of an `input` field (embeddings, responses): strings as they are, anything else as its JSON. */
@@ -204,6 +205,7 @@ export class Policy {
       if (!(err instanceof StoreUnavailable) || store === local) throw err;
       const open = this.env.spec.failMode === 'open';
       this.env.metrics.fault(err.op, open);
+      this.logFault(err, open);
       if (!open) return { refusal: this.refuse(storeRefusal()) };
       let result = local.admitNow(a);
       if (!result.ok && 'rebuild' in result && (await this.rebuild(local))) result = local.admitNow(a);
@@ -211,6 +213,16 @@ export class Policy {
       if (!result.ok && 'rebuild' in result) result = local.admitNow({ ...a, checks: a.checks.filter((c) => c.kind !== 'budget') });
       return { store: local, result };
     }
+  }
+
+  private faultLoggedAt = -Infinity;
+
+  /** A counter-store fault is logged at most every FAULT_LOG_MS (each one is counted). */
+  private logFault(err: StoreUnavailable, open: boolean): void {
+    const now = this.env.clock();
+    if (now - this.faultLoggedAt < FAULT_LOG_MS) return;
+    this.faultLoggedAt = now;
+    this.env.warn(`${err.message}: ${open ? 'serving with this replica\'s own counters (policy.failMode open)' : 'refusing calls with 503 (policy.failMode closed)'}; counted in tracegate_gateway_policy_store_faults_total`);
   }
 
   /** Seeds a store's ledger from the spend store, once at a time per store. */

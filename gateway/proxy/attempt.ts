@@ -154,6 +154,13 @@ class StreamClock {
   }
 }
 
+/** Thrown out of the event loop of a stream when StreamSink.cut says to stop. */
+class StreamCut extends Error {
+  constructor(readonly error: ClientError) {
+    super(error.message);
+  }
+}
+
 /** An error told to a client whose stream already started, in its API's streaming error shape. */
 function inBandError(endpoint: CallInput['endpoint'], error: ClientError): string {
   if (endpoint !== 'messages') return `data: ${JSON.stringify(error.body)}\n\n`;
@@ -184,6 +191,8 @@ async function pump(input: CallInput, env: AttemptEnv, answer: UpstreamAnswer, c
     for (const ev of evs) {
       clock.event(sink.started);
       await emit(st.push(ev));
+      const cut = sink.started ? sink.cut?.(st.facts) : undefined;
+      if (cut) throw new StreamCut(cut);
     }
   };
   const ac = clock.abort;
@@ -197,6 +206,12 @@ async function pump(input: CallInput, env: AttemptEnv, answer: UpstreamAnswer, c
     sink.end();
     return { ok: true, kind: 'stream', facts: st.facts, ttftMs, cutShort: st.streamError };
   } catch (err) {
+    if (err instanceof StreamCut) {
+      // The gateway's own reason to stop: the client gets it as the final event, the upstream is left.
+      await sink.write([inBandError(input.endpoint, err.error)]);
+      sink.end();
+      return { ok: true, kind: 'stream', facts: st.facts, ttftMs, cutShort: err.error };
+    }
     const failed = failureOf(err, ac.reason, host);
     if (!sink.started || failed.ok) return failed;
     if (failed.cause !== 'client_gone') {

@@ -11,6 +11,7 @@ import type { AttemptResult } from '../proxy/attempt.js';
 import type { AttemptObserver } from '../proxy/run.js';
 import type { CallInput, CallOutcome } from '../proxy/types.js';
 import { estimateChatUsage, estimateEmbeddingUsage } from '../tokenizer.js';
+import type { Refusal } from '../policy/refusal.js';
 import type { ResponseFacts, Usage } from '../translators/types.js';
 import { OPERATION, providerNames, writeRequest, writeResponse } from './attributes.js';
 import { contain } from './contain.js';
@@ -101,6 +102,8 @@ export class CallTelemetry implements AttributeSource {
   /** The provider's usage, or the tokenizer's estimate (which says whether it sampled). */
   private usage: (Usage & { sampled?: boolean }) | undefined;
   private errorType: string | undefined;
+  /** The limit that refused the call (gateway/policy/refusal.ts). */
+  private refusal: Refusal['span'] | undefined;
 
   constructor(
     private readonly env: CallTelemetryEnv,
@@ -164,6 +167,11 @@ export class CallTelemetry implements AttributeSource {
     if (span) contain(metrics, 'telemetry', () => endSpan(span, this.errorType && (message || this.errorType), now), undefined);
   }
 
+  /** The call was refused by a limit or budget: its span says which (tracegate.policy.*). */
+  refusedBy(refusal: Refusal['span']): void {
+    this.refusal = refusal;
+  }
+
   /**
    * Runs when the span is read (the export timer, or a processor's own): a value that cannot be
    * written is counted and the span keeps what was written before it.
@@ -210,6 +218,13 @@ export class CallTelemetry implements AttributeSource {
       if (input.endpoint === 'embeddings') s.tok(KEYS.embeddingModel, requestModel);
     }
     if (this.errorType) s.tok(KEYS.errorType, this.errorType);
+    const p = this.refusal;
+    if (p) {
+      s.tok(KEYS.policyLimit, p.limit);
+      s.tok(KEYS.policyScope, p.scope);
+      s.tok(KEYS.policyReason, p.reason);
+      if (p.limitValue !== undefined) s.num(KEYS.policyLimitValue, p.limitValue);
+    }
     if (s.truncated) s.str(KEYS.truncated, s.truncated.join(','));
   }
 
