@@ -22,6 +22,11 @@ export const CATALOGUE = {
   headers_too_large: { status: 431, type: 'invalid_request_error' },
   shutting_down: { status: 503, type: 'api_error' },
   rate_limited: { status: 429, type: 'rate_limit_error' },
+  // Limits and budgets (gateway/policy/refusal.ts), in OpenAI's words: a window or concurrency
+  // limit (type `tokens` for token limits), a budget, and the counter store away with failMode closed.
+  rate_limit_exceeded: { status: 429, type: 'requests' },
+  insufficient_quota: { status: 429, type: 'insufficient_quota' },
+  policy_store_unavailable: { status: 503, type: 'api_error' },
   upstream_failed: { status: 502, type: 'api_error' },
   // A provider answered 401/403 to the gateway's own key: not the client's fault, and the
   // provider's message (which may quote that key) is not passed on.

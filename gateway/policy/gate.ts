@@ -6,7 +6,8 @@
  */
 import type { CallInput, CallResult } from '../proxy/types.js';
 import { estimateChatUsage, estimateEmbeddingUsage } from '../tokenizer.js';
-import { openaiError } from '../translators/errors.js';
+import { GatewayError } from '../errors.js';
+import { gatewayClientError } from '../proxy/client-error.js';
 import type { ClientError, ResponseFacts, Usage } from '../translators/types.js';
 
 /** Usage to settle with: none for a failed call (its reservation is released). */
@@ -30,7 +31,5 @@ export function outputTokensSoFar(facts: ResponseFacts): number {
 
 /** The error event of a stream cut at its reservation. */
 export function overrunError(): ClientError {
-  const e = openaiError(429, 'The answer ran past the budget reserved for it and was cut (set max_tokens to reserve what the answer needs).', { type: 'insufficient_quota', code: 'insufficient_quota' });
-  e.retryable = false;
-  return e;
+  return gatewayClientError(new GatewayError('insufficient_quota', 'The answer ran past the budget reserved for it and was cut (set max_tokens to reserve what the answer needs).'));
 }

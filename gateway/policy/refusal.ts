@@ -4,7 +4,8 @@
  * store is away and the fail mode is closed, and the `x-ratelimit-*` headers OpenAI answers with.
  * Label values are bounded: a reason and a scope from the lists below, never a key's name.
  */
-import { openaiError } from '../translators/errors.js';
+import { GatewayError, type ErrorCode } from '../errors.js';
+import { gatewayClientError } from '../proxy/client-error.js';
 import type { ClientError } from '../translators/types.js';
 
 export const REASONS = ['requests', 'tokens', 'input_tokens', 'output_tokens', 'concurrency', 'daily_budget', 'monthly_budget', 'store_unavailable'] as const;
@@ -64,16 +65,19 @@ function describe(reason: Reason, limit: number, used: number, amount: number): 
   }
 }
 
+/** From the catalogue; never retried (it is the gateway's own answer, not an upstream's). */
+function refusalError(code: ErrorCode, message: string, retryAfterMs: number): ClientError {
+  return gatewayClientError(new GatewayError(code, message, { retryAfterMs }));
+}
+
 /** A 429 for a limit of `scope` (`name` is the key's or team's document name). */
 export function limitRefusal(reason: Reason, scope: Scope, name: string | undefined, limit: number, used: number, amount: number, retryAfterMs: number): Refusal {
   const budget = reason === 'daily_budget' || reason === 'monthly_budget';
   const who = scope === 'default' ? 'the default limits' : `${scope} ${name}`;
   const message = `${describe(reason, limit, used, amount)} (${LIMIT_NAME[reason]} of ${who}). ${budget ? 'Retry after the budget period resets or raise the budget.' : `Please retry after ${resetText(retryAfterMs)}.`}`;
-  const error = budget
-    ? openaiError(429, message, { type: 'insufficient_quota', code: 'insufficient_quota', retryAfterMs })
-    : openaiError(429, message, { type: reason === 'requests' || reason === 'concurrency' ? 'requests' : 'tokens', code: 'rate_limit_exceeded', retryAfterMs });
-  // Not the upstream's 429: no retry on another backend.
-  error.retryable = false;
+  const error = refusalError(budget ? 'insufficient_quota' : 'rate_limit_exceeded', message, retryAfterMs);
+  // OpenAI types token-limit refusals `tokens`.
+  if (!budget && reason !== 'requests' && reason !== 'concurrency') (error.body as { error: { type: string } }).error.type = 'tokens';
   const span = { limit: LIMIT_NAME[reason], scope, reason, limitValue: budget ? limit / 1e9 : limit };
   const attributes: Record<string, string | number> = { 'tracegate.policy.limit': span.limit, 'tracegate.policy.scope': scope, 'tracegate.policy.reason': reason, 'tracegate.policy.limit_value': span.limitValue };
   return { reason, scope, error, attributes, span };
@@ -81,12 +85,7 @@ export function limitRefusal(reason: Reason, scope: Scope, name: string | undefi
 
 /** The counter store cannot be reached and the fail mode is closed. */
 export function storeRefusal(): Refusal {
-  const error = openaiError(503, 'Limits and budgets cannot be checked now (the counter store is unreachable); the request was not sent. Please retry shortly.', {
-    type: 'api_error',
-    code: 'policy_store_unavailable',
-    retryAfterMs: 1000,
-  });
-  error.retryable = false;
+  const error = refusalError('policy_store_unavailable', 'Limits and budgets cannot be checked now (the counter store is unreachable); the request was not sent. Please retry shortly.', 1000);
   const span = { limit: LIMIT_NAME.store_unavailable, scope: 'store' as const, reason: 'store_unavailable' as const };
   return { reason: span.reason, scope: span.scope, error, attributes: { 'tracegate.policy.limit': span.limit, 'tracegate.policy.scope': span.scope, 'tracegate.policy.reason': span.reason }, span };
 }
