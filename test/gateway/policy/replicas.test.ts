@@ -6,19 +6,17 @@
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { generateKey, hashKey } from '../../../gateway/policy/keys.js';
 import { admissionInputTokens } from '../../../gateway/policy/limits.js';
 import { startOpenAIStub, type OpenAIStub } from '../../helpers/providers/index.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
 import { backendDoc, config, docs, eventually, startGateway, type TestGateway } from '../helpers.js';
+import { apiKeyDocs, dayLedger, keysFor, MODEL, PEPPER, statusOf } from './fixtures.js';
 
-const PEPPER = 'pepper-for-policy-tests-0123456789abcdef';
-const MODEL = 'gpt-4o-mini'; // $0.15 / $0.60 per million tokens: 150 / 600 nano-USD a token
 /** The same prices, on a rule whose attempts time out after 300 ms. */
 const SHORT = 'gpt-4o-mini-2024-07-18';
 const LIMITS: Record<string, string> = {
   rpm: 'requestsPerMinute: 5',
-  tpm: 'tokensPerMinute: TPM',
+  tpm: '', // set from the estimate below
   conc: 'concurrentRequests: 3',
   budget: 'budget: { dailyUsd: 0.002 }',
   release: 'budget: { dailyUsd: 1 }',
@@ -26,7 +24,7 @@ const LIMITS: Record<string, string> = {
   headers: 'requestsPerMinute: 100, tokensPerMinute: 1000',
   cut: 'budget: { dailyUsd: 1 }',
 };
-const KEYS = Object.fromEntries(Object.keys(LIMITS).map((k) => [k, generateKey()]));
+const KEYS = keysFor(LIMITS);
 
 /** The prompt every call sends, and its estimate: what a call is admitted at. */
 const PROMPT = [{ role: 'user' as const, content: 'hi' }];
@@ -40,9 +38,7 @@ let inspect: Redis;
 let now: number | undefined;
 
 function configText(): string {
-  const keys = Object.entries(LIMITS).map(
-    ([name, limits]) => `kind: ApiKey\nmetadata: { name: ${name} }\nspec:\n  hash: ${hashKey(KEYS[name], PEPPER)}\n  limits: { ${limits.replace('TPM', String(4 * (EST + 10)))} }`,
-  );
+  const keys = apiKeyDocs({ ...LIMITS, tpm: `tokensPerMinute: ${4 * (EST + 10)}` }, KEYS);
   return docs(
     'kind: Gateway\nmetadata: { name: g }\nspec:\n  telemetry: { otlpEndpoint: null }\n  policy:\n    counters: redis\n    redis: { timeout: 2s }\n    reservation: { ttl: 1s }',
     backendDoc('openai', 'openai', stub.url),
@@ -54,18 +50,8 @@ function configText(): string {
 const client = (g: TestGateway, key: string) => new OpenAI({ baseURL: `${g.url}/v1`, apiKey: KEYS[key], maxRetries: 0, timeout: 10_000 });
 const call = (g: TestGateway, key: string, extra: Record<string, unknown> = {}) =>
   client(g, key).chat.completions.create({ model: MODEL, messages: PROMPT, max_tokens: 10, ...extra } as never) as Promise<unknown>;
-const status = (p: Promise<unknown>) =>
-  p.then(
-    () => 200,
-    (e: { status?: number }) => e.status ?? 0,
-  );
-
-/** The day's ledger of a key in Redis, in nano-USD. */
-async function ledger(key: string, at = Date.now()): Promise<{ spent: number; reserved: number }> {
-  const day = new Date(at).toISOString().slice(0, 10);
-  const h = await inspect.hgetall(`{tracegate}:k:${key}:d:${day}`);
-  return { spent: Number(h.spent ?? 0), reserved: Number(h.reserved ?? 0) };
-}
+const status = statusOf;
+const ledger = (key: string) => dayLedger(inspect, key);
 
 /** Waits out the end of a minute, so a case's requests fall in one fixed window. */
 async function freshWindow(): Promise<void> {
