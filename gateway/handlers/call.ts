@@ -111,7 +111,7 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
       if (!reply.raw.writableFinished) gone.abort();
     });
     const stream = body.stream === true && endpoint !== 'embeddings';
-    const input: CallInput = { endpoint, clientBody: body, rawBody: req.rawBody, clientHeaders: req.headers, rule: hit.rule, model: hit.model, stream, startedAt, clientGone: gone };
+    const input: CallInput = { endpoint, clientBody: body, rawBody: req.rawBody, clientHeaders: req.headers, rule: hit.rule, model: hit.model, stream, startedAt, clientGone: gone, identity: req.identity };
     const tel = new CallTelemetry(state.telemetry, input, state.config.backends);
     if (!(admitted instanceof Ticket)) return refuse(reply, endpoint, admitted, tel);
     const ticket = admitted;

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { BackendConfig, GatewaySpecHeaders } from '../config/model.js';
 import type { AttemptResult } from '../proxy/attempt.js';
 import type { AttemptObserver } from '../proxy/run.js';
+import type { Identity } from '../policy/identity.js';
 import type { CallInput, CallOutcome } from '../proxy/types.js';
 import { estimateChatUsage, estimateEmbeddingUsage } from '../tokenizer.js';
 import type { Refusal } from '../policy/refusal.js';
@@ -64,6 +65,13 @@ function endSpan(span: GatewaySpan, error: string | undefined, at = performance.
   span.endPerf(at);
 }
 
+/** The caller's ApiKey name and its team, on every span of the call: never the key or its hash. */
+function writeCaller(s: AttrSink, identity: Identity | undefined): void {
+  if (!identity) return;
+  s.tok(KEYS.key, identity.key);
+  if (identity.team !== undefined) s.tok(KEYS.team, identity.team);
+}
+
 /** One upstream attempt, as its span says it. */
 class AttemptTelemetry implements AttributeSource {
   result: AttemptResult | undefined;
@@ -73,6 +81,7 @@ class AttemptTelemetry implements AttributeSource {
     private readonly model: string,
     private readonly retry: number,
     private readonly fallback: boolean,
+    private readonly identity: Identity | undefined,
   ) {}
 
   writeAttributes(s: AttrSink): void {
@@ -84,6 +93,7 @@ class AttemptTelemetry implements AttributeSource {
     s.tok(KEYS.serverAddress, hostOf(this.backend));
     s.num(KEYS.retries, this.retry);
     s.bool(KEYS.fallbackUsed, this.fallback);
+    writeCaller(s, this.identity);
     const r = this.result;
     if (!r) return;
     if (r.ok) s.num(KEYS.httpStatus, r.kind === 'json' ? r.status : 200);
@@ -117,7 +127,7 @@ export class CallTelemetry implements AttributeSource {
   /** Starts the child span of an attempt; the returned function ends it. */
   readonly observe: AttemptObserver = (backend, model, retry, fallback) => {
     const { metrics, tracer, capture } = this.env;
-    const attempt = new AttemptTelemetry(backend, model, retry, fallback);
+    const attempt = new AttemptTelemetry(backend, model, retry, fallback, this.input.identity);
     const parent = this.span;
     const span = parent && tracer && contain(metrics, 'telemetry', () => tracer.start(`upstream ${backend.name}`, SpanKind.CLIENT, parent, performance.now(), attempt, capture), undefined);
     return (r: AttemptResult) => {
@@ -188,6 +198,7 @@ export class CallTelemetry implements AttributeSource {
     s.tok(KEYS.route, input.rule.id);
     s.bool(KEYS.streaming, input.stream);
     this.writeIdentity(s);
+    writeCaller(s, input.identity);
     const outcome = this.outcome;
     if (!outcome) return;
     const { result: r, path } = outcome;

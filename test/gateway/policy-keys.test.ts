@@ -255,6 +255,26 @@ describe('the pepper', () => {
   });
 });
 
+describe('spans', () => {
+  it('every span of a call carries tracegate.key (the ApiKey name) and tracegate.team; the master key\'s none', async () => {
+    g.exporter.reset();
+    await chat(KEYS.good);
+    await message(KEYS.good);
+    const spans = await eventually(async () => {
+      const all = await g.spans();
+      return all.length >= 4 ? all : undefined;
+    });
+    for (const s of spans) expect([s.name, s.attributes['tracegate.key'], s.attributes['tracegate.team']]).toEqual([s.name, 'good', 'billing']);
+    g.exporter.reset();
+    await chat(MASTER);
+    const admin = await eventually(async () => {
+      const all = await g.spans();
+      return all.length >= 2 ? all : undefined;
+    });
+    for (const s of admin) expect(s.attributes['tracegate.key']).toBeUndefined();
+  });
+});
+
 describe('secrets stay secret', () => {
   it('no key, hash, pepper or provider key in any span attribute, log line, /metrics or error body', async () => {
     await chat(KEYS.good);
