@@ -16,7 +16,7 @@ import { clientErrorHandler, fastifyErrorToGateway, notFound } from './handlers/
 import { Breakers } from './reliability/breaker.js';
 import { buildAuthMetrics } from './policy/auth-metrics.js';
 import { Authenticator, installAuthentication } from './policy/authenticate.js';
-import { installAuthorization, modelAllowed, routeAllowed } from './policy/authorize.js';
+import { modelAllowed, routeAllowed } from './policy/authorize.js';
 import { buildPolicy, type PolicyDeps } from './policy/build.js';
 import type { Policy } from './policy/limits.js';
 import { KeyIndex, pepperProblem } from './policy/keys.js';
@@ -219,7 +219,6 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
   });
   const authMetrics = buildAuthMetrics();
   installAuthentication(app, auth, authMetrics.refused);
-  installAuthorization(app, () => live.router, authMetrics.refused);
 
   const policy = buildPolicy(gw.policy, {
     ...deps.policy,
@@ -227,7 +226,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     configSource: initial.source,
     warn: (msg, fields) => safeLog(() => log.warn(fields ?? {}, msg)),
   });
-  const callDeps = { live: () => live, breakers, upstreams, random, nowMs: clock, policy };
+  const callDeps = { live: () => live, breakers, upstreams, random, nowMs: clock, policy, onDenied: authMetrics.refused };
   app.post('/v1/chat/completions', callHandler('chat', callDeps));
   app.post('/v1/embeddings', callHandler('embeddings', callDeps));
   app.post('/v1/responses', callHandler('responses', callDeps));

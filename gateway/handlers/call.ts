@@ -11,14 +11,14 @@ import { Abort } from '../proxy/abort.js';
 import { OWN_TURN_CHARS } from '../proxy/limits.js';
 import { gatewayClientError, runCall, type ProxyEnv } from '../proxy/run.js';
 import type { CallInput, CallOutcome, StreamSink } from '../proxy/types.js';
+import { denial, type Denial } from '../policy/authorize.js';
 import { outputTokensSoFar, overrunError, settledUsage } from '../policy/gate.js';
 import type { Policy } from '../policy/limits.js';
-import type { Refusal } from '../policy/refusal.js';
 import { Ticket } from '../policy/ticket.js';
 import type { Breakers } from '../reliability/breaker.js';
 import type { Router } from '../routing/match.js';
 import { SSE_HEADERS, writeFrames } from '../sse.js';
-import { CallTelemetry, type CallTelemetryEnv } from '../telemetry/call.js';
+import { CallTelemetry, type CallTelemetryEnv, type PolicyRefusalSpan } from '../telemetry/call.js';
 import { contain } from '../telemetry/contain.js';
 import type { ClientError, Endpoint } from '../translators/types.js';
 import type { Upstreams } from '../upstream.js';
@@ -39,6 +39,8 @@ export interface CallDeps {
   nowMs: () => number;
   /** Limits and budgets (gateway/policy/limits.ts). */
   policy: Policy;
+  /** Counts a call refused for a route or model its key may not use. */
+  onDenied?: (reason: Denial) => void;
 }
 
 declare module 'fastify' {
@@ -87,8 +89,11 @@ function statusOf(r: CallOutcome['result']): number {
   return r.kind === 'json' ? r.status : 200;
 }
 
-/** A call no limit lets through: its 429 (or 503), and its span with the policy's attributes. */
-function refuse(reply: FastifyReply, endpoint: Endpoint, refusal: Refusal, tel: CallTelemetry): void {
+/**
+ * A call the policy refuses (a limit or budget: 429/503; a route or model its key may not use:
+ * 403): its answer, and its span with the policy's attributes.
+ */
+function refuse(reply: FastifyReply, endpoint: Endpoint, refusal: { error: ClientError; span: PolicyRefusalSpan }, tel: CallTelemetry): void {
   const outcome: CallOutcome = { result: { ok: false, cause: 'rejected', error: refusal.error }, path: { attempts: 0, fallbackUsed: false, skipped: [] } };
   sendError(reply, endpoint, refusal.error);
   tel.refusedBy(refusal.span);
@@ -105,7 +110,9 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
     const hit = state.router.find(model, req.url.split('?', 1)[0], req.headers);
     if (!hit) throw new GatewayError('model_not_found', `The model \`${model}\` does not exist or no route serves it`, { param: 'model' });
 
-    const admitted = await deps.policy.admit({ identity: req.identity, open: state.config.apiKeys.size === 0, endpoint, body, model: hit.model });
+    const denied = denial(req.identity, hit.rule, model, hit.model);
+    if (denied) deps.onDenied?.(denied.reason);
+    const admitted = denied ?? (await deps.policy.admit({ identity: req.identity, open: state.config.apiKeys.size === 0, endpoint, body, model: hit.model }));
     const gone = new Abort();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) gone.abort();

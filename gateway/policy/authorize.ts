@@ -1,12 +1,13 @@
 /**
- * Authorization of an authenticated call once its route is found: the key's allowed routes and
- * models (globs; empty allows all). A request without an identity (the master key, or
- * authentication off) is not restricted here.
+ * Authorization of an authenticated call once its route is found (handlers/call.ts, before its
+ * limits are counted): the key's allowed routes and models (globs; empty allows all). A request
+ * without an identity (the master key, or authentication off) is not restricted here.
  */
-import type { FastifyInstance } from 'fastify';
 import type { RuleConfig } from '../config/model.js';
 import { GatewayError } from '../errors.js';
-import { globToRegExp, type Router } from '../routing/match.js';
+import { gatewayClientError } from '../proxy/client-error.js';
+import { globToRegExp } from '../routing/match.js';
+import type { ClientError } from '../translators/types.js';
 import type { Identity } from './identity.js';
 
 interface Compiled {
@@ -43,30 +44,24 @@ export function routeAllowed(identity: Identity | undefined, ...names: string[])
 /** What a key was denied, for the refusal metric. */
 export type Denial = 'route' | 'model';
 
-/** The 403 when the identity may not use the matched rule or the requested model, else undefined. */
-export function denial(identity: Identity | undefined, rule: RuleConfig, requested: string, model: string): { reason: Denial; error: GatewayError } | undefined {
-  if (!identity) return undefined;
-  if (!routeAllowed(identity, rule.route, rule.id)) return { reason: 'route', error: new GatewayError('permission_denied', `the API key "${identity.key}" may not use the route "${rule.route}"`) };
-  if (!modelAllowed(identity, requested, model)) return { reason: 'model', error: new GatewayError('key_model_access_denied', `the API key "${identity.key}" may not use the model \`${requested}\``, { param: 'model' }) };
-  return undefined;
+export interface Denied {
+  reason: Denial;
+  /** The 403 in OpenAI's envelope (the handler gives /v1/messages clients Anthropic's). */
+  error: ClientError;
+  /** For the call span's tracegate.policy.* attributes. */
+  span: { limit: 'allowedRoutes' | 'allowedModels'; scope: 'key'; reason: Denial };
 }
 
-/**
- * Checks each model call of an identified caller once its body is parsed: the route it matches
- * (the same lookup the handler makes, cached by the router) and the model it asks for. A body
- * without a model, or one no route serves, is left to the handler's 400 and 404.
- */
-export function installAuthorization(app: FastifyInstance, router: () => Router, refused: (reason: Denial) => void = () => {}): void {
-  app.addHook('preHandler', (req, _reply, done) => {
-    const identity = req.identity;
-    if (!identity || req.method !== 'POST') return done();
-    const model = (req.body as { model?: unknown } | undefined)?.model;
-    if (typeof model !== 'string') return done();
-    const hit = router().find(model, req.url.split('?', 1)[0], req.headers);
-    if (!hit) return done();
-    const denied = denial(identity, hit.rule, model, hit.model);
-    if (!denied) return done();
-    refused(denied.reason);
-    done(denied.error);
-  });
+/** The 403 when the identity may not use the matched rule or the requested model, else undefined. */
+export function denial(identity: Identity | undefined, rule: RuleConfig, requested: string, model: string): Denied | undefined {
+  if (!identity) return undefined;
+  if (!routeAllowed(identity, rule.route, rule.id)) {
+    const error = new GatewayError('permission_denied', `the API key "${identity.key}" may not use the route "${rule.route}"`);
+    return { reason: 'route', error: gatewayClientError(error), span: { limit: 'allowedRoutes', scope: 'key', reason: 'route' } };
+  }
+  if (!modelAllowed(identity, requested, model)) {
+    const error = new GatewayError('key_model_access_denied', `the API key "${identity.key}" may not use the model \`${requested}\``, { param: 'model' });
+    return { reason: 'model', error: gatewayClientError(error), span: { limit: 'allowedModels', scope: 'key', reason: 'model' } };
+  }
+  return undefined;
 }

@@ -12,7 +12,6 @@ import type { AttemptObserver } from '../proxy/run.js';
 import type { Identity } from '../policy/identity.js';
 import type { CallInput, CallOutcome } from '../proxy/types.js';
 import { estimateChatUsage, estimateEmbeddingUsage } from '../tokenizer.js';
-import type { Refusal } from '../policy/refusal.js';
 import type { ResponseFacts, Usage } from '../translators/types.js';
 import { OPERATION, providerNames, writeRequest, writeResponse } from './attributes.js';
 import { contain } from './contain.js';
@@ -65,6 +64,14 @@ function endSpan(span: GatewaySpan, error: string | undefined, at = performance.
   span.endPerf(at);
 }
 
+/** What refused a call, as its span's tracegate.policy.* attributes say it. */
+export interface PolicyRefusalSpan {
+  readonly limit: string;
+  readonly scope: string;
+  readonly reason: string;
+  readonly limitValue?: number;
+}
+
 /** The caller's ApiKey name and its team, on every span of the call: never the key or its hash. */
 function writeCaller(s: AttrSink, identity: Identity | undefined): void {
   if (!identity) return;
@@ -112,8 +119,8 @@ export class CallTelemetry implements AttributeSource {
   /** The provider's usage, or the tokenizer's estimate (which says whether it sampled). */
   private usage: (Usage & { sampled?: boolean }) | undefined;
   private errorType: string | undefined;
-  /** The limit that refused the call (gateway/policy/refusal.ts). */
-  private refusal: Refusal['span'] | undefined;
+  /** What refused the call (gateway/policy/refusal.ts, authorize.ts). */
+  private refusal: PolicyRefusalSpan | undefined;
 
   constructor(
     private readonly env: CallTelemetryEnv,
@@ -177,8 +184,8 @@ export class CallTelemetry implements AttributeSource {
     if (span) contain(metrics, 'telemetry', () => endSpan(span, this.errorType && (message || this.errorType), now), undefined);
   }
 
-  /** The call was refused by a limit or budget: its span says which (tracegate.policy.*). */
-  refusedBy(refusal: Refusal['span']): void {
+  /** The call was refused by a limit, a budget, or its key's allowed routes or models: its span says which (tracegate.policy.*). */
+  refusedBy(refusal: PolicyRefusalSpan): void {
     this.refusal = refusal;
   }
 

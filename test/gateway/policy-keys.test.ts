@@ -273,6 +273,23 @@ describe('spans', () => {
     });
     for (const s of admin) expect(s.attributes['tracegate.key']).toBeUndefined();
   });
+
+  it('a 403 is a call span too: error status, the key, and which allowance refused it (tracegate.policy.*)', async () => {
+    g.exporter.reset();
+    await failure(chat(KEYS.models, 'gpt-4o'));
+    await failure(message(KEYS.models));
+    await failure(chat(KEYS.routes, 'gpt-4o'));
+    const calls = await eventually(async () => {
+      const all = await g.calls();
+      return all.length >= 3 ? all : undefined;
+    });
+    expect(calls.map((c) => [c.status.code, c.attributes['http.response.status_code'], c.attributes['tracegate.key'], c.attributes['tracegate.policy.limit'], c.attributes['tracegate.policy.reason']])).toEqual([
+      [2, 403, 'models-only', 'allowedModels', 'model'],
+      [2, 403, 'models-only', 'allowedModels', 'model'],
+      [2, 403, 'claude-only', 'allowedRoutes', 'route'],
+    ]);
+    expect(oai.requests.length + ant.requests.length).toBe(0);
+  });
 });
 
 describe('secrets stay secret', () => {
