@@ -21,7 +21,7 @@
  * policy cases what the policy adds to tracegate's).
  * Options: --duration, --warmup, --rounds, --connections 1,16,64, --targets
  * direct,forwarder,tracegate,tracegate-policy,tracegate-redis,portkey, --no-collector (export to
- * a minimal OTLP gRPC sink instead).
+ * a minimal OTLP gRPC sink instead), --save NAME (bench/results/NAME.json, default gateway).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -123,6 +123,8 @@ export async function main(args: string[]): Promise<void> {
       connections: { type: 'string', default: '1,16,64' },
       targets: { type: 'string', default: 'direct,forwarder,tracegate,tracegate-policy,tracegate-redis,portkey' },
       'no-collector': { type: 'boolean' },
+      /** Results file under bench/results/ (default gateway.json). */
+      save: { type: 'string', default: 'gateway' },
     },
   });
   if (values.role === 'upstream') return runUpstream();
@@ -181,8 +183,9 @@ export async function main(args: string[]): Promise<void> {
     const summary = verdicts(runs);
     const out = { date: new Date().toISOString(), duration_s: seconds, warmup_s: warmup, rounds, pinned: pin, tracing_export: exportTo, body_bytes: BODY(false).length, runs, summary };
     mkdirSync(join(here, 'results'), { recursive: true });
-    writeFileSync(join(here, 'results', 'gateway.json'), `${JSON.stringify(out, null, 2)}\n`);
-    process.stdout.write(`\n${JSON.stringify(summary, null, 2)}\nsaved bench/results/gateway.json\n`);
+    const saved = `${values.save.replace(/[^\w.-]/g, '')}.json`;
+    writeFileSync(join(here, 'results', saved), `${JSON.stringify(out, null, 2)}\n`);
+    process.stdout.write(`\n${JSON.stringify(summary, null, 2)}\nsaved bench/results/${saved}\n`);
   } finally {
     for (const t of started.reverse()) {
       await stop(t.child);
