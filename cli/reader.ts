@@ -15,7 +15,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import { join } from 'node:path';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { STORE_OPTIONS, storeFlags } from './args.js';
 import { readAnnouncement, readMarker } from '../sqlapi/marker.js';
 import { DEFAULT_DATABASE, describeStore, openStore, redactUrl, resolveStoreTarget, type StoreFlags, type StoreTarget } from '../common/store.js';
@@ -73,7 +73,8 @@ function httpReader(rawUrl: string, database: string, env: NodeJS.ProcessEnv): R
   const password = decodeURIComponent(url.password) || env.TRACEGATE_SQL_PASSWORD || '';
   url.username = '';
   url.password = '';
-  const client = createClient({ url: url.toString().replace(/\/$/, ''), username, password, request_timeout: 60_000 });
+  // The client's own logger would print an error the command reports itself (once, one line).
+  const client = createClient({ url: url.toString().replace(/\/$/, ''), username, password, request_timeout: 60_000, log: { level: ClickHouseLogLevel.OFF } });
   return { client, database, description: `the SQL interface at ${redactUrl(url.toString())}`, close: () => client.close() };
 }
 

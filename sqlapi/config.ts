@@ -18,14 +18,13 @@ export const SqlInterfaceConfigSchema = z
     maxMemoryUsage: z.number().int().min(16 * 1024 * 1024).default(1024 * 1024 * 1024),
     /**
      * Rows and bytes of a result (max_result_rows / max_result_bytes), past them the query fails.
-     * A result is held in memory before it is sent (engine.ts), so the bytes bound that too.
+     * Results are streamed (stream-pool.ts), so memory does not grow with these.
      */
     maxResultRows: z.number().int().min(1).default(1_000_000),
     maxResultBytes: z.number().int().min(1024).default(128 * 1024 * 1024),
     /**
      * Queries at once; one more is refused with TOO_MANY_SIMULTANEOUS_QUERIES (202, HTTP 503).
-     * Each running query can hold a libuv thread while the engine computes a chunk, and the
-     * collector's writes need one too (4 by default): keep it under UV_THREADPOOL_SIZE.
+     * On the embedded engine each runs on a query thread of its own (kept for the process's life).
      */
     maxConcurrentQueries: z.number().int().min(1).max(64).default(2),
     /** X-ClickHouse-Server-Display-Name. */

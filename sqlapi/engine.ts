@@ -3,22 +3,35 @@
  * session on the store's folder (about 2 ms to open): its limits and the client's allowed
  * settings are SET on that session, then `readonly = 1`, so the engine itself refuses writes,
  * table functions that are not read-only, and any later change of a setting, while the
- * collector's session is untouched (the settings trap is per session). The whole statement runs
- * off the event loop; its result (at most max_result_bytes) is written out in chunks, and a
- * query can be killed from outside when its client goes away.
+ * collector's session is untouched (the settings trap is per session). The check (format,
+ * EXPLAIN AST) runs on a libuv thread; the statement itself runs on a query thread
+ * (stream-pool.ts) when the engine has one, streamed back chunk by chunk, else with queryAsync
+ * (the CLI on a store folder: the whole result, bounded by max_result_bytes). A query can be
+ * killed from outside when its client goes away.
  */
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../common/store.js';
 import { ChError } from './errors.js';
+import { streamPool, type StreamPool, type StreamProgress } from './stream-pool.js';
+
+export type { StreamProgress };
 
 export interface ReadSession {
   /** The statement as the engine's parser prints it, one line; parse errors are the engine's (code 62). */
   format(text: string): Promise<string>;
   /** EXPLAIN AST of a statement `format` returned: parser only, nothing analysed or run. */
   explainAst(canonical: string, params: Record<string, string | null>): Promise<string>;
-  /** Runs the statement; chunks of the output format's bytes. `marker` lets kill() find it. */
-  stream(sql: string, opts: { format: string; params: Record<string, string | null>; signal: AbortSignal }): AsyncIterable<Buffer>;
+  /** Runs the statement; chunks of the output format's bytes as they come. `progress` hears of each. */
+  stream(sql: string, opts: StreamOptions): AsyncIterable<Buffer>;
   close(): void;
+}
+
+export interface StreamOptions {
+  format: string;
+  params: Record<string, string | null>;
+  signal: AbortSignal;
+  /** The result so far, after each chunk. */
+  progress?: (p: StreamProgress) => void;
 }
 
 export interface ReadEngine {
@@ -26,6 +39,10 @@ export interface ReadEngine {
   open(settings: string[], database: string): Promise<ReadSession>;
   /** Stops every running statement whose text holds `marker`. */
   kill(marker: string): Promise<void>;
+  /** Starts the query threads, if the engine has them; resolves when they can take a query. */
+  start(): Promise<void>;
+  /** Cancels its statements still on query threads and waits until their sessions are closed. Idempotent. */
+  close(): Promise<void>;
 }
 
 /** A chDB error's `Code: N. DB::Exception: … (NAME)` as a ChError. */
@@ -34,18 +51,25 @@ export function engineError(err: unknown): ChError {
   const text = err instanceof Error ? err.message : String(err);
   const m = /Code: (\d+)\. DB::Exception: ([\s\S]*?)\.? \(([A-Z_]+)\)/.exec(text);
   if (m) return new ChError(Number(m[1]), m[3], m[2].replace(/: In scope SELECT formatQuerySingleLine[\s\S]*$/, '').replace(/^(Code: \d+\. DB::Exception: )+/, ''));
-  if ((err as { name?: string })?.name === 'AbortError' || /aborted/i.test(text)) return ChError.of('QUERY_WAS_CANCELLED', 'Query was cancelled');
+  const name = (err as { name?: string })?.name;
+  if (name === 'ChdbBindError') return ChError.of('BAD_ARGUMENTS', `cannot bind a query parameter: ${text.slice(0, 200)}`);
+  if (name === 'AbortError' || /aborted/i.test(text)) return ChError.of('QUERY_WAS_CANCELLED', 'Query was cancelled');
   return ChError.of('STD_EXCEPTION', 'the query failed inside the engine');
 }
 
 type ChdbSession = import('chdb').Session;
 
-/** Bytes written to the response at a time. */
+/** Bytes written to the response at a time when a whole result was held (queryAsync). */
 const CHUNK = 1024 * 1024;
 
-export function embeddedEngine(dataDir: string): ReadEngine {
+/**
+ * The embedded engine over `dataDir`. With `threads`, statements stream from that many query
+ * threads (the interface's concurrency limit); without, they run with queryAsync.
+ */
+export function embeddedEngine(dataDir: string, opts: { threads?: number } = {}): ReadEngine {
   let chdb: typeof import('chdb') | undefined;
   const load = async () => (chdb ??= await import('chdb'));
+  const pool = opts.threads ? streamPool(dataDir, opts.threads) : undefined;
   return {
     async open(settings, database) {
       const { Session } = await load();
@@ -58,7 +82,7 @@ export function embeddedEngine(dataDir: string): ReadEngine {
         s.close();
         throw engineError(err);
       }
-      return chdbSession(s);
+      return chdbSession(s, pool && { pool, settings, database });
     },
     async kill(marker) {
       if (!/^[\w-]+$/.test(marker)) return;
@@ -70,10 +94,12 @@ export function embeddedEngine(dataDir: string): ReadEngine {
         s.close();
       }
     },
+    start: async () => pool?.start(),
+    close: async () => pool?.close(),
   };
 }
 
-function chdbSession(s: ChdbSession): ReadSession {
+function chdbSession(s: ChdbSession, threads?: { pool: StreamPool; settings: string[]; database: string }): ReadSession {
   return {
     async format(text) {
       try {
@@ -91,20 +117,21 @@ function chdbSession(s: ChdbSession): ReadSession {
         throw engineError(err);
       }
     },
-    async *stream(sql, { format, params, signal }) {
-      // queryAsync, not queryStream: a stream's start runs the engine's analysis on the event
-      // loop (a scalar subquery ran 4 s there, stalling the collector); queryAsync runs all of
-      // it on a libuv thread. The result is bounded by max_result_bytes; kill() stops it.
-      const opts = { format, signal };
-      let result: Awaited<ReturnType<ChdbSession['queryAsync']>>;
+    async *stream(sql, { format, params, signal, progress }) {
       try {
-        result = await (Object.keys(params).length ? s.queryBindAsync(sql, params, opts) : s.queryAsync(sql, opts));
+        if (threads) {
+          // On a query thread: its queryStream holds that thread's loop, never this one.
+          yield* threads.pool.stream({ settings: threads.settings, database: threads.database, sql, params, format }, { signal, progress });
+          return;
+        }
+        const opts = { format, signal };
+        const result = await (Object.keys(params).length ? s.queryBindAsync(sql, params, opts) : s.queryAsync(sql, opts));
+        const raw = result.bytes();
+        const all = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+        for (let at = 0; at < all.length; at += CHUNK) yield all.subarray(at, at + CHUNK);
       } catch (err) {
         throw engineError(err);
       }
-      const raw = result.bytes();
-      const all = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-      for (let at = 0; at < all.length; at += CHUNK) yield all.subarray(at, at + CHUNK);
     },
     close: () => s.close(),
   };
@@ -128,11 +155,14 @@ export function serverEngine(store: Pick<Store, 'client'>): ReadEngine {
           const rs = await client.query({ query: `EXPLAIN AST ${canonical}`, format: 'TabSeparated', query_params: params }).catch((e) => Promise.reject(engineError(e)));
           return rs.text();
         },
-        async *stream(sql, { params, signal }) {
+        async *stream(sql, { params, signal, progress }) {
           const marker = /tracegate-sql ([\w-]+)/.exec(sql)?.[1] ?? randomUUID();
           const result = await client
             .exec({ query: sql, query_id: marker, abort_signal: signal, clickhouse_settings: { ...perQuery, readonly: '2' }, ...(Object.keys(params).length ? { query_params: params } : {}) })
             .catch((e) => Promise.reject(engineError(e)));
+          // The server's own summary, as of its headers.
+          const read = result.summary && { rows: Number(result.summary.read_rows), bytes: Number(result.summary.read_bytes) };
+          progress?.({ rows: Number(result.summary?.result_rows ?? 0), bytes: 0, ...(read ? { read } : {}) });
           for await (const chunk of result.stream as AsyncIterable<Buffer>) yield chunk;
         },
         close() {},
@@ -141,5 +171,7 @@ export function serverEngine(store: Pick<Store, 'client'>): ReadEngine {
     async kill(marker) {
       await client.command({ query: 'KILL QUERY WHERE query_id = {id:String} ASYNC', query_params: { id: marker } });
     },
+    start: async () => {},
+    close: async () => {},
   };
 }

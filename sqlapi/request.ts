@@ -84,6 +84,8 @@ export interface ParsedQuery {
   /** The response encoding to use, when the client asked for compression and accepts one. */
   responseEncoding?: 'gzip' | 'deflate' | 'br';
   compressionLevel?: number;
+  /** An error after the headers is written in a tagged block (X-ClickHouse-Exception-Tag); off with http_exception_tagging=0. */
+  exceptionTagging: boolean;
 }
 
 const QUERY_ID = /^[\w.:-]{1,128}$/;
@@ -102,7 +104,8 @@ export function parseQuery(search: URLSearchParams, body: string, acceptEncoding
   const defaultFormat = search.get('default_format') ?? formatHeader ?? undefined;
   const queryId = search.get('query_id') || undefined;
   if (queryId !== undefined && !QUERY_ID.test(queryId)) throw ChError.of('BAD_ARGUMENTS', 'query_id may hold letters, digits and . _ : - only, up to 128 characters');
-  const parsed: ParsedQuery = { text, defaultFormat, settings: split.statementSettings, queryParams: split.queryParams, queryId };
+  const exceptionTagging = split.http.get('http_exception_tagging') !== '0';
+  const parsed: ParsedQuery = { text, defaultFormat, settings: split.statementSettings, queryParams: split.queryParams, queryId, exceptionTagging };
   if (split.http.get('enable_http_compression') === '1') {
     parsed.responseEncoding = pickEncoding(acceptEncoding);
     const level = Number(split.http.get('http_zlib_compression_level'));

@@ -1,15 +1,14 @@
 /**
  * The read-only ClickHouse HTTP interface over tracegate's store (default 127.0.0.1:8123), so
  * `curl`, `@clickhouse/client`, `tracegate sql` and Grafana's ClickHouse data source read the
- * embedded store while the collector holds it. It runs statements through the SAME store
- * client the collector writes with (one engine per process) and returns the bytes the engine
- * produced in the requested format. Read-only is decided by looking at each statement; no
- * setting ever reaches the engine's session (a session `readonly` would stop the collector's
- * writes for good).
+ * embedded store while the collector holds it. Each statement is checked by the engine's own
+ * parser against the allowlists (readonly.ts, ast.ts), then runs on a read-only session of its
+ * own with the interface's limits (engine.ts); its result is streamed to the client as the
+ * engine produces it, and cancelled (KILLed) when the client goes away.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,9 +19,10 @@ import { ChError, toChError } from './errors.js';
 import { checkCredentials, credentialsOf, parseQuery, readBody, type ParsedQuery } from './request.js';
 import { contentTypeFor } from './statement.js';
 import { checkReadOnly } from './readonly.js';
-import { embeddedEngine, serverEngine, type ReadEngine, type ReadSession } from './engine.js';
+import { embeddedEngine, serverEngine, type ReadEngine, type ReadSession, type StreamProgress } from './engine.js';
 import { sessionSettings } from './settings.js';
 import { announce, removeMarker, withdraw, writeMarker } from './marker.js';
+import { cutWithException, exceptionBlock } from './exception.js';
 
 /** The logging surface used (pino's, fields first). */
 export interface SqlInterfaceLogger {
@@ -47,12 +47,16 @@ export interface SqlInterfaceOptions extends SqlInterfaceConfigInput {
 export interface SqlInterface {
   /** Starts listening; resolves with the bound address. Fails with a one-line message if the port is taken. */
   listen(): Promise<{ host: string; port: number; url: string }>;
-  /** Stops accepting, waits for running queries, then closes connections. Idempotent. Never closes the store. */
+  /** Stops accepting, waits for running queries, closes connections and every session it opened. Idempotent. Never closes the store. */
   close(): Promise<void>;
 }
 
 const ENGINE_VERSION_FALLBACK = '26';
-const EMPTY_SUMMARY = JSON.stringify({ read_rows: '0', read_bytes: '0', written_rows: '0', written_bytes: '0', total_rows_to_read: '0', result_rows: '0', result_bytes: '0', elapsed_ns: '0' });
+/**
+ * Output held before the headers go: an error within it still gets its status, and a result that
+ * ends within it a complete summary (a server's response buffer works the same way).
+ */
+const HOLD_BYTES = 1024 * 1024;
 const NOOP_LOGGER: SqlInterfaceLogger = { info() {}, warn() {}, debug() {} };
 
 export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
@@ -60,7 +64,7 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
   const config = parseSqlInterfaceConfig(rest);
   const logger = givenLogger ?? NOOP_LOGGER;
   const inflight = new Set<Promise<void>>();
-  const engine: ReadEngine = store.target.kind === 'embedded' ? embeddedEngine(store.target.dataDir) : serverEngine(store);
+  const engine: ReadEngine = store.target.kind === 'embedded' ? embeddedEngine(store.target.dataDir, { threads: config.maxConcurrentQueries }) : serverEngine(store);
   const database = store.target.database;
   let running = 0;
   let version: string | undefined;
@@ -133,12 +137,15 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
       await engineVersion();
       session = await engine.open(sessionSettings(config, parsed.settings), database);
       const checked = await checkReadOnly(session, parsed.text, { database, defaultFormat: parsed.defaultFormat, params: parsed.queryParams });
-      const chunks = session.stream(`${checked.sql}\n/* tracegate-sql ${marker} */`, { format: checked.format, params: parsed.queryParams, signal: abort.signal });
-      const bytes = await respond(res, parsed, queryId, checked.format, chunks);
+      let seen: StreamProgress = { rows: 0, bytes: 0 };
+      const progress = (p: StreamProgress) => (seen = { ...p });
+      const chunks = session.stream(`${checked.sql}\n/* tracegate-sql ${marker} */`, { format: checked.format, params: parsed.queryParams, signal: abort.signal, progress });
+      const summary = () => summaryOf(seen, performance.now() - started);
+      const bytes = await respond(res, parsed, queryId, checked.format, chunks, summary);
       logger.debug({ queryId, user: creds.user, format: checked.format, bytes, ms: Math.round(performance.now() - started) }, 'sql interface query');
     } catch (err) {
       const chErr = toChError(err);
-      if (chErr.status >= 500 && chErr.code !== 164) logger.warn({ queryId, code: chErr.code, type: chErr.type }, 'sql interface query failed');
+      if (chErr.status >= 500 && chErr.code !== 164 && chErr.code !== 394) logger.warn({ queryId, code: chErr.code, type: chErr.type }, 'sql interface query failed');
       sendError(res, chErr, queryId);
     } finally {
       session?.close();
@@ -147,18 +154,33 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
   }
 
   /**
-   * Streams the output: the first chunk is awaited before the headers, so an error that comes
-   * at once still gets its ClickHouse status; a later one cuts the response (as a server does).
+   * Streams the output as the engine produces it. Up to HOLD_BYTES is held before the headers,
+   * so an error that comes early still gets its ClickHouse status; a later one is written into
+   * the body as a server writes it (exception.ts) and the response is cut, so no client takes
+   * the part it got for a whole result.
    */
-  async function respond(res: ServerResponse, parsed: ParsedQuery, queryId: string, format: string, chunks: AsyncIterable<Buffer>): Promise<number> {
+  async function respond(res: ServerResponse, parsed: ParsedQuery, queryId: string, format: string, chunks: AsyncIterable<Buffer>, summary: () => string): Promise<number> {
     const it = chunks[Symbol.asyncIterator]();
-    const first = await it.next();
+    const held: Buffer[] = [];
+    let heldBytes = 0;
+    let ended = false;
+    while (heldBytes < HOLD_BYTES) {
+      const step = await it.next();
+      if (step.done) {
+        ended = true;
+        break;
+      }
+      held.push(step.value);
+      heldBytes += step.value.length;
+    }
+    const tag = parsed.exceptionTagging ? randomBytes(6).toString('base64url').replace(/[-_]/g, 'x') : undefined;
     const headers: Record<string, string | number> = {
       ...baseHeaders(),
       'Content-Type': contentTypeFor(format),
       'X-ClickHouse-Format': format,
       'X-ClickHouse-Query-Id': queryId,
-      'X-ClickHouse-Summary': EMPTY_SUMMARY,
+      'X-ClickHouse-Summary': summary(),
+      ...(tag ? { 'X-ClickHouse-Exception-Tag': tag } : {}),
     };
     const enc = parsed.responseEncoding;
     if (enc) headers['Content-Encoding'] = enc;
@@ -168,9 +190,20 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
       enc === undefined ? res : enc === 'br' ? createBrotliCompress({ params: { [zc.BROTLI_PARAM_QUALITY]: level } }) : enc === 'gzip' ? createGzip({ level }) : createDeflate({ level });
     const done = out === res ? Promise.resolve() : pipeline(out as Transform, res);
     let bytes = 0;
-    for (let step = first; !step.done; step = await it.next()) {
-      bytes += step.value.length;
-      if (!out.write(step.value)) await once(out, 'drain');
+    const write = async (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (!out.write(chunk)) await drained(out, res);
+    };
+    try {
+      for (const chunk of held) await write(chunk);
+      if (!ended) for (let step = await it.next(); !step.done; step = await it.next()) await write(step.value);
+    } catch (err) {
+      if (res.destroyed) throw err;
+      const chErr = toChError(err);
+      logger.warn({ queryId, code: chErr.code, type: chErr.type, bytes }, 'sql interface query failed after its headers');
+      cutWithException(out, res, exceptionBlock(chErr.render(version ?? ENGINE_VERSION_FALLBACK), tag));
+      await done.catch(() => {});
+      return bytes;
     }
     out.end();
     await done;
@@ -211,7 +244,7 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
       if (server) throw new Error('the SQL interface is already listening');
       const srv = createServer({ requestTimeout: 300_000, headersTimeout: 30_000, keepAliveTimeout: 10_000 }, track);
       server = srv;
-      return new Promise((resolve, reject) => {
+      const bound = new Promise<{ host: string; port: number; url: string }>((resolve, reject) => {
         srv.once('error', (err: NodeJS.ErrnoException) => {
           server = undefined;
           reject(listenError(err, config.host, config.port));
@@ -226,6 +259,14 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
           resolve({ host: addr.address, port: addr.port, url });
         });
       });
+      // The query threads load chDB while the port binds; the first query does not wait for them.
+      return Promise.all([bound, engine.start()]).then(
+        ([at]) => at,
+        async (err: unknown) => {
+          await engine.close();
+          throw err;
+        },
+      );
     },
     close() {
       closing ??= (async () => {
@@ -238,10 +279,47 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
         await Promise.allSettled([...inflight]);
         srv.closeAllConnections();
         await closed;
+        await engine.close();
       })();
       return closing;
     },
   };
+}
+
+/**
+ * X-ClickHouse-Summary as of the headers: what the interface knows for certain. It never writes;
+ * the result's rows and bytes so far come from the engine's chunks; what the engine read only
+ * where it says (a ClickHouse server does, chDB's stream does not), so no field is a placeholder.
+ */
+function summaryOf(p: StreamProgress, ms: number): string {
+  return JSON.stringify({
+    ...(p.read ? { read_rows: String(p.read.rows), read_bytes: String(p.read.bytes) } : {}),
+    written_rows: '0',
+    written_bytes: '0',
+    result_rows: String(p.rows),
+    result_bytes: String(p.bytes),
+    elapsed_ns: String(Math.round(ms * 1e6)),
+  });
+}
+
+/** Resolves when `out` drains; rejects when the client went away first. */
+function drained(out: Writable, res: ServerResponse): Promise<void> {
+  const gone = () => ChError.of('QUERY_WAS_CANCELLED', 'the client went away; the query was cancelled');
+  if (res.destroyed) return Promise.reject(gone());
+  return new Promise((resolve, reject) => {
+    const settle = (err?: Error) => {
+      out.off('drain', onDrain);
+      out.off('error', settle);
+      res.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => settle();
+    const onClose = () => settle(gone());
+    out.on('drain', onDrain);
+    out.on('error', settle);
+    res.on('close', onClose);
+  });
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {

@@ -22,7 +22,7 @@ const HTTP_SETTINGS = new Set([
   'http_headers_progress_interval_ms', 'http_response_buffer_size', 'http_wait_end_of_query',
   'http_native_compression_disable_checksumming_on_decompress', 'add_http_cors_header',
   'cancel_http_readonly_queries_on_client_close', 'http_write_exception_in_output_format',
-  'http_response_headers', 'output_format_parallel_formatting',
+  'http_response_headers', 'output_format_parallel_formatting', 'http_exception_tagging',
 ]);
 
 /** Settings that change only how one read runs or prints; safe in the statement's SETTINGS. */

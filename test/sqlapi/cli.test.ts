@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,4 +106,59 @@ describe('a running stack, announced', () => {
       rmSync(stale, { recursive: true, force: true });
     }
   });
+});
+
+describe('tracegate start, stopped and started again', () => {
+  /** `tracegate start` on `data` with free ports; resolves with its SQL URL once it announced itself. */
+  function start(data: string, env: Record<string, string>): Promise<{ child: ChildProcessWithoutNullStreams; sqlUrl: string; output: () => string }> {
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+    for (const k of ['CLICKHOUSE_URL', 'TRACEGATE_DATA', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY']) delete childEnv[k];
+    const args = ['--import', 'tsx', 'cli/tracegate.ts', 'start', '--data', data, '--port', '0', '--grpc-port', '0', '--http-port', '0', '--sql-port', '0', '--sql-max-result-rows', '1000000'];
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    return new Promise((resolve, reject) => {
+      child.stdout.on('data', () => {
+        const m = /ClickHouse HTTP \(read\)\s+(http:\/\/\S+)/.exec(out);
+        if (m) resolve({ child, sqlUrl: m[1], output: () => out });
+      });
+      child.on('exit', () => reject(new Error(`tracegate start ended: ${out}`)));
+    });
+  }
+
+  it('streams, reports a late error to tracegate sql, and exits 0 on SIGTERM, twice on one folder', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'tracegate-start-'));
+    const announced = mkdtempSync(join(tmpdir(), 'tracegate-runtime-'));
+    const env = { TRACEGATE_RUNTIME_DIR: announced };
+    let running: ChildProcessWithoutNullStreams | undefined;
+    try {
+      for (let round = 0; round < 2; round++) {
+        const { child, sqlUrl, output } = await start(data, env);
+        running = child;
+        // A result of about 10 MB, streamed; then one that fails after its first MiB.
+        const big = await fetch(sqlUrl, { method: 'POST', body: 'SELECT number FROM numbers(1000000)' });
+        expect((await big.text()).length).toBeGreaterThan(6_000_000);
+        const late = await tracegate(['sql', 'SELECT number FROM numbers(3000000)'], env);
+        expect(late.code).toBe(1);
+        expect(late.stderr.trim().split('\n')).toHaveLength(1);
+        expect(late.stderr).toMatch(/^tracegate: Code: 396 \(TOO_MANY_ROWS_OR_BYTES\): /);
+        const counted = await tracegate(['sql', 'SELECT count() AS n FROM numbers(10)', '--format', 'json'], env);
+        expect(counted.stdout.trim()).toBe('{"n":10}');
+        const code = await new Promise<number | null>((resolve) => {
+          child.once('exit', (c) => resolve(c));
+          child.kill('SIGTERM');
+        });
+        expect(output()).toContain('stopped cleanly');
+        expect(code).toBe(0);
+      }
+    } finally {
+      if (running && running.exitCode === null && running.signalCode === null) {
+        running.kill('SIGKILL');
+        await new Promise((r) => running!.once('exit', r));
+      }
+      rmSync(data, { recursive: true, force: true });
+      rmSync(announced, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
