@@ -13,8 +13,8 @@ import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../../cli/args.js';
 import { runGateway } from '../../cli/commands/gateway.js';
 import { expiryOf, runKeys } from '../../cli/commands/keys.js';
-import { authenticationLine } from '../../cli/exposure.js';
-import { startStack } from '../../cli/stack.js';
+import { authenticationLine, gatewayUnauthenticated } from '../../cli/exposure.js';
+import { checkStackExposure, startStack, type StackOptions } from '../../cli/stack.js';
 import { createSimulatedTransport } from '../../gateway/providers/simulated.js';
 import { config, docs, startGateway } from '../gateway/helpers.js';
 
@@ -117,6 +117,17 @@ describe('starting with ApiKeys', () => {
   it('tracegate start refuses without the pepper before opening the store', async () => {
     const err = await startStack({ target: { kind: 'embedded', dataDir: join(dir, 'never'), database: 'tracegate' }, configFile: file, host: '127.0.0.1', ports: { gateway: 0, grpc: 0, http: 0, sql: 0 } }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/keys\.yaml: the configuration has 1 ApiKey\(s\) but no key pepper/);
+  });
+
+  it('beyond loopback, ApiKeys with their pepper authenticate the gateway as the master key does', () => {
+    expect(gatewayUnauthenticated(undefined, 2, PEPPER)).toEqual([]);
+    expect(gatewayUnauthenticated('master-key-123', 0, undefined)).toEqual([]);
+    expect(gatewayUnauthenticated(undefined, 0, PEPPER)).toHaveLength(1);
+    expect(gatewayUnauthenticated(undefined, 2, undefined)).toHaveLength(1);
+    const opts = (auth: StackOptions['auth']): StackOptions => ({ target: { kind: 'embedded', dataDir: dir, database: 'tracegate' }, host: '0.0.0.0', ports: { gateway: 0, grpc: 0, http: 0, sql: 0 }, auth });
+    const others = { collectorToken: 'collector-token-1', sqlPassword: 'sql-password-1' };
+    expect(() => checkStackExposure(opts({ ...others, keyPepper: PEPPER }), 1)).not.toThrow();
+    expect(() => checkStackExposure(opts({ ...others, keyPepper: PEPPER }), 0)).toThrow(/the gateway master key or ApiKeys \(TRACEGATE_MASTER_KEY or --master-key-file, or ApiKey documents with TRACEGATE_KEY_PEPPER/);
   });
 
   it("the banner says whether authentication is on", () => {
