@@ -143,7 +143,7 @@ export const TG = {
   TOKENS_ESTIMATED: 'tracegate.usage.estimated',
   /** `true` when part of an estimate's text was sampled, not counted whole (very long prompts or answers). */
   TOKENS_SAMPLED: 'tracegate.usage.sampled',
-  /** Gateway refusal reason (rate_limit, budget, auth) on a 4xx it answered itself. */
+  /** Why the gateway refused a call itself (the same value as tracegate.policy.reason: requests, tokens, concurrency, daily_budget, monthly_budget, store_unavailable, route, model); llm_spans' refusal column. */
   REFUSAL: 'tracegate.refusal',
   HTTP_STATUS: 'http.response.status_code',
   /** Attribute keys whose values were cut to the configured size, comma separated. */

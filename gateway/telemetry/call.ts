@@ -241,6 +241,7 @@ export class CallTelemetry implements AttributeSource {
       s.tok(KEYS.policyLimit, p.limit);
       s.tok(KEYS.policyScope, p.scope);
       s.tok(KEYS.policyReason, p.reason);
+      s.tok(KEYS.refusal, p.reason);
       if (p.limitValue !== undefined) s.num(KEYS.policyLimitValue, p.limitValue);
     }
     if (s.truncated) s.str(KEYS.truncated, s.truncated.join(','));

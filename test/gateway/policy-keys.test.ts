@@ -283,10 +283,10 @@ describe('spans', () => {
       const all = await g.calls();
       return all.length >= 3 ? all : undefined;
     });
-    expect(calls.map((c) => [c.status.code, c.attributes['http.response.status_code'], c.attributes['tracegate.key'], c.attributes['tracegate.policy.limit'], c.attributes['tracegate.policy.reason']])).toEqual([
-      [2, 403, 'models-only', 'allowedModels', 'model'],
-      [2, 403, 'models-only', 'allowedModels', 'model'],
-      [2, 403, 'claude-only', 'allowedRoutes', 'route'],
+    expect(calls.map((c) => [c.status.code, c.attributes['http.response.status_code'], c.attributes['tracegate.key'], c.attributes['tracegate.policy.limit'], c.attributes['tracegate.policy.reason'], c.attributes['tracegate.refusal']])).toEqual([
+      [2, 403, 'models-only', 'allowedModels', 'model', 'model'],
+      [2, 403, 'models-only', 'allowedModels', 'model', 'model'],
+      [2, 403, 'claude-only', 'allowedRoutes', 'route', 'route'],
     ]);
     expect(oai.requests.length + ant.requests.length).toBe(0);
   });

@@ -108,6 +108,8 @@ export const KEYS = {
   policyScope: k(TG.POLICY_SCOPE),
   policyReason: k(TG.POLICY_REASON),
   policyLimitValue: k(TG.POLICY_LIMIT_VALUE),
+  /** The refusal's reason again under the key llm_spans' `refusal` column and the dashboards read. */
+  refusal: k(TG.REFUSAL),
   /** The caller's ApiKey document name and its Team: never the key or its hash. */
   key: k(TG.KEY),
   team: k(TG.TEAM),
