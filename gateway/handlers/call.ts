@@ -93,7 +93,8 @@ function statusOf(r: CallOutcome['result']): number {
  * A call the policy refuses (a limit or budget: 429/503; a route or model its key may not use:
  * 403): its answer, and its span with the policy's attributes.
  */
-function refuse(reply: FastifyReply, endpoint: Endpoint, refusal: { error: ClientError; span: PolicyRefusalSpan }, tel: CallTelemetry): void {
+function refuse(reply: FastifyReply, endpoint: Endpoint, refusal: { error: ClientError; span: PolicyRefusalSpan; headers?: readonly (readonly [string, string])[] }, tel: CallTelemetry): void {
+  for (const [k, v] of refusal.headers ?? []) reply.header(k, v);
   const outcome: CallOutcome = { result: { ok: false, cause: 'rejected', error: refusal.error }, path: { attempts: 0, fallbackUsed: false, skipped: [] } };
   sendError(reply, endpoint, refusal.error);
   tel.refusedBy(refusal.span);

@@ -171,7 +171,9 @@ export class Policy {
       const st = result.states[result.failed];
       const retry = m.periodEnd !== undefined ? m.periodEnd - now : c.kind === 'lease' ? 1000 : st.resetMs;
       const amount = c.kind === 'lease' ? 1 : c.amount;
-      return this.refuse(limitRefusal(m.reason, m.scope.scope, m.scope.name, c.limit, st.used, amount, Math.max(1, retry)));
+      const refusal = limitRefusal(m.reason, m.scope.scope, m.scope.name, c.limit, st.used, amount, Math.max(1, retry));
+      const n = result.failed + 1;
+      return this.refuse({ ...refusal, headers: headersOf(checks.slice(0, n), metas.slice(0, n), result.states.slice(0, n)) });
     }
     const parts: TicketParts = {
       store,

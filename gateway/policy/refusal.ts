@@ -33,6 +33,8 @@ export interface Refusal {
   readonly attributes: Readonly<Record<string, string | number>>;
   /** The same, as the span writer takes them. */
   readonly span: { limit: string; scope: Scope; reason: Reason; limitValue?: number };
+  /** x-ratelimit-* as of the refusal (the windows checked up to the one that refused), as OpenAI sends them on a 429. */
+  readonly headers?: readonly (readonly [string, string])[];
 }
 
 /** `1s`, `6m0s`, `20ms`: how OpenAI writes x-ratelimit-reset-*. */

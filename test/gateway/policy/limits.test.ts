@@ -65,6 +65,8 @@ describe('policy limits', () => {
     expect(r.error.message).toContain('requestsPerMinute of key alice');
     expect(r.error.retryAfterMs).toBeGreaterThan(0);
     expect(r.attributes).toMatchObject({ 'tracegate.policy.reason': 'requests', 'tracegate.policy.scope': 'key' });
+    expect(Object.fromEntries(r.headers ?? [])).toMatchObject({ 'x-ratelimit-limit-requests': '2', 'x-ratelimit-remaining-requests': '0' });
+    expect(Object.fromEntries(r.headers ?? [])['x-ratelimit-reset-requests']).toMatch(/^\d/);
     await admitted(p, chat(b)); // the team's third
     expect((await refused(p, chat(b))).scope).toBe('team');
     expect(metrics.render()).toContain('tracegate_gateway_policy_refusals_total{reason="requests",scope="team"} 1');

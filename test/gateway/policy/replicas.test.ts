@@ -93,6 +93,9 @@ describe('two replicas, one Redis', () => {
       .catch((e: { error: unknown; headers: Headers }) => e);
     expect((err as { error: unknown }).error).toMatchObject({ code: 'rate_limit_exceeded', type: 'requests' });
     expect(Number((err as { headers: Headers }).headers.get('retry-after'))).toBeGreaterThan(0);
+    // As OpenAI's 429s do, the refusal says where the window stands (Redis's count, shared by both replicas).
+    expect((err as { headers: Headers }).headers.get('x-ratelimit-limit-requests')).toBe('5');
+    expect((err as { headers: Headers }).headers.get('x-ratelimit-remaining-requests')).toBe('0');
     // Each refusal is a call span with status error and the policy's attributes.
     const refused = (await a.calls()).filter((s) => s.attributes['tracegate.policy.reason'] === 'requests');
     expect(refused.length).toBeGreaterThanOrEqual(17);
