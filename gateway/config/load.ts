@@ -12,6 +12,7 @@ import { parseConfigInWorker, type ThreadLoadOptions } from './parse-thread.js';
 import { compilePolicy } from './policy.js';
 import { apiKeySpec, backendSpec, envelopeSchema, gatewaySpec, routeSpec, teamSpec, type ApiKeySpec, type BackendSpec, type GatewaySpec, type Kind, type RouteSpec, type TeamSpec } from './schema.js';
 import { resolveSecret, type SecretSources } from './secrets.js';
+import { evaluatorSpec, evaluatorVersion, type EvaluatorConfig, type EvaluatorSpec } from '../../schemas/evaluator.js';
 
 export interface LoadOptions {
   file?: string;
@@ -27,7 +28,8 @@ type Parsed =
   | { kind: 'Backend'; name: string; labels?: Record<string, string>; spec: BackendSpec; at: Located }
   | { kind: 'Route'; name: string; labels?: Record<string, string>; spec: RouteSpec; at: Located }
   | { kind: 'ApiKey'; name: string; labels?: Record<string, string>; spec: ApiKeySpec; at: Located }
-  | { kind: 'Team'; name: string; labels?: Record<string, string>; spec: TeamSpec; at: Located };
+  | { kind: 'Team'; name: string; labels?: Record<string, string>; spec: TeamSpec; at: Located }
+  | { kind: 'Evaluator'; name: string; labels?: Record<string, string>; spec: EvaluatorSpec; at: Located };
 
 /** Turns a path inside one document into a problem with line and column. */
 type Located = (path: Path, message: string) => ConfigProblem;
@@ -79,6 +81,10 @@ function parseDocument(js: unknown, at: Located, label: (kind: string, name: str
     }
     case 'Team': {
       const r = teamSpec.safeParse(env.data.spec ?? {});
+      return r.success ? { kind: k, ...base, spec: r.data } : specIssues(r.error.issues, here, ['spec']);
+    }
+    case 'Evaluator': {
+      const r = evaluatorSpec.safeParse(env.data.spec);
       return r.success ? { kind: k, ...base, spec: r.data } : specIssues(r.error.issues, here, ['spec']);
     }
     default: {
@@ -152,7 +158,18 @@ function compile(docs: Parsed[], invalid: Set<string>, secrets: SecretSources, p
   const keyDocs = docs.flatMap((d) => (d.kind === 'ApiKey' ? [d] : []));
   const teamDocs = docs.flatMap((d) => (d.kind === 'Team' ? [d] : []));
   const { apiKeys, teams } = compilePolicy(keyDocs, teamDocs, gw, invalid, problems);
-  return { gateway: gw, backends, routes, keys, apiKeys, teams, source };
+  const evaluators = new Map<string, EvaluatorConfig>();
+  const evaluatorKeys = new Map<string, string>();
+  for (const d of docs) {
+    if (d.kind !== 'Evaluator' || evaluators.has(d.name)) continue;
+    evaluators.set(d.name, { name: d.name, version: evaluatorVersion(d.spec), spec: d.spec });
+    const ref = d.spec.type === 'llm-judge' ? d.spec.judge.apiKey : undefined;
+    if (!ref) continue;
+    const r = resolveSecret({ ...ref, optional: false }, secrets);
+    if (r.ok) evaluatorKeys.set(d.name, r.value);
+    else problems.push(d.at(['spec', 'judge', 'apiKey'], r.message));
+  }
+  return { gateway: gw, backends, routes, keys, apiKeys, teams, evaluators, evaluatorKeys, source };
 }
 
 /** Aliases a file may resolve: a few shared blocks, never a "billion laughs" expansion. */

@@ -2,6 +2,7 @@
  * The validated, compiled configuration the data plane runs on. Built once by `load.ts`, then
  * frozen; a reload builds a new one and swaps it whole.
  */
+import type { EvaluatorConfig } from '../../schemas/evaluator.js';
 import type { Identity, Limits } from '../policy/identity.js';
 import type { CircuitBreakerSpec, GatewaySpec, HeaderMatchSpec, Provider, RetrySpec, TimeoutsSpec } from './schema.js';
 
@@ -79,6 +80,10 @@ export interface GatewayConfig {
   /** Client keys by ApiKey name, in file order; any of them turns authentication on. */
   readonly apiKeys: ReadonlyMap<string, ApiKeyConfig>;
   readonly teams: ReadonlyMap<string, TeamConfig>;
+  /** Evaluator documents by name, in file order: run by the collector's evaluator worker. */
+  readonly evaluators: ReadonlyMap<string, EvaluatorConfig>;
+  /** Each evaluator's judge key (its virtual key at the gateway), resolved, kept apart like `keys`. */
+  readonly evaluatorKeys: ReadonlyMap<string, string>;
   /** Where it was read from, for logs. */
   readonly source?: string;
 }

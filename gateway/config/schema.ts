@@ -5,12 +5,13 @@
  */
 import { z } from 'zod';
 import { SECRET_HEADERS as PROVIDER_KEY_HEADERS } from '../translators/auth.js';
+import { evaluatorSpec } from '../../schemas/evaluator.js';
 import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from './units.js';
 
 export const API_VERSION = 'tracegate.dev/v1alpha1';
 
 /** Every kind a config file may hold. Later issues add kinds here and in `load.ts`'s switch. */
-export const KINDS = ['Gateway', 'Backend', 'Route', 'ApiKey', 'Team'] as const;
+export const KINDS = ['Gateway', 'Backend', 'Route', 'ApiKey', 'Team', 'Evaluator'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** Providers a Backend can speak to; `simulated` is tracegate's built-in responder. */
@@ -411,7 +412,9 @@ export const backendDocument = doc('Backend', backendSpec);
 export const routeDocument = doc('Route', routeSpec);
 export const apiKeyDocument = doc('ApiKey', apiKeySpec);
 export const teamDocument = doc('Team', teamSpec.prefault({}));
-export const documentSchema = z.discriminatedUnion('kind', [gatewayDocument, backendDocument, routeDocument, apiKeyDocument, teamDocument]);
+/** Evaluator documents are run by the collector: their schema lives in schemas/evaluator.ts. */
+export const evaluatorDocument = doc('Evaluator', evaluatorSpec);
+export const documentSchema = z.discriminatedUnion('kind', [gatewayDocument, backendDocument, routeDocument, apiKeyDocument, teamDocument, evaluatorDocument]);
 
 export const envelopeSchema = z
   .object({ apiVersion: z.literal(API_VERSION), kind: z.enum(KINDS), metadata, spec: z.unknown().optional() })
