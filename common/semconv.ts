@@ -123,6 +123,12 @@ export const TG = {
   TEAM: 'tracegate.team',
   /** The ApiKey document's name that authenticated the call; never the key or its hash. */
   KEY: 'tracegate.key',
+  /**
+   * `evaluator` on the gateway's spans of a call made with a key whose ApiKey metadata says
+   * `purpose: evaluator` (a judge call): its usage is the evaluator's, not the application's.
+   * EVALUATOR spans carry it too.
+   */
+  PURPOSE: 'tracegate.purpose',
   /** A call a limit or budget refused (gateway/policy/refusal.ts): the limit's config name, e.g. `requestsPerMinute`. */
   POLICY_LIMIT: 'tracegate.policy.limit',
   /** Whose limit: `key`, `team`, `default`, or `store` (the counter store was unreachable, fail mode closed). */

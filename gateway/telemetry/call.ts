@@ -77,6 +77,8 @@ function writeCaller(s: AttrSink, identity: Identity | undefined): void {
   if (!identity) return;
   s.tok(KEYS.key, identity.key);
   if (identity.team !== undefined) s.tok(KEYS.team, identity.team);
+  // From the key's document, never from the request: a client cannot move its usage out of the application's.
+  if (identity.metadata.purpose === 'evaluator') s.tok(KEYS.purpose, 'evaluator');
 }
 
 /** One upstream attempt, as its span says it. */

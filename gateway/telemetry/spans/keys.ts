@@ -113,6 +113,8 @@ export const KEYS = {
   /** The caller's ApiKey document name and its Team: never the key or its hash. */
   key: k(TG.KEY),
   team: k(TG.TEAM),
+  /** `evaluator` for a judge call (the key's metadata purpose). */
+  purpose: k(TG.PURPOSE),
 } as const;
 
 export interface PartKeys {
