@@ -32,6 +32,8 @@ export interface CollectorDeps {
   processor?: ProcessorDeps;
   /** Wall clock in ms (stats rows, feedback timestamps). */
   now?: () => number;
+  /** More Prometheus text for /metrics (the evaluator worker's counters), read at scrape time. */
+  extraMetrics?: () => string;
 }
 
 export interface Endpoint {
@@ -97,7 +99,7 @@ export function buildCollector(config: Readonly<CollectorConfig>, deps: Collecto
   registerHealthRoutes(app, {
     notReady: () => (!running ? 'not started' : !accepting ? 'shutting down' : running.spool.full ? 'the spool is full (ClickHouse is not keeping up or is down)' : undefined),
     clickhouseOk: () => running?.exporter.healthy ?? false,
-    metricsText: () => renderPrometheus(metrics, gauges()),
+    metricsText: () => renderPrometheus(metrics, gauges()) + (deps.extraMetrics?.() ?? ''),
   });
 
   function startPipeline(): Running {

@@ -1,0 +1,103 @@
+/**
+ * Runs one evaluator on one subject and says what happened as an EvaluationRecord: a score, an
+ * evaluation error (after the retries: the judge timed out, answered garbage, or was refused),
+ * or a skip (the span lacks what the evaluator needs). Never throws.
+ */
+import type { EvaluatorConfig, LlmJudgeSpec } from '../../schemas/evaluator.js';
+import { runCheck } from './checks.js';
+import type { EvaluationRecord } from './emit.js';
+import { askJudge, newTraceId, type JudgeFailure } from './judge.js';
+import { parseVerdict } from './parse.js';
+import type { Subject } from './subject.js';
+import { missingInput, renderPrompt, rubricOf } from './templates.js';
+
+/** What one judge try ended in, for the counters. */
+export type TryOutcome = 'ok' | JudgeFailure | 'unparseable';
+
+export interface RunDeps {
+  /** Gateway base URL used when the spec names none. */
+  gatewayUrl: string;
+  /** The evaluator's judge key (its virtual key at the gateway). */
+  apiKey?: string;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Called after every judge try. */
+  onTry?: (outcome: TryOutcome) => void;
+  /** Whether another try may spend (the evaluator's budget); false ends the retries. */
+  mayRetry?: () => boolean;
+}
+
+const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** Backoff before the n-th retry (1-based): 250 ms doubling, at most 4 s. */
+export function retryDelayMs(n: number): number {
+  return Math.min(4000, 250 * 2 ** (n - 1));
+}
+
+async function judge(ev: EvaluatorConfig & { spec: LlmJudgeSpec }, s: Subject, deps: RunDeps, base: Omit<EvaluationRecord, 'status' | 'attempts' | 'endMs'>): Promise<EvaluationRecord> {
+  const now = deps.now ?? Date.now;
+  const spec = ev.spec;
+  const rubric = rubricOf(spec);
+  const missing = missingInput(rubric, s);
+  if (missing) return { ...base, status: 'skipped', message: missing, attempts: 0, endMs: now() };
+  const prompt = renderPrompt(rubric, s);
+  const traceId = newTraceId();
+  const spend = { model: spec.judge.model, traceId, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+  let last: { type: string; message: string } = { type: 'judge_error', message: '' };
+  let attempts = 0;
+  for (let i = 0; i <= spec.retries; i++) {
+    if (i > 0) {
+      if (deps.mayRetry && !deps.mayRetry()) break;
+      await (deps.sleep ?? sleepMs)(retryDelayMs(i));
+    }
+    attempts++;
+    const a = await askJudge({
+      baseURL: spec.judge.url ?? deps.gatewayUrl,
+      apiKey: deps.apiKey,
+      model: spec.judge.model,
+      prompt,
+      maxTokens: spec.judge.maxTokens,
+      temperature: spec.judge.temperature,
+      timeoutMs: spec.timeoutSeconds * 1000,
+      traceId,
+      evaluator: ev.name,
+    });
+    spend.promptTokens += a.promptTokens;
+    spend.completionTokens += a.completionTokens;
+    spend.costUsd += a.costUsd;
+    if (!a.ok) {
+      deps.onTry?.(a.failure);
+      last = { type: a.failure, message: a.message };
+      continue;
+    }
+    spend.model = a.model;
+    const v = parseVerdict(rubric, a.text);
+    if (!v.ok) {
+      deps.onTry?.('unparseable');
+      last = { type: 'unparseable', message: `the judge's answer cannot be read: ${v.reason}` };
+      continue;
+    }
+    deps.onTry?.('ok');
+    return { ...base, status: 'ok', ...v.verdict, attempts, judge: spend, endMs: now() };
+  }
+  return { ...base, status: 'error', errorType: last.type, message: last.message, attempts, judge: spend, endMs: now() };
+}
+
+export async function evaluate(ev: EvaluatorConfig, s: Subject, deps: RunDeps): Promise<EvaluationRecord> {
+  const now = deps.now ?? Date.now;
+  const base = {
+    evaluator: ev.name,
+    version: ev.version,
+    source: ev.spec.type === 'llm-judge' ? ('llm' as const) : ('code' as const),
+    target: { traceId: s.traceId, spanId: s.spanId, kind: s.kind },
+    startMs: now(),
+  };
+  try {
+    if (ev.spec.type === 'llm-judge') return await judge(ev as EvaluatorConfig & { spec: LlmJudgeSpec }, s, deps, base);
+    const r = runCheck(ev.spec, s);
+    if (r.kind === 'skipped') return { ...base, status: 'skipped', message: r.reason, attempts: 0, endMs: now() };
+    return { ...base, status: 'ok', score: r.score, label: r.label, explanation: r.explanation, passed: r.passed, attempts: 1, endMs: now() };
+  } catch (err) {
+    return { ...base, status: 'error', errorType: 'internal', message: (err as Error).message.slice(0, 200), attempts: 0, endMs: now() };
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * The evaluator worker: every few seconds, for each Evaluator, it reads the next spans to score
+ * from the store, scores them (at most `concurrency` at once, within the evaluator's daily
+ * budget), and writes each result as an EVALUATOR span through the collector. It runs beside
+ * ingest, never in it: a slow or failing judge delays only evaluations. `runUntilDone` is the
+ * one-shot form `tracegate evaluate` uses to re-run an evaluator over past data.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { EvaluatorConfig } from '../../schemas/evaluator.js';
+import type { ResultSink } from './emit.js';
+import { EvaluatorMetrics, pair } from './metrics.js';
+import { evaluate } from './runner.js';
+import { countBacklog, selectCandidates, spentSince, traceDocuments, type Selection, type Window } from './select.js';
+import { subjectOf, type StoredSpan } from './subject.js';
+
+export interface WorkerLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface EvaluatorWorkerOptions {
+  client: ClickHouseClient;
+  database: string;
+  sink: ResultSink;
+  /** The gateway's base URL (`http://127.0.0.1:8080/v1`) for judges whose spec names none. */
+  gatewayUrl: string;
+  pollMs?: number;
+  /** How far back the live worker looks for spans to score. */
+  lookbackMs?: number;
+  /** Spans stored more recently than this are left for the next pass (count-once decides first). */
+  settleMs?: number;
+  /** Spans selected per evaluator and pass. */
+  batch?: number;
+  logger?: WorkerLogger;
+  now?: () => number;
+  metrics?: EvaluatorMetrics;
+}
+
+export interface Tally {
+  ok: number;
+  error: number;
+  skipped: number;
+  costUsd: number;
+  budgetExhausted: boolean;
+}
+
+export interface PassSummary {
+  /** Per evaluator: evaluations finished, by status. */
+  byEvaluator: Map<string, Tally>;
+  selected: number;
+}
+
+interface State {
+  config: EvaluatorConfig;
+  key?: string;
+  inFlight: number;
+  waiting: Array<() => void>;
+  /** Span ids scored here whose EVALUATOR span may not be stored yet → when to forget them. */
+  recent: Map<string, number>;
+  day: string;
+  spent: number;
+}
+
+export interface EvaluatorWorker {
+  readonly metrics: EvaluatorMetrics;
+  /** A new set of evaluators (a configuration reload); evaluations running finish under the old one. */
+  update(evaluators: ReadonlyMap<string, EvaluatorConfig>, keys: ReadonlyMap<string, string>): void;
+  /** One pass over every evaluator (or only `only`) in the window; resolves when its evaluations are written. */
+  pass(window?: Partial<Window>, sel?: Selection, only?: string): Promise<PassSummary>;
+  /** Passes until nothing more is selected: for re-runs over past data. */
+  runUntilDone(window: Partial<Window>, sel?: Selection, only?: string): Promise<PassSummary>;
+  metricsText(): string;
+  start(): void;
+  /** Stops polling, waits for running evaluations, flushes results. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const RECENT_MS = 10 * 60_000;
+const DAY_MS = 86_400_000;
+
+export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWorker {
+  const now = opts.now ?? Date.now;
+  const metrics = opts.metrics ?? new EvaluatorMetrics();
+  const states = new Map<string, State>();
+  const running = new Set<Promise<unknown>>();
+  let timer: NodeJS.Timeout | undefined;
+  let passing: Promise<unknown> | undefined;
+  let stopped: Promise<void> | undefined;
+  let halted = false;
+
+  function stateOf(ev: EvaluatorConfig, key: string | undefined): State {
+    const prev = states.get(ev.name);
+    // A changed version starts clean: its spans are new work.
+    if (prev && prev.config.version === ev.version) return Object.assign(prev, { config: ev, key });
+    return { config: ev, key, inFlight: 0, waiting: [], recent: new Map(), day: '', spent: 0 };
+  }
+
+  async function budgetLeft(s: State): Promise<boolean> {
+    const budget = s.config.spec.budget?.dailyUsd;
+    if (budget === undefined) return true;
+    const t = now();
+    const day = new Date(t).toISOString().slice(0, 10);
+    if (s.day !== day) {
+      s.spent = await spentSince(opts.client, opts.database, s.config.name, Math.floor(t / DAY_MS) * DAY_MS);
+      s.day = day;
+    }
+    const left = s.spent < budget;
+    metrics.budgetExhausted.set(s.config.name, left ? 0 : 1);
+    return left;
+  }
+
+  async function slot(s: State): Promise<void> {
+    while (s.inFlight >= s.config.spec.concurrency && !halted) await new Promise<void>((r) => s.waiting.push(r));
+    s.inFlight++;
+    metrics.inFlight.set(s.config.name, s.inFlight);
+  }
+
+  function release(s: State): void {
+    s.inFlight--;
+    metrics.inFlight.set(s.config.name, s.inFlight);
+    s.waiting.shift()?.();
+  }
+
+  async function score(s: State, span: StoredSpan, docs: string[], tally: Tally): Promise<void> {
+    const name = s.config.name;
+    const budget = s.config.spec.budget?.dailyUsd;
+    let tries = 0;
+    const record = await evaluate(s.config, subjectOf(span, docs), {
+      gatewayUrl: opts.gatewayUrl,
+      apiKey: s.key,
+      now,
+      onTry: (outcome) => {
+        if (tries++ > 0) metrics.add(metrics.retries, name);
+        metrics.add(metrics.judgeCalls, pair(name, outcome));
+      },
+      mayRetry: () => budget === undefined || s.spent < budget,
+    });
+    const cost = record.judge?.costUsd ?? 0;
+    s.spent += cost;
+    metrics.add(metrics.cost, name, cost);
+    metrics.add(metrics.evaluations, pair(name, record.status));
+    tally[record.status]++;
+    tally.costUsd += cost;
+    s.recent.set(span.spanId, now() + RECENT_MS);
+    opts.sink.write(record);
+  }
+
+  async function passOne(s: State, w: Window, sel: Selection, summary: PassSummary): Promise<void> {
+    const name = s.config.name;
+    const tally: Tally = { ok: 0, error: 0, skipped: 0, costUsd: 0, budgetExhausted: false };
+    summary.byEvaluator.set(name, tally);
+    const t = now();
+    for (const [id, until] of s.recent) if (until < t) s.recent.delete(id);
+    if (!(await budgetLeft(s))) {
+      tally.budgetExhausted = true;
+      return;
+    }
+    const exclude = [...s.recent.keys()];
+    const spans = await selectCandidates(opts.client, opts.database, s.config, w, opts.batch ?? 100, { ...sel, exclude });
+    summary.selected += spans.length;
+    const needsDocs = s.config.spec.type === 'llm-judge' && s.config.spec.template === 'hallucination' && s.config.spec.target.kind === 'LLM';
+    const docs = needsDocs ? await traceDocuments(opts.client, opts.database, [...new Set(spans.map((x) => x.traceId))]) : new Map<string, string[]>();
+    const jobs: Promise<void>[] = [];
+    for (const span of spans) {
+      const budget = s.config.spec.budget?.dailyUsd;
+      await slot(s);
+      if (halted || (budget !== undefined && s.spent >= budget)) {
+        release(s);
+        if (budget !== undefined && s.spent >= budget) {
+          tally.budgetExhausted = true;
+          metrics.budgetExhausted.set(name, 1);
+        }
+        break;
+      }
+      const job = score(s, span, docs.get(span.traceId) ?? [], tally).finally(() => release(s));
+      running.add(job);
+      void job.finally(() => running.delete(job));
+      jobs.push(job);
+    }
+    await Promise.all(jobs);
+    metrics.backlog.set(name, await countBacklog(opts.client, opts.database, s.config, w, { ...sel, exclude: [...s.recent.keys()] }));
+  }
+
+  const worker: EvaluatorWorker = {
+    metrics,
+    update(evaluators, keys) {
+      const next = new Map<string, State>();
+      for (const ev of evaluators.values()) next.set(ev.name, stateOf(ev, keys.get(ev.name)));
+      states.clear();
+      for (const [k, v] of next) states.set(k, v);
+      metrics.retain(new Set(states.keys()));
+    },
+    async pass(window = {}, sel = {}, only) {
+      const t = now();
+      const w: Window = {
+        since: window.since ?? t - (opts.lookbackMs ?? 3_600_000),
+        until: window.until ?? t + 60_000,
+        storedBefore: window.storedBefore ?? t - (opts.settleMs ?? 5000),
+      };
+      const summary: PassSummary = { byEvaluator: new Map(), selected: 0 };
+      const todo = [...states.values()].filter((s) => !only || s.config.name === only);
+      await Promise.all(
+        todo.map((s) =>
+          passOne(s, w, sel, summary).catch((err: Error) => {
+            metrics.pollFailures++;
+            opts.logger?.warn({ evaluator: s.config.name, err: err.message.split('\n')[0] }, 'evaluator pass failed; the next pass tries again');
+          }),
+        ),
+      );
+      return summary;
+    },
+    async runUntilDone(window, sel = {}, only) {
+      const total: PassSummary = { byEvaluator: new Map(), selected: 0 };
+      for (;;) {
+        const p = await worker.pass(window, sel, only);
+        total.selected += p.selected;
+        for (const [k, v] of p.byEvaluator) {
+          const t = total.byEvaluator.get(k) ?? { ok: 0, error: 0, skipped: 0, costUsd: 0, budgetExhausted: false };
+          total.byEvaluator.set(k, { ok: t.ok + v.ok, error: t.error + v.error, skipped: t.skipped + v.skipped, costUsd: t.costUsd + v.costUsd, budgetExhausted: t.budgetExhausted || v.budgetExhausted });
+        }
+        if (p.selected === 0 || halted) return total;
+      }
+    },
+    metricsText: () => metrics.render(),
+    start() {
+      if (timer || stopped) return;
+      const tick = () => {
+        if (passing || states.size === 0) return;
+        passing = worker.pass().finally(() => (passing = undefined));
+      };
+      timer = setInterval(tick, opts.pollMs ?? 2000);
+      timer.unref();
+    },
+    stop() {
+      stopped ??= (async () => {
+        halted = true;
+        if (timer) clearInterval(timer);
+        for (const s of states.values()) for (const w of s.waiting.splice(0)) w();
+        await passing?.catch(() => {});
+        await Promise.allSettled([...running]);
+        await opts.sink.forceFlush().catch(() => {});
+        await opts.sink.shutdown().catch(() => {});
+      })();
+      return stopped;
+    },
+  };
+  return worker;
+}
