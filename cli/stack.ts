@@ -8,11 +8,14 @@ import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import pino from 'pino';
 import { buildCollector, type Collector } from '../collector/collector.js';
+import { otlpResultSink } from '../collector/evaluators/emit.js';
+import { buildEvaluatorWorker, type EvaluatorWorker } from '../collector/evaluators/worker.js';
 import { parseCollectorConfig } from '../collector/config.js';
 import { buildSqlInterface, type SqlInterface, type SqlLimitsInput } from '../sqlapi/index.js';
 import { querySpend } from '../common/spend.js';
 import { describeStore, openStore, type Store, type StoreTarget } from '../common/store.js';
 import { loadConfigFile, parseConfig } from '../gateway/config/load.js';
+import { watchConfigFile } from '../gateway/config/watch.js';
 import { formatProblem, type ConfigResult } from '../gateway/config/model.js';
 import { createSimulatedTransport } from '../gateway/providers/simulated.js';
 import { buildGateway, keyPepperProblem, loggerOptions, type Gateway } from '../gateway/server.js';
@@ -146,6 +149,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const unwind = async () => {
     for (const stop of stopped.reverse()) await stop().catch(() => {});
   };
+  let evaluators: EvaluatorWorker | undefined;
   try {
     const collector = buildCollector(
       parseCollectorConfig({
@@ -154,7 +158,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         spool: { dir: spoolDir },
         authToken: auth.collectorToken,
       }),
-      { store, logger: logger.child({ component: 'collector' }) },
+      { store, logger: logger.child({ component: 'collector' }), extraMetrics: () => evaluators?.metricsText() ?? '' },
     );
     const at = await collector.start().catch((err) => portInUse(err, 'collector', opts.ports.grpc, '--grpc-port / --http-port'));
     stopped.push(() => collector.shutdown());
@@ -188,7 +192,28 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       .listen({ host: opts.host, port: opts.ports.gateway })
       .catch((err) => portInUse(err, 'gateway', opts.ports.gateway, '--port'));
     stopped.push(() => gateway.close());
-    if (opts.configFile) gateway.watch(opts.configFile);
+    // Evaluators score stored spans through this gateway and write results through this collector.
+    const worker = buildEvaluatorWorker({
+      client: store.client,
+      database: store.database,
+      sink: otlpResultSink(grpcUrl, auth.collectorToken),
+      gatewayUrl: `${gwUrl}/v1`,
+      logger: logger.child({ component: 'evaluators' }),
+    });
+    worker.update(config.evaluators, config.evaluatorKeys);
+    worker.start();
+    evaluators = worker;
+    stopped.push(() => worker.stop());
+    if (opts.configFile) {
+      // One watcher: a reload the gateway takes reaches the evaluators too.
+      const watcher = watchConfigFile(opts.configFile, {
+        onResult: (r) => {
+          if (gateway.reload(r) && r.ok) worker.update(r.config.evaluators, r.config.evaluatorKeys);
+        },
+        onError: (err) => logger.error({ err: err.message, file: opts.configFile }, 'cannot watch the configuration file'),
+      });
+      stopped.push(async () => watcher.close());
+    }
     let stopping: Promise<void> | undefined;
     return {
       store,

@@ -9,6 +9,7 @@ import { runGateway } from './commands/gateway.js';
 import { runStart } from './commands/start.js';
 import { runDemo } from './commands/demo.js';
 import { runKeys } from './commands/keys.js';
+import { runEvaluate } from './commands/evaluate.js';
 import { UsageError } from './args.js';
 import { READER_HELP } from './reader.js';
 
@@ -33,6 +34,8 @@ Commands:
                               calls, tokens, cost and latency from the rollups (--help: filters)
   trace <trace-id> [--format tree|json]
                               one trace as a tree: kind, name, model, tokens, cost, duration
+  evaluate --config FILE [--since 24h] [--evaluator NAME] [--gateway URL] [--otlp URL]
+                              re-run Evaluator documents over stored spans (--help: --scores by model)
   validate --config FILE [--render] [--schema]
                               check a gateway config: every problem with its path, or OK
   render --config FILE        print the config's routes as Gateway API HTTPRoutes (YAML)
@@ -82,6 +85,8 @@ async function main(argv: string[]): Promise<number> {
       return runGateway(rest);
     case 'keys':
       return runKeys(rest);
+    case 'evaluate':
+      return runEvaluate(rest);
     case undefined:
     case 'help':
     case '--help':

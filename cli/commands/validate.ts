@@ -4,6 +4,7 @@ import { loadConfigFile } from '../../gateway/config/load.js';
 import { formatProblem } from '../../gateway/config/model.js';
 import { renderHttpRoutes, toYaml } from '../../gateway/config/render.js';
 import { parse, UsageError } from '../args.js';
+import { describeEvaluator } from './evaluate.js';
 
 const OPTIONS = { config: { type: 'string', short: 'c' }, schema: { type: 'boolean' }, render: { type: 'boolean' } } as const;
 
@@ -37,6 +38,7 @@ export async function runValidate(args: string[], out: Writable = process.stdout
   }
   out.write(`OK ${values.config}: ${c.backends.size} backend${c.backends.size === 1 ? '' : 's'}, ${c.routes.length} route${c.routes.length === 1 ? '' : 's'} (${rules} rule${rules === 1 ? '' : 's'})\n`);
   for (const b of disabled) out.write(`  backend ${b.name} is disabled: ${b.disabled}\n`);
+  for (const e of c.evaluators.values()) out.write(`  ${describeEvaluator(e)}\n`);
   return 0;
 }
 
