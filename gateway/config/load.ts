@@ -9,8 +9,9 @@ import type { z } from 'zod';
 import { MAX_CONFIG_BYTES, textProblem } from './guard.js';
 import { deepFreeze, type BackendConfig, type ConfigProblem, type ConfigResult, type GatewayConfig, type RouteConfig } from './model.js';
 import { parseConfigInWorker, type ThreadLoadOptions } from './parse-thread.js';
+import { compileMcp } from './mcp.js';
 import { compilePolicy } from './policy.js';
-import { apiKeySpec, backendSpec, envelopeSchema, gatewaySpec, routeSpec, teamSpec, type ApiKeySpec, type BackendSpec, type GatewaySpec, type Kind, type RouteSpec, type TeamSpec } from './schema.js';
+import { apiKeySpec, backendSpec, envelopeSchema, gatewaySpec, mcpServerSpec, routeSpec, teamSpec, type ApiKeySpec, type BackendSpec, type GatewaySpec, type Kind, type McpServerSpec, type RouteSpec, type TeamSpec } from './schema.js';
 import { resolveSecret, type SecretSources } from './secrets.js';
 import { evaluatorSpec, evaluatorVersion, type EvaluatorConfig, type EvaluatorSpec } from '../../schemas/evaluator.js';
 
@@ -29,7 +30,8 @@ type Parsed =
   | { kind: 'Route'; name: string; labels?: Record<string, string>; spec: RouteSpec; at: Located }
   | { kind: 'ApiKey'; name: string; labels?: Record<string, string>; spec: ApiKeySpec; at: Located }
   | { kind: 'Team'; name: string; labels?: Record<string, string>; spec: TeamSpec; at: Located }
-  | { kind: 'Evaluator'; name: string; labels?: Record<string, string>; spec: EvaluatorSpec; at: Located };
+  | { kind: 'Evaluator'; name: string; labels?: Record<string, string>; spec: EvaluatorSpec; at: Located }
+  | { kind: 'McpServer'; name: string; labels?: Record<string, string>; spec: McpServerSpec; at: Located };
 
 /** Turns a path inside one document into a problem with line and column. */
 type Located = (path: Path, message: string) => ConfigProblem;
@@ -85,6 +87,10 @@ function parseDocument(js: unknown, at: Located, label: (kind: string, name: str
     }
     case 'Evaluator': {
       const r = evaluatorSpec.safeParse(env.data.spec);
+      return r.success ? { kind: k, ...base, spec: r.data } : specIssues(r.error.issues, here, ['spec']);
+    }
+    case 'McpServer': {
+      const r = mcpServerSpec.safeParse(env.data.spec);
       return r.success ? { kind: k, ...base, spec: r.data } : specIssues(r.error.issues, here, ['spec']);
     }
     default: {
@@ -169,7 +175,8 @@ function compile(docs: Parsed[], invalid: Set<string>, secrets: SecretSources, p
     if (r.ok) evaluatorKeys.set(d.name, r.value);
     else problems.push(d.at(['spec', 'judge', 'apiKey'], r.message));
   }
-  return { gateway: gw, backends, routes, keys, apiKeys, teams, evaluators, evaluatorKeys, source };
+  const mcp = compileMcp(docs.flatMap((d) => (d.kind === 'McpServer' ? [d] : [])), gw, secrets, problems);
+  return { gateway: gw, backends, routes, keys, apiKeys, teams, evaluators, evaluatorKeys, ...mcp, source };
 }
 
 /** Aliases a file may resolve: a few shared blocks, never a "billion laughs" expansion. */
@@ -222,7 +229,7 @@ function parseText(text: string, opts: LoadOptions): ConfigResult {
     readFile: opts.readFile,
   };
   const config = compile(parsed, invalid, secrets, problems, opts.file);
-  if (!problems.length && config.routes.length === 0 && !config.gateway.allowEmpty) {
+  if (!problems.length && config.routes.length === 0 && config.mcpServers.size === 0 && !config.gateway.allowEmpty) {
     problems.push({ path: 'file', file: opts.file, message: 'no Route: this configuration would serve nothing; set allowEmpty: true in the Gateway spec if that is meant' });
   }
   if (problems.length) return { ok: false, problems: bounded(problems, opts.file) };

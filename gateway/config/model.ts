@@ -69,6 +69,23 @@ export interface TeamConfig {
   readonly limits: Limits;
 }
 
+/** An McpServer document, compiled (its credential is in GatewayConfig.mcpKeys). */
+export interface McpServerConfig {
+  readonly name: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Header the credential goes in (`authorization`: as `Bearer <key>`). */
+  readonly authHeader: string;
+  readonly timeoutMs: number;
+  /** Globs over the server's own tool names; empty: all. */
+  readonly allowedTools: readonly string[];
+  /** Prefix of its tool and prompt names when they are prefixed. */
+  readonly prefix: string;
+  readonly backendRef?: { group?: string; kind?: string; name: string; namespace?: string; port?: number };
+  /** Set when the server cannot be reached as configured (an optional key that is not there): why. */
+  readonly disabled?: string;
+}
+
 export interface GatewayConfig {
   readonly gateway: GatewaySpec;
   /** In file order. */
@@ -84,6 +101,12 @@ export interface GatewayConfig {
   readonly evaluators: ReadonlyMap<string, EvaluatorConfig>;
   /** Each evaluator's judge key (its virtual key at the gateway), resolved, kept apart like `keys`. */
   readonly evaluatorKeys: ReadonlyMap<string, string>;
+  /** MCP servers served at /mcp, in file order. */
+  readonly mcpServers: ReadonlyMap<string, McpServerConfig>;
+  /** MCP servers' credentials by McpServer name, kept apart as `keys` are. */
+  readonly mcpKeys: ReadonlyMap<string, string>;
+  /** The key sealing Mcp-Session-Ids (gateway.mcp.sessionKey), when one is configured. */
+  readonly mcpSessionKey?: string;
   /** Where it was read from, for logs. */
   readonly source?: string;
 }

@@ -3,7 +3,7 @@
  * own settings first, then its team's defaults, then the Gateway's `policy.defaultLimits`.
  * Cross-document checks: a key naming a team that does not exist, two keys with one hash.
  */
-import type { Limits } from '../policy/identity.js';
+import type { Limits, ToolPolicy } from '../policy/identity.js';
 import type { ApiKeyConfig, ConfigProblem, TeamConfig } from './model.js';
 import type { ApiKeySpec, GatewaySpec, LimitsSpec, TeamSpec } from './schema.js';
 
@@ -38,10 +38,24 @@ export function mergeLimits(...layers: Limits[]): Limits {
   return out as Limits;
 }
 
+/** The key's MCP settings; undefined when nothing restricts or limits its tool calls. */
+function toolPolicyOf(s: ApiKeySpec, team: TeamSpec | undefined, gw: GatewaySpec): ToolPolicy | undefined {
+  const d = team?.defaults;
+  const tools: ToolPolicy = {
+    allowedServers: s.allowedMcpServers ?? d?.allowedMcpServers ?? [],
+    allowedTools: s.allowedTools ?? d?.allowedTools ?? [],
+    callsPerMinute: s.limits?.toolCallsPerMinute ?? d?.limits?.toolCallsPerMinute ?? gw.policy.defaultLimits?.toolCallsPerMinute,
+    teamCallsPerMinute: team?.limits?.toolCallsPerMinute,
+  };
+  const none = !tools.allowedServers.length && !tools.allowedTools.length && tools.callsPerMinute === undefined && tools.teamCallsPerMinute === undefined;
+  return none ? undefined : tools;
+}
+
 function compileKey(d: PolicyDoc<ApiKeySpec>, gw: GatewaySpec, teams: ReadonlyMap<string, TeamSpec>): ApiKeyConfig {
   const s = d.spec;
   const team = s.team === undefined ? undefined : teams.get(s.team);
   const defaults = team?.defaults;
+  const tools = toolPolicyOf(s, team, gw);
   return {
     identity: {
       key: d.name,
@@ -51,6 +65,7 @@ function compileKey(d: PolicyDoc<ApiKeySpec>, gw: GatewaySpec, teams: ReadonlyMa
       allowedModels: s.allowedModels ?? defaults?.allowedModels ?? [],
       keyLimits: mergeLimits(limitsOf(s.limits), limitsOf(defaults?.limits), limitsOf(gw.policy.defaultLimits)),
       teamLimits: team ? limitsOf(team.limits) : undefined,
+      ...(tools ? { tools } : {}),
     },
     hash: s.hash,
     expiresAt: s.expires === undefined ? undefined : Date.parse(s.expires),

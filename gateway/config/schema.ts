@@ -11,7 +11,7 @@ import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from './unit
 export const API_VERSION = 'tracegate.dev/v1alpha1';
 
 /** Every kind a config file may hold. Later issues add kinds here and in `load.ts`'s switch. */
-export const KINDS = ['Gateway', 'Backend', 'Route', 'ApiKey', 'Team', 'Evaluator'] as const;
+export const KINDS = ['Gateway', 'Backend', 'Route', 'ApiKey', 'Team', 'Evaluator', 'McpServer'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** Providers a Backend can speak to; `simulated` is tracegate's built-in responder. */
@@ -144,6 +144,8 @@ export const limitsSchema = z
     outputTokensPerMinute: count.optional(),
     concurrentRequests: count.optional(),
     budget: z.object({ dailyUsd: usd.optional(), monthlyUsd: usd.optional() }).strict().optional(),
+    /** MCP `tools/call` requests through /mcp (gateway/mcp/). */
+    toolCallsPerMinute: count.optional(),
   })
   .strict();
 
@@ -177,6 +179,10 @@ export const apiKeySpec = z
     metadata: z.record(z.string(), z.string().max(1024)).default({}),
     allowedRoutes: globs.optional(),
     allowedModels: globs.optional(),
+    /** McpServer documents (by name) the key may reach through /mcp; empty or absent: all of them. */
+    allowedMcpServers: globs.optional(),
+    /** MCP tools the key may list and call, by the name /mcp lists or as `server/tool`; empty or absent: all. */
+    allowedTools: globs.optional(),
     limits: limitsSchema.optional(),
     /** From then on the key is refused (checked on every request). */
     expires: timestamp.optional(),
@@ -190,13 +196,34 @@ export const teamSpec = z
     limits: limitsSchema.optional(),
     /** For each key of the team that does not set its own. */
     defaults: z
-      .object({ allowedRoutes: globs.optional(), allowedModels: globs.optional(), limits: limitsSchema.optional() })
+      .object({ allowedRoutes: globs.optional(), allowedModels: globs.optional(), allowedMcpServers: globs.optional(), allowedTools: globs.optional(), limits: limitsSchema.optional() })
       .strict()
       .prefault({}),
   })
   .strict();
 
 const CONTENT_CAPTURE = ['off', 'on', 'truncate'] as const;
+
+const mcpGatewaySchema = z
+  .object({
+    /** Tools and prompts of several servers under one list: a server's prefix only on a name another server also has, or always. */
+    toolNames: z.enum(['prefixOnClash', 'alwaysPrefix']).default('prefixOnClash'),
+    /** Between a server's prefix and a tool's name (`weather__search`). */
+    separator: z.string().regex(/^[A-Za-z0-9_.-]{1,4}$/, '1 to 4 of letters, digits, "_", "-", "."').default('__'),
+    /** Largest JSON-RPC message (or batch) a client may send (413 above). */
+    maxMessageBytes: size.default(1024 * 1024),
+    /** Messages of one JSON-RPC batch (protocol 2025-03-26; later versions have none). */
+    maxBatch: z.number().int().min(1).max(100).default(16),
+    /** Largest answer accepted from an MCP server (one message, or one SSE event). */
+    maxResponseBytes: size.default(8 * 1024 * 1024),
+    /** Entries per page of a merged list (tools, prompts, resources). */
+    pageSize: z.number().int().min(1).max(10_000).default(100),
+    /** Key sealing the Mcp-Session-Id (AES-256-GCM), shared by replicas; absent: a key per process. */
+    sessionKey: secretRef.default({ env: 'TRACEGATE_MCP_SESSION_KEY', optional: true }),
+    /** A session older than this is refused (the client initializes again). */
+    sessionTtl: duration.default(86_400_000),
+  })
+  .strict();
 
 export const gatewaySpec = z
   .object({
@@ -211,9 +238,9 @@ export const gatewaySpec = z
     allowEmpty: z.boolean().default(false),
     /** Largest request body accepted (413 above). */
     bodyLimit: size.default(4 * 1024 * 1024),
-    /** Request headers read for the span's session.id and user.id. */
+    /** Request headers read for the span's session.id and user.id, and the agent.name of an AGENT span the gateway opens. */
     headers: z
-      .object({ session: headerName.default('x-session-id'), user: headerName.default('x-user-id') })
+      .object({ session: headerName.default('x-session-id'), user: headerName.default('x-user-id'), agent: headerName.default('x-agent-name') })
       .strict()
       .prefault({}),
     telemetry: z
@@ -223,6 +250,15 @@ export const gatewaySpec = z
         otlpEndpoint: httpUrl.nullable().default('http://127.0.0.1:4317'),
         content: z
           .object({ capture: z.enum(CONTENT_CAPTURE).default('on'), maxBytes: size.default(16 * 1024) })
+          .strict()
+          .prefault({}),
+        /**
+         * Agents that send no trace context: the model and tool calls of one session (the session
+         * header, else the MCP session) become one trace under an AGENT span the gateway opens, and
+         * ends after `idle` without a call or when the MCP session is closed.
+         */
+        agentSessions: z
+          .object({ enabled: z.boolean().default(true), idle: duration.default(300_000), maxOpen: z.number().int().min(1).max(1_000_000).default(10_000) })
           .strict()
           .prefault({}),
       })
@@ -273,6 +309,8 @@ export const gatewaySpec = z
       })
       .strict()
       .prefault({}),
+    /** The MCP gateway at /mcp, in front of the McpServer documents (gateway/mcp/). */
+    mcp: mcpGatewaySchema.prefault({}),
     /** How `tracegate render` writes HTTPRoutes for a cluster. */
     kubernetes: z
       .object({
@@ -331,6 +369,38 @@ export const backendSpec = z
       ctx.addIssue({ code: 'custom', path: ['deployment'], message: 'deployment applies to azure backends only' });
     }
     // Runs even when another field failed, so one pass reports every problem of the document.
+  }, { when: () => true });
+
+/** An MCP server the gateway serves at /mcp (Streamable HTTP upstream). */
+export const mcpServerSpec = z
+  .object({
+    /** Its Streamable HTTP endpoint, e.g. http://127.0.0.1:9000/mcp. */
+    url: httpUrl,
+    /** Extra non-secret headers sent on every request to it. */
+    headers: z.record(headerName, headerValue).optional(),
+    /** Its credential: sent as `Authorization: Bearer <secret>`, or raw in `authHeader` when that is another header. */
+    apiKey: secretRef.optional(),
+    authHeader: headerName.default('authorization'),
+    /** One request to it, until its whole answer (a tool call's progress included). */
+    timeout: duration.default(30_000),
+    /** Its tools that are served (globs over its own names); absent: all. */
+    allowedTools: globs.optional(),
+    /** Prefix of its tool and prompt names when prefixed (default: the document's name). */
+    toolPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "-", "."').optional(),
+    /** Gateway API backendRef used by `tracegate render` (default: an Envoy Gateway `Backend` of the same name). */
+    backendRef: z
+      .object({ group: z.string().optional(), kind: z.string().optional(), name, namespace: name.optional(), port: z.number().int().min(1).max(65535).optional() })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    const headers = spec.headers && typeof spec.headers === 'object' ? spec.headers : {};
+    for (const h of Object.keys(headers)) {
+      if (SECRET_HEADERS.includes(h.toLowerCase()) || h.toLowerCase() === String(spec.authHeader).toLowerCase()) {
+        ctx.addIssue({ code: 'custom', path: ['headers', h], message: `"${h}" carries a credential: use apiKey with { env } or { file }, not an inline header` });
+      }
+    }
   }, { when: () => true });
 
 const headerMatch = z
@@ -414,7 +484,8 @@ export const apiKeyDocument = doc('ApiKey', apiKeySpec);
 export const teamDocument = doc('Team', teamSpec.prefault({}));
 /** Evaluator documents are run by the collector: their schema lives in schemas/evaluator.ts. */
 export const evaluatorDocument = doc('Evaluator', evaluatorSpec);
-export const documentSchema = z.discriminatedUnion('kind', [gatewayDocument, backendDocument, routeDocument, apiKeyDocument, teamDocument, evaluatorDocument]);
+export const mcpServerDocument = doc('McpServer', mcpServerSpec);
+export const documentSchema = z.discriminatedUnion('kind', [gatewayDocument, backendDocument, routeDocument, apiKeyDocument, teamDocument, evaluatorDocument, mcpServerDocument]);
 
 export const envelopeSchema = z
   .object({ apiVersion: z.literal(API_VERSION), kind: z.enum(KINDS), metadata, spec: z.unknown().optional() })
@@ -425,6 +496,8 @@ export type BackendSpec = z.output<typeof backendSpec>;
 export type RouteSpec = z.output<typeof routeSpec>;
 export type ApiKeySpec = z.output<typeof apiKeySpec>;
 export type TeamSpec = z.output<typeof teamSpec>;
+export type McpServerSpec = z.output<typeof mcpServerSpec>;
+export type McpGatewaySpec = z.output<typeof mcpGatewaySchema>;
 export type LimitsSpec = z.output<typeof limitsSchema>;
 export type RuleSpec = z.output<typeof rule>;
 export type MatchSpec = z.output<typeof match>;

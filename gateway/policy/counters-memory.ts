@@ -15,6 +15,8 @@ interface Ledger {
   reserved: number;
   /** Reservation id → amount and expiry. */
   holds: Map<string, { amount: number; expires: number }>;
+  /** No hold expires before this (a lower bound: holds are only looked through from then on). */
+  nextExpiry: number;
   /** Dropped after this (the period ended a while ago). */
   keepUntil: number;
 }
@@ -77,6 +79,7 @@ export class MemoryCounters implements CounterStore {
         const l = this.ledger(c.key, now, c.keepMs);
         l.reserved += c.amount;
         l.holds.set(a.id, { amount: c.amount, expires: now + a.ttlMs });
+        if (now + a.ttlMs < l.nextExpiry) l.nextExpiry = now + a.ttlMs;
       }
     }
     return { ok: true, states };
@@ -153,17 +156,23 @@ export class MemoryCounters implements CounterStore {
 
   private ledger(key: string, now: number, keepMs: number): Ledger {
     let l = this.ledgers.get(key);
-    if (!l) this.ledgers.set(key, (l = { spent: 0, reserved: 0, holds: new Map(), keepUntil: now + keepMs }));
+    if (!l) this.ledgers.set(key, (l = { spent: 0, reserved: 0, holds: new Map(), nextExpiry: Infinity, keepUntil: now + keepMs }));
     this.expireHolds(l, now);
     return l;
   }
 
   private expireHolds(l: Ledger, now: number): void {
+    if (now < l.nextExpiry) return;
+    let next = Infinity;
     for (const [id, h] of l.holds) {
-      if (h.expires > now) continue;
+      if (h.expires > now) {
+        if (h.expires < next) next = h.expires;
+        continue;
+      }
       l.reserved -= h.amount;
       l.holds.delete(id);
     }
+    l.nextExpiry = next;
   }
 
   private sweep(now: number): void {

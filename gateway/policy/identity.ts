@@ -34,4 +34,18 @@ export interface Identity {
   readonly keyLimits: Limits;
   /** The team's limits, shared by all of its keys; undefined without a team. */
   readonly teamLimits?: Limits;
+  /** What the key may do through the MCP gateway (/mcp); undefined: everything, no tool-call limit. */
+  readonly tools?: ToolPolicy;
+}
+
+/** An ApiKey's MCP settings, merged as its other settings are (key, then team defaults, then policy.defaultLimits). */
+export interface ToolPolicy {
+  /** Globs over McpServer names; empty = every server. */
+  readonly allowedServers: readonly string[];
+  /** Globs over tool names as /mcp lists them, or `server/tool`; empty = every tool. */
+  readonly allowedTools: readonly string[];
+  /** tools/call requests per minute of the key. */
+  readonly callsPerMinute?: number;
+  /** tools/call requests per minute of the key's team, all of its keys together. */
+  readonly teamCallsPerMinute?: number;
 }

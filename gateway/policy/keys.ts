@@ -51,16 +51,27 @@ export function hashKey(key: string, pepper: string): string {
 
 export type KeyLookup = { ok: true; identity: Identity } | { ok: false; reason: 'unknown' | 'revoked' | 'expired' };
 
+/** Verified keys remembered per configuration load (each costs one HMAC otherwise). */
+export const VERIFIED_CACHE = 4096;
+
 /**
  * Every ApiKey of one configuration by its hash, rebuilt on each load: a reload that removes or
  * revokes a key (or a key whose expiry passes) refuses it on the next request.
+ *
+ * Keys that verified are remembered (presented string → document), most recently used first,
+ * so a busy key costs a Map lookup instead of an HMAC. The cache lives and dies with this index:
+ * a reload builds a new index, so a revoked or removed key is never served from it. Only keys
+ * that matched a document are kept (a flood of wrong keys cannot evict them or grow it), revocation
+ * and expiry are checked on every lookup, and the cache is never logged, listed or exported.
  */
 export class KeyIndex {
   private readonly byHash = new Map<string, ApiKeyConfig>();
+  private readonly verified = new Map<string, ApiKeyConfig>();
 
   constructor(
     config: GatewayConfig,
     private readonly pepper: string,
+    private readonly cacheSize = VERIFIED_CACHE,
   ) {
     for (const k of config.apiKeys.values()) this.byHash.set(k.hash, k);
   }
@@ -69,15 +80,33 @@ export class KeyIndex {
     return this.byHash.size;
   }
 
+  /** How many verified keys are remembered now (a count, never the keys). */
+  get cachedKeys(): number {
+    return this.verified.size;
+  }
+
   /**
-   * The identity of a presented key at `nowMs`. The Map is looked up by the HMAC of what was
+   * The identity of a presented key at `nowMs`. The index is looked up by the HMAC of what was
    * presented, not by the key: how long the lookup takes depends on digests an attacker can
    * neither choose nor compute without the pepper, so timing reveals nothing about stored keys
-   * and no constant-time compare is needed.
+   * and no constant-time compare is needed. The cache of verified keys is a Map keyed by the
+   * presented string: V8 hashes strings with a per-process random seed and compares contents
+   * only on an equal hash, so probing it tells an attacker no more than the digest lookup does.
    */
   lookup(presented: string, nowMs: number): KeyLookup {
-    const k = this.byHash.get(hashKey(presented, this.pepper));
-    if (!k) return { ok: false, reason: 'unknown' };
+    let k = this.verified.get(presented);
+    if (k) {
+      // Most recently used last: the first entry is the one to evict.
+      this.verified.delete(presented);
+      this.verified.set(presented, k);
+    } else {
+      k = this.byHash.get(hashKey(presented, this.pepper));
+      if (!k) return { ok: false, reason: 'unknown' };
+      if (this.cacheSize > 0) {
+        if (this.verified.size >= this.cacheSize) this.verified.delete(this.verified.keys().next().value as string);
+        this.verified.set(presented, k);
+      }
+    }
     if (k.revoked) return { ok: false, reason: 'revoked' };
     if (k.expiresAt !== undefined && nowMs >= k.expiresAt) return { ok: false, reason: 'expired' };
     return { ok: true, identity: k.identity };

@@ -18,14 +18,15 @@ import type { GatewaySpec } from '../config/schema.js';
 import { estimatePromptTokens, TokenBudget } from '../tokenizer.js';
 import type { Endpoint } from '../translators/types.js';
 import { requestedMaxTokens, type Pricing } from './budget.js';
-import { StoreUnavailable, toNano, type Admission, type AdmitResult, type Check, type CheckState, type CounterStore, type Settlement } from './counters.js';
+import { StoreUnavailable, type Admission, type AdmitResult, type Check, type CheckState, type CounterStore, type Settlement } from './counters.js';
 import type { MemoryCounters } from './counters-memory.js';
 import type { Identity, Limits } from './identity.js';
 import { rebuildLedger, type SpendSource } from './ledger.js';
 import type { PolicyMetrics } from './metrics.js';
 import { Periods } from './periods.js';
-import { limitRefusal, resetText, storeRefusal, type Reason, type Refusal, type Scope } from './refusal.js';
-import { Ticket, type CheckMeta, type TicketParts } from './ticket.js';
+import { Plan, type ScopeRef } from './plan.js';
+import { limitRefusal, resetText, storeRefusal, type Refusal } from './refusal.js';
+import { Ticket, type TicketParts } from './ticket.js';
 
 export type PolicySpec = GatewaySpec['policy'];
 
@@ -54,17 +55,6 @@ export interface CallFacts {
   model: string;
 }
 
-interface ScopeRef {
-  scope: Exclude<Scope, 'store'>;
-  name?: string;
-  prefix: string;
-  limits: Limits;
-}
-
-/** What each check of an admission is for (budget checks: the period's end, for Retry-After). */
-type Meta = CheckMeta & { scope: ScopeRef };
-
-const MINUTE = 60_000;
 const FAULT_LOG_MS = 10_000;
 const DAY = 86_400_000;
 
@@ -85,13 +75,18 @@ export function admissionInputTokens(endpoint: Endpoint, body: Record<string, un
   return estimatePromptTokens(body, new TokenBudget(0, 0));
 }
 
-const hasTokens = (l: Limits) => l.tokensPerMinute !== undefined || l.inputTokensPerMinute !== undefined || l.outputTokensPerMinute !== undefined;
-const hasBudget = (l: Limits) => l.dailyBudgetUsd !== undefined || l.monthlyBudgetUsd !== undefined;
 const isEmpty = (l: Limits) => Object.keys(l).length === 0;
+
+/** Admission ids: unique across replicas (a random prefix per process) without a random draw per call. */
+const ID_PREFIX = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}-`;
+let idSeq = 0;
 
 export class Policy {
   private periods: Periods;
   private defaults: Limits;
+  /** The default limits' plan (rebuilt by configure) and each identity's (identities are rebuilt per load). */
+  private defaultPlan: Plan | undefined;
+  private readonly plans = new WeakMap<Identity, Plan | null>();
   readonly live = new Set<Ticket>();
   /** Settlements the store could not take when the call ended: retried on the renewal tick. */
   readonly pending: { store: CounterStore; s: Settlement }[] = [];
@@ -102,6 +97,7 @@ export class Policy {
   constructor(readonly env: PolicyEnv) {
     this.periods = new Periods(env.spec.timeZone);
     this.defaults = limitsOf(env.spec.defaultLimits);
+    this.defaultPlan = isEmpty(this.defaults) ? undefined : new Plan([{ scope: 'default', prefix: 'default', limits: this.defaults }]);
     const ttl = env.spec.reservation.ttl;
     this.renewal = setInterval(() => void this.renew(), Math.max(50, Math.floor(ttl / 3)));
     this.renewal.unref();
@@ -116,6 +112,7 @@ export class Policy {
     const same = spec.counters === this.env.spec.counters && JSON.stringify(spec.redis) === JSON.stringify(this.env.spec.redis);
     if (spec.timeZone !== this.periods.timeZone) this.periods = new Periods(spec.timeZone);
     this.defaults = limitsOf(spec.defaultLimits);
+    this.defaultPlan = isEmpty(this.defaults) ? undefined : new Plan([{ scope: 'default', prefix: 'default', limits: this.defaults }]);
     this.env.spec = { ...spec, counters: this.env.spec.counters, redis: this.env.spec.redis };
     return same;
   }
@@ -124,43 +121,35 @@ export class Policy {
     return this.env.spec.reservation.ttl;
   }
 
-  private scopes(identity: Identity | undefined, open: boolean): ScopeRef[] {
+  /** What to check for this caller: undefined when no limit applies. */
+  private planOf(identity: Identity | undefined, open: boolean): Plan | undefined {
     // The master key (no identity while authentication is on) is held to no limit.
-    if (!identity) return !open || isEmpty(this.defaults) ? [] : [{ scope: 'default', prefix: 'default', limits: this.defaults }];
-    const out: ScopeRef[] = [];
-    if (!isEmpty(identity.keyLimits)) out.push({ scope: 'key', name: identity.key, prefix: `k:${identity.key}`, limits: identity.keyLimits });
-    if (identity.team !== undefined && identity.teamLimits && !isEmpty(identity.teamLimits)) out.push({ scope: 'team', name: identity.team, prefix: `t:${identity.team}`, limits: identity.teamLimits });
-    return out;
+    if (!identity) return open ? this.defaultPlan : undefined;
+    let plan = this.plans.get(identity);
+    if (plan === undefined) {
+      const scopes: ScopeRef[] = [];
+      if (!isEmpty(identity.keyLimits)) scopes.push({ scope: 'key', name: identity.key, prefix: `k:${identity.key}`, limits: identity.keyLimits });
+      if (identity.team !== undefined && identity.teamLimits && !isEmpty(identity.teamLimits)) scopes.push({ scope: 'team', name: identity.team, prefix: `t:${identity.team}`, limits: identity.teamLimits });
+      plan = scopes.length ? new Plan(scopes) : null;
+      this.plans.set(identity, plan);
+    }
+    return plan ?? undefined;
   }
 
   /** Admits the call or says which limit refuses it. A call with no limits at all costs no store call. */
   async admit(call: CallFacts): Promise<Ticket | Refusal> {
-    const scopes = this.scopes(call.identity, call.open ?? true);
-    if (scopes.length === 0) return Ticket.free;
+    const plan = this.planOf(call.identity, call.open ?? true);
+    if (!plan) return Ticket.free;
     const now = this.env.clock();
-    const needTokens = scopes.some((s) => hasTokens(s.limits));
-    const needBudget = scopes.some((s) => hasBudget(s.limits));
-    const input = needTokens || needBudget ? admissionInputTokens(call.endpoint, call.body) : 0;
+    const input = plan.needTokens || plan.needBudget ? admissionInputTokens(call.endpoint, call.body) : 0;
     const asked = call.endpoint === 'embeddings' ? 0 : requestedMaxTokens(call.body);
     const outTpm = asked ?? 0;
     const outCap = call.endpoint === 'embeddings' ? 0 : (asked ?? this.env.spec.reservation.maxTokens);
-    const worst = needBudget ? this.env.pricing.worstCase(call.model, input, outCap) : 0;
+    const worst = plan.needBudget ? this.env.pricing.worstCase(call.model, input, outCap) : 0;
     const { day, month } = this.periods.at(now);
-    const checks: Check[] = [];
-    const metas: Meta[] = [];
-    const add = (c: Check, m: Meta) => (checks.push(c), metas.push(m));
-    for (const s of scopes) {
-      const l = s.limits;
-      const p = s.prefix;
-      if (l.requestsPerMinute !== undefined) add({ kind: 'window', key: `${p}:rpm`, limit: l.requestsPerMinute, amount: 1, windowMs: MINUTE }, { reason: 'requests', scope: s });
-      if (l.tokensPerMinute !== undefined) add({ kind: 'window', key: `${p}:tpm`, limit: l.tokensPerMinute, amount: input + outTpm, windowMs: MINUTE }, { reason: 'tokens', scope: s });
-      if (l.inputTokensPerMinute !== undefined) add({ kind: 'window', key: `${p}:itpm`, limit: l.inputTokensPerMinute, amount: input, windowMs: MINUTE }, { reason: 'input_tokens', scope: s });
-      if (l.outputTokensPerMinute !== undefined) add({ kind: 'window', key: `${p}:otpm`, limit: l.outputTokensPerMinute, amount: outTpm, windowMs: MINUTE }, { reason: 'output_tokens', scope: s });
-      if (l.concurrentRequests !== undefined) add({ kind: 'lease', key: `${p}:conc`, limit: l.concurrentRequests }, { reason: 'concurrency', scope: s });
-      if (l.dailyBudgetUsd !== undefined) add({ kind: 'budget', key: `${p}:${day.id}`, limit: toNano(l.dailyBudgetUsd), amount: worst, keepMs: day.end - now + DAY }, { reason: 'daily_budget', scope: s, periodEnd: day.end });
-      if (l.monthlyBudgetUsd !== undefined) add({ kind: 'budget', key: `${p}:${month.id}`, limit: toNano(l.monthlyBudgetUsd), amount: worst, keepMs: month.end - now + DAY }, { reason: 'monthly_budget', scope: s, periodEnd: month.end });
-    }
-    const admission: Admission = { id: `${now.toString(36)}-${Math.random().toString(36).slice(2, 12)}`, checks, ttlMs: this.ttlMs };
+    const checks = plan.checks({ total: input + outTpm, input, output: outTpm, worst }, day, month, now);
+    const metas = plan.metas(day, month);
+    const admission: Admission = { id: ID_PREFIX + (++idSeq).toString(36), checks, ttlMs: this.ttlMs };
     const ran = await this.run(admission);
     if ('refusal' in ran) return ran.refusal;
     const { store, result } = ran;
@@ -172,8 +161,7 @@ export class Policy {
       const retry = m.periodEnd !== undefined ? m.periodEnd - now : c.kind === 'lease' ? 1000 : st.resetMs;
       const amount = c.kind === 'lease' ? 1 : c.amount;
       const refusal = limitRefusal(m.reason, m.scope.scope, m.scope.name, c.limit, st.used, amount, Math.max(1, retry));
-      const n = result.failed + 1;
-      return this.refuse({ ...refusal, headers: headersOf(checks.slice(0, n), metas.slice(0, n), result.states.slice(0, n)) });
+      return this.refuse({ ...refusal, headers: headersOf(plan, checks, result.states, result.failed + 1) });
     }
     const parts: TicketParts = {
       store,
@@ -183,7 +171,7 @@ export class Policy {
       model: call.model,
       input,
       outCap,
-      headers: headersOf(checks, metas, result.states),
+      headers: headersOf(plan, checks, result.states, checks.length),
     };
     const ticket = new Ticket(this, parts);
     if (ticket.holds) this.live.add(ticket);
@@ -269,14 +257,14 @@ export class Policy {
   }
 }
 
-/** x-ratelimit-* as OpenAI sends them: of the tightest requests and tokens windows. */
-function headersOf(checks: Check[], metas: Meta[], states: readonly CheckState[]): [string, string][] {
+/** x-ratelimit-* as OpenAI sends them: of the tightest requests and tokens windows among the first `n` checks. */
+function headersOf(plan: Plan, checks: readonly Check[], states: readonly CheckState[], n: number): [string, string][] {
   const out: [string, string][] = [];
-  for (const [reason, suffix] of [['requests', 'requests'], ['tokens', 'tokens']] as const) {
+  for (const [indexes, suffix] of [[plan.requests, 'requests'], [plan.tokens, 'tokens']] as const) {
     let best = -1;
     let left = Infinity;
-    for (let i = 0; i < checks.length; i++) {
-      if (metas[i].reason !== reason) continue;
+    for (const i of indexes) {
+      if (i >= n) break;
       const remaining = checks[i].limit - states[i].used;
       if (remaining < left) (left = remaining), (best = i);
     }

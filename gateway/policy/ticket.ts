@@ -36,6 +36,8 @@ export class Ticket {
   static readonly free = new Ticket(undefined, undefined);
 
   readonly headers: readonly [string, string][];
+  /** Whether it holds a lease or a reservation (which must be renewed while the call runs). */
+  readonly holds: boolean;
   store: CounterStore | undefined;
   private budgetStore: CounterStore | undefined;
   private budgets: BudgetCheck[];
@@ -51,11 +53,7 @@ export class Ticket {
     this.budgetStore = parts?.store;
     this.budgets = (parts?.admission.checks.filter((c) => c.kind === 'budget') ?? []) as BudgetCheck[];
     this.model = parts?.model ?? '';
-  }
-
-  /** Whether it holds a lease or a reservation (which must be renewed while the call runs). */
-  get holds(): boolean {
-    return !!this.parts?.admission.checks.some((c) => c.kind !== 'window');
+    this.holds = !!parts?.admission.checks.some((c) => c.kind !== 'window');
   }
 
   /** Whether a budget reservation is held (a fallback's prices then matter). */

@@ -1,0 +1,64 @@
+/**
+ * McpServer documents compiled for the MCP gateway (gateway/mcp/): their credentials resolved
+ * and kept apart from the rest, the session key, and the cross-document checks (two servers
+ * whose tools would be listed under one prefix).
+ */
+import type { ConfigProblem, McpServerConfig } from './model.js';
+import type { GatewaySpec, McpServerSpec } from './schema.js';
+import { resolveSecret, type SecretSources } from './secrets.js';
+
+type Path = (string | number)[];
+
+export interface McpServerDoc {
+  name: string;
+  spec: McpServerSpec;
+  at: (path: Path, message: string) => ConfigProblem;
+}
+
+export interface CompiledMcp {
+  mcpServers: Map<string, McpServerConfig>;
+  mcpKeys: Map<string, string>;
+  mcpSessionKey?: string;
+}
+
+/** Shortest session key accepted: it is hashed to the AES-256 key, so any length works, but a short one can be guessed. */
+export const MIN_SESSION_KEY_CHARS = 32;
+
+export function compileMcp(docs: McpServerDoc[], gw: GatewaySpec, secrets: SecretSources, problems: ConfigProblem[]): CompiledMcp {
+  const mcpServers = new Map<string, McpServerConfig>();
+  const mcpKeys = new Map<string, string>();
+  const prefixes = new Map<string, string>();
+  for (const d of docs) {
+    if (mcpServers.has(d.name)) continue;
+    const s = d.spec;
+    let disabled: string | undefined;
+    if (s.apiKey) {
+      const r = resolveSecret(s.apiKey, secrets);
+      if (r.ok) mcpKeys.set(d.name, r.value);
+      else if (s.apiKey.optional && r.missing) disabled = `no credential: ${r.message}`;
+      else problems.push(d.at(['spec', 'apiKey'], r.message));
+    }
+    const prefix = s.toolPrefix ?? d.name;
+    const other = prefixes.get(prefix);
+    if (other !== undefined) problems.push(d.at(['spec', 'toolPrefix'], `McpServer/${other} already lists its tools under the prefix "${prefix}": give one of them another toolPrefix`));
+    prefixes.set(prefix, d.name);
+    mcpServers.set(d.name, {
+      name: d.name,
+      url: s.url,
+      headers: s.headers ?? {},
+      authHeader: s.authHeader.toLowerCase(),
+      timeoutMs: s.timeout,
+      allowedTools: s.allowedTools ?? [],
+      prefix,
+      backendRef: s.backendRef,
+      disabled,
+    });
+  }
+  const out: CompiledMcp = { mcpServers, mcpKeys };
+  const key = resolveSecret(gw.mcp.sessionKey, secrets);
+  if (key.ok) {
+    if (key.value.length < MIN_SESSION_KEY_CHARS) problems.push({ path: 'Gateway spec.mcp.sessionKey', message: `the session key has ${key.value.length} characters; use at least ${MIN_SESSION_KEY_CHARS} (openssl rand -hex 32)` });
+    else out.mcpSessionKey = key.value;
+  } else if (!(gw.mcp.sessionKey.optional && key.missing)) problems.push({ path: 'Gateway spec.mcp.sessionKey', message: key.message });
+  return out;
+}
