@@ -12,7 +12,7 @@ import { parseConfigInWorker, type ThreadLoadOptions } from './parse-thread.js';
 import { compileMcp } from './mcp.js';
 import { compilePolicy } from './policy.js';
 import { apiKeySpec, backendSpec, envelopeSchema, gatewaySpec, mcpServerSpec, routeSpec, teamSpec, type ApiKeySpec, type BackendSpec, type GatewaySpec, type Kind, type McpServerSpec, type RouteSpec, type TeamSpec } from './schema.js';
-import { resolveSecret, type SecretSources } from './secrets.js';
+import { resolveCredential, resolveSecret, type SecretSources } from './secrets.js';
 import { evaluatorSpec, evaluatorVersion, type EvaluatorConfig, type EvaluatorSpec } from '../../schemas/evaluator.js';
 
 export interface LoadOptions {
@@ -102,13 +102,7 @@ function parseDocument(js: unknown, at: Located, label: (kind: string, name: str
 
 function compileBackend(d: Extract<Parsed, { kind: 'Backend' }>, gw: GatewaySpec, secrets: SecretSources, keys: Map<string, string>, problems: ConfigProblem[]): BackendConfig {
   const s = d.spec;
-  let disabled: string | undefined;
-  if (s.apiKey) {
-    const r = resolveSecret(s.apiKey, secrets);
-    if (r.ok) keys.set(d.name, r.value);
-    else if (s.apiKey.optional && r.missing) disabled = `no key: ${r.message}`;
-    else problems.push(d.at(['spec', 'apiKey'], r.message));
-  }
+  const disabled = resolveCredential(s.apiKey, secrets, { keys, name: d.name, label: 'key' }, (m) => problems.push(d.at(['spec', 'apiKey'], m)));
   return {
     name: d.name,
     provider: s.provider,

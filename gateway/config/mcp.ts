@@ -5,7 +5,7 @@
  */
 import type { ConfigProblem, McpServerConfig } from './model.js';
 import type { GatewaySpec, McpServerSpec } from './schema.js';
-import { resolveSecret, type SecretSources } from './secrets.js';
+import { resolveCredential, resolveSecret, type SecretSources } from './secrets.js';
 
 type Path = (string | number)[];
 
@@ -31,13 +31,7 @@ export function compileMcp(docs: McpServerDoc[], gw: GatewaySpec, secrets: Secre
   for (const d of docs) {
     if (mcpServers.has(d.name)) continue;
     const s = d.spec;
-    let disabled: string | undefined;
-    if (s.apiKey) {
-      const r = resolveSecret(s.apiKey, secrets);
-      if (r.ok) mcpKeys.set(d.name, r.value);
-      else if (s.apiKey.optional && r.missing) disabled = `no credential: ${r.message}`;
-      else problems.push(d.at(['spec', 'apiKey'], r.message));
-    }
+    const disabled = resolveCredential(s.apiKey, secrets, { keys: mcpKeys, name: d.name, label: 'credential' }, (m) => problems.push(d.at(['spec', 'apiKey'], m)));
     const prefix = s.toolPrefix ?? d.name;
     const other = prefixes.get(prefix);
     if (other !== undefined) problems.push(d.at(['spec', 'toolPrefix'], `McpServer/${other} already lists its tools under the prefix "${prefix}": give one of them another toolPrefix`));

@@ -57,3 +57,22 @@ export function resolveSecret(ref: SecretRef, src: SecretSources): SecretResult 
     return { ok: false, missing: code === 'ENOENT', message: `cannot read secret file ${path} (${code ?? 'error'})` };
   }
 }
+
+/**
+ * A document's credential: resolved into `keys` under the document's name, or, when it is optional
+ * and absent, the reason the document cannot serve (`disabled`); any other failure is a problem at
+ * the document's `spec.apiKey`.
+ */
+export function resolveCredential(
+  ref: SecretRef | undefined,
+  src: SecretSources,
+  into: { keys: Map<string, string>; name: string; label: string },
+  problem: (message: string) => void,
+): string | undefined {
+  if (!ref) return undefined;
+  const r = resolveSecret(ref, src);
+  if (r.ok) into.keys.set(into.name, r.value);
+  else if (ref.optional && r.missing) return `no ${into.label}: ${r.message}`;
+  else problem(r.message);
+  return undefined;
+}
