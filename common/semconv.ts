@@ -111,6 +111,24 @@ export const GENAI = {
 } as const;
 
 /**
+ * OpenTelemetry MCP conventions (semantic-conventions-genai, docs/gen-ai/mcp.md): MCP spans are
+ * named `{mcp.method.name} {target}`; trace context travels in `params._meta`.
+ */
+export const MCP = {
+  METHOD_NAME: 'mcp.method.name',
+  SESSION_ID: 'mcp.session.id',
+  PROTOCOL_VERSION: 'mcp.protocol.version',
+  RESOURCE_URI: 'mcp.resource.uri',
+  JSONRPC_REQUEST_ID: 'jsonrpc.request.id',
+  RPC_RESPONSE_STATUS_CODE: 'rpc.response.status_code',
+  GEN_AI_PROMPT_NAME: 'gen_ai.prompt.name',
+  NETWORK_TRANSPORT: 'network.transport',
+  NETWORK_PROTOCOL_NAME: 'network.protocol.name',
+  /** error.type of a tool call answered with isError: true. */
+  TOOL_ERROR: 'tool_error',
+} as const;
+
+/**
  * tracegate's own span attributes. The gateway writes them on its spans; the collector adds
  * the `tracegate.evaluation.*` and `tracegate.truncated` ones; schema views read them.
  */
@@ -151,6 +169,8 @@ export const TG = {
   TOKENS_SAMPLED: 'tracegate.usage.sampled',
   /** Why the gateway refused a call itself (the same value as tracegate.policy.reason: requests, tokens, concurrency, daily_budget, monthly_budget, store_unavailable, route, model); llm_spans' refusal column. */
   REFUSAL: 'tracegate.refusal',
+  /** SHA-256 (hex) of the answer's text (choice 0): pairs a call's spans when no id or traceparent does. */
+  OUTPUT_DIGEST: 'tracegate.output.digest',
   HTTP_STATUS: 'http.response.status_code',
   /** Attribute keys whose values were cut to the configured size, comma separated. */
   TRUNCATED: 'tracegate.truncated',
@@ -160,6 +180,14 @@ export const TG = {
   NORMALIZED_FROM: 'tracegate.normalized_from',
   /** Date of the price table that priced the span. */
   PRICE_DATE: 'tracegate.price.date',
+  /** The McpServer document a gateway MCP span went to. */
+  MCP_SERVER: 'tracegate.mcp.server',
+  /** How the client reached /mcp: `streamable-http` or `sse` (the 2024-11-05 transport). */
+  MCP_TRANSPORT: 'tracegate.mcp.transport',
+  /** On an AGENT span the gateway opened for an uninstrumented agent: why it ended (`idle`, `session_closed`, `shutdown`, `evicted`). */
+  AGENT_ENDED_BY: 'tracegate.agent.ended_by',
+  /** Calls (model and tool) the gateway put under the AGENT span it opened. */
+  AGENT_STEPS: 'tracegate.agent.steps',
 } as const;
 
 export const TG_ORIGIN_GATEWAY = 'gateway';

@@ -7,6 +7,10 @@
  * so a span stored a moment ago counts, without waiting for the next refresh, and no call
  * counts twice. Each model call counts once (count-once), with the gateway's team and key.
  * `start` should fall on a minute (the start of a day or month in any time zone does).
+ * The row without a team and key (the policy's default scope: calls the gateway served without
+ * a key) holds only the gateway's own calls, read from `llm_spans` (origin = 'gateway') over the
+ * range: the rollup's empty team/key row also sums applications' calls that never went through
+ * the gateway, which no gateway budget ever counted.
  * What it cannot see: spans still on their way (a sender's batch, a collector's spool). On a
  * cluster the high-water mark is the newest shard's, so a shard whose rollup runs more than the
  * two-minute margin behind the others may miss its newest spans until its refresh catches up.
@@ -49,11 +53,15 @@ export function buildSpendQuery(database: string, range: SpendRange): { query: s
     FROM (
       SELECT team, key_name, cost_total AS cost, calls AS n, prompt_tokens AS p, completion_tokens AS c
       FROM ${database}.usage_minutely
-      WHERE ${within('minute')} AND minute NOT IN recent
+      WHERE ${within('minute')} AND minute NOT IN recent AND (team != '' OR key_name != '')
       UNION ALL
       SELECT team, key_name, cost_total, 1, prompt_tokens, completion_tokens
       FROM ${database}.llm_spans
-      WHERE counted = 1 AND ${within('timestamp')} AND toStartOfMinute(timestamp) IN recent
+      WHERE counted = 1 AND ${within('timestamp')} AND toStartOfMinute(timestamp) IN recent AND (team != '' OR key_name != '')
+      UNION ALL
+      SELECT team, key_name, cost_total, 1, prompt_tokens, completion_tokens
+      FROM ${database}.llm_spans
+      WHERE counted = 1 AND origin = 'gateway' AND team = '' AND key_name = '' AND ${within('timestamp')}
     )
     GROUP BY team, key
     ORDER BY team, key`;

@@ -24,6 +24,8 @@ import { buildRouter } from './routing/match.js';
 import { contain, type InternalComponent } from './telemetry/contain.js';
 import { buildMetrics, type GatewayMetrics } from './telemetry/metrics.js';
 import { buildTracing } from './telemetry/tracing.js';
+import { AgentSessions } from './telemetry/agent-sessions.js';
+import { McpGateway } from './mcp/parts.js';
 import { warmTokenizer } from './tokenizer.js';
 import { Upstreams, type Transport } from './upstream.js';
 
@@ -163,6 +165,8 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
   });
   const metrics = buildMetrics(() => breakers.entries(), tracing.exportStats, (c, err) => onInternalError(c, err));
 
+  const agentOptions = (c: GatewayConfig) => ({ ...c.gateway.telemetry.agentSessions, idleMs: c.gateway.telemetry.agentSessions.idle, capture: { mode: c.gateway.telemetry.content.capture, maxBytes: c.gateway.telemetry.content.maxBytes } });
+  const agents = new AgentSessions(tracing.tracer, agentOptions(initial));
   const stateFor = (config: GatewayConfig): LiveState => ({
     config,
     router: buildRouter(config),
@@ -171,6 +175,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
       metrics,
       capture: Object.freeze({ mode: config.gateway.telemetry.content.capture, maxBytes: config.gateway.telemetry.content.maxBytes }),
       headers: config.gateway.headers,
+      agents: config.gateway.telemetry.agentSessions.enabled ? agents : undefined,
     },
   });
   const pepper = deps.keyPepper;
@@ -238,7 +243,9 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
       .filter((m) => routeAllowed(req.identity, m.route) && modelAllowed(req.identity, m.id))
       .map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: m.route })),
   }));
-  app.get('/metrics', async (_req, reply) => reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(`${await metrics.scrape()}${policy.env.metrics.render()}\n${authMetrics.render()}\n`));
+  const mcp = new McpGateway({ live: () => live.config, auth, policy, onDenied: authMetrics.refused, telemetry: () => live.telemetry, agents, log });
+  mcp.register(app);
+  app.get('/metrics', async (_req, reply) => reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(`${await metrics.scrape()}${policy.env.metrics.render()}\n${authMetrics.render()}\n${mcp.metrics.render()}\n`));
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   const apply = (config: GatewayConfig) => {
@@ -248,6 +255,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     breakers.sync(config.backends.values());
     upstreams.sync(config.backends.values());
     live = stateFor(config);
+    agents.configure(agentOptions(config));
     metrics.setNamedModels(live.router.models().map((m) => m.id));
     if (!policy.configure(config.gateway.policy)) safeLog(() => log.warn({}, 'policy.counters and policy.redis take effect at the next start; the counters in use stay'));
   };
@@ -298,6 +306,8 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
       for (const w of watchers.splice(0)) w.close();
       closing = true;
       await app.close();
+      agents.shutdown();
+      await mcp.close();
       await policy.close();
       await upstreams.close();
       await tracing.shutdown();

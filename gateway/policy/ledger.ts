@@ -2,8 +2,9 @@
  * The spend ledger's rebuild. The store (ClickHouse: usage_minutely and llm_spans, read by
  * common/spend.ts) is the record of what was spent; the counter store only holds it for quick
  * checks. When the counter store has no ledger (first start, or Redis came back empty), today's
- * and this month's spend per key, per team, and of calls without a key (the default scope) is
- * read from the store and seeded, so a Redis restart does not reset budgets.
+ * and this month's spend per key, per team, and of calls the gateway served without a key (the
+ * default scope; applications' own calls stored beside them are not the gateway's and are left
+ * out) is read from the store and seeded, so a Redis restart does not reset budgets.
  *
  * What the store has not received yet (spans still in the gateway's export queue) is not in the
  * rebuild: the gap is the export delay, a few seconds.

@@ -14,6 +14,7 @@ import type { CallInput, CallOutcome } from '../proxy/types.js';
 import { estimateChatUsage, estimateEmbeddingUsage } from '../tokenizer.js';
 import type { ResponseFacts, Usage } from '../translators/types.js';
 import { OPERATION, providerNames, writeRequest, writeResponse } from './attributes.js';
+import type { AgentSessions, RunStep } from './agent-sessions.js';
 import { contain } from './contain.js';
 import type { GatewayMetrics } from './metrics.js';
 import { KEYS } from './spans/keys.js';
@@ -27,6 +28,8 @@ export interface CallTelemetryEnv {
   capture: Capture;
   metrics: GatewayMetrics;
   headers: GatewaySpecHeaders;
+  /** Agent runs of uninstrumented agents: a call with a session header and no traceparent goes under its AGENT span. */
+  agents?: AgentSessions;
 }
 
 function headerOf(h: CallInput['clientHeaders'], name: string): string | undefined {
@@ -123,6 +126,8 @@ export class CallTelemetry implements AttributeSource {
   private errorType: string | undefined;
   /** What refused the call (gateway/policy/refusal.ts, authorize.ts). */
   private refusal: PolicyRefusalSpan | undefined;
+  /** The session's agent run this call is a step of, when the gateway opened one. */
+  private step: RunStep | undefined;
 
   constructor(
     private readonly env: CallTelemetryEnv,
@@ -130,7 +135,16 @@ export class CallTelemetry implements AttributeSource {
     private readonly backends: ReadonlyMap<string, BackendConfig>,
   ) {
     const tracer = env.tracer;
-    if (tracer) this.span = contain(env.metrics, 'telemetry', () => tracer.start(`${OPERATION[input.endpoint]} ${input.model}`, SpanKind.SERVER, parseTraceparent(input.clientHeaders), input.startedAt, this, env.capture), undefined);
+    if (tracer) this.span = contain(env.metrics, 'telemetry', () => tracer.start(`${OPERATION[input.endpoint]} ${input.model}`, SpanKind.SERVER, this.parentOf(input), input.startedAt, this, env.capture), undefined);
+  }
+
+  /** The caller's traceparent, else the AGENT span of its session (agent-sessions.ts), else none. */
+  private parentOf(input: CallInput) {
+    const caller = parseTraceparent(input.clientHeaders);
+    if (caller || !this.env.agents) return caller;
+    const session = headerOf(input.clientHeaders, this.env.headers.session);
+    this.step = session ? this.env.agents.step(session, headerOf(input.clientHeaders, this.env.headers.agent)) : undefined;
+    return this.step?.parent;
   }
 
   /** Starts the child span of an attempt; the returned function ends it. */
@@ -184,6 +198,7 @@ export class CallTelemetry implements AttributeSource {
     contain(metrics, 'metrics', () => metrics.recordCall(dims, (now - input.startedAt) / 1000, status, this.usage, ttftMs !== undefined ? ttftMs / 1000 : undefined), undefined);
     const span = this.span;
     if (span) contain(metrics, 'telemetry', () => endSpan(span, this.errorType && (message || this.errorType), now), undefined);
+    this.step?.done();
   }
 
   /** The call was refused by a limit, a budget, or its key's allowed routes or models: its span says which (tracegate.policy.*). */

@@ -35,6 +35,8 @@ describe('spend per team and key', () => {
     call(day.getTime() + 5 * MIN + 1000, 'search', 'search-prod', 16, app), // recorded by the application too: counts once
     // an application's own span naming a key bills nothing to it
     llmSpan({ model: 'gpt-4o-mini', provider: 'openai', usage: { prompt: 5, completion: 5 }, start: ns(day.getTime() + 6 * MIN), attributes: { 'tracegate.team': 'search', 'tracegate.key': 'search-prod' } }),
+    // a call the gateway served without a key: the default scope's spend
+    call(day.getTime() + 8 * MIN, '', '', 128),
   ];
   const late = [call(day.getTime() + 7 * MIN, 'search', 'search-prod', 32), call(day.getTime(), 'support', 'support-prod', 64)];
 
@@ -47,8 +49,10 @@ describe('spend per team and key', () => {
   });
   afterAll(async () => store?.destroy());
 
+  // The keyless row is the gateway's keyless call alone: the application's own span above (no
+  // key, never through the gateway) is in usage_minutely's empty row but in no gateway budget.
   const monthly = [
-    { team: '', key: '', usd: 0.00000375, calls: 1 },
+    { team: '', key: '', usd: 128, calls: 1 },
     { team: 'search', key: 'search-dev', usd: 2, calls: 1 },
     { team: 'search', key: 'search-prod', usd: 17, calls: 2 },
     { team: 'support', key: 'support-prod', usd: 12, calls: 2 },
@@ -57,7 +61,7 @@ describe('spend per team and key', () => {
   it('sums each call once since the start of the month and of the day', async () => {
     expect(pick(await querySpend(store.client, db, { start: month }))).toEqual(monthly);
     expect(pick(await querySpend(store.client, db, { start: day }))).toEqual([
-      { team: '', key: '', usd: 0.00000375, calls: 1 },
+      { team: '', key: '', usd: 128, calls: 1 },
       { team: 'search', key: 'search-prod', usd: 16, calls: 1 },
       { team: 'support', key: 'support-prod', usd: 8, calls: 1 },
     ]);
@@ -68,13 +72,17 @@ describe('spend per team and key', () => {
     ]);
   });
 
-  it('agrees with usage by team and key', async () => {
+  it('agrees with usage by team and key, except that its keyless row holds only the gateway\'s calls', async () => {
     const usage = await queryUsage(store.client, db, parseUsageParams({ since: month.toISOString(), by: 'team,key', limit: 100 }));
     const spend = await querySpend(store.client, db, { start: month });
     const asSpend = usage.map((r) => ({ team: r.team, key: r.key, usd: Number(r.cost_usd), calls: r.calls }));
-    expect(asSpend.sort((a, b) => `${a.team}/${a.key}`.localeCompare(`${b.team}/${b.key}`))).toEqual(
-      spend.map((r) => ({ team: r.team, key: r.key, usd: Number(r.usd.toFixed(6)), calls: r.calls })),
+    const keyed = <T extends { team: string; key: string }>(rows: T[]) => rows.filter((r) => r.team || r.key);
+    expect(keyed(asSpend).sort((a, b) => `${a.team}/${a.key}`.localeCompare(`${b.team}/${b.key}`))).toEqual(
+      keyed(spend).map((r) => ({ team: r.team, key: r.key, usd: Number(r.usd.toFixed(6)), calls: r.calls })),
     );
+    // usage's keyless row: the gateway's keyless call and the application's own; spend's: the gateway's alone
+    expect(asSpend.find((r) => !r.team && !r.key)).toEqual({ team: '', key: '', usd: 128.000004, calls: 2 });
+    expect(pick(spend).find((r) => !r.team && !r.key)).toEqual({ team: '', key: '', usd: 128, calls: 1 });
   });
 
   it('counts spans stored since the rollup last ran, and the same once it has', async () => {

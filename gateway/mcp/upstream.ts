@@ -1,0 +1,194 @@
+/**
+ * The MCP gateway's client of one MCP server (Streamable HTTP): a message POSTed, its answer read
+ * as JSON or as an SSE stream. Notifications a server sends before its answer (progress, logs)
+ * are handed on as they come; a request a server makes of the client (sampling, elicitation,
+ * roots) is answered at once with method-not-found, since the gateway does not relay them.
+ *
+ * A server is not trusted: every answer is bounded in bytes (gateway.mcp.maxResponseBytes),
+ * nesting and time (the McpServer's timeout), and whatever it sends that is not MCP becomes an
+ * RpcError for that one request.
+ */
+import { Agent, request, type Dispatcher } from 'undici';
+import { checkJsonText } from '../handlers/body.js';
+import type { McpServerConfig } from '../config/model.js';
+import { SseLimitError, SseParser } from '../sse.js';
+import { errorResponse, isRequest, isResponse, readServerMessage, RPC, RpcError, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from './jsonrpc.js';
+
+export interface UpstreamTarget {
+  server: McpServerConfig;
+  /** Its credential, from GatewayConfig.mcpKeys. */
+  credential?: string;
+}
+
+export interface UpstreamSend extends UpstreamTarget {
+  message: JsonRpcMessage;
+  /** The server's own session id (null or undefined: none yet, or it runs without). */
+  session?: string | null;
+  protocol?: string;
+  /** W3C trace context for the server (the gateway's span). */
+  traceparent?: string;
+  tracestate?: string;
+  /** The client went away or cancelled. */
+  signal?: AbortSignal;
+  /** Notifications that arrive before the answer, in order. */
+  onNotification?: (m: JsonRpcMessage) => void;
+  maxBytes: number;
+  /** Overrides the server's timeout (ms). */
+  timeoutMs?: number;
+}
+
+export interface UpstreamAnswer {
+  /** The answer to a request; undefined for a notification (202). */
+  response?: JsonRpcResponse;
+  /** Mcp-Session-Id the server set (initialize), if any. */
+  session?: string;
+  /** HTTP status of the answer. */
+  status: number;
+}
+
+/** Nesting an MCP server's message may have: a tool's result schema can nest deeper than a chat request. */
+const MAX_UPSTREAM_DEPTH = 128;
+const SERVER_REQUEST_REFUSED = 'the tracegate MCP gateway does not relay requests from MCP servers to clients (sampling, elicitation, roots)';
+
+/** One undici Agent for all MCP servers (keep-alive per origin). */
+export function mcpDispatcher(): Agent {
+  return new Agent({ keepAliveTimeout: 10_000, connections: 64 });
+}
+
+function headersFor(s: UpstreamSend): Record<string, string> {
+  const h: Record<string, string> = { ...s.server.headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  if (s.credential !== undefined) h[s.server.authHeader] = s.server.authHeader === 'authorization' ? `Bearer ${s.credential}` : s.credential;
+  if (s.session) h['mcp-session-id'] = s.session;
+  if (s.protocol) h['mcp-protocol-version'] = s.protocol;
+  if (s.traceparent) h.traceparent = s.traceparent;
+  if (s.tracestate) h.tracestate = s.tracestate;
+  return h;
+}
+
+const upstreamError = (server: string, what: string, code: number = RPC.UPSTREAM_ERROR) => new RpcError(code, `MCP server "${server}" ${what}`, { server });
+
+function parseServerJson(server: string, text: string): JsonRpcMessage[] {
+  let v: unknown;
+  try {
+    checkJsonText(text, MAX_UPSTREAM_DEPTH);
+    v = JSON.parse(text);
+  } catch {
+    throw upstreamError(server, 'answered with something that is not JSON');
+  }
+  const list = Array.isArray(v) ? v : [v];
+  return list.map((m) => {
+    const msg = readServerMessage(m);
+    if (!msg) throw upstreamError(server, 'answered with something that is not a JSON-RPC message');
+    return msg;
+  });
+}
+
+export class McpUpstreams {
+  constructor(private readonly dispatcher: Dispatcher = mcpDispatcher()) {}
+
+  /** Sends one message; resolves with the answer, or rejects with an RpcError naming the server. */
+  async send(s: UpstreamSend): Promise<UpstreamAnswer> {
+    const name = s.server.name;
+    const timeoutMs = s.timeoutMs ?? s.server.timeoutMs;
+    const local = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => ((timedOut = true), local.abort()), timeoutMs);
+    timer.unref();
+    const onAbort = () => local.abort();
+    s.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const res = await request(s.server.url, { method: 'POST', headers: headersFor(s), body: JSON.stringify(s.message), signal: local.signal, dispatcher: this.dispatcher });
+      const session = typeof res.headers['mcp-session-id'] === 'string' ? res.headers['mcp-session-id'] : undefined;
+      if (res.statusCode === 202) {
+        await res.body.dump();
+        if (isRequest(s.message)) throw upstreamError(name, 'accepted a request without answering it (HTTP 202)');
+        return { status: 202, session };
+      }
+      if (res.statusCode === 404 && s.session) {
+        await res.body.dump();
+        throw new RpcError(RPC.SESSION_NOT_FOUND, `MCP server "${name}" no longer knows this session: initialize again`, { server: name }, 404);
+      }
+      const type = String(res.headers['content-type'] ?? '').toLowerCase();
+      const id = isRequest(s.message) ? s.message.id : undefined;
+      if (type.startsWith('text/event-stream')) return { status: res.statusCode, session, response: await this.readStream(s, res.body, id) };
+      const text = await readBounded(res.body, s.maxBytes, name);
+      if (res.statusCode >= 400 && !type.startsWith('application/json')) throw upstreamError(name, `answered HTTP ${res.statusCode}`);
+      if (id === undefined) return { status: res.statusCode, session };
+      if (!text) throw upstreamError(name, `answered HTTP ${res.statusCode} with no message`);
+      const answer = parseServerJson(name, text).find((m): m is JsonRpcResponse => isResponse(m) && m.id === id);
+      if (!answer) throw upstreamError(name, res.statusCode >= 400 ? `answered HTTP ${res.statusCode}` : 'answered without a response to the request');
+      return { status: res.statusCode, session, response: answer };
+    } catch (err) {
+      if (err instanceof RpcError) throw err;
+      if (timedOut) throw upstreamError(name, `did not answer within ${timeoutMs} ms`, RPC.REQUEST_TIMEOUT);
+      if (s.signal?.aborted) throw upstreamError(name, 'call was cancelled by the client');
+      throw upstreamError(name, `could not be reached (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`);
+    } finally {
+      clearTimeout(timer);
+      s.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Reads SSE events until the answer to `id` (a notification's stream: until it ends). */
+  private async readStream(s: UpstreamSend, body: AsyncIterable<Buffer>, id: JsonRpcId | undefined): Promise<JsonRpcResponse | undefined> {
+    const name = s.server.name;
+    const parser = new SseParser({ maxLineBytes: s.maxBytes, maxEventBytes: s.maxBytes });
+    try {
+      for await (const chunk of body) {
+        for (const ev of parser.push(chunk)) {
+          if (ev.event !== undefined && ev.event !== 'message') continue;
+          if (!ev.data) continue; // priming events (an id and no data) carry nothing
+          for (const m of parseServerJson(name, ev.data)) {
+            if (isResponse(m)) {
+              if (id !== undefined && m.id === id) {
+                (body as unknown as { destroy?: () => void }).destroy?.();
+                return m;
+              }
+            } else if (isRequest(m)) void this.refuseServerRequest(s, m.id);
+            else s.onNotification?.(m);
+          }
+        }
+      }
+    } catch (err) {
+      if (err instanceof SseLimitError) throw upstreamError(name, `sent an event larger than ${s.maxBytes} bytes (gateway.mcp.maxResponseBytes)`, RPC.UPSTREAM_TOO_LARGE);
+      throw err;
+    }
+    if (id !== undefined) throw upstreamError(name, 'ended its stream without answering the request');
+    return undefined;
+  }
+
+  private async refuseServerRequest(s: UpstreamSend, id: JsonRpcId): Promise<void> {
+    const answer = errorResponse(id, { code: RPC.METHOD_NOT_FOUND, message: SERVER_REQUEST_REFUSED });
+    await this.send({ ...s, message: answer, onNotification: undefined, signal: undefined, timeoutMs: 5000 }).catch(() => undefined);
+  }
+
+  /** Ends the server's session (DELETE with its Mcp-Session-Id); failures are ignored, as the server may be gone. */
+  async terminate(t: UpstreamTarget, session: string, protocol: string): Promise<void> {
+    const headers = headersFor({ ...t, session, protocol, message: { jsonrpc: '2.0', method: 'noop' }, maxBytes: 0 });
+    try {
+      const res = await request(t.server.url, { method: 'DELETE', headers, dispatcher: this.dispatcher, signal: AbortSignal.timeout(Math.min(5000, t.server.timeoutMs)) });
+      await res.body.dump();
+    } catch {
+      // best effort: the server's session expires on its own
+    }
+  }
+
+  close(): Promise<void> {
+    return this.dispatcher.close();
+  }
+}
+
+/** A body as text, refused past `max` bytes without reading the rest. */
+async function readBounded(body: AsyncIterable<Buffer> & { destroy?: () => void }, max: number, server: string): Promise<string> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body) {
+    n += chunk.length;
+    if (n > max) {
+      body.destroy?.();
+      throw upstreamError(server, `answered with more than ${max} bytes (gateway.mcp.maxResponseBytes)`, RPC.UPSTREAM_TOO_LARGE);
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
