@@ -76,7 +76,7 @@ describe('spend per team and key', () => {
     const usage = await queryUsage(store.client, db, parseUsageParams({ since: month.toISOString(), by: 'team,key', limit: 100 }));
     const spend = await querySpend(store.client, db, { start: month });
     const asSpend = usage.map((r) => ({ team: r.team, key: r.key, usd: Number(r.cost_usd), calls: r.calls }));
-    const keyed = <T extends { team: string; key: string }>(rows: T[]) => rows.filter((r) => r.team || r.key);
+    const keyed = <T extends { team: unknown; key: unknown }>(rows: T[]) => rows.filter((r) => r.team || r.key);
     expect(keyed(asSpend).sort((a, b) => `${a.team}/${a.key}`.localeCompare(`${b.team}/${b.key}`))).toEqual(
       keyed(spend).map((r) => ({ team: r.team, key: r.key, usd: Number(r.usd.toFixed(6)), calls: r.calls })),
     );
