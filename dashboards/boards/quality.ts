@@ -7,7 +7,8 @@ import { traceLink } from './traces.js';
 
 /**
  * Model quality from `evaluations` (one row per score: LLM judges, code, human feedback, and
- * the collector's heuristic checks) and finish reasons from `llm_spans`.
+ * the collector's heuristic checks), the online evaluators' runs (`evaluator_runs`: pass/fail,
+ * evaluation errors, judge spend) and finish reasons from `llm_spans`.
  * Heuristic failure rates count each call once: only findings on counted calls (the span the
  * call is billed by), divided by counted calls from the rollup.
  */
@@ -21,6 +22,12 @@ const SCORES_WHERE = where('$__timeFilter(timestamp)', "source != 'heuristic'", 
 const FINDINGS_WHERE = where('$__timeFilter(timestamp)', "source = 'heuristic'", `span_id IN (SELECT span_id FROM llm_spans WHERE ${CALLS_WHERE})`);
 
 const E = bucket('timestamp', 60);
+
+/** Online evaluators' runs on calls matching the variables (span_id is the scored span). */
+const RUNS_WHERE = where('$__timeFilter(timestamp)', matchingCalls('span_id', 'span_id'));
+
+/** Route and team of the scored call, for scores (evaluations keep the model, not these). */
+const CALL_ROUTE_TEAM = 'LEFT JOIN (SELECT span_id AS sid, any(route) AS call_route, any(team) AS call_team FROM llm_spans WHERE $__timeFilter(timestamp) GROUP BY span_id) AS c ON c.sid = span_id';
 
 export function qualityDashboard(): Dashboard {
   return board({
@@ -67,6 +74,78 @@ export function qualityDashboard(): Dashboard {
         GROUP BY time, model
         ORDER BY time`,
         { decimals: 2 },
+      ),
+      stat(
+        'Evaluator pass rate',
+        `SELECT avg(passed) AS pass_rate FROM evaluator_runs WHERE ${RUNS_WHERE} AND passed IS NOT NULL`,
+        { unit: 'percentunit', decimals: 1, description: 'Share of online evaluations (LLM judges and code checks) whose verdict passes.' },
+      ),
+      stat(
+        'Evaluation errors',
+        `SELECT countIf(status = 'error') AS errors FROM evaluator_runs WHERE ${RUNS_WHERE}`,
+        { unit: 'short', description: 'Evaluations that ended without a score after their retries: the judge timed out, answered what cannot be read, or was refused (budget, limits).' },
+      ),
+      stat(
+        'Evaluation cost',
+        `SELECT sum(cost_total) AS cost FROM evaluator_runs WHERE ${RUNS_WHERE}`,
+        { unit: 'currencyUSD', decimals: 4, description: "Judge calls' spend, attributed to the evaluators: never part of the application's usage." },
+      ),
+      stat(
+        'Judge tokens',
+        `SELECT sum(prompt_tokens + completion_tokens) AS tokens FROM evaluator_runs WHERE ${RUNS_WHERE}`,
+        { unit: 'short' },
+      ),
+      timeseries(
+        'Pass rate by evaluator',
+        `
+        SELECT ${E} AS time, evaluator, avg(passed) AS pass_rate
+        FROM evaluator_runs
+        WHERE ${RUNS_WHERE} AND passed IS NOT NULL
+        GROUP BY time, evaluator
+        ORDER BY time`,
+        { unit: 'percentunit' },
+      ),
+      timeseries(
+        'Evaluation cost by evaluator',
+        `
+        SELECT ${E} AS time, evaluator, sum(cost_total) AS cost
+        FROM evaluator_runs
+        WHERE ${RUNS_WHERE}
+        GROUP BY time, evaluator
+        ORDER BY time`,
+        { unit: 'currencyUSD', stack: true, bars: true, description: 'Judge spend per evaluator (its own budget), apart from application usage.' },
+      ),
+      timeseries(
+        'Score by route',
+        `
+        SELECT ${E} AS time, call_route AS route, avg(score) AS mean_score
+        FROM evaluations ${CALL_ROUTE_TEAM}
+        WHERE ${SCORES_WHERE} AND score IS NOT NULL AND call_route != ''
+        GROUP BY time, route
+        ORDER BY time`,
+        { decimals: 2 },
+      ),
+      timeseries(
+        'Score by team',
+        `
+        SELECT ${E} AS time, call_team AS team, avg(score) AS mean_score
+        FROM evaluations ${CALL_ROUTE_TEAM}
+        WHERE ${SCORES_WHERE} AND score IS NOT NULL AND call_team != ''
+        GROUP BY time, team
+        ORDER BY time`,
+        { decimals: 2 },
+      ),
+      table(
+        'Scores by evaluator, model, route and team',
+        `
+        SELECT name AS evaluator, model, call_route AS route, call_team AS team, count() AS scores,
+               avg(score) AS mean_score, countIf(label = 'error' AND score IS NULL) AS errors
+        FROM evaluations ${CALL_ROUTE_TEAM}
+        WHERE ${SCORES_WHERE}
+        GROUP BY evaluator, model, route, team
+        ORDER BY evaluator, scores DESC
+        LIMIT 200`,
+        { w: 24, h: 8 },
       ),
       timeseries(
         'Heuristic failure rate',

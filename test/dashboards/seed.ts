@@ -1,8 +1,9 @@
 import type { SpanEvent, SpanRecord } from '../../collector/model.js';
 import { TG } from '../../common/semconv.js';
+import { recordAttributes, resultEvent, type EvaluationRecord } from '../../collector/evaluators/emit.js';
 import { computeCost, indexPrices, loadPriceTable } from '../../schemas/prices.js';
 import type { TempStore } from '../helpers/store.js';
-import { agentSpan, evaluationEvent, gatewaySpan, insertSpans, llmSpan, ns, retrieverSpan, toolSpan, type Usage } from '../helpers/spans.js';
+import { agentSpan, evaluationEvent, gatewaySpan, insertSpans, llmSpan, makeSpan, ns, retrieverSpan, toolSpan, type Usage } from '../helpers/spans.js';
 
 /**
  * A realistic few hours of traffic for the dashboard and query tests, written into
@@ -12,6 +13,8 @@ import { agentSpan, evaluationEvent, gatewaySpan, insertSpans, llmSpan, ns, retr
  *   streams, errors, rate-limit refusals, fallbacks, retries and circuit-breaker skips;
  * - agent runs (AGENT → RETRIEVER, LLM with the gateway's child span, TOOL, one failing tool);
  * - evaluation events from an LLM judge, human feedback and heuristics;
+ * - online evaluators' EVALUATOR spans (collector/evaluators): an LLM judge with its judge
+ *   spend, some evaluation errors, and a code check;
  * - the collector's own counters in `collector_stats`.
  * Deterministic for a given anchor time.
  */
@@ -179,6 +182,50 @@ function agentRun(n: number, startMs: number, r: Rng): SpanRecord[] {
   return spans;
 }
 
+const strings = (a: Record<string, unknown>) => Object.fromEntries(Object.entries(a).map(([k, v]) => [k, String(v)]));
+
+/**
+ * The EVALUATOR spans online evaluators write on a successful call, as collector/evaluators/emit.ts
+ * builds them: every 4th call judged (every 12th judgement an evaluation error), every 6th checked.
+ * Derived from the call alone (no draw from the generator, so the rest of the seed is unchanged).
+ */
+function evaluatorSpans(call: SpanRecord, i: number): SpanRecord[] {
+  if (call.statusCode === 'Error') return [];
+  const endMs = Number(call.endTimeUnixNano / 1_000_000n) + 2000;
+  const target = { traceId: call.traceId, spanId: call.spanId, kind: 'LLM' };
+  const records: EvaluationRecord[] = [];
+  if (i % 4 === 0) {
+    const error = i % 12 === 0;
+    const relevant = i % 3 !== 1;
+    const judge = { model: 'gpt-4o-mini', traceId: hex(0xe1a000 + i, 32), promptTokens: 300 + i, completionTokens: 20, costUsd: (300 + i) * 0.15e-6 + 20 * 0.6e-6 };
+    records.push(
+      error
+        ? { evaluator: 'relevance-judge', version: 'v1', source: 'llm', target, status: 'error', errorType: 'timeout', message: 'the judge did not answer in time', attempts: 3, judge, startMs: endMs - 1500, endMs }
+        : { evaluator: 'relevance-judge', version: 'v1', source: 'llm', target, status: 'ok', score: relevant ? 1 : 0, label: relevant ? 'relevant' : 'unrelated', explanation: 'seeded judge', passed: relevant, attempts: 1, judge, startMs: endMs - 900, endMs },
+    );
+  }
+  if (i % 6 === 0) {
+    const ok = i % 5 !== 0;
+    records.push({ evaluator: 'valid-json', version: 'v1', source: 'code', target, status: 'ok', score: ok ? 1 : 0, label: ok ? 'pass' : 'fail', explanation: 'seeded check', passed: ok, attempts: 1, startMs: endMs, endMs: endMs + 1 });
+  }
+  return records.map((rec, k) => {
+    const event = resultEvent(rec);
+    return makeSpan({
+      traceId: call.traceId,
+      spanId: hex(0xe7a0000 + i * 4 + k, 16),
+      parentSpanId: call.spanId,
+      name: `evaluate ${rec.evaluator}`,
+      serviceName: 'tracegate-evaluator',
+      start: ns(rec.startMs),
+      durationMs: rec.endMs - rec.startMs,
+      status: rec.status === 'error' ? 'Error' : 'Unset',
+      attributes: strings(recordAttributes(rec)),
+      events: event ? [{ timeUnixNano: ns(rec.endMs), name: 'gen_ai.evaluation.result', attributes: strings(event) }] : [],
+      links: [{ traceId: call.traceId, spanId: call.spanId, traceState: '', attributes: {} }],
+    });
+  });
+}
+
 /** Builds every seeded span; `anchorMs` is the end of the window. */
 export function seedSpans(anchorMs: number): { spans: SpanRecord[]; facts: SeedFacts } {
   const r = rng(42);
@@ -186,7 +233,8 @@ export function seedSpans(anchorMs: number): { spans: SpanRecord[]; facts: SeedF
   const spans: SpanRecord[] = [];
   const calls = 150;
   for (let i = 0; i < calls; i++) {
-    spans.push(gatewayCall({ i, traceId: hex(0x7e000 + i, 32), spanId: hex(0x5000 + i, 16), startMs: startMs + i * 70_000, session: `sess-${i % 12}`, user: `user-${i % 7}` }, r));
+    const call = gatewayCall({ i, traceId: hex(0x7e000 + i, 32), spanId: hex(0x5000 + i, 16), startMs: startMs + i * 70_000, session: `sess-${i % 12}`, user: `user-${i % 7}` }, r);
+    spans.push(call, ...evaluatorSpans(call, i));
   }
   const agentTraceIds: string[] = [];
   for (let n = 0; n < 8; n++) {
