@@ -24,7 +24,7 @@ export function gatewayDashboard(): Dashboard {
   return board({
     uid: 'tracegate-gateway',
     title: 'tracegate / Gateway overview',
-    description: 'Golden signals of the gateway: traffic, errors, latency and time to first token, fallbacks, retries, circuit breakers, rate limits.',
+    description: 'Golden signals of the gateway: traffic, errors, latency and time to first token, fallbacks, retries, circuit breakers, policy refusals (rate limits, budgets, keys).',
     variables: standardVariables(),
     panels: [
       stat('Requests per second', `SELECT sum(calls) / greatest(dateDiff('second', $__fromTime, $__toTime), 1) AS rps FROM usage_minutely WHERE ${USAGE_WHERE}`, { unit: 'reqps', decimals: 2 }),
@@ -35,9 +35,9 @@ export function gatewayDashboard(): Dashboard {
         { unit: 'ms' },
       ),
       stat(
-        'Rate-limit refusals',
-        `SELECT countIf(refusal = 'rate_limit') AS refusals FROM llm_spans WHERE ${CALLS_WHERE}`,
-        { unit: 'short', description: 'Requests the gateway answered 429 itself because a key exceeded its limit.' },
+        'Policy refusals',
+        `SELECT countIf(refusal != '') AS refusals FROM llm_spans WHERE ${CALLS_WHERE}`,
+        { unit: 'short', description: 'Calls the gateway refused itself: 429 for a rate limit or budget, 403 for a route or model the key may not use, 503 when limits could not be checked (llm_spans.refusal, from tracegate.refusal).' },
       ),
       timeseries(
         'Requests per second by route',
@@ -122,7 +122,7 @@ export function gatewayDashboard(): Dashboard {
         { unit: 'short', bars: true, description: 'Per bucket: calls answered by a fallback backend, retries, backends passed over because their circuit breaker was open.' },
       ),
       timeseries(
-        'Rate-limit refusals by key',
+        'Policy refusals by key',
         `
         SELECT ${bucket('timestamp', 60)} AS time, key_name, count() AS refusals
         FROM llm_spans
@@ -130,6 +130,23 @@ export function gatewayDashboard(): Dashboard {
         GROUP BY time, key_name
         ORDER BY time`,
         { unit: 'short', bars: true },
+      ),
+      timeseries(
+        'Policy refusals by reason and scope',
+        `
+        SELECT ${bucket('Timestamp', 60)} AS time,
+               concat(SpanAttributes['tracegate.policy.reason'], ' / ', SpanAttributes['tracegate.policy.scope']) AS refusal,
+               count() AS refusals
+        ${GATEWAY_SPANS}
+          AND SpanAttributes['tracegate.policy.reason'] != ''
+        GROUP BY time, refusal
+        ORDER BY time`,
+        {
+          unit: 'short',
+          bars: true,
+          description:
+            'Refused calls by tracegate.policy.reason (requests, tokens, input_tokens, output_tokens, concurrency, daily_budget, monthly_budget, store_unavailable, route, model) and tracegate.policy.scope (key, team, default, store), from the refusal spans.',
+        },
       ),
       table(
         'Backends',

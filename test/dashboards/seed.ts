@@ -93,6 +93,13 @@ function qualityEvents(i: number, at: bigint, finish: string, r: Rng): SpanEvent
   return events;
 }
 
+/** Policy refusals as the gateway's spans carry them (gateway/policy/refusal.ts). */
+const REFUSALS = [
+  { reason: 'requests', scope: 'key', limit: 'requestsPerMinute' },
+  { reason: 'daily_budget', scope: 'team', limit: 'budget.dailyUsd' },
+  { reason: 'tokens', scope: 'key', limit: 'tokensPerMinute' },
+].map((r) => ({ [TG.REFUSAL]: r.reason, [TG.POLICY_REASON]: r.reason, [TG.POLICY_SCOPE]: r.scope, [TG.POLICY_LIMIT]: r.limit }));
+
 /** One call as the gateway records it. */
 function gatewayCall(o: CallOpts, r: Rng): SpanRecord {
   const { i } = o;
@@ -110,7 +117,8 @@ function gatewayCall(o: CallOpts, r: Rng): SpanRecord {
   const error = refused ? 'rate limit of key exceeded' : failed ? `provider ${m.provider} failed` : undefined;
   const attributes: Record<string, string> = { [TG.RETRIES]: i % 7 === 2 ? '1' : '0' };
   if (i % 17 === 8) attributes[TG.CIRCUIT_SKIPPED] = 'openai-primary';
-  if (refused) attributes[TG.REFUSAL] = 'rate_limit';
+  // As gateway/policy writes a refusal: its reason (the same in tracegate.refusal) and scope.
+  if (refused) Object.assign(attributes, REFUSALS[i % REFUSALS.length]);
   const ok = !error;
   const cost = ok ? priced(m.model, usage) : undefined;
   return gatewaySpan({
