@@ -22,6 +22,11 @@ export interface TraceNode {
   cost: number;
   /** False for a model call whose tokens and cost are counted on another span (the gateway's). */
   counted: boolean;
+  /**
+   * An OpenInference span (a row of llm_spans): what agent_runs.span_count counts. Not the
+   * gateway's per-attempt spans nor plain spans (HTTP clients). Absent means true.
+   */
+  openInference?: boolean;
   /** Milliseconds since the epoch. */
   startMs: number;
   durationMs: number;
@@ -33,7 +38,10 @@ export interface TraceNode {
 export interface Trace {
   traceId: string;
   roots: TraceNode[];
+  /** OpenInference spans, as agent_runs.span_count counts them. */
   spanCount: number;
+  /** Other spans shown in the tree: the gateway's per-attempt spans, HTTP client spans. */
+  plainSpans: number;
   startMs: number;
   durationMs: number;
   /** Counted model calls only: each call once. */
@@ -156,6 +164,7 @@ function toNode(s: SpanRow, t: TypedRow | undefined): TraceNode {
     totalTokens: t ? Number(t.total_tokens) : Number(s.total) || prompt + completion,
     cost: t ? Number(t.cost_total) : Number(s.cost) || 0,
     counted: t ? Number(t.counted) === 1 : modelCall,
+    openInference: t !== undefined || s.oi_kind !== '',
     startMs: Number(s.start_ms),
     durationMs: Number(s.duration_ms),
     status: s.status,
@@ -181,10 +190,12 @@ export function buildTrace(traceId: string, input: TraceNode[]): Trace {
   const startMs = Math.min(...nodes.map((n) => n.startMs));
   const endMs = Math.max(...nodes.map((n) => n.startMs + n.durationMs));
   const counted = nodes.filter((n) => n.counted);
+  const openInference = nodes.filter((n) => n.openInference !== false).length;
   return {
     traceId,
     roots,
-    spanCount: nodes.length,
+    spanCount: openInference,
+    plainSpans: nodes.length - openInference,
     startMs,
     durationMs: endMs - startMs,
     totalTokens: counted.reduce((s, n) => s + n.totalTokens, 0),
@@ -230,7 +241,9 @@ export function renderTraceTree(trace: Trace): string {
   const widths = header.map((_, i) => Math.max(...rowsText.map((r) => [...r[i]].length)));
   const fmt = (r: string[]) => r.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join('  ').trimEnd();
   const title =
-    `trace ${trace.traceId} · ${trace.spanCount} span${trace.spanCount === 1 ? '' : 's'} · ${formatDuration(trace.durationMs)}` +
+    `trace ${trace.traceId} · ${trace.spanCount} span${trace.spanCount === 1 ? '' : 's'}` +
+    (trace.plainSpans ? ` (+${trace.plainSpans} plain)` : '') +
+    ` · ${formatDuration(trace.durationMs)}` +
     ` · ${trace.totalTokens} tokens · ${formatCost(trace.cost)}`;
   const note = lines.some((l) => l.cells[2].startsWith('(')) ? '\n(figures in parentheses are counted once, on the gateway span of the same call)' : '';
   return `${title}\n\n${rowsText.map(fmt).join('\n')}\n${note}`;

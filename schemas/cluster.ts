@@ -13,9 +13,11 @@
  *   shard runs them too: the rows they write are versioned (ReplacingMergeTree), so a second
  *   replica's identical rows collapse, except the append-only evaluator-link stream of
  *   `evaluations`, which may repeat a score per replica;
- * - plain views read the Distributed tables;
+ * - plain views read the Distributed tables; each also gets a `<name>_local` twin over the local
+ *   tables, which refreshable views read;
  * - a column change (ALTER TABLE … ADD/DROP/MODIFY/RENAME/COMMENT COLUMN) of a split table goes
- *   to the local table and to its Distributed table, which must list the same columns.
+ *   to the local table and to its Distributed table, which must list the same columns; an index
+ *   change (ADD/DROP/MATERIALIZE/CLEAR INDEX) to the local table only.
  */
 const EVERYWHERE = new Set(['model_prices']);
 
@@ -49,10 +51,25 @@ function renderTable(statement: string, match: RegExpExecArray, cluster: string,
 function renderMaterializedView(statement: string, match: RegExpExecArray, cluster: string): string[] {
   let out = `CREATE MATERIALIZED VIEW ${match[1] ?? ''}${match[2]} ON CLUSTER ${cluster}` + statement.slice(match[0].length);
   out = out.replace(/\bTO\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/i, 'TO $1.$2_local');
-  out = out.replace(/\bFROM\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/gi, (all: string, db: string, name: string) =>
+  return [toLocalReads(out)];
+}
+
+/** Reads of `db.name` in a query made to read the node's own part of the data. */
+function toLocalReads(query: string): string {
+  return query.replace(/\bFROM\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/gi, (all: string, db: string, name: string) =>
     EVERYWHERE.has(name) ? all : `FROM ${db}.${name}_local`,
   );
-  return [out];
+}
+
+/**
+ * A plain view twice: as written, over the Distributed tables, for readers; and `<name>_local`
+ * over the node's local tables (and other views' local variants), for the refreshable views,
+ * which compute their own shard.
+ */
+function renderView(statement: string, match: RegExpExecArray, cluster: string): string[] {
+  const [head, create, db, name] = match;
+  const rest = statement.slice(head.length);
+  return [`${head} ON CLUSTER ${cluster}${rest}`, `${create}${db}.${name}_local ON CLUSTER ${cluster}${toLocalReads(rest)}`];
 }
 
 export function renderClusterDdl(statement: string, cluster: string, database: string): string[] {
@@ -61,13 +78,21 @@ export function renderClusterDdl(statement: string, cluster: string, database: s
   if (table) return renderTable(statement, table, cluster, database);
   const mv = /^CREATE\s+MATERIALIZED\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?([A-Za-z0-9_]+\.[A-Za-z0-9_]+)/i.exec(statement);
   if (mv) return renderMaterializedView(statement, mv, cluster);
-  const other = /^(CREATE\s+(?:OR\s+REPLACE\s+)?(?:VIEW|DATABASE|DICTIONARY|FUNCTION)\s+(?:IF\s+NOT\s+EXISTS\s+)?[A-Za-z0-9_.]+)/i.exec(statement);
+  const view = /^(CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?)([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/i.exec(statement);
+  if (view) return renderView(statement, view, cluster);
+  const other = /^(CREATE\s+(?:OR\s+REPLACE\s+)?(?:DATABASE|DICTIONARY|FUNCTION)\s+(?:IF\s+NOT\s+EXISTS\s+)?[A-Za-z0-9_.]+)/i.exec(statement);
   if (other) return [`${other[1]} ${onCluster}${statement.slice(other[1].length)}`];
   const column = /^ALTER\s+TABLE\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\s+((?:ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b[\s\S]*)$/i.exec(statement);
   if (column) {
     const [, db, name, change] = column;
     const tables = EVERYWHERE.has(name) ? [name] : [`${name}_local`, name];
     return tables.map((t) => `ALTER TABLE ${db}.${t} ${onCluster} ${change}`);
+  }
+  const index = /^ALTER\s+TABLE\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\s+((?:ADD|DROP|MATERIALIZE|CLEAR)\s+INDEX\b[\s\S]*)$/i.exec(statement);
+  if (index) {
+    // a data-skipping index lives on the table that holds the parts, not on the Distributed one
+    const [, db, name, change] = index;
+    return [`ALTER TABLE ${db}.${EVERYWHERE.has(name) ? name : `${name}_local`} ${onCluster} ${change}`];
   }
   const alter = /^((?:ALTER|DROP|TRUNCATE)\s+TABLE\s+(?:IF\s+EXISTS\s+)?[A-Za-z0-9_.]+)/i.exec(statement);
   if (alter) return [`${alter[1]} ${onCluster}${statement.slice(alter[1].length)}`];

@@ -110,6 +110,7 @@ export const KEYS = {
   policyLimitValue: k(TG.POLICY_LIMIT_VALUE),
   /** The refusal's reason again under the key llm_spans' `refusal` column and the dashboards read. */
   refusal: k(TG.REFUSAL),
+  outputDigest: k(TG.OUTPUT_DIGEST),
   /** The caller's ApiKey document name and its Team: never the key or its hash. */
   key: k(TG.KEY),
   team: k(TG.TEAM),
