@@ -4,45 +4,27 @@
  * with the right parent and token counts.
  */
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCollector, tempStore, type RunningCollector } from '../collector/helpers.js';
-import { DEFAULT_TEXT, startOpenAIStub, type OpenAIStub } from '../helpers/providers/index.js';
-import type { TempStore } from '../helpers/store.js';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TEXT } from '../helpers/providers/index.js';
+import { useGatewayToCollector } from './e2e.js';
 import { backendDoc, config, docs } from './helpers.js';
-import { buildGateway, type Gateway } from '../../gateway/server.js';
 
 const TRACE_ID = 'aa92f3577b34da6a3ce929d0e0e47361';
 const PARENT_ID = 'b0f067aa0ba902b7';
 
-let store: TempStore;
-let collector: RunningCollector;
-let stub: OpenAIStub;
-let gw: Gateway;
-let url: string;
-
-beforeAll(async () => {
-  store = await tempStore();
-  collector = await startCollector(store);
-  stub = await startOpenAIStub({ usage: { input: 30, output: 9, cacheRead: 10 } });
-  const cfg = config(
+const fx = useGatewayToCollector({ usage: { input: 30, output: 9, cacheRead: 10 } }, (otlp, up) =>
+  config(
     docs(
-      `kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { serviceName: gw-e2e, otlpEndpoint: "${collector.grpcUrl}" }`,
-      backendDoc('up', 'openai', stub.url),
+      `kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { serviceName: gw-e2e, otlpEndpoint: "${otlp}" }`,
+      backendDoc('up', 'openai', up),
       'kind: Route\nmetadata: { name: chat }\nspec:\n  rules:\n    - matches: [{ model: gpt-4o-mini }]\n      targets: [{ backend: up }]',
     ),
-  );
-  gw = buildGateway(cfg, { logLevel: 'silent' });
-  url = await gw.listen({ host: '127.0.0.1', port: 0 });
-});
-afterAll(async () => {
-  await gw?.close();
-  await stub?.close();
-  await collector?.stop();
-  await store?.destroy();
-});
+  ),
+);
 
 describe('gateway → collector → ClickHouse', () => {
   it('stores the gateway span under the caller span, with token counts, and its attempt span uncounted', async () => {
+    const { store, collector, gw, url } = fx;
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'k', maxRetries: 0 });
     const r = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` } });
     expect(r.choices[0].message.content).toBe(DEFAULT_TEXT);
