@@ -16,7 +16,7 @@ import { loadConfigFile } from '../../gateway/config/load.js';
 import { formatProblem } from '../../gateway/config/model.js';
 import type { EvaluatorConfig } from '../../schemas/evaluator.js';
 import { parse, UsageError } from '../args.js';
-import { printRows, type OutputFormat } from '../output.js';
+import { OUTPUT_FORMATS, printRows, type OutputFormat } from '../output.js';
 import { openReader, READER_OPTIONS, readerFlags } from '../reader.js';
 
 export const EVALUATE_HELP = `tracegate evaluate --config FILE [--since 24h] [--until TIME] [--evaluator NAME]
@@ -42,34 +42,41 @@ export function describeEvaluator(e: EvaluatorConfig): string {
 
 const BY = { model: 'model', route: 'route', team: 'team', service: 'service_name' } as const;
 
+/**
+ * Scores by evaluator and one dimension of the scored call: evaluations, mean score, pass rate
+ * (online evaluators' verdicts), evaluation errors and the judges' spend. Rows of other sources
+ * (human feedback, heuristics) have no run and count no spend.
+ */
+export function scoresQuery(db: string, by: keyof typeof BY, start: Date, end: Date): { query: string; query_params: Record<string, unknown> } {
+  const col = BY[by];
+  return {
+    query: `SELECT e.name AS evaluator, e.${col} AS ${by}, e.source AS source, count() AS evaluations,
+              round(avgIf(e.score, e.score IS NOT NULL), 4) AS mean_score,
+              round(countIf(r.passed = 1) / nullIf(countIf(r.passed IS NOT NULL), 0), 4) AS pass_rate,
+              countIf(e.label = 'error' AND e.score IS NULL) AS errors,
+              round(sum(r.cost_total), 6) AS judge_cost_usd
+            FROM ${db}.evaluations AS e
+            LEFT JOIN (SELECT carrier_span_id, passed, cost_total FROM ${db}.evaluator_runs
+                       WHERE timestamp >= {start:DateTime64(3)} - INTERVAL 1 DAY) AS r ON r.carrier_span_id = e.carrier_span_id
+            WHERE e.timestamp >= {start:DateTime64(3)} AND e.timestamp < {end:DateTime64(3)}
+            GROUP BY evaluator, ${by}, source ORDER BY evaluator, evaluations DESC
+            SETTINGS join_use_nulls = 1`,
+    query_params: { start: start.getTime() / 1000, end: end.getTime() / 1000 },
+  };
+}
+
 async function printScores(values: Record<string, string | boolean | undefined>): Promise<number> {
   const by = (values.by as string | undefined) ?? 'model';
   if (!(by in BY)) throw new UsageError(`--by must be one of ${Object.keys(BY).join(', ')}`);
   const { start, end } = resolveWindow({ since: (values.since as string) ?? '24h', until: values.until as string | undefined });
   const reader = await openReader(readerFlags(values));
   try {
-    const db = reader.database;
-    const col = BY[by as keyof typeof BY];
-    // evaluations joined to the runs for the judge's spend; rows of other sources (human, heuristic) have none.
-    const rs = await reader.client.query({
-      query: `SELECT e.name AS evaluator, e.${col} AS ${by}, e.source AS source, count() AS evaluations,
-                round(avgIf(e.score, e.score IS NOT NULL), 4) AS mean_score,
-                round(countIf(r.passed = 1) / nullIf(countIf(r.passed IS NOT NULL), 0), 4) AS pass_rate,
-                countIf(e.label = 'error' AND e.score IS NULL) AS errors,
-                round(sum(r.cost_total), 6) AS judge_cost_usd
-              FROM ${db}.evaluations AS e
-              LEFT JOIN (SELECT carrier_span_id, passed, cost_total FROM ${db}.evaluator_runs
-                         WHERE timestamp >= {start:DateTime64(3)} - INTERVAL 1 DAY) AS r ON r.carrier_span_id = e.carrier_span_id AND e.via = 'evaluator_span'
-              WHERE e.timestamp >= {start:DateTime64(3)} AND e.timestamp < {end:DateTime64(3)}
-              GROUP BY evaluator, ${by}, source ORDER BY evaluator, evaluations DESC
-              SETTINGS join_use_nulls = 1`,
-      query_params: { start: start.getTime() / 1000, end: end.getTime() / 1000 },
-      format: 'JSONEachRow',
-    });
+    const rs = await reader.client.query({ ...scoresQuery(reader.database, by as keyof typeof BY, start, end), format: 'JSONEachRow' });
     const rows = await rs.json<Record<string, unknown>>();
-    const format = ((values.format as string) ?? 'table') as OutputFormat;
+    const format = (values.format as string) ?? 'table';
+    if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}`);
     if (format === 'table') process.stdout.write(`scores ${start.toISOString()} → ${end.toISOString()} by evaluator, ${by} (${reader.description})\n\n`);
-    printRows(rows, format, process.stdout);
+    printRows(rows, format as OutputFormat, process.stdout);
     return 0;
   } finally {
     await reader.close();

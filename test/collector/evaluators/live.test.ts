@@ -10,6 +10,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scoresQuery } from '../../../cli/commands/evaluate.js';
 import { exporterResultSink, otlpResultSink } from '../../../collector/evaluators/emit.js';
 import { sampled } from '../../../collector/evaluators/select.js';
 import { buildEvaluatorWorker, type EvaluatorWorker } from '../../../collector/evaluators/worker.js';
@@ -82,10 +83,10 @@ function newWorker(): EvaluatorWorker {
   return buildEvaluatorWorker({ client: store.client, database: db(), sink: otlpResultSink(collector.grpcUrl), gatewayUrl: `${gwUrl}/v1`, settleMs: 0, logger });
 }
 
-async function runOnly(name: string): Promise<EvaluatorWorker> {
+async function runOnly(name: string, retryErrors = false): Promise<EvaluatorWorker> {
   const w = newWorker();
   w.update(only(name), cfg.evaluatorKeys);
-  await w.runUntilDone({ since: Date.now() - 3_600_000, storedBefore: Date.now() + 1000 });
+  await w.runUntilDone({ since: Date.now() - 3_600_000, storedBefore: Date.now() + 1000 }, { retryErrors });
   await w.stop();
   expect(failures).toEqual([]);
   return w;
@@ -294,4 +295,33 @@ describe('hostile judges: counted, retried, then an evaluation error; nothing el
     expect(w.metricsText()).toContain('tracegate_evaluator_backlog{evaluator="relevance"} 1');
     await w.stop();
   }, 60_000);
+
+  it('a re-run (tracegate evaluate) tries an errored span again; the live worker does not', async () => {
+    const live = await runOnly('garbage');
+    expect(live.metrics.evaluations.size).toBe(0);
+    const rerun = await runOnly('garbage', true);
+    expect(rerun.metrics.evaluations.get('garbage\u0000ok')).toBe(1);
+    await landed();
+    const rows = await evaluations('garbage', 2);
+    expect(rows.map((r) => r.label).sort()).toEqual(['error', 'relevant']);
+  }, 60_000);
+});
+
+describe('tracegate evaluate --scores', () => {
+  it('scores by evaluator and model: evaluations, mean score, pass rate, errors and judge cost', async () => {
+    const { query, query_params } = scoresQuery(db(), 'model', new Date(Date.now() - 3_600_000), new Date(Date.now() + 60_000));
+    const rows = await store.rows<{ evaluator: string; model: string; source: string; evaluations: string; mean_score: number; pass_rate: number; errors: string; judge_cost_usd: number }>(query, query_params);
+    const rel = rows.find((r) => r.evaluator === 'relevance')!;
+    expect(rel).toMatchObject({ model: 'gpt-4o-mini', source: 'llm' });
+    expect(Number(rel.evaluations)).toBe(QUESTIONS.length + 1);
+    expect(rel.mean_score).toBeCloseTo(4 / 7, 4);
+    expect(rel.pass_rate).toBeCloseTo(4 / 7, 4);
+    expect(Number(rel.errors)).toBe(0);
+    expect(rel.judge_cost_usd).toBeGreaterThan(0);
+    const slow = rows.find((r) => r.evaluator === 'slow')!;
+    expect(Number(slow.errors)).toBe(1);
+    expect(slow.mean_score).toBeNull();
+    const json = rows.find((r) => r.evaluator === 'is-json')!;
+    expect(json).toMatchObject({ source: 'code', judge_cost_usd: 0 });
+  });
 });
