@@ -20,6 +20,8 @@ let store: TempStore;
 let collector: RunningCollector;
 let judge: OpenAIStub;
 const prompts: string[] = [];
+/** Judge calls open at once, at most. */
+let maxOpen = 0;
 
 const section = (p: string, open: string, close: string) => p.slice(p.indexOf(open) + open.length, p.indexOf(close, p.indexOf(open)));
 
@@ -27,6 +29,7 @@ const section = (p: string, open: string, close: string) => p.slice(p.indexOf(op
 function verdict(body: any) {
   const p: string = body.messages[0].content;
   prompts.push(p);
+  maxOpen = Math.max(maxOpen, judge.requests.filter((r) => !r.completed && !r.aborted).length);
   if (p.includes('<context>')) {
     const context = section(p, '<context>', '</context>').toLowerCase();
     const words = section(p, '<response>', '</response>').toLowerCase().match(/[a-z]+/g) ?? [];
@@ -144,5 +147,17 @@ describe('targets and what the judge is shown', () => {
     const d = await runs('docs-relevance', 2);
     expect(d.find((x) => x.span_id === retrieval.span)).toMatchObject({ status: 'ok', label: 'relevant', target_kind: 'RETRIEVER' });
     expect(prompts.some((p) => p.includes('[Question]: refund policy') && p.includes('Our refund policy: 30 days.'))).toBe(true);
+  });
+
+  it('runs at most `concurrency` judge calls at once, and that many', async () => {
+    judge.setDelays({ beforeHeadersMs: 150 });
+    maxOpen = 0;
+    try {
+      const s = await run(ev('bounded', { template: 'relevance', target: { kind: 'LLM' }, concurrency: 2 }));
+      expect(s.byEvaluator.get('bounded')!.ok).toBe(6);
+    } finally {
+      judge.setDelays({ beforeHeadersMs: 0 });
+    }
+    expect(maxOpen).toBe(2);
   });
 });
