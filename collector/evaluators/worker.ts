@@ -59,6 +59,8 @@ interface State {
   recent: Map<string, number>;
   day: string;
   spent: number;
+  /** When the backlog was last counted (a scan as large as a selection: not on every pass). */
+  backlogAt: number;
 }
 
 export interface EvaluatorWorker {
@@ -77,6 +79,7 @@ export interface EvaluatorWorker {
 
 const RECENT_MS = 10 * 60_000;
 const DAY_MS = 86_400_000;
+const BACKLOG_EVERY_MS = 10_000;
 
 export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWorker {
   const now = opts.now ?? Date.now;
@@ -92,7 +95,7 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
     const prev = states.get(ev.name);
     // A changed version starts clean: its spans are new work.
     if (prev && prev.config.version === ev.version) return Object.assign(prev, { config: ev, key });
-    return { config: ev, key, inFlight: 0, waiting: [], recent: new Map(), day: '', spent: 0 };
+    return { config: ev, key, inFlight: 0, waiting: [], recent: new Map(), day: '', spent: 0, backlogAt: -Infinity };
   }
 
   async function budgetLeft(s: State): Promise<boolean> {
@@ -178,7 +181,11 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
       jobs.push(job);
     }
     await Promise.all(jobs);
-    metrics.backlog.set(name, await countBacklog(opts.client, opts.database, s.config, w, { ...sel, exclude: [...s.recent.keys()] }));
+    if (spans.length === 0) metrics.backlog.set(name, 0);
+    else if (now() - s.backlogAt >= BACKLOG_EVERY_MS) {
+      s.backlogAt = now();
+      metrics.backlog.set(name, await countBacklog(opts.client, opts.database, s.config, w, { ...sel, exclude: [...s.recent.keys()] }));
+    }
   }
 
   const worker: EvaluatorWorker = {
