@@ -159,7 +159,8 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
       return;
     }
     const exclude = [...s.recent.keys()];
-    const spans = await selectCandidates(opts.client, opts.database, s.config, w, opts.batch ?? 100, { ...sel, exclude });
+    const limit = opts.batch ?? 100;
+    const spans = await selectCandidates(opts.client, opts.database, s.config, w, limit, { ...sel, exclude });
     summary.selected += spans.length;
     const needsDocs = s.config.spec.type === 'llm-judge' && s.config.spec.template === 'hallucination' && s.config.spec.target.kind === 'LLM';
     const docs = needsDocs ? await traceDocuments(opts.client, opts.database, [...new Set(spans.map((x) => x.traceId))]) : new Map<string, string[]>();
@@ -181,7 +182,8 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
       jobs.push(job);
     }
     await Promise.all(jobs);
-    if (spans.length === 0) metrics.backlog.set(name, 0);
+    // Fewer than a batch selected: every waiting span was just scored.
+    if (spans.length < limit) metrics.backlog.set(name, 0);
     else if (now() - s.backlogAt >= BACKLOG_EVERY_MS) {
       s.backlogAt = now();
       metrics.backlog.set(name, await countBacklog(opts.client, opts.database, s.config, w, { ...sel, exclude: [...s.recent.keys()] }));
