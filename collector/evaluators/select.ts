@@ -40,6 +40,8 @@ export interface Selection {
   retryErrors?: boolean;
   /** Span ids evaluated here whose results may not be stored yet. */
   exclude?: readonly string[];
+  /** Traces of judge calls made here whose EVALUATOR spans may not be stored yet. */
+  excludeTraces?: readonly string[];
 }
 
 function globsRegex(globs: readonly string[] | undefined): string | undefined {
@@ -60,6 +62,7 @@ function candidateWhere(db: string, ev: EvaluatorConfig, w: Window, sel: Selecti
     name: ev.name,
     version: ev.version,
     exclude: sel.exclude ?? [],
+    judges: sel.excludeTraces ?? [],
   };
   const and: string[] = [
     's.span_kind = {kind:String}',
@@ -70,6 +73,11 @@ function candidateWhere(db: string, ev: EvaluatorConfig, w: Window, sel: Selecti
     "s.superseded_by = ''",
     "s.status_code != 'Error'",
     'NOT has({exclude:Array(String)}, s.span_id)',
+    // Judge calls are never scored: a key with purpose evaluator marks them (below); without one
+    // (authentication off), they are known by their traces, which are the evaluators' own.
+    'NOT has({judges:Array(String)}, s.trace_id)',
+    `s.trace_id NOT IN (SELECT judge_trace_id FROM ${db}.evaluator_runs
+        WHERE judge_trace_id != '' AND timestamp >= fromUnixTimestamp64Milli(toInt64({since:Float64} * 1000)) - INTERVAL 1 HOUR)`,
     `(s.trace_id, s.span_id) NOT IN (SELECT trace_id, span_id FROM ${db}.evaluator_runs
         WHERE evaluator = {name:String} AND evaluator_version = {version:String}${sel.retryErrors ? " AND status != 'error'" : ''})`,
   ];

@@ -86,6 +86,8 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
   const metrics = opts.metrics ?? new EvaluatorMetrics();
   const states = new Map<string, State>();
   const running = new Set<Promise<unknown>>();
+  /** Traces of this worker's judge calls → when to forget them (by then their runs are stored). */
+  const judgeTraces = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
   let passing: Promise<unknown> | undefined;
   let stopped: Promise<void> | undefined;
@@ -145,6 +147,7 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
     tally[record.status]++;
     tally.costUsd += cost;
     s.recent.set(span.spanId, now() + RECENT_MS);
+    if (record.judge) judgeTraces.set(record.judge.traceId, now() + RECENT_MS);
     opts.sink.write(record);
   }
 
@@ -154,13 +157,15 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
     summary.byEvaluator.set(name, tally);
     const t = now();
     for (const [id, until] of s.recent) if (until < t) s.recent.delete(id);
+    for (const [id, until] of judgeTraces) if (until < t) judgeTraces.delete(id);
     if (!(await budgetLeft(s))) {
       tally.budgetExhausted = true;
       return;
     }
     const exclude = [...s.recent.keys()];
     const limit = opts.batch ?? 100;
-    const spans = await selectCandidates(opts.client, opts.database, s.config, w, limit, { ...sel, exclude });
+    const excludeTraces = [...judgeTraces.keys()];
+    const spans = await selectCandidates(opts.client, opts.database, s.config, w, limit, { ...sel, exclude, excludeTraces });
     summary.selected += spans.length;
     const needsDocs = s.config.spec.type === 'llm-judge' && s.config.spec.template === 'hallucination' && s.config.spec.target.kind === 'LLM';
     const docs = needsDocs ? await traceDocuments(opts.client, opts.database, [...new Set(spans.map((x) => x.traceId))]) : new Map<string, string[]>();
@@ -186,7 +191,7 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
     if (spans.length < limit) metrics.backlog.set(name, 0);
     else if (now() - s.backlogAt >= BACKLOG_EVERY_MS) {
       s.backlogAt = now();
-      metrics.backlog.set(name, await countBacklog(opts.client, opts.database, s.config, w, { ...sel, exclude: [...s.recent.keys()] }));
+      metrics.backlog.set(name, await countBacklog(opts.client, opts.database, s.config, w, { ...sel, exclude: [...s.recent.keys()], excludeTraces }));
     }
   }
 

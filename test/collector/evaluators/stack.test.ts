@@ -20,8 +20,16 @@ const BASE = [
   'kind: Backend\nmetadata: { name: sim }\nspec: { provider: simulated }',
   'kind: Route\nmetadata: { name: all }\nspec:\n  rules:\n    - matches: [{ model: "*" }]\n      targets: [{ backend: sim }]',
   'kind: Evaluator\nmetadata: { name: nonempty }\nspec: { type: code, check: length, min: 1 }',
+  // A judge through the stack's own gateway, with authentication off: its calls carry no key and
+  // no purpose, and are still never scored (they are known by their traces).
+  'kind: Evaluator\nmetadata: { name: judged }\nspec:\n  type: llm-judge\n  template: relevance\n  target: { models: ["tracegate-sim-*"] }\n  retries: 0\n  judge: { model: judge-sim }',
 ];
 const ADDED = 'kind: Evaluator\nmetadata: { name: short }\nspec: { type: code, check: length, max: 5 }';
+
+async function scalar(query: string): Promise<number> {
+  const rs = await stack.store.client.query({ query, format: 'JSONEachRow' });
+  return Number((await rs.json<{ n: string }>())[0].n);
+}
 
 async function count(name: string): Promise<number> {
   const rs = await stack.store.client.query({ query: 'SELECT count() AS n FROM tracegate.evaluations WHERE name = {n:String}', query_params: { n: name }, format: 'JSONEachRow' });
@@ -51,9 +59,15 @@ afterAll(async () => {
 });
 
 describe('evaluators in the stack', () => {
-  it('score the stored calls without being asked', async () => {
+  it('score the stored calls without being asked, and never the judge calls', async () => {
     await eventually(async () => ((await count('nonempty')) === 3 ? true : undefined), 45_000);
-  }, 60_000);
+    await eventually(async () => ((await scalar("SELECT count() AS n FROM tracegate.evaluator_runs WHERE evaluator = 'judged'")) === 3 ? true : undefined), 45_000);
+    // The three judge calls are stored LLM spans (model judge-sim); none is scored, now or later.
+    await eventually(async () => ((await scalar("SELECT count() AS n FROM tracegate.llm_spans WHERE model = 'judge-sim'")) === 3 ? true : undefined), 20_000);
+    await new Promise((r) => setTimeout(r, 8000));
+    expect(await count('nonempty')).toBe(3);
+    expect(await scalar("SELECT count() AS n FROM tracegate.evaluator_runs WHERE span_id IN (SELECT span_id FROM tracegate.llm_spans WHERE model = 'judge-sim')")).toBe(0);
+  }, 90_000);
 
   it('an Evaluator added to the file while running starts scoring; a broken file changes nothing', async () => {
     // Refused whole: the valid Evaluator beside the broken one does not start either.
