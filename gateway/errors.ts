@@ -35,6 +35,9 @@ export const CATALOGUE = {
   upstream_response_too_large: { status: 502, type: 'api_error' },
   upstream_event_too_large: { status: 502, type: 'api_error' },
   no_healthy_backend: { status: 503, type: 'api_error' },
+  // A large request body or upstream answer that its JSON thread (gateway/json-threads.ts) could
+  // not parse: past the time limit, with too many bytes already waiting, or the thread failed.
+  json_parse_unavailable: { status: 503, type: 'api_error' },
   upstream_timeout: { status: 504, type: 'api_error' },
   invalid_api_key: { status: 401, type: 'invalid_request_error' },
   // A valid key asking for a model or route its ApiKey (or its team's defaults) does not allow.

@@ -10,9 +10,10 @@ import { formatProblem, type ConfigResult, type GatewayConfig } from './config/m
 import { SECRET_HEADERS } from './config/schema.js';
 import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import { errorBody, GatewayError, retryAfterSeconds } from './errors.js';
-import { checkJsonText, MAX_JSON_DEPTH, parseJsonText } from './handlers/body.js';
+import { MAX_JSON_DEPTH, parseJsonBody } from './handlers/body.js';
 import { callHandler, type LiveState } from './handlers/call.js';
 import { clientErrorHandler, fastifyErrorToGateway, notFound } from './handlers/framework.js';
+import { jsonThreads, LARGE_JSON_CHARS } from './json-threads.js';
 import { Breakers } from './reliability/breaker.js';
 import { buildAuthMetrics } from './policy/auth-metrics.js';
 import { Authenticator, installAuthentication } from './policy/authenticate.js';
@@ -106,19 +107,6 @@ export function loggerOptions(level = 'info') {
   return { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
 }
 
-/** Bodies from this size on are parsed on the turn after their check. */
-const ASYNC_PARSE_CHARS = 256 * 1024;
-
-function parseInto(text: string, done: (err: Error | null, body?: unknown) => void): void {
-  let body: unknown;
-  try {
-    body = parseJsonText(text);
-  } catch (err) {
-    return done(err as GatewayError, undefined);
-  }
-  done(null, body);
-}
-
 export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Gateway {
   const clock = deps.clock ?? Date.now;
   const random = deps.random ?? Math.random;
@@ -155,6 +143,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
   };
   const breakers = new Breakers(clock, (backend, state) => safeLog(() => log.warn({ backend, state }, `circuit ${state === 'open' ? 'opened' : state === 'closed' ? 'closed' : 'half-open'} for backend ${backend}`)));
   const upstreams = new Upstreams({ dispatcher: deps.dispatcher, simulated: deps.simulated });
+  const json = jsonThreads();
   const tracing = buildTracing({
     serviceName: gw.telemetry.serviceName,
     otlpEndpoint: gw.telemetry.otlpEndpoint,
@@ -192,17 +181,23 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
 
   // JSON only: anything else is a 415 that says what to send.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    const text = body as string;
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const bytes = body as Buffer;
+    // A large body is decoded, checked and parsed on a JSON thread, not on the event loop.
+    if (bytes.length >= LARGE_JSON_CHARS) return void json.parseRequest(bytes, maxDepth).then((r) => {
+      req.rawBody = r.text;
+      req.rawBytes = r.bytes;
+      done(null, r.parsed.value);
+    }, (err: GatewayError) => done(err, undefined));
+    const text = bytes.toString('utf8');
     req.rawBody = text;
+    let parsed: unknown;
     try {
-      checkJsonText(text, maxDepth);
+      parsed = parseJsonBody(text, maxDepth);
     } catch (err) {
       return done(err as GatewayError, undefined);
     }
-    // A large body is checked and parsed on two turns of the event loop, not one.
-    if (text.length < ASYNC_PARSE_CHARS) return parseInto(text, done);
-    setImmediate(parseInto, text, done);
+    done(null, parsed);
   });
   function answerError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
     const e = fastifyErrorToGateway(err);
@@ -231,7 +226,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     configSource: initial.source,
     warn: (msg, fields) => safeLog(() => log.warn(fields ?? {}, msg)),
   });
-  const callDeps = { live: () => live, breakers, upstreams, random, nowMs: clock, policy, onDenied: authMetrics.refused };
+  const callDeps = { live: () => live, breakers, upstreams, json, random, nowMs: clock, policy, onDenied: authMetrics.refused };
   app.post('/v1/chat/completions', callHandler('chat', callDeps));
   app.post('/v1/embeddings', callHandler('embeddings', callDeps));
   app.post('/v1/responses', callHandler('responses', callDeps));
@@ -270,6 +265,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     policy,
     async listen(opts = {}) {
       warmTokenizer();
+      json.start();
       return app.listen({ host: opts.host ?? live.config.gateway.listen.host, port: opts.port ?? live.config.gateway.listen.port });
     },
     apply,
@@ -310,6 +306,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
       await mcp.close();
       await policy.close();
       await upstreams.close();
+      await json.close();
       await tracing.shutdown();
       await metrics.shutdown();
     },

@@ -12,7 +12,8 @@ export interface UpstreamCall {
   url: string;
   method: 'POST' | 'GET';
   headers: Record<string, string>;
-  body?: string;
+  /** Text, or bytes already encoded (a large client body passed through unchanged). */
+  body?: string | Buffer;
   /** Aborting it stops the exchange; what is pending rejects with `signal.reason`. */
   signal: AbortSignal;
 }
@@ -28,6 +29,8 @@ export interface UpstreamBody extends AsyncIterable<Buffer> {
    * rest is not read: the exchange stops and its connection is closed, not drained.
    */
   text(limit?: number, over?: OverLimit): Promise<string>;
+  /** The body's bytes, undecoded, under the same limit as `text()`; read it one way only. */
+  bytes(limit?: number, over?: OverLimit): Promise<Buffer>;
 }
 
 /** A body past the limit `text()` was given. */
@@ -68,12 +71,17 @@ function split(url: string): { origin: string; path: string } {
   return p;
 }
 
-/** The chunks as UTF-8, cut at `limit` bytes (a UTF-8 sequence cut there becomes U+FFFD). */
-function joinText(chunks: Buffer[], limit = Infinity): string {
-  if (chunks.length === 0) return '';
+const EMPTY = Buffer.alloc(0);
+
+/** The chunks as one buffer, cut at `limit` bytes. */
+function joinBytes(chunks: Buffer[], limit = Infinity): Buffer {
+  if (chunks.length === 0) return EMPTY;
   const whole = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-  return (whole.length > limit ? whole.subarray(0, limit) : whole).toString('utf8');
+  return whole.length > limit ? whole.subarray(0, limit) : whole;
 }
+
+/** Bytes as UTF-8 (a sequence cut at a limit becomes U+FFFD). */
+const utf8 = (b: Buffer) => b.toString('utf8');
 
 type Settle<T> = { resolve: (v: T) => void; reject: (e: unknown) => void };
 
@@ -136,7 +144,7 @@ class Exchange implements UpstreamBody {
   private ended = false;
   private failed = false;
   private error: unknown;
-  private whole: Settle<string> | undefined;
+  private whole: Settle<Buffer> | undefined;
   private wake: (() => void) | undefined;
   private readonly onAbort = () => this.fail(this.signal.reason, true);
 
@@ -199,7 +207,7 @@ class Exchange implements UpstreamBody {
   onComplete(): void {
     this.ended = true;
     this.signal.removeEventListener('abort', this.onAbort);
-    if (this.whole) this.whole.resolve(joinText(this.chunks));
+    if (this.whole) this.whole.resolve(joinBytes(this.chunks));
     this.poke();
   }
 
@@ -207,7 +215,7 @@ class Exchange implements UpstreamBody {
   private overLimit(): void {
     const w = this.whole;
     this.whole = undefined;
-    if (this.over === 'truncate') w?.resolve(joinText(this.chunks, this.limit));
+    if (this.over === 'truncate') w?.resolve(joinBytes(this.chunks, this.limit));
     else w?.reject(new UpstreamBodyTooLarge(this.limit));
     this.chunks.length = 0;
     this.buffered = 0;
@@ -250,15 +258,19 @@ class Exchange implements UpstreamBody {
   }
 
   text(limit = Infinity, over: OverLimit = 'fail'): Promise<string> {
+    return this.bytes(limit, over).then(utf8);
+  }
+
+  bytes(limit = Infinity, over: OverLimit = 'fail'): Promise<Buffer> {
     if (this.failed) return Promise.reject(this.error);
     this.mode = 'text';
     this.limit = limit;
     this.over = over;
-    const whole = new Promise<string>((resolve, reject) => {
+    const whole = new Promise<Buffer>((resolve, reject) => {
       this.whole = { resolve, reject };
     });
     if (this.buffered > limit) this.overLimit();
-    else if (this.ended) this.whole?.resolve(joinText(this.chunks));
+    else if (this.ended) this.whole?.resolve(joinBytes(this.chunks));
     else if (this.paused) {
       this.paused = false;
       this.resumeSocket?.();
@@ -298,7 +310,6 @@ class Exchange implements UpstreamBody {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
 
 /** Sends through an undici Dispatcher (a Pool for one origin, or an Agent/MockAgent for many). */
 export function dispatcherTransport(dispatcher: Dispatcher, owned: boolean): Transport {
@@ -315,20 +326,22 @@ export function bodyOf(source: Buffer | AsyncIterable<Buffer>): UpstreamBody {
     if (used) throw new Error('the body was already read');
     used = true;
   };
+  const bytes = async (limit = Infinity, over: OverLimit = 'fail') => {
+    once();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of Buffer.isBuffer(source) ? [source] : source) {
+      chunks.push(c);
+      size += c.length;
+      if (size <= limit) continue;
+      if (over === 'fail') throw new UpstreamBodyTooLarge(limit);
+      break;
+    }
+    return joinBytes(chunks, limit);
+  };
   return {
-    async text(limit = Infinity, over: OverLimit = 'fail') {
-      once();
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const c of Buffer.isBuffer(source) ? [source] : source) {
-        chunks.push(c);
-        size += c.length;
-        if (size <= limit) continue;
-        if (over === 'fail') throw new UpstreamBodyTooLarge(limit);
-        break;
-      }
-      return joinText(chunks, limit);
-    },
+    bytes,
+    text: (limit, over) => bytes(limit, over).then(utf8),
     async *[Symbol.asyncIterator]() {
       once();
       if (Buffer.isBuffer(source)) yield source;

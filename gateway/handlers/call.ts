@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { GatewayConfig } from '../config/model.js';
 import { anthropicEnvelope, GatewayError, retryAfterSeconds } from '../errors.js';
+import type { JsonThreads } from '../json-threads.js';
 import { Abort } from '../proxy/abort.js';
 import { OWN_TURN_CHARS } from '../proxy/limits.js';
 import { gatewayClientError, runCall, type ProxyEnv } from '../proxy/run.js';
@@ -41,12 +42,16 @@ export interface CallDeps {
   policy: Policy;
   /** Counts a call refused for a route or model its key may not use. */
   onDenied?: (reason: Denial) => void;
+  /** Where large upstream answers are parsed. */
+  json?: JsonThreads;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The JSON body as received, for input.value. */
     rawBody?: string;
+    /** A large body's bytes as received: sent upstream as they are when the text passes through unchanged. */
+    rawBytes?: Buffer;
   }
 }
 
@@ -119,12 +124,12 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
       if (!reply.raw.writableFinished) gone.abort();
     });
     const stream = body.stream === true && endpoint !== 'embeddings';
-    const input: CallInput = { endpoint, clientBody: body, rawBody: req.rawBody, clientHeaders: req.headers, rule: hit.rule, model: hit.model, stream, startedAt, clientGone: gone, identity: req.identity };
+    const input: CallInput = { endpoint, clientBody: body, rawBody: req.rawBody, rawBytes: req.rawBytes, clientHeaders: req.headers, rule: hit.rule, model: hit.model, stream, startedAt, clientGone: gone, identity: req.identity };
     const tel = new CallTelemetry(state.telemetry, input, state.config.backends);
     if (!(admitted instanceof Ticket)) return refuse(reply, endpoint, admitted, tel);
     const ticket = admitted;
     for (const [k, v] of ticket.headers) reply.header(k, v);
-    const env: ProxyEnv = { config: state.config, breakers: deps.breakers, upstreams: deps.upstreams, random: deps.random, nowMs: deps.nowMs, observe: tel.observe };
+    const env: ProxyEnv = { config: state.config, breakers: deps.breakers, upstreams: deps.upstreams, json: deps.json, random: deps.random, nowMs: deps.nowMs, observe: tel.observe };
     if (ticket.budgeted) env.reprice = async (m) => (await ticket.reprice(m))?.error;
     const sink = stream ? sseSink(reply, ticket) : undefined;
     let outcome: CallOutcome;
@@ -148,7 +153,7 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
       return;
     }
     if (r.kind === 'json') {
-      reply.code(r.status).header('content-type', 'application/json').send(r.body);
+      reply.code(r.status).header('content-type', 'application/json').send(r.bytes ?? r.body);
       const sentAt = performance.now();
       // Sending a long answer was one step over all of it; its span and estimate are the next.
       if (r.body.length >= OWN_TURN_CHARS) await nextTurn();

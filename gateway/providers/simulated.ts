@@ -178,7 +178,7 @@ export function createSimulatedTransport(config: SimulatedConfigInput = {}, deps
   return {
     async request(call: UpstreamCall): Promise<UpstreamAnswer> {
       const path = new URL(call.url).pathname;
-      const answer = await answerHttp(call.method, path, call.body, { signal: call.signal, config: parsed, now: deps.now });
+      const answer = await answerHttp(call.method, path, typeof call.body === 'string' || call.body === undefined ? call.body : call.body.toString('utf8'), { signal: call.signal, config: parsed, now: deps.now });
       return { status: answer.status, headers: answer.headers, body: bodyOf(answer.body) };
     },
     close: () => Promise.resolve(),

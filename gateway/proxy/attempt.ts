@@ -6,12 +6,15 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { anthropicEnvelope } from '../errors.js';
+import { anthropicEnvelope, GatewayError } from '../errors.js';
+import { MAX_JSON_DEPTH } from '../handlers/body.js';
+import { LARGE_JSON_CHARS, type JsonThreads, type ParsedBody } from '../json-threads.js';
 import { SseLimitError, SseParser } from '../sse.js';
 import { openaiError } from '../translators/errors.js';
 import type { ClientError, SseEvent, StreamTranslator, Translator, UpstreamRequest } from '../translators/types.js';
 import type { Transport, UpstreamAnswer } from '../upstream.js';
 import { Abort } from './abort.js';
+import { gatewayClientError } from './client-error.js';
 import { ANSWER_LIMITS, limitError, OWN_TURN_CHARS, type AnswerLimits } from './limits.js';
 import type { CallInput, CallResult, StreamSink } from './types.js';
 
@@ -57,6 +60,8 @@ export interface AttemptEnv {
   deadline: number;
   streamIdleMs: number;
   limits?: AnswerLimits;
+  /** Where a large answer is parsed; on the event loop when absent. */
+  json?: JsonThreads;
   sink?: StreamSink;
   nowMs: () => number;
 }
@@ -93,22 +98,31 @@ export async function runAttempt(input: CallInput, env: AttemptEnv): Promise<Att
       return { ok: false, cause: 'status', status: answer.status, error: env.translator.error(answer.status, text, answer.headers) };
     }
     if (!env.request.stream || !env.sink) {
-      let text: string;
+      let read: ParsedBody;
       try {
-        text = await answer.body.text(limits.maxBodyBytes);
+        read = await readAnswer(answer, limits.maxBodyBytes, env.json);
       } catch (err) {
+        if (err instanceof GatewayError) return { ok: false, cause: 'bad_response', error: gatewayClientError(err) };
         return failureOf(err, ac.reason, host);
       }
-      // Reading it (joined and decoded) was one step over the whole answer; parsing is the next.
-      if (text.length >= OWN_TURN_CHARS) await nextTurn();
-      const r = env.translator.response(answer.status, text, { clientBody: input.clientBody, nowMs: env.nowMs() });
-      return r.ok ? { ok: true, kind: 'json', status: answer.status, body: r.body, facts: r } : { ok: false, cause: 'bad_response', error: r.error };
+      // Reading it (joined and decoded) was one step over the whole answer; parsing, if still to do, is the next.
+      if (!read.parsed && read.text.length >= OWN_TURN_CHARS) await nextTurn();
+      const r = env.translator.response(answer.status, read.text, { clientBody: input.clientBody, nowMs: env.nowMs(), parsed: read.parsed });
+      if (!r.ok) return { ok: false, cause: 'bad_response', error: r.error };
+      return { ok: true, kind: 'json', status: answer.status, body: r.body, bytes: r.body === read.text ? read.bytes : undefined, facts: r };
     }
     return await pump(input, env, answer, new StreamClock(ac, timer, env), limits, host);
   } finally {
     clearTimeout(timer);
     input.clientGone.removeEventListener('abort', onGone);
   }
+}
+
+/** A whole answer: decoded and parsed on a JSON thread when large, else decoded here (the translator parses it). */
+async function readAnswer(answer: UpstreamAnswer, limit: number, json: JsonThreads | undefined): Promise<ParsedBody> {
+  const bytes = await answer.body.bytes(limit);
+  if (!json || bytes.length < LARGE_JSON_CHARS) return { text: bytes.toString('utf8') };
+  return json.parseAnswer(bytes, MAX_JSON_DEPTH);
 }
 
 /**

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { BackendConfig, GatewayConfig } from '../config/model.js';
 import { GatewayError } from '../errors.js';
 import { backoffDelay, sleep } from '../reliability/backoff.js';
+import type { JsonThreads } from '../json-threads.js';
 import type { Breakers } from '../reliability/breaker.js';
 import { planCandidates, type Candidate } from '../routing/plan.js';
 import { authHeader } from '../translators/auth.js';
@@ -34,6 +35,8 @@ export interface ProxyEnv {
   observe?: AttemptObserver;
   /** Upstream answer limits; ANSWER_LIMITS when absent. */
   limits?: AnswerLimits;
+  /** Where large answers are parsed; on the event loop when absent. */
+  json?: JsonThreads;
   /**
    * Before each candidate: the call's budget reservation moved to that model's prices
    * (gateway/policy/ticket.ts). An error skips the candidate, and is the answer if none is left.
@@ -60,7 +63,7 @@ function prepare(env: ProxyEnv, input: CallInput, backend: BackendConfig, c: Can
     const e = new GatewayError('endpoint_not_supported', `backend "${backend.name}" (${backend.provider}) does not serve ${input.endpoint}`);
     return { ok: false, cause: 'unsupported', error: gatewayClientError(e) };
   }
-  const r = translator.request(input.clientBody, { model: c.model, backend: descriptor(backend) }, { forceUsageOnStream: true, clientHeaders: input.clientHeaders, rawBody: input.rawBody });
+  const r = translator.request(input.clientBody, { model: c.model, backend: descriptor(backend) }, { forceUsageOnStream: true, clientHeaders: input.clientHeaders, rawBody: input.rawBody, rawBytes: input.rawBytes });
   if (!r.ok) return { ok: false, cause: 'rejected', error: r.error };
   const request = r.request;
   const key = env.config.keys.get(backend.name);
@@ -72,7 +75,7 @@ function prepare(env: ProxyEnv, input: CallInput, backend: BackendConfig, c: Can
   return {
     ok: true,
     request,
-    run: (timeoutMs, deadline, sink) => runAttempt(input, { transport, translator, request, timeoutMs, deadline, streamIdleMs: streamIdle, limits: env.limits, sink, nowMs: env.nowMs }),
+    run: (timeoutMs, deadline, sink) => runAttempt(input, { transport, translator, request, timeoutMs, deadline, streamIdleMs: streamIdle, limits: env.limits, json: env.json, sink, nowMs: env.nowMs }),
   };
 }
 

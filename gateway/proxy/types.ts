@@ -12,6 +12,8 @@ export interface CallInput {
   clientBody: Json;
   /** The JSON text `clientBody` was parsed from. */
   rawBody?: string;
+  /** `rawBody`'s bytes as received, kept for large bodies (sent as they are when passed through). */
+  rawBytes?: Buffer;
   clientHeaders: RequestHeaders;
   rule: RuleConfig;
   /** The model requested, after an alias. */
@@ -56,7 +58,15 @@ export type FailureCause = 'status' | 'timeout' | 'network' | 'bad_response' | '
 
 /** What one attempt, and so the call, came to. */
 export type CallResult =
-  | { ok: true; kind: 'json'; status: number; body: string; facts: ResponseFacts }
+  | {
+      ok: true;
+      kind: 'json';
+      status: number;
+      body: string;
+      /** `body`'s bytes as the upstream sent them, when it passes through unchanged (a large answer): written as they are. */
+      bytes?: Buffer;
+      facts: ResponseFacts;
+    }
   | { ok: true; kind: 'stream'; facts: ResponseFacts; ttftMs?: number; cutShort?: ClientError }
   | {
       ok: false;

@@ -1,5 +1,5 @@
 /** Small pure helpers every translator uses: URLs, JSON, headers. */
-import type { BackendDescriptor, HeaderSource } from './types.js';
+import type { BackendDescriptor, HeaderSource, ResponseContext } from './types.js';
 
 export type Json = Record<string, unknown>;
 
@@ -22,6 +22,12 @@ export function parseObject(text: string): Json | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** An answer's JSON object: the value parsed already, if it was (ResponseContext.parsed), else parsed from its text. */
+export function answerObject(bodyText: string, ctx?: ResponseContext): Json | undefined {
+  if (!ctx?.parsed) return parseObject(bodyText);
+  return isObject(ctx.parsed.value) ? ctx.parsed.value : undefined;
 }
 
 export function isObject(v: unknown): v is Json {

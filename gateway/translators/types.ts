@@ -69,6 +69,8 @@ export interface RequestOptions {
    * translator may forward it as is when it would change nothing, instead of re-serializing.
    */
   rawBody?: string;
+  /** `rawBody`'s bytes as received, for large bodies: sent as they are instead of encoding the text again. */
+  rawBytes?: Buffer;
 }
 
 /**
@@ -79,6 +81,11 @@ export interface RequestOptions {
 export interface ResponseContext {
   clientBody: Record<string, unknown>;
   nowMs: number;
+  /**
+   * The answer's JSON value when it was parsed already (a large answer is parsed off the event
+   * loop, gateway/json-threads.ts; `value` undefined: not JSON); absent: parse `bodyText`.
+   */
+  parsed?: { value: unknown };
 }
 
 /** The upstream HTTP request. `headers` never hold a secret: the core adds the key. */
@@ -87,7 +94,8 @@ export interface UpstreamRequest {
   /** Full URL: base URL + path + query. */
   url: string;
   headers: Record<string, string>;
-  body: string;
+  /** Text, or bytes (a large client body passed through). */
+  body: string | Buffer;
   /** True when the upstream answer will be an SSE stream. */
   stream: boolean;
 }

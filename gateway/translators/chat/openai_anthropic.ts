@@ -7,7 +7,7 @@
  * cache reads and writes counted in the prompt (OpenAI's `cached_tokens` = cache reads).
  */
 import { badUpstreamBody, fromAnthropicUpstreamToOpenAI } from '../errors.js';
-import { baseHeaders, joinUrl, parseObject, str } from '../shared.js';
+import { answerObject, baseHeaders, joinUrl, str } from '../shared.js';
 import { readContent } from '../anthropic_content.js';
 import type { ResponseContext, ResponseFacts, ResponseResult, Translator } from '../types.js';
 import { ANTHROPIC_DEFAULT_MAX_TOKENS, ANTHROPIC_DEFAULT_VERSION } from '../types.js';
@@ -67,7 +67,7 @@ export const chatOpenAIAnthropic: Translator = {
     return { ok: true, request: { method: 'POST', url: joinUrl(target.backend.baseUrl, '/v1/messages'), headers, body: JSON.stringify(out), stream } };
   },
   response(_status, bodyText, ctx): ResponseResult {
-    const msg = parseObject(bodyText);
+    const msg = answerObject(bodyText, ctx);
     if (!msg || msg.type !== 'message') return { ok: false, error: badUpstreamBody('Anthropic message') };
     const { json, facts } = translateMessage(msg, ctx);
     return { ok: true, body: JSON.stringify(json), json, ...facts };

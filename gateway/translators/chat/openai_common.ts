@@ -3,20 +3,40 @@
  * (model, and forced stream usage), reading facts from a `chat.completion`, and the translator.
  */
 import { badUpstreamBody, fromOpenAIUpstream } from '../errors.js';
-import { baseHeaders, isObject, parseObject, str } from '../shared.js';
+import { answerObject, baseHeaders, isObject, str } from '../shared.js';
 import type {
   RequestOptions, ResponseContext, ResponseFacts, ResponseResult, StreamTranslator, Target, ToolCallOut, Translator,
 } from '../types.js';
 import { usageFromOpenAI } from '../usage.js';
 
+const USAGE_OPTION = Buffer.from('"stream_options":{"include_usage":true},');
+const isJsonSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+
+/** A JSON object's bytes with `"stream_options":{"include_usage":true}` as its first member (undefined: not an object with members). */
+function withUsageOption(bytes: Buffer): Buffer | undefined {
+  let i = 0;
+  while (i < bytes.length && isJsonSpace(bytes[i])) i++;
+  if (bytes[i] !== 0x7b) return undefined;
+  let j = i + 1;
+  while (j < bytes.length && isJsonSpace(bytes[j])) j++;
+  if (j >= bytes.length || bytes[j] === 0x7d) return undefined;
+  return Buffer.concat([bytes.subarray(0, i + 1), USAGE_OPTION, bytes.subarray(i + 1)]);
+}
+
 /**
  * The client's body with only `model` replaced, and `stream_options.include_usage` forced on
  * streams when asked. Every other parameter passes untouched, unknown ones included.
  */
-export function passthroughChatBody(body: Record<string, unknown>, model: string, opts: RequestOptions): string {
+export function passthroughChatBody(body: Record<string, unknown>, model: string, opts: RequestOptions): string | Buffer {
   const usageOnStream = body.stream === true && opts.forceUsageOnStream;
-  // Nothing to change: the client's own bytes (re-serializing ~1 KB showed in gateway profiles).
-  if (opts.rawBody !== undefined && body.model === model && !usageOnStream) return opts.rawBody;
+  if (opts.rawBody !== undefined && body.model === model) {
+    // Nothing to change: the client's own text or bytes (re-serializing ~1 KB showed in gateway profiles).
+    if (!usageOnStream) return opts.rawBytes ?? opts.rawBody;
+    // A large body without stream_options: the option goes in front of the client's bytes
+    // (serializing and encoding MBs again held the event loop for tens of ms).
+    const spliced = opts.rawBytes && !('stream_options' in body) ? withUsageOption(opts.rawBytes) : undefined;
+    if (spliced) return spliced;
+  }
   const out: Record<string, unknown> = { ...body, model };
   if (usageOnStream) {
     const so = isObject(body.stream_options) ? body.stream_options : {};
@@ -53,8 +73,8 @@ export function chatCompletionFacts(json: Record<string, unknown>): ResponseFact
 }
 
 /** A 2xx passthrough answer: the bytes go to the client unchanged; facts are read from them. */
-export function passthroughResponse(bodyText: string, facts: (json: Record<string, unknown>) => ResponseFacts): ResponseResult {
-  const json = parseObject(bodyText);
+export function passthroughResponse(bodyText: string, facts: (json: Record<string, unknown>) => ResponseFacts, ctx?: ResponseContext): ResponseResult {
+  const json = answerObject(bodyText, ctx);
   if (!json) return { ok: false, error: badUpstreamBody('JSON body') };
   return { ok: true, body: bodyText, json, ...facts(json) };
 }
@@ -87,7 +107,7 @@ export function openAIShaped(spec: {
         },
       };
     },
-    response: (_status, bodyText) => passthroughResponse(bodyText, spec.facts),
+    response: (_status, bodyText, ctx) => passthroughResponse(bodyText, spec.facts, ctx),
     error: fromOpenAIUpstream,
     stream: spec.stream,
   };

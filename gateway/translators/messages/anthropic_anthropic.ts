@@ -8,7 +8,7 @@
 import { readContent } from '../anthropic_content.js';
 import { anthropicError, anthropicStreamErrorNative, fromAnthropicUpstream } from '../errors.js';
 import { type Observer, PassthroughStream } from '../passthrough_stream.js';
-import { baseHeaders, isObject, joinUrl, keepOutput, parseObject, str } from '../shared.js';
+import { answerObject, baseHeaders, isObject, joinUrl, keepOutput, parseObject, str } from '../shared.js';
 import type { RequestOptions, ResponseFacts, ResponseResult, Translator } from '../types.js';
 import { ANTHROPIC_DEFAULT_VERSION } from '../types.js';
 import { type AnthropicCounters, mergeAnthropicCounters, usageFromAnthropic } from '../usage.js';
@@ -91,8 +91,8 @@ export const messagesAnthropicAnthropic: Translator = {
       request: { method: 'POST', url: joinUrl(target.backend.baseUrl, '/v1/messages'), headers, body: JSON.stringify({ ...body, model: target.model }), stream },
     };
   },
-  response(_status, bodyText): ResponseResult {
-    const msg = parseObject(bodyText);
+  response(_status, bodyText, ctx): ResponseResult {
+    const msg = answerObject(bodyText, ctx);
     if (!msg) {
       const error = anthropicError(502, 'upstream returned an unreadable Anthropic message', 'api_error');
       return { ok: false, error };

@@ -95,7 +95,7 @@ export const responsesOpenAIOpenAI: Translator = {
       },
     };
   },
-  response: (_status, bodyText) => passthroughResponse(bodyText, responseFacts),
+  response: (_status, bodyText, ctx) => passthroughResponse(bodyText, responseFacts, ctx),
   error: fromOpenAIUpstream,
   stream: () => new PassthroughStream(observeResponses, parseObject),
 };

@@ -69,7 +69,7 @@ const run = {
     const opts: RequestOptions = { forceUsageOnStream: true, ...c.opts };
     const r = t.request(c.body, target, opts);
     if (!r.ok) return { error: { status: r.error.status, body: r.error.body } };
-    return { url: r.request.url, headers: r.request.headers, stream: r.request.stream, body: JSON.parse(r.request.body) };
+    return { url: r.request.url, headers: r.request.headers, stream: r.request.stream, body: JSON.parse(r.request.body.toString()) };
   },
   response(t: Translator, c: Case) {
     const r = t.response(200, typeof c.upstream === 'string' ? c.upstream : JSON.stringify(c.upstream), { clientBody: c.clientBody ?? {}, nowMs: NOW });
