@@ -110,7 +110,7 @@ export function mcpRouteOptions(parts: McpParts, bodyLimit: number) {
         return done();
       }
       parts.onDenied(r.reason);
-      parts.metrics.record('', 'auth', '', 'unauthenticated', 0);
+      parts.metrics.record('', '', '', 'unauthenticated', 0);
       void sendRpcError(reply, new RpcError(RPC.UNAUTHENTICATED, r.error.message, { status: 401 }, 401));
     },
     errorHandler: (err: Error, _req: FastifyRequest, reply: FastifyReply) => {

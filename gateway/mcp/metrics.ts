@@ -25,7 +25,7 @@ export function buildMcpMetrics(): McpMetrics {
   const duration = new Histogram('mcp_server_operation_duration', 'MCP request duration at the gateway (until its answer), by server, method and tool', ['server', 'mcp_method_name', 'gen_ai_tool_name', 'error_type'], DURATION_BUCKETS, 's');
   return {
     record(server, method, tool, outcome, seconds) {
-      const m = METHODS.has(method) ? method : 'other';
+      const m = method === '' || METHODS.has(method) ? method : 'other';
       requests.inc([server, m, tool, outcome]);
       duration.observe([server, m, tool, outcome === 'ok' ? '' : outcome], seconds);
     },
