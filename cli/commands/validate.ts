@@ -36,7 +36,9 @@ export async function runValidate(args: string[], out: Writable = process.stdout
     out.write(toYaml(resources));
     return 0;
   }
-  out.write(`OK ${values.config}: ${c.backends.size} backend${c.backends.size === 1 ? '' : 's'}, ${c.routes.length} route${c.routes.length === 1 ? '' : 's'} (${rules} rule${rules === 1 ? '' : 's'})\n`);
+  const n = (count: number, what: string) => `${count} ${what}${count === 1 ? '' : 's'}`;
+  // Authentication is on as soon as one ApiKey exists, so how many there are is part of OK.
+  out.write(`OK ${values.config}: ${n(c.backends.size, 'backend')}, ${n(c.routes.length, 'route')} (${n(rules, 'rule')}), ${n(c.apiKeys.size, 'API key')}, ${n(c.teams.size, 'team')}\n`);
   for (const b of disabled) out.write(`  backend ${b.name} is disabled: ${b.disabled}\n`);
   for (const e of c.evaluators.values()) out.write(`  ${describeEvaluator(e)}\n`);
   return 0;

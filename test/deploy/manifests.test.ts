@@ -68,6 +68,7 @@ const FLAG_FOR: Record<string, string> = {
   TRACEGATE_MASTER_KEY: '--master-key-file',
   TRACEGATE_COLLECTOR_TOKEN: '--collector-token-file',
   TRACEGATE_SQL_PASSWORD: '--sql-password-file',
+  TRACEGATE_KEY_PEPPER: '--key-pepper-file',
 };
 
 interface Container {
@@ -120,7 +121,8 @@ describe('secrets are wired, never written', () => {
     };
     const svc = c.services.tracegate;
     expect(svc.command).toContain('0.0.0.0');
-    for (const name of NEEDS[svc.command![0]]) {
+    // The pepper too: without it ApiKey documents cannot be checked and the gateway refuses to start.
+    for (const name of [...NEEDS[svc.command![0]], 'TRACEGATE_KEY_PEPPER']) {
       const i = svc.command!.indexOf(FLAG_FOR[name]);
       expect(i, FLAG_FOR[name]).toBeGreaterThan(0);
       const secret = /^\/run\/secrets\/(.+)$/.exec(svc.command![i + 1])?.[1];

@@ -2,7 +2,12 @@
  * ApiKey and Team documents: validation with located problems, the cross-document checks, and
  * how a key's identity is compiled from its own settings, its team's defaults and the Gateway's.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { runValidate } from '../../cli/commands/validate.js';
 import { parseConfig } from '../../gateway/config/load.js';
 import { formatProblem } from '../../gateway/config/model.js';
 import { hashKey } from '../../gateway/policy/keys.js';
@@ -83,5 +88,23 @@ describe('ApiKey and Team documents', () => {
   it('a problem line never repeats the value of hash', () => {
     const key = 'tg-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
     expect(problemsOf(apiKey('k', `  hash: ${key}`)).join('\n')).not.toContain(key);
+  });
+
+  it('tracegate validate counts the ApiKey and Team documents in its OK line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tg-validate-keys-'));
+    let text = '';
+    const out = new Writable({ write: (c, _e, cb) => ((text += String(c)), cb()) });
+    try {
+      const file = join(dir, 'gw.yaml');
+      writeFileSync(file, docs(SIM, ROUTE, 'kind: Team\nmetadata: { name: billing }\nspec: {}', apiKey('a', `  team: billing\n  hash: ${HASH}`), apiKey('b', `  hash: ${hashKey('tg-b', PEPPER)}`)));
+      expect(await runValidate(['--config', file], out, out)).toBe(0);
+      expect(text).toMatch(/^OK .*gw\.yaml: 1 backend, 1 route \(1 rule\), 2 API keys, 1 team\n/);
+      text = '';
+      writeFileSync(file, docs(SIM, ROUTE));
+      expect(await runValidate(['--config', file], out, out)).toBe(0);
+      expect(text).toMatch(/^OK .*gw\.yaml: 1 backend, 1 route \(1 rule\), 0 API keys, 0 teams\n/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
