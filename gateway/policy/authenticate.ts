@@ -23,11 +23,14 @@ export type Presented = { kind: 'none' } | { kind: 'malformed' } | { kind: 'key'
 
 const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i;
 
-/** The credential a request carries: `Authorization: Bearer KEY`, else `x-api-key: KEY` (Anthropic's clients). */
+/**
+ * The credential a request carries: `Authorization: Bearer KEY`, else `x-api-key: KEY` (how
+ * Anthropic's clients send it), else `api-key: KEY` (how Azure OpenAI's clients send it). The
+ * first of them present is the one checked.
+ */
 export function presentedKey(headers: RequestHeaders): Presented {
   const auth = headers.authorization;
-  const x = headers['x-api-key'];
-  const raw = auth !== undefined ? auth : x;
+  const raw = auth !== undefined ? auth : headers['x-api-key'] !== undefined ? headers['x-api-key'] : headers['api-key'];
   if (raw === undefined) return { kind: 'none' };
   if (typeof raw !== 'string') return { kind: 'malformed' };
   const key = auth !== undefined ? BEARER.exec(raw)?.[1] : raw.trim();
@@ -39,8 +42,8 @@ export const AUTH_REFUSALS = ['missing', 'malformed', 'unknown', 'revoked', 'exp
 export type AuthRefusal = (typeof AUTH_REFUSALS)[number];
 
 const MESSAGES: Record<AuthRefusal, string> = {
-  missing: 'this gateway needs an API key: send Authorization: Bearer <key> (or x-api-key: <key>)',
-  malformed: 'the credential sent is not an API key: send Authorization: Bearer <key> (or x-api-key: <key>)',
+  missing: 'this gateway needs an API key: send Authorization: Bearer <key> (or x-api-key: <key>, or api-key: <key>)',
+  malformed: 'the credential sent is not an API key: send Authorization: Bearer <key> (or x-api-key: <key>, or api-key: <key>)',
   unknown: 'the API key sent is not valid for this gateway',
   revoked: 'the API key sent has been revoked',
   expired: 'the API key sent has expired',

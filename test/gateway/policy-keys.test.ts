@@ -116,6 +116,18 @@ describe('authentication', () => {
     expect(JSON.stringify([...oai.requests, ...ant.requests].map((q) => q.headers))).not.toContain(KEYS.good);
   });
 
+  it('a key in Azure OpenAI\'s api-key header is checked as in Authorization or x-api-key, and never forwarded', async () => {
+    const body = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
+    expect((await raw('/v1/chat/completions', { 'api-key': KEYS.good }, body)).status).toBe(200);
+    expect(oai.requests[0].headers.authorization).toBe('Bearer sk-upstream');
+    expect(oai.requests[0].headers['api-key']).toBeUndefined();
+    expect(await raw('/v1/chat/completions', { 'api-key': KEYS.revoked }, body)).toMatchObject({ status: 401, json: { error: { code: 'invalid_api_key', message: expect.stringMatching(/revoked/) } } });
+    expect(await raw('/v1/chat/completions', { 'api-key': generateKey() }, body)).toMatchObject({ status: 401, json: { error: { message: expect.stringMatching(/not valid/) } } });
+    // Its key's allowed models hold as for any other header: 403 outside them.
+    expect((await raw('/v1/chat/completions', { 'api-key': KEYS.models }, body)).status).toBe(403);
+    expect(oai.requests).toHaveLength(1);
+  });
+
   it.each([
     { name: 'an unknown key', key: generateKey(), message: /not valid for this gateway/ },
     { name: 'a revoked key', key: KEYS.revoked, message: /has been revoked/ },
@@ -144,6 +156,7 @@ describe('authentication', () => {
     { name: 'two words after Bearer', headers: { authorization: `Bearer ${KEYS.good} extra` } },
     { name: 'a key past 512 characters', headers: { authorization: `Bearer tg-${'A'.repeat(600)}` } },
     { name: 'an empty x-api-key', headers: { 'x-api-key': '' } },
+    { name: 'an empty api-key', headers: { 'api-key': '' } },
   ])('malformed: $name is a 401, on every /v1 route, before the body is read', async ({ headers }) => {
     for (const [path, body] of [['/v1/chat/completions', { model: 'gpt-4o', messages: [] }], ['/v1/embeddings', { model: 'gpt-4o', input: 'x' }], ['/v1/models', undefined]] as const) {
       const r = await raw(path, headers, body);
