@@ -16,6 +16,7 @@
  * lost fails at once: StoreUnavailable, and the fail mode (policy.failMode) decides.
  */
 import { Redis } from 'ioredis';
+import type { MergeBatch } from './journal.js';
 import { StoreUnavailable, type Admission, type AdmitResult, type CheckState, type CounterStore, type LedgerEntry, type Settlement } from './counters.js';
 
 const NOW = `local t = redis.call('TIME')
@@ -155,6 +156,37 @@ for i = 1, #KEYS do
 end
 return 1`;
 
+/**
+ * KEYS[1] marker. ARGV: since (ms), prefix, then words: nw, per window key windowMs window count;
+ * nb, per ledger key spent keepMs. Windows still current get their counts; ledgers their spend,
+ * only when the marker (set when the ledger was seeded, Redis's clock) predates `since`: a ledger
+ * seeded since then was rebuilt from the store, which already holds that spend. Returns 1 when
+ * the spend was merged, else 0.
+ */
+const MERGE = `${NOW}
+local since, tag = tonumber(ARGV[1]), ARGV[2]
+local tok = {}
+for w in string.gmatch(ARGV[3], '%S+') do tok[#tok + 1] = w end
+local marker = tonumber(redis.call('GET', KEYS[1]) or '-1')
+local spend = marker >= 0 and marker < since
+local nw = tonumber(tok[1])
+for i = 0, nw - 1 do
+  local k, ms, idx, count = tag .. tok[2 + i * 4], tonumber(tok[3 + i * 4]), tonumber(tok[4 + i * 4]), tok[5 + i * 4]
+  if math.floor(now / ms) == idx then
+    local wk = k .. ':' .. idx
+    if redis.call('INCRBY', wk, count) == tonumber(count) then redis.call('PEXPIRE', wk, int(ms * 2)) end
+  end
+end
+local b = 2 + nw * 4
+if spend then
+  for i = 1, tonumber(tok[b]) do
+    local k = tag .. tok[b + (i - 1) * 3 + 1]
+    redis.call('HINCRBY', k, 'spent', tok[b + (i - 1) * 3 + 2])
+    redis.call('PEXPIRE', k, tok[b + (i - 1) * 3 + 3])
+  end
+end
+return spend and 1 or 0`;
+
 /** KEYS[1] marker, KEYS[2..] ledgers. ARGV: per ledger spent, keepMs. Writes nothing when the marker exists. */
 const SEED = `${NOW}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -170,6 +202,7 @@ interface Scripts {
   tgOps(...args: (string | number)[]): Promise<string[]>;
   tgRenew(...args: (string | number)[]): Promise<number>;
   tgSeed(...args: (string | number)[]): Promise<number>;
+  tgMerge(...args: (string | number)[]): Promise<number>;
 }
 
 export interface RedisCountersOptions {
@@ -239,6 +272,7 @@ export class RedisCounters implements CounterStore {
     client.defineCommand('tgOps', { lua: OPS, numberOfKeys: 1 });
     client.defineCommand('tgRenew', { lua: RENEW });
     client.defineCommand('tgSeed', { lua: SEED });
+    client.defineCommand('tgMerge', { lua: MERGE, numberOfKeys: 1 });
     this.client = client as Redis & Scripts;
   }
 
@@ -313,6 +347,14 @@ export class RedisCounters implements CounterStore {
     const keys = [this.marker, ...entries.map((e) => this.key(e.key))];
     const argv = entries.flatMap((e) => [Math.round(e.spent), Math.max(1, Math.round(e.keepMs))]);
     await this.call('seed', () => this.client.tgSeed(keys.length, ...keys, ...argv));
+  }
+
+  async merge(b: MergeBatch): Promise<boolean> {
+    let words = String(b.windows.length);
+    for (const w of b.windows) words += ` ${w.key} ${w.windowMs} ${w.window} ${Math.round(w.count)}`;
+    words += ` ${b.budgets.length}`;
+    for (const x of b.budgets) words += ` ${x.key} ${Math.round(x.spent)} ${Math.max(1, Math.round(x.keepMs))}`;
+    return (await this.call('merge', () => this.client.tgMerge(this.marker, Math.round(b.since), `${this.tag}:`, words))) === 1;
   }
 
   async seeded(): Promise<boolean> {

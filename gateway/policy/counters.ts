@@ -1,3 +1,5 @@
+import type { MergeBatch } from './journal.js';
+
 /**
  * The counters behind rate limits, concurrency and budgets: one interface, two stores
  * (counters-memory.ts for one replica, counters-redis.ts for replicas sharing exact counts).
@@ -99,6 +101,11 @@ export interface CounterStore {
   seed(entries: readonly LedgerEntry[]): Promise<void>;
   /** Whether budgets can be checked without a seed first. */
   seeded(): Promise<boolean>;
+  /**
+   * Adds what a replica counted on its own while this store was away (journal.ts); a shared
+   * store only. Resolves whether the spend was merged too (not when the ledger was rebuilt since).
+   */
+  merge?(batch: MergeBatch): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -106,7 +113,7 @@ export interface CounterStore {
 export class StoreUnavailable extends Error {
   constructor(
     message: string,
-    readonly op: 'admit' | 'settle' | 'renew' | 'seed',
+    readonly op: 'admit' | 'settle' | 'renew' | 'seed' | 'merge',
   ) {
     super(message);
   }

@@ -23,6 +23,7 @@ import type { MemoryCounters } from './counters-memory.js';
 import type { Identity, Limits } from './identity.js';
 import { rebuildLedger, type SpendSource } from './ledger.js';
 import type { PolicyMetrics } from './metrics.js';
+import { OutageJournal } from './journal.js';
 import { Periods } from './periods.js';
 import { Plan, type ScopeRef } from './plan.js';
 import { limitRefusal, resetText, storeRefusal, type Refusal } from './refusal.js';
@@ -187,6 +188,8 @@ export class Policy {
   async run(a: Admission): Promise<{ store: CounterStore; result: AdmitResult } | { refusal: Refusal }> {
     const { store, local } = this.env;
     try {
+      // Back from an outage: what this replica counted alone goes into the store first.
+      if (!this.journal.empty && store.merge) await this.mergeJournal(store);
       let result = await store.admit(a);
       if (!result.ok && 'rebuild' in result && (await this.rebuild(store))) result = await store.admit(a);
       if (!result.ok && 'rebuild' in result) throw new StoreUnavailable('the spend ledger could not be rebuilt', 'seed');
@@ -197,12 +200,34 @@ export class Policy {
       this.env.metrics.fault(err.op, open);
       this.logFault(err, open);
       if (!open) return { refusal: this.refuse(storeRefusal()) };
+      let checks = a.checks;
       let result = local.admitNow(a);
       if (!result.ok && 'rebuild' in result && (await this.rebuild(local))) result = local.admitNow(a);
       // No ledger to check budgets against: failing open serves the call without them.
-      if (!result.ok && 'rebuild' in result) result = local.admitNow({ ...a, checks: a.checks.filter((c) => c.kind !== 'budget') });
+      if (!result.ok && 'rebuild' in result) result = local.admitNow({ ...a, checks: (checks = a.checks.filter((c) => c.kind !== 'budget')) });
+      if (result.ok && store.merge) this.journal.admitted(checks, result.states, this.env.clock());
       return { store: local, result };
     }
+  }
+
+  /** What this replica counted alone while the store was away (fail open), merged when it is back. */
+  readonly journal = new OutageJournal();
+  private merging: Promise<void> | undefined;
+
+  /** Merges the journal into the store, once at a time; on failure it is kept for the next try. */
+  private mergeJournal(store: CounterStore): Promise<void> {
+    this.merging ??= (async () => {
+      const batch = this.journal.take();
+      if (!batch) return;
+      try {
+        const spend = await (store.merge as NonNullable<CounterStore['merge']>)(batch);
+        this.env.metrics.merged(spend ? 'with_spend' : 'windows_only');
+      } catch (err) {
+        this.journal.restore(batch);
+        throw err;
+      }
+    })().finally(() => (this.merging = undefined));
+    return this.merging;
   }
 
   private faultLoggedAt = -Infinity;

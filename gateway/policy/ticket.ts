@@ -128,6 +128,9 @@ export class Ticket {
   }
 
   private async settleOn(store: CounterStore, s: Settlement): Promise<void> {
+    const env = this.policy?.env;
+    // Admitted alone while the shared store was away: the settlement is kept to be merged too.
+    if (env && store === env.local && env.store !== store && env.store.merge) this.policy?.journal.settled(s, env.clock());
     try {
       await store.settle(s);
     } catch (err) {
