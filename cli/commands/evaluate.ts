@@ -40,17 +40,19 @@ export function describeEvaluator(e: EvaluatorConfig): string {
   return `evaluator ${e.name} (version ${e.version}): ${how} on ${t.kind} spans${filters.length ? ` where ${filters.join('; ')}` : ''}, sampling ${s.sampling.rate}${budget}`;
 }
 
-const BY = { model: 'model', route: 'route', team: 'team', service: 'service_name' } as const;
+/** Where each --by dimension comes from: evaluations keep model and service; route and team are the scored call's, from llm_spans. */
+const BY = { model: 'e.model', route: 'c.route', team: 'c.team', service: 'e.service_name' } as const;
 
 /**
  * Scores by evaluator and one dimension of the scored call: evaluations, mean score, pass rate
  * (online evaluators' verdicts), evaluation errors and the judges' spend. Rows of other sources
- * (human feedback, heuristics) have no run and count no spend.
+ * (human feedback, heuristics) have no run: `passed` stays NULL (Nullable) and the cost 0. No
+ * SETTINGS: the read-only SQL interface refuses them.
  */
 export function scoresQuery(db: string, by: keyof typeof BY, start: Date, end: Date): { query: string; query_params: Record<string, unknown> } {
   const col = BY[by];
   return {
-    query: `SELECT e.name AS evaluator, e.${col} AS ${by}, e.source AS source, count() AS evaluations,
+    query: `SELECT e.name AS evaluator, ${col} AS ${by}, e.source AS source, count() AS evaluations,
               round(avgIf(e.score, e.score IS NOT NULL), 4) AS mean_score,
               round(countIf(r.passed = 1) / nullIf(countIf(r.passed IS NOT NULL), 0), 4) AS pass_rate,
               countIf(e.label = 'error' AND e.score IS NULL) AS errors,
@@ -58,9 +60,10 @@ export function scoresQuery(db: string, by: keyof typeof BY, start: Date, end: D
             FROM ${db}.evaluations AS e
             LEFT JOIN (SELECT carrier_span_id, passed, cost_total FROM ${db}.evaluator_runs
                        WHERE timestamp >= {start:DateTime64(3)} - INTERVAL 1 DAY) AS r ON r.carrier_span_id = e.carrier_span_id
+            LEFT JOIN (SELECT span_id, any(route) AS route, any(team) AS team FROM ${db}.llm_spans
+                       WHERE timestamp >= {start:DateTime64(3)} - INTERVAL 1 DAY AND timestamp < {end:DateTime64(3)} GROUP BY span_id) AS c ON c.span_id = e.span_id
             WHERE e.timestamp >= {start:DateTime64(3)} AND e.timestamp < {end:DateTime64(3)}
-            GROUP BY evaluator, ${by}, source ORDER BY evaluator, evaluations DESC
-            SETTINGS join_use_nulls = 1`,
+            GROUP BY evaluator, ${by}, source ORDER BY evaluator, evaluations DESC`,
     query_params: { start: start.getTime() / 1000, end: end.getTime() / 1000 },
   };
 }

@@ -324,4 +324,12 @@ describe('tracegate evaluate --scores', () => {
     const json = rows.find((r) => r.evaluator === 'is-json')!;
     expect(json).toMatchObject({ source: 'code', judge_cost_usd: 0 });
   });
+
+  it.each([['route', 'chat'], ['team', 'shop']] as const)('by %s: the scored call\'s, from llm_spans', async (by, value) => {
+    const { query, query_params } = scoresQuery(db(), by, new Date(Date.now() - 3_600_000), new Date(Date.now() + 60_000));
+    const rows = await store.rows<Record<string, string | number>>(query, query_params);
+    const rel = rows.filter((r) => r.evaluator === 'relevance');
+    expect(rel.map((r) => r[by])).toEqual([value]);
+    expect(Number(rel[0].evaluations)).toBe(QUESTIONS.length + 1);
+  });
 });
