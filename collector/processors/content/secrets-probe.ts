@@ -114,7 +114,7 @@ function atUnderscore(v: string, i: number): number {
     (a === 102 && b === 104) ||
     (b === 104 && v.charCodeAt(i - 3) === 103 && (a === 112 || a === 111 || a === 117 || a === 115 || a === 114)) ||
     (a === 107 && (b === 115 || b === 114) && (v.startsWith('live_', i + 1) || v.startsWith('test_', i + 1))) ||
-    (i >= 6 && v.startsWith('github_pat_', i - 6));
+    (a === 98 && i >= 6 && v.startsWith('github_pat_', i - 6));
   return found ? UNDERSCORE_TOKEN : 0;
 }
 
@@ -175,8 +175,16 @@ function probeLong(v: string): number {
   return bits;
 }
 
+/**
+ * Below this length only a `:` or `=` can start a match (a URL password, a parameter, a JSON key,
+ * a padded Basic credential): `Basic ` and 8 characters, an unsigned JWT, `xoxb-` and 10, take 14
+ * and more.
+ */
+const ONLY_COLON_OR_EQUALS = 14;
+
 /** The patterns (bits above) that could match v; 0 for most values. */
 export function probe(v: string): number {
+  if (v.length < ONLY_COLON_OR_EQUALS && v.indexOf(':') < 0 && v.indexOf('=') < 0) return 0;
   const bits = v.length <= SHORT ? probeShort(v) : probeLong(v);
   return bits & URL_PASSWORD && !v.includes('@') ? bits & ~URL_PASSWORD : bits;
 }

@@ -156,6 +156,13 @@ describe('the probe misses nothing', () => {
       return before ? padding + text : text + padding;
     });
 
+  // The shortest masked values without a `:` or `=`: values below 14 characters without one are not read.
+  it.each([['Basic abcd1234'], ['BASIC 1234abcd'], ['eyJabcd.eyJab.']])('%j (14 characters) is masked', (v) => {
+    expect(v.length).toBe(14);
+    expect(scrubValue(v)).not.toBe(v);
+    expect(scrubValue(v)).toBe(ungated(v));
+  });
+
   it.each([
     ['short values (read character by character)', 2, ''],
     ['long values (searched per trigger)', 3, ' the model answered with a summary of the points for each user request'],
