@@ -314,7 +314,8 @@ async function longAnswerProvider(text: string): Promise<{ url: string; close():
  * chunks, taking the parsed value and text back from the thread (copies), the token estimate's
  * sample and the socket writes. That holds 50 ms on a quiet machine, not on this shared 2-CPU box
  * under load: at load 7-12 the same calls in a script of their own measured 15-54 ms, in this
- * file under vitest 120-550 ms (the process's larger heap: its collections count as delay), while
+ * file under vitest 120-550 ms (not yet explained; the test process's larger heap and its
+ * collections are the first suspect), while
  * an idle event loop alone saw 5-50 ms at load 12-15 (scheduling). So the full-path assertion runs
  * with TRACEGATE_STRICT_EVENT_LOOP=1; token estimation itself is asserted in every run.
  */
