@@ -8,6 +8,7 @@
 import { stringify } from 'yaml';
 import { isGlob } from '../routing/match.js';
 import type { BackendConfig, GatewayConfig, MatchConfig, RouteConfig, RuleConfig } from './model.js';
+import { renderMcpRoute } from './render-mcp.js';
 import { gatewayApiDuration } from './units.js';
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'tracegate' };
@@ -91,7 +92,7 @@ function renderRoute(route: RouteConfig, config: GatewayConfig, warnings: string
 
 export function renderHttpRoutes(config: GatewayConfig): RenderResult {
   const warnings: string[] = [];
-  const resources = config.routes.map((r) => renderRoute(r, config, warnings));
+  const resources = [...config.routes.map((r) => renderRoute(r, config, warnings)), ...renderMcpRoute(config, warnings)];
   return { resources, warnings };
 }
 

@@ -10,47 +10,39 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey, hashKey } from '../../../gateway/policy/keys.js';
-import { config, docs, eventually, startGateway, type TestGateway } from '../helpers.js';
-import { mcpServerDoc, startDocs, startWeather, type TestMcpServer } from './servers.js';
+import { config, docs, eventually } from '../helpers.js';
+import { mcpServerDoc, useMcpGateway } from './servers.js';
 
 const PEPPER = 'pepper-for-mcp-tests-0123456789abcdef';
 const KEYS = { all: generateKey(), weatherOnly: generateKey(), getOnly: generateKey(), limited: generateKey() };
 const apiKey = (name: string, key: string, extra = '') => `kind: ApiKey\nmetadata: { name: ${name} }\nspec:\n  hash: ${hashKey(key, PEPPER)}\n${extra}`;
 
-let weather: TestMcpServer;
-let docsServer: TestMcpServer;
-let gw: TestGateway;
-
-beforeAll(async () => {
-  weather = await startWeather();
-  docsServer = await startDocs();
-  const text = docs(
-    'kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { agentSessions: { enabled: false } }',
-    mcpServerDoc('weather', weather.url, '  apiKey: { env: WEATHER_TOKEN }'),
-    mcpServerDoc('docs', docsServer.url, '  allowedTools: ["t*", "search"]'),
-    apiKey('all', KEYS.all),
-    apiKey('weather-only', KEYS.weatherOnly, '  allowedMcpServers: [weather]'),
-    apiKey('get-only', KEYS.getOnly, '  allowedTools: ["get_*", "docs/t1"]'),
-    apiKey('limited', KEYS.limited, '  limits: { toolCallsPerMinute: 2 }'),
-  );
-  gw = await startGateway(config(text, { WEATHER_TOKEN: 'wt-secret' }), { keyPepper: PEPPER });
-});
-
-afterAll(async () => {
-  await gw?.close();
-  await weather?.close();
-  await docsServer?.close();
-});
+const fx = useMcpGateway(
+  (weatherUrl, docsUrl) =>
+    config(
+      docs(
+        'kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { agentSessions: { enabled: false } }',
+        mcpServerDoc('weather', weatherUrl, '  apiKey: { env: WEATHER_TOKEN }'),
+        mcpServerDoc('docs', docsUrl, '  allowedTools: ["t*", "search"]'),
+        apiKey('all', KEYS.all),
+        apiKey('weather-only', KEYS.weatherOnly, '  allowedMcpServers: [weather]'),
+        apiKey('get-only', KEYS.getOnly, '  allowedTools: ["get_*", "docs/t1"]'),
+        apiKey('limited', KEYS.limited, '  limits: { toolCallsPerMinute: 2 }'),
+      ),
+      { WEATHER_TOKEN: 'wt-secret' },
+    ),
+  { keyPepper: PEPPER },
+);
 
 async function connect(key: string, headers: Record<string, string> = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
   const client = new Client({ name: 'policy-test', version: '1.0.0' });
-  const transport = new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}`, ...headers } } });
+  const transport = new StreamableHTTPClientTransport(new URL(`${fx.gw.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}`, ...headers } } });
   await client.connect(transport);
   return { client, transport };
 }
 
 const post = async (body: unknown, headers: Record<string, string>) => {
-  const res = await request(`${gw.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await request(`${fx.gw.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...headers }, body: JSON.stringify(body) });
   return { status: res.statusCode, headers: res.headers, body: JSON.parse(await res.body.text()) };
 };
 
@@ -110,9 +102,9 @@ describe('keys', () => {
   });
 
   it('sends the McpServer\'s credential from its secret, never the client\'s key', () => {
-    expect(weather.seen.authorization.length).toBeGreaterThan(0);
-    expect(new Set(weather.seen.authorization)).toEqual(new Set(['Bearer wt-secret']));
-    expect(docsServer.seen.authorization.every((a) => a === undefined)).toBe(true);
+    expect(fx.weather.seen.authorization.length).toBeGreaterThan(0);
+    expect(new Set(fx.weather.seen.authorization)).toEqual(new Set(['Bearer wt-secret']));
+    expect(fx.docs.seen.authorization.every((a) => a === undefined)).toBe(true);
   });
 });
 
@@ -123,7 +115,7 @@ describe('spans', () => {
   it('a tools/call span in both conventions, continuing params._meta.traceparent, its context passed on to the server', async () => {
     const { client, transport } = await connect(KEYS.all);
     await client.callTool({ name: 'get_weather', arguments: { city: 'Oslo' }, _meta: { traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` } });
-    const span = await eventually(async () => (await gw.spans()).find((s) => s.name === 'tools/call get_weather' && s.spanContext().traceId === CALLER_TRACE));
+    const span = await eventually(async () => (await fx.gw.spans()).find((s) => s.name === 'tools/call get_weather' && s.spanContext().traceId === CALLER_TRACE));
     const a = span.attributes;
     expect(span.spanContext().traceId).toBe(CALLER_TRACE);
     expect(span.parentSpanContext?.spanId).toBe(CALLER_SPAN);
@@ -147,8 +139,8 @@ describe('spans', () => {
     expect(a['mcp.session.id']).toMatch(/^[0-9a-f]{32}$/);
     expect(a['mcp.session.id']).not.toBe(transport.sessionId); // the public id, never the sealed token
     const own = `00-${CALLER_TRACE}-${span.spanContext().spanId}-01`;
-    expect(weather.seen.metaTraceparents.at(-1)).toBe(own);
-    expect(weather.seen.httpTraceparents.at(-1)).toBe(own);
+    expect(fx.weather.seen.metaTraceparents.at(-1)).toBe(own);
+    expect(fx.weather.seen.httpTraceparents.at(-1)).toBe(own);
     await client.close();
   });
 
@@ -156,11 +148,11 @@ describe('spans', () => {
     const trace = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1';
     const { client } = await connect(KEYS.all, { traceparent: `00-${trace}-bbbbbbbbbbbbbbb1-01` });
     await client.callTool({ name: 'fail', arguments: {} });
-    const span = await eventually(async () => (await gw.spans()).find((s) => s.name === 'tools/call fail' && s.spanContext().traceId === trace));
+    const span = await eventually(async () => (await fx.gw.spans()).find((s) => s.name === 'tools/call fail' && s.spanContext().traceId === trace));
     expect(span.parentSpanContext?.spanId).toBe('bbbbbbbbbbbbbbb1');
     expect(span.attributes['error.type']).toBe('tool_error');
     expect(span.status.code).toBe(2);
-    const list = (await gw.spans()).find((s) => s.name === 'tools/list' && s.spanContext().traceId === trace);
+    const list = (await fx.gw.spans()).find((s) => s.name === 'tools/list' && s.spanContext().traceId === trace);
     expect(list?.attributes['openinference.span.kind']).toBeUndefined(); // only tool calls are TOOL steps
     await client.close();
   });
@@ -168,14 +160,14 @@ describe('spans', () => {
   it('a JSON-RPC error is rpc.response.status_code and error.type', async () => {
     const { client } = await connect(KEYS.all);
     await client.callTool({ name: 'nope', arguments: {} }).catch(() => undefined);
-    const span = await eventually(async () => (await gw.spans()).find((s) => s.name === 'tools/call nope'));
+    const span = await eventually(async () => (await fx.gw.spans()).find((s) => s.name === 'tools/call nope'));
     expect(span.attributes['rpc.response.status_code']).toBe('-32602');
     expect(span.attributes['error.type']).toBe('-32602');
     await client.close();
   });
 
   it('counts requests and their duration by server, method and tool on /metrics', async () => {
-    const res = await request(`${gw.url}/metrics`);
+    const res = await request(`${fx.gw.url}/metrics`);
     const text = await res.body.text();
     expect(text).toMatch(/tracegate_gateway_mcp_requests_total\{server="weather",mcp_method_name="tools\/call",gen_ai_tool_name="weather\/get_weather",outcome="ok"\} \d+/);
     expect(text).toMatch(/tracegate_gateway_mcp_requests_total\{server="weather",mcp_method_name="tools\/call",gen_ai_tool_name="weather\/fail",outcome="tool_error"\} 1/);

@@ -9,30 +9,16 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { config, docs, startGateway, type TestGateway } from '../helpers.js';
-import { mcpServerDoc, startDocs, startWeather, type TestMcpServer } from './servers.js';
+import { config, docs } from '../helpers.js';
+import { mcpServerDoc, useMcpGateway } from './servers.js';
 
-let weather: TestMcpServer;
-let docsServer: TestMcpServer;
-let gw: TestGateway;
-
-beforeAll(async () => {
-  weather = await startWeather();
-  docsServer = await startDocs();
-  gw = await startGateway(config(docs('kind: Gateway\nmetadata: { name: gw }\nspec:\n  mcp: { pageSize: 4 }', mcpServerDoc('weather', weather.url), mcpServerDoc('docs', docsServer.url))));
-});
-
-afterAll(async () => {
-  await gw?.close();
-  await weather?.close();
-  await docsServer?.close();
-});
+const fx = useMcpGateway((weather, docsUrl) => config(docs('kind: Gateway\nmetadata: { name: gw }\nspec:\n  mcp: { pageSize: 4 }', mcpServerDoc('weather', weather), mcpServerDoc('docs', docsUrl))));
 
 type Transport = 'streamable' | 'sse';
 
 async function connect(kind: Transport): Promise<Client> {
   const client = new Client({ name: 'test-agent', version: '1.0.0' });
-  const transport = kind === 'streamable' ? new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`)) : new SSEClientTransport(new URL(`${gw.url}/mcp/sse`));
+  const transport = kind === 'streamable' ? new StreamableHTTPClientTransport(new URL(`${fx.gw.url}/mcp`)) : new SSEClientTransport(new URL(`${fx.gw.url}/mcp/sse`));
   await client.connect(transport);
   return client;
 }
@@ -127,13 +113,13 @@ describe.each<Transport>(['streamable', 'sse'])('through tracegate over %s', (ki
   });
 
   it('carries a cancellation to the server running the call', async () => {
-    const before = weather.seen.cancelled.length;
+    const before = fx.weather.seen.cancelled.length;
     const abort = new AbortController();
     const call = client.callTool({ name: 'slow', arguments: { steps: 50, ms: 100 } }, undefined, { signal: abort.signal, onprogress: () => abort.abort('enough') });
     await expect(call).rejects.toThrow();
     const until = Date.now() + 5000;
-    while (weather.seen.cancelled.length === before && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    expect(weather.seen.cancelled.length).toBe(before + 1);
+    while (fx.weather.seen.cancelled.length === before && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(fx.weather.seen.cancelled.length).toBe(before + 1);
     // The session goes on serving after a cancellation.
     expect(await client.callTool({ name: 'get_weather', arguments: { city: 'Rome' } })).toEqual({ content: [{ type: 'text', text: 'Rome: 21°C, sunny' }] });
   });
@@ -146,11 +132,11 @@ describe.each<Transport>(['streamable', 'sse'])('through tracegate over %s', (ki
 describe('sessions', () => {
   it('ends the servers\' sessions when the client ends its own (DELETE /mcp)', async () => {
     await new Promise((r) => setTimeout(r, 300)); // the SSE clients' sessions end as their streams close
-    const before = weather.seen.deleted + docsServer.seen.deleted;
+    const before = fx.weather.seen.deleted + fx.docs.seen.deleted;
     const client = await connect('streamable');
     await client.listTools();
     await (client.transport as StreamableHTTPClientTransport).terminateSession();
-    expect(weather.seen.deleted + docsServer.seen.deleted).toBe(before + 2);
+    expect(fx.weather.seen.deleted + fx.docs.seen.deleted).toBe(before + 2);
     await client.close();
   });
 });

@@ -16,7 +16,11 @@ import { CallToolRequestSchema, GetPromptRequestSchema, ListPromptsRequestSchema
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 import { z } from 'zod';
+import type { GatewayConfig } from '../../../gateway/config/model.js';
+import type { GatewayDeps } from '../../../gateway/server.js';
+import { startGateway, type TestGateway } from '../helpers.js';
 
 export interface Seen {
   /** traceparent of each tools/call's params._meta, in order. */
@@ -165,4 +169,29 @@ export function startDocs(): Promise<TestMcpServer> {
 /** McpServer documents for servers started here. */
 export function mcpServerDoc(name: string, url: string, extra = ''): string {
   return `kind: McpServer\nmetadata: { name: ${name} }\nspec:\n  url: "${url}"\n${extra}`;
+}
+
+export interface McpFixture {
+  weather: TestMcpServer;
+  docs: TestMcpServer;
+  gw: TestGateway;
+}
+
+/**
+ * Both servers and a gateway in front of them for a file's tests (started in beforeAll, closed in
+ * afterAll); `configFor` gets the servers' URLs.
+ */
+export function useMcpGateway(configFor: (weatherUrl: string, docsUrl: string) => GatewayConfig, deps: GatewayDeps = {}): McpFixture {
+  const fx = {} as McpFixture;
+  beforeAll(async () => {
+    fx.weather = await startWeather();
+    fx.docs = await startDocs();
+    fx.gw = await startGateway(configFor(fx.weather.url, fx.docs.url), deps);
+  });
+  afterAll(async () => {
+    await fx.gw?.close();
+    await fx.weather?.close();
+    await fx.docs?.close();
+  });
+  return fx;
 }
