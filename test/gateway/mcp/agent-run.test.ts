@@ -9,38 +9,11 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import OpenAI from 'openai';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { refreshRollups } from '../../../schemas/rollups.js';
-import { useGatewayToCollector } from '../e2e.js';
-import { config, docs, backendDoc } from '../helpers.js';
-import { mcpServerDoc, startWeather, type TestMcpServer } from './servers.js';
+import { useAgentStack } from './agent-stack.js';
 
-let weather: TestMcpServer | undefined;
-const weatherUrl = (async () => {
-  weather = await startWeather();
-  return weather.url;
-})();
-let mcpUrl = '';
-
-const fx = useGatewayToCollector(
-  {
-    reply: (body: { messages: { role: string; content?: unknown }[] }) =>
-      body.messages.some((m) => m.role === 'tool') ? { text: 'It is sunny in Lyon.' } : { toolCalls: [{ name: 'get_weather', arguments: '{"city":"Lyon"}' }] },
-  },
-  (otlp, stub) =>
-    config(
-      docs(
-        `kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { otlpEndpoint: "${otlp}", agentSessions: { idle: 60s } }`,
-        backendDoc('up', 'openai', stub),
-        'kind: Route\nmetadata: { name: chat }\nspec:\n  rules:\n    - matches: [{ model: gpt-4o-mini }]\n      targets: [{ backend: up }]',
-        mcpServerDoc('weather', mcpUrl),
-      ),
-    ),
-);
-
-afterAll(async () => {
-  await weather?.close();
-});
+const fx = useAgentStack(', agentSessions: { idle: 60s }');
 
 /** The agent: model, tool, model; session header on every request, no traceparent anywhere. */
 async function runAgent(session: string): Promise<string> {
@@ -104,4 +77,3 @@ describe('an uninstrumented agent through tracegate', () => {
 });
 
 // The config is built in beforeAll (useGatewayToCollector); the server must be up before it.
-mcpUrl = await weatherUrl;
