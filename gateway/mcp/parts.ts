@@ -85,6 +85,11 @@ export class McpGateway {
   register(app: FastifyInstance): void {
     registerStreamableHttp(app, this.parts, ROUTE_BODY_LIMIT);
     this.legacy.register(app, ROUTE_BODY_LIMIT);
+    // Open HTTP+SSE streams are never idle: they are ended before the server waits for its connections.
+    app.addHook('preClose', (done) => {
+      this.legacy.close();
+      done();
+    });
   }
 
   private async endSession(s: McpSession, config: GatewayConfig, header: string | undefined): Promise<void> {

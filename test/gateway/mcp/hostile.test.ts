@@ -164,3 +164,16 @@ describe('MCP server answers', () => {
     await health.body.dump();
   });
 });
+
+describe('closing', () => {
+  it('ends open HTTP+SSE streams instead of waiting for them', async () => {
+    const other = await startGateway(config(docs(mcpServerDoc('weather', weather.url))));
+    const res = await request(`${other.url}/mcp/sse`, { headers: { accept: 'text/event-stream' } });
+    expect(res.statusCode).toBe(200);
+    const ended = res.body.text();
+    const t0 = Date.now();
+    await other.close();
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(await ended).toContain('event: endpoint');
+  });
+});
