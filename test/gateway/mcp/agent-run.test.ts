@@ -73,6 +73,13 @@ describe('an uninstrumented agent through tracegate', () => {
     }
     expect(rows).toHaveLength(2);
     expect(rows[0].trace_id).not.toBe(rows[1].trace_id);
+    // The tool-call rollup (0070) counts the gateway's tool calls once each, by server and tool.
+    const tools = await fx.store.rows<{ server: string; tool: string; calls: number; errors: number; tool_errors: number; p95_ms: number }>(
+      `SELECT server, tool, sum(calls) AS calls, sum(errors) AS errors, sum(tool_errors) AS tool_errors, max(p95_ms) AS p95_ms FROM ${fx.store.database}.tool_calls_minutely GROUP BY server, tool`,
+    );
+    expect(tools).toHaveLength(1);
+    expect(tools[0]).toMatchObject({ server: 'weather', tool: 'get_weather', calls: 2, errors: 0, tool_errors: 0 });
+    expect(tools[0].p95_ms).toBeGreaterThan(0);
   });
 });
 
