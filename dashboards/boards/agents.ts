@@ -90,6 +90,28 @@ export function agentsDashboard(): Dashboard {
         LIMIT 20`,
         { xField: 'tool', w: 8, description: 'TOOL spans of the runs (raw spans).' },
       ),
+      table(
+        'Tools by server: calls, error rate, p95 latency',
+        `
+        SELECT backend AS server, tool_name AS tool, count() AS tool_calls, countIf(status_code = 'Error') / tool_calls AS error_rate,
+               quantile(0.95)(duration_ms) AS p95_ms
+        FROM llm_spans
+        WHERE ${TOOLS_WHERE} AND backend != ''
+        GROUP BY server, tool
+        ORDER BY tool_calls DESC
+        LIMIT 50`,
+        { w: 16, description: 'Tool calls of the runs that went through the gateway\'s /mcp, by MCP server and tool (errors: JSON-RPC errors, refusals and isError answers).', overrides: [unitOverride('error_rate', 'percentunit'), unitOverride('p95_ms', 'ms')] },
+      ),
+      timeseries(
+        'Tool latency p95 by server',
+        `
+        SELECT ${bucket('timestamp', 60)} AS time, backend AS server, quantile(0.95)(duration_ms) AS p95_ms
+        FROM llm_spans
+        WHERE ${TOOLS_WHERE} AND backend != ''
+        GROUP BY time, server
+        ORDER BY time`,
+        { unit: 'ms', w: 8 },
+      ),
       runsTable('Slowest runs', 'duration_ms'),
       runsTable('Most expensive runs', 'cost'),
       table(

@@ -130,7 +130,11 @@ export class McpTelemetry {
       s.str(KEYS.sessionId, f.agentSession);
       s.str(KEYS.genaiConversationId, f.agentSession);
     }
-    if (f.server) s.tok(K.server, f.server);
+    if (f.server) {
+      s.tok(K.server, f.server);
+      // The McpServer is the call's backend: llm_spans' backend column (the dashboards' server).
+      s.tok(KEYS.backend, f.server);
+    }
     if (f.serverAddress) s.tok(KEYS.serverAddress, f.serverAddress);
     if (f.identity) {
       s.tok(KEYS.key, f.identity.key);

@@ -11,7 +11,8 @@ import { agentSpan, evaluationEvent, gatewaySpan, insertSpans, llmSpan, makeSpan
  * events), so every view downstream fills the way it does in production:
  * - gateway calls over four models, four providers, three routes, three teams and keys, with
  *   streams, errors, rate-limit refusals, fallbacks, retries and circuit-breaker skips;
- * - agent runs (AGENT → RETRIEVER, LLM with the gateway's child span, TOOL, one failing tool);
+ * - agent runs (AGENT → RETRIEVER, LLM with the gateway's child span, TOOL as the gateway's MCP
+ *   tools/call spans, one failing tool);
  * - evaluation events from an LLM judge, human feedback and heuristics;
  * - online evaluators' EVALUATOR spans (collector/evaluators): an LLM judge with its judge
  *   spend, some evaluation errors, and a code check;
@@ -182,7 +183,17 @@ function agentRun(n: number, startMs: number, r: Rng): SpanRecord[] {
     const fails = n === 3 && c === 1;
     const toolName = c % 2 ? 'search_kb' : 'lookup_order';
     spans.push(
-      toolSpan({ ...ctx, toolName, spanId: id(50 + c), parentSpanId: id(0), start: ns(t), durationMs: r(20, 800), ...(fails ? { status: 'Error', statusMessage: `tool ${toolName}: upstream 500` } : {}) }),
+      toolSpan({
+        ...ctx,
+        toolName,
+        spanId: id(50 + c),
+        parentSpanId: id(0),
+        start: ns(t),
+        durationMs: r(20, 800),
+        // As the gateway records a tools/call through /mcp (gateway/telemetry/mcp.ts): tool_calls_minutely reads these.
+        attributes: { 'tracegate.origin': 'gateway', 'mcp.method.name': 'tools/call', 'tracegate.mcp.server': c % 2 ? 'kb' : 'orders', 'tracegate.backend': c % 2 ? 'kb' : 'orders', 'gen_ai.tool.name': toolName },
+        ...(fails ? { status: 'Error', statusMessage: `tool ${toolName}: upstream 500` } : {}),
+      }),
     );
     t += 900;
   }

@@ -131,6 +131,7 @@ describe('spans', () => {
       'gen_ai.operation.name': 'execute_tool',
       'gen_ai.tool.name': 'get_weather',
       'tracegate.mcp.server': 'weather',
+      'tracegate.backend': 'weather',
       'tracegate.key': 'all',
       'tracegate.origin': 'gateway',
     });
