@@ -23,7 +23,7 @@ import { errorResponse, RPC, RpcError, type JsonRpcId, type JsonRpcNotification,
 import type { McpMetrics, Outcome } from './metrics.js';
 import { initialize } from './initialize.js';
 import { Servers, type Reach } from './servers.js';
-import type { McpSession } from './session.js';
+import { newSessionId, type McpSession } from './session.js';
 
 export interface McpContext {
   config: GatewayConfig;
@@ -111,7 +111,7 @@ export class McpRouter {
   }
 
   /** Answers one request; never throws. */
-  async request(m: JsonRpcRequest, ctx: McpContext, sessionIdForNew?: string): Promise<Handled> {
+  async request(m: JsonRpcRequest, ctx: McpContext, sessionIdForNew = m.method === 'initialize' ? newSessionId() : undefined): Promise<Handled> {
     const started = performance.now();
     const env = this.deps.telemetry();
     const caller = this.callerContext(m, ctx);

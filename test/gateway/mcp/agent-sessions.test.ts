@@ -40,6 +40,18 @@ describe('agent runs the gateway opens', () => {
     await client.close();
   });
 
+  it('without a session header, the MCP session is the run: initialize included', async () => {
+    const client = await agent({});
+    await client.callTool({ name: 'get_weather', arguments: { city: 'Ulm' } });
+    const tool = await eventually(async () => (await fx.gw.spans()).find((s) => s.name === 'tools/call get_weather' && s.attributes['tracegate.key'] === undefined && (s.attributes['input.value'] as string)?.includes('Ulm')));
+    const session = tool.attributes['mcp.session.id'];
+    const init = (await fx.gw.spans()).find((s) => s.name === 'initialize' && s.attributes['mcp.session.id'] === session);
+    expect(init?.spanContext().traceId).toBe(tool.spanContext().traceId);
+    expect(init?.parentSpanContext?.spanId).toBe(tool.parentSpanContext?.spanId);
+    expect(tool.attributes['session.id']).toBe(session);
+    await client.close();
+  });
+
   it('a call with trace context opens no run', async () => {
     const client = await agent({ 'x-session-id': 'traced-1', traceparent: '00-cccccccccccccccccccccccccccccccc-dddddddddddddddd-01' });
     await client.callTool({ name: 'get_weather', arguments: { city: 'Wels' } });
