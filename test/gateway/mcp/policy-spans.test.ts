@@ -6,6 +6,7 @@
  * own context on to the MCP server in both places.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +102,21 @@ describe('keys', () => {
     await client.close();
   });
 
+  it('over HTTP+SSE too: the key on the stream and on each POST, another key\'s POST refused', async () => {
+    const client = new Client({ name: 'sse', version: '1' });
+    const transport = new SSEClientTransport(new URL(`${fx.gw.url}/mcp/sse`), { requestInit: { headers: { authorization: `Bearer ${KEYS.getOnly}` } }, eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), authorization: `Bearer ${KEYS.getOnly}` } }) } });
+    await client.connect(transport);
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['get_weather', 't1']);
+    const endpoint = (transport as unknown as { _endpoint: URL })._endpoint;
+    const stolen = await request(endpoint, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.all}` }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    expect(stolen.statusCode).toBe(404);
+    await stolen.body.dump();
+    const none = await request(`${fx.gw.url}/mcp/sse`, { headers: { accept: 'text/event-stream' } });
+    expect(none.statusCode).toBe(401);
+    await none.body.dump();
+    await client.close();
+  });
+
   it('sends the McpServer\'s credential from its secret, never the client\'s key', () => {
     expect(fx.weather.seen.authorization.length).toBeGreaterThan(0);
     expect(new Set(fx.weather.seen.authorization)).toEqual(new Set(['Bearer wt-secret']));
@@ -173,6 +189,6 @@ describe('spans', () => {
     expect(text).toMatch(/tracegate_gateway_mcp_requests_total\{server="weather",mcp_method_name="tools\/call",gen_ai_tool_name="weather\/get_weather",outcome="ok"\} \d+/);
     expect(text).toMatch(/tracegate_gateway_mcp_requests_total\{server="weather",mcp_method_name="tools\/call",gen_ai_tool_name="weather\/fail",outcome="tool_error"\} 1/);
     expect(text).toMatch(/mcp_server_operation_duration_count\{server="weather",mcp_method_name="tools\/call",gen_ai_tool_name="weather\/get_weather"\} \d+/);
-    expect(text).toMatch(/tracegate_gateway_mcp_requests_total\{outcome="unauthenticated"\} 2/);
+    expect(text).toMatch(/tracegate_gateway_mcp_requests_total\{outcome="unauthenticated"\} 3/);
   });
 });
