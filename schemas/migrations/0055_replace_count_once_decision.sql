@@ -10,7 +10,7 @@
 --
 -- How. The decision is made twice over with one definition of a pair (count_once_pending):
 --   at read: the `llm_spans` view uncounts the application's span of every pair that involves a
---     span not yet decided (stored since the decider's last run, minus 5 seconds for inserts in
+--     span not yet decided (stored since the decider's last run, minus 30 seconds for inserts in
 --     flight), so its work is bounded by the last seconds of traffic, not by history;
 --   by the decider (llm_spans_count_once, every 2 seconds): it writes the decision into
 --     llm_spans_data as a new version of each row concerned (counted, superseded_by, the
@@ -50,7 +50,7 @@ HAVING count() > 0;
 -- run: the rule of 0054 over those spans and every span they may pair with, however old.
 CREATE VIEW IF NOT EXISTS ${db}.count_once_pending AS
 WITH
-    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'count_once') - INTERVAL 5 SECOND AS since,
+    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'count_once') - INTERVAL 30 SECOND AS since,
     -- computed once (a scalar), read by the three rules below
     (
         SELECT groupArray((trace_id, span_id, parent_span_id, role, model, response_id, output_digest, timestamp))
@@ -67,11 +67,13 @@ WITH
     ) AS candidates,
     -- through traceparent: the gateway's parent is the application's span, or a hop whose parent is
     by_parent AS (
-        SELECT trace_id AS app_trace_id, pair.2 AS app_span_id, trace_id AS gateway_trace_id, pair.1 AS gateway_span_id
+        SELECT trace_id AS app_trace_id, pair.2 AS app_span_id, trace_id AS gateway_trace_id, pair.1 AS gateway_span_id,
+               app_times[indexOf(apps, pair.2)] AS app_timestamp
         FROM (
             SELECT c.1 AS trace_id,
                    groupArrayIf((c.2, c.3), c.4 = 'gateway' AND c.3 != '') AS gateways,
                    groupArrayIf(c.2, c.4 = 'app') AS apps,
+                   groupArrayIf(c.8, c.4 = 'app') AS app_times,
                    groupArrayIf((c.2, c.3), c.4 = 'hop') AS hops
             FROM (SELECT arrayJoin(candidates) AS c)
             GROUP BY trace_id
@@ -85,10 +87,11 @@ WITH
     ),
     -- the same response id
     by_id AS (
-        SELECT app.1 AS app_trace_id, app.2 AS app_span_id, gateways[1].1 AS gateway_trace_id, gateways[1].2 AS gateway_span_id
+        SELECT app.1 AS app_trace_id, app.2 AS app_span_id, gateways[1].1 AS gateway_trace_id, gateways[1].2 AS gateway_span_id,
+               app.3 AS app_timestamp
         FROM (
             SELECT c.6 AS rid,
-                   groupArrayIf((c.1, c.2), c.4 = 'app') AS apps,
+                   groupArrayIf((c.1, c.2, c.8), c.4 = 'app') AS apps,
                    groupArrayIf((c.1, c.2), c.4 = 'gateway') AS gateways
             FROM (SELECT arrayJoin(candidates) AS c)
             WHERE c.6 != ''
@@ -100,7 +103,8 @@ WITH
     -- no id: model and answer digest, the gateway called without traceparent, one to one in
     -- time order, within 10 minutes
     by_digest AS (
-        SELECT p.1.1 AS app_trace_id, p.1.2 AS app_span_id, p.2.1 AS gateway_trace_id, p.2.2 AS gateway_span_id
+        SELECT p.1.1 AS app_trace_id, p.1.2 AS app_span_id, p.2.1 AS gateway_trace_id, p.2.2 AS gateway_span_id,
+               p.1.3 AS app_timestamp
         FROM (
             SELECT c.5 AS model, c.7 AS digest,
                    arraySort(x -> x.3, groupArrayIf((c.1, c.2, c.8), c.4 = 'app' AND c.6 = '')) AS apps,
@@ -114,7 +118,7 @@ WITH
                             arraySlice(gateways, 1, least(length(apps), length(gateways)))) AS p
         WHERE p.1.1 != p.2.1 AND abs(toUnixTimestamp64Milli(p.1.3) - toUnixTimestamp64Milli(p.2.3)) <= 600000
     )
-SELECT DISTINCT app_trace_id, app_span_id, gateway_trace_id, gateway_span_id
+SELECT DISTINCT app_trace_id, app_span_id, gateway_trace_id, gateway_span_id, app_timestamp
 FROM (
     SELECT * FROM by_parent
     UNION ALL SELECT * FROM by_id
@@ -123,9 +127,12 @@ FROM (
 
 -- What SQL users and dashboards read: the latest version of every span, with the pairs not yet
 -- decided applied (an application's span of such a pair is uncounted).
+-- (`pending` is a scalar with the same text wherever a view reads it: the engine computes it once
+-- per query however many views of one query read it)
 CREATE OR REPLACE VIEW ${db}.llm_spans AS
+WITH (SELECT groupArray((app_trace_id, app_span_id, gateway_trace_id, gateway_span_id, app_timestamp)) FROM ${db}.count_once_pending) AS pending
 SELECT * EXCEPT (eval_items, version) REPLACE (
-    counted AND NOT (origin = 'app' AND (trace_id, span_id) IN (SELECT app_trace_id, app_span_id FROM ${db}.count_once_pending)) AS counted)
+    counted AND NOT (origin = 'app' AND (trace_id, span_id) IN (SELECT p.1, p.2 FROM (SELECT arrayJoin(pending) AS p))) AS counted)
 FROM ${db}.llm_spans_data FINAL;
 
 -- The decider: the rows of every trace that received a span since its last run, and the other
@@ -136,8 +143,9 @@ DROP TABLE IF EXISTS ${db}.llm_spans_count_once;
 CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.llm_spans_count_once
 REFRESH EVERY 2 SECOND APPEND TO ${db}.llm_spans_data AS
 WITH
-    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'count_once') - INTERVAL 5 SECOND AS since,
-    (SELECT groupArray((app_trace_id, app_span_id, gateway_trace_id, gateway_span_id)) FROM ${db}.count_once_pending) AS pairs,
+    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'count_once') - INTERVAL 30 SECOND AS since,
+    (SELECT groupArray((app_trace_id, app_span_id, gateway_trace_id, gateway_span_id, app_timestamp)) FROM ${db}.count_once_pending) AS pending,
+    arrayMap(p -> (p.1, p.2, p.3, p.4), pending) AS pairs,
     (
         SELECT groupUniqArray(trace_id) FROM (
             SELECT trace_id FROM ${db}.call_keys WHERE inserted_at >= since

@@ -31,18 +31,19 @@ HAVING count() > 0;
 -- Minutes touched since the usage rollup's last refresh: by an insert into llm_spans_data, or by
 -- a pair not yet decided (its application span's minute).
 CREATE VIEW IF NOT EXISTS ${db}.usage_minutely_open AS
-WITH (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'usage_minutely') - INTERVAL 5 SECOND AS since
+WITH
+    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'usage_minutely') - INTERVAL 30 SECOND AS since,
+    (SELECT groupArray((app_trace_id, app_span_id, gateway_trace_id, gateway_span_id, app_timestamp)) FROM ${db}.count_once_pending) AS pending
 SELECT DISTINCT minute FROM (
     SELECT toStartOfMinute(timestamp) AS minute FROM ${db}.llm_spans_data WHERE inserted_at >= since
     UNION ALL
-    SELECT toStartOfMinute(timestamp) FROM ${db}.call_keys
-    WHERE (trace_id, span_id) IN (SELECT app_trace_id, app_span_id FROM ${db}.count_once_pending)
+    SELECT toStartOfMinute(arrayJoin(pending).5)
 );
 
 -- Those minutes computed from llm_spans.
 CREATE VIEW IF NOT EXISTS ${db}.usage_minutely_live AS
 WITH
-    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'usage_minutely') - INTERVAL 5 SECOND AS since,
+    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'usage_minutely') - INTERVAL 30 SECOND AS since,
     (SELECT max(inserted_at) FROM ${db}.llm_spans_data WHERE inserted_at >= since) AS seen,
     (SELECT groupArray(minute) FROM ${db}.usage_minutely_open) AS open
 SELECT
@@ -80,8 +81,9 @@ DROP TABLE IF EXISTS ${db}.usage_minutely_refresh;
 CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.usage_minutely_refresh
 REFRESH EVERY 5 SECOND APPEND TO ${db}.usage_minutely_data AS
 WITH
-    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'usage_minutely') - INTERVAL 5 SECOND AS since,
-    (SELECT max(inserted_at) FROM ${db}.llm_spans_data WHERE inserted_at >= since) AS seen
+    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'usage_minutely') - INTERVAL 30 SECOND AS since,
+    (SELECT max(inserted_at) FROM ${db}.llm_spans_data WHERE inserted_at >= since) AS seen,
+    (SELECT groupArray(minute) FROM ${db}.usage_minutely_open) AS open
 SELECT * FROM ${db}.usage_minutely_live
 UNION ALL
 SELECT
@@ -92,30 +94,36 @@ SELECT
     greatest(ifNull(seen, toDateTime64(0, 3)), source_inserted_at),
     now64(3)
 FROM ${db}.usage_minutely_data FINAL
-WHERE minute IN (SELECT minute FROM ${db}.usage_minutely_open) AND calls > 0
+WHERE has(open, minute) AND calls > 0
   AND (minute, service_name, span_kind, model, provider, route, team, key_name) NOT IN
       (SELECT minute, service_name, span_kind, model, provider, route, team, key_name FROM ${db}.usage_minutely_live);
 
+-- (`open` is one scalar, the same text in both branches and in usage_minutely_live: the engine
+-- computes it once per query)
 CREATE OR REPLACE VIEW ${db}.usage_minutely AS
+WITH (SELECT groupArray(minute) FROM ${db}.usage_minutely_open) AS open
 SELECT * FROM ${db}.usage_minutely_data FINAL
-WHERE calls > 0 AND minute NOT IN (SELECT minute FROM ${db}.usage_minutely_open)
+WHERE calls > 0 AND NOT has(open, minute)
 UNION ALL
 SELECT * FROM ${db}.usage_minutely_live;
 
 -- Runs touched since the agent_runs rollup's last refresh: the trace and run of an insert into
 -- llm_spans_data, and both traces of a pair not yet decided.
 CREATE VIEW IF NOT EXISTS ${db}.agent_runs_open AS
-WITH (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'agent_runs') - INTERVAL 5 SECOND AS since
+WITH
+    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'agent_runs') - INTERVAL 30 SECOND AS since,
+    (SELECT groupArray((app_trace_id, app_span_id, gateway_trace_id, gateway_span_id, app_timestamp)) FROM ${db}.count_once_pending) AS pending
 SELECT DISTINCT run_id FROM (
     SELECT arrayJoin([trace_id, run_id]) AS run_id FROM ${db}.llm_spans_data WHERE inserted_at >= since
     UNION ALL
-    SELECT arrayJoin([app_trace_id, gateway_trace_id]) FROM ${db}.count_once_pending
+    SELECT arrayJoin(arrayFlatten(arrayMap(p -> [p.1, p.3], pending)))
 );
 
 CREATE VIEW IF NOT EXISTS ${db}.agent_runs_live AS
 WITH
-    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'agent_runs') - INTERVAL 5 SECOND AS since,
-    (SELECT max(inserted_at) FROM ${db}.llm_spans_data WHERE inserted_at >= since) AS seen
+    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'agent_runs') - INTERVAL 30 SECOND AS since,
+    (SELECT max(inserted_at) FROM ${db}.llm_spans_data WHERE inserted_at >= since) AS seen,
+    (SELECT groupArray(run_id) FROM ${db}.agent_runs_open) AS open
 SELECT
     run AS trace_id,
     root.1 AS root_span_id,
@@ -163,9 +171,9 @@ FROM (
         toUInt32(countIf(status_code = 'Error' AND superseded_by = '')) AS error_count,
         greatest(ifNull(seen, toDateTime64(0, 3)), max(inserted_at)) AS source_inserted_at
     FROM ${db}.llm_spans
-    WHERE trace_id IN (SELECT run_id FROM ${db}.agent_runs_open) OR run_id IN (SELECT run_id FROM ${db}.agent_runs_open)
+    WHERE trace_id IN (SELECT arrayJoin(open)) OR run_id IN (SELECT arrayJoin(open))
     GROUP BY run_id
-    HAVING run IN (SELECT run_id FROM ${db}.agent_runs_open)
+    HAVING run IN (SELECT arrayJoin(open))
 );
 
 DROP TABLE IF EXISTS ${db}.agent_runs_refresh;
@@ -173,8 +181,9 @@ DROP TABLE IF EXISTS ${db}.agent_runs_refresh;
 CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.agent_runs_refresh
 REFRESH EVERY 5 SECOND APPEND TO ${db}.agent_runs_data AS
 WITH
-    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'agent_runs') - INTERVAL 5 SECOND AS since,
-    (SELECT max(inserted_at) FROM ${db}.llm_spans_data WHERE inserted_at >= since) AS seen
+    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'agent_runs') - INTERVAL 30 SECOND AS since,
+    (SELECT max(inserted_at) FROM ${db}.llm_spans_data WHERE inserted_at >= since) AS seen,
+    (SELECT groupArray(run_id) FROM ${db}.agent_runs_open) AS open
 SELECT * FROM ${db}.agent_runs_live
 UNION ALL
 SELECT * REPLACE (
@@ -186,11 +195,12 @@ SELECT * REPLACE (
     greatest(ifNull(seen, toDateTime64(0, 3)), source_inserted_at) AS source_inserted_at,
     now64(3) AS computed_at)
 FROM ${db}.agent_runs_data FINAL
-WHERE trace_id IN (SELECT run_id FROM ${db}.agent_runs_open) AND span_count > 0
+WHERE trace_id IN (SELECT arrayJoin(open)) AND span_count > 0
   AND trace_id NOT IN (SELECT trace_id FROM ${db}.agent_runs_live);
 
 CREATE OR REPLACE VIEW ${db}.agent_runs AS
+WITH (SELECT groupArray(run_id) FROM ${db}.agent_runs_open) AS open
 SELECT * FROM ${db}.agent_runs_data FINAL
-WHERE span_count > 0 AND trace_id NOT IN (SELECT run_id FROM ${db}.agent_runs_open)
+WHERE span_count > 0 AND trace_id NOT IN (SELECT arrayJoin(open))
 UNION ALL
 SELECT * FROM ${db}.agent_runs_live;
