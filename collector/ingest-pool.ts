@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ProcessorConfig, ProcessorCounters, ProcessorDeps } from './processors/index.js';
 import { newCounters } from './processors/context.js';
-import type { IngestResult, OtlpEncoding } from './pipeline.js';
+import type { IngestResult, OtlpEncoding } from './ingest.js';
 
 /** workerData of an ingest worker. */
 export interface IngestWorkerInit {

@@ -4,7 +4,7 @@
  * Being a thread's entry module, it starts working when loaded.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { buildIngest } from './pipeline.js';
+import { buildIngest } from './ingest.js';
 import type { IngestReply, IngestRequest, IngestWorkerInit } from './ingest-pool.js';
 
 function main(port: NonNullable<typeof parentPort>, init: IngestWorkerInit): void {

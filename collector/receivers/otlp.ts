@@ -3,7 +3,8 @@
  * stages, spool), count, and say how many spans were rejected. Refusals are CollectorErrors.
  */
 import { collectorErrors, CollectorError } from '../errors.js';
-import type { OtlpEncoding, Pipeline } from '../pipeline.js';
+import type { OtlpEncoding } from '../ingest.js';
+import type { Pipeline } from '../pipeline.js';
 import type { CollectorMetrics } from '../telemetry/metrics.js';
 import type { FastifyBaseLogger } from 'fastify';
 

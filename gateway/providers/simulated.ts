@@ -8,7 +8,8 @@
  *   - `simulate(endpoint, body, opts)`: the answer as a value (JSON or SSE frames);
  *   - `createSimulatedTransport(config)`: a gateway `Transport` (gateway/upstream.ts), what
  *     `UpstreamDeps.simulated` takes; the core calls it like any OpenAI-compatible backend;
- *   - `startSimulatedServer({ port })`: a loopback HTTP server speaking the OpenAI wire format.
+ *   - `startSimulatedServer({ port })` (simulated/server.ts): a loopback HTTP server speaking the
+ *     OpenAI wire format.
  *
  * A model named `…-error-NNN` (or `…-fail-NNN`) answers HTTP NNN with an OpenAI error, so
  * retries, fallbacks and error dashboards can be shown without a failing provider.
@@ -184,5 +185,3 @@ export function createSimulatedTransport(config: SimulatedConfigInput = {}, deps
     close: () => Promise.resolve(),
   };
 }
-
-export { startSimulatedServer, type SimulatedServer } from './simulated/server.js';

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CollectorError } from '../../collector/errors.js';
 import { Spool } from '../../collector/exporters/spool.js';
-import { buildPipeline, type OtlpEncoding, type Pipeline } from '../../collector/pipeline.js';
+import type { OtlpEncoding } from '../../collector/ingest.js';
+import { buildPipeline, type Pipeline } from '../../collector/pipeline.js';
 import { ProcessorConfigSchema } from '../../collector/processors/index.js';
 import { encodeRequest, ids } from './otlp-encode.js';
 

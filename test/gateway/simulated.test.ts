@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { createSimulatedTransport, simulate, startSimulatedServer, type SimulatedServer } from '../../gateway/providers/simulated.js';
+import { createSimulatedTransport, simulate } from '../../gateway/providers/simulated.js';
+import { startSimulatedServer, type SimulatedServer } from '../../gateway/providers/simulated/server.js';
 import { valueFor } from '../../gateway/providers/simulated/generate.js';
 import { rngFrom } from '../../gateway/providers/simulated/seed.js';
 
