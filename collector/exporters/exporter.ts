@@ -5,7 +5,7 @@
  * set aside and counted as dropped, so it cannot block the queue.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { backoffDelay, type BackoffConfig } from './backoff.js';
+import { backoffDelay, randomization, sleep, type Backoff } from '../../common/backoff.js';
 import { isPermanentInsertError, type TraceSink } from './clickhouse.js';
 import type { Segment, Spool } from './spool.js';
 import type { CollectorMetrics } from '../telemetry/metrics.js';
@@ -29,24 +29,32 @@ export interface Exporter {
   stop(deadlineMs: number): Promise<void>;
 }
 
-export function startExporter(retry: BackoffConfig, deps: ExporterDeps): Exporter {
+/** The collector's `retry` settings (collector/config.ts), with exporterhelper's names. */
+export interface ExportRetry {
+  initialIntervalMs: number;
+  maxIntervalMs: number;
+  multiplier: number;
+  /** Each delay is drawn uniformly from [d·(1−r), d·(1+r)]. */
+  randomizationFactor: number;
+}
+
+export const exportBackoff = (r: ExportRetry): Backoff => ({
+  initialMs: r.initialIntervalMs,
+  maxMs: r.maxIntervalMs,
+  multiplier: r.multiplier,
+  spread: randomization(r.randomizationFactor),
+});
+
+export function startExporter(retry: ExportRetry, deps: ExporterDeps): Exporter {
   const { spool, sink, metrics, logger } = deps;
   const now = deps.now ?? (() => performance.now());
+  const backoff = exportBackoff(retry);
   let healthy = true;
   let stopping = false;
   let stopDeadline = Infinity;
-  let wake: (() => void) | undefined;
+  /** Ends a backoff early when the exporter stops. */
+  const stopped = new AbortController();
   const retried = new WeakSet<Segment>();
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      t.unref();
-      wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
 
   async function exportOne(seg: Segment, attempt: number): Promise<number> {
     const t0 = now();
@@ -84,7 +92,7 @@ export function startExporter(retry: BackoffConfig, deps: ExporterDeps): Exporte
         continue;
       }
       attempt = await exportOne(seg, attempt);
-      if (attempt > 0 && !stopping) await sleep(backoffDelay(retry, attempt - 1, deps.random));
+      if (attempt > 0 && !stopping) await sleep(backoffDelay(backoff, attempt - 1, deps.random), stopped.signal);
     }
   }
 
@@ -100,7 +108,7 @@ export function startExporter(retry: BackoffConfig, deps: ExporterDeps): Exporte
       stopping = true;
       stopDeadline = now() + deadlineMs;
       spool.close();
-      wake?.();
+      stopped.abort();
       await running;
     },
   };

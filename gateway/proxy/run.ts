@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import type { BackendConfig, GatewayConfig } from '../config/model.js';
 import { GatewayError } from '../errors.js';
-import { backoffDelay, sleep } from '../reliability/backoff.js';
+import { backoffDelay, EQUAL_JITTER, sleep } from '../../common/backoff.js';
 import type { JsonThreads } from '../json-threads.js';
 import type { Breakers } from '../reliability/breaker.js';
 import { planCandidates, type Candidate } from '../routing/plan.js';
@@ -149,7 +149,7 @@ export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink
       if (retry >= rule.retry.retries) break;
       const wanted = r.error.retryAfterMs;
       if (wanted !== undefined && wanted > rule.retry.maxRetryAfter) break;
-      const delay = backoffDelay(retry, rule.retry.backoff.base, rule.retry.backoff.max, env.random, wanted);
+      const delay = backoffDelay({ initialMs: rule.retry.backoff.base, maxMs: rule.retry.backoff.max, multiplier: 2, spread: EQUAL_JITTER }, retry, env.random, wanted);
       if (performance.now() + delay >= deadline) break;
       await sleep(delay, input.clientGone);
       if (input.clientGone.aborted) return { result: { ok: false, error: openaiError(499, 'the client closed the request'), cause: 'client_gone' }, path };

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../gateway/reliability/backoff.js';
 import { CircuitBreaker, type CircuitState } from '../../gateway/reliability/breaker.js';
 import { buildRouter, globToRegExp, pathMatches } from '../../gateway/routing/match.js';
 import { pickWeighted, planCandidates } from '../../gateway/routing/plan.js';
@@ -103,19 +102,6 @@ describe('candidates', () => {
     expect(counts.c).toBe(0);
     expect(counts.a / 20_000).toBeGreaterThan(0.73);
     expect(counts.a / 20_000).toBeLessThan(0.77);
-  });
-});
-
-describe('backoff', () => {
-  it.each([
-    { retry: 0, random: 0, want: 50 },
-    { retry: 0, random: 1, want: 100 },
-    { retry: 3, random: 0.5, want: 600 },
-    { retry: 10, random: 1, want: 2000 },
-    { retry: 0, random: 0.5, retryAfter: 1500, want: 1500 },
-    { retry: 4, random: 1, retryAfter: 10, want: 1600 },
-  ])('retry $retry, random $random, Retry-After $retryAfter → $want ms', ({ retry, random, retryAfter, want }) => {
-    expect(backoffDelay(retry, 100, 2000, () => random, retryAfter)).toBe(want);
   });
 });
 
