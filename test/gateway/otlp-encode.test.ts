@@ -2,20 +2,20 @@
  * The gateway's OTLP span encoder against the official one (`ProtobufTraceSerializer` of
  * @opentelemetry/otlp-transformer): both outputs decoded with protobufjs definitions written from
  * the OTLP specification (test/collector/otlp-proto.ts) and compared field by field, for real SDK
- * spans of every shape; then the partial-success decoder and the exporter over real gRPC.
+ * spans of every shape; then the span processor over real gRPC (the receiver's answers decoded by
+ * the official ProtobufTraceSerializer).
  */
 import * as grpc from '@grpc/grpc-js';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Attributes, type Link, type SpanOptions } from '@opentelemetry/api';
-import { ExportResultCode, TraceState } from '@opentelemetry/core';
+import { TraceState } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import protobuf from 'protobufjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeTraceRequest, groupSpans, requestFraming, spanEntry } from '../../gateway/telemetry/otlp/encode.js';
-import { OtlpGrpcSpanExporter, TRACE_EXPORT_PATH } from '../../gateway/telemetry/otlp/exporter.js';
+import { TRACE_EXPORT_PATH } from '../../gateway/telemetry/otlp/delegate.js';
 import { OtlpGrpcSpanProcessor } from '../../gateway/telemetry/otlp/processor.js';
-import { decodeExportResponse } from '../../gateway/telemetry/otlp/response.js';
 import { ExactBuffers, ProtoWriter } from '../../gateway/telemetry/otlp/writer.js';
 import { decode } from '../collector/otlp-proto.js';
 
@@ -210,25 +210,6 @@ message ExportTracePartialSuccess { int64 rejected_spans = 1; string error_messa
 const responseType = protobuf.parse(RESPONSE_PROTO, { keepCase: true }).root.lookupType('ExportTraceServiceResponse');
 const response = (v: Obj) => responseType.encode(responseType.fromObject(v)).finish();
 
-describe('ExportTraceServiceResponse decoder', () => {
-  it.each([
-    ['empty (full success)', {}, {}],
-    ['partial success', { partial_success: { rejected_spans: 3, error_message: 'span too large: ü' } }, { partialSuccess: { rejectedSpans: 3, errorMessage: 'span too large: ü' } }],
-    ['warning only', { partial_success: { error_message: 'sampled down' } }, { partialSuccess: { errorMessage: 'sampled down' } }],
-    ['unknown fields skipped', { unknown: 'x', partial_success: { rejected_spans: 2 ** 40, unknown: 5 } }, { partialSuccess: { rejectedSpans: 2 ** 40 } }],
-  ] as const)('%s', (_name, wire, expected) => {
-    expect(decodeExportResponse(response(wire as Obj))).toEqual(expected);
-  });
-
-  it.each([
-    ['truncated length', Uint8Array.from([0x0a, 0x05, 0x08])],
-    ['truncated varint', Uint8Array.from([0x0a, 0x01, 0x88])],
-    ['bad wire type', Uint8Array.from([0x0f])],
-  ])('refuses %s', (_name, bytes) => {
-    expect(() => decodeExportResponse(bytes)).toThrow();
-  });
-});
-
 /** An OTLP/gRPC trace receiver that keeps the raw requests and answers `answer` (once `hold` lets it). */
 async function startReceiver(answer: Uint8Array, hold?: { wait: Promise<void>; open: number }): Promise<{ url: string; received: Buffer[]; server: grpc.Server }> {
   const received: Buffer[] = [];
@@ -270,16 +251,20 @@ describe('export over real gRPC', () => {
   const servers: grpc.Server[] = [];
   afterAll(() => servers.forEach((s) => s.forceShutdown()));
 
-  it('OtlpGrpcSpanExporter sends the encoded request and treats a partial success as delivered', async () => {
-    const rx = await startReceiver(response({ partial_success: { rejected_spans: 1, error_message: 'one refused' } }));
+  it.each([
+    ['a partial success', response({ partial_success: { rejected_spans: 1, error_message: 'one refused' } })],
+    ['a partial success with fields the decoder does not know', response({ unknown: 'x', partial_success: { rejected_spans: 2 ** 40, unknown: 5 } })],
+    ['an answer that is not a response', Uint8Array.from([0x0a, 0x05, 0x08])],
+  ])('OtlpGrpcSpanProcessor counts a request answered with %s as exported (the delegate logs what was refused)', async (_name, answer) => {
+    const rx = await startReceiver(answer);
     servers.push(rx.server);
-    const exporter = new OtlpGrpcSpanExporter({ url: rx.url });
-    const spans = makeSpans().slice(0, 4);
-    const result = await new Promise<{ code: ExportResultCode }>((resolve) => exporter.export(spans, resolve));
-    await exporter.shutdown();
-    expect(result.code).toBe(ExportResultCode.SUCCESS);
+    const processor = new OtlpGrpcSpanProcessor({ url: rx.url });
+    const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    for (let i = 0; i < 4; i++) provider.getTracer('t').startSpan(`s${i}`).end();
+    await provider.forceFlush();
     expect(rx.received).toHaveLength(1);
-    expect(normalize(decode('ExportTraceServiceRequest', rx.received[0]))).toEqual(official(spans));
+    expect(processor.stats).toEqual({ exported: 4, dropped: 0, failed: 0, queuedBytes: 0, encodeErrors: 0 });
+    await provider.shutdown();
   });
 
   it('OtlpGrpcSpanProcessor batches sampled spans of several scopes, back to back, exactly as the official encoding', async () => {

@@ -25,8 +25,7 @@ import type { Context } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { requestFraming, resourceSpans, spanEntry, type ResourceLike, type ScopeLike } from './encode.js';
-import { grpcTraceDelegate, type EncodedRequest, type GrpcExporterOptions } from './exporter.js';
-import { decodeExportResponse } from './response.js';
+import { grpcTraceDelegate, type GrpcExporterOptions } from './delegate.js';
 import { ExactBuffers, ProtoWriter } from './writer.js';
 
 export interface SpanProcessorOptions extends GrpcExporterOptions {
@@ -65,7 +64,6 @@ type Group = { resource: ResourceLike; scope: ScopeLike; spans: ProtoWriter };
 /** A sealed request: bytes `start`..`w.pos` of a pooled writer. */
 type Batch = { w: ProtoWriter; start: number; spans: number };
 
-const encoded = { serializeRequest: (r: EncodedRequest) => r.bytes, deserializeResponse: decodeExportResponse };
 /**
  * Span entries are written this far into their writer: a request's framing (resource, scope and
  * their lengths) goes in front of them when the batch is sealed, so they are never copied behind it.
@@ -105,7 +103,7 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
     this.maxConcurrent = Math.max(1, opts.maxConcurrentExports ?? 2);
     this.exact = new ExactBuffers(REQUEST_BUFFER_BYTES, this.maxConcurrent);
     // The delegate frees a slot only after our callback has run, so its own limit is set above ours.
-    this.delegate = grpcTraceDelegate({ ...opts, concurrencyLimit: Math.max(opts.concurrencyLimit ?? 0, 2 * this.maxConcurrent + 2) }, encoded, (r) => r.spans);
+    this.delegate = grpcTraceDelegate({ ...opts, concurrencyLimit: Math.max(opts.concurrencyLimit ?? 0, 2 * this.maxConcurrent + 2) });
     this.burst = Math.max(1, opts.encodeBurstSpans ?? 128);
     this.burstDelayMs = opts.encodeDelayMillis ?? 20;
     this.maxSpans = opts.maxBatchSpans ?? 512;
