@@ -45,8 +45,9 @@ Commands:
                               a new client key (shown once, on stderr) and its ApiKey document (stdout)
   keys hash < key.txt         the hash of a key made elsewhere, read from stdin (never from argv)
   collector [--grpc-port N] [--http-port N] [--spool DIR] [--config FILE] [--data DIR | --clickhouse-url URL]
-        [--collector-token-file F] [--insecure]
-                              run the collector alone (OTLP in, ClickHouse out)
+        [--collector-token-file F] [--insecure] [--evaluators FILE --gateway URL]
+                              run the collector alone (OTLP in, ClickHouse out); with --evaluators, also
+                              the online evaluators of FILE, their judges called through the gateway at URL
   help                        this text
 
 Environment: TRACEGATE_DATA (embedded store folder, default ./.tracegate/data),
