@@ -3,8 +3,8 @@
  * them into OpenAI's envelope `{error:{message,type,param,code}}` (or Anthropic's on /v1/messages).
  * Upstream errors are translated by the translators and passed through with their own status.
  */
-import { anthropicTypeFor } from './translators/errors.js';
-import type { AnthropicErrorBody, ClientApi, OpenAIErrorBody } from './translators/types.js';
+import { anthropicTypeFor } from './providers/shared/errors.js';
+import type { AnthropicErrorBody, ClientApi, OpenAIErrorBody } from './providers/types.js';
 
 export const CATALOGUE = {
   invalid_json: { status: 400, type: 'invalid_request_error' },
@@ -31,6 +31,9 @@ export const CATALOGUE = {
   // A provider answered 401/403 to the gateway's own key: not the client's fault, and the
   // provider's message (which may quote that key) is not passed on.
   upstream_auth_failed: { status: 502, type: 'api_error' },
+  // A provider's credential could not be had (gateway/providers/types.ts ProviderAuth: a token
+  // endpoint or credential chain that failed or timed out); retried like an unreachable upstream.
+  upstream_credentials_unavailable: { status: 502, type: 'api_error' },
   // An upstream answer past the gateway's limits (gateway/proxy/limits.ts): refused, not buffered.
   upstream_response_too_large: { status: 502, type: 'api_error' },
   upstream_event_too_large: { status: 502, type: 'api_error' },

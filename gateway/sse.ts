@@ -17,7 +17,7 @@
  * each line is decoded once, whole: the same text as decoding the stream first.
  */
 import type { Writable } from 'node:stream';
-import type { SseEvent } from './translators/types.js';
+import type { SseEvent } from './providers/types.js';
 
 export type { SseEvent };
 

@@ -18,7 +18,7 @@
  */
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import type { ToolCallOut, Usage } from './translators/types.js';
+import type { ToolCallOut, Usage } from './providers/types.js';
 
 type EncodingName = 'o200k_base' | 'cl100k_base';
 type Counter = (text: string, opts: { disallowedSpecial: Set<string> }) => number;

@@ -7,6 +7,7 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { BackendConfig } from './config/model.js';
+import type { AbortLike } from './proxy/abort.js';
 
 export interface UpstreamCall {
   url: string;
@@ -14,8 +15,8 @@ export interface UpstreamCall {
   headers: Record<string, string>;
   /** Text, or bytes already encoded (a large client body passed through unchanged). */
   body?: string | Buffer;
-  /** Aborting it stops the exchange; what is pending rejects with `signal.reason`. */
-  signal: AbortSignal;
+  /** Aborting it stops the exchange; what is pending rejects with `signal.reason`. An AbortSignal, or the request path's cheaper stand-in. */
+  signal: AbortLike;
 }
 
 /** What `text()` does with a body longer than its limit. */
@@ -148,7 +149,7 @@ class Exchange implements UpstreamBody {
   private wake: (() => void) | undefined;
   private readonly onAbort = () => this.fail(this.signal.reason, true);
 
-  constructor(private readonly signal: AbortSignal) {}
+  constructor(private readonly signal: AbortLike) {}
 
   start(dispatcher: Dispatcher, call: UpstreamCall): Promise<UpstreamAnswer> {
     return new Promise<UpstreamAnswer>((resolve, reject) => {

@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { MAX_CONFIG_BYTES, textProblem } from './guard.js';
 import { deepFreeze, type BackendConfig, type ConfigProblem, type ConfigResult, type GatewayConfig, type RouteConfig } from './model.js';
 import { parseConfigInWorker, type ThreadLoadOptions } from './parse-thread.js';
+import { compileBackend } from './backend.js';
 import { compileMcp } from './mcp.js';
 import { compilePolicy } from './policy.js';
 import { apiKeySpec, backendSpec, envelopeSchema, gatewaySpec, mcpServerSpec, routeSpec, teamSpec, type ApiKeySpec, type BackendSpec, type GatewaySpec, type Kind, type McpServerSpec, type RouteSpec, type TeamSpec } from './schema.js';
@@ -100,23 +101,6 @@ function parseDocument(js: unknown, at: Located, label: (kind: string, name: str
   }
 }
 
-function compileBackend(d: Extract<Parsed, { kind: 'Backend' }>, gw: GatewaySpec, secrets: SecretSources, keys: Map<string, string>, problems: ConfigProblem[]): BackendConfig {
-  const s = d.spec;
-  const disabled = resolveCredential(s.apiKey, secrets, { keys, name: d.name, label: 'key' }, (m) => problems.push(d.at(['spec', 'apiKey'], m)));
-  return {
-    name: d.name,
-    provider: s.provider,
-    url: s.url ?? 'http://simulated.tracegate.invalid/v1',
-    apiVersion: s.apiVersion,
-    deployment: s.deployment,
-    headers: s.headers ?? {},
-    connections: s.connections,
-    circuitBreaker: { ...gw.defaults.circuitBreaker, ...s.circuitBreaker },
-    backendRef: s.backendRef,
-    disabled,
-  };
-}
-
 function compileRoute(d: Extract<Parsed, { kind: 'Route' }>, gw: GatewaySpec, backends: Map<string, BackendConfig>, invalid: Set<string>, problems: ConfigProblem[]): RouteConfig {
   const missing = (name: string) => !backends.has(name) && !invalid.has(`Backend/${name}`);
   const rules = d.spec.rules.map((r, i) => {
@@ -152,8 +136,9 @@ function compile(docs: Parsed[], invalid: Set<string>, secrets: SecretSources, p
     seen.add(id);
   }
   const keys = new Map<string, string>();
+  const providerSecrets = new Map<string, Readonly<Record<string, string>>>();
   const backends = new Map<string, BackendConfig>();
-  for (const d of docs) if (d.kind === 'Backend' && !backends.has(d.name)) backends.set(d.name, compileBackend(d, gw, secrets, keys, problems));
+  for (const d of docs) if (d.kind === 'Backend' && !backends.has(d.name)) backends.set(d.name, compileBackend(d, gw, secrets, { keys, providerSecrets }, problems));
   const routes = docs.flatMap((d) => (d.kind === 'Route' ? [compileRoute(d, gw, backends, invalid, problems)] : []));
   const keyDocs = docs.flatMap((d) => (d.kind === 'ApiKey' ? [d] : []));
   const teamDocs = docs.flatMap((d) => (d.kind === 'Team' ? [d] : []));
@@ -170,7 +155,7 @@ function compile(docs: Parsed[], invalid: Set<string>, secrets: SecretSources, p
     else problems.push(d.at(['spec', 'judge', 'apiKey'], r.message));
   }
   const mcp = compileMcp(docs.flatMap((d) => (d.kind === 'McpServer' ? [d] : [])), gw, secrets, problems);
-  return { gateway: gw, backends, routes, keys, apiKeys, teams, evaluators, evaluatorKeys, ...mcp, source };
+  return { gateway: gw, backends, routes, keys, providerSecrets, apiKeys, teams, evaluators, evaluatorKeys, ...mcp, source };
 }
 
 /** Aliases a file may resolve: a few shared blocks, never a "billion laughs" expansion. */

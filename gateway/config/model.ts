@@ -4,15 +4,16 @@
  */
 import type { EvaluatorConfig } from '../../schemas/evaluator.js';
 import type { Identity, Limits } from '../policy/identity.js';
-import type { CircuitBreakerSpec, GatewaySpec, HeaderMatchSpec, Provider, RetrySpec, TimeoutsSpec } from './schema.js';
+import type { ProviderKind } from '../providers/kinds.js';
+import type { CircuitBreakerSpec, GatewaySpec, HeaderMatchSpec, RetrySpec, TimeoutsSpec } from './schema.js';
 
 export interface BackendConfig {
   readonly name: string;
-  readonly provider: Provider;
-  /** Base URL; for `simulated` backends a placeholder. */
+  readonly provider: ProviderKind;
+  /** Base URL: the document's, else its provider's default (for `simulated` backends a placeholder). */
   readonly url: string;
-  readonly apiVersion?: string;
-  readonly deployment?: string;
+  /** The provider's own fields of the document (`ProviderConfig.fields`, secret ones excepted). */
+  readonly options: Readonly<Record<string, unknown>>;
   readonly headers: Readonly<Record<string, string>>;
   readonly connections?: number;
   readonly circuitBreaker: CircuitBreakerSpec;
@@ -94,6 +95,8 @@ export interface GatewayConfig {
   readonly routes: readonly RouteConfig[];
   /** Provider keys by backend name, kept apart so that logging the config can never print one. */
   readonly keys: ReadonlyMap<string, string>;
+  /** Provider secret fields (`ProviderConfig.secrets`) by backend name, then field, kept apart as `keys` are. */
+  readonly providerSecrets?: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** Client keys by ApiKey name, in file order; any of them turns authentication on. */
   readonly apiKeys: ReadonlyMap<string, ApiKeyConfig>;
   readonly teams: ReadonlyMap<string, TeamConfig>;

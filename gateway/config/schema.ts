@@ -4,9 +4,10 @@
  * live in `load.ts`. The same schemas emit `gateway/config.schema.json` for editors.
  */
 import { z } from 'zod';
-import { SECRET_HEADERS as PROVIDER_KEY_HEADERS } from '../translators/auth.js';
+import { PROVIDER_KINDS, type ProviderKind } from '../providers/kinds.js';
+import { providerFor, providerSecretHeaders } from '../providers/registry.js';
 import { evaluatorSpec } from '../../schemas/evaluator.js';
-import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from './units.js';
+import { duration, headerName, headerValue, httpUrl, name, secretRef, size } from './fields.js';
 
 export const API_VERSION = 'tracegate.dev/v1alpha1';
 
@@ -14,72 +15,8 @@ export const API_VERSION = 'tracegate.dev/v1alpha1';
 export const KINDS = ['Gateway', 'Backend', 'Route', 'ApiKey', 'Team', 'Evaluator', 'McpServer'] as const;
 export type Kind = (typeof KINDS)[number];
 
-/** Providers a Backend can speak to; `simulated` is tracegate's built-in responder. */
-export const PROVIDERS = ['openai', 'azure', 'anthropic', 'simulated'] as const;
-export type Provider = (typeof PROVIDERS)[number];
-
-const DURATION_MSG = 'a duration: milliseconds, or a number with ms, s, m or h (e.g. 30s)';
-const duration = z
-  .union([z.number().nonnegative(DURATION_MSG), z.string().regex(new RegExp(DURATION_PATTERN), DURATION_MSG)], { error: DURATION_MSG })
-  .transform((v) => parseDuration(v) as number);
-
-const SIZE_MSG = 'a size: bytes, or a number with b, kb, mb or gb (e.g. 4mb)';
-const size = z
-  .union([z.number().int(SIZE_MSG).nonnegative(SIZE_MSG), z.string().regex(new RegExp(SIZE_PATTERN), SIZE_MSG)], { error: SIZE_MSG })
-  .transform((v) => parseSize(v) as number);
-
-/** Kubernetes object names: rendered routes keep them. */
-const name = z
-  .string()
-  .max(63)
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'lower-case letters, digits and "-", starting and ending with a letter or digit');
-
-const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a valid HTTP header name');
-/** Control characters (CR, LF, NUL) in a header value would be refused by undici on every call. */
-const headerValue = z.string().max(8192).regex(/^[\t\x20-\x7e\x80-\uffff]*$/, 'a header value without control characters');
-
-/**
- * Why a URL the gateway would connect to is refused, or undefined. Only http(s) with a host:
- * another scheme (file:, unix:, data:, ftp:, gopher:, javascript:) is never fetched, and
- * `user:pass@` is refused so that a credential lives in apiKey, where it is redacted. The
- * message never repeats the URL (it may hold a secret).
- */
-export function httpUrlProblem(raw: string): string | undefined {
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    return 'not a URL: write it as http(s)://host[:port][/path]';
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `only http and https URLs are allowed, not "${u.protocol.slice(0, 20)}"`;
-  if (!u.hostname) return 'the URL has no host';
-  if (u.username || u.password) return 'credentials inside a URL are not allowed: give the key as apiKey with { env } or { file }';
-  return undefined;
-}
-
-const httpUrl = z
-  .string()
-  .max(2048)
-  .superRefine((v, ctx) => {
-    const problem = httpUrlProblem(v);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
-
 /** Request headers that carry credentials: never configured inline, never logged. */
-export const SECRET_HEADERS: readonly string[] = [...PROVIDER_KEY_HEADERS, 'cookie'];
-
-const secretRef = z.union(
-  [
-    z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), optional: z.boolean().default(false) }).strict(),
-    z.object({ file: z.string().min(1), optional: z.boolean().default(false) }).strict(),
-  ],
-  {
-    error: (iss) =>
-      typeof iss.input === 'string'
-        ? 'an inline key is not allowed in the config file: write { env: VARIABLE } or { file: /path/to/secret }'
-        : 'give exactly one of { env: VARIABLE } or { file: /path/to/secret } (optional: true to start without it)',
-  },
-);
+export const SECRET_HEADERS: readonly string[] = [...providerSecretHeaders(), 'cookie'];
 
 export const retrySchema = z
   .object({
@@ -327,49 +264,56 @@ export const gatewaySpec = z
   })
   .strict();
 
-export const backendSpec = z
-  .object({
-    provider: z.enum(PROVIDERS),
-    /** Base URL as the provider's SDK takes it (OpenAI `https://api.openai.com/v1`, Anthropic `https://api.anthropic.com`). */
-    url: httpUrl.optional(),
-    apiKey: secretRef.optional(),
-    /** Azure `api-version`, Anthropic `anthropic-version`. */
-    apiVersion: z.string().min(1).optional(),
-    /** Azure deployment name (defaults to the target model). */
-    deployment: z.string().min(1).optional(),
-    /** Extra non-secret headers sent on every upstream request. */
-    headers: z.record(headerName, headerValue).optional(),
-    /** Upper bound of keep-alive connections to this backend. */
-    connections: z.number().int().positive().optional(),
-    circuitBreaker: circuitBreakerSchema.partial().optional(),
-    /** Gateway API backendRef used by `tracegate render` (default: an Envoy Gateway `Backend` of the same name). */
-    backendRef: z
-      .object({
-        group: z.string().optional(),
-        kind: z.string().optional(),
-        name,
-        namespace: name.optional(),
-        port: z.number().int().min(1).max(65535).optional(),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict()
-  .superRefine((spec, ctx) => {
-    if (spec.provider !== 'simulated' && !spec.url) {
-      ctx.addIssue({ code: 'custom', path: ['url'], message: `this ${spec.provider} backend needs a url` });
-    }
-    const headers = spec.headers && typeof spec.headers === 'object' ? spec.headers : {};
-    for (const h of Object.keys(headers)) {
-      if (SECRET_HEADERS.includes(h.toLowerCase())) {
-        ctx.addIssue({ code: 'custom', path: ['headers', h], message: `"${h}" carries a credential: use apiKey with { env } or { file }, not an inline header` });
+/** The fields every Backend has, whatever its provider. */
+const backendCommon = {
+  /** Base URL as the provider's SDK takes it (OpenAI `https://api.openai.com/v1`, Anthropic `https://api.anthropic.com`); the provider's default when absent. */
+  url: httpUrl.optional(),
+  apiKey: secretRef.optional(),
+  /** Extra non-secret headers sent on every upstream request. */
+  headers: z.record(headerName, headerValue).optional(),
+  /** Upper bound of keep-alive connections to this backend. */
+  connections: z.number().int().positive().optional(),
+  circuitBreaker: circuitBreakerSchema.partial().optional(),
+  /** Gateway API backendRef used by `tracegate render` (default: an Envoy Gateway `Backend` of the same name). */
+  backendRef: z
+    .object({
+      group: z.string().optional(),
+      kind: z.string().optional(),
+      name,
+      namespace: name.optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+    })
+    .strict()
+    .optional(),
+};
+
+/** One provider's Backend: the common fields and the provider's own (gateway/providers/<name>/), nothing else. */
+function backendOf(kind: ProviderKind) {
+  const p = providerFor(kind);
+  return z
+    .object({ provider: z.literal(kind), ...backendCommon, ...p.config.fields }, {
+      error: (iss) => (iss.code === 'unrecognized_keys' ? `${iss.keys.map((k) => `"${k}"`).join(', ')} ${iss.keys.length === 1 ? 'is not a field' : 'are not fields'} of ${kind} backends` : undefined),
+    })
+    .strict()
+    .superRefine((spec, ctx) => {
+      if (!spec.url && !p.defaultBaseUrl) ctx.addIssue({ code: 'custom', path: ['url'], message: `this ${kind} backend needs a url` });
+      const headers = spec.headers && typeof spec.headers === 'object' ? spec.headers : {};
+      for (const h of Object.keys(headers)) {
+        if (SECRET_HEADERS.includes(h.toLowerCase())) {
+          ctx.addIssue({ code: 'custom', path: ['headers', h], message: `"${h}" carries a credential: use apiKey with { env } or { file }, not an inline header` });
+        }
       }
-    }
-    if (spec.deployment && spec.provider !== 'azure') {
-      ctx.addIssue({ code: 'custom', path: ['deployment'], message: 'deployment applies to azure backends only' });
-    }
-    // Runs even when another field failed, so one pass reports every problem of the document.
-  }, { when: () => true });
+      p.config.check?.(spec, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
+      // Runs even when another field failed, so one pass reports every problem of the document.
+    }, { when: () => true });
+}
+
+const PROVIDER_MSG = `one of ${PROVIDER_KINDS.map((k) => `"${k}"`).join(', ')}`;
+
+/** A Backend: one branch per provider, chosen by `provider`. */
+export const backendSpec = z.discriminatedUnion('provider', PROVIDER_KINDS.map(backendOf) as unknown as [ReturnType<typeof backendOf>, ...ReturnType<typeof backendOf>[]], {
+  error: (iss) => (iss.code === 'invalid_union' && iss.path?.length === 0 ? undefined : iss.code === 'invalid_union' ? PROVIDER_MSG : undefined),
+});
 
 /** An MCP server the gateway serves at /mcp (Streamable HTTP upstream). */
 export const mcpServerSpec = z

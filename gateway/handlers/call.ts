@@ -21,7 +21,7 @@ import type { Router } from '../routing/match.js';
 import { SSE_HEADERS, writeFrames } from '../sse.js';
 import { CallTelemetry, type CallTelemetryEnv, type PolicyRefusalSpan } from '../telemetry/call.js';
 import { contain } from '../telemetry/contain.js';
-import type { ClientError, Endpoint } from '../translators/types.js';
+import type { ClientError, Endpoint } from '../providers/types.js';
 import type { Upstreams } from '../upstream.js';
 import { validateBody } from './validate.js';
 

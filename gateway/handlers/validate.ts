@@ -3,7 +3,7 @@
  * else is the provider's to judge (its error comes back translated).
  */
 import { GatewayError } from '../errors.js';
-import type { Endpoint } from '../translators/types.js';
+import type { Endpoint } from '../providers/types.js';
 
 type Json = Record<string, unknown>;
 

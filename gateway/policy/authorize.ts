@@ -7,7 +7,7 @@ import type { RuleConfig } from '../config/model.js';
 import { GatewayError } from '../errors.js';
 import { gatewayClientError } from '../proxy/client-error.js';
 import { globToRegExp } from '../routing/match.js';
-import type { ClientError } from '../translators/types.js';
+import type { ClientError } from '../providers/types.js';
 import type { Identity } from './identity.js';
 
 interface Compiled {

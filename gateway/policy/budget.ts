@@ -8,7 +8,7 @@
  * model that answered, as the collector will price the call's span (response model first).
  */
 import { computeCost, type PriceIndex, type TokenCounts } from '../../schemas/prices.js';
-import type { Usage } from '../translators/types.js';
+import type { Usage } from '../providers/types.js';
 import { toNano } from './counters.js';
 
 /** The output cap a client's body asks for, whichever API's field it uses. */

@@ -8,7 +8,7 @@ import type { CallInput, CallResult } from '../proxy/types.js';
 import { estimateChatUsage, estimateEmbeddingUsage } from '../tokenizer.js';
 import { GatewayError } from '../errors.js';
 import { gatewayClientError } from '../proxy/client-error.js';
-import type { ClientError, ResponseFacts, Usage } from '../translators/types.js';
+import type { ClientError, ResponseFacts, Usage } from '../providers/types.js';
 
 /** Usage to settle with: none for a failed call (its reservation is released). */
 export function settledUsage(input: CallInput, r: CallResult): Usage | undefined {

@@ -16,7 +16,7 @@
 import { limitsOf } from '../config/policy.js';
 import type { GatewaySpec } from '../config/schema.js';
 import { estimatePromptTokens, TokenBudget } from '../tokenizer.js';
-import type { Endpoint } from '../translators/types.js';
+import type { Endpoint } from '../providers/types.js';
 import { requestedMaxTokens, type Pricing } from './budget.js';
 import { StoreUnavailable, type Admission, type AdmitResult, type Check, type CheckState, type CounterStore, type Settlement } from './counters.js';
 import type { MemoryCounters } from './counters-memory.js';

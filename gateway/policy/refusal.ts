@@ -6,7 +6,7 @@
  */
 import { GatewayError, type ErrorCode } from '../errors.js';
 import { gatewayClientError } from '../proxy/client-error.js';
-import type { ClientError } from '../translators/types.js';
+import type { ClientError } from '../providers/types.js';
 
 export const REASONS = ['requests', 'tokens', 'input_tokens', 'output_tokens', 'concurrency', 'daily_budget', 'monthly_budget', 'store_unavailable'] as const;
 export type Reason = (typeof REASONS)[number];

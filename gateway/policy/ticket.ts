@@ -4,7 +4,7 @@
  * timeout, a bug): with the real usage it settles, without it releases. A fallback to a model at
  * other prices re-reserves at them (`reprice`).
  */
-import type { Usage } from '../translators/types.js';
+import type { Usage } from '../providers/types.js';
 import { StoreUnavailable, type Admission, type BudgetCheck, type Check, type CheckState, type CounterStore, type Settlement } from './counters.js';
 import type { Policy } from './limits.js';
 import { limitRefusal, type Reason, type Refusal, type Scope } from './refusal.js';

@@ -15,6 +15,7 @@
  * retries, fallbacks and error dashboards can be shown without a failing provider.
  */
 import { z } from 'zod';
+import type { AbortLike } from '../proxy/abort.js';
 import { bodyOf, type Transport, type UpstreamAnswer, type UpstreamCall } from '../upstream.js';
 import { ChatRequestSchema, chatCompletion, chatStreamFrames, planChat } from './simulated/chat.js';
 import { EmbeddingsRequestSchema, embeddingsResponse } from './simulated/embeddings.js';
@@ -47,7 +48,7 @@ export type SimulatedResult =
   | { kind: 'stream'; status: 200; frames: AsyncIterable<string> };
 
 export interface SimulateOptions {
-  signal?: AbortSignal;
+  signal?: AbortLike;
   config?: SimulatedConfigInput;
   /** Clock for `created`; defaults to Date.now. */
   now?: () => number;
@@ -106,7 +107,7 @@ function forcedError(body: Record<string, unknown>): SimulatedResult | undefined
   return { kind: 'json', status, json: openaiError(status, message, null, code), headers: status === 429 ? { 'retry-after-ms': '50' } : undefined };
 }
 
-async function* paced(frames: { frame: string; tokens: number }[], perTokenMs: number, signal?: AbortSignal): AsyncIterable<string> {
+async function* paced(frames: { frame: string; tokens: number }[], perTokenMs: number, signal?: AbortLike): AsyncIterable<string> {
   for (const f of frames) {
     if (f.tokens > 0) await sleep(perTokenMs * f.tokens, signal);
     else if (signal?.aborted) throw abortError();
@@ -118,7 +119,7 @@ function abortError(): Error {
   return Object.assign(new Error('the request was aborted'), { name: 'AbortError' });
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+function sleep(ms: number, signal?: AbortLike): Promise<void> {
   if (signal?.aborted) return Promise.reject(abortError());
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {

@@ -1,7 +1,9 @@
 /**
  * A cheap stand-in for AbortController/AbortSignal on the request path (two per call; EventTarget
- * construction and listeners showed in profiles). It has what undici and the transports use:
- * `aborted`, `reason`, `addEventListener('abort', fn)`, `removeEventListener('abort', fn)`.
+ * construction and listeners showed in profiles). It has what the transports use (`AbortLike`:
+ * `aborted`, `reason`, `addEventListener('abort', fn)`, `removeEventListener('abort', fn)`), and
+ * makes a real `AbortSignal` following it only when something needs one (`signal`: `fetch`, a
+ * provider's token request).
  */
 export interface AbortLike {
   readonly aborted: boolean;
@@ -14,6 +16,7 @@ export class Abort implements AbortLike {
   aborted = false;
   reason: unknown = undefined;
   private listeners: (() => void)[] = [];
+  private controller: AbortController | undefined;
 
   addEventListener(_type: 'abort', fn: () => void): void {
     if (this.aborted) return;
@@ -30,13 +33,18 @@ export class Abort implements AbortLike {
     if (this.aborted) return;
     this.aborted = true;
     this.reason = reason;
+    this.controller?.abort(reason);
     const ls = this.listeners;
     this.listeners = [];
     for (const fn of ls) fn();
   }
 
-  /** For APIs typed with AbortSignal that only use the members above (undici, the transports). */
+  /** A real AbortSignal that aborts with this (with the same reason), made on first use. */
   get signal(): AbortSignal {
-    return this as unknown as AbortSignal;
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
   }
 }

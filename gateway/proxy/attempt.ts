@@ -10,8 +10,8 @@ import { anthropicEnvelope, GatewayError } from '../errors.js';
 import { MAX_JSON_DEPTH } from '../handlers/body.js';
 import { LARGE_JSON_CHARS, type JsonThreads, type ParsedBody } from '../json-threads.js';
 import { SseLimitError, SseParser } from '../sse.js';
-import { openaiError } from '../translators/errors.js';
-import type { ClientError, SseEvent, StreamTranslator, Translator, UpstreamRequest } from '../translators/types.js';
+import { openaiError } from '../providers/shared/errors.js';
+import type { AuthHeaders, BackendDescriptor, BackendSecret, ClientError, ProviderDescriptor, SseEvent, StreamTranslator, Translator, UpstreamRequest } from '../providers/types.js';
 import type { Transport, UpstreamAnswer } from '../upstream.js';
 import { Abort } from './abort.js';
 import { gatewayClientError } from './client-error.js';
@@ -50,10 +50,18 @@ function failure(reason: unknown, err: unknown, host: string): AttemptResult {
   return { ok: false, cause: 'network', error: networkError(err, host) };
 }
 
+/** Who answers the attempt and with which credentials (`ProviderDescriptor.auth`). */
+export interface AttemptAuth {
+  provider: ProviderDescriptor;
+  backend: BackendDescriptor;
+  secret: BackendSecret;
+}
+
 export interface AttemptEnv {
   transport: Transport;
   translator: Translator;
   request: UpstreamRequest;
+  auth: AttemptAuth;
   /** Milliseconds this attempt may take until its answer (or first stream event). */
   timeoutMs: number;
   /** performance.now() past which the call's answer must have started (the request timeout). */
@@ -85,17 +93,25 @@ export async function runAttempt(input: CallInput, env: AttemptEnv): Promise<Att
   const timer = setTimeout(() => ac.abort(TIMEOUT), Math.max(1, env.timeoutMs));
   timer.unref();
   try {
+    const req = env.request;
+    let headers: Record<string, string>;
+    try {
+      let auth = authorize(env.auth, req, ac);
+      if (auth instanceof Promise) auth = await auth;
+      headers = withCredentials(req, auth);
+    } catch (err) {
+      return ac.aborted ? failure(ac.reason, err, host) : credentialFailure(err, env.auth.backend, host);
+    }
     let answer: UpstreamAnswer;
     try {
-      const req = env.request;
-      answer = await env.transport.request({ url: req.url, method: req.method, headers: req.headers, body: req.body, signal: ac.signal });
+      answer = await env.transport.request({ url: req.url, method: req.method, headers, body: req.body, signal: ac });
     } catch (err) {
       return failure(ac.reason, err, host);
     }
     if (answer.status < 200 || answer.status >= 300) {
       // Only the head of an error body is kept; the rest is not downloaded (the connection closes).
       const text = await answer.body.text(limits.maxErrorBodyBytes, 'truncate').catch(() => '');
-      return { ok: false, cause: 'status', status: answer.status, error: env.translator.error(answer.status, text, answer.headers) };
+      return { ok: false, cause: 'status', status: answer.status, error: env.auth.provider.error(answer.status, text, answer.headers, env.translator.clientApi) };
     }
     if (!env.request.stream || !env.sink) {
       let read: ParsedBody;
@@ -116,6 +132,42 @@ export async function runAttempt(input: CallInput, env: AttemptEnv): Promise<Att
     clearTimeout(timer);
     input.clientGone.removeEventListener('abort', onGone);
   }
+}
+
+/**
+ * The provider's credential headers for this attempt. A synchronous provider's come back as they
+ * are (nothing is awaited); an asynchronous one's (a token fetch) is cut short when the attempt
+ * times out or the client goes away.
+ */
+function authorize(a: AttemptAuth, req: UpstreamRequest, ac: Abort): AuthHeaders | Promise<AuthHeaders> {
+  const auth = a.provider.auth;
+  const out = auth.authorize({ method: req.method, url: req.url, headers: req.headers, body: req.body, get signal() { return ac.signal; } }, a.backend, a.secret);
+  if (!(out instanceof Promise)) return out;
+  if (ac.aborted) return Promise.reject(ac.reason);
+  return new Promise<AuthHeaders>((resolve, reject) => {
+    const stop = () => reject(ac.reason);
+    ac.addEventListener('abort', stop);
+    out.then(resolve, reject).finally(() => ac.removeEventListener('abort', stop));
+  });
+}
+
+/** The request's headers with the credential's; the request's own object when there is none to add. */
+function withCredentials(req: UpstreamRequest, auth: AuthHeaders): Record<string, string> {
+  for (const _ in auth) return { ...req.headers, ...auth };
+  return req.headers;
+}
+
+/**
+ * `authorize` could not get a credential: retryable (a token endpoint may be back). The client
+ * hears that much; why (the provider's words, never a secret) is for logs and the span.
+ */
+function credentialFailure(err: unknown, backend: BackendDescriptor, host: string): AttemptResult {
+  if (err instanceof GatewayError) return { ok: false, cause: 'network', error: { ...gatewayClientError(err), retryable: true } };
+  const e = gatewayClientError(new GatewayError('upstream_credentials_unavailable', `the gateway could not get its credential for ${host}`));
+  const why = err instanceof Error ? err.message : String(err);
+  e.message = `could not get a credential for ${host} (${backend.kind}): ${why.slice(0, 300)}`;
+  e.retryable = true;
+  return { ok: false, cause: 'network', error: e };
 }
 
 /** A whole answer: decoded and parsed on a JSON thread when large, else decoded here (the translator parses it). */
@@ -190,7 +242,7 @@ function inBandError(endpoint: CallInput['endpoint'], error: ClientError): strin
 async function pump(input: CallInput, env: AttemptEnv, answer: UpstreamAnswer, clock: StreamClock, limits: AnswerLimits, host: string): Promise<AttemptResult> {
   const sink = env.sink as StreamSink;
   const st: StreamTranslator = env.translator.stream({ clientBody: input.clientBody, nowMs: env.nowMs() });
-  const parser = new SseParser(limits);
+  const parser = env.auth.provider.streamDecoder?.(limits) ?? new SseParser(limits);
   let ttftMs: number | undefined;
   const emit = async (frames: string[]) => {
     if (ttftMs === undefined && st.firstContentSeen) ttftMs = performance.now() - input.startedAt;

@@ -1,5 +1,5 @@
 import type { GatewayError } from '../errors.js';
-import type { ClientError } from '../translators/types.js';
+import type { ClientError } from '../providers/types.js';
 
 /** A gateway error from the catalogue as the proxy's ClientError (OpenAI envelope, never retried). */
 export function gatewayClientError(e: GatewayError): ClientError {

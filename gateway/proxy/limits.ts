@@ -5,7 +5,7 @@
  */
 import { SSE_LIMITS, SseLimitError, type SseLimits } from '../sse.js';
 import { GatewayError } from '../errors.js';
-import type { ClientError } from '../translators/types.js';
+import type { ClientError } from '../providers/types.js';
 import { UpstreamBodyTooLarge } from '../upstream.js';
 import { gatewayClientError } from './client-error.js';
 

@@ -10,10 +10,9 @@ import { backoffDelay, EQUAL_JITTER, sleep } from '../../common/backoff.js';
 import type { JsonThreads } from '../json-threads.js';
 import type { Breakers } from '../reliability/breaker.js';
 import { planCandidates, type Candidate } from '../routing/plan.js';
-import { authHeader } from '../translators/auth.js';
-import { openaiError } from '../translators/errors.js';
-import { translatorFor } from '../translators/index.js';
-import type { BackendDescriptor, BackendKind, ClientError, UpstreamRequest } from '../translators/types.js';
+import { openaiError } from '../providers/shared/errors.js';
+import { providerFor } from '../providers/registry.js';
+import type { BackendDescriptor, BackendSecret, ClientError, UpstreamRequest } from '../providers/types.js';
 import type { Upstreams } from '../upstream.js';
 import { runAttempt, timeoutError, type AttemptResult } from './attempt.js';
 import { gatewayClientError } from './client-error.js';
@@ -44,12 +43,16 @@ export interface ProxyEnv {
   reprice?: (model: string) => Promise<ClientError | undefined>;
 }
 
-export function backendKind(b: BackendConfig): BackendKind {
-  return b.provider === 'simulated' ? 'openai' : b.provider;
+/** What a translator and `authorize` are told about a backend. */
+export function descriptor(b: BackendConfig): BackendDescriptor {
+  return { kind: b.provider, baseUrl: b.url, options: b.options, headers: b.headers };
 }
 
-export function descriptor(b: BackendConfig): BackendDescriptor {
-  return { kind: backendKind(b), baseUrl: b.url, apiVersion: b.apiVersion, deployment: b.deployment, headers: b.headers };
+const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** A backend's credentials, as the config resolved them (kept apart from the config itself). */
+export function secretOf(config: GatewayConfig, backend: string): BackendSecret {
+  return { key: config.keys.get(backend), fields: config.providerSecrets?.get(backend) ?? NO_FIELDS };
 }
 
 type Prepared = { ok: true; request: UpstreamRequest; run: (timeoutMs: number, deadline: number, sink?: StreamSink) => Promise<AttemptResult> } | { ok: false; error: ClientError; cause: FailureCause };
@@ -58,24 +61,22 @@ type Prepared = { ok: true; request: UpstreamRequest; run: (timeoutMs: number, d
 function prepare(env: ProxyEnv, input: CallInput, backend: BackendConfig, c: Candidate): Prepared {
   const transport = env.upstreams.get(backend);
   if (!transport) return { ok: false, cause: 'unsupported', error: openaiError(502, `backend "${backend.name}" has no transport (the simulated provider is not available here)`) };
-  const translator = translatorFor(input.endpoint, backendKind(backend));
+  const provider = providerFor(backend.provider);
+  const translator = provider.translators[input.endpoint];
   if (!translator) {
     const e = new GatewayError('endpoint_not_supported', `backend "${backend.name}" (${backend.provider}) does not serve ${input.endpoint}`);
     return { ok: false, cause: 'unsupported', error: gatewayClientError(e) };
   }
-  const r = translator.request(input.clientBody, { model: c.model, backend: descriptor(backend) }, { forceUsageOnStream: true, clientHeaders: input.clientHeaders, rawBody: input.rawBody, rawBytes: input.rawBytes });
+  const target = descriptor(backend);
+  const r = translator.request(input.clientBody, { model: c.model, backend: target }, { forceUsageOnStream: true, clientHeaders: input.clientHeaders, rawBody: input.rawBody, rawBytes: input.rawBytes });
   if (!r.ok) return { ok: false, cause: 'rejected', error: r.error };
   const request = r.request;
-  const key = env.config.keys.get(backend.name);
-  if (key) {
-    const [name, value] = authHeader(backendKind(backend), key);
-    request.headers[name] = value;
-  }
+  const auth = { provider, backend: target, secret: secretOf(env.config, backend.name) };
   const { streamIdle } = input.rule.timeouts;
   return {
     ok: true,
     request,
-    run: (timeoutMs, deadline, sink) => runAttempt(input, { transport, translator, request, timeoutMs, deadline, streamIdleMs: streamIdle, limits: env.limits, json: env.json, sink, nowMs: env.nowMs }),
+    run: (timeoutMs, deadline, sink) => runAttempt(input, { transport, translator, request, auth, timeoutMs, deadline, streamIdleMs: streamIdle, limits: env.limits, json: env.json, sink, nowMs: env.nowMs }),
   };
 }
 

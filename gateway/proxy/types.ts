@@ -2,7 +2,7 @@ import type { RuleConfig } from '../config/model.js';
 import type { Identity } from '../policy/identity.js';
 import type { AbortLike } from './abort.js';
 import type { RequestHeaders } from '../routing/match.js';
-import type { ClientError, Endpoint, ResponseFacts } from '../translators/types.js';
+import type { ClientError, Endpoint, ResponseFacts } from '../providers/types.js';
 
 export type Json = Record<string, unknown>;
 

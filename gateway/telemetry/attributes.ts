@@ -4,8 +4,7 @@
  * Content (messages, tools, input.value, output.value) only through `sink.content`.
  */
 import { createHash } from 'node:crypto';
-import type { Provider } from '../config/schema.js';
-import type { Endpoint, ResponseFacts, Usage } from '../translators/types.js';
+import type { Endpoint, ResponseFacts, Usage } from '../providers/types.js';
 import { EMBEDDING_TEXTS, INPUT_MESSAGES, KEYS, OUTPUT_MESSAGES, TOOLS, type MessageKeys } from './spans/keys.js';
 import type { AttrSink } from './spans/sink.js';
 
@@ -13,29 +12,6 @@ type Json = Record<string, unknown>;
 
 /** `gen_ai.operation.name` per endpoint. */
 export const OPERATION: Record<Endpoint, string> = { chat: 'chat', embeddings: 'embeddings', responses: 'chat', messages: 'chat' };
-
-/** llm.system (model vendor), llm.provider (host) and gen_ai.provider.name for a backend. */
-export function providerNames(p: Provider): { system: string; provider: string; genai: string } {
-  switch (p) {
-    case 'openai':
-      return OPENAI;
-    case 'azure':
-      return AZURE;
-    case 'anthropic':
-      return ANTHROPIC;
-    case 'simulated':
-      return SIMULATED;
-    default: {
-      const never: never = p;
-      throw new Error(`unknown provider ${String(never)}`);
-    }
-  }
-}
-
-const OPENAI = { system: 'openai', provider: 'openai', genai: 'openai' } as const;
-const AZURE = { system: 'openai', provider: 'azure', genai: 'azure.ai.openai' } as const;
-const ANTHROPIC = { system: 'anthropic', provider: 'anthropic', genai: 'anthropic' } as const;
-const SIMULATED = { system: 'openai', provider: 'simulated', genai: 'simulated' } as const;
 
 /** Body keys that are content, not parameters. */
 const CONTENT_KEYS = new Set(['messages', 'input', 'prompt', 'tools', 'functions', 'system', 'instructions', 'stream_options']);

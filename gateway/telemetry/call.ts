@@ -12,15 +12,17 @@ import type { AttemptObserver } from '../proxy/run.js';
 import type { Identity } from '../policy/identity.js';
 import type { CallInput, CallOutcome } from '../proxy/types.js';
 import { estimateChatUsage, estimateEmbeddingUsage } from '../tokenizer.js';
-import type { ResponseFacts, Usage } from '../translators/types.js';
-import { OPERATION, providerNames, writeRequest, writeResponse } from './attributes.js';
+import type { ResponseFacts, Usage } from '../providers/types.js';
+import { llmSystem, providerFor } from '../providers/registry.js';
+import { OPERATION, writeRequest, writeResponse } from './attributes.js';
 import type { AgentSessions, RunStep } from './agent-sessions.js';
 import { contain } from './contain.js';
 import type { GatewayMetrics } from './metrics.js';
 import { KEYS } from './spans/keys.js';
 import type { AttrSink, Capture } from './spans/sink.js';
 import type { AttributeSource, GatewaySpan } from './spans/span.js';
-import { parseTraceparent, type GatewayTracer } from './spans/tracer.js';
+import { parseTraceparent } from '../../common/trace-context.js';
+import type { GatewayTracer } from './spans/tracer.js';
 
 export interface CallTelemetryEnv {
   /** Undefined when spans go nowhere (metrics are still recorded). */
@@ -100,7 +102,7 @@ class AttemptTelemetry implements AttributeSource {
     // Marks it as the gateway's: with no openinference.span.kind it is never counted as a call.
     s.tok(KEYS.origin, 'gateway');
     s.tok(KEYS.backend, this.backend.name);
-    s.tok(KEYS.genaiProvider, providerNames(this.backend.provider).genai);
+    s.tok(KEYS.genaiProvider, providerFor(this.backend.provider).telemetry.genai);
     s.tok(KEYS.genaiRequestModel, this.model);
     s.tok(KEYS.serverAddress, hostOf(this.backend));
     s.num(KEYS.retries, this.retry);
@@ -188,7 +190,7 @@ export class CallTelemetry implements AttributeSource {
     const backend = outcome.path.backend ? this.backends.get(outcome.path.backend) : undefined;
     const dims = {
       operation: OPERATION[input.endpoint],
-      provider: backend ? providerNames(backend.provider).genai : '_OTHER',
+      provider: backend ? providerFor(backend.provider).telemetry.genai : '_OTHER',
       requestModel: outcome.path.model ?? input.model,
       responseModel: r.ok ? r.facts.responseModel : undefined,
       route: input.rule.id,
@@ -233,11 +235,11 @@ export class CallTelemetry implements AttributeSource {
     if (path.skipped.length) s.str(KEYS.circuitSkipped, path.skipped.join(','));
     const backend = path.backend ? this.backends.get(path.backend) : undefined;
     if (backend) {
-      const names = providerNames(backend.provider);
+      const names = providerFor(backend.provider).telemetry;
       s.tok(KEYS.backend, backend.name);
       s.tok(KEYS.genaiProvider, names.genai);
       s.tok(KEYS.llmProvider, names.provider);
-      if (input.endpoint !== 'embeddings') s.tok(KEYS.llmSystem, names.system);
+      if (input.endpoint !== 'embeddings') s.tok(KEYS.llmSystem, llmSystem(names, path.model ?? input.model));
     }
     const requestModel = path.model ?? input.model;
     if (r.ok) {

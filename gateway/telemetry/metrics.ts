@@ -4,7 +4,7 @@
  * request, attempt, circuit and reload counters.
  */
 import { CIRCUIT_STATE_VALUE, type CircuitState } from '../reliability/breaker.js';
-import type { Usage } from '../translators/types.js';
+import type { Usage } from '../providers/types.js';
 import { INTERNAL_COMPONENTS, type InternalComponent, type InternalErrorSink } from './contain.js';
 import { ModelLabels } from './labels.js';
 import type { ExportStats } from './otlp/processor.js';

@@ -1,6 +1,6 @@
 /** The passthrough body: the client's own bytes when nothing changes, re-serialized otherwise. */
 import { describe, expect, it } from 'vitest';
-import { passthroughChatBody } from '../../gateway/translators/chat/openai_common.js';
+import { passthroughChatBody } from '../../gateway/providers/openai/chat/openai_common.js';
 
 const raw = '{ "model": "gpt-4o",  "messages": [{"role":"user","content":"hi"}], "x_unknown": 1 }';
 const body = JSON.parse(raw) as Record<string, unknown>;

@@ -5,7 +5,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { SseLimitError, SseParser, sseEvents, sseFrame, writeFrames } from '../../gateway/sse.js';
-import type { SseEvent } from '../../gateway/translators/types.js';
+import type { SseEvent } from '../../gateway/providers/types.js';
 
 const enc = new TextEncoder();
 

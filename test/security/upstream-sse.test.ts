@@ -10,7 +10,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SseLimitError, SseParser, type SseLimits } from '../../gateway/sse.js';
-import type { SseEvent } from '../../gateway/translators/types.js';
+import type { SseEvent } from '../../gateway/providers/types.js';
 import { fuzzParams } from './fuzz.js';
 
 interface Outcome {
