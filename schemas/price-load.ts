@@ -31,7 +31,7 @@ export function priceRows(table: PriceTable, loadId: number): ModelPriceRow[] {
     cached_input: m.cached_input ?? m.input,
     cache_write: m.cache_write ?? m.input,
     reasoning: m.reasoning ?? m.output,
-    taken: table.taken,
+    taken: m.taken ?? table.taken,
   }));
 }
 

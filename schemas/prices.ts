@@ -16,6 +16,8 @@ const ModelPriceSchema = z.object({
   cache_write: z.number().nonnegative().optional(),
   /** Reasoning output tokens; defaults to the output price. */
   reasoning: z.number().nonnegative().optional(),
+  /** When this row's prices were taken (YYYY-MM-DD), when later than the table's `taken`. */
+  taken: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
 });
 
 export const PriceTableSchema = z.object({
