@@ -5,7 +5,9 @@
  * results with a stable type, not exceptions.
  */
 import { randomBytes } from 'node:crypto';
+import { TraceFlags } from '@opentelemetry/api';
 import OpenAI from 'openai';
+import { formatTraceparent } from '../../common/trace-context.js';
 import { computeCost, indexPrices, loadPriceTable, type PriceIndex } from '../../schemas/prices.js';
 
 export type JudgeFailure = 'timeout' | 'refused_budget' | 'rate_limited' | 'refused' | 'judge_error' | 'unreachable';
@@ -82,7 +84,7 @@ export async function askJudge(r: JudgeRequest): Promise<JudgeAnswer> {
   try {
     const res = await client(r.baseURL, r.apiKey).chat.completions.create(
       { model: r.model, messages: [{ role: 'user', content: r.prompt }], max_tokens: r.maxTokens, temperature: r.temperature },
-      { timeout: r.timeoutMs, headers: { traceparent: `00-${r.traceId}-${randomBytes(8).toString('hex')}-01` } },
+      { timeout: r.timeoutMs, headers: { ...formatTraceparent({ traceId: r.traceId, spanId: randomBytes(8).toString('hex'), traceFlags: TraceFlags.SAMPLED }) } },
     );
     const promptTokens = res.usage?.prompt_tokens ?? 0;
     const completionTokens = res.usage?.completion_tokens ?? 0;

@@ -9,6 +9,7 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 import { GENAI, MCP, OI, TG, TG_ORIGIN_GATEWAY } from '../../common/semconv.js';
+import { formatTraceparent, type TraceHeaders } from '../../common/trace-context.js';
 import type { Identity } from '../policy/identity.js';
 import { contain } from './contain.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -88,10 +89,9 @@ export class McpTelemetry {
   }
 
   /** `traceparent` of this span, for the MCP server (undefined when not recorded). */
-  traceparent(): { traceparent: string; tracestate?: string } | undefined {
+  traceparent(): TraceHeaders | undefined {
     const c = this.span?.spanContext();
-    if (!c) return undefined;
-    return { traceparent: `00-${c.traceId}-${c.spanId}-0${c.traceFlags & 1}`, tracestate: c.traceState?.serialize() || undefined };
+    return c && formatTraceparent(c);
   }
 
   /** The result as JSON text for the span, kept only when content is captured. */

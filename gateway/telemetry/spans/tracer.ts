@@ -5,32 +5,15 @@
  * No context manager: parents are passed explicitly, so nothing on the request path uses async hooks.
  */
 import { ROOT_CONTEXT, TraceFlags, trace, type Context, type SpanContext, type SpanKind } from '@opentelemetry/api';
-import { TraceState, type InstrumentationScope } from '@opentelemetry/core';
+import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { performance } from 'node:perf_hooks';
 import { GatewaySpan, type AttributeSource, type SpanHost } from './span.js';
 import type { Capture } from './sink.js';
 
-const TRACEPARENT = /^\s?([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?\s?$/;
 const ZERO_TRACE = '00000000000000000000000000000000';
 const ZERO_SPAN = '0000000000000000';
-
-const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
-
-/** The caller's span context from `traceparent` / `tracestate`, as W3CTraceContextPropagator reads them; undefined when absent or invalid. */
-export function parseTraceparent(headers: Record<string, string | string[] | undefined>): SpanContext | undefined {
-  const header = first(headers.traceparent);
-  if (!header) return undefined;
-  const m = TRACEPARENT.exec(header);
-  // Version ff is invalid; version 00 has nothing after the flags.
-  if (!m || m[1] === 'ff' || (m[1] === '00' && m[5])) return undefined;
-  if (m[2] === ZERO_TRACE || m[3] === ZERO_SPAN) return undefined;
-  const ctx: SpanContext = { traceId: m[2], spanId: m[3], traceFlags: parseInt(m[4], 16), isRemote: true };
-  const state = headers.tracestate;
-  if (state) ctx.traceState = new TraceState(Array.isArray(state) ? state.join(',') : state);
-  return ctx;
-}
 
 const ID = Buffer.allocUnsafe(16);
 
