@@ -198,6 +198,22 @@ describe('an llm-judge evaluator through the gateway', () => {
     // The application's own calls carry no judge spend.
     const app = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${db()}.llm_spans WHERE key_name = 'app' AND trace_id IN (SELECT judge_trace_id FROM ${db()}.evaluator_runs)`);
     expect(Number(app[0].n)).toBe(0);
+    // Judge calls stay visible in llm_spans, marked and uncounted, so no usage figure holds them:
+    // usage_minutely and agent_runs (which read `counted`) have nothing of the evaluator's key,
+    // and the application's figures there equal its own calls.
+    const marked = await store.rows<{ purpose: string; counted: number }>(
+      `SELECT purpose, toUInt8(counted) AS counted FROM ${db()}.llm_spans WHERE key_name = 'evaluator'`,
+    );
+    expect(marked.length).toBe(QUESTIONS.length + 1);
+    expect(marked.every((m) => m.purpose === 'evaluator' && Number(m.counted) === 0)).toBe(true);
+    const usage = await store.rows<{ key_name: string; calls: string; cost: number }>(
+      `SELECT key_name, sum(calls) AS calls, sum(cost_total) AS cost FROM ${db()}.usage_minutely GROUP BY key_name ORDER BY key_name`,
+    );
+    expect(usage.map((u) => u.key_name)).not.toContain('evaluator');
+    const judged = await store.rows<{ n: string }>(
+      `SELECT count() AS n FROM ${db()}.agent_runs WHERE trace_id IN (SELECT judge_trace_id FROM ${db()}.evaluator_runs) AND llm_calls > 0`,
+    );
+    expect(Number(judged[0].n)).toBe(0);
   });
 
   it('a re-run over the same window writes nothing new for the same version', async () => {
