@@ -4,5 +4,5 @@
  * fails to compile until the registry has its line. `openai` is every OpenAI-compatible server
  * (vLLM, Ollama, …); `simulated` is tracegate's built-in responder.
  */
-export const PROVIDER_KINDS = ['openai', 'azure', 'anthropic', 'simulated'] as const;
+export const PROVIDER_KINDS = ['openai', 'azure', 'anthropic', 'bedrock', 'gemini', 'vertex', 'simulated'] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];

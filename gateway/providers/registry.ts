@@ -7,9 +7,12 @@
  */
 import { anthropicProvider } from './anthropic/descriptor.js';
 import { azureProvider } from './azure/descriptor.js';
+import { bedrockProvider } from './bedrock/descriptor.js';
+import { geminiProvider } from './gemini/descriptor.js';
 import { PROVIDER_KINDS, type ProviderKind } from './kinds.js';
 import { openaiProvider } from './openai/descriptor.js';
 import { simulatedProvider } from './simulated/descriptor.js';
+import { vertexProvider } from './vertex/descriptor.js';
 import type { Endpoint, ProviderDescriptor, TelemetryNames, Translator } from './types.js';
 
 export function providerFor(kind: ProviderKind): ProviderDescriptor {
@@ -20,6 +23,12 @@ export function providerFor(kind: ProviderKind): ProviderDescriptor {
       return azureProvider;
     case 'anthropic':
       return anthropicProvider;
+    case 'bedrock':
+      return bedrockProvider;
+    case 'gemini':
+      return geminiProvider;
+    case 'vertex':
+      return vertexProvider;
     case 'simulated':
       return simulatedProvider;
     default: {

@@ -48,8 +48,6 @@ export function anthropicErrorBody(spec: FailSpec) {
   return { type: 'error', error: { type, message: spec.message ?? message }, request_id: 'req_stub' };
 }
 
-const sse = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-
 /** The first problem the real API would report, or undefined. */
 export function validateMessagesRequest(body: any): string | undefined {
   if (typeof body.model !== 'string' || !body.model) return 'model: Field required';
@@ -84,34 +82,36 @@ function blocks(reply: StubReply) {
 
 const stopOf = (reply: StubReply) => reply.finishReason ?? (reply.toolCalls?.length ? 'tool_use' : 'end_turn');
 
-function message(model: string, reply: StubReply, usage: StubUsage) {
+export function message(model: string, reply: StubReply, usage: StubUsage) {
   return {
     id: stubId('msg_'), type: 'message', role: 'assistant', model, content: blocks(reply),
     stop_reason: stopOf(reply), stop_sequence: null, usage: usageJson(usage),
   };
 }
 
-function events(model: string, reply: StubReply, usage: StubUsage): string[] {
+/** The stream's events, each with its `type` (Bedrock's InvokeModel stream carries them as they are). */
+export function streamEvents(model: string, reply: StubReply, usage: StubUsage): Record<string, unknown>[] {
+  const ev = (type: string, data: Record<string, unknown>) => ({ type, ...data });
   const start = { id: stubId('msg_'), type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: usageJson(usage, 1) };
-  const frames = [sse('message_start', { message: start })];
+  const out = [ev('message_start', { message: start })];
   blocks(reply).forEach((b, index) => {
     if (b.type === 'text') {
-      frames.push(sse('content_block_start', { index, content_block: { type: 'text', text: '' } }));
-      if (index === 0) frames.push(sse('ping', {}));
-      for (const p of pieces(b.text as string)) frames.push(sse('content_block_delta', { index, delta: { type: 'text_delta', text: p } }));
+      out.push(ev('content_block_start', { index, content_block: { type: 'text', text: '' } }));
+      if (index === 0) out.push(ev('ping', {}));
+      for (const p of pieces(b.text as string)) out.push(ev('content_block_delta', { index, delta: { type: 'text_delta', text: p } }));
     } else {
-      frames.push(sse('content_block_start', { index, content_block: { ...b, input: {} } }));
-      if (index === 0) frames.push(sse('ping', {}));
-      for (const f of fragments(JSON.stringify(b.input))) frames.push(sse('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: f } }));
+      out.push(ev('content_block_start', { index, content_block: { ...b, input: {} } }));
+      if (index === 0) out.push(ev('ping', {}));
+      for (const f of fragments(JSON.stringify(b.input))) out.push(ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: f } }));
     }
-    frames.push(sse('content_block_stop', { index }));
+    out.push(ev('content_block_stop', { index }));
   });
-  frames.push(
-    sse('message_delta', { delta: { stop_reason: stopOf(reply), stop_sequence: null }, usage: { output_tokens: usage.output } }),
-    sse('message_stop', {}),
-  );
-  return frames;
+  out.push(ev('message_delta', { delta: { stop_reason: stopOf(reply), stop_sequence: null }, usage: { output_tokens: usage.output } }), ev('message_stop', {}));
+  return out;
 }
+
+const events = (model: string, reply: StubReply, usage: StubUsage): string[] =>
+  streamEvents(model, reply, usage).map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
 
 export async function startAnthropicStub(initial: AnthropicStubOptions = {}): Promise<AnthropicStub> {
   let opts: AnthropicStubOptions = { ...initial };

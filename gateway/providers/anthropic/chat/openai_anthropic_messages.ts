@@ -15,6 +15,7 @@
  */
 import { invalidParam } from '../../shared/errors.js';
 import { isObject, str } from '../../shared/helpers.js';
+import { parseToolCalls } from '../../shared/tool_calls.js';
 import type { ClientError } from '../../types.js';
 
 type Block = Record<string, unknown>;
@@ -90,26 +91,9 @@ function userContent(content: unknown, where: string): Result<string | Block[]> 
 }
 
 function toolUseBlocks(calls: unknown, where: string): Result<Block[]> {
-  if (calls === undefined || calls === null) return { ok: true, value: [] };
-  if (!Array.isArray(calls)) return { ok: false, error: invalidParam(where, 'must be an array') };
-  const out: Block[] = [];
-  for (const [j, tc] of calls.entries()) {
-    const fn = isObject(tc) && isObject(tc.function) ? tc.function : undefined;
-    const name = str(fn?.name);
-    if (!isObject(tc) || !name) return { ok: false, error: invalidParam(`${where}[${j}].function.name`, 'is required') };
-    const args = str(fn?.arguments) ?? '';
-    let input: unknown = {};
-    if (args.trim() !== '') {
-      try {
-        input = JSON.parse(args);
-      } catch {
-        return { ok: false, error: invalidParam(`${where}[${j}].function.arguments`, 'is not valid JSON') };
-      }
-    }
-    if (!isObject(input)) return { ok: false, error: invalidParam(`${where}[${j}].function.arguments`, 'must be a JSON object') };
-    out.push({ type: 'tool_use', id: str(tc.id) ?? `toolu_${j}`, name, input });
-  }
-  return { ok: true, value: out };
+  const parsed = parseToolCalls(calls, where);
+  if (!parsed.ok) return parsed;
+  return { ok: true, value: parsed.value.map((c, j) => ({ type: 'tool_use', id: c.id ?? `toolu_${j}`, name: c.name, input: c.input })) };
 }
 
 function assistantTurn(m: Record<string, unknown>, where: string): Result<Turn | undefined> {
