@@ -1,70 +1,79 @@
 /**
  * Attribute names shared by gateway and collector: OpenInference (the convention tracegate
- * stores), OpenTelemetry GenAI (old and new names, which the collector maps), and tracegate's
- * own keys. Schema views read these exact strings; change one only with a migration.
+ * stores, its names taken from `@arizeai/openinference-semantic-conventions`), OpenTelemetry
+ * GenAI (old and new names, which the collector maps; the stable ones from
+ * `@opentelemetry/semantic-conventions`), and tracegate's own keys. Schema views read these
+ * exact strings; change one only with a migration.
  */
+import { OpenInferenceSpanKind, SEMRESATTRS_PROJECT_NAME, SemanticConventions as S } from '@arizeai/openinference-semantic-conventions';
+import { ATTR_ERROR_TYPE, ATTR_EXCEPTION_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions';
 
 /** OpenInference span kinds (`openinference.span.kind`). */
-export const OI_SPAN_KINDS = [
-  'LLM', 'EMBEDDING', 'CHAIN', 'RETRIEVER', 'RERANKER', 'TOOL', 'AGENT', 'GUARDRAIL', 'EVALUATOR', 'PROMPT',
-] as const;
-export type OiSpanKind = (typeof OI_SPAN_KINDS)[number];
+export type OiSpanKind = `${OpenInferenceSpanKind}`;
 
+/** The OpenInference names tracegate reads or writes. */
 export const OI = {
-  SPAN_KIND: 'openinference.span.kind',
-  INPUT_VALUE: 'input.value',
-  INPUT_MIME_TYPE: 'input.mime_type',
-  OUTPUT_VALUE: 'output.value',
-  OUTPUT_MIME_TYPE: 'output.mime_type',
-  SESSION_ID: 'session.id',
-  USER_ID: 'user.id',
-  METADATA: 'metadata',
-  TAG_TAGS: 'tag.tags',
-  LLM_SYSTEM: 'llm.system',
-  LLM_PROVIDER: 'llm.provider',
-  LLM_MODEL_NAME: 'llm.model_name',
-  LLM_REQUEST_MODEL_NAME: 'llm.request.model_name',
-  LLM_RESPONSE_MODEL_NAME: 'llm.response.model_name',
-  LLM_INVOCATION_PARAMETERS: 'llm.invocation_parameters',
-  LLM_FINISH_REASON: 'llm.finish_reason',
-  LLM_INPUT_MESSAGES: 'llm.input_messages',
-  LLM_OUTPUT_MESSAGES: 'llm.output_messages',
-  LLM_TOOLS: 'llm.tools',
-  TOKEN_PROMPT: 'llm.token_count.prompt',
-  TOKEN_COMPLETION: 'llm.token_count.completion',
-  TOKEN_TOTAL: 'llm.token_count.total',
-  TOKEN_PROMPT_CACHE_READ: 'llm.token_count.prompt_details.cache_read',
-  TOKEN_PROMPT_CACHE_WRITE: 'llm.token_count.prompt_details.cache_write',
-  TOKEN_PROMPT_AUDIO: 'llm.token_count.prompt_details.audio',
-  TOKEN_COMPLETION_REASONING: 'llm.token_count.completion_details.reasoning',
-  TOKEN_COMPLETION_AUDIO: 'llm.token_count.completion_details.audio',
-  COST_PROMPT: 'llm.cost.prompt',
-  COST_COMPLETION: 'llm.cost.completion',
-  COST_TOTAL: 'llm.cost.total',
-  COST_PROMPT_INPUT: 'llm.cost.prompt_details.input',
-  COST_PROMPT_CACHE_READ: 'llm.cost.prompt_details.cache_read',
-  COST_PROMPT_CACHE_WRITE: 'llm.cost.prompt_details.cache_write',
-  COST_COMPLETION_OUTPUT: 'llm.cost.completion_details.output',
-  COST_COMPLETION_REASONING: 'llm.cost.completion_details.reasoning',
-  TOOL_NAME: 'tool.name',
-  TOOL_DESCRIPTION: 'tool.description',
-  TOOL_PARAMETERS: 'tool.parameters',
-  TOOL_CALL_ID: 'tool_call.id',
-  TOOL_CALL_FUNCTION_NAME: 'tool_call.function.name',
-  TOOL_CALL_FUNCTION_ARGUMENTS: 'tool_call.function.arguments',
-  EMBEDDING_MODEL_NAME: 'embedding.model_name',
-  RERANKER_MODEL_NAME: 'reranker.model_name',
-  AGENT_NAME: 'agent.name',
-  RETRIEVAL_DOCUMENTS: 'retrieval.documents',
-  EXCEPTION_TYPE: 'exception.type',
-  EXCEPTION_MESSAGE: 'exception.message',
+  SPAN_KIND: S.OPENINFERENCE_SPAN_KIND,
+  INPUT_VALUE: S.INPUT_VALUE,
+  INPUT_MIME_TYPE: S.INPUT_MIME_TYPE,
+  OUTPUT_VALUE: S.OUTPUT_VALUE,
+  OUTPUT_MIME_TYPE: S.OUTPUT_MIME_TYPE,
+  SESSION_ID: S.SESSION_ID,
+  USER_ID: S.USER_ID,
+  METADATA: S.METADATA,
+  LLM_SYSTEM: S.LLM_SYSTEM,
+  LLM_PROVIDER: S.LLM_PROVIDER,
+  LLM_MODEL_NAME: S.LLM_MODEL_NAME,
+  LLM_REQUEST_MODEL_NAME: S.LLM_REQUEST_MODEL_NAME,
+  LLM_RESPONSE_MODEL_NAME: S.LLM_RESPONSE_MODEL_NAME,
+  LLM_INVOCATION_PARAMETERS: S.LLM_INVOCATION_PARAMETERS,
+  LLM_FINISH_REASON: S.LLM_FINISH_REASON,
+  LLM_INPUT_MESSAGES: S.LLM_INPUT_MESSAGES,
+  LLM_OUTPUT_MESSAGES: S.LLM_OUTPUT_MESSAGES,
+  LLM_TOOLS: S.LLM_TOOLS,
+  TOKEN_PROMPT: S.LLM_TOKEN_COUNT_PROMPT,
+  TOKEN_COMPLETION: S.LLM_TOKEN_COUNT_COMPLETION,
+  TOKEN_TOTAL: S.LLM_TOKEN_COUNT_TOTAL,
+  TOKEN_PROMPT_CACHE_READ: S.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ,
+  TOKEN_PROMPT_CACHE_WRITE: S.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE,
+  TOKEN_COMPLETION_REASONING: S.LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING,
+  COST_PROMPT: S.LLM_COST_PROMPT,
+  COST_COMPLETION: S.LLM_COST_COMPLETION,
+  COST_TOTAL: S.LLM_COST_TOTAL,
+  COST_PROMPT_INPUT: S.LLM_COST_INPUT,
+  COST_PROMPT_CACHE_READ: S.LLM_COST_PROMPT_DETAILS_CACHE_READ,
+  COST_PROMPT_CACHE_WRITE: S.LLM_COST_PROMPT_DETAILS_CACHE_WRITE,
+  COST_COMPLETION_OUTPUT: S.LLM_COST_OUTPUT,
+  COST_COMPLETION_REASONING: S.LLM_COST_COMPLETION_DETAILS_REASONING,
+  TOOL_NAME: S.TOOL_NAME,
+  TOOL_DESCRIPTION: S.TOOL_DESCRIPTION,
+  TOOL_PARAMETERS: S.TOOL_PARAMETERS,
+  TOOL_JSON_SCHEMA: S.TOOL_JSON_SCHEMA,
+  TOOL_CALL_ID: S.TOOL_CALL_ID,
+  TOOL_CALL_FUNCTION_NAME: S.TOOL_CALL_FUNCTION_NAME,
+  TOOL_CALL_FUNCTION_ARGUMENTS: S.TOOL_CALL_FUNCTION_ARGUMENTS_JSON,
+  MESSAGE_ROLE: S.MESSAGE_ROLE,
+  MESSAGE_NAME: S.MESSAGE_NAME,
+  MESSAGE_CONTENT: S.MESSAGE_CONTENT,
+  MESSAGE_CONTENTS: S.MESSAGE_CONTENTS,
+  MESSAGE_TOOL_CALLS: S.MESSAGE_TOOL_CALLS,
+  MESSAGE_TOOL_CALL_ID: S.MESSAGE_TOOL_CALL_ID,
+  MESSAGE_CONTENT_TYPE: S.MESSAGE_CONTENT_TYPE,
+  MESSAGE_CONTENT_TEXT: S.MESSAGE_CONTENT_TEXT,
+  MESSAGE_CONTENT_IMAGE: S.MESSAGE_CONTENT_IMAGE,
+  IMAGE_URL: S.IMAGE_URL,
+  EMBEDDING_MODEL_NAME: S.EMBEDDING_MODEL_NAME,
+  EMBEDDING_EMBEDDINGS: S.EMBEDDING_EMBEDDINGS,
+  EMBEDDING_TEXT: S.EMBEDDING_TEXT,
+  EMBEDDING_VECTOR: S.EMBEDDING_VECTOR,
+  /** In the OpenInference specification, not yet in the package's constants. */
+  EMBEDDING_INVOCATION_PARAMETERS: 'embedding.invocation_parameters',
+  AGENT_NAME: S.AGENT_NAME,
+  /** OpenTelemetry's (the OpenInference instrumentations record exceptions as span events with it). */
+  EXCEPTION_TYPE: ATTR_EXCEPTION_TYPE,
   /** Resource attribute naming the project. */
-  PROJECT_NAME: 'openinference.project.name',
+  PROJECT_NAME: SEMRESATTRS_PROJECT_NAME,
 } as const;
-
-/** Flattened message keys: `llm.input_messages.{i}.message.role` and so on. */
-export const oiMessageKey = (list: 'llm.input_messages' | 'llm.output_messages', i: number, field: string) =>
-  `${list}.${i}.message.${field}`;
 
 export const GENAI = {
   OPERATION_NAME: 'gen_ai.operation.name',
@@ -105,9 +114,9 @@ export const GENAI = {
   EVALUATION_SCORE_VALUE: 'gen_ai.evaluation.score.value',
   EVALUATION_SCORE_LABEL: 'gen_ai.evaluation.score.label',
   EVALUATION_EXPLANATION: 'gen_ai.evaluation.explanation',
-  ERROR_TYPE: 'error.type',
-  SERVER_ADDRESS: 'server.address',
-  SERVER_PORT: 'server.port',
+  ERROR_TYPE: ATTR_ERROR_TYPE,
+  SERVER_ADDRESS: ATTR_SERVER_ADDRESS,
+  SERVER_PORT: ATTR_SERVER_PORT,
 } as const;
 
 /**
@@ -171,11 +180,28 @@ export const TG = {
   REFUSAL: 'tracegate.refusal',
   /** SHA-256 (hex) of the answer's text (choice 0): pairs a call's spans when no id or traceparent does. */
   OUTPUT_DIGEST: 'tracegate.output.digest',
-  HTTP_STATUS: 'http.response.status_code',
+  HTTP_STATUS: ATTR_HTTP_RESPONSE_STATUS_CODE,
   /** Attribute keys whose values were cut to the configured size, comma separated. */
   TRUNCATED: 'tracegate.truncated',
   /** On a gen_ai.evaluation.result event: human | llm | code | heuristic. */
   EVALUATION_SOURCE: 'tracegate.evaluation.source',
+  /** EVALUATOR spans (collector/evaluators/emit.ts; the evaluator_runs view reads them). */
+  EVALUATOR_NAME: 'tracegate.evaluator.name',
+  EVALUATOR_VERSION: 'tracegate.evaluator.version',
+  EVALUATOR_TARGET_KIND: 'tracegate.evaluator.target_kind',
+  EVALUATOR_ATTEMPTS: 'tracegate.evaluator.attempts',
+  /** ok | error | skipped */
+  EVALUATION_STATUS: 'tracegate.evaluation.status',
+  EVALUATION_SCORE: 'tracegate.evaluation.score',
+  EVALUATION_LABEL: 'tracegate.evaluation.label',
+  EVALUATION_PASSED: 'tracegate.evaluation.passed',
+  EVALUATION_SKIPPED_REASON: 'tracegate.evaluation.skipped_reason',
+  JUDGE_MODEL: 'tracegate.evaluator.judge.model',
+  JUDGE_TRACE_ID: 'tracegate.evaluator.judge.trace_id',
+  JUDGE_PROMPT_TOKENS: 'tracegate.evaluator.judge.prompt_tokens',
+  JUDGE_COMPLETION_TOKENS: 'tracegate.evaluator.judge.completion_tokens',
+  /** USD */
+  JUDGE_COST: 'tracegate.evaluator.judge.cost',
   /** Which conventions the normalizer found on the span (openinference, genai, openllmetry, vercel). */
   NORMALIZED_FROM: 'tracegate.normalized_from',
   /** Date of the price table that priced the span. */

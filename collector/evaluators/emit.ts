@@ -10,7 +10,7 @@ import { ROOT_CONTEXT, SpanStatusCode, TraceFlags, trace, type Attributes, type 
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { TG } from '../../common/semconv.js';
+import { GENAI, OI, TG } from '../../common/semconv.js';
 
 export const EVALUATOR_SERVICE = 'tracegate-evaluator';
 
@@ -42,27 +42,27 @@ export interface ResultSink {
 /** Span attributes of a record (the evaluator_runs view reads these keys). */
 export function recordAttributes(r: EvaluationRecord): Attributes {
   const a: Attributes = {
-    'openinference.span.kind': 'EVALUATOR',
+    [OI.SPAN_KIND]: 'EVALUATOR',
     [TG.ORIGIN]: 'evaluator',
     [TG.PURPOSE]: 'evaluator',
-    'tracegate.evaluator.name': r.evaluator,
-    'tracegate.evaluator.version': r.version,
-    'tracegate.evaluator.target_kind': r.target.kind,
-    'tracegate.evaluator.attempts': r.attempts,
+    [TG.EVALUATOR_NAME]: r.evaluator,
+    [TG.EVALUATOR_VERSION]: r.version,
+    [TG.EVALUATOR_TARGET_KIND]: r.target.kind,
+    [TG.EVALUATOR_ATTEMPTS]: r.attempts,
     [TG.EVALUATION_SOURCE]: r.source,
-    'tracegate.evaluation.status': r.status,
+    [TG.EVALUATION_STATUS]: r.status,
   };
-  if (r.score !== undefined) a['tracegate.evaluation.score'] = r.score;
-  if (r.label !== undefined) a['tracegate.evaluation.label'] = r.label;
-  if (r.passed !== undefined) a['tracegate.evaluation.passed'] = r.passed;
-  if (r.errorType) a['error.type'] = r.errorType;
-  if (r.status === 'skipped' && r.message) a['tracegate.evaluation.skipped_reason'] = r.message;
+  if (r.score !== undefined) a[TG.EVALUATION_SCORE] = r.score;
+  if (r.label !== undefined) a[TG.EVALUATION_LABEL] = r.label;
+  if (r.passed !== undefined) a[TG.EVALUATION_PASSED] = r.passed;
+  if (r.errorType) a[GENAI.ERROR_TYPE] = r.errorType;
+  if (r.status === 'skipped' && r.message) a[TG.EVALUATION_SKIPPED_REASON] = r.message;
   if (r.judge) {
-    a['tracegate.evaluator.judge.model'] = r.judge.model;
-    a['tracegate.evaluator.judge.trace_id'] = r.judge.traceId;
-    a['tracegate.evaluator.judge.prompt_tokens'] = r.judge.promptTokens;
-    a['tracegate.evaluator.judge.completion_tokens'] = r.judge.completionTokens;
-    a['tracegate.evaluator.judge.cost'] = r.judge.costUsd;
+    a[TG.JUDGE_MODEL] = r.judge.model;
+    a[TG.JUDGE_TRACE_ID] = r.judge.traceId;
+    a[TG.JUDGE_PROMPT_TOKENS] = r.judge.promptTokens;
+    a[TG.JUDGE_COMPLETION_TOKENS] = r.judge.completionTokens;
+    a[TG.JUDGE_COST] = r.judge.costUsd;
   }
   return a;
 }
@@ -70,16 +70,16 @@ export function recordAttributes(r: EvaluationRecord): Attributes {
 /** The gen_ai.evaluation.result event; none for a skipped evaluation (it has no result). */
 export function resultEvent(r: EvaluationRecord): Attributes | undefined {
   if (r.status === 'skipped') return undefined;
-  const e: Attributes = { 'gen_ai.evaluation.name': r.evaluator, [TG.EVALUATION_SOURCE]: r.source };
+  const e: Attributes = { [GENAI.EVALUATION_NAME]: r.evaluator, [TG.EVALUATION_SOURCE]: r.source };
   if (r.status === 'ok') {
-    if (r.score !== undefined) e['gen_ai.evaluation.score.value'] = r.score;
-    if (r.label) e['gen_ai.evaluation.score.label'] = r.label;
-    if (r.explanation) e['gen_ai.evaluation.explanation'] = r.explanation;
+    if (r.score !== undefined) e[GENAI.EVALUATION_SCORE_VALUE] = r.score;
+    if (r.label) e[GENAI.EVALUATION_SCORE_LABEL] = r.label;
+    if (r.explanation) e[GENAI.EVALUATION_EXPLANATION] = r.explanation;
   } else {
     // An evaluation error: no score; the label says so, so it is never read as a pass or a fail.
-    e['gen_ai.evaluation.score.label'] = 'error';
-    e['gen_ai.evaluation.explanation'] = r.message ?? r.errorType ?? 'evaluation error';
-    e['error.type'] = r.errorType ?? 'error';
+    e[GENAI.EVALUATION_SCORE_LABEL] = 'error';
+    e[GENAI.EVALUATION_EXPLANATION] = r.message ?? r.errorType ?? 'evaluation error';
+    e[GENAI.ERROR_TYPE] = r.errorType ?? 'error';
   }
   return e;
 }
@@ -96,7 +96,7 @@ function emitOn(tracer: Tracer, r: EvaluationRecord): void {
     parent,
   );
   const event = resultEvent(r);
-  if (event) span.addEvent('gen_ai.evaluation.result', event, r.endMs);
+  if (event) span.addEvent(GENAI.EVALUATION_RESULT_EVENT, event, r.endMs);
   if (r.status === 'error') span.setStatus({ code: SpanStatusCode.ERROR, message: r.message ?? r.errorType });
   span.end(r.endMs);
 }

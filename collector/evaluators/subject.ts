@@ -3,6 +3,7 @@
  * keys, as otel_traces keeps them): the conversation, the answer, its tool calls, retrieved
  * documents, a reference answer from `metadata`, and the schemas the answer should follow.
  */
+import { OI } from '../../common/semconv.js';
 import type { TargetKind } from '../../schemas/evaluator.js';
 
 export type Attributes = Readonly<Record<string, string>>;
@@ -71,7 +72,7 @@ function conversation(attrs: Attributes): string {
     m = PART.exec(k);
     if (m) at(Number(m[1])).content.push(v);
   }
-  if (msgs.size === 0) return attrs['input.value'] ?? '';
+  if (msgs.size === 0) return attrs[OI.INPUT_VALUE] ?? '';
   const ordered = [...msgs.entries()].sort((a, b) => a[0] - b[0]).map(([, x]) => x);
   // One message is the question itself; several are a conversation, each line under its role.
   if (ordered.length === 1) return ordered[0].content.join('\n');
@@ -83,7 +84,7 @@ function answer(attrs: Attributes): string {
   if (direct !== undefined) return direct;
   const parts = indexed(attrs, /^llm\.output_messages\.0\.message\.contents\.(\d+)\.message_content\.text$/, (m, v) => [Number(m[1]), v]);
   if (parts.length) return parts.join('\n');
-  const raw = attrs['output.value'] ?? '';
+  const raw = attrs[OI.OUTPUT_VALUE] ?? '';
   // A gateway's output.value is the answer's body: the first choice's text is what was said.
   const body = parseJson(raw);
   if (isObj(body) && Array.isArray(body.choices) && isObj(body.choices[0]) && isObj(body.choices[0].message)) {
@@ -107,7 +108,7 @@ function toolCalls(attrs: Attributes): ToolCall[] {
 }
 
 function responseSchema(attrs: Attributes): Record<string, unknown> | undefined {
-  const params = parseJson(attrs['llm.invocation_parameters']);
+  const params = parseJson(attrs[OI.LLM_INVOCATION_PARAMETERS]);
   const rf = isObj(params) ? params.response_format : undefined;
   if (!isObj(rf) || rf.type !== 'json_schema' || !isObj(rf.json_schema)) return undefined;
   const schema = rf.json_schema.schema;
@@ -155,8 +156,8 @@ export function subjectOf(span: StoredSpan, traceDocuments: string[] = []): Subj
     spanId: span.spanId,
     kind: span.kind,
     model: span.model,
-    input: agent ? (a['input.value'] ?? '') : span.kind === 'RETRIEVER' ? (a['input.value'] ?? a['retrieval.query'] ?? '') : conversation(a),
-    output: agent ? (a['output.value'] ?? '') : span.kind === 'RETRIEVER' ? own.join('\n\n') : answer(a),
+    input: agent ? (a[OI.INPUT_VALUE] ?? '') : span.kind === 'RETRIEVER' ? (a[OI.INPUT_VALUE] ?? a['retrieval.query'] ?? '') : conversation(a),
+    output: agent ? (a[OI.OUTPUT_VALUE] ?? '') : span.kind === 'RETRIEVER' ? own.join('\n\n') : answer(a),
     toolCalls: toolCalls(a),
     documents: own.length ? own : traceDocuments,
     reference: reference(a),

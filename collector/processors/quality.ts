@@ -16,10 +16,10 @@ interface Finding {
 const TRUNCATED = new Set(['length', 'max_tokens', 'max_output_tokens', 'model_length']);
 const FILTERED = new Set(['content_filter', 'content-filter', 'safety', 'recitation', 'blocklist', 'prohibited_content', 'spii', 'refusal']);
 
-const OUT_PREFIX = 'llm.output_messages.';
-const ARGS_SUFFIX = '.tool_call.function.arguments';
-const CONTENT_SUFFIX = '.message.content';
-const TEXT_SUFFIX = '.message_content.text';
+const OUT_PREFIX = `${OI.LLM_OUTPUT_MESSAGES}.`;
+const ARGS_SUFFIX = `.${OI.TOOL_CALL_FUNCTION_ARGUMENTS}`;
+const CONTENT_SUFFIX = `.${OI.MESSAGE_CONTENT}`;
+const TEXT_SUFFIX = `.${OI.MESSAGE_CONTENT_TEXT}`;
 
 /** What the output messages hold, from one pass over the span's keys. */
 interface Output {

@@ -7,10 +7,17 @@ import type { HideFlags } from '../config.js';
  */
 export type Action = 'keep' | 'redact' | 'drop' | 'redactIfImage';
 
-const IN_MSG = 'llm.input_messages.';
-const OUT_MSG = 'llm.output_messages.';
-const isText = (k: string) => k.endsWith('.message.content') || k.endsWith('.message_content.text');
-const isImage = (k: string) => k.endsWith('.message_content.image.image.url');
+const IN_MSG = `${OI.LLM_INPUT_MESSAGES}.`;
+const OUT_MSG = `${OI.LLM_OUTPUT_MESSAGES}.`;
+const TEXT = `.${OI.MESSAGE_CONTENT}`;
+const PART_TEXT = `.${OI.MESSAGE_CONTENT_TEXT}`;
+const IMAGE_URL = `.${OI.MESSAGE_CONTENT_IMAGE}.${OI.IMAGE_URL}`;
+const TOOLS = `${OI.LLM_TOOLS}.`;
+const EMBEDDINGS = `${OI.EMBEDDING_EMBEDDINGS}.`;
+const EMBEDDING_VECTOR = `.${OI.EMBEDDING_VECTOR}`;
+const EMBEDDING_TEXT = `.${OI.EMBEDDING_TEXT}`;
+const isText = (k: string) => k.endsWith(TEXT) || k.endsWith(PART_TEXT);
+const isImage = (k: string) => k.endsWith(IMAGE_URL);
 
 /**
  * The OpenInference masking rules (spec/configuration.md), extended to the same content under
@@ -34,12 +41,12 @@ export function hideAction(key: string, h: HideFlags): Action {
     return h.outputText && isText(key) ? 'redact' : 'keep';
   }
   if (key === OI.LLM_INVOCATION_PARAMETERS) return h.llmInvocationParameters ? 'drop' : 'keep';
-  if (key.startsWith('llm.tools.')) return h.llmTools || h.inputs ? 'drop' : 'keep';
+  if (key.startsWith(TOOLS)) return h.llmTools || h.inputs ? 'drop' : 'keep';
   if (key.startsWith('llm.prompts.')) return h.prompts || h.inputs ? 'drop' : 'keep';
   if (key.startsWith('llm.choices.')) return h.choices || h.outputs ? 'drop' : 'keep';
-  if (key.startsWith('embedding.embeddings.')) {
-    if (h.embeddingsVectors && key.endsWith('.embedding.vector')) return 'drop';
-    if (h.embeddingsText && key.endsWith('.embedding.text')) return 'redact';
+  if (key.startsWith(EMBEDDINGS)) {
+    if (h.embeddingsVectors && key.endsWith(EMBEDDING_VECTOR)) return 'drop';
+    if (h.embeddingsText && key.endsWith(EMBEDDING_TEXT)) return 'redact';
     return 'keep';
   }
   return otherConventions(key, h);

@@ -1,4 +1,4 @@
-import type { OiSpanKind } from '../../../common/semconv.js';
+import { OI, TG, type OiSpanKind } from '../../../common/semconv.js';
 import type { SpanRecord } from '../../model.js';
 import type { Convention } from '../context.js';
 
@@ -38,7 +38,7 @@ function classify(k: string): Convention | undefined {
   if (k.startsWith('ai.')) return 'vercel';
   if (k.startsWith('traceloop.')) return 'openllmetry';
   if (k.startsWith('llm.')) return isOpenLlmetryLlmKey(k) ? 'openllmetry' : 'openinference';
-  return k === 'openinference.span.kind' ? 'openinference' : undefined;
+  return k === OI.SPAN_KIND ? 'openinference' : undefined;
 }
 
 /** OpenLLMetry's own `llm.*` keys (its older releases wrote prompts, vendor and model there). */
@@ -98,7 +98,7 @@ export function inferKind(span: SpanRecord, seen: Seen): OiSpanKind | undefined 
   const a = span.attributes;
   // The gateway sets a kind on every span that is a call; its per-attempt child spans carry
   // GenAI keys but no kind on purpose, so that a call is counted once.
-  if (a['tracegate.origin'] !== undefined || a['tracegate.backend'] !== undefined) return undefined;
+  if (a[TG.ORIGIN] !== undefined || a[TG.BACKEND] !== undefined) return undefined;
   if (seen.vercel) {
     const op = a['ai.operationId'] ?? (span.name.startsWith('ai.') ? span.name.split(' ')[0] : undefined);
     if (op) return vercelKind(op);

@@ -71,7 +71,7 @@ export const KEYS = {
   tokenCacheWrite: k(OI.TOKEN_PROMPT_CACHE_WRITE),
   tokenReasoning: k(OI.TOKEN_COMPLETION_REASONING),
   embeddingModel: k(OI.EMBEDDING_MODEL_NAME),
-  embeddingInvocationParameters: k('embedding.invocation_parameters'),
+  embeddingInvocationParameters: k(OI.EMBEDDING_INVOCATION_PARAMETERS),
   genaiOperation: k(GENAI.OPERATION_NAME),
   genaiProvider: k(GENAI.PROVIDER_NAME),
   genaiRequestModel: k(GENAI.REQUEST_MODEL),
@@ -142,22 +142,22 @@ export interface MessageKeys {
 
 function toolCallKeys(prefix: string): KeyTable<ToolCallKeys> {
   return new KeyTable((j) => {
-    const p = `${prefix}.tool_calls.${j}.tool_call`;
-    return { id: k(`${p}.id`), name: k(`${p}.function.name`), arguments: k(`${p}.function.arguments`) };
+    const p = `${prefix}.${OI.MESSAGE_TOOL_CALLS}.${j}`;
+    return { id: k(`${p}.${OI.TOOL_CALL_ID}`), name: k(`${p}.${OI.TOOL_CALL_FUNCTION_NAME}`), arguments: k(`${p}.${OI.TOOL_CALL_FUNCTION_ARGUMENTS}`) };
   });
 }
 
 function messageKeys(list: string): KeyTable<MessageKeys> {
   return new KeyTable((i) => {
-    const p = `${list}.${i}.message`;
+    const p = `${list}.${i}`;
     return {
-      role: k(`${p}.role`),
-      name: k(`${p}.name`),
-      toolCallId: k(`${p}.tool_call_id`),
-      content: k(`${p}.content`),
+      role: k(`${p}.${OI.MESSAGE_ROLE}`),
+      name: k(`${p}.${OI.MESSAGE_NAME}`),
+      toolCallId: k(`${p}.${OI.MESSAGE_TOOL_CALL_ID}`),
+      content: k(`${p}.${OI.MESSAGE_CONTENT}`),
       parts: new KeyTable((j) => {
-        const c = `${p}.contents.${j}.message_content`;
-        return { type: k(`${c}.type`), text: k(`${c}.text`), imageUrl: k(`${c}.image.image.url`) };
+        const c = `${p}.${OI.MESSAGE_CONTENTS}.${j}`;
+        return { type: k(`${c}.${OI.MESSAGE_CONTENT_TYPE}`), text: k(`${c}.${OI.MESSAGE_CONTENT_TEXT}`), imageUrl: k(`${c}.${OI.MESSAGE_CONTENT_IMAGE}.${OI.IMAGE_URL}`) };
       }),
       toolCalls: toolCallKeys(p),
     };
@@ -167,6 +167,6 @@ function messageKeys(list: string): KeyTable<MessageKeys> {
 export const INPUT_MESSAGES = messageKeys(OI.LLM_INPUT_MESSAGES);
 export const OUTPUT_MESSAGES = messageKeys(OI.LLM_OUTPUT_MESSAGES);
 /** `llm.tools.{i}.tool.json_schema` */
-export const TOOLS = new KeyTable((i) => k(`${OI.LLM_TOOLS}.${i}.tool.json_schema`));
+export const TOOLS = new KeyTable((i) => k(`${OI.LLM_TOOLS}.${i}.${OI.TOOL_JSON_SCHEMA}`));
 /** `embedding.embeddings.{i}.embedding.text` */
-export const EMBEDDING_TEXTS = new KeyTable((i) => k(`embedding.embeddings.${i}.embedding.text`));
+export const EMBEDDING_TEXTS = new KeyTable((i) => k(`${OI.EMBEDDING_EMBEDDINGS}.${i}.${OI.EMBEDDING_TEXT}`));
