@@ -20,10 +20,10 @@
  *   metadata {usage}                     → message_delta {usage} + message_stop: the usage chunk, [DONE]
  *
  * A stream that ends after messageStop without metadata is complete (the answer is whole; only
- * usage is missing). An `exception` message (throttlingException, modelStreamErrorException, …)
+ * usage is missing: no usage chunk, no usage fact, the gateway estimates). An `exception` message (throttlingException, modelStreamErrorException, …)
  * becomes an error frame in the client's API, mapped by errors.ts, and ends the client's stream.
  */
-import { sseFrame } from '../../sse.js';
+import { SSE_DONE_FRAME, sseFrame } from '../../sse.js';
 import { isObject, num, parseObject, str } from '../shared/helpers.js';
 import type { ClientApi, ClientError, ResponseContext, ResponseFacts, SseEvent, StreamTranslator } from '../types.js';
 import { converseId } from './chat/openai_bedrock_converse.js';
@@ -49,7 +49,9 @@ export function invokeChunkEvent(data: string): SseEvent | undefined {
 
 /** ConverseStream events → Anthropic Messages stream events, with the little state renaming needs. */
 export class ConverseRenamer {
+  /** messageStop came: the answer is whole. */
   stopped = false;
+  /** metadata came: usage is known, and the Anthropic stream was told message_stop. */
   completed = false;
 
   constructor(
@@ -83,13 +85,6 @@ export class ConverseRenamer {
       default:
         return [];
     }
-  }
-
-  /** What completes a stream that stopped but sent no metadata. */
-  finish(): SseEvent[] {
-    if (!this.stopped || this.completed) return [];
-    this.completed = true;
-    return [anthropicEvent('message_stop', {})];
   }
 
   private delta(index: number, delta: Json): SseEvent[] {
@@ -129,10 +124,12 @@ export class BedrockStream implements StreamTranslator {
 
   get facts(): ResponseFacts {
     const f = this.inner.facts;
-    // Converse names neither: what the renamer made up is not a fact about the answer.
+    // Converse names neither: what the renamer made up is not a fact about the answer. Usage is
+    // known only from metadata: without it the gateway estimates rather than report zeros.
     if (this.converse) {
       delete f.id;
       delete f.responseModel;
+      if (!this.renamer.completed) delete f.usage;
     }
     return f;
   }
@@ -161,7 +158,9 @@ export class BedrockStream implements StreamTranslator {
 
   end(): string[] {
     if (this.error) return [];
-    return [...this.renamer.finish().flatMap((e) => this.inner.push(e)), ...this.inner.end()];
+    // Stopped without metadata: the answer is whole but its usage unknown, so no usage chunk.
+    if (this.renamer.stopped && !this.renamer.completed) return [SSE_DONE_FRAME];
+    return this.inner.end();
   }
 
   private fail(type: string, data: string): string[] {

@@ -5,7 +5,7 @@
  *   response — client body + upstream 2xx body → client body + telemetry facts
  *   error    — upstream status/body/headers → client error (status, envelope, retry facts), by the
  *              provider's error mapping for this translator's client API
- *   stream   — client body + upstream SSE events → client frames (parsed) + facts
+ *   stream   — client body + upstream events (SSE, or decoded event-stream messages) → client frames (parsed) + facts
  * Inputs are written by hand; `expect` blocks were generated once with UPDATE_GOLDEN=1 and then
  * read line by line. Regenerate after an intended change and review the diff.
  */
@@ -88,7 +88,8 @@ const run = {
     const frames: string[] = [];
     let firstContentAt: number | null = null;
     (c.events as SseEvent[]).forEach((ev, i) => {
-      frames.push(...s.push(ev));
+      // Decoded event-stream messages (Bedrock) are written with their JSON payload as an object.
+      frames.push(...s.push(typeof ev.data === 'string' ? ev : { ...ev, data: JSON.stringify(ev.data) }));
       if (firstContentAt === null && s.firstContentSeen) firstContentAt = i;
     });
     frames.push(...s.end());
