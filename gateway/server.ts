@@ -12,6 +12,7 @@ import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import { errorBody, GatewayError, retryAfterSeconds } from './errors.js';
 import { MAX_JSON_DEPTH, parseJsonBody } from './handlers/body.js';
 import { callHandler, type LiveState } from './handlers/call.js';
+import { generateHandler } from './handlers/generate.js';
 import { clientErrorHandler, fastifyErrorToGateway, notFound } from './handlers/framework.js';
 import { jsonThreads, LARGE_JSON_CHARS } from './json-threads.js';
 import { Breakers } from './reliability/breaker.js';
@@ -231,6 +232,9 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
   app.post('/v1/embeddings', callHandler('embeddings', callDeps));
   app.post('/v1/responses', callHandler('responses', callDeps));
   app.post('/v1/messages', callHandler('messages', callDeps));
+  // Google's model methods for Gemini SDK clients: /v1beta/models/{model}:generateContent (handlers/generate.ts).
+  app.post('/v1beta/models/:target', generateHandler(callDeps));
+  app.post('/v1/models/:target', generateHandler(callDeps));
   app.get('/v1/models', async (req) => ({
     object: 'list',
     data: live.router

@@ -46,6 +46,9 @@ export function validateBody(endpoint: Endpoint, body: unknown): asserts body is
     case 'responses':
       if (b.input === undefined && b.previous_response_id === undefined) throw invalid('input', 'is required');
       return;
+    case 'generate':
+      if (!Array.isArray(b.contents) || b.contents.length === 0) throw invalid('contents', 'must be a non-empty array of contents');
+      return;
     default: {
       const never: never = endpoint;
       throw new Error(`unknown endpoint ${String(never)}`);

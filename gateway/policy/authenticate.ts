@@ -23,14 +23,18 @@ export type Presented = { kind: 'none' } | { kind: 'malformed' } | { kind: 'key'
 
 const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i;
 
+/** Headers that carry a key as it is, in the order they are looked at after Authorization. */
+const KEY_HEADERS = ['x-api-key', 'api-key', 'x-goog-api-key'] as const;
+
 /**
  * The credential a request carries: `Authorization: Bearer KEY`, else `x-api-key: KEY` (how
- * Anthropic's clients send it), else `api-key: KEY` (how Azure OpenAI's clients send it). The
- * first of them present is the one checked.
+ * Anthropic's clients send it), else `api-key: KEY` (how Azure OpenAI's clients send it), else
+ * `x-goog-api-key: KEY` (how Google's Gen AI SDK sends it). The first of them present is the one
+ * checked. (Google's `?key=` query parameter is not read: a key in a URL ends up in logs.)
  */
 export function presentedKey(headers: RequestHeaders): Presented {
   const auth = headers.authorization;
-  const raw = auth !== undefined ? auth : headers['x-api-key'] !== undefined ? headers['x-api-key'] : headers['api-key'];
+  const raw = auth !== undefined ? auth : headers[KEY_HEADERS.find((h) => headers[h] !== undefined) ?? 'x-api-key'];
   if (raw === undefined) return { kind: 'none' };
   if (typeof raw !== 'string') return { kind: 'malformed' };
   const key = auth !== undefined ? BEARER.exec(raw)?.[1] : raw.trim();
@@ -42,8 +46,8 @@ export const AUTH_REFUSALS = ['missing', 'malformed', 'unknown', 'revoked', 'exp
 export type AuthRefusal = (typeof AUTH_REFUSALS)[number];
 
 const MESSAGES: Record<AuthRefusal, string> = {
-  missing: 'this gateway needs an API key: send Authorization: Bearer <key> (or x-api-key: <key>, or api-key: <key>)',
-  malformed: 'the credential sent is not an API key: send Authorization: Bearer <key> (or x-api-key: <key>, or api-key: <key>)',
+  missing: 'this gateway needs an API key: send Authorization: Bearer <key> (or x-api-key: <key>, api-key: <key>, x-goog-api-key: <key>)',
+  malformed: 'the credential sent is not an API key: send Authorization: Bearer <key> (or x-api-key: <key>, api-key: <key>, x-goog-api-key: <key>)',
   unknown: 'the API key sent is not valid for this gateway',
   revoked: 'the API key sent has been revoked',
   expired: 'the API key sent has expired',
@@ -90,9 +94,10 @@ export class Authenticator {
   }
 }
 
-/** Model API routes; /healthz and /metrics stay open for probes and scrapers. */
+/** Model API routes (OpenAI's and Anthropic's /v1/, Google's /v1beta/); /healthz and /metrics stay open for probes and scrapers. */
 function needsKey(req: FastifyRequest): boolean {
-  return req.url.startsWith('/v1/') || (req.routeOptions.url ?? '').startsWith('/v1/');
+  const route = req.routeOptions.url ?? '';
+  return req.url.startsWith('/v1/') || req.url.startsWith('/v1beta/') || route.startsWith('/v1/') || route.startsWith('/v1beta/');
 }
 
 /** Installs the hook on `app`; call before it listens. `refused` counts each 401 by reason. */

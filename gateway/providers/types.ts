@@ -29,11 +29,14 @@ import type { ProviderKind } from './kinds.js';
 
 export type { ProviderKind };
 
-/** The client-facing endpoints the gateway serves through translators. */
-export type Endpoint = 'chat' | 'embeddings' | 'responses' | 'messages';
+/**
+ * The client-facing endpoints the gateway serves through translators. `generate` is Google's
+ * `POST /v1beta/models/{model}:generateContent` (and `:streamGenerateContent`), for Gemini SDK clients.
+ */
+export type Endpoint = 'chat' | 'embeddings' | 'responses' | 'messages' | 'generate';
 
-/** The API a client speaks on an endpoint: `messages` is Anthropic's, all others OpenAI's. */
-export type ClientApi = 'openai' | 'anthropic';
+/** The API a client speaks on an endpoint: `messages` is Anthropic's, `generate` Google's, all others OpenAI's. */
+export type ClientApi = 'openai' | 'anthropic' | 'gemini';
 
 /**
  * What the core tells a translator about the backend. `baseUrl` follows each provider SDK's
@@ -112,7 +115,7 @@ export interface UpstreamRequest {
 /** An error as the client sees it. `body` is in the client's API shape (see `openaiErrorBody`). */
 export interface ClientError {
   status: number;
-  body: OpenAIErrorBody | AnthropicErrorBody;
+  body: ErrorBody;
   /** One-line summary for logs and spans (never holds a secret). */
   message: string;
   /** Whether trying again (same or another target) can help: connect errors, timeouts, 429, 5xx. */
@@ -124,6 +127,14 @@ export interface ClientError {
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
+
+/** Google's error envelope (Gemini API, Vertex AI): `code` is the HTTP status, `status` its canonical name. */
+export interface GeminiErrorBody {
+  error: { code: number; message: string; status: string; details?: unknown[] };
+}
+
+/** An error envelope in one of the client APIs' shapes. */
+export type ErrorBody = OpenAIErrorBody | AnthropicErrorBody | GeminiErrorBody;
 
 export interface AnthropicErrorBody {
   type: 'error';

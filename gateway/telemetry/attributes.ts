@@ -11,10 +11,10 @@ import type { AttrSink } from './spans/sink.js';
 type Json = Record<string, unknown>;
 
 /** `gen_ai.operation.name` per endpoint. */
-export const OPERATION: Record<Endpoint, string> = { chat: 'chat', embeddings: 'embeddings', responses: 'chat', messages: 'chat' };
+export const OPERATION: Record<Endpoint, string> = { chat: 'chat', embeddings: 'embeddings', responses: 'chat', messages: 'chat', generate: 'generate_content' };
 
 /** Body keys that are content, not parameters. */
-const CONTENT_KEYS = new Set(['messages', 'input', 'prompt', 'tools', 'functions', 'system', 'instructions', 'stream_options']);
+const CONTENT_KEYS = new Set(['messages', 'input', 'prompt', 'tools', 'functions', 'system', 'instructions', 'stream_options', 'contents', 'systemInstruction']);
 
 export function invocationParameters(body: Json): string {
   const params: Json = {};
@@ -80,8 +80,26 @@ function writeMessage(s: AttrSink, keys: MessageKeys, m: Json): void {
   }
 }
 
-function writeInputMessages(s: AttrSink, body: Json): void {
+/** The text parts of a Gemini `Content`, joined. */
+function geminiText(c: unknown): string {
+  const parts = isObj(c) && Array.isArray(c.parts) ? c.parts : [];
+  return parts.map((p) => (isObj(p) && typeof p.text === 'string' ? p.text : '')).join('');
+}
+
+/** Google's `systemInstruction` + `contents` as chat messages (role `model` is the assistant). */
+function geminiMessages(body: Json): Json[] {
+  const out: Json[] = isObj(body.systemInstruction) ? [{ role: 'system', content: geminiText(body.systemInstruction) }] : [];
+  const contents = Array.isArray(body.contents) ? body.contents : [];
+  for (const c of contents) if (isObj(c)) out.push({ role: c.role === 'model' ? 'assistant' : 'user', content: geminiText(c) });
+  return out;
+}
+
+function writeInputMessages(s: AttrSink, endpoint: Endpoint, body: Json): void {
   let i = 0;
+  if (endpoint === 'generate') {
+    for (const m of geminiMessages(body)) writeMessage(s, INPUT_MESSAGES.at(i++), m);
+    return;
+  }
   // Anthropic's and the Responses API's system prompt is outside the message list.
   const system = body.system ?? body.instructions;
   if (typeof system === 'string' || Array.isArray(system)) writeMessage(s, INPUT_MESSAGES.at(i++), { role: 'system', content: system });
@@ -108,12 +126,14 @@ export function writeRequest(s: AttrSink, endpoint: Endpoint, body: Json, rawBod
     return;
   }
   s.long(KEYS.llmInvocationParameters, invocationParameters(body));
-  s.optNum(KEYS.genaiMaxTokens, body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens);
-  s.optNum(KEYS.genaiTemperature, body.temperature);
-  s.optNum(KEYS.genaiTopP, body.top_p);
+  // Google's sampling parameters are in generationConfig.
+  const g = endpoint === 'generate' && isObj(body.generationConfig) ? body.generationConfig : undefined;
+  s.optNum(KEYS.genaiMaxTokens, g ? g.maxOutputTokens : (body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens));
+  s.optNum(KEYS.genaiTemperature, (g ?? body).temperature);
+  s.optNum(KEYS.genaiTopP, g ? g.topP : body.top_p);
   s.bool(KEYS.genaiRequestStream, body.stream === true);
   if (!s.contentOn) return;
-  writeInputMessages(s, body);
+  writeInputMessages(s, endpoint, body);
   const tools = body.tools;
   if (Array.isArray(tools)) for (let i = 0; i < tools.length; i++) s.content(TOOLS.at(i), JSON.stringify(tools[i]));
 }

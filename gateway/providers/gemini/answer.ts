@@ -44,6 +44,17 @@ export interface CandidateOut {
   toolCalls: ToolCallOut[];
   /** Gemini's own word (STOP, MAX_TOKENS, SAFETY, …), when given. */
   finish?: string;
+  /** A part could not be read (function arguments nested past what JSON.stringify can walk). */
+  unreadable?: true;
+}
+
+/** `v` as JSON text, or undefined when it cannot be written (nested too deep for the stack). */
+function jsonText(v: unknown): string | undefined {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A call id: the call's own, else derived from the answer's id and the call's position in its candidate. */
@@ -66,8 +77,12 @@ export function readCandidate(c: Json, responseId: string, firstCall = 0): Candi
     if (typeof p.text === 'string') out.text += p.text;
     else if (isObject(p.functionCall)) {
       const fc = p.functionCall;
-      const id = toolCallId(p, fc, responseId, firstCall + out.toolCalls.length);
-      out.toolCalls.push({ id, name: str(fc.name) ?? '', arguments: JSON.stringify(isObject(fc.args) ? fc.args : {}) });
+      const args = jsonText(isObject(fc.args) ? fc.args : {});
+      if (args === undefined) {
+        out.unreadable = true;
+        continue;
+      }
+      out.toolCalls.push({ id: toolCallId(p, fc, responseId, firstCall + out.toolCalls.length), name: str(fc.name) ?? '', arguments: args });
     }
   }
   return out;

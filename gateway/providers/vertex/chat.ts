@@ -7,7 +7,8 @@
  */
 import { answerObject, parseObject } from '../shared/helpers.js';
 import type { ClientError, ResponseContext, ResponseFacts, SseEvent, StreamTranslator, Translator } from '../types.js';
-import { invalidParam } from '../shared/errors.js';
+import { anthropicError, invalidParam } from '../shared/errors.js';
+import { geminiError } from '../gemini/errors.js';
 import { publisherOf } from './options.js';
 
 const isAnthropicAnswer = (v: Record<string, unknown> | undefined) => v?.type === 'message';
@@ -61,11 +62,18 @@ export function byPublisher(google: Translator, anthropic: Translator): Translat
   };
 }
 
+/** A 400 about the model in the envelope of the client's API. */
+function wrongPublisher(t: Translator, message: string): ClientError {
+  if (t.clientApi === 'anthropic') return anthropicError(400, `model: ${message}`);
+  if (t.clientApi === 'gemini') return geminiError(400, message);
+  return invalidParam('model', message);
+}
+
 /** A translator for one publisher's models only; the other's get a 400 naming the endpoint. */
 export function onlyFor(publisher: 'google' | 'anthropic', t: Translator, what: string): Translator {
   return {
     ...t,
     request: (body, target, opts) =>
-      publisherOf(target) === publisher ? t.request(body, target, opts) : { ok: false, error: invalidParam('model', `${what} is served on vertex backends for ${publisher} models only`) },
+      publisherOf(target) === publisher ? t.request(body, target, opts) : { ok: false, error: wrongPublisher(t, `${what} is served on vertex backends for ${publisher} models only`) },
   };
 }

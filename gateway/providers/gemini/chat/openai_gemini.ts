@@ -58,6 +58,7 @@ export function translateAnswer(answer: Json, ctx: ResponseContext): ResponseRes
   }
   const id = str(answer.responseId) ?? '';
   const outs = cands.map((c) => readCandidate(c, id)).sort((a, b) => a.index - b.index);
+  if (outs.some((o) => o.unreadable)) return { ok: false, error: badUpstreamBody('Gemini answer (function arguments nested too deep)') };
   const choices = outs.map(choiceOf);
   const usage = usageFromGemini(answer.usageMetadata);
   const model = str(answer.modelVersion) ?? str(ctx.clientBody.model) ?? '';

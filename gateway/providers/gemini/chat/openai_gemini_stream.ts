@@ -15,7 +15,7 @@
  * error frame, never a [DONE]: a client must not take a cut answer for a whole one.
  */
 import { SSE_DONE_FRAME, sseFrame } from '../../../sse.js';
-import { openaiError } from '../../shared/errors.js';
+import { badUpstreamBody, openaiError } from '../../shared/errors.js';
 import { keepOutput, parseObject, str } from '../../shared/helpers.js';
 import { openAIUsageOf } from '../../shared/usage.js';
 import type { ClientError, ResponseContext, ResponseFacts, SseEvent, StreamTranslator, ToolCallOut, Usage } from '../../types.js';
@@ -101,6 +101,7 @@ export class GeminiChatStream implements StreamTranslator {
       frames.push(this.delta(index, { role: 'assistant', content: '', refusal: null }));
     }
     const out = readCandidate(c, this.id, state.calls);
+    if (out.unreadable) return [...frames, ...this.fail(badUpstreamBody('Gemini stream chunk (function arguments nested too deep)'))];
     if (out.text) {
       if (index === 0) this.text = keepOutput(this.text, out.text);
       this.firstContentSeen = true;
