@@ -9,7 +9,7 @@ import type { Dispatcher } from 'undici';
 import { formatProblem, type ConfigResult, type GatewayConfig } from './config/model.js';
 import { SECRET_HEADERS } from './config/schema.js';
 import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
-import { errorBody, GatewayError, retryAfterSeconds } from './errors.js';
+import { clientApiOfPath, errorBody, GatewayError, retryAfterSeconds } from './errors.js';
 import { MAX_JSON_DEPTH, parseJsonBody } from './handlers/body.js';
 import { callHandler, type LiveState } from './handlers/call.js';
 import { generateHandler } from './handlers/generate.js';
@@ -207,7 +207,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     const route = req.routeOptions?.url ?? '';
     metrics.recordRefused(route, e.status);
     if (e.opts.retryAfterMs !== undefined) reply.header('retry-after', retryAfterSeconds(e.opts.retryAfterMs));
-    void reply.code(e.status).send(errorBody(e, route === '/v1/messages' ? 'anthropic' : 'openai'));
+    void reply.code(e.status).send(errorBody(e, clientApiOfPath(route)));
   }
   app.setErrorHandler(answerError);
   app.setNotFoundHandler(notFound(app));
@@ -216,7 +216,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     if (!closing) return done();
     const e = new GatewayError('shutting_down', 'the gateway is shutting down; retry on another instance');
     reply.raw.setHeader('connection', 'close');
-    void reply.code(e.status).send(errorBody(e, req.url.startsWith('/v1/messages') ? 'anthropic' : 'openai'));
+    void reply.code(e.status).send(errorBody(e, clientApiOfPath(req.url)));
   });
   const authMetrics = buildAuthMetrics();
   installAuthentication(app, auth, authMetrics.refused);

@@ -5,6 +5,8 @@
  * an attempt sends through; the built-in `simulated` provider (gateway/providers) plugs in as
  * another Transport.
  */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { BackendConfig } from './config/model.js';
 import type { AbortLike } from './proxy/abort.js';
@@ -86,53 +88,17 @@ const utf8 = (b: Buffer) => b.toString('utf8');
 
 type Settle<T> = { resolve: (v: T) => void; reject: (e: unknown) => void };
 
-/** Raw header pairs as undici hands them over, to lower-case names (repeated ones as arrays). */
-export function headersOf(raw: readonly (Buffer | string)[]): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = Object.create(null);
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i].toString('latin1').toLowerCase();
-    const value = raw[i + 1].toString('latin1');
-    const cur = out[name];
-    if (cur === undefined) out[name] = value;
-    else if (Array.isArray(cur)) cur.push(value);
-    else out[name] = [cur, value];
-  }
-  return out;
-}
-
-/**
- * The status line and headers. Error answers (their headers carry Retry-After and rate limits)
- * are parsed at once; a 2xx answer's are parsed only if read. The raw pairs are views into the
- * socket's chunk, which undici never reuses: each read arrives in a fresh buffer.
- */
-class Answer implements UpstreamAnswer {
-  private parsed: Record<string, string | string[]> | undefined;
-
-  constructor(
-    readonly status: number,
-    private readonly raw: readonly (Buffer | string)[],
-    readonly body: UpstreamBody,
-  ) {
-    if (status < 200 || status >= 300) this.parsed = headersOf(raw);
-  }
-
-  get headers(): Record<string, string | string[] | undefined> {
-    return (this.parsed ??= headersOf(this.raw));
-  }
-}
-
 /**
  * One exchange: the undici dispatch handler and the answer's body in one object. Chunks are
  * buffered as they arrive; a reader takes them whole (`text`, up to its limit) or one by one
  * (the socket pauses while HIGH_WATER bytes wait, and before a reader has chosen either way).
  *
- * It implements the handler hooks undici's core calls itself (onConnect, onHeaders, onData,
- * onComplete, onError): with those, undici wraps nothing and parses no headers, which only an
- * error answer needs.
+ * It implements undici's `DispatchHandler` (onRequestStart, onResponseStart, onResponseData,
+ * onResponseEnd, onResponseError, onRequestUpgrade), the handler API undici keeps; the
+ * `DispatchController` it is handed aborts, pauses and resumes the exchange.
  */
-class Exchange implements UpstreamBody {
-  private abortRequest: ((err?: Error) => void) | undefined;
-  private resumeSocket: (() => void) | undefined;
+class Exchange implements UpstreamBody, Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
   private paused = false;
   private head: Settle<UpstreamAnswer> | undefined;
   private readonly chunks: Buffer[] = [];
@@ -171,41 +137,46 @@ class Exchange implements UpstreamBody {
           headersTimeout: 0,
           bodyTimeout: 0,
         },
-        this as unknown as Dispatcher.DispatchHandler,
+        this,
       );
     });
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortRequest = abort;
-    if (this.failed) abort(this.error as Error);
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.failed) controller.abort(this.error as Error);
   }
 
-  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
+  /** Nothing the gateway sends asks for an upgrade: an upstream that switches protocols has not answered. */
+  onRequestUpgrade(_controller: Dispatcher.DispatchController, _status: number, _headers: IncomingHttpHeaders, socket: Duplex): void {
+    socket.destroy();
+    this.fail(new Error('the upstream switched protocols instead of answering'), true);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     // 1xx informational answers are followed by the real one.
-    if (statusCode < 200 || !this.head) return true;
-    this.resumeSocket = resume;
+    if (statusCode < 200 || !this.head) return;
     const head = this.head;
     this.head = undefined;
-    head.resolve(new Answer(statusCode, raw, this));
-    return true;
+    head.resolve({ status: statusCode, headers, body: this });
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.failed) return false;
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.failed) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     if (this.mode === 'text') {
-      if (this.buffered <= this.limit) return true;
-      this.overLimit();
-      return false;
+      if (this.buffered > this.limit) this.overLimit();
+      return;
     }
     this.poke();
-    if (this.buffered >= HIGH_WATER) this.paused = true;
-    return !this.paused;
+    if (this.buffered >= HIGH_WATER && !this.paused) {
+      this.paused = true;
+      controller.pause();
+    }
   }
 
-  onComplete(): void {
+  onResponseEnd(): void {
     this.ended = true;
     this.signal.removeEventListener('abort', this.onAbort);
     if (this.whole) this.whole.resolve(joinBytes(this.chunks));
@@ -223,7 +194,7 @@ class Exchange implements UpstreamBody {
     this.fail(new Error('the rest of the upstream body was not wanted'), true);
   }
 
-  onError(err: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     // An abort we asked for already settled everything with its reason.
     this.fail(this.failed ? this.error : err, false);
   }
@@ -235,7 +206,7 @@ class Exchange implements UpstreamBody {
     this.failed = true;
     if (first) this.error = reason;
     this.signal.removeEventListener('abort', this.onAbort);
-    if (stop && first && this.abortRequest) this.abortRequest(reason as Error);
+    if (stop && first && this.controller) this.controller.abort(reason as Error);
     const err = this.error;
     if (this.head) {
       const h = this.head;
@@ -248,6 +219,11 @@ class Exchange implements UpstreamBody {
       w.reject(err);
     }
     this.poke();
+  }
+
+  private resume(): void {
+    this.paused = false;
+    this.controller?.resume();
   }
 
   private poke(): void {
@@ -272,10 +248,7 @@ class Exchange implements UpstreamBody {
     });
     if (this.buffered > limit) this.overLimit();
     else if (this.ended) this.whole?.resolve(joinBytes(this.chunks));
-    else if (this.paused) {
-      this.paused = false;
-      this.resumeSocket?.();
-    }
+    else if (this.paused) this.resume();
     return whole;
   }
 
@@ -292,10 +265,7 @@ class Exchange implements UpstreamBody {
             this.chunks.length = 0;
             this.taken = 0;
           }
-          if (this.paused && this.buffered < HIGH_WATER) {
-            this.paused = false;
-            this.resumeSocket?.();
-          }
+          if (this.paused && this.buffered < HIGH_WATER) this.resume();
           yield c;
           continue;
         }

@@ -6,11 +6,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { GatewayConfig } from '../config/model.js';
-import { anthropicEnvelope, GatewayError, retryAfterSeconds } from '../errors.js';
+import { bodyFor, GatewayError, gatewayClientError, retryAfterSeconds } from '../errors.js';
 import type { JsonThreads } from '../json-threads.js';
 import { Abort } from '../proxy/abort.js';
 import { OWN_TURN_CHARS } from '../proxy/limits.js';
-import { gatewayClientError, runCall, type ProxyEnv } from '../proxy/run.js';
+import { runCall, type ProxyEnv } from '../proxy/run.js';
 import type { CallInput, CallOutcome, StreamSink } from '../proxy/types.js';
 import { denial, type Denial } from '../policy/authorize.js';
 import { outputTokensSoFar, overrunError, settledUsage } from '../policy/gate.js';
@@ -21,7 +21,7 @@ import type { Router } from '../routing/match.js';
 import { SSE_HEADERS, writeFrames } from '../sse.js';
 import { CallTelemetry, type CallTelemetryEnv, type PolicyRefusalSpan } from '../telemetry/call.js';
 import { contain } from '../telemetry/contain.js';
-import type { ClientError, Endpoint } from '../providers/types.js';
+import { CLIENT_API, type ClientError, type Endpoint } from '../providers/types.js';
 import type { Upstreams } from '../upstream.js';
 import { validateBody } from './validate.js';
 
@@ -77,16 +77,10 @@ function sseSink(reply: FastifyReply, ticket: Ticket): StreamSink {
   };
 }
 
-/** Errors for /v1/messages clients in Anthropic's envelope, for everyone else in OpenAI's. */
-function bodyFor(endpoint: Endpoint, e: ClientError): unknown {
-  if (endpoint !== 'messages' || (e.body as { type?: string }).type === 'error') return e.body;
-  return anthropicEnvelope(e.status, e.message);
-}
-
 function sendError(reply: FastifyReply, endpoint: Endpoint, e: ClientError): void {
   if (e.retryAfterMs !== undefined) reply.header('retry-after', retryAfterSeconds(e.retryAfterMs));
   // 499 is nginx's "client closed request": nobody is there to read it.
-  reply.code(e.status === 499 ? 400 : e.status).send(bodyFor(endpoint, e));
+  reply.code(e.status === 499 ? 400 : e.status).send(bodyFor(CLIENT_API[endpoint], e));
 }
 
 function statusOf(r: CallOutcome['result']): number {

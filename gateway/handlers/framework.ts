@@ -7,7 +7,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError, openaiEnvelope } from '../errors.js';
+import { errorBody, GatewayError } from '../errors.js';
 
 /** Any error a route or Fastify raised, as a catalogued GatewayError. */
 export function fastifyErrorToGateway(err: FastifyError): GatewayError {
@@ -46,11 +46,11 @@ export function notFound(app: FastifyInstance) {
     const allowed = methods.filter((m) => m !== req.method && app.hasRoute({ method: m, url: path }));
     if (allowed.length > 0) {
       const e = new GatewayError('method_not_allowed', `${pathOf(req.url)} does not take ${req.method}; use ${allowed.join(' or ')}`);
-      void reply.code(e.status).header('allow', allowed.join(', ')).send(openaiEnvelope(e));
+      void reply.code(e.status).header('allow', allowed.join(', ')).send(errorBody(e, 'openai'));
       return;
     }
     const e = new GatewayError('not_found', `no endpoint ${req.method} ${pathOf(req.url)}; see GET /v1/models and POST /v1/chat/completions`);
-    void reply.code(e.status).send(openaiEnvelope(e));
+    void reply.code(e.status).send(errorBody(e, 'openai'));
   };
 }
 
@@ -68,7 +68,7 @@ function clientErrorOf(err: NodeJS.ErrnoException): GatewayError {
 
 /** The raw HTTP/1.1 answer for an error written straight to a socket. */
 export function rawErrorResponse(e: GatewayError): string {
-  const body = JSON.stringify(openaiEnvelope(e));
+  const body = JSON.stringify(errorBody(e, 'openai'));
   return `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 

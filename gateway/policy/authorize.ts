@@ -4,8 +4,7 @@
  * without an identity (the master key, or authentication off) is not restricted here.
  */
 import type { RuleConfig } from '../config/model.js';
-import { GatewayError } from '../errors.js';
-import { gatewayClientError } from '../proxy/client-error.js';
+import { GatewayError, gatewayClientError } from '../errors.js';
 import { globToRegExp } from '../routing/match.js';
 import type { ClientError } from '../providers/types.js';
 import type { Identity } from './identity.js';

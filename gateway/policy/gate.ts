@@ -6,8 +6,7 @@
  */
 import type { CallInput, CallResult } from '../proxy/types.js';
 import { estimateChatUsage, estimateEmbeddingUsage } from '../tokenizer.js';
-import { GatewayError } from '../errors.js';
-import { gatewayClientError } from '../proxy/client-error.js';
+import { GatewayError, gatewayClientError } from '../errors.js';
 import type { ClientError, ResponseFacts, Usage } from '../providers/types.js';
 
 /** Usage to settle with: none for a failed call (its reservation is released). */

@@ -4,8 +4,7 @@
  * store is away and the fail mode is closed, and the `x-ratelimit-*` headers OpenAI answers with.
  * Label values are bounded: a reason and a scope from the lists below, never a key's name.
  */
-import { GatewayError, type ErrorCode } from '../errors.js';
-import { gatewayClientError } from '../proxy/client-error.js';
+import { GatewayError, gatewayClientError, type ErrorCode } from '../errors.js';
 import type { ClientError } from '../providers/types.js';
 
 export const REASONS = ['requests', 'tokens', 'input_tokens', 'output_tokens', 'concurrency', 'daily_budget', 'monthly_budget', 'store_unavailable'] as const;
@@ -68,8 +67,8 @@ function describe(reason: Reason, limit: number, used: number, amount: number): 
 }
 
 /** From the catalogue; never retried (it is the gateway's own answer, not an upstream's). */
-function refusalError(code: ErrorCode, message: string, retryAfterMs: number): ClientError {
-  return gatewayClientError(new GatewayError(code, message, { retryAfterMs }));
+function refusalError(code: ErrorCode, message: string, retryAfterMs: number, type?: string): ClientError {
+  return gatewayClientError(new GatewayError(code, message, { retryAfterMs, type }));
 }
 
 /** A 429 for a limit of `scope` (`name` is the key's or team's document name). */
@@ -77,9 +76,9 @@ export function limitRefusal(reason: Reason, scope: Scope, name: string | undefi
   const budget = reason === 'daily_budget' || reason === 'monthly_budget';
   const who = scope === 'default' ? 'the default limits' : `${scope} ${name}`;
   const message = `${describe(reason, limit, used, amount)} (${LIMIT_NAME[reason]} of ${who}). ${budget ? 'Retry after the budget period resets or raise the budget.' : `Please retry after ${resetText(retryAfterMs)}.`}`;
-  const error = refusalError(budget ? 'insufficient_quota' : 'rate_limit_exceeded', message, retryAfterMs);
   // OpenAI types token-limit refusals `tokens`.
-  if (!budget && reason !== 'requests' && reason !== 'concurrency') (error.body as { error: { type: string } }).error.type = 'tokens';
+  const tokens = !budget && reason !== 'requests' && reason !== 'concurrency';
+  const error = refusalError(budget ? 'insufficient_quota' : 'rate_limit_exceeded', message, retryAfterMs, tokens ? 'tokens' : undefined);
   const span = { limit: LIMIT_NAME[reason], scope, reason, limitValue: budget ? limit / 1e9 : limit };
   const attributes: Record<string, string | number> = { 'tracegate.policy.limit': span.limit, 'tracegate.policy.scope': scope, 'tracegate.policy.reason': reason, 'tracegate.policy.limit_value': span.limitValue };
   return { reason, scope, error, attributes, span };

@@ -15,6 +15,7 @@
  * retries, fallbacks and error dashboards can be shown without a failing provider.
  */
 import { z } from 'zod';
+import { envelope } from '../errors.js';
 import type { AbortLike } from '../proxy/abort.js';
 import { bodyOf, type Transport, type UpstreamAnswer, type UpstreamCall } from '../upstream.js';
 import { ChatRequestSchema, chatCompletion, chatStreamFrames, planChat } from './simulated/chat.js';
@@ -54,10 +55,10 @@ export interface SimulateOptions {
   now?: () => number;
 }
 
-/** OpenAI's error body. */
+/** OpenAI's error body, as OpenAI types it (a rate limit is `requests`), built by the gateway's one envelope builder. */
 export function openaiError(status: number, message: string, param: string | null = null, code: string | null = null) {
   const type = status === 429 ? 'requests' : status >= 500 ? 'server_error' : 'invalid_request_error';
-  return { error: { message, type, param, code } };
+  return envelope('openai', { message, type, param, code });
 }
 
 /** The answer to one request. Waits the simulated time to first byte before it resolves. */

@@ -38,6 +38,9 @@ export type Endpoint = 'chat' | 'embeddings' | 'responses' | 'messages' | 'gener
 /** The API a client speaks on an endpoint: `messages` is Anthropic's, `generate` Google's, all others OpenAI's. */
 export type ClientApi = 'openai' | 'anthropic' | 'gemini';
 
+/** Each endpoint's client API: the shape of its answers and errors. */
+export const CLIENT_API: Readonly<Record<Endpoint, ClientApi>> = { chat: 'openai', embeddings: 'openai', responses: 'openai', messages: 'anthropic', generate: 'gemini' };
+
 /**
  * What the core tells a translator about the backend. `baseUrl` follows each provider SDK's
  * convention: OpenAI-compatible `https://api.openai.com/v1` (paths appended: `/chat/completions`),

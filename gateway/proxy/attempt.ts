@@ -6,15 +6,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { anthropicEnvelope, GatewayError } from '../errors.js';
+import { bodyFor, GatewayError, gatewayClientError } from '../errors.js';
 import { MAX_JSON_DEPTH } from '../handlers/body.js';
 import { LARGE_JSON_CHARS, type JsonThreads, type ParsedBody } from '../json-threads.js';
 import { SseLimitError, SseParser } from '../sse.js';
-import { openaiError } from '../providers/shared/errors.js';
-import type { AuthHeaders, BackendDescriptor, BackendSecret, ClientError, ProviderDescriptor, SseEvent, StreamTranslator, Translator, UpstreamRequest } from '../providers/types.js';
+import { type AuthHeaders, type BackendDescriptor, type BackendSecret, CLIENT_API, type ClientError, type ProviderDescriptor, type SseEvent, type StreamTranslator, type Translator, type UpstreamRequest } from '../providers/types.js';
 import type { Transport, UpstreamAnswer } from '../upstream.js';
 import { Abort } from './abort.js';
-import { gatewayClientError } from './client-error.js';
 import { ANSWER_LIMITS, limitError, OWN_TURN_CHARS, type AnswerLimits } from './limits.js';
 import type { CallInput, CallResult, StreamSink } from './types.js';
 
@@ -32,20 +30,21 @@ function hostOf(url: string): string {
 }
 
 export function timeoutError(what: string): ClientError {
-  const e = openaiError(504, `${what} timed out`, { type: 'api_error', code: 'upstream_timeout' });
-  e.retryable = true;
-  return e;
+  return gatewayClientError(new GatewayError('upstream_timeout', `${what} timed out`));
 }
 
 function networkError(err: unknown, host: string): ClientError {
   const code = (err as { code?: string })?.code ?? (err as { cause?: { code?: string } })?.cause?.code;
-  const e = openaiError(502, `could not reach ${host}${code ? ` (${code})` : ''}`, { type: 'api_error', code: 'upstream_unreachable' });
-  e.retryable = true;
-  return e;
+  return gatewayClientError(new GatewayError('upstream_unreachable', `could not reach ${host}${code ? ` (${code})` : ''}`));
+}
+
+/** The client went away: nobody hears this, but the span and the attempt metrics do. */
+export function clientGoneError(): ClientError {
+  return gatewayClientError(new GatewayError('client_closed', 'the client closed the request'));
 }
 
 function failure(reason: unknown, err: unknown, host: string): AttemptResult {
-  if (reason === CLIENT_GONE) return { ok: false, cause: 'client_gone', error: openaiError(499, 'the client closed the request') };
+  if (reason === CLIENT_GONE) return { ok: false, cause: 'client_gone', error: clientGoneError() };
   if (reason === TIMEOUT) return { ok: false, cause: 'timeout', error: timeoutError(`the upstream ${host}`) };
   return { ok: false, cause: 'network', error: networkError(err, host) };
 }
@@ -162,11 +161,10 @@ function withCredentials(req: UpstreamRequest, auth: AuthHeaders): Record<string
  * hears that much; why (the provider's words, never a secret) is for logs and the span.
  */
 function credentialFailure(err: unknown, backend: BackendDescriptor, host: string): AttemptResult {
-  if (err instanceof GatewayError) return { ok: false, cause: 'network', error: { ...gatewayClientError(err), retryable: true } };
+  if (err instanceof GatewayError) return { ok: false, cause: 'network', error: gatewayClientError(err) };
   const e = gatewayClientError(new GatewayError('upstream_credentials_unavailable', `the gateway could not get its credential for ${host}`));
   const why = err instanceof Error ? err.message : String(err);
   e.message = `could not get a credential for ${host} (${backend.kind}): ${why.slice(0, 300)}`;
-  e.retryable = true;
   return { ok: false, cause: 'network', error: e };
 }
 
@@ -229,9 +227,9 @@ class StreamCut extends Error {
 
 /** An error told to a client whose stream already started, in its API's streaming error shape. */
 function inBandError(endpoint: CallInput['endpoint'], error: ClientError): string {
-  if (endpoint !== 'messages') return `data: ${JSON.stringify(error.body)}\n\n`;
-  const body = (error.body as { type?: string }).type === 'error' ? error.body : anthropicEnvelope(error.status, error.message);
-  return `event: error\ndata: ${JSON.stringify(body)}\n\n`;
+  const api = CLIENT_API[endpoint];
+  const body = JSON.stringify(bodyFor(api, error));
+  return api === 'anthropic' ? `event: error\ndata: ${body}\n\n` : `data: ${body}\n\n`;
 }
 
 /**

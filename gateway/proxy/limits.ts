@@ -4,10 +4,9 @@
  * closed; nothing past the limit is buffered or drained.
  */
 import { SSE_LIMITS, SseLimitError, type SseLimits } from '../sse.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, gatewayClientError } from '../errors.js';
 import type { ClientError } from '../providers/types.js';
 import { UpstreamBodyTooLarge } from '../upstream.js';
-import { gatewayClientError } from './client-error.js';
 
 export interface AnswerLimits extends SseLimits {
   /** A whole (non-streamed) 2xx answer. */

@@ -5,21 +5,17 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { BackendConfig, GatewayConfig } from '../config/model.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, gatewayClientError } from '../errors.js';
 import { backoffDelay, EQUAL_JITTER, sleep } from '../../common/backoff.js';
 import type { JsonThreads } from '../json-threads.js';
 import type { Breakers } from '../reliability/breaker.js';
 import { planCandidates, type Candidate } from '../routing/plan.js';
-import { openaiError } from '../providers/shared/errors.js';
 import { providerFor } from '../providers/registry.js';
 import type { BackendDescriptor, BackendSecret, ClientError, UpstreamRequest } from '../providers/types.js';
 import type { Upstreams } from '../upstream.js';
-import { runAttempt, timeoutError, type AttemptResult } from './attempt.js';
-import { gatewayClientError } from './client-error.js';
+import { clientGoneError, runAttempt, timeoutError, type AttemptResult } from './attempt.js';
 import type { AnswerLimits } from './limits.js';
 import type { CallInput, CallOutcome, CallPath, FailureCause, StreamSink } from './types.js';
-
-export { gatewayClientError };
 
 /** Telemetry's view of one attempt: called when it starts, the returned function when it ends. */
 export type AttemptObserver = (backend: BackendConfig, model: string, retry: number, fallback: boolean) => (r: AttemptResult) => void;
@@ -60,7 +56,7 @@ type Prepared = { ok: true; request: UpstreamRequest; run: (timeoutMs: number, d
 /** Everything about a candidate that does not change between its retries. */
 function prepare(env: ProxyEnv, input: CallInput, backend: BackendConfig, c: Candidate): Prepared {
   const transport = env.upstreams.get(backend);
-  if (!transport) return { ok: false, cause: 'unsupported', error: openaiError(502, `backend "${backend.name}" has no transport (the simulated provider is not available here)`) };
+  if (!transport) return { ok: false, cause: 'unsupported', error: gatewayClientError(new GatewayError('no_transport', `backend "${backend.name}" has no transport (the simulated provider is not available here)`)) };
   const provider = providerFor(backend.provider);
   const translator = provider.translators[input.endpoint];
   if (!translator) {
@@ -153,7 +149,7 @@ export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink
       const delay = backoffDelay({ initialMs: rule.retry.backoff.base, maxMs: rule.retry.backoff.max, multiplier: 2, spread: EQUAL_JITTER }, retry, env.random, wanted);
       if (performance.now() + delay >= deadline) break;
       await sleep(delay, input.clientGone);
-      if (input.clientGone.aborted) return { result: { ok: false, error: openaiError(499, 'the client closed the request'), cause: 'client_gone' }, path };
+      if (input.clientGone.aborted) return { result: { ok: false, error: clientGoneError(), cause: 'client_gone' }, path };
     }
   }
   const final = finalError(env, path, last);

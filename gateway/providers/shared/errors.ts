@@ -1,16 +1,15 @@
 /**
- * What every provider's error mapping shares: the retry facts (`isRetryableStatus`,
- * `retryAfterMs`) and the client's error envelope. OpenAI clients get
+ * What every provider's error mapping shares: the retry facts (`retryAfterMs`), and errors in the
+ * client's envelope built by the gateway's one catalogue (gateway/errors.ts). OpenAI clients get
  * `{error:{message,type,param,code}}`; clients of the Messages endpoint (Anthropic's API) get
  * `{type:"error",error:{type,message}}`.
  */
-import { headerValue, isObject, parseObject, str } from './helpers.js';
+import { anthropicTypeFor, clientError, envelope, GatewayError, gatewayClientError, isRetryableStatus, openaiTypeFor } from '../../errors.js';
 import type { ClientError, HeaderSource } from '../types.js';
+import { headerValue } from './helpers.js';
 
-/** Connect errors and timeouts are retryable too; the core knows those without a status. */
-export function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
-}
+/** The catalogue's status vocabulary, for providers' error mappings. */
+export { ANTHROPIC_TYPE_BY_STATUS, anthropicTypeFor, isRetryableStatus, openaiTypeFor } from '../../errors.js';
 
 /**
  * Delay the upstream asked for: `retry-after-ms` (OpenAI), else `retry-after` in seconds or as
@@ -27,59 +26,24 @@ export function retryAfterMs(headers: HeaderSource | undefined, nowMs: number = 
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
-/** OpenAI's error `type` for a status, for errors the gateway writes itself. */
-export function openaiTypeFor(status: number): string {
-  if (status === 401) return 'authentication_error';
-  if (status === 403) return 'permission_error';
-  if (status === 429) return 'rate_limit_error';
-  if (status >= 500) return 'server_error';
-  return 'invalid_request_error';
-}
-
+/** An error for an OpenAI client with the status, type and code an upstream's error maps to; retryable by its status. */
 export function openaiError(
   status: number,
   message: string,
   opts: { type?: string; code?: string | null; param?: string | null; retryAfterMs?: number } = {},
 ): ClientError {
-  const err: ClientError = {
-    status,
-    body: { error: { message, type: opts.type ?? openaiTypeFor(status), param: opts.param ?? null, code: opts.code ?? null } },
-    message,
-    retryable: isRetryableStatus(status),
-  };
-  if (opts.retryAfterMs !== undefined) err.retryAfterMs = opts.retryAfterMs;
-  return err;
+  const body = envelope('openai', { message, type: opts.type ?? openaiTypeFor(status), code: opts.code, param: opts.param });
+  return clientError(status, body, message, isRetryableStatus(status), opts.retryAfterMs);
+}
+
+/** An error for a Messages client (Anthropic's envelope); retryable by its status. */
+export function anthropicError(status: number, message: string, type?: string, retryAfter?: number): ClientError {
+  return clientError(status, envelope('anthropic', { message, type: type ?? anthropicTypeFor(status) }), message, isRetryableStatus(status), retryAfter);
 }
 
 /** A 400 for a client parameter the translation cannot honour, naming it. */
 export function invalidParam(param: string, message: string): ClientError {
-  return openaiError(400, `${param}: ${message}`, { param, code: 'invalid_value' });
-}
-
-export const ANTHROPIC_TYPE_BY_STATUS: Record<number, string> = {
-  400: 'invalid_request_error',
-  401: 'authentication_error',
-  403: 'permission_error',
-  404: 'not_found_error',
-  413: 'request_too_large',
-  429: 'rate_limit_error',
-  504: 'timeout_error',
-  529: 'overloaded_error',
-};
-
-export function anthropicTypeFor(status: number): string {
-  return ANTHROPIC_TYPE_BY_STATUS[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
-}
-
-export function anthropicError(status: number, message: string, type?: string, retryAfter?: number): ClientError {
-  const err: ClientError = {
-    status,
-    body: { type: 'error', error: { type: type ?? anthropicTypeFor(status), message } },
-    message,
-    retryable: isRetryableStatus(status),
-  };
-  if (retryAfter !== undefined) err.retryAfterMs = retryAfter;
-  return err;
+  return gatewayClientError(new GatewayError('invalid_value', `${param}: ${message}`, { param }));
 }
 
 /** The client never sees a body the upstream did not shape as an error: it may hold internals. */
@@ -93,9 +57,7 @@ export function logSummary(status: number, bodyText: string): string {
   return snippet ? `upstream answered ${status}: ${snippet}` : `upstream answered ${status} with an empty body`;
 }
 
-/** A 2xx answer the gateway could not read. */
+/** A 2xx answer the gateway could not read (retryable: another attempt may read). */
 export function badUpstreamBody(what: string): ClientError {
-  const err = openaiError(502, `upstream returned an unreadable ${what}`, { type: 'upstream_error', code: 'bad_upstream_response' });
-  err.retryable = true;
-  return err;
+  return gatewayClientError(new GatewayError('bad_upstream_response', `upstream returned an unreadable ${what}`));
 }

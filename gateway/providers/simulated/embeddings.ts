@@ -4,6 +4,7 @@
  * little-endian float32 (what the `openai` SDK asks for by default).
  */
 import { z } from 'zod';
+import { envelope } from '../../errors.js';
 import { countTokens } from '../../tokenizer.js';
 import { rngFrom, seedOf } from './seed.js';
 
@@ -39,10 +40,11 @@ export function vectorFor(input: string | number[], model: string, dims: number)
   return v;
 }
 
-export function embeddingsResponse(req: EmbeddingsRequest): { status: number; json: Record<string, unknown> } {
+export function embeddingsResponse(req: EmbeddingsRequest): { status: number; json: unknown } {
   const inputs = inputsOf(req.input);
   if (inputs.length > MAX_INPUTS) {
-    return { status: 400, json: { error: { message: `input holds ${inputs.length} items; at most ${MAX_INPUTS} are allowed`, type: 'invalid_request_error', param: 'input', code: null } } };
+    const message = `input holds ${inputs.length} items; at most ${MAX_INPUTS} are allowed`;
+    return { status: 400, json: envelope('openai', { message, type: 'invalid_request_error', param: 'input' }) };
   }
   const dims = req.dimensions ?? DEFAULT_DIMENSIONS;
   let tokens = 0;
