@@ -5,6 +5,7 @@
  * …); Gemini SDK clients of the native passthrough get Google's envelope as it is. A 429's
  * `google.rpc.RetryInfo.retryDelay` ("37s") is the retry delay when no `retry-after` header came.
  */
+import { clientError, envelope, googleStatusFor } from '../../errors.js';
 import { fallbackMessage, isRetryableStatus, logSummary, openaiError, openaiTypeFor, retryAfterMs } from '../shared/errors.js';
 import { isObject, parseObject, str } from '../shared/helpers.js';
 import type { ClientApi, ClientError, GeminiErrorBody, HeaderSource } from '../types.js';
@@ -29,26 +30,6 @@ const BY_STATUS: Record<string, { http: number; type: string; code: string | nul
   UNAVAILABLE: { http: 503, type: 'server_error', code: 'service_unavailable' },
   DEADLINE_EXCEEDED: { http: 504, type: 'server_error', code: 'upstream_timeout' },
 };
-
-const HTTP_TO_STATUS: Record<number, string> = {
-  400: 'INVALID_ARGUMENT',
-  401: 'UNAUTHENTICATED',
-  403: 'PERMISSION_DENIED',
-  404: 'NOT_FOUND',
-  409: 'ABORTED',
-  413: 'INVALID_ARGUMENT',
-  429: 'RESOURCE_EXHAUSTED',
-  499: 'CANCELLED',
-  500: 'INTERNAL',
-  501: 'NOT_IMPLEMENTED',
-  503: 'UNAVAILABLE',
-  504: 'DEADLINE_EXCEEDED',
-};
-
-/** The canonical status name Google gives an HTTP status. */
-export function googleStatusFor(http: number): string {
-  return HTTP_TO_STATUS[http] ?? (http >= 500 ? 'INTERNAL' : http >= 400 ? 'FAILED_PRECONDITION' : 'UNKNOWN');
-}
 
 /** `"37s"`, `"0.5s"` (a protobuf Duration in JSON) → milliseconds. */
 function durationMs(v: unknown): number | undefined {
@@ -98,10 +79,7 @@ export function readGoogleError(status: number, bodyText: string): GoogleError {
 
 /** An error in Google's envelope, for Gemini SDK clients. */
 export function geminiError(status: number, message: string, statusName = googleStatusFor(status), retryAfter?: number): ClientError {
-  const body: GeminiErrorBody = { error: { code: status, message, status: statusName } };
-  const err: ClientError = { status, body, message, retryable: isRetryableStatus(status) };
-  if (retryAfter !== undefined) err.retryAfterMs = retryAfter;
-  return err;
+  return clientError(status, envelope('gemini', { message, type: statusName, status }), message, isRetryableStatus(status), retryAfter);
 }
 
 /** A Google upstream's error, in the envelope of the client's API. */
