@@ -51,6 +51,10 @@ spec:
   if (env.ANTHROPIC_API_KEY) {
     provider('anthropic', 'anthropic', env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com', 'ANTHROPIC_API_KEY', ['claude-*']);
   }
+  if (env.GEMINI_API_KEY) {
+    // Also Google's Gen AI SDK clients, at /v1beta/models/{model}:generateContent.
+    provider('gemini', 'gemini', env.GEMINI_BASE_URL ?? 'https://generativelanguage.googleapis.com', 'GEMINI_API_KEY', ['gemini-*', 'gemma-*']);
+  }
   docs.push(`kind: Route
 metadata: { name: default }
 spec:

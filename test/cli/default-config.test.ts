@@ -12,12 +12,14 @@ describe('the default configuration of tracegate start', () => {
   });
 
   it('adds a real provider for each key in the environment, never inlining the key', () => {
-    const env = { OPENAI_API_KEY: 'sk-test-openai', ANTHROPIC_API_KEY: 'sk-ant-test' };
+    const env = { OPENAI_API_KEY: 'sk-test-openai', ANTHROPIC_API_KEY: 'sk-ant-test', GEMINI_API_KEY: 'AIza-test-gemini' };
     const text = defaultConfigYaml(opts, env);
     expect(text).not.toContain('sk-test-openai');
     expect(text).not.toContain('sk-ant-test');
+    expect(text).not.toContain('AIza-test-gemini');
     const r = parseConfig(text, { env });
     if (!r.ok) throw new Error(JSON.stringify(r.problems));
-    expect([...r.config.backends.keys()].sort()).toEqual(['anthropic', 'openai', 'simulated']);
+    expect([...r.config.backends.keys()].sort()).toEqual(['anthropic', 'gemini', 'openai', 'simulated']);
+    expect(r.config.backends.get('gemini')?.url).toBe('https://generativelanguage.googleapis.com');
   });
 });
