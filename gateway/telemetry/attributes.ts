@@ -80,24 +80,24 @@ function writeMessage(s: AttrSink, keys: MessageKeys, m: Json): void {
   }
 }
 
-/** The text parts of a Gemini `Content`, joined. */
-function geminiText(c: unknown): string {
+/** The text parts of a Google `Content` (the generate endpoint), joined. */
+function partsText(c: unknown): string {
   const parts = isObj(c) && Array.isArray(c.parts) ? c.parts : [];
   return parts.map((p) => (isObj(p) && typeof p.text === 'string' ? p.text : '')).join('');
 }
 
 /** Google's `systemInstruction` + `contents` as chat messages (role `model` is the assistant). */
-function geminiMessages(body: Json): Json[] {
-  const out: Json[] = isObj(body.systemInstruction) ? [{ role: 'system', content: geminiText(body.systemInstruction) }] : [];
+function contentsAsMessages(body: Json): Json[] {
+  const out: Json[] = isObj(body.systemInstruction) ? [{ role: 'system', content: partsText(body.systemInstruction) }] : [];
   const contents = Array.isArray(body.contents) ? body.contents : [];
-  for (const c of contents) if (isObj(c)) out.push({ role: c.role === 'model' ? 'assistant' : 'user', content: geminiText(c) });
+  for (const c of contents) if (isObj(c)) out.push({ role: c.role === 'model' ? 'assistant' : 'user', content: partsText(c) });
   return out;
 }
 
 function writeInputMessages(s: AttrSink, endpoint: Endpoint, body: Json): void {
   let i = 0;
   if (endpoint === 'generate') {
-    for (const m of geminiMessages(body)) writeMessage(s, INPUT_MESSAGES.at(i++), m);
+    for (const m of contentsAsMessages(body)) writeMessage(s, INPUT_MESSAGES.at(i++), m);
     return;
   }
   // Anthropic's and the Responses API's system prompt is outside the message list.
