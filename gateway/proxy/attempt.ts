@@ -76,7 +76,10 @@ export interface AttemptEnv {
 /** A refused answer (past a limit) or an ordinary failure. */
 function failureOf(err: unknown, reason: unknown, host: string): AttemptResult {
   const refused = reason === undefined ? limitError(err, host) : undefined;
-  return refused ? { ok: false, cause: 'bad_response', error: refused, refused: true } : failure(reason, err, host);
+  if (refused) return { ok: false, cause: 'bad_response', error: refused, refused: true };
+  // A stream decoder's own verdict on what it read (a malformed event-stream frame): said as it is.
+  if (reason === undefined && err instanceof GatewayError) return { ok: false, cause: 'bad_response', error: gatewayClientError(err) };
+  return failure(reason, err, host);
 }
 
 /** Runs one attempt. The abort controller is armed with TIMEOUT / CLIENT_GONE reasons. */

@@ -19,6 +19,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
+import { GatewayError } from '../../errors.js';
 import { SseLimitError } from '../../sse.js';
 import type { SseEvent, StreamDecoder } from '../types.js';
 
@@ -32,10 +33,13 @@ const fromUtf8 = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
 /** The one codec instance: `decode()` keeps no state (only `feed()` does, which is not used). */
 export const eventStreamCodec = new EventStreamCodec(toUtf8, fromUtf8);
 
-/** A malformed event stream: the framing is lost, nothing after it can be read. */
-export class EventStreamError extends Error {
-  constructor(message: string) {
-    super(message);
+/**
+ * A malformed event stream: the framing is lost, nothing after it can be read. The attempt's
+ * answer (a 502 bad_upstream_response, retryable before the client's stream started).
+ */
+export class EventStreamError extends GatewayError {
+  constructor(detail: string) {
+    super('bad_upstream_response', `the upstream sent a malformed event stream: ${detail}`);
     this.name = 'EventStreamError';
   }
 }
@@ -54,7 +58,7 @@ export function eventOf(frame: Uint8Array): SseEvent {
   try {
     msg = eventStreamCodec.decode(frame);
   } catch (err) {
-    throw new EventStreamError(`a malformed event stream message (${(err as Error).message.slice(0, 120)})`);
+    throw new EventStreamError(`a message failed its checks (${(err as Error).message.slice(0, 120)})`);
   }
   const type = headerString(msg.headers, ':message-type');
   const body = toUtf8(msg.body);
@@ -64,7 +68,7 @@ export function eventOf(frame: Uint8Array): SseEvent {
     const code = headerString(msg.headers, ':error-code') ?? 'InternalError';
     return { event: EXCEPTION_PREFIX + code, data: JSON.stringify({ message: headerString(msg.headers, ':error-message') ?? code }) };
   }
-  throw new EventStreamError(`an event stream message of unknown type ${JSON.stringify(type ?? null).slice(0, 40)}`);
+  throw new EventStreamError(`a message of unknown type ${JSON.stringify(type ?? null).slice(0, 40)}`);
 }
 
 /**
@@ -91,9 +95,9 @@ export class EventStreamDecoder implements StreamDecoder {
     while (buf.length - at >= PRELUDE) {
       const total = buf.readUInt32BE(at);
       if (crc32(buf.subarray(at, at + 8)) !== buf.readUInt32BE(at + 8)) {
-        throw new EventStreamError('an event stream message with a bad prelude checksum');
+        throw new EventStreamError('a message with a bad prelude checksum');
       }
-      if (total < MIN_MESSAGE) throw new EventStreamError(`an event stream message of ${total} bytes (the minimum is ${MIN_MESSAGE})`);
+      if (total < MIN_MESSAGE) throw new EventStreamError(`a message of ${total} bytes (the minimum is ${MIN_MESSAGE})`);
       if (total > this.maxEventBytes) throw new SseLimitError('event', this.maxEventBytes, out);
       if (buf.length - at < total) {
         this.needed = total;
@@ -110,7 +114,7 @@ export class EventStreamDecoder implements StreamDecoder {
   }
 
   end(): SseEvent[] {
-    if (this.held > 0) throw new EventStreamError(`the event stream ended inside a message (${this.held} bytes left)`);
+    if (this.held > 0) throw new EventStreamError(`it ended inside a message (${this.held} bytes left)`);
     return [];
   }
 }

@@ -51,6 +51,10 @@ export interface BedrockStub extends StubServer {
   failNextWith(n: number, type: string, message?: string): void;
   /** How the next stream goes. */
   streamNext(plan: StreamPlan): void;
+  /** The next Converse answer is a JSON text of `bytes` bytes (one huge text block), written as the client reads it. */
+  hugeAnswerNext(bytes: number): void;
+  /** Bytes written of the last huge answer before it ended or the client left. */
+  readonly hugeWritten: number;
 }
 
 /** The status AWS answers each error type with. */
@@ -82,7 +86,30 @@ export async function startBedrockStub(initial: BedrockStubOptions = {}): Promis
   let opts: BedrockStubOptions = { ...initial };
   const typed: { type: string; message?: string }[] = [];
   let plan: StreamPlan | undefined;
+  let huge: number | undefined;
+  let hugeWritten = 0;
   let delays: Delays = {};
+
+  /** `{"output":{"message":{"role":"assistant","content":[{"text":"xxx…"}]}}}`, `bytes` long, with backpressure. */
+  async function hugeAnswer(ex: Exchange, bytes: number): Promise<void> {
+    const head = Buffer.from('{"output":{"message":{"role":"assistant","content":[{"text":"');
+    const tail = Buffer.from('"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}');
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    ex.res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(bytes) });
+    hugeWritten = 0;
+    const write = (b: Buffer) => {
+      hugeWritten += b.length;
+      return ex.res.write(b) ? Promise.resolve() : new Promise<void>((r) => {
+        ex.res.once('drain', r);
+        ex.res.once('close', r);
+      });
+    };
+    await write(head);
+    for (let left = bytes - head.length - tail.length; left > 0 && !ex.res.destroyed; left -= chunk.length) {
+      await write(left >= chunk.length ? chunk : chunk.subarray(0, left));
+    }
+    if (!ex.res.destroyed) ex.res.end(tail);
+  }
   const fail = (ex: Exchange, status: number, type: string, msg: string) => ex.json(status, { message: msg }, errorHeaders(type));
 
   async function eventStream(ex: Exchange, frames: Buffer[], p: StreamPlan | undefined): Promise<void> {
@@ -133,6 +160,11 @@ export async function startBedrockStub(initial: BedrockStubOptions = {}): Promis
     const claude = opts.anthropicModel ?? 'claude-test';
     switch (action) {
       case 'converse':
+        if (huge !== undefined) {
+          const n = huge;
+          huge = undefined;
+          return hugeAnswer(ex, n);
+        }
         return ex.json(200, wire.converseAnswer(reply, usage), { 'x-amzn-requestid': 'req-stub' });
       case 'converse-stream':
         return eventStream(ex, wire.converseStreamEvents(reply, usage), p);
@@ -158,6 +190,12 @@ export async function startBedrockStub(initial: BedrockStubOptions = {}): Promis
     streamNext(p) {
       plan = p;
     },
+    hugeAnswerNext(bytes) {
+      huge = bytes;
+    },
+    get hugeWritten() {
+      return hugeWritten;
+    },
     setDelays(d) {
       delays = { ...d };
       server.setDelays(d);
@@ -165,6 +203,7 @@ export async function startBedrockStub(initial: BedrockStubOptions = {}): Promis
     reset() {
       typed.length = 0;
       plan = undefined;
+      huge = undefined;
       delays = {};
       server.reset();
     },
