@@ -10,6 +10,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeCost, indexPrices, loadPriceTable } from '../../../schemas/prices.js';
+import { type BedrockStub, startBedrockStub } from '../../helpers/providers/bedrock.js';
 import { type GeminiStub, startGeminiStub } from '../../helpers/providers/gemini.js';
 import { type GoogleAuthStub, startGoogleAuthStub } from '../../helpers/providers/gemini_auth.js';
 import { type AnthropicStub, DEFAULT_TEXT, type OpenAIStub, startAnthropicStub, startOpenAIStub, type StubServer, type StubUsage } from '../../helpers/providers/index.js';
@@ -36,6 +37,8 @@ let anthropic: AnthropicStub;
 let gemini: GeminiStub;
 let vertex: GeminiStub;
 let auth: GoogleAuthStub;
+let bedrock: BedrockStub;
+const AWS = { accessKeyId: 'AKIDTABLE', secretAccessKey: 'table-secret' };
 let g: TestGateway;
 let client: OpenAI;
 
@@ -77,7 +80,18 @@ const ROWS: Row[] = [
     names: { 'llm.provider': 'google', 'llm.system': 'anthropic', 'gen_ai.provider.name': 'gcp.vertex_ai' },
     tokens: ANTHROPIC_TOKENS, backend: () => '', stub: () => vertex,
   },
-  // bedrock: its row goes here (an AWS stand-in, aws / amazon or anthropic / aws.bedrock).
+  {
+    // Converse counts fresh input apart from cache reads and writes, as Anthropic does; no reasoning count.
+    provider: 'bedrock', model: 'anthropic.claude-sonnet-4-20250514-v1:0',
+    names: { 'llm.provider': 'aws', 'llm.system': 'anthropic', 'gen_ai.provider.name': 'aws.bedrock' },
+    tokens: ANTHROPIC_TOKENS, stub: () => bedrock,
+    backend: (url) => backendDoc('bedrock', 'bedrock', url, '  region: us-east-1\n  accessKeyId: { env: AWS_KEY }\n  secretAccessKey: { env: AWS_SECRET }'),
+  },
+  {
+    provider: 'bedrock', model: 'us.amazon.nova-pro-v1:0',
+    names: { 'llm.provider': 'aws', 'llm.system': 'amazon', 'gen_ai.provider.name': 'aws.bedrock' },
+    tokens: ANTHROPIC_TOKENS, backend: () => '', stub: () => bedrock,
+  },
 ];
 
 const nameOf = (r: Row) => `${r.provider} ${r.model}`;
@@ -88,16 +102,17 @@ beforeAll(async () => {
   gemini = await startGeminiStub({ apiKey: 'k', usage: USAGE });
   auth = await startGoogleAuthStub();
   vertex = await startGeminiStub({ acceptToken: (t) => auth.tokens.has(t), usage: USAGE });
-  const urls: Record<string, string> = { openai: openai.url, azure: openai.url, anthropic: anthropic.url, gemini: gemini.url, vertex: vertex.url };
+  bedrock = await startBedrockStub({ credentials: [AWS], usage: USAGE });
+  const urls: Record<string, string> = { openai: openai.url, azure: openai.url, anthropic: anthropic.url, gemini: gemini.url, vertex: vertex.url, bedrock: bedrock.url };
   const backends = [...new Set(ROWS.map((r) => r.provider))].map((p) => (ROWS.find((r) => r.provider === p) as Row).backend(urls[p]));
   const rules = ROWS.map((r) => `    - matches: [{ model: "${r.model}" }]\n      targets: [{ backend: ${r.provider} }]\n      retry: { retries: 0 }`);
-  const cfg = config(docs(...backends, `kind: Route\nmetadata: { name: table }\nspec:\n  rules:\n${rules.join('\n')}`), { K: 'k', SA: auth.serviceAccount() });
+  const cfg = config(docs(...backends, `kind: Route\nmetadata: { name: table }\nspec:\n  rules:\n${rules.join('\n')}`), { K: 'k', SA: auth.serviceAccount(), AWS_KEY: AWS.accessKeyId, AWS_SECRET: AWS.secretAccessKey });
   g = await startGateway(cfg);
   client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'client', maxRetries: 0 });
 });
 afterAll(async () => {
   await g?.close();
-  for (const s of [openai, anthropic, gemini, vertex, auth]) await s?.close();
+  for (const s of [openai, anthropic, gemini, vertex, auth, bedrock]) await s?.close();
 });
 
 async function spanOf(model: string, since: number): Promise<ReadableSpan> {
