@@ -6,6 +6,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { CodeSpec } from '../../schemas/evaluator.js';
 import type { Subject } from './subject.js';
+import { regexMatches } from './regex-thread.js';
 
 export type CheckResult =
   | { kind: 'verdict'; score: number; label: 'pass' | 'fail'; explanation: string; passed: boolean }
@@ -65,7 +66,7 @@ function toolArgs(s: Subject): CheckResult {
   return pass(`${s.toolCalls.length} tool call${s.toolCalls.length === 1 ? '' : 's'} with valid arguments`);
 }
 
-export function runCheck(spec: CodeSpec, s: Subject): CheckResult {
+export async function runCheck(spec: CodeSpec, s: Subject): Promise<CheckResult> {
   const out = s.output;
   switch (spec.check) {
     case 'json': {
@@ -80,8 +81,8 @@ export function runCheck(spec: CodeSpec, s: Subject): CheckResult {
     case 'tool-args':
       return toolArgs(s);
     case 'regex': {
-      const re = new RegExp(spec.pattern!, spec.flags);
-      return re.test(out) ? pass(`the output matches /${spec.pattern}/`) : fail(`the output does not match /${spec.pattern}/`);
+      // off the event loop and time-limited (regex-thread.ts): the answer may be shaped against the pattern
+      return (await regexMatches(spec.pattern!, spec.flags, out)) ? pass(`the output matches /${spec.pattern}/`) : fail(`the output does not match /${spec.pattern}/`);
     }
     case 'contains': {
       const has = spec.ignoreCase ? out.toLowerCase().includes(spec.value!.toLowerCase()) : out.includes(spec.value!);

@@ -5,6 +5,7 @@
  */
 import type { EvaluatorConfig, LlmJudgeSpec } from '../../schemas/evaluator.js';
 import { runCheck } from './checks.js';
+import { CheckTimeoutError } from './regex-thread.js';
 import type { EvaluationRecord } from './emit.js';
 import { askJudge, newTraceId, type JudgeFailure } from './judge.js';
 import { parseVerdict } from './parse.js';
@@ -94,10 +95,11 @@ export async function evaluate(ev: EvaluatorConfig, s: Subject, deps: RunDeps): 
   };
   try {
     if (ev.spec.type === 'llm-judge') return await judge(ev as EvaluatorConfig & { spec: LlmJudgeSpec }, s, deps, base);
-    const r = runCheck(ev.spec, s);
+    const r = await runCheck(ev.spec, s);
     if (r.kind === 'skipped') return { ...base, status: 'skipped', message: r.reason, attempts: 0, endMs: now() };
     return { ...base, status: 'ok', score: r.score, label: r.label, explanation: r.explanation, passed: r.passed, attempts: 1, endMs: now() };
   } catch (err) {
-    return { ...base, status: 'error', errorType: 'internal', message: (err as Error).message.slice(0, 200), attempts: 0, endMs: now() };
+    const errorType = err instanceof CheckTimeoutError ? 'timeout' : 'internal';
+    return { ...base, status: 'error', errorType, message: (err as Error).message.slice(0, 200), attempts: 0, endMs: now() };
   }
 }

@@ -78,7 +78,7 @@ describe('tracegate collector --evaluators FILE --gateway URL', () => {
     const loaded = await loadConfigFile(file);
     if (!loaded.ok) throw new Error('config');
     gateway = buildGateway(loaded.config, {
-      logger: false,
+      logLevel: 'silent',
       spanProcessor: otlpSpanProcessor(urls.grpc),
       simulated: createSimulatedTransport({ latency: { minMs: 0, maxMs: 0, perTokenMs: 0 } }),
     });

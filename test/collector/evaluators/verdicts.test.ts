@@ -4,11 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runCheck } from '../../../collector/evaluators/checks.js';
+import { evaluate } from '../../../collector/evaluators/runner.js';
 import { parseVerdict } from '../../../collector/evaluators/parse.js';
 import { sampled, samplingThreshold } from '../../../collector/evaluators/select.js';
 import { subjectOf, type Subject } from '../../../collector/evaluators/subject.js';
 import { missingInput, renderPrompt, rubricOf } from '../../../collector/evaluators/templates.js';
-import { evaluatorSpec, type CodeSpec, type LlmJudgeSpec } from '../../../schemas/evaluator.js';
+import { evaluatorSpec, type CodeSpec, type EvaluatorConfig, type LlmJudgeSpec } from '../../../schemas/evaluator.js';
 
 const judgeSpec = (extra: object = {}) => evaluatorSpec.parse({ type: 'llm-judge', template: 'toxicity', judge: { model: 'm' }, ...extra }) as LlmJudgeSpec;
 const codeSpec = (extra: object) => evaluatorSpec.parse({ type: 'code', ...extra }) as CodeSpec;
@@ -91,8 +92,8 @@ describe('templates', () => {
 });
 
 describe('code checks', () => {
-  const verdict = (spec: CodeSpec, s: Subject) => {
-    const r = runCheck(spec, s);
+  const verdict = async (spec: CodeSpec, s: Subject) => {
+    const r = await runCheck(spec, s);
     return r.kind === 'verdict' ? r.label : `skipped: ${r.reason}`;
   };
   const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
@@ -116,10 +117,25 @@ describe('code checks', () => {
     ['too long', codeSpec({ check: 'length', max: 3 }), { output: 'hello' }, 'fail'],
     ['too short', codeSpec({ check: 'length', min: 3 }), { output: '' }, 'fail'],
   ];
-  it.each(cases)('%s', (_w, spec, s, expected) => expect(verdict(spec, subject(s))).toBe(expected));
+  it.each(cases)('%s', async (_w, spec, s, expected) => expect(await verdict(spec, subject(s))).toBe(expected));
 
-  it('a schema that cannot be compiled skips instead of failing the answer', () => {
-    expect(verdict(codeSpec({ check: 'json-schema', schema: { type: 'no-such-type' } }), subject({ output: '{}' }))).toMatch(/^skipped: the schema cannot be used/);
+  it('a schema that cannot be compiled skips instead of failing the answer', async () => {
+    expect(await verdict(codeSpec({ check: 'json-schema', schema: { type: 'no-such-type' } }), subject({ output: '{}' }))).toMatch(/^skipped: the schema cannot be used/);
+  });
+
+  it('a pattern that backtracks for ever on an answer shaped against it is stopped: an evaluation error, the event loop free, the next match fine', async () => {
+    const ev = { name: 'evil', version: 'v1', spec: codeSpec({ check: 'regex', pattern: '^(a+)+$' }) } as EvaluatorConfig;
+    const ticks: number[] = [];
+    const beat = setInterval(() => ticks.push(Date.now()), 10);
+    const started = Date.now();
+    const r = await evaluate(ev, subject({ output: `${'a'.repeat(40)}!` }), { gatewayUrl: 'http://127.0.0.1:9/v1' });
+    clearInterval(beat);
+    expect(r).toMatchObject({ status: 'error', errorType: 'timeout' });
+    expect((r as { message: string }).message).toMatch(/took longer than 250 ms/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    // the loop kept beating while the thread backtracked
+    expect(ticks.length).toBeGreaterThan(5);
+    expect(await verdict(codeSpec({ check: 'regex', pattern: '^a+$' }), subject({ output: 'aaa' }))).toBe('pass');
   });
 });
 
