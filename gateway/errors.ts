@@ -191,6 +191,22 @@ export function bodyFor(api: ClientApi, e: ClientError): ErrorBody {
   return envelope(api, { message: e.message, type: typeFor(api, e.status), status: e.status });
 }
 
+/** An error told to a client whose stream already started, as its API streams one: Anthropic's `error` event, else a data-only event. */
+export function streamErrorFrame(api: ClientApi, e: ClientError): string {
+  const body = JSON.stringify(bodyFor(api, e));
+  switch (api) {
+    case 'anthropic':
+      return `event: error\ndata: ${body}\n\n`;
+    case 'openai':
+    case 'gemini':
+      return `data: ${body}\n\n`;
+    default: {
+      const never: never = api;
+      throw new Error(`no stream error frame for ${String(never)}`);
+    }
+  }
+}
+
 /** Which client API an envelope is written in. */
 function shapeOf(body: ErrorBody): ClientApi {
   if ((body as { type?: string }).type === 'error') return 'anthropic';

@@ -7,6 +7,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors.js';
+import { clientKeyHeaders } from '../providers/registry.js';
 import type { RequestHeaders } from '../routing/match.js';
 import type { Identity } from './identity.js';
 import { wellFormedKey, type KeyIndex } from './keys.js';
@@ -23,18 +24,15 @@ export type Presented = { kind: 'none' } | { kind: 'malformed' } | { kind: 'key'
 
 const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i;
 
-/** Headers that carry a key as it is, in the order they are looked at after Authorization. */
-const KEY_HEADERS = ['x-api-key', 'api-key', 'x-goog-api-key'] as const;
-
 /**
- * The credential a request carries: `Authorization: Bearer KEY`, else `x-api-key: KEY` (how
- * Anthropic's clients send it), else `api-key: KEY` (how Azure OpenAI's clients send it), else
- * `x-goog-api-key: KEY` (how Google's Gen AI SDK sends it). The first of them present is the one
- * checked. (Google's `?key=` query parameter is not read: a key in a URL ends up in logs.)
+ * The credential a request carries: `Authorization: Bearer KEY`, else the first present of the
+ * headers providers' SDKs send a bare key in (`clientKeyHeaders()`: Azure OpenAI's, Anthropic's,
+ * Google's…). A key in a URL query (Google's `?key=`) is not read: URLs end up in logs.
  */
 export function presentedKey(headers: RequestHeaders): Presented {
   const auth = headers.authorization;
-  const raw = auth !== undefined ? auth : headers[KEY_HEADERS.find((h) => headers[h] !== undefined) ?? 'x-api-key'];
+  let raw = auth;
+  if (raw === undefined) for (const h of clientKeyHeaders()) if ((raw = headers[h]) !== undefined) break;
   if (raw === undefined) return { kind: 'none' };
   if (typeof raw !== 'string') return { kind: 'malformed' };
   const key = auth !== undefined ? BEARER.exec(raw)?.[1] : raw.trim();
@@ -45,9 +43,11 @@ export function presentedKey(headers: RequestHeaders): Presented {
 export const AUTH_REFUSALS = ['missing', 'malformed', 'unknown', 'revoked', 'expired'] as const;
 export type AuthRefusal = (typeof AUTH_REFUSALS)[number];
 
+const HOW = () => `send Authorization: Bearer <key> (or ${clientKeyHeaders().map((h) => `${h}: <key>`).join(', ')})`;
+
 const MESSAGES: Record<AuthRefusal, string> = {
-  missing: 'this gateway needs an API key: send Authorization: Bearer <key> (or x-api-key: <key>, api-key: <key>, x-goog-api-key: <key>)',
-  malformed: 'the credential sent is not an API key: send Authorization: Bearer <key> (or x-api-key: <key>, api-key: <key>, x-goog-api-key: <key>)',
+  missing: `this gateway needs an API key: ${HOW()}`,
+  malformed: `the credential sent is not an API key: ${HOW()}`,
   unknown: 'the API key sent is not valid for this gateway',
   revoked: 'the API key sent has been revoked',
   expired: 'the API key sent has expired',

@@ -1,6 +1,6 @@
 /**
  * The gateway's master key (LiteLLM's `master_key`): an admin credential that every /v1/* route
- * accepts, as `Authorization: Bearer KEY` or, as Anthropic clients send it, `x-api-key: KEY`,
+ * accepts, as `Authorization: Bearer KEY` or in a header providers' SDKs send a bare key in,
  * beside any ApiKey (authenticate.ts). It carries no identity and so no identity limits. The key
  * is compared in constant time and never logged: the headers carrying it are redacted
  * (SECRET_HEADERS) and never copied into spans or upstream requests.

@@ -49,6 +49,16 @@ export function llmSystem(names: TelemetryNames, model: string): string {
 }
 
 let secretHeaders: readonly string[] | undefined;
+let keyHeaders: readonly string[] | undefined;
+
+/**
+ * Headers in which providers' SDKs send a bare key (`ProviderAuth.keyHeader`), in the order of
+ * kinds.ts: where clients may send their tracegate key besides `Authorization: Bearer`.
+ */
+export function clientKeyHeaders(): readonly string[] {
+  keyHeaders ??= Object.freeze([...new Set(PROVIDER_KINDS.flatMap((k) => providerFor(k).auth.keyHeader ?? []))]);
+  return keyHeaders;
+}
 
 /**
  * Lower-case names of every request header that carries a credential to some provider, plus

@@ -271,6 +271,12 @@ export interface ProviderAuth {
    */
   readonly secretHeaders: readonly string[];
   /**
+   * The header carrying a bare key, as the provider's own SDKs send it (`x-api-key`, `api-key`,
+   * `x-goog-api-key`): clients of the gateway may send their tracegate key in it too
+   * (gateway/policy/authenticate.ts).
+   */
+  readonly keyHeader?: string;
+  /**
    * The credential headers for one request, to be added to `req.headers`. Returns a Promise only
    * when it must wait (a token fetch, a credential chain): the core awaits only then, so a
    * synchronous provider stays on the synchronous path. Called once per attempt, after

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { bodyFor, GatewayError, gatewayClientError } from '../errors.js';
+import { GatewayError, gatewayClientError, streamErrorFrame } from '../errors.js';
 import { MAX_JSON_DEPTH } from '../handlers/body.js';
 import { LARGE_JSON_CHARS, type JsonThreads, type ParsedBody } from '../json-threads.js';
 import { SseLimitError, SseParser } from '../sse.js';
@@ -230,9 +230,7 @@ class StreamCut extends Error {
 
 /** An error told to a client whose stream already started, in its API's streaming error shape. */
 function inBandError(endpoint: CallInput['endpoint'], error: ClientError): string {
-  const api = CLIENT_API[endpoint];
-  const body = JSON.stringify(bodyFor(api, error));
-  return api === 'anthropic' ? `event: error\ndata: ${body}\n\n` : `data: ${body}\n\n`;
+  return streamErrorFrame(CLIENT_API[endpoint], error);
 }
 
 /**

@@ -8,6 +8,7 @@ export function keyInHeader(name: string, scheme?: string): ProviderAuth {
   const prefix = scheme ? `${scheme} ` : '';
   return {
     secretHeaders: [name],
+    keyHeader: scheme ? undefined : name,
     authorize: (_req, _backend, secret) => (secret.key === undefined ? NONE : { [name]: prefix + secret.key }),
   };
 }
