@@ -13,8 +13,12 @@ import { toNano } from './counters.js';
 
 /** The output cap a client's body asks for, whichever API's field it uses. */
 export function requestedMaxTokens(body: Record<string, unknown>): number | undefined {
-  for (const f of ['max_completion_tokens', 'max_tokens', 'max_output_tokens']) {
-    const v = body[f];
+  // Google's generateContent keeps it in generationConfig.maxOutputTokens.
+  const g = body.generationConfig;
+  const fields: [Record<string, unknown>, string][] = [[body, 'max_completion_tokens'], [body, 'max_tokens'], [body, 'max_output_tokens']];
+  if (typeof g === 'object' && g !== null) fields.push([g as Record<string, unknown>, 'maxOutputTokens']);
+  for (const [o, f] of fields) {
+    const v = o[f];
     if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.floor(v);
   }
   return undefined;

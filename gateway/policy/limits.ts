@@ -72,6 +72,8 @@ function inputChars(v: unknown): number {
  * The real usage settles the difference.
  */
 export function admissionInputTokens(endpoint: Endpoint, body: Record<string, unknown>): number {
+  // Google's generateContent body: its contents, system instruction and tools, as JSON.
+  if (endpoint === 'generate') return Math.ceil(inputChars([body.systemInstruction, body.contents, body.tools]) / 4);
   if (endpoint === 'embeddings' || endpoint === 'responses') return Math.ceil(inputChars(body.input) / 4) + (endpoint === 'responses' ? Math.ceil(inputChars(body.instructions) / 4) : 0);
   return estimatePromptTokens(body, new TokenBudget(0, 0));
 }

@@ -14,6 +14,8 @@ import { useGoogleStack } from './google-stack.js';
 
 const PEPPER = 'pepper-for-tests-0123456789abcdef';
 const CLIENT_KEY = 'tg-gemini-client-key-0123456789';
+const ONE_A_MINUTE = 'tg-gemini-one-a-minute-0123456789';
+const FEW_TOKENS = 'tg-gemini-few-tokens-0123456789';
 
 const stack = useGoogleStack({
   location: 'europe-west4',
@@ -34,6 +36,16 @@ spec:
 metadata: { name: sdk-user }
 spec:
   hash: "${hashKey(CLIENT_KEY, PEPPER)}"`,
+    `kind: ApiKey
+metadata: { name: one-a-minute }
+spec:
+  hash: "${hashKey(ONE_A_MINUTE, PEPPER)}"
+  limits: { requestsPerMinute: 1 }`,
+    `kind: ApiKey
+metadata: { name: few-tokens }
+spec:
+  hash: "${hashKey(FEW_TOKENS, PEPPER)}"
+  limits: { tokensPerMinute: 100 }`,
   ],
 });
 let ai: GoogleGenAI;
@@ -101,6 +113,19 @@ describe('@google/genai → tracegate → Gemini API', () => {
     const err = await ai.models.generateContent({ model: 'gpt-4o', contents: 'hi' }).catch((e: unknown) => e);
     expect((err as ApiError).status).toBe(404);
     expect(JSON.parse((err as ApiError).message).error).toMatchObject({ code: 404, status: 'NOT_FOUND' });
+  });
+
+  it("keys' limits apply: requests per minute, and maxOutputTokens counted against tokens per minute, refused in Google's envelope", async () => {
+    const limited = new GoogleGenAI({ apiKey: ONE_A_MINUTE, httpOptions: { baseUrl: stack.g.url } });
+    await limited.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' });
+    const err = (await limited.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }).catch((e: unknown) => e)) as ApiError;
+    expect(err.status).toBe(429);
+    expect(JSON.parse(err.message).error).toMatchObject({ code: 429, status: 'RESOURCE_EXHAUSTED' });
+    const few = new GoogleGenAI({ apiKey: FEW_TOKENS, httpOptions: { baseUrl: stack.g.url } });
+    const big = (await few.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi', config: { maxOutputTokens: 500 } }).catch((e: unknown) => e)) as ApiError;
+    expect(big.status).toBe(429);
+    expect((await few.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi', config: { maxOutputTokens: 20 } })).text).toBe(DEFAULT_TEXT);
+    expect(stack.gem.requests).toHaveLength(2);
   });
 
   it('the span: generate_content with Gemini usage and finish reasons', async () => {
