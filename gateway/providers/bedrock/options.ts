@@ -16,7 +16,7 @@ export const DEFAULT_REGION = 'us-east-1';
 
 export const bedrockFields = {
   /** The AWS region whose runtime endpoint serves the calls and that requests are signed for. */
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'an AWS region such as us-east-1'),
+  region: z.string({ error: 'the AWS region is required (such as us-east-1)' }).regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'an AWS region such as us-east-1'),
   /** Which API OpenAI chat clients are served through: `converse` (every model family) or `invoke` (Claude models, Anthropic's body). */
   api: z.enum(['converse', 'invoke']).default('converse'),
   /** Static AWS keys, as `{ env }` / `{ file }` references; absent: the standard AWS credential chain. */
