@@ -142,6 +142,9 @@ describe('@google/genai → tracegate → Gemini API', () => {
       'llm.token_count.completion_details.reasoning': 7,
     });
     expect(span.attributes['gen_ai.response.finish_reasons']).toEqual(['STOP']);
+    const all = JSON.stringify((await stack.g.spans()).map((s) => [s.name, s.attributes, s.events, s.status]));
+    expect(all).not.toContain(CLIENT_KEY);
+    expect(all).not.toContain('AIza-upstream');
   });
 });
 
