@@ -1,5 +1,5 @@
 /**
- * Gemini `usageMetadata` → tracegate's `Usage` (gateway/translators/types.ts: prompt includes cache
+ * Gemini `usageMetadata` → tracegate's `Usage` (gateway/providers/types.ts: prompt includes cache
  * reads, completion includes reasoning).
  *
  * Gemini counts: `promptTokenCount` (includes `cachedContentTokenCount`), `candidatesTokenCount`
