@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { encodeRows, RowWriter } from './exporters/rowbinary.js';
 import type { SpanBatch } from './model.js';
 import { decodeTraceJson, JsonShapeError } from './otlp/json.js';
-import { decodeTraceRequest, KeyCache, WireError } from './otlp/protobuf.js';
+import { KeyCache, WireError } from '../common/protobuf/reader.js';
+import { decodeTraceRequest } from './otlp/protobuf.js';
 import { buildProcessor, type Processor, type ProcessorConfig, type ProcessorCounters, type ProcessorDeps } from './processors/index.js';
 
 export type OtlpEncoding = 'protobuf' | 'json';

@@ -5,7 +5,7 @@
  * file itself (`INSERT … SELECT FROM file(…, RowBinary)`), so a span is encoded once.
  */
 import type { Attributes, SpanRecord } from '../model.js';
-import type { NativeBuffer } from '../otlp/reader.js';
+import { ProtoWriter } from '../../common/protobuf/writer.js';
 
 /** The columns written, in order, with the types RowBinary is encoded for. */
 export const OTEL_TRACES_COLUMNS: ReadonlyArray<readonly [name: string, type: string]> = [
@@ -39,72 +39,23 @@ export const columnList = (): string => `(${OTEL_TRACES_COLUMNS.map(([n]) => `\`
 export const structure = (): string => OTEL_TRACES_COLUMNS.map(([n, t]) => `\`${n}\` ${t}`).join(', ');
 
 /**
- * A growable byte buffer, kept between calls so that a batch is encoded without regrowing
- * (one per encoding thread).
+ * A growable byte buffer, kept between calls so that a batch is encoded without regrowing (one
+ * per encoding thread). RowBinary's length prefixes are the LEB128 varints of protobuf, so its
+ * strings and lengths are the protobuf writer's.
  */
-export class RowWriter {
-  private buf: NativeBuffer = Buffer.allocUnsafe(1 << 20) as NativeBuffer;
-  private pos = 0;
-
+export class RowWriter extends ProtoWriter {
   /** The map last written by `sharedMap` and where its bytes are, to repeat them. */
   private shared: Attributes | undefined;
   private sharedStart = 0;
   private sharedEnd = 0;
 
-  reset(): void {
+  constructor() {
+    super(1 << 20);
+  }
+
+  override reset(): void {
     this.pos = 0;
     this.shared = undefined;
-  }
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n)) as NativeBuffer;
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-
-  varint(n: number): void {
-    this.ensure(5);
-    let v = n;
-    while (v > 0x7f) {
-      this.buf[this.pos++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.buf[this.pos++] = v;
-  }
-
-  /**
-   * Length prefix then UTF-8 bytes. Most strings of a span (keys, ids, enums, numbers) are short
-   * ASCII: those are copied char by char, cheaper than a call into the native UTF-8 writer; the
-   * rest go to the native writer, its prefix sized from the char count and fixed up if short.
-   */
-  string(s: string): void {
-    const len = s.length;
-    if (len < SHORT_ASCII) {
-      this.ensure(len + 1);
-      const { buf } = this;
-      const start = this.pos + 1;
-      let i = 0;
-      for (; i < len; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80) break;
-        buf[start + i] = c;
-      }
-      if (i === len) {
-        buf[this.pos] = len;
-        this.pos = start + len;
-        return;
-      }
-    }
-    const max = len * 3;
-    this.ensure(max + 5);
-    const reserve = varintSize(s.length);
-    const start = this.pos + reserve;
-    const n = this.buf.utf8Write(s, start, max);
-    const need = varintSize(n);
-    if (need !== reserve) this.buf.copyWithin(this.pos + need, start, start + n);
-    this.varint(n);
-    this.pos += n;
   }
 
   u64(v: bigint): void {
@@ -115,7 +66,7 @@ export class RowWriter {
 
   map(m: Attributes): void {
     const keys = Object.keys(m);
-    this.varint(keys.length);
+    this.uvarint(keys.length);
     for (let i = 0; i < keys.length; i++) {
       this.string(keys[i]);
       this.string(m[keys[i]]);
@@ -147,13 +98,6 @@ export class RowWriter {
   }
 }
 
-/** Strings shorter than this (one length byte) are tried as ASCII in JS first. */
-const SHORT_ASCII = 64;
-
-function varintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
-}
-
 /**
  * Encodes spans as RowBinary rows in OTEL_TRACES_COLUMNS order. With a writer the answer is a
  * view of its buffer (valid until the writer's next use); without one, a buffer of its own.
@@ -183,19 +127,19 @@ function encodeRow(w: RowWriter, s: SpanRecord): void {
   w.string(s.statusCode);
   w.string(s.statusMessage);
   const ev = s.events;
-  w.varint(ev.length);
+  w.uvarint(ev.length);
   for (const e of ev) w.u64(e.timeUnixNano);
-  w.varint(ev.length);
+  w.uvarint(ev.length);
   for (const e of ev) w.string(e.name);
-  w.varint(ev.length);
+  w.uvarint(ev.length);
   for (const e of ev) w.map(e.attributes);
   const ln = s.links;
-  w.varint(ln.length);
+  w.uvarint(ln.length);
   for (const l of ln) w.string(l.traceId);
-  w.varint(ln.length);
+  w.uvarint(ln.length);
   for (const l of ln) w.string(l.spanId);
-  w.varint(ln.length);
+  w.uvarint(ln.length);
   for (const l of ln) w.string(l.traceState);
-  w.varint(ln.length);
+  w.uvarint(ln.length);
   for (const l of ln) w.map(l.attributes);
 }

@@ -4,13 +4,11 @@
  * resource messages (listed beside each case); unknown fields are skipped, as protobuf requires.
  */
 import type { Attributes, SpanEvent, SpanLink, SpanRecord } from '../model.js';
-import { KeyCache, Reader, WireError, WIRE_I64, WIRE_LEN, WIRE_VARINT } from './reader.js';
+import { KeyCache, Reader, WIRE_I64, WIRE_LEN, WIRE_VARINT } from '../../common/protobuf/reader.js';
 import {
   deeper, normalizeParent, parentIdProblem, Rejections, spanIdProblem, spanKind, statusCode, traceIdProblem,
   ValueDepthError, type DecodeResult,
 } from './spans.js';
-
-export { KeyCache, WireError };
 
 interface Scope {
   keys: KeyCache;

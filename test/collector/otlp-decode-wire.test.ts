@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodeTraceJson, JsonShapeError } from '../../collector/otlp/json.js';
-import { decodeTraceRequest, WireError } from '../../collector/otlp/protobuf.js';
+import { WireError } from '../../common/protobuf/reader.js';
+import { decodeTraceRequest } from '../../collector/otlp/protobuf.js';
 import { encode, requestWithRawSpans, withUnknowns } from './otlp-proto.js';
 import { jsonRequest, oneSpan, PARENT, protoRequest, SPAN, TRACE } from './otlp-spec.js';
 

@@ -5,7 +5,7 @@
  * span named `deep`.
  */
 import { randomBytes } from 'node:crypto';
-import { lenField, varint } from '../../collector/otlp/response.js';
+import { varintBytes } from '../../common/protobuf/writer.js';
 
 export interface DeepOptions {
   service?: string;
@@ -27,12 +27,15 @@ class Inside {
     return this;
   }
   wrap(field: number): this {
-    return this.prepend(Buffer.from([(field << 3) | 2, ...varint(this.size)]));
+    return this.prepend(Buffer.from([(field << 3) | 2, ...varintBytes(this.size)]));
   }
   bytes(): Buffer {
     return Buffer.concat(this.parts.reverse());
   }
 }
+
+/** A length-delimited field: tag, length, bytes. */
+const lenField = (field: number, bytes: Buffer) => Buffer.concat([Buffer.from([(field << 3) | 2, ...varintBytes(bytes.length)]), bytes]);
 
 function ids(o: DeepOptions) {
   return {

@@ -16,7 +16,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { encodeTraceRequest, groupSpans, requestFraming, spanEntry } from '../../gateway/telemetry/otlp/encode.js';
 import { TRACE_EXPORT_PATH } from '../../gateway/telemetry/otlp/delegate.js';
 import { OtlpGrpcSpanProcessor } from '../../gateway/telemetry/otlp/processor.js';
-import { ExactBuffers, ProtoWriter } from '../../gateway/telemetry/otlp/writer.js';
+import { ProtoWriter } from '../../common/protobuf/writer.js';
+import { ExactBuffers } from '../../gateway/telemetry/otlp/buffers.js';
 import { decode } from '../collector/otlp-proto.js';
 
 const LONG = 'long value '.repeat(20); // > 127 bytes: two-byte length prefixes

@@ -14,7 +14,7 @@ import type { CallInput, CallOutcome, CallResult } from '../../gateway/proxy/typ
 import { CallTelemetry } from '../../gateway/telemetry/call.js';
 import { buildMetrics } from '../../gateway/telemetry/metrics.js';
 import { encodeTraceRequest } from '../../gateway/telemetry/otlp/encode.js';
-import { ProtoWriter } from '../../gateway/telemetry/otlp/writer.js';
+import { ProtoWriter } from '../../common/protobuf/writer.js';
 import { TracerReplayProcessor } from '../../gateway/telemetry/spans/replay.js';
 import { MAX_VALUE_CHARS, type Capture } from '../../gateway/telemetry/spans/sink.js';
 import { GatewaySpan } from '../../gateway/telemetry/spans/span.js';

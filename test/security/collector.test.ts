@@ -16,7 +16,8 @@ import { OTLPTraceExporter as HttpProtoExporter } from '@opentelemetry/exporter-
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { decodeTraceJson, JsonShapeError } from '../../collector/otlp/json.js';
-import { decodeTraceRequest, WireError } from '../../collector/otlp/protobuf.js';
+import { WireError } from '../../common/protobuf/reader.js';
+import { decodeTraceRequest } from '../../collector/otlp/protobuf.js';
 import { MAX_VALUE_DEPTH } from '../../collector/otlp/spans.js';
 import { grpcExport, useCollector } from '../collector/helpers.js';
 import { encodeRequest, ids } from '../collector/otlp-encode.js';

@@ -9,7 +9,7 @@ import type { Attributes, AttributeValue, Link, SpanContext } from '@opentelemet
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { GatewaySpan } from '../spans/span.js';
 import { ProtoSink } from './sink.js';
-import { ProtoWriter, varintSize } from './writer.js';
+import { ProtoWriter, varintSize } from '../../../common/protobuf/writer.js';
 
 /** Span flags: the low byte is the W3C trace flags; bit 8 says bit 9 (parent or link is remote) is known. */
 const HAS_IS_REMOTE = 0x100;

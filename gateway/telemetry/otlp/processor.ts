@@ -26,7 +26,8 @@ import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { requestFraming, resourceSpans, spanEntry, type ResourceLike, type ScopeLike } from './encode.js';
 import { grpcTraceDelegate, type GrpcExporterOptions } from './delegate.js';
-import { ExactBuffers, ProtoWriter } from './writer.js';
+import { ProtoWriter } from '../../../common/protobuf/writer.js';
+import { ExactBuffers } from './buffers.js';
 
 export interface SpanProcessorOptions extends GrpcExporterOptions {
   /** Ended spans are encoded in bursts of this many (default 128, about 64 calls). */

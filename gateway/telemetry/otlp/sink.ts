@@ -7,7 +7,7 @@
  */
 import type { AttrKey } from '../spans/keys.js';
 import { AttrSink, type Capture } from '../spans/sink.js';
-import { putBytes, varintSize, type ProtoWriter } from './writer.js';
+import { putBytes, varintSize, type ProtoWriter } from '../../../common/protobuf/writer.js';
 
 /** Distinct values whose entries one key keeps (`tok`); more are written each time. */
 const TOKENS_PER_KEY = 64;

@@ -4,6 +4,7 @@
  * building key strings or an attribute map per call. Keys with an index in them (message `i`,
  * tool call `k`) come from tables that make each one on first use and keep it.
  */
+import { varintBytes } from '../../../common/protobuf/writer.js';
 import { GENAI, OI, TG } from '../../../common/semconv.js';
 
 export class AttrKey {
@@ -20,15 +21,7 @@ export class AttrKey {
 
   constructor(readonly name: string) {
     const utf8 = Buffer.from(name, 'utf8');
-    const len: number[] = [];
-    for (let n = utf8.length; ; n >>>= 7) {
-      if (n < 0x80) {
-        len.push(n);
-        break;
-      }
-      len.push((n & 0x7f) | 0x80);
-    }
-    this.field = Uint8Array.from([0x0a, ...len, ...utf8]);
+    this.field = Uint8Array.from([0x0a, ...varintBytes(utf8.length), ...utf8]);
   }
 }
 

@@ -1,12 +1,13 @@
 /**
- * A protobuf writer over one growing Buffer, for the OTLP span encoder: varints, fixed-width
- * numbers, strings written in place (ASCII loop for short ones, native `utf8Write` for long ones,
- * with no separate byte-length pass), and nested messages whose length prefix is reserved up front
- * and fixed once the message is written (moving the body only when the guess was wrong).
+ * Protocol-buffers wire-format writing over one growing Buffer: varints, fixed-width numbers,
+ * strings written in place (ASCII loop for short ones, native `utf8Write` for long ones, with no
+ * separate byte-length pass), and nested messages whose length prefix is reserved up front and
+ * fixed once the message is written (moving the body only when the guess was wrong). The gateway's
+ * OTLP span encoder and the collector's OTLP answers write protobuf with it, and the collector's
+ * RowBinary rows (whose lengths are the same LEB128 varints) build on it.
  */
 
-/** Buffer's native UTF-8 writer; undocumented in @types/node, present in every Node release. */
-type Utf8Writable = Buffer & { utf8Write(s: string, offset: number, length?: number): number };
+import type { NativeBuffer } from './reader.js';
 
 const TWO_32 = 4294967296;
 const TWO_63 = 2 ** 63;
@@ -20,8 +21,21 @@ const HEX = (() => {
   return t;
 })();
 
+/** Bytes of the varint of `v` (below 2^32). */
 export function varintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
+}
+
+/** The varint of a non-negative integer up to 2^53 as bytes of its own (for prefixes built once). */
+export function varintBytes(n: number): Uint8Array {
+  const out: number[] = [];
+  let v = n;
+  while (v > 0x7f) {
+    out.push((v % 128) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return Uint8Array.from(out);
 }
 
 /** Below this many bytes a copy is an element loop, else TypedArray.set. */
@@ -195,7 +209,7 @@ export class ProtoWriter {
     this.ensure(5 + 3 * n);
     const guess = varintSize(n);
     const start = this.pos;
-    const written = (this.buf as Utf8Writable).utf8Write(s, start + guess);
+    const written = (this.buf as NativeBuffer).utf8Write(s, start + guess);
     const need = varintSize(written);
     if (need !== guess) this.buf.copyWithin(start + need, start + guess, start + guess + written);
     this.pos = start;
@@ -251,38 +265,5 @@ export class ProtoWriter {
     this.pos = start;
     this.uvarint(len);
     this.pos = end;
-  }
-}
-
-/**
- * Pooled ArrayBuffers that each hold one finished message and are exactly its length, for a
- * transport that wraps an ArrayBuffer whole (`Buffer.from(arrayBuffer)`: a view) but copies any
- * typed array. They are resizable ArrayBuffers, shrunk and grown in place; only `set` writes into
- * them. The writers never are: V8 compiles element stores into typed arrays over a resizable
- * ArrayBuffer to a generic runtime call, and the encoder's functions, shared by every writer,
- * would take that path for all of them (measured: a tenth of the gateway's CPU per call).
- */
-export class ExactBuffers {
-  private readonly free: ArrayBuffer[] = [];
-
-  constructor(
-    /** The largest message kept in a pooled buffer; a larger one gets a plain copy. */
-    private readonly maxBytes: number,
-    /** Buffers kept for reuse. */
-    private readonly keep: number,
-  ) {}
-
-  /** A buffer holding exactly the first `n` bytes of `src` (give it back with `release`). */
-  take(src: Uint8Array, n: number): ArrayBuffer {
-    if (n > this.maxBytes) return src.buffer.slice(src.byteOffset, src.byteOffset + n) as ArrayBuffer;
-    const ab = this.free.pop() ?? new ArrayBuffer(n, { maxByteLength: this.maxBytes });
-    ab.resize(n);
-    new Uint8Array(ab).set(src.subarray(0, n));
-    return ab;
-  }
-
-  /** Returns a buffer from `take` once nothing reads it any more. */
-  release(ab: ArrayBuffer): void {
-    if (ab.resizable && this.free.length < this.keep) this.free.push(ab);
   }
 }

@@ -1,20 +1,21 @@
 /**
- * Protocol-buffers wire-format reading, by hand: OTLP trace requests are decoded straight from
- * the bytes into `SpanRecord`s, with no intermediate message objects (the receiver's hot path).
- * Every read checks bounds and throws `WireError` with the byte offset, so a truncated or
- * garbled body becomes one clear 400 instead of a crash.
+ * Protocol-buffers wire-format reading, by hand: the collector decodes OTLP trace requests
+ * straight from the bytes into `SpanRecord`s with it (collector/otlp/protobuf.ts), with no
+ * intermediate message objects (the receiver's hot path). Every read checks bounds and throws
+ * `WireError` with the byte offset, so a truncated or garbled body becomes one clear 400 instead
+ * of a crash. Writing is writer.ts.
  */
 export class WireError extends Error {}
 
 /**
  * Node's native Buffer methods behind `toString` and `write`, without their argument
- * normalization (on Buffer.prototype in every Node release; the decoder and the RowBinary
- * writer call them per string, where the wrappers cost about a third of the time).
+ * normalization (on Buffer.prototype in every Node release; the decoder and the writers call
+ * them per string, where the wrappers cost about a third of the time).
  */
 export interface NativeBuffer extends Buffer {
   utf8Slice(start: number, end: number): string;
   hexSlice(start: number, end: number): string;
-  utf8Write(s: string, offset: number, maxLength: number): number;
+  utf8Write(s: string, offset: number, maxLength?: number): number;
 }
 
 export const WIRE_VARINT = 0;
