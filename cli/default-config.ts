@@ -4,6 +4,9 @@
  * pipeline), and a real provider for each key found in the environment.
  * `tracegate start --print-config` prints it, to copy and edit.
  */
+import { ANTHROPIC_PUBLIC_URL } from '../gateway/providers/anthropic/descriptor.js';
+import { OPENAI_PUBLIC_URL } from '../gateway/providers/openai/descriptor.js';
+
 const HEADER = 'apiVersion: tracegate.dev/v1alpha1';
 
 export interface DefaultConfigOptions {
@@ -46,10 +49,10 @@ spec:
       targets: [{ backend: ${name} }]`);
   };
   if (env.OPENAI_API_KEY) {
-    provider('openai', 'openai', env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1', 'OPENAI_API_KEY', ['gpt-*', 'o1*', 'o3*', 'o4*', 'chatgpt-*', 'text-embedding-*']);
+    provider('openai', 'openai', env.OPENAI_BASE_URL ?? OPENAI_PUBLIC_URL, 'OPENAI_API_KEY', ['gpt-*', 'o1*', 'o3*', 'o4*', 'chatgpt-*', 'text-embedding-*']);
   }
   if (env.ANTHROPIC_API_KEY) {
-    provider('anthropic', 'anthropic', env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com', 'ANTHROPIC_API_KEY', ['claude-*']);
+    provider('anthropic', 'anthropic', env.ANTHROPIC_BASE_URL ?? ANTHROPIC_PUBLIC_URL, 'ANTHROPIC_API_KEY', ['claude-*']);
   }
   if (env.GEMINI_API_KEY) {
     // Also Google's Gen AI SDK clients, at /v1beta/models/{model}:generateContent.
