@@ -5,8 +5,7 @@
  * `anthropic-beta` features go in the body's `anthropic_beta` list. The answer is Anthropic's
  * `message`, so the Anthropic translators read it (stream.ts for the streams).
  */
-import { chatOpenAIAnthropic } from '../anthropic/chat/openai_anthropic.js';
-import { isObject, parseObject } from '../shared/helpers.js';
+import { messagesBodyOf } from '../anthropic/chat/openai_anthropic.js';
 import type { RequestOptions, RequestResult, Target } from '../types.js';
 import { bedrockHeaders, modelUrl } from './options.js';
 
@@ -40,8 +39,7 @@ export function invokeRequest(messagesBody: Json, target: Target, opts: RequestO
 
 /** An OpenAI chat body → InvokeModel, through the Anthropic chat translation. */
 export function invokeChatRequest(body: Json, target: Target, opts: RequestOptions): RequestResult {
-  const r = chatOpenAIAnthropic.request(body, target, opts);
-  if (!r.ok) return r;
-  const messagesBody = parseObject(r.request.body.toString());
-  return invokeRequest(isObject(messagesBody) ? messagesBody : {}, target, { ...opts, clientHeaders: undefined });
+  const messagesBody = messagesBodyOf(body, target.model, opts);
+  if (!messagesBody.ok) return messagesBody;
+  return invokeRequest({ ...messagesBody.value, stream: body.stream === true }, target, { ...opts, clientHeaders: undefined });
 }

@@ -9,7 +9,8 @@
 import { badUpstreamBody } from '../../shared/errors.js';
 import { answerObject, baseHeaders, joinUrl, str } from '../../shared/helpers.js';
 import { readContent } from '../content.js';
-import type { ResponseContext, ResponseFacts, ResponseResult, Translator } from '../../types.js';
+import type { Result } from '../../shared/params.js';
+import type { RequestOptions, ResponseContext, ResponseFacts, ResponseResult, Translator } from '../../types.js';
 import { ANTHROPIC_DEFAULT_MAX_TOKENS, ANTHROPIC_DEFAULT_VERSION, anthropicOptions } from '../options.js';
 import { openAIUsageOf } from '../../shared/usage.js';
 import { mergeAnthropicCounters, usageFromAnthropic } from '../usage.js';
@@ -48,24 +49,34 @@ export function translateMessage(msg: Record<string, unknown>, ctx: ResponseCont
   return { json, facts };
 }
 
+/**
+ * An OpenAI chat body → the Anthropic Messages body for `model` (Claude elsewhere, e.g. on
+ * Bedrock's InvokeModel, takes the same body).
+ */
+export function messagesBodyOf(body: Record<string, unknown>, model: string, opts: RequestOptions): Result<Record<string, unknown>> {
+  const msgs = convertMessages(body.messages);
+  if (!msgs.ok) return msgs;
+  const params = convertParams(body, opts.defaultMaxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS);
+  if (!params.ok) return params;
+  const out: Record<string, unknown> = { model };
+  const system = systemOf(msgs.value.system, jsonObjectInstruction(body));
+  if (system !== undefined) out.system = system;
+  out.messages = msgs.value.messages;
+  Object.assign(out, params.value);
+  return { ok: true, value: out };
+}
+
 export const chatOpenAIAnthropic: Translator = {
   endpoint: 'chat',
   clientApi: 'openai',
   backendKind: 'anthropic',
   request(body, target, opts) {
-    const msgs = convertMessages(body.messages);
-    if (!msgs.ok) return msgs;
-    const params = convertParams(body, opts.defaultMaxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS);
-    if (!params.ok) return params;
-    const out: Record<string, unknown> = { model: target.model };
-    const system = systemOf(msgs.value.system, jsonObjectInstruction(body));
-    if (system !== undefined) out.system = system;
-    out.messages = msgs.value.messages;
-    Object.assign(out, params.value);
+    const out = messagesBodyOf(body, target.model, opts);
+    if (!out.ok) return out;
     const stream = body.stream === true;
     const headers = baseHeaders(target.backend, stream);
     headers['anthropic-version'] = anthropicOptions(target.backend).apiVersion ?? ANTHROPIC_DEFAULT_VERSION;
-    return { ok: true, request: { method: 'POST', url: joinUrl(target.backend.baseUrl, '/v1/messages'), headers, body: JSON.stringify(out), stream } };
+    return { ok: true, request: { method: 'POST', url: joinUrl(target.backend.baseUrl, '/v1/messages'), headers, body: JSON.stringify(out.value), stream } };
   },
   response(_status, bodyText, ctx): ResponseResult {
     const msg = answerObject(bodyText, ctx);
