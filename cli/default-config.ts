@@ -58,6 +58,19 @@ spec:
     // Also Google's Gen AI SDK clients, at /v1beta/models/{model}:generateContent.
     provider('gemini', 'gemini', env.GEMINI_BASE_URL ?? 'https://generativelanguage.googleapis.com', 'GEMINI_API_KEY', ['gemini-*', 'gemma-*']);
   }
+  if (env.AWS_BEARER_TOKEN_BEDROCK) {
+    // A Bedrock API key (the variable AWS's own SDKs read); model ids and inference profiles as Bedrock names them.
+    docs.push(`kind: Backend
+metadata: { name: bedrock }
+spec:
+  provider: bedrock
+  region: ${env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1'}
+  apiKey: { env: AWS_BEARER_TOKEN_BEDROCK }`);
+    const ids = ['anthropic.*', 'amazon.*', 'meta.*', 'mistral.*', 'us.*', 'eu.*', 'apac.*', 'global.*'];
+    rules.push(`    - name: bedrock
+      matches: [${ids.map((m) => `{ model: "${m}" }`).join(', ')}]
+      targets: [{ backend: bedrock }]`);
+  }
   docs.push(`kind: Route
 metadata: { name: default }
 spec:

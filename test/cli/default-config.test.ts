@@ -22,4 +22,14 @@ describe('the default configuration of tracegate start', () => {
     expect([...r.config.backends.keys()].sort()).toEqual(['anthropic', 'gemini', 'openai', 'simulated']);
     expect(r.config.backends.get('gemini')?.url).toBe('https://generativelanguage.googleapis.com');
   });
+
+  it('adds Bedrock for a Bedrock API key, in AWS_REGION', () => {
+    const env = { AWS_BEARER_TOKEN_BEDROCK: 'ABSK-test-bedrock', AWS_REGION: 'eu-west-3' };
+    const text = defaultConfigYaml(opts, env);
+    expect(text).not.toContain('ABSK-test-bedrock');
+    const r = parseConfig(text, { env });
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    expect(r.config.backends.get('bedrock')?.url).toBe('https://bedrock-runtime.eu-west-3.amazonaws.com');
+    expect(r.config.keys.get('bedrock')).toBe('ABSK-test-bedrock');
+  });
 });
