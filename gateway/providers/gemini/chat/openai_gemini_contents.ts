@@ -23,6 +23,7 @@ import { THOUGHT_SIGNATURE_MARK } from '../answer.js';
 type Json = Record<string, unknown>;
 type Part = Json;
 import type { Result } from '../../shared/params.js';
+import { parseToolCalls } from '../../shared/tool_calls.js';
 
 export interface GeminiContent {
   role: 'user' | 'model';
@@ -109,31 +110,19 @@ function userParts(content: unknown, where: string): Result<Part[]> {
 
 /** `tool_calls` → `functionCall` parts; records each call's name by id for the results that follow. */
 function callParts(calls: unknown, where: string, names: Map<string, string>): Result<Part[]> {
-  if (calls === undefined || calls === null) return { ok: true, value: [] };
-  if (!Array.isArray(calls)) return fail(where, 'must be an array');
-  const out: Part[] = [];
-  for (const [j, tc] of calls.entries()) {
-    const fn = isObject(tc) && isObject(tc.function) ? tc.function : undefined;
-    const name = str(fn?.name);
-    if (!isObject(tc) || !name) return fail(`${where}[${j}].function.name`, 'is required');
-    const text = str(fn?.arguments) ?? '';
-    let args: unknown = {};
-    if (text.trim() !== '') {
-      try {
-        args = JSON.parse(text);
-      } catch {
-        return fail(`${where}[${j}].function.arguments`, 'is not valid JSON');
-      }
-    }
-    if (!isObject(args)) return fail(`${where}[${j}].function.arguments`, 'must be a JSON object');
-    const id = str(tc.id) ?? '';
-    if (id) names.set(id, name);
-    const part: Part = { functionCall: { name, args } };
-    const mark = id.indexOf(THOUGHT_SIGNATURE_MARK);
-    if (mark >= 0) part.thoughtSignature = id.slice(mark + THOUGHT_SIGNATURE_MARK.length);
-    out.push(part);
-  }
-  return { ok: true, value: out };
+  const parsed = parseToolCalls(calls, where);
+  if (!parsed.ok) return parsed;
+  return {
+    ok: true,
+    value: parsed.value.map((c) => {
+      const id = c.id ?? '';
+      if (id) names.set(id, c.name);
+      const part: Part = { functionCall: { name: c.name, args: c.input } };
+      const mark = id.indexOf(THOUGHT_SIGNATURE_MARK);
+      if (mark >= 0) part.thoughtSignature = id.slice(mark + THOUGHT_SIGNATURE_MARK.length);
+      return part;
+    }),
+  };
 }
 
 function modelParts(m: Json, where: string, names: Map<string, string>): Result<Part[]> {
