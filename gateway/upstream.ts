@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { BackendConfig } from './config/model.js';
+import { providerFor } from './providers/registry.js';
 import type { AbortLike } from './proxy/abort.js';
 
 export interface UpstreamCall {
@@ -337,7 +338,7 @@ export class Upstreams {
   sync(backends: Iterable<BackendConfig>): void {
     const live = new Set<string>();
     for (const b of backends) {
-      if (b.provider === 'simulated') continue;
+      if (providerFor(b.provider).simulated) continue;
       live.add(b.name);
       const key = `${new URL(b.url).origin}|${b.connections ?? ''}`;
       const cur = this.pools.get(b.name);
@@ -354,7 +355,7 @@ export class Upstreams {
   }
 
   get(backend: BackendConfig): Transport | undefined {
-    if (backend.provider === 'simulated') return this.deps.simulated;
+    if (providerFor(backend.provider).simulated) return this.deps.simulated;
     return this.pools.get(backend.name)?.transport;
   }
 
