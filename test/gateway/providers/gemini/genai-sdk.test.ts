@@ -109,6 +109,12 @@ describe('@google/genai → tracegate → Gemini API', () => {
     expect(stack.gem.requests).toHaveLength(0);
   });
 
+  it("a method the gateway does not serve (countTokens): 404 in Google's envelope", async () => {
+    const r = await fetch(`${stack.g.url}/v1beta/models/gemini-2.5-flash:countTokens`, { method: 'POST', headers: { 'x-goog-api-key': CLIENT_KEY, 'content-type': 'application/json' }, body: '{"contents":[]}' });
+    expect(r.status).toBe(404);
+    expect(((await r.json()) as { error: unknown }).error).toMatchObject({ code: 404, status: 'NOT_FOUND' });
+  });
+
   it('a model no route serves: 404 in Google\'s envelope', async () => {
     const err = await ai.models.generateContent({ model: 'gpt-4o', contents: 'hi' }).catch((e: unknown) => e);
     expect((err as ApiError).status).toBe(404);
