@@ -1,3 +1,5 @@
+import { exposition, Gauge, single } from '../../common/metrics/registry.js';
+
 /**
  * The evaluators' own counters, rendered into the collector's /metrics:
  *   tracegate_evaluator_evaluations_total{evaluator,status}  ok | error | skipped
@@ -31,25 +33,18 @@ export class EvaluatorMetrics {
   }
 
   render(): string {
-    const out: string[] = [];
-    const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-    const labels = (key: string, second?: string) => {
-      const [ev, extra] = key.split('\u0000');
-      return `{evaluator="${esc(ev)}"${second ? `,${second}="${esc(extra ?? '')}"` : ''}}`;
-    };
-    const metric = (name: string, type: string, help: string, m: Map<string, number>, second?: string) => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-      for (const [k, v] of m) out.push(`${name}${labels(k, second)} ${v}`);
-    };
-    metric('tracegate_evaluator_evaluations_total', 'counter', 'Evaluations finished, by status (ok, error, skipped).', this.evaluations, 'status');
-    metric('tracegate_evaluator_judge_calls_total', 'counter', 'Judge calls through the gateway, each try, by outcome.', this.judgeCalls, 'outcome');
-    metric('tracegate_evaluator_retries_total', 'counter', 'Judge calls retried after a timeout, a failure or an unreadable answer.', this.retries);
-    metric('tracegate_evaluator_cost_usd_total', 'counter', "Judge spend in USD (the evaluator's, never the application's).", this.cost);
-    metric('tracegate_evaluator_backlog', 'gauge', 'Spans waiting to be scored (matching, sampled, not yet scored by this version).', this.backlog);
-    metric('tracegate_evaluator_in_flight', 'gauge', 'Evaluations running.', this.inFlight);
-    metric('tracegate_evaluator_budget_exhausted', 'gauge', "1 while the evaluator's daily budget is spent.", this.budgetExhausted);
-    out.push('# HELP tracegate_evaluator_poll_failures_total Store queries of the evaluators that failed.', '# TYPE tracegate_evaluator_poll_failures_total counter', `tracegate_evaluator_poll_failures_total ${this.pollFailures}`);
-    return `${out.join('\n')}\n`;
+    const labelled = (name: string, type: 'counter' | 'gauge', help: string, m: Map<string, number>, second?: string) =>
+      new Gauge(name, help, second ? ['evaluator', second] : ['evaluator'], () => [...m].map(([k, v]) => [k.split('\u0000'), v] as [string[], number]), type);
+    return exposition([
+      labelled('tracegate_evaluator_evaluations_total', 'counter', 'Evaluations finished, by status (ok, error, skipped).', this.evaluations, 'status'),
+      labelled('tracegate_evaluator_judge_calls_total', 'counter', 'Judge calls through the gateway, each try, by outcome.', this.judgeCalls, 'outcome'),
+      labelled('tracegate_evaluator_retries_total', 'counter', 'Judge calls retried after a timeout, a failure or an unreadable answer.', this.retries),
+      labelled('tracegate_evaluator_cost_usd_total', 'counter', "Judge spend in USD (the evaluator's, never the application's).", this.cost),
+      labelled('tracegate_evaluator_backlog', 'gauge', 'Spans waiting to be scored (matching, sampled, not yet scored by this version).', this.backlog),
+      labelled('tracegate_evaluator_in_flight', 'gauge', 'Evaluations running.', this.inFlight),
+      labelled('tracegate_evaluator_budget_exhausted', 'gauge', "1 while the evaluator's daily budget is spent.", this.budgetExhausted),
+      single('tracegate_evaluator_poll_failures_total', 'Store queries of the evaluators that failed.', () => this.pollFailures, 'counter'),
+    ]);
   }
 }
 

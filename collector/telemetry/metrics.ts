@@ -1,3 +1,5 @@
+import { Counter, exposition, Histogram, single } from '../../common/metrics/registry.js';
+
 /**
  * The collector's own counters, in Prometheus text (`/metrics`) and as a row for the
  * `collector_stats` table. Span counters only ever increase:
@@ -18,34 +20,40 @@ export type SpanCounter = (typeof SPAN_COUNTERS)[number];
 /** Export latency buckets, seconds. */
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export class Histogram {
-  readonly counts = new Array<number>(BUCKETS.length).fill(0);
-  sum = 0;
-  count = 0;
+/** The export latency: one unlabelled histogram series, with its sum and count for `collector_stats`. */
+export class ExportLatency {
+  readonly metric = new Histogram('tracegate_collector_export_latency_seconds', 'Time to insert one batch into ClickHouse.', [], BUCKETS);
+  private readonly series = this.metric.handle([]);
 
   observe(seconds: number): void {
-    this.sum += seconds;
-    this.count++;
-    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]) this.counts[i]++;
+    this.metric.record(this.series, seconds);
+  }
+
+  get sum(): number {
+    return this.series.sum;
+  }
+
+  get count(): number {
+    return this.series.count;
   }
 }
 
 export interface CollectorMetrics {
   spans: Record<SpanCounter, number>;
   /** Requests answered, by transport and outcome (`ok`, `partial`, `invalid`, `too_large`, `unsupported`, `unauthenticated`, `refused`). */
-  requests: Map<string, number>;
+  requests: Counter;
   exportFailures: number;
-  exportLatency: Histogram;
+  exportLatency: ExportLatency;
 }
 
 export function newMetrics(): CollectorMetrics {
   const spans = Object.fromEntries(SPAN_COUNTERS.map((c) => [c, 0])) as Record<SpanCounter, number>;
-  return { spans, requests: new Map(), exportFailures: 0, exportLatency: new Histogram() };
+  const requests = new Counter('tracegate_collector_requests_total', 'OTLP export requests answered.', ['transport', 'outcome']);
+  return { spans, requests, exportFailures: 0, exportLatency: new ExportLatency() };
 }
 
 export function countRequest(m: CollectorMetrics, transport: 'grpc' | 'http', outcome: string): void {
-  const key = `${transport}\u0000${outcome}`;
-  m.requests.set(key, (m.requests.get(key) ?? 0) + 1);
+  m.requests.inc([transport, outcome]);
 }
 
 /** Values read at scrape time. */
@@ -58,38 +66,23 @@ export interface Gauges {
   extra?: Record<string, number>;
 }
 
-const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-
 /** Prometheus text exposition format 0.0.4. */
 export function renderPrometheus(m: CollectorMetrics, g: Gauges): string {
-  const out: string[] = [];
-  const metric = (name: string, type: string, help: string, lines: string[]) => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
-  };
-  for (const c of SPAN_COUNTERS) {
-    metric(`tracegate_collector_${c}_spans_total`, 'counter', `Spans ${c} by the collector.`, [`tracegate_collector_${c}_spans_total ${m.spans[c]}`]);
-  }
-  metric('tracegate_collector_requests_total', 'counter', 'OTLP export requests answered.', [...m.requests].map(([k, v]) => {
-    const [transport, outcome] = k.split('\u0000');
-    return `tracegate_collector_requests_total{transport="${esc(transport)}",outcome="${esc(outcome)}"} ${v}`;
-  }));
-  metric('tracegate_collector_export_failures_total', 'counter', 'Batch inserts that failed and will be retried.', [`tracegate_collector_export_failures_total ${m.exportFailures}`]);
-  metric('tracegate_collector_queue_spans', 'gauge', 'Spans accepted and not yet in ClickHouse.', [`tracegate_collector_queue_spans ${g.queueSpans}`]);
-  metric('tracegate_collector_queue_batches', 'gauge', 'Spool segments waiting for export (including the open one).', [`tracegate_collector_queue_batches ${g.queueBatches}`]);
-  metric('tracegate_collector_spool_bytes', 'gauge', 'Bytes in the spool.', [`tracegate_collector_spool_bytes ${g.spoolBytes}`]);
-  metric('tracegate_collector_spool_limit_bytes', 'gauge', 'The spool disk limit.', [`tracegate_collector_spool_limit_bytes ${g.spoolLimitBytes}`]);
-  const h = m.exportLatency;
-  metric('tracegate_collector_export_latency_seconds', 'histogram', 'Time to insert one batch into ClickHouse.', [
-    ...BUCKETS.map((b, i) => `tracegate_collector_export_latency_seconds_bucket{le="${b}"} ${h.counts[i]}`),
-    `tracegate_collector_export_latency_seconds_bucket{le="+Inf"} ${h.count}`,
-    `tracegate_collector_export_latency_seconds_sum ${h.sum}`,
-    `tracegate_collector_export_latency_seconds_count ${h.count}`,
-  ]);
-  for (const [name, v] of Object.entries(g.extra ?? {})) {
+  const processor = Object.entries(g.extra ?? {}).map(([name, v]) => {
     const full = `tracegate_collector_processor_${name.replace(/[^a-zA-Z0-9_]/g, '_')}_total`;
-    metric(full, 'counter', `Processor counter ${name}.`, [`${full} ${v}`]);
-  }
-  return `${out.join('\n')}\n`;
+    return single(full, `Processor counter ${name}.`, () => v, 'counter');
+  });
+  return exposition([
+    ...SPAN_COUNTERS.map((c) => single(`tracegate_collector_${c}_spans_total`, `Spans ${c} by the collector.`, () => m.spans[c], 'counter')),
+    m.requests,
+    single('tracegate_collector_export_failures_total', 'Batch inserts that failed and will be retried.', () => m.exportFailures, 'counter'),
+    single('tracegate_collector_queue_spans', 'Spans accepted and not yet in ClickHouse.', () => g.queueSpans),
+    single('tracegate_collector_queue_batches', 'Spool segments waiting for export (including the open one).', () => g.queueBatches),
+    single('tracegate_collector_spool_bytes', 'Bytes in the spool.', () => g.spoolBytes),
+    single('tracegate_collector_spool_limit_bytes', 'The spool disk limit.', () => g.spoolLimitBytes),
+    m.exportLatency.metric,
+    ...processor,
+  ]);
 }
 
 /** Flattens nested numeric counters: `{a: {b: 1}} → {a_b: 1}`. */

@@ -5,7 +5,7 @@
  * and the servers' own tool lists, never from what a client sends.
  */
 import { DURATION_BUCKETS } from '../telemetry/metrics.js';
-import { Counter, Histogram } from '../telemetry/registry.js';
+import { Counter, Histogram } from '../../common/metrics/registry.js';
 
 /** MCP methods the gateway serves; any other method is counted as `other`. */
 export const METHODS = new Set([

@@ -3,7 +3,7 @@
  * malformed, unknown, revoked or expired key; 403: a route or model the key may not use). Label
  * values come from fixed lists, never from a key, its name or anything a client sent.
  */
-import { Counter } from '../telemetry/registry.js';
+import { Counter } from '../../common/metrics/registry.js';
 import type { AuthRefusal } from './authenticate.js';
 import type { Denial } from './authorize.js';
 

@@ -3,7 +3,7 @@
  * ledger rebuilds by result. Every label value comes from a fixed list (refusal.ts), never from a
  * key or team name.
  */
-import { Counter } from '../telemetry/registry.js';
+import { Counter } from '../../common/metrics/registry.js';
 import type { Reason, Scope } from './refusal.js';
 
 export interface PolicyMetrics {

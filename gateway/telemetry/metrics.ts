@@ -8,7 +8,7 @@ import type { Usage } from '../providers/types.js';
 import { INTERNAL_COMPONENTS, type InternalComponent, type InternalErrorSink } from './contain.js';
 import { ModelLabels } from './labels.js';
 import type { ExportStats } from './otlp/processor.js';
-import { Counter, Gauge, Histogram, type CounterSeries, type HistogramSeries } from './registry.js';
+import { Counter, exposition, Gauge, Histogram, type CounterSeries, type HistogramSeries } from '../../common/metrics/registry.js';
 
 export const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 export const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -120,16 +120,7 @@ export function buildMetrics(
     },
     setNamedModels: (names) => models.setNamed(names),
     async scrape() {
-      // One metric that cannot render is left out of the scrape, not the whole answer.
-      const parts: string[] = [];
-      for (const m of all) {
-        try {
-          parts.push(m.render());
-        } catch (err) {
-          this.recordInternalError('metrics', err);
-        }
-      }
-      return `${parts.join('\n')}\n`;
+      return exposition(all, (err) => this.recordInternalError('metrics', err));
     },
     shutdown: async () => {},
   };

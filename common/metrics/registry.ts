@@ -1,11 +1,12 @@
 /**
- * A small Prometheus registry for the request path: a series is found by one string key, so
- * recording costs a Map lookup and a few additions (the OpenTelemetry metrics SDK hashes and
- * sorts attribute objects on every record, which showed at several percent of a request's CPU).
- * Text exposition format 0.0.4; empty label values are left out, as Prometheus treats them.
+ * The Prometheus metrics of gateway and collector: counters, histograms and gauges read at
+ * scrape time, written in the text exposition format 0.0.4 (`exposition`). Made for the request
+ * path: a series is found by one string key, so recording costs a Map lookup and a few additions
+ * (the OpenTelemetry metrics SDK hashes and sorts attribute objects on every record, which showed
+ * at several percent of a request's CPU). Empty label values are left out, as Prometheus treats them.
  */
 
-type Series<T> = { labels: readonly string[]; data: T };
+type Labelled<T> = { labels: readonly string[]; data: T };
 
 function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
@@ -18,8 +19,13 @@ function labelText(names: readonly string[], values: readonly string[], extra?: 
   return parts.length ? `{${parts.join(',')}}` : '';
 }
 
-abstract class Metric<T> {
-  protected readonly series = new Map<string, Series<T>>();
+/** Anything with exposition lines (HELP, TYPE, samples). */
+export interface Metric {
+  render(): string;
+}
+
+abstract class Series<T> implements Metric {
+  protected readonly series = new Map<string, Labelled<T>>();
 
   constructor(
     readonly name: string,
@@ -42,7 +48,7 @@ abstract class Metric<T> {
 
 export type CounterSeries = { value: number };
 
-export class Counter extends Metric<CounterSeries> {
+export class Counter extends Series<CounterSeries> {
   inc(values: readonly string[], n = 1): void {
     this.handle(values).value += n;
   }
@@ -61,7 +67,7 @@ export class Counter extends Metric<CounterSeries> {
 
 export type HistogramSeries = { counts: Float64Array; sum: number; count: number };
 
-export class Histogram extends Metric<HistogramSeries> {
+export class Histogram extends Series<HistogramSeries> {
   constructor(
     name: string,
     help: string,
@@ -114,7 +120,7 @@ export class Histogram extends Metric<HistogramSeries> {
 }
 
 /** A gauge (or a counter kept elsewhere) read at scrape time. */
-export class Gauge {
+export class Gauge implements Metric {
   constructor(
     readonly name: string,
     readonly help: string,
@@ -128,4 +134,24 @@ export class Gauge {
     for (const [labels, value] of this.read()) lines.push(`${this.name}${labelText(this.labelNames, labels)} ${value}`);
     return lines.join('\n');
   }
+}
+
+/** A gauge (or counter) of one unlabelled value read at scrape time. */
+export const single = (name: string, help: string, read: () => number, type: 'gauge' | 'counter' = 'gauge'): Gauge =>
+  new Gauge(name, help, [], () => [[[], read()]], type);
+
+/**
+ * The exposition text of `metrics` in order. One that cannot render is left out of the scrape
+ * (and handed to `onError`), not the whole answer.
+ */
+export function exposition(metrics: Iterable<Metric>, onError: (err: unknown) => void = () => {}): string {
+  const parts: string[] = [];
+  for (const m of metrics) {
+    try {
+      parts.push(m.render());
+    } catch (err) {
+      onError(err);
+    }
+  }
+  return `${parts.join('\n')}\n`;
 }
