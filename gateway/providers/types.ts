@@ -286,6 +286,11 @@ export interface ProviderAuth {
    * An error's message is logged: it must never hold a secret.
    */
   authorize(req: AuthRequest, backend: BackendDescriptor, secret: BackendSecret): AuthHeaders | Promise<AuthHeaders>;
+  /**
+   * The provider answered 401 to a request this hook authorized: a provider that keeps a
+   * credential it fetched (an access token) forgets it, so that the next attempt fetches anew.
+   */
+  refused?(backend: BackendDescriptor, secret: BackendSecret): void;
 }
 
 /** The names telemetry gives a provider's calls (shared/reference/conventions.md lists the well-known values). */

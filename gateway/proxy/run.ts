@@ -51,7 +51,9 @@ export function secretOf(config: GatewayConfig, backend: string): BackendSecret 
   return { key: config.keys.get(backend), fields: config.providerSecrets?.get(backend) ?? NO_FIELDS };
 }
 
-type Prepared = { ok: true; request: UpstreamRequest; run: (timeoutMs: number, deadline: number, sink?: StreamSink) => Promise<AttemptResult> } | { ok: false; error: ClientError; cause: FailureCause };
+type Prepared =
+  | { ok: true; request: UpstreamRequest; run: (timeoutMs: number, deadline: number, sink?: StreamSink) => Promise<AttemptResult>; refused: () => void }
+  | { ok: false; error: ClientError; cause: FailureCause };
 
 /** Everything about a candidate that does not change between its retries. */
 function prepare(env: ProxyEnv, input: CallInput, backend: BackendConfig, c: Candidate): Prepared {
@@ -73,6 +75,7 @@ function prepare(env: ProxyEnv, input: CallInput, backend: BackendConfig, c: Can
     ok: true,
     request,
     run: (timeoutMs, deadline, sink) => runAttempt(input, { transport, translator, request, auth, timeoutMs, deadline, streamIdleMs: streamIdle, limits: env.limits, json: env.json, sink, nowMs: env.nowMs }),
+    refused: () => provider.auth.refused?.(target, auth.secret),
   };
 }
 
@@ -139,6 +142,7 @@ export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink
       if (r.cause === 'status' && (r.status === 401 || r.status === 403)) {
         // The provider refused the gateway's own credential: the client's key is not at fault, and
         // the provider's words (which may quote the provider key) stay in the attempt's span.
+        if (r.status === 401) prep.refused();
         last = { error: credentialRefused(backend.name, r.status), cause: 'status', refused: true };
         break;
       }

@@ -18,8 +18,11 @@ interface Entry {
 
 const caches = new WeakMap<object, Entry>();
 
+/** What a backend's cache is kept with: its options object, one per backend of a loaded config. */
+const holderOf = (backend: BackendDescriptor, secret: BackendSecret): object => backend.options ?? secret.fields;
+
 function cacheFor(backend: BackendDescriptor, secret: BackendSecret): TokenCache {
-  const holder = backend.options ?? secret.fields;
+  const holder = holderOf(backend, secret);
   const sa = secret.fields.serviceAccount;
   const metadata = vertexOptions(backend).metadataUrl ?? METADATA_URL;
   const credential = sa !== undefined ? `sa\n${sa}` : `md\n${metadata}`;
@@ -41,4 +44,6 @@ export const vertexAuth: ProviderAuth = {
     if (kept !== undefined) return { authorization: `Bearer ${kept}` };
     return cache.get(req.signal).then((token) => ({ authorization: `Bearer ${token}` }));
   },
+  // Vertex refused the token (revoked, or the account's rights changed): the next call fetches one.
+  refused: (backend, secret) => caches.get(holderOf(backend, secret))?.cache.invalidate(),
 };

@@ -94,6 +94,17 @@ ${['meta', 'sa', 'bad', 'big'].map((b) => `    - matches: [{ model: "${b}-gemini
     expect(auth.requests.map((r) => `${r.method} ${r.path} ${r.headers['metadata-flavor']}`)).toEqual(['GET /computeMetadata/v1/instance/service-accounts/default/token Google']);
   });
 
+  it('a token Vertex refuses (401) is forgotten: the next call fetches a new one', async () => {
+    expect((await ask('meta-gemini')).choices[0].message.content).toBe(DEFAULT_TEXT);
+    const before = auth.requests.length;
+    vtx.failNext(1, 401);
+    const err = await failed('meta-gemini');
+    expect([err.status, err.code]).toEqual([502, 'upstream_auth_failed']);
+    expect(auth.requests.length).toBe(before);
+    expect((await ask('meta-gemini')).choices[0].message.content).toBe(DEFAULT_TEXT);
+    expect(auth.requests.length).toBe(before + 1);
+  });
+
   it('a token endpoint that hangs: calls time out in their own time, sharing one token request', async () => {
     auth.hangNext(1);
     const started = Date.now();
