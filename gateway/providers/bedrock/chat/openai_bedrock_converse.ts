@@ -59,7 +59,7 @@ export function converseId(nowMs: number): string {
 export function converseRequest(body: Json, target: Target, _opts: RequestOptions): RequestResult {
   const msgs = convertMessages(body.messages);
   if (!msgs.ok) return msgs;
-  const params = convertParams(body, msgs.value.usesTools);
+  const params = convertParams(body, msgs.value);
   if (!params.ok) return params;
   const out: Json = { messages: msgs.value.messages };
   const system = params.value.systemExtra ? [...msgs.value.system, { text: params.value.systemExtra }] : msgs.value.system;

@@ -29,7 +29,11 @@ export interface Turn {
 export interface ConverseMessages {
   system: Block[];
   messages: Turn[];
-  /** Whether any turn holds toolUse or toolResult blocks (Converse then requires a toolConfig). */
+  /**
+   * Names of the tools the conversation's toolUse blocks called, in order of first use; empty when
+   * it holds no tool use or result. Converse requires a toolConfig whenever it holds either.
+   */
+  toolsUsed: string[];
   usesTools: boolean;
 }
 
@@ -159,6 +163,7 @@ export function convertMessages(messages: unknown): Result<ConverseMessages> {
   const system: Block[] = [];
   const turns: Turn[] = [];
   let usesTools = false;
+  const toolsUsed = new Set<string>();
   for (const [i, m] of messages.entries()) {
     const where = `messages[${i}]`;
     if (!isObject(m)) return { ok: false, error: invalidParam(where, 'must be an object') };
@@ -170,11 +175,17 @@ export function convertMessages(messages: unknown): Result<ConverseMessages> {
       continue;
     }
     if (blocks.length === 0) continue;
-    if (blocks.some((b) => 'toolUse' in b || 'toolResult' in b)) usesTools = true;
+    for (const b of blocks) {
+      if ('toolResult' in b) usesTools = true;
+      if (isObject(b.toolUse)) {
+        usesTools = true;
+        toolsUsed.add(b.toolUse.name as string);
+      }
+    }
     const last = turns[turns.length - 1];
     if (last && last.role === role) last.content.push(...blocks);
     else turns.push({ role, content: [...blocks] });
   }
   if (turns.length === 0) return { ok: false, error: invalidParam('messages', 'at least one user or assistant message with content is required') };
-  return { ok: true, value: { system, messages: turns, usesTools } };
+  return { ok: true, value: { system, messages: turns, usesTools, toolsUsed: [...toolsUsed] } };
 }

@@ -8,7 +8,8 @@
  *   a tool adds a `cachePoint` after it); `tool_choice` auto/required/{function} →
  *   `{auto: {}}` / `{any: {}}` / `{tool: {name}}`. Converse has no "none": with `none` the tools
  *   are left out, unless the conversation already holds tool calls or results (Converse then
- *   requires the toolConfig), where they are sent without a choice.
+ *   requires the toolConfig), where they are sent without a choice. A conversation with tool
+ *   calls but no `tools` declares the tools it called, with an open schema, for the same reason.
  * - `response_format`: `json_object` adds an instruction to `system`; `json_schema` forces a tool
  *   whose input schema is the schema, and its input comes back as the message text (the same
  *   rule as the Anthropic translator: Converse has no JSON mode of its own).
@@ -72,14 +73,23 @@ function toolChoice(tc: unknown): Result<Choice> {
   return { ok: false, error: invalidParam('tool_choice', 'must be "auto", "required", "none" or {"type":"function","function":{"name":…}}') };
 }
 
-function toolConfig(body: Json, usesTools: boolean): Result<Json | undefined> {
+/** What the conversation says about tools: whether it holds tool use or results, and the tools it called. */
+export interface ToolHistory {
+  usesTools: boolean;
+  toolsUsed: string[];
+}
+
+function toolConfig(body: Json, history: ToolHistory): Result<Json | undefined> {
   const specs = toolSpecs(body);
   if (!specs.ok) return specs;
   const tc = toolChoice(body.tool_choice);
   if (!tc.ok) return tc;
   let tools = specs.value;
   let choice = 'choice' in tc.value ? tc.value.choice : undefined;
-  if ('none' in tc.value && !usesTools) tools = [];
+  if ('none' in tc.value && !history.usesTools) tools = [];
+  // Tool calls in the conversation but no tools offered (clients often drop them after the
+  // calls): Converse refuses that, so the tools called are declared with an open schema.
+  if (tools.length === 0 && history.usesTools) tools = history.toolsUsed.map((name) => ({ toolSpec: { name, inputSchema: { json: { type: 'object' } } } }));
   const forced = forcedJsonTool(body);
   if (forced) {
     tools = [...tools, { toolSpec: { name: forced.name, description: forced.description, inputSchema: { json: forced.schema } } }];
@@ -98,12 +108,12 @@ function unsupported(body: Json): ClientError | undefined {
 }
 
 /** Everything of a Converse request but `messages` and `system`. */
-export function convertParams(body: Json, usesTools: boolean): Result<ConverseParams> {
+export function convertParams(body: Json, history: ToolHistory): Result<ConverseParams> {
   const bad = unsupported(body);
   if (bad) return { ok: false, error: bad };
   const ic = inferenceConfig(body);
   if (!ic.ok) return ic;
-  const tc = toolConfig(body, usesTools);
+  const tc = toolConfig(body, history);
   if (!tc.ok) return tc;
   const out: ConverseParams = {};
   if (ic.value) out.inferenceConfig = ic.value;

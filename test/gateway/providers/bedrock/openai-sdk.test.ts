@@ -110,6 +110,13 @@ describe('openai SDK → tracegate → Bedrock Converse', () => {
     const sent = stack.b.requests[1].body.messages;
     expect(sent[1].content[0].toolUse).toMatchObject({ toolUseId: call.id, name: 'get_weather' });
     expect(sent[2].content[0].toolResult).toEqual({ toolUseId: call.id, content: [{ text: '18C' }] });
+    // A client that drops `tools` after the calls: Converse still gets the toolConfig it requires.
+    const without = await client.chat.completions.create({
+      model: 'nova-pro',
+      messages: [{ role: 'user', content: 'Weather in Paris?' }, first.choices[0].message, { role: 'tool', tool_call_id: call.id, content: '18C' }],
+    });
+    expect(without.choices[0].message.content).toBe(DEFAULT_TEXT);
+    expect(stack.b.requests[2].body.toolConfig.tools[0].toolSpec.name).toBe('get_weather');
     const streamed = await streamText('nova-pro', { tools });
     expect(streamed.calls).toEqual([{ name: 'get_weather', args: DEFAULT_TOOL_ARGS }]);
     expect(streamed.finish).toBe('tool_calls');
