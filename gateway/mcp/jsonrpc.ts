@@ -77,8 +77,6 @@ export class RpcError extends Error {
 }
 
 export const errorResponse = (id: JsonRpcId | null, e: RpcError | JsonRpcError): JsonRpcResponse => ({ jsonrpc: '2.0', id, error: e instanceof RpcError ? e.toJson() : e });
-export const resultResponse = (id: JsonRpcId, result: Record<string, unknown>): JsonRpcResponse => ({ jsonrpc: '2.0', id, result });
-
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function validId(id: unknown): id is JsonRpcId {

@@ -89,18 +89,3 @@ export function providerNames(raw: string, model?: string): ProviderNames {
   const system = systemFromModel(model);
   return system ? { provider: found.provider, system } : found;
 }
-
-const TO_GENAI: Record<string, string> = {
-  aws: 'aws.bedrock',
-  google: 'gcp.vertex_ai',
-  azure: 'azure.ai.inference',
-  mistralai: 'mistral_ai',
-  xai: 'x_ai',
-  ibm: 'ibm.watsonx.ai',
-};
-
-/** `gen_ai.provider.name` for an OpenInference provider (Azure OpenAI when the system is openai). */
-export function genaiProviderName(provider: string, system?: string): string {
-  if (provider === 'azure' && system === 'openai') return 'azure.ai.openai';
-  return TO_GENAI[provider] ?? provider;
-}
