@@ -87,7 +87,19 @@ function movable(b: Uint8Array): boolean {
   return !(b.buffer instanceof SharedArrayBuffer) && b.byteOffset === 0 && b.buffer.byteLength === b.byteLength;
 }
 
-export function jsonThreads(size = Math.min(2, availableParallelism())): JsonThreads {
+export interface JsonThreadOptions {
+  /** Threads (default: 2, or 1 on a 1-CPU machine). */
+  size?: number;
+  /** How long one parse may take once its thread has started (default PARSE_TIMEOUT_MS). */
+  parseTimeoutMs?: number;
+  /** A thread's heap limit in MB (default 1024). */
+  heapMb?: number;
+}
+
+export function jsonThreads(opts: JsonThreadOptions = {}): JsonThreads {
+  const size = opts.size ?? Math.min(2, availableParallelism());
+  const parseTimeoutMs = opts.parseTimeoutMs ?? PARSE_TIMEOUT_MS;
+  const heapMb = opts.heapMb ?? HEAP_MB;
   const slots: Slot[] = [];
   let waiting = 0;
   let nextId = 0;
@@ -96,8 +108,8 @@ export function jsonThreads(size = Math.min(2, availableParallelism())): JsonThr
   function arm(slot: Slot, p: Pending): void {
     p.timer = setTimeout(() => {
       // A parse past its limit is still running: the thread goes, with what it holds.
-      fail(slot, unavailable(`the ${p.job.kind === 'request' ? 'request body' : 'upstream answer'} (${mb(p.bytes)}) was not parsed within ${PARSE_TIMEOUT_MS / 1000} s; retry`), p);
-    }, PARSE_TIMEOUT_MS);
+      fail(slot, unavailable(`the ${p.job.kind === 'request' ? 'request body' : 'upstream answer'} (${mb(p.bytes)}) was not parsed within ${parseTimeoutMs / 1000} s; retry`), p);
+    }, parseTimeoutMs);
     p.timer.unref();
   }
 
@@ -120,7 +132,7 @@ export function jsonThreads(size = Math.min(2, availableParallelism())): JsonThr
   }
 
   function spawn(): Slot {
-    const worker = startThread(import.meta.url, 'json-worker', { resourceLimits: { maxOldGenerationSizeMb: HEAP_MB } });
+    const worker = startThread(import.meta.url, 'json-worker', { resourceLimits: { maxOldGenerationSizeMb: heapMb } });
     const slot: Slot = { worker, pending: new Map(), bytes: 0, ready: false, startTimer: setTimeout(() => fail(slot, unavailable(`the JSON thread did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS) };
     slot.startTimer.unref();
     worker.on('message', (m: JsonReply) => {
@@ -138,7 +150,7 @@ export function jsonThreads(size = Math.min(2, availableParallelism())): JsonThr
     });
     // A value this thread cannot take back (past its stack): which job it was is not known.
     worker.on('messageerror', (err) => fail(slot, unavailable(`a parsed body could not be moved to the event loop (${err.message})`)));
-    worker.on('error', (err: Error & { code?: string }) => fail(slot, unavailable(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `parsing needed more than the JSON thread's ${HEAP_MB} MB` : `the JSON thread failed (${err.message})`)));
+    worker.on('error', (err: Error & { code?: string }) => fail(slot, unavailable(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `parsing needed more than the JSON thread's ${heapMb} MB` : `the JSON thread failed (${err.message})`)));
     worker.on('exit', (code) => fail(slot, unavailable(`the JSON thread stopped (exit code ${code})`)));
     // After the listeners: adding a 'message' listener refs the thread again.
     worker.unref();

@@ -90,7 +90,7 @@ describe('large bodies through the JSON threads', () => {
 
 describe('jsonThreads', () => {
   it('parses requests and answers, leaves deep answers to the caller, refuses past the bytes waiting with a 503 and after close with shutting_down', async () => {
-    const t = jsonThreads(1);
+    const t = jsonThreads({ size: 1 });
     try {
       const ok = await t.parseRequest(Buffer.from('{"a":[1,2,{"b":"c"}]}'), 64);
       expect(ok.parsed.value).toEqual({ a: [1, 2, { b: 'c' }] });
@@ -105,4 +105,22 @@ describe('jsonThreads', () => {
     }
     await expect(t.parseRequest(Buffer.from('{}'), 64)).rejects.toMatchObject({ code: 'shutting_down' });
   });
+
+  /** A JSON array of `n` small objects: parses into far more heap than its bytes. */
+  const objects = (n: number) => Buffer.from(`[${Array.from({ length: n }, (_, i) => `{"i":${i},"s":"x${i}"}`).join(',')}]`);
+
+  it('a parse past its time limit fails that body with a 503 and ends its thread; the next body gets a new thread', async () => {
+    const t = jsonThreads({ size: 1, parseTimeoutMs: 1 });
+    try {
+      await expect(t.parseRequest(objects(400_000), 64)).rejects.toMatchObject({ code: 'json_parse_unavailable', status: 503, message: expect.stringMatching(/not parsed within 0.001 s; retry/) });
+    } finally {
+      await t.close();
+    }
+    const u = jsonThreads({ size: 1 });
+    try {
+      expect((await u.parseRequest(Buffer.from('{"after":true}'), 64)).parsed.value).toEqual({ after: true });
+    } finally {
+      await u.close();
+    }
+  }, 60_000);
 });
