@@ -312,14 +312,27 @@ const PROVIDER_MSG = `one of ${PROVIDER_KINDS.map((k) => `"${k}"`).join(', ')}`;
 
 /** A Backend: one branch per provider, chosen by `provider`. */
 export const backendSpec = z.discriminatedUnion('provider', PROVIDER_KINDS.map(backendOf) as unknown as [ReturnType<typeof backendOf>, ...ReturnType<typeof backendOf>[]], {
-  error: (iss) => (iss.code === 'invalid_union' && iss.path?.length === 0 ? undefined : iss.code === 'invalid_union' ? PROVIDER_MSG : undefined),
+  // The union's own issue is a `provider` that names no branch; the branches' issues keep their messages.
+  error: (iss) => (iss.code === 'invalid_union' ? PROVIDER_MSG : undefined),
 });
 
-/** An MCP server the gateway serves at /mcp (Streamable HTTP upstream). */
+/** An environment variable's name for a stdio MCP server. */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name (letters, digits, "_")');
+
+/** An MCP server the gateway serves at /mcp: reached over Streamable HTTP, the old HTTP+SSE transport, or stdio. */
 export const mcpServerSpec = z
   .object({
-    /** Its Streamable HTTP endpoint, e.g. http://127.0.0.1:9000/mcp. */
-    url: httpUrl,
+    /** How it is reached: `http` (Streamable HTTP), `sse` (HTTP+SSE, MCP 2024-11-05), `stdio` (a process the gateway runs). */
+    transport: z.enum(['http', 'sse', 'stdio']).default('http'),
+    /** http: its Streamable HTTP endpoint (http://127.0.0.1:9000/mcp); sse: its SSE stream (http://127.0.0.1:9000/sse). */
+    url: httpUrl.optional(),
+    /** stdio: the program the gateway starts (operator-trusted: only what this file says is ever run). */
+    command: z.string().min(1).max(4096).optional(),
+    args: z.array(z.string().max(65_536)).max(256).optional(),
+    /** stdio: its environment (besides PATH, HOME, USER, LANG…): values, or secrets as { env } / { file }. */
+    env: z.record(envName, z.union([z.string().max(65_536), secretRef])).optional(),
+    /** stdio: its working directory (default: the gateway's). */
+    cwd: z.string().min(1).optional(),
     /** Extra non-secret headers sent on every request to it. */
     headers: z.record(headerName, headerValue).optional(),
     /** Its credential: sent as `Authorization: Bearer <secret>`, or raw in `authHeader` when that is another header. */
@@ -345,7 +358,24 @@ export const mcpServerSpec = z
         ctx.addIssue({ code: 'custom', path: ['headers', h], message: `"${h}" carries a credential: use apiKey with { env } or { file }, not an inline header` });
       }
     }
+    transportFields(spec, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
   }, { when: () => true });
+
+const HTTP_ONLY = ['url', 'headers', 'apiKey', 'backendRef'] as const;
+const STDIO_ONLY = ['command', 'args', 'env', 'cwd'] as const;
+
+/** Which fields a transport needs and which it cannot use. */
+function transportFields(spec: Record<string, unknown>, issue: (path: string, message: string) => void): void {
+  const transport = spec.transport ?? 'http';
+  if (transport === 'stdio') {
+    if (spec.command === undefined) issue('command', 'a stdio McpServer needs command (the program the gateway starts)');
+    for (const f of HTTP_ONLY) if (spec[f] !== undefined) issue(f, `${f} is for http and sse McpServers; a stdio server is a process (command, args, env, cwd)`);
+    return;
+  }
+  if (transport !== 'http' && transport !== 'sse') return;
+  if (spec.url === undefined) issue('url', `an ${transport} McpServer needs url (${transport === 'sse' ? 'its SSE stream, e.g. http://127.0.0.1:9000/sse' : 'its Streamable HTTP endpoint, e.g. http://127.0.0.1:9000/mcp'})`);
+  for (const f of STDIO_ONLY) if (spec[f] !== undefined) issue(f, `${f} is for stdio McpServers (transport: stdio)`);
+}
 
 const headerMatch = z
   .object({
