@@ -155,7 +155,7 @@ export class Policy {
     const admission: Admission = { id: ID_PREFIX + (++idSeq).toString(36), checks, ttlMs: this.ttlMs };
     const ran = await this.run(admission);
     if ('refusal' in ran) return ran.refusal;
-    const { store, result } = ran;
+    const { store, result, kept } = ran;
     if (!result.ok) {
       if ('rebuild' in result) return this.refuse(storeRefusal());
       const m = metas[result.failed];
@@ -166,11 +166,13 @@ export class Policy {
       const refusal = limitRefusal(m.reason, m.scope.scope, m.scope.name, c.limit, st.used, amount, Math.max(1, retry));
       return this.refuse({ ...refusal, headers: headersOf(plan, checks, result.states, result.failed + 1) });
     }
+    // the ticket holds what was counted: without the budgets left out in an outage (`kept`)
+    const pick = <T>(xs: readonly T[]): T[] => (kept ? kept.map((i) => xs[i]) : [...xs]);
     const parts: TicketParts = {
       store,
-      admission,
-      metas,
-      states: result.states,
+      admission: kept ? { ...admission, checks: pick(checks) } : admission,
+      metas: pick(metas),
+      states: pick(result.states),
       model: call.model,
       input,
       outCap,
@@ -187,7 +189,7 @@ export class Policy {
   }
 
   /** Runs an admission on the store; on a fault, on this process's counters or not at all, as the fail mode says. */
-  async run(a: Admission): Promise<{ store: CounterStore; result: AdmitResult } | { refusal: Refusal }> {
+  async run(a: Admission): Promise<Ran | { refusal: Refusal }> {
     const { store, local } = this.env;
     try {
       // Back from an outage: what this replica counted alone goes into the store first.
@@ -202,12 +204,19 @@ export class Policy {
       this.env.metrics.fault(err.op, open);
       this.logFault(err, open);
       if (!open) return { refusal: this.refuse(storeRefusal()) };
-      let checks = a.checks;
       let result = local.admitNow(a);
       if (!result.ok && 'rebuild' in result && (await this.rebuild(local))) result = local.admitNow(a);
-      // No ledger to check budgets against: failing open serves the call without them.
-      if (!result.ok && 'rebuild' in result) result = local.admitNow({ ...a, checks: (checks = a.checks.filter((c) => c.kind !== 'budget')) });
-      if (result.ok && store.merge) this.journal.admitted(checks, result.states, this.env.clock());
+      if (!result.ok && 'rebuild' in result) {
+        // No ledger to check budgets against: failing open serves the call without them. The
+        // result is given for every check of `a` (a budget left out: nothing used), so indexes,
+        // limit headers and refusals stay those of the whole list; `kept` says which were counted.
+        const kept = a.checks.flatMap((c, i) => (c.kind === 'budget' ? [] : [i]));
+        const checks = kept.map((i) => a.checks[i]);
+        const r = local.admitNow({ ...a, checks });
+        if (r.ok && store.merge) this.journal.admitted(checks, r.states, this.env.clock());
+        return { store: local, result: widen(r, kept, a.checks.length), kept };
+      }
+      if (result.ok && store.merge) this.journal.admitted(a.checks, result.states, this.env.clock());
       return { store: local, result };
     }
   }
@@ -285,6 +294,23 @@ export class Policy {
 }
 
 /** x-ratelimit-* as OpenAI sends them: of the tightest requests and tokens windows among the first `n` checks. */
+/** An admission's outcome: on `store`; `kept`, when some checks could not be counted, the indexes of those that were. */
+export interface Ran {
+  store: CounterStore;
+  result: AdmitResult;
+  kept?: readonly number[];
+}
+
+/** A result over `kept` of `n` checks, as a result over all `n` (a check not kept: nothing used, no wait). */
+function widen(r: AdmitResult, kept: readonly number[], n: number): AdmitResult {
+  if (!r.ok && 'rebuild' in r) return r;
+  const states: CheckState[] = Array.from({ length: n }, () => ({ used: 0, resetMs: 0 }));
+  kept.forEach((i, j) => {
+    if (j < r.states.length) states[i] = r.states[j];
+  });
+  return r.ok ? { ok: true, states } : { ok: false, failed: kept[r.failed], states };
+}
+
 function headersOf(plan: Plan, checks: readonly Check[], states: readonly CheckState[], n: number): [string, string][] {
   const out: [string, string][] = [];
   for (const [indexes, suffix] of [[plan.requests, 'requests'], [plan.tokens, 'tokens']] as const) {

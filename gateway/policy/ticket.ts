@@ -97,7 +97,8 @@ export class Ticket {
       policy.env.metrics.refused(refusal.reason, refusal.scope);
       return refusal;
     }
-    this.budgets = checks;
+    // budgets left out of a fail-open admission (no ledger) hold nothing to settle
+    this.budgets = ran.kept ? ran.kept.map((i) => checks[i]) : checks;
     this.budgetStore = ran.store;
     return undefined;
   }
