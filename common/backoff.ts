@@ -33,7 +33,7 @@ export const randomization = (r: number): Backoff['spread'] => [1 - r, 1 + r];
 export function backoffDelay(b: Backoff, retry: number, random: () => number = Math.random, retryAfterMs = 0): number {
   const grown = b.initialMs * b.multiplier ** retry;
   // Past 2^1024 the power is Infinity (and 0 · Infinity is NaN): the cap, or 0 for no delay at all.
-  const d = b.initialMs <= 0 ? 0 : grown < b.maxMs ? grown : b.maxMs;
+  const d = b.initialMs <= 0 ? 0 : Math.min(grown, b.maxMs);
   const [low, high] = b.spread;
   return Math.round(Math.max(0, retryAfterMs, d * (low + random() * (high - low))));
 }

@@ -5,7 +5,7 @@
  * `@opentelemetry/semantic-conventions`), and tracegate's own keys. Schema views read these
  * exact strings; change one only with a migration.
  */
-import { OpenInferenceSpanKind, SEMRESATTRS_PROJECT_NAME, SemanticConventions as S } from '@arizeai/openinference-semantic-conventions';
+import { type OpenInferenceSpanKind, SEMRESATTRS_PROJECT_NAME, SemanticConventions as S } from '@arizeai/openinference-semantic-conventions';
 import { ATTR_ERROR_TYPE, ATTR_EXCEPTION_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions';
 
 /** OpenInference span kinds (`openinference.span.kind`). */

@@ -233,9 +233,13 @@ export function renderTraceTree(trace: Trace): string {
     const status = n.status === 'Error' || n.status === 'STATUS_CODE_ERROR' ? `error${n.statusMessage ? `: ${n.statusMessage.slice(0, 60)}` : ''}` : '';
     lines.push({ label: `${guide}${n.name}${suffix}`, cells: [n.kind, n.model, tokensCell(n), n.cost ? (n.counted ? formatCost(n.cost) : `(${formatCost(n.cost)})`) : '', formatDuration(n.durationMs), status] });
     const childPrefix = depth === 0 ? '' : `${prefix}${last ? '   ' : '│  '}`;
-    n.children.forEach((c, i) => walk(c, childPrefix, i === n.children.length - 1, depth + 1));
+    n.children.forEach((c, i) => {
+      walk(c, childPrefix, i === n.children.length - 1, depth + 1);
+    });
   };
-  trace.roots.forEach((r, i) => walk(r, '', i === trace.roots.length - 1, 0));
+  trace.roots.forEach((r, i) => {
+    walk(r, '', i === trace.roots.length - 1, 0);
+  });
   const header = ['SPAN', 'KIND', 'MODEL', 'TOKENS', 'COST', 'DURATION', 'STATUS'];
   const rowsText = [header, ...lines.map((l) => [l.label, ...l.cells])];
   const widths = header.map((_, i) => Math.max(...rowsText.map((r) => [...r[i]].length)));

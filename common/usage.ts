@@ -173,5 +173,5 @@ function csvCell(v: unknown): string {
 
 /** CSV with a header line, in `columns` order (for `GET /v1/usage?format=csv`). */
 export function usageCsv(rows: UsageRow[], columns: string[]): string {
-  return [columns.join(','), ...rows.map((r) => columns.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
+  return `${[columns.join(','), ...rows.map((r) => columns.map((c) => csvCell(r[c])).join(','))].join('\n')}\n`;
 }
