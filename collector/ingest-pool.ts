@@ -172,8 +172,14 @@ export function startIngestPool(opts: IngestPoolOptions): IngestPool {
       closing = true;
       const inFlight = slots.flatMap((s) => [...s.pending.values()].map((p) => new Promise<void>((done) => {
         const { resolve, reject } = p;
-        p.resolve = (r) => (resolve(r), done());
-        p.reject = (e) => (reject(e), done());
+        p.resolve = (r) => {
+          resolve(r);
+          done();
+        };
+        p.reject = (e) => {
+          reject(e);
+          done();
+        };
       })));
       await Promise.all(inFlight);
       await Promise.all(slots.map((s) => s.worker.terminate()));

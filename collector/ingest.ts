@@ -5,10 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { encodeRows, RowWriter } from './exporters/rowbinary.js';
-import type { SpanBatch } from './model.js';
+import type { SpanBatch, SpanRecord } from './model.js';
 import { decodeTraceJson, JsonShapeError } from './otlp/json.js';
 import { KeyCache, WireError } from '../common/protobuf/reader.js';
 import { decodeTraceRequest } from './otlp/protobuf.js';
+import type { DecodeResult } from './otlp/spans.js';
 import { buildProcessor, type Processor, type ProcessorConfig, type ProcessorCounters, type ProcessorDeps } from './processors/index.js';
 
 export type OtlpEncoding = 'protobuf' | 'json';
@@ -72,7 +73,7 @@ export function buildIngest(config: ProcessorConfig, deps: ProcessorDeps = {}, o
   const writer = new RowWriter();
   return {
     run(body, encoding) {
-      let decoded;
+      let decoded: DecodeResult<SpanRecord>;
       try {
         decoded = encoding === 'protobuf' ? decodeTraceRequest(body, keys) : decodeTraceJson(JSON.parse(utf8.decode(body)));
       } catch (err) {

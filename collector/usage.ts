@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../common/store.js';
-import { parseUsageParams, queryUsage, resolveWindow, usageColumns, usageCsv, UsageParamsError } from '../common/usage.js';
+import { parseUsageParams, queryUsage, resolveWindow, usageColumns, usageCsv, UsageParamsError, type UsageParams } from '../common/usage.js';
 import { requireBearer } from './receivers/auth.js';
 
 export interface UsageRouteDeps {
@@ -18,8 +18,8 @@ export interface UsageRouteDeps {
 export function registerUsageRoute(app: FastifyInstance, deps: UsageRouteDeps): void {
   app.get('/v1/usage', { onRequest: requireBearer(deps.authToken) }, async (req, reply) => {
     const now = new Date(deps.now?.() ?? Date.now());
-    let params;
-    let window;
+    let params: UsageParams;
+    let window: { start: Date; end: Date };
     try {
       params = parseUsageParams(req.query);
       window = resolveWindow(params, now);

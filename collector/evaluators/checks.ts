@@ -81,12 +81,17 @@ export async function runCheck(spec: CodeSpec, s: Subject): Promise<CheckResult>
     case 'tool-args':
       return toolArgs(s);
     case 'regex': {
+      const { pattern } = spec;
+      // The schema requires it (schemas/evaluator.ts); without one there is nothing to check.
+      if (pattern === undefined) return { kind: 'skipped', reason: 'the regex check has no pattern' };
       // off the event loop and time-limited (regex-thread.ts): the answer may be shaped against the pattern
-      return (await regexMatches(spec.pattern!, spec.flags, out)) ? pass(`the output matches /${spec.pattern}/`) : fail(`the output does not match /${spec.pattern}/`);
+      return (await regexMatches(pattern, spec.flags, out)) ? pass(`the output matches /${pattern}/`) : fail(`the output does not match /${pattern}/`);
     }
     case 'contains': {
-      const has = spec.ignoreCase ? out.toLowerCase().includes(spec.value!.toLowerCase()) : out.includes(spec.value!);
-      return has ? pass(`the output contains "${spec.value}"`) : fail(`the output does not contain "${spec.value}"`);
+      const { value } = spec;
+      if (value === undefined) return { kind: 'skipped', reason: 'the contains check has no value' };
+      const has = spec.ignoreCase ? out.toLowerCase().includes(value.toLowerCase()) : out.includes(value);
+      return has ? pass(`the output contains "${value}"`) : fail(`the output does not contain "${value}"`);
     }
     case 'length': {
       const n = [...out].length;

@@ -22,7 +22,7 @@ function jsonObject(text: string): Record<string, unknown> | undefined {
   const fenced = /```(?:json)?\s*([\s\S]*?)```/i.exec(text)?.[1];
   const candidates = [text.trim(), fenced?.trim(), text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1)];
   for (const c of candidates) {
-    if (!c || !c.startsWith('{')) continue;
+    if (!c?.startsWith('{')) continue;
     try {
       const v = JSON.parse(c);
       if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
@@ -55,14 +55,14 @@ function passes(rubric: Rubric, score: number, label: string): boolean {
   return 'labels' in rubric.pass ? rubric.pass.labels.includes(label) : score >= rubric.pass.atLeast;
 }
 
-function fromLabel(rubric: Rubric, label: string, explanation: string): ParseResult {
-  const score = rubric.labels![label];
+/** `label` is one of `scores`' keys. */
+function fromLabel(rubric: Rubric, scores: Readonly<Record<string, number>>, label: string, explanation: string): ParseResult {
+  const score = scores[label];
   return { ok: true, verdict: { score, label, explanation, passed: passes(rubric, score, label) } };
 }
 
-function fromScore(rubric: Rubric, raw: unknown, explanation: string): ParseResult {
+function fromScore(rubric: Rubric, s: { min: number; max: number }, raw: unknown, explanation: string): ParseResult {
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
-  const s = rubric.scale!;
   if (!Number.isFinite(n)) return { ok: false, reason: 'the answer holds no number' };
   if (n < s.min || n > s.max) return { ok: false, reason: `the score ${n} is outside ${s.min}..${s.max}` };
   return { ok: true, verdict: { score: n, label: '', explanation, passed: passes(rubric, n, '') } };
@@ -72,19 +72,21 @@ export function parseVerdict(rubric: Rubric, text: string): ParseResult {
   if (!text.trim()) return { ok: false, reason: 'the judge answered nothing' };
   const obj = jsonObject(text);
   const explanation = (typeof obj?.explanation === 'string' ? obj.explanation : obj ? '' : '').slice(0, MAX_EXPLANATION);
-  if (rubric.scale) {
-    if (obj) return fromScore(rubric, obj.score ?? obj.rating ?? obj.label, explanation);
+  const { scale } = rubric;
+  if (scale) {
+    if (obj) return fromScore(rubric, scale, obj.score ?? obj.rating ?? obj.label, explanation);
     const m = /^\s*(-?\d+(?:\.\d+)?)\b/.exec(text);
-    return fromScore(rubric, m ? Number(m[1]) : undefined, '');
+    return fromScore(rubric, scale, m ? Number(m[1]) : undefined, '');
   }
-  const labels = Object.keys(rubric.labels ?? {});
+  const scores = rubric.labels ?? {};
+  const labels = Object.keys(scores);
   if (obj) {
     const raw = obj.label ?? obj.classification ?? obj.answer;
     const label = typeof raw === 'string' ? findLabel(raw, labels) : undefined;
     if (!label) return { ok: false, reason: `the answer's label is not one of ${labels.join(', ')}` };
-    return fromLabel(rubric, label, explanation);
+    return fromLabel(rubric, scores, label, explanation);
   }
   const label = findLabel(text, labels);
   if (!label) return { ok: false, reason: `the answer names none (or several) of ${labels.join(', ')}` };
-  return fromLabel(rubric, label, '');
+  return fromLabel(rubric, scores, label, '');
 }

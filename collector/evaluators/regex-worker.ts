@@ -8,20 +8,23 @@ import { parentPort } from 'node:worker_threads';
 
 const compiled = new Map<string, RegExp>();
 
-parentPort?.on('message', (m: { pattern: string; flags: string; text: string }) => {
-  try {
-    const key = `${m.flags}/${m.pattern}`;
-    let re = compiled.get(key);
-    if (!re) {
-      if (compiled.size >= 64) compiled.clear();
-      re = new RegExp(m.pattern, m.flags);
-      compiled.set(key, re);
+const port = parentPort;
+if (port) {
+  port.on('message', (m: { pattern: string; flags: string; text: string }) => {
+    try {
+      const key = `${m.flags}/${m.pattern}`;
+      let re = compiled.get(key);
+      if (!re) {
+        if (compiled.size >= 64) compiled.clear();
+        re = new RegExp(m.pattern, m.flags);
+        compiled.set(key, re);
+      }
+      re.lastIndex = 0;
+      port.postMessage({ matched: re.test(m.text) });
+    } catch (err) {
+      port.postMessage({ error: (err as Error).message });
     }
-    re.lastIndex = 0;
-    parentPort!.postMessage({ matched: re.test(m.text) });
-  } catch (err) {
-    parentPort!.postMessage({ error: (err as Error).message });
-  }
-});
-// the caller's time limit starts once the thread can match (starting it, from the sources, takes longer)
-parentPort?.postMessage({ ready: true });
+  });
+  // the caller's time limit starts once the thread can match (starting it, from the sources, takes longer)
+  port.postMessage({ ready: true });
+}

@@ -61,7 +61,11 @@ function indexed<T>(attrs: Attributes, re: RegExp, make: (m: RegExpExecArray, va
 
 function conversation(attrs: Attributes): string {
   const msgs = new Map<number, { role: string; content: string[] }>();
-  const at = (i: number) => msgs.get(i) ?? (msgs.set(i, { role: '', content: [] }), msgs.get(i)!);
+  const at = (i: number) => {
+    let m = msgs.get(i);
+    if (!m) msgs.set(i, (m = { role: '', content: [] }));
+    return m;
+  };
   for (const [k, v] of Object.entries(attrs)) {
     let m = MESSAGE.exec(k);
     if (m) {

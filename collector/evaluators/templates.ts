@@ -99,7 +99,9 @@ const BUILT_IN: Record<Exclude<JudgeTemplate, 'custom'>, Rubric> = {
 export function rubricOf(spec: LlmJudgeSpec): Rubric {
   if (spec.template !== 'custom') return { ...BUILT_IN[spec.template], ...(spec.pass ? { pass: spec.pass } : {}) };
   const pass = spec.pass ?? (spec.scale ? { atLeast: (spec.scale.min + spec.scale.max) / 2 } : { labels: Object.entries(spec.labels ?? {}).filter(([, s]) => s > 0).map(([l]) => l) });
-  return { prompt: spec.prompt!, labels: spec.labels, scale: spec.scale, pass };
+  // The schema requires a custom template's prompt (schemas/evaluator.ts).
+  if (spec.prompt === undefined) throw new Error('a custom llm-judge template needs a prompt');
+  return { prompt: spec.prompt, labels: spec.labels, scale: spec.scale, pass };
 }
 
 /** What a template needs that a span may lack (no reference, no documents): the evaluation is skipped, not guessed. */

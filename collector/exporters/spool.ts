@@ -67,6 +67,8 @@ const DIGEST_BYTES = 16;
 const RECORD = 16 + DIGEST_BYTES;
 
 const SEALED = /^(\d{16}-[0-9a-f]{8})\.(\d+)\.rb$/;
+/** A sealed batch found at start: its file name, token and rows (both in the name), and its commit log. */
+type Recovered = { name: string; token: string; rows: number; log: Buffer[] };
 const OPEN = /^(\d{16}-[0-9a-f]{8})\.open$/;
 const LOG = /^(\d{16}-[0-9a-f]{8})\.log$/;
 
@@ -250,7 +252,7 @@ export class Spool {
    */
   private recover(): void {
     const names = readdirSync(this.opts.dir).sort();
-    const batches: Array<{ name: string; log: Buffer[] }> = [];
+    const batches: Recovered[] = [];
     for (const name of names) {
       const open = OPEN.exec(name);
       if (open) {
@@ -258,18 +260,17 @@ export class Spool {
         if (recovered) batches.push(recovered);
       } else {
         const sealed = SEALED.exec(name);
-        if (sealed) batches.push({ name, log: this.readLog(sealed[1]) });
+        if (sealed) batches.push({ name, token: sealed[1], rows: Number(sealed[2]), log: this.readLog(sealed[1]) });
       }
     }
     batches.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-    for (const { name, log } of batches) {
-      const m = SEALED.exec(name)!;
+    for (const { name, token, rows, log } of batches) {
       const path = join(this.opts.dir, name);
-      const seg = { token: m[1], path, rows: Number(m[2]), bytes: statSync(path).size };
+      const seg = { token, path, rows, bytes: statSync(path).size };
       this.ready.push(seg);
       this.bytes += seg.bytes;
       this.rows += seg.rows;
-      this.seq = Math.max(this.seq, Number(m[1].slice(0, 16)));
+      this.seq = Math.max(this.seq, Number(token.slice(0, 16)));
       for (const record of log) this.rememberDigest(record);
     }
     // A log whose batch is gone: the process stopped between deleting the batch and its log.
@@ -281,7 +282,7 @@ export class Spool {
   }
 
   /** Cuts an open segment to its last commit and seals it: its sealed name and log, or nothing. */
-  private recoverOpen(base: string): { name: string; log: Buffer[] } | undefined {
+  private recoverOpen(base: string): Recovered | undefined {
     const openPath = join(this.opts.dir, `${base}.open`);
     const log = this.readLog(base);
     const last = log.at(-1);
@@ -298,7 +299,7 @@ export class Spool {
     closeSync(fd);
     const name = `${base}.${rows}.rb`;
     renameSync(openPath, join(this.opts.dir, name));
-    return { name, log };
+    return { name, token: base, rows, log };
   }
 
   /** A segment's whole commit records (a torn last one is not a commit). */

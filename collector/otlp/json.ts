@@ -60,7 +60,7 @@ function enumValue(v: unknown, names: readonly string[], prefix: string): number
   if (typeof v === 'number') return v;
   if (typeof v === 'string') {
     const i = names.findIndex((n) => `${prefix}${n.toUpperCase()}` === v);
-    return i >= 0 ? i : 0;
+    return Math.max(i, 0);
   }
   return 0;
 }
@@ -115,7 +115,7 @@ export function decodeTraceJson(body: unknown): DecodeResult<SpanRecord> {
     } catch (err) {
       if (!(err instanceof ValueDepthError)) throw err;
       // Every span of the resource carries its attributes: all of them are refused, the other resources kept.
-      for (const { spans, where } of scopes) spans.forEach((_, i) => out.rejected.add(`${where}.spans[${i}]`, `resource: ${err.message}`));
+      for (const { spans, where } of scopes) for (let i = 0; i < spans.length; i++) out.rejected.add(`${where}.spans[${i}]`, `resource: ${err.message}`);
       return;
     }
     const serviceName = resourceAttributes['service.name'] ?? '';

@@ -55,7 +55,10 @@ function readResourceSpans(r: Reader, end: number, index: number, keys: KeyCache
     else r.skip(tag & 7);
   }
   r.pos = end;
-  if (deep) return rejectResource(r.buf, scopes, index, deep.message, out);
+  if (deep) {
+    rejectResource(r.buf, scopes, index, deep.message, out);
+    return;
+  }
   const serviceName = resourceAttributes['service.name'] ?? '';
   for (let i = 0; i < scopes.length; i++) {
     const [s, e] = scopes[i];

@@ -40,7 +40,7 @@ function readOutput(a: Attributes): Output {
       o.toolCalls++;
       if (!isJson(a[key], true)) o.badArguments.push(key.slice(0, -ARGS_SUFFIX.length));
     } else if (key.endsWith('.tool_call.function.name')) {
-      if (a[key.slice(0, -'function.name'.length) + 'function.arguments'] === undefined) o.toolCalls++;
+      if (a[`${key.slice(0, -'function.name'.length)}function.arguments`] === undefined) o.toolCalls++;
     } else if (key.endsWith(CONTENT_SUFFIX) || key.endsWith(TEXT_SUFFIX)) o.text += a[key];
   }
   if (!o.recorded && a[OI.OUTPUT_VALUE] !== undefined && a[OI.OUTPUT_MIME_TYPE] !== 'application/json') {

@@ -4,7 +4,7 @@
  */
 import { collectorErrors, CollectorError } from '../errors.js';
 import type { OtlpEncoding } from '../ingest.js';
-import type { Pipeline } from '../pipeline.js';
+import type { AcceptOutcome, Pipeline } from '../pipeline.js';
 import type { CollectorMetrics } from '../telemetry/metrics.js';
 import type { FastifyBaseLogger } from 'fastify';
 
@@ -31,7 +31,7 @@ export function exportHandler(deps: ExportHandlerDeps): ExportHandler {
   const { metrics } = deps;
   return async (body, encoding) => {
     if (!deps.accepting()) throw collectorErrors.unavailable('the collector is shutting down; retry against another instance or later', deps.retryAfterSeconds);
-    let outcome;
+    let outcome: AcceptOutcome;
     try {
       outcome = await deps.pipeline.accept(body, encoding);
     } catch (err) {

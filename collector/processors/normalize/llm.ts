@@ -154,5 +154,7 @@ function fillTools(p: Patch, a: Attributes): void {
   if (p.has('llm.tools.0.tool.json_schema')) return;
   const defs = tryJson(a['gen_ai.tool.definitions'] ?? a['ai.prompt.tools']);
   if (!Array.isArray(defs)) return;
-  defs.forEach((d, i) => p.fill(`llm.tools.${i}.tool.json_schema`, attrString(d)));
+  defs.forEach((d, i) => {
+    p.fill(`llm.tools.${i}.tool.json_schema`, attrString(d));
+  });
 }
