@@ -162,6 +162,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     );
     const at = await collector.start().catch((err) => portInUse(err, 'collector', opts.ports.grpc, '--grpc-port / --http-port'));
     stopped.push(() => collector.shutdown());
+    const { grpc: grpcAt, http: httpAt } = at;
+    // `start` always runs both receivers: the gateway exports to the one, the CLI and SDKs use the other.
+    if (!grpcAt || !httpAt) throw new Error('the collector started without its OTLP/gRPC or OTLP/HTTP receiver');
     const sql = buildSqlInterface({
       store,
       host: opts.host,
@@ -175,7 +178,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const sqlAt = await sql.listen().catch((err) => portInUse(err, 'SQL interface', opts.ports.sql, '--sql-port'));
     stopped.push(() => sql.close());
     const config = result.config;
-    const grpcUrl = `http://${at.grpc!.host === '0.0.0.0' ? '127.0.0.1' : at.grpc!.host}:${at.grpc!.port}`;
+    const grpcUrl = `http://${grpcAt.host === '0.0.0.0' ? '127.0.0.1' : grpcAt.host}:${grpcAt.port}`;
     // Under `start` the gateway always exports to the collector started beside it.
     const spans = otlpSpanProcessor(grpcUrl, auth.collectorToken);
     stopped.push(() => spans.shutdown());
@@ -223,7 +226,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       configSource: source,
       masterKeyRef: auth.masterKey ? (auth.masterKeyRef ?? '$TRACEGATE_MASTER_KEY') : undefined,
       apiKeys: config.apiKeys.size,
-      urls: { gateway: gwUrl, otlpGrpc: grpcUrl, otlpHttp: `http://${at.http!.host}:${at.http!.port}`, sql: sqlAt.url },
+      urls: { gateway: gwUrl, otlpGrpc: grpcUrl, otlpHttp: `http://${httpAt.host}:${httpAt.port}`, sql: sqlAt.url },
       stop() {
         stopping ??= unwind();
         return stopping;

@@ -49,8 +49,9 @@ function port(raw: string | undefined, flag: string): number | undefined {
 export function collectorConfigFrom(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv) {
   const str = (k: string) => values[k] as string | undefined;
   let base: Record<string, unknown> = {};
-  if (str('config')) {
-    const doc = parseYaml(readFileSync(str('config')!, 'utf8')) as Record<string, unknown> | null;
+  const file = str('config');
+  if (file) {
+    const doc = parseYaml(readFileSync(file, 'utf8')) as Record<string, unknown> | null;
     base = ((doc?.collector as Record<string, unknown>) ?? doc ?? {}) as Record<string, unknown>;
   }
   const section = (k: string) => ({ ...((base[k] as object) ?? {}) }) as Record<string, unknown>;
@@ -103,7 +104,7 @@ export async function runCollector(args: string[]): Promise<number> {
   const config = collectorConfigFrom(values, process.env);
   const evaluatorsAt = evaluatorFlags(values);
   const initial = evaluatorsAt ? await loadConfigFile(evaluatorsAt.file) : undefined;
-  if (initial && !initial.ok) throw new UsageError(`${evaluatorsAt!.file} has problems:\n${initial.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+  if (evaluatorsAt && initial && !initial.ok) throw new UsageError(`${evaluatorsAt.file} has problems:\n${initial.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
   const target = resolveStoreTarget(storeFlags(values));
   const store = await openStore(target);
   const level = (values['log-level'] as string | undefined) ?? process.env.LOG_LEVEL ?? 'info';
@@ -111,6 +112,7 @@ export async function runCollector(args: string[]): Promise<number> {
   try {
     await migrate(store.client, { ...DEFAULT_SCHEMA_SETTINGS, database: target.database });
     let worker: EvaluatorWorker | undefined;
+    let evaluatorsLine = '';
     const collector = buildCollector(config, { store, logLevel: level, extraMetrics: () => worker?.metricsText() ?? '' });
     const at = await collector.start();
     stops.push(() => collector.shutdown());
@@ -128,6 +130,7 @@ export async function runCollector(args: string[]): Promise<number> {
       w.update(initial.config.evaluators, initial.config.evaluatorKeys);
       w.start();
       worker = w;
+      evaluatorsLine = `  evaluators ${initial.config.evaluators.size} from ${evaluatorsAt.file}, judges via ${evaluatorsAt.gatewayUrl}\n`;
       stops.unshift(() => w.stop());
       const watcher = watchConfigFile(evaluatorsAt.file, {
         onResult: (r) => {
@@ -142,7 +145,7 @@ export async function runCollector(args: string[]): Promise<number> {
       `tracegate collector: ${describeStore(target)}\n` +
         (at.grpc ? `  OTLP/gRPC  ${at.grpc.host}:${at.grpc.port}\n` : '') +
         (at.http ? `  OTLP/HTTP  http://${at.http.host}:${at.http.port}/v1/traces (also /v1/feedback, /healthz, /readyz, /metrics)\n` : '') +
-        (worker ? `  evaluators ${initial!.ok ? initial!.config.evaluators.size : 0} from ${evaluatorsAt!.file}, judges via ${evaluatorsAt!.gatewayUrl}\n` : ''),
+        evaluatorsLine,
     );
     await new Promise<void>((resolve) => {
       const stop = () => resolve();

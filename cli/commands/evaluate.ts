@@ -33,7 +33,10 @@ export function describeEvaluator(e: EvaluatorConfig): string {
   const s = e.spec;
   const how = s.type === 'llm-judge' ? `llm-judge ${s.template} via ${s.judge.model}` : `code ${s.check}`;
   const t = s.target;
-  const filters = (['services', 'routes', 'models', 'teams', 'keys'] as const).flatMap((f) => (t[f]?.length ? [`${f} ${t[f]!.join(',')}`] : []));
+  const filters = (['services', 'routes', 'models', 'teams', 'keys'] as const).flatMap((f) => {
+    const values = t[f];
+    return values?.length ? [`${f} ${values.join(',')}`] : [];
+  });
   if (t.metadata) filters.push(`metadata ${Object.entries(t.metadata).map(([k, v]) => `${k}=${v}`).join(',')}`);
   if (t.tags?.length) filters.push(`tags ${t.tags.join(',')}`);
   const budget = s.budget ? `, budget $${s.budget.dailyUsd}/day` : '';
@@ -110,7 +113,7 @@ async function rerun(values: Record<string, string | boolean | undefined>): Prom
     await worker.stop();
     const rows = [...summary.byEvaluator].map(([evaluator, t]) => ({
       evaluator,
-      version: cfg.config.evaluators.get(evaluator)!.version,
+      version: cfg.config.evaluators.get(evaluator)?.version,
       scored: t.ok,
       errors: t.error,
       skipped: t.skipped,

@@ -1,4 +1,4 @@
-import { parseUsageParams, queryUsage, resolveWindow, usageColumns, usageCsv, UsageParamsError } from '../../common/usage.js';
+import { parseUsageParams, queryUsage, resolveWindow, usageColumns, usageCsv, UsageParamsError, type UsageParams } from '../../common/usage.js';
 import { parse, UsageError } from '../args.js';
 import { printRows } from '../output.js';
 import { openReader, READER_OPTIONS, readerFlags } from '../reader.js';
@@ -33,7 +33,7 @@ export async function runUsage(args: string[]): Promise<number> {
     return 0;
   }
   const { data: _d, 'clickhouse-url': _c, database: _db, 'sql-url': _s, help: _h, ...input } = values;
-  let params;
+  let params: UsageParams;
   try {
     params = parseUsageParams(input);
     resolveWindow(params);
