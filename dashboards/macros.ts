@@ -60,7 +60,7 @@ export function applyConditionalAll(sql: string, variables: Record<string, Varia
   let at = sql.lastIndexOf(macro);
   while (at !== -1) {
     const call = callArgs(sql, at + macro.length - 1);
-    if (!call || call.args.length !== 2) throw new MacroError(`$__conditionalAll needs 2 arguments at: ${sql.slice(at, at + 60)}`);
+    if (call?.args.length !== 2) throw new MacroError(`$__conditionalAll needs 2 arguments at: ${sql.slice(at, at + 60)}`);
     const [cond, ref] = call.args;
     const name = ref.trim().replace(/^\$/, '');
     const v = variables[name];

@@ -25,7 +25,8 @@ function query(rawSql: string, format: FormatCode, refId = 'A'): ClickHouseQuery
 /** Strips the common indentation of a template literal so the JSON reads like the source. */
 export function dedent(sql: string): string {
   const lines = sql.replace(/^\n/, '').replace(/\s+$/, '').split('\n');
-  const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => /^ */.exec(l)![0].length));
+  // Leading spaces of the lines with text (each has a character past its spaces).
+  const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => l.search(/[^ ]/)));
   return lines.map((l) => l.slice(indent)).join('\n');
 }
 

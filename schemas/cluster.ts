@@ -49,7 +49,7 @@ function renderTable(statement: string, match: RegExpExecArray, cluster: string,
 }
 
 function renderMaterializedView(statement: string, match: RegExpExecArray, cluster: string): string[] {
-  let out = `CREATE MATERIALIZED VIEW ${match[1] ?? ''}${match[2]} ON CLUSTER ${cluster}` + statement.slice(match[0].length);
+  let out = `CREATE MATERIALIZED VIEW ${match[1] ?? ''}${match[2]} ON CLUSTER ${cluster}${statement.slice(match[0].length)}`;
   out = out.replace(/\bTO\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/i, 'TO $1.$2_local');
   return [toLocalReads(out)];
 }

@@ -138,7 +138,8 @@ export const evaluatorSpec = z
       if (s.template === 'custom') {
         if (!s.prompt) ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'a custom template needs its prompt' });
         if (!s.labels === !s.scale) ctx.addIssue({ code: 'custom', path: ['labels'], message: 'a custom template needs either labels or scale' });
-        if (s.prompt && !PROMPT_VARIABLES.some((v) => s.prompt!.includes(`{{${v}}}`))) {
+        const { prompt } = s;
+        if (prompt && !PROMPT_VARIABLES.some((v) => prompt.includes(`{{${v}}}`))) {
           ctx.addIssue({ code: 'custom', path: ['prompt'], message: `the prompt uses none of ${PROMPT_VARIABLES.map((v) => `{{${v}}}`).join(', ')}` });
         }
         for (const m of s.prompt?.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g) ?? []) {

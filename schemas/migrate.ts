@@ -69,6 +69,7 @@ export function splitStatements(sql: string): string[] {
 export function renderTemplate(template: string, s: SchemaSettings): string {
   const ttl = (days: number, expr: string) => (days > 0 ? `TTL ${expr} + toIntervalDay(${Math.floor(days)})` : '');
   return template
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the migrations' own placeholder, not a template literal
     .replaceAll('${db}', s.database)
     .replace(/\$\{raw_ttl\(([^)]*\))\)\}/g, (_, expr: string) => ttl(s.rawTtlDays, expr))
     .replace(/\$\{rollup_ttl\(([^)]*\))\)\}/g, (_, expr: string) => ttl(s.rollupTtlDays, expr));
@@ -77,7 +78,8 @@ export function renderTemplate(template: string, s: SchemaSettings): string {
 /** The statements of one migration as they will run, for a single node or a cluster. */
 export function renderMigration(m: Migration, s: SchemaSettings): string[] {
   const statements = splitStatements(renderTemplate(m.template, s));
-  return s.cluster ? statements.flatMap((st) => renderClusterDdl(st, s.cluster!, s.database)) : statements;
+  const { cluster } = s;
+  return cluster ? statements.flatMap((st) => renderClusterDdl(st, cluster, s.database)) : statements;
 }
 
 export interface MigrateResult {

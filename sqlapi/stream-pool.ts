@@ -109,7 +109,10 @@ function release(t: Threads, slot: Slot): void {
   slot.freed = undefined;
   freed?.();
   const next = t.waiting.shift();
-  if (next) return next(slot);
+  if (next) {
+    next(slot);
+    return;
+  }
   slot.busy = false;
   slot.worker.unref();
 }
@@ -175,7 +178,8 @@ export function streamPool(dataDir: string, size: number, window = STREAM_WINDOW
           if (signal.aborted) throw ChError.of('QUERY_WAS_CANCELLED', 'the client went away; the query was cancelled');
           await new Promise<void>((resolve) => (wake = resolve));
         }
-        const m = inbox.shift()!;
+        const m = inbox.shift();
+        if (m === undefined) continue;
         if (m.kind === 'chunk') {
           seen.rows += m.rows;
           seen.bytes += m.bytes.byteLength;

@@ -16,6 +16,7 @@ const RUNS_WHERE = where(
   'agent_spans > 0',
   inVar('service_name', 'service'),
   inVar('agent_name', 'agent'),
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a Grafana variable with its format, not a template literal
   '$__conditionalAll(hasAny(models, [${model:singlequote}]), $model)',
   matchingCalls('trace_id', 'trace_id', ['service', 'model']),
 );

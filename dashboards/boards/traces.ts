@@ -83,6 +83,7 @@ const TRACE_BUILDER = {
     otelVersion: 'latest',
     traceDurationUnit: 'nanoseconds',
     isTraceIdMode: true,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Grafana variable, not a template literal
     traceId: '${trace_id}',
     hasTraceTimestampTable: true,
     traceTimestampTableSuffix: '_trace_id_ts',
