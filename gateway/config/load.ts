@@ -13,7 +13,7 @@ import { compileBackend } from './backend.js';
 import { compileMcp } from './mcp.js';
 import { compilePolicy } from './policy.js';
 import { apiKeySpec, backendSpec, envelopeSchema, gatewaySpec, mcpServerSpec, routeSpec, teamSpec, type ApiKeySpec, type BackendSpec, type GatewaySpec, type Kind, type McpServerSpec, type RouteSpec, type TeamSpec } from './schema.js';
-import { resolveCredential, resolveSecret, type SecretSources } from './secrets.js';
+import { resolveSecret, type SecretSources } from './secrets.js';
 import { evaluatorSpec, evaluatorVersion, type EvaluatorConfig, type EvaluatorSpec } from '../../schemas/evaluator.js';
 
 export interface LoadOptions {
@@ -127,7 +127,7 @@ function compileRoute(d: Extract<Parsed, { kind: 'Route' }>, gw: GatewaySpec, ba
 /** Cross-document checks and compilation, once every document passed its own schema. */
 function compile(docs: Parsed[], invalid: Set<string>, secrets: SecretSources, problems: ConfigProblem[], source?: string): GatewayConfig {
   const gateways = docs.filter((d) => d.kind === 'Gateway');
-  gateways.slice(1).forEach((d) => problems.push(d.at(['kind'], 'only one Gateway document is allowed')));
+  for (const d of gateways.slice(1)) problems.push(d.at(['kind'], 'only one Gateway document is allowed'));
   const gw = gateways[0]?.spec ?? gatewaySpec.parse({});
   const seen = new Set<string>();
   for (const d of docs) {

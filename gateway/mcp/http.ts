@@ -48,7 +48,7 @@ export function contextOf(parts: McpParts, req: FastifyRequest, transport: McpCo
   return { config: parts.live(), identity: req.identity, authOpen: !parts.auth.enabled, headers: req.headers, transport, session, signal, notify };
 }
 
-async function post(parts: McpParts, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> {
+async function post(parts: McpParts, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
   const config = parts.live();
   const mcp = config.gateway.mcp;
   if (Buffer.byteLength(req.rawBody ?? '') > mcp.maxMessageBytes) return sendRpcError(reply, new RpcError(RPC.TOO_LARGE, `the message is larger than ${mcp.maxMessageBytes} bytes (gateway.mcp.maxMessageBytes)`, undefined, 413));
@@ -72,7 +72,11 @@ async function post(parts: McpParts, req: FastifyRequest, reply: FastifyReply): 
       if (!reply.raw.destroyed) reply.raw.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
     };
     let notified = false;
-    const handled = await parts.router.request(lone.msg, contextOf(parts, req, 'streamable-http', signal, (m) => ((notified = true), write(m)), session));
+    const notify = (m: JsonRpcMessage) => {
+      notified = true;
+      write(m);
+    };
+    const handled = await parts.router.request(lone.msg, contextOf(parts, req, 'streamable-http', signal, notify, session));
     if (notified) await settle();
     if (handled.response) write(handled.response);
     reply.raw.end();

@@ -86,7 +86,10 @@ export class LegacySse {
     // Answered at once; the answers go down the stream as they are ready.
     void reply.code(202).send('Accepted');
     let notified = false;
-    const notify = (m: JsonRpcMessage) => ((notified = true), this.write(c, m));
+    const notify = (m: JsonRpcMessage) => {
+      notified = true;
+      this.write(c, m);
+    };
     const ctx = { ...contextOf(this.parts, req, 'sse', c.signal, notify, c.session), headers: { ...req.headers, [config.gateway.headers.session]: req.headers[config.gateway.headers.session] ?? c.header } };
     const { responses, handled } = await answerAll(this.parts.router, body, ctx);
     if (notified) await settle();

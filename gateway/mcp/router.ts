@@ -23,7 +23,7 @@ import { offsetOf, page, templateMatcher, type ListKind } from './catalog.js';
 import { errorResponse, RPC, RpcError, type JsonRpcId, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.js';
 import type { McpMetrics, Outcome } from './metrics.js';
 import { initialize } from './initialize.js';
-import { Servers, type Reach } from './servers.js';
+import type { Servers, Reach } from './servers.js';
 import { newSessionId, type McpSession } from './session.js';
 
 export interface McpContext {

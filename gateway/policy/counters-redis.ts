@@ -230,7 +230,10 @@ function admitWords(a: Admission): string {
   for (const c of a.checks) {
     if (c.kind === 'window') words += ` w ${c.key} ${c.limit} ${c.amount} ${c.windowMs}`;
     else if (c.kind === 'lease') words += ` l ${c.key} ${c.limit} 1 0`;
-    else (words += ` b ${c.key} ${c.limit} ${c.amount} ${c.keepMs}`), (needsLedger = '1');
+    else {
+      words += ` b ${c.key} ${c.limit} ${c.amount} ${c.keepMs}`;
+      needsLedger = '1';
+    }
   }
   return `A ${a.id} ${a.ttlMs} ${needsLedger} ${a.checks.length}${words}`;
 }
@@ -309,7 +312,10 @@ export class RedisCounters implements CounterStore {
     if (status === 'reconnecting' || status === 'close' || status === 'end') return Promise.reject(new StoreUnavailable(`redis ${op} failed: not connected (${status})`, op));
     return new Promise((resolve, reject) => {
       this.queue.push({ op, words, resolve, reject });
-      if (!this.flushing) (this.flushing = true), setImmediate(() => this.flush());
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => this.flush());
+      }
     });
   }
 
@@ -336,8 +342,14 @@ export class RedisCounters implements CounterStore {
     const keys: string[] = [];
     const argv: (string | number)[] = [ttlMs];
     for (const r of ids) {
-      for (const k of r.leases) keys.push(this.key(k)), argv.push('l', r.id);
-      for (const k of r.budgets) keys.push(this.key(k)), argv.push('b', r.id);
+      for (const k of r.leases) {
+        keys.push(this.key(k));
+        argv.push('l', r.id);
+      }
+      for (const k of r.budgets) {
+        keys.push(this.key(k));
+        argv.push('b', r.id);
+      }
     }
     if (keys.length === 0) return;
     await this.call('renew', () => this.client.tgRenew(keys.length, ...keys, ...argv));

@@ -49,8 +49,10 @@ export class OutageJournal {
     for (const b of s.budgets) {
       if (b.spent <= 0) continue;
       const e = this.budgets.get(b.key);
-      if (e) (e.spent += b.spent), (e.keepMs = b.keepMs);
-      else this.budgets.set(b.key, { spent: b.spent, keepMs: b.keepMs });
+      if (e) {
+        e.spent += b.spent;
+        e.keepMs = b.keepMs;
+      } else this.budgets.set(b.key, { spent: b.spent, keepMs: b.keepMs });
     }
   }
 

@@ -319,7 +319,10 @@ function headersOf(plan: Plan, checks: readonly Check[], states: readonly CheckS
     for (const i of indexes) {
       if (i >= n) break;
       const remaining = checks[i].limit - states[i].used;
-      if (remaining < left) (left = remaining), (best = i);
+      if (remaining < left) {
+        left = remaining;
+        best = i;
+      }
     }
     if (best < 0) continue;
     out.push([`x-ratelimit-limit-${suffix}`, String(checks[best].limit)], [`x-ratelimit-remaining-${suffix}`, String(Math.max(0, left))], [`x-ratelimit-reset-${suffix}`, resetText(states[best].resetMs)]);

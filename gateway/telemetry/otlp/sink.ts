@@ -74,7 +74,10 @@ export class ProtoSink extends AttrSink {
   }
 
   override tok(k: AttrKey, v: string): void {
-    if (this.tag !== SPAN_ATTRIBUTES) return this.str(k, v);
+    if (this.tag !== SPAN_ATTRIBUTES) {
+      this.str(k, v);
+      return;
+    }
     if (k.lastValue === v) {
       this.w.raw(k.lastEntry as Uint8Array);
       return;

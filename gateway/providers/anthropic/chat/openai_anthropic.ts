@@ -80,7 +80,7 @@ export const chatOpenAIAnthropic: Translator = {
   },
   response(_status, bodyText, ctx): ResponseResult {
     const msg = answerObject(bodyText, ctx);
-    if (!msg || msg.type !== 'message') return { ok: false, error: badUpstreamBody('Anthropic message') };
+    if (msg?.type !== 'message') return { ok: false, error: badUpstreamBody('Anthropic message') };
     const { json, facts } = translateMessage(msg, ctx);
     return { ok: true, body: JSON.stringify(json), json, ...facts };
   },
