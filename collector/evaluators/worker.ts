@@ -59,6 +59,13 @@ interface State {
   recent: Map<string, number>;
   day: string;
   spent: number;
+  /** Judge calls started and not finished (budgeted evaluators), and what was set aside for them. */
+  reservedCalls: number;
+  reserved: number;
+  /** The dearest judge call seen (its cost, USD): what each new call sets aside; unknown before the first. */
+  maxCost?: number;
+  /** Calls waiting for room in the budget until a running one ends. */
+  budgetWaiters: Array<() => void>;
   /** When the backlog was last counted (a scan as large as a selection: not on every pass). */
   backlogAt: number;
 }
@@ -97,7 +104,7 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
     const prev = states.get(ev.name);
     // A changed version starts clean: its spans are new work.
     if (prev && prev.config.version === ev.version) return Object.assign(prev, { config: ev, key });
-    return { config: ev, key, inFlight: 0, waiting: [], recent: new Map(), day: '', spent: 0, backlogAt: -Infinity };
+    return { config: ev, key, inFlight: 0, waiting: [], recent: new Map(), day: '', spent: 0, reservedCalls: 0, reserved: 0, budgetWaiters: [], backlogAt: -Infinity };
   }
 
   async function budgetLeft(s: State): Promise<boolean> {
@@ -109,7 +116,8 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
       s.spent = await spentSince(opts.client, opts.database, s.config.name, Math.floor(t / DAY_MS) * DAY_MS);
       s.day = day;
     }
-    const left = s.spent < budget;
+    // spent, or too little left for the dearest judge call seen (see reserve)
+    const left = s.spent < budget && (s.maxCost === undefined || s.config.spec.type !== 'llm-judge' || s.spent + s.maxCost <= budget);
     metrics.budgetExhausted.set(s.config.name, left ? 0 : 1);
     return left;
   }
@@ -126,7 +134,37 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
     s.waiting.shift()?.();
   }
 
-  async function score(s: State, span: StoredSpan, docs: string[], tally: Tally): Promise<void> {
+  /**
+   * Room in the day's budget for one more judge call: what was spent, plus what running calls set
+   * aside, plus this call's share (the dearest call seen) stays within the budget. Before any call
+   * has a cost, one call runs at a time. Waits while running calls may free room; false when none
+   * runs and there is no room (the budget is spent, to less than one call). So the budget is
+   * overshot only by a call dearer than every earlier one, not by one call per concurrency slot.
+   */
+  async function reserve(s: State, budget: number): Promise<number | undefined> {
+    for (;;) {
+      if (halted) return undefined;
+      const share = s.maxCost ?? 0;
+      const room = s.maxCost === undefined ? s.reservedCalls === 0 && s.spent < budget : s.spent + s.reserved + share <= budget && s.spent < budget;
+      if (room) {
+        s.reservedCalls++;
+        s.reserved += share;
+        return share;
+      }
+      if (s.reservedCalls === 0) return undefined;
+      await new Promise<void>((r) => s.budgetWaiters.push(r));
+    }
+  }
+
+  function unreserve(s: State, share: number, cost: number): void {
+    s.reservedCalls--;
+    s.reserved -= share;
+    if (cost > 0) s.maxCost = Math.max(s.maxCost ?? 0, cost);
+    for (const wake of s.budgetWaiters.splice(0)) wake();
+  }
+
+  /** Scores one span and writes the result; resolves to the judge's cost (USD). */
+  async function score(s: State, span: StoredSpan, docs: string[], tally: Tally): Promise<number> {
     const name = s.config.name;
     const budget = s.config.spec.budget?.dailyUsd;
     let tries = 0;
@@ -149,6 +187,7 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
     s.recent.set(span.spanId, now() + RECENT_MS);
     if (record.judge) judgeTraces.set(record.judge.traceId, now() + RECENT_MS);
     opts.sink.write(record);
+    return cost;
   }
 
   async function passOne(s: State, w: Window, sel: Selection, summary: PassSummary): Promise<void> {
@@ -170,18 +209,30 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
     const needsDocs = s.config.spec.type === 'llm-judge' && s.config.spec.template === 'hallucination' && s.config.spec.target.kind === 'LLM';
     const docs = needsDocs ? await traceDocuments(opts.client, opts.database, [...new Set(spans.map((x) => x.traceId))]) : new Map<string, string[]>();
     const jobs: Promise<void>[] = [];
+    const budget = s.config.spec.budget?.dailyUsd;
+    const judged = s.config.spec.type === 'llm-judge' && budget !== undefined;
     for (const span of spans) {
-      const budget = s.config.spec.budget?.dailyUsd;
       await slot(s);
-      if (halted || (budget !== undefined && s.spent >= budget)) {
+      const share = judged && !halted ? await reserve(s, budget) : 0;
+      if (halted || share === undefined) {
         release(s);
-        if (budget !== undefined && s.spent >= budget) {
+        if (!halted) {
           tally.budgetExhausted = true;
           metrics.budgetExhausted.set(name, 1);
         }
         break;
       }
-      const job = score(s, span, docs.get(span.traceId) ?? [], tally).finally(() => release(s));
+      const job = score(s, span, docs.get(span.traceId) ?? [], tally)
+        .then(
+          (cost) => {
+            if (judged) unreserve(s, share, cost);
+          },
+          (err: unknown) => {
+            if (judged) unreserve(s, share, 0);
+            throw err;
+          },
+        )
+        .finally(() => release(s));
       running.add(job);
       void job.finally(() => running.delete(job));
       jobs.push(job);

@@ -15,6 +15,7 @@ import { exporterResultSink, otlpResultSink } from '../../../collector/evaluator
 import { sampled } from '../../../collector/evaluators/select.js';
 import { buildEvaluatorWorker, type EvaluatorWorker } from '../../../collector/evaluators/worker.js';
 import type { GatewayConfig } from '../../../gateway/config/model.js';
+import type { EvaluatorConfig } from '../../../schemas/evaluator.js';
 import { generateKey, hashKey } from '../../../gateway/policy/keys.js';
 import { buildGateway, type Gateway } from '../../../gateway/server.js';
 import { startCollector, tempStore, type RunningCollector } from '../helpers.js';
@@ -214,6 +215,25 @@ describe('an llm-judge evaluator through the gateway', () => {
       `SELECT count() AS n FROM ${db()}.agent_runs WHERE trace_id IN (SELECT judge_trace_id FROM ${db()}.evaluator_runs) AND llm_calls > 0`,
     );
     expect(Number(judged[0].n)).toBe(0);
+  });
+
+  it('a daily budget is not overshot by judge calls running side by side', async () => {
+    // the dearest relevance judge call so far; a budget of two and a half of them, four calls at a time
+    const [c] = await store.rows<{ max: number }>(`SELECT max(cost_total) AS max FROM ${db()}.evaluator_runs WHERE evaluator = 'relevance' AND status = 'ok'`);
+    expect(c.max).toBeGreaterThan(0);
+    const budget = 2.5 * c.max;
+    const base = cfg.evaluators.get('relevance')!;
+    const capped = { ...base, name: 'capped', spec: { ...base.spec, concurrency: 4, budget: { dailyUsd: budget } } } as EvaluatorConfig;
+    const w = newWorker();
+    w.update(new Map([['capped', capped]]), new Map([['capped', KEYS.evaluator]]));
+    const summary = await w.runUntilDone({ since: Date.now() - 3_600_000, storedBefore: Date.now() + 1000 }, { retryErrors: false });
+    await w.stop();
+    const t = summary.byEvaluator.get('capped')!;
+    expect(t.costUsd).toBeGreaterThan(0);
+    expect(t.costUsd).toBeLessThanOrEqual(budget);
+    expect(t.ok).toBeGreaterThanOrEqual(2);
+    expect(t.ok).toBeLessThan(QUESTIONS.length + 1);
+    expect(t.budgetExhausted).toBe(true);
   });
 
   it('a re-run over the same window writes nothing new for the same version', async () => {
