@@ -253,6 +253,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     auth.setKeys(keyIndexFor(config));
     breakers.sync(config.backends.values());
     upstreams.sync(config.backends.values());
+    mcp.sync(config);
     live = stateFor(config);
     agents.configure(agentOptions(config));
     metrics.setNamedModels(live.router.models().map((m) => m.id));

@@ -18,7 +18,22 @@ export interface McpServerDoc {
 export interface CompiledMcp {
   mcpServers: Map<string, McpServerConfig>;
   mcpKeys: Map<string, string>;
+  mcpEnv: Map<string, Record<string, string>>;
   mcpSessionKey?: string;
+}
+
+/** A stdio server's environment, its secret refs resolved (a missing one is a problem at its path). */
+function stdioEnv(d: McpServerDoc, secrets: SecretSources, problems: ConfigProblem[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(d.spec.env ?? {})) {
+    if (typeof v === 'string') out[k] = v;
+    else {
+      const r = resolveSecret(v, secrets);
+      if (r.ok) out[k] = r.value;
+      else if (!(v.optional && r.missing)) problems.push(d.at(['spec', 'env', k], r.message));
+    }
+  }
+  return out;
 }
 
 /** Shortest session key accepted: it is hashed to the AES-256 key, so any length works, but a short one can be guessed. */
@@ -27,6 +42,7 @@ export const MIN_SESSION_KEY_CHARS = 32;
 export function compileMcp(docs: McpServerDoc[], gw: GatewaySpec, secrets: SecretSources, problems: ConfigProblem[]): CompiledMcp {
   const mcpServers = new Map<string, McpServerConfig>();
   const mcpKeys = new Map<string, string>();
+  const mcpEnv = new Map<string, Record<string, string>>();
   const prefixes = new Map<string, string>();
   for (const d of docs) {
     if (mcpServers.has(d.name)) continue;
@@ -36,9 +52,12 @@ export function compileMcp(docs: McpServerDoc[], gw: GatewaySpec, secrets: Secre
     const other = prefixes.get(prefix);
     if (other !== undefined) problems.push(d.at(['spec', 'toolPrefix'], `McpServer/${other} already lists its tools under the prefix "${prefix}": give one of them another toolPrefix`));
     prefixes.set(prefix, d.name);
+    if (s.transport === 'stdio') mcpEnv.set(d.name, stdioEnv(d, secrets, problems));
     mcpServers.set(d.name, {
       name: d.name,
-      url: s.url,
+      transport: s.transport,
+      url: s.url ?? `stdio:${s.command ?? ''}`,
+      stdio: s.transport === 'stdio' && s.command !== undefined ? { command: s.command, args: s.args ?? [], cwd: s.cwd } : undefined,
       headers: s.headers ?? {},
       authHeader: s.authHeader.toLowerCase(),
       timeoutMs: s.timeout,
@@ -48,7 +67,7 @@ export function compileMcp(docs: McpServerDoc[], gw: GatewaySpec, secrets: Secre
       disabled,
     });
   }
-  const out: CompiledMcp = { mcpServers, mcpKeys };
+  const out: CompiledMcp = { mcpServers, mcpKeys, mcpEnv };
   const key = resolveSecret(gw.mcp.sessionKey, secrets);
   if (key.ok) {
     if (key.value.length < MIN_SESSION_KEY_CHARS) problems.push({ path: 'Gateway spec.mcp.sessionKey', message: `the session key has ${key.value.length} characters; use at least ${MIN_SESSION_KEY_CHARS} (openssl rand -hex 32)` });

@@ -73,7 +73,11 @@ export interface TeamConfig {
 /** An McpServer document, compiled (its credential is in GatewayConfig.mcpKeys). */
 export interface McpServerConfig {
   readonly name: string;
+  readonly transport: 'http' | 'sse' | 'stdio';
+  /** http and sse: where it is reached; stdio: `stdio:<command>`, for spans and metrics only. */
   readonly url: string;
+  /** stdio: the process the gateway runs (its env, which may hold secrets, is in GatewayConfig.mcpEnv). */
+  readonly stdio?: { readonly command: string; readonly args: readonly string[]; readonly cwd?: string };
   readonly headers: Readonly<Record<string, string>>;
   /** Header the credential goes in (`authorization`: as `Bearer <key>`). */
   readonly authHeader: string;
@@ -108,6 +112,8 @@ export interface GatewayConfig {
   readonly mcpServers: ReadonlyMap<string, McpServerConfig>;
   /** MCP servers' credentials by McpServer name, kept apart as `keys` are. */
   readonly mcpKeys: ReadonlyMap<string, string>;
+  /** stdio MCP servers' environments (secrets resolved) by McpServer name, kept apart as `keys` are. */
+  readonly mcpEnv?: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** The key sealing Mcp-Session-Ids (gateway.mcp.sessionKey), when one is configured. */
   readonly mcpSessionKey?: string;
   /** Where it was read from, for logs. */

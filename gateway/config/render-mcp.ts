@@ -24,7 +24,13 @@ function backendRef(s: McpServerConfig): Obj {
 
 /** The MCPRoute of the configuration's McpServers (none when it has none), with what it cannot express. */
 export function renderMcpRoute(config: GatewayConfig, warnings: string[]): Obj[] {
-  const servers = [...config.mcpServers.values()];
+  const all = [...config.mcpServers.values()];
+  // A stdio server is a process of the gateway itself: it has no address a route could name.
+  for (const s of all) {
+    if (s.transport === 'stdio') warnings.push(`MCPRoute ${MCP_ROUTE_NAME}: McpServer ${s.name} is a stdio process run by tracegate; it has no backendRef and is not rendered`);
+    if (s.transport === 'sse') warnings.push(`MCPRoute ${MCP_ROUTE_NAME}: McpServer ${s.name} speaks only HTTP+SSE (transport: sse); an MCPRoute backendRef does not say so`);
+  }
+  const servers = all.filter((s) => s.transport !== 'stdio');
   if (servers.length === 0) return [];
   const k8s = config.gateway.kubernetes;
   const metadata: Obj = { name: MCP_ROUTE_NAME, labels: { 'app.kubernetes.io/managed-by': 'tracegate' } };

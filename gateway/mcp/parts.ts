@@ -103,6 +103,11 @@ export class McpGateway {
     );
   }
 
+  /** A reload: the streams and processes of McpServers it removed or changed are closed. */
+  sync(config: GatewayConfig): void {
+    this.upstreams.sync(config);
+  }
+
   async close(): Promise<void> {
     this.legacy.close();
     await this.upstreams.close();

@@ -6,7 +6,7 @@
 import type { GatewayConfig, McpServerConfig } from '../config/model.js';
 import type { Identity } from '../policy/identity.js';
 import { serverAllowed } from './access.js';
-import { LIST_METHOD, ListCache, MAX_ENTRIES, MAX_PAGES, merge, type Entry, type ListKind } from './catalog.js';
+import { LIST_METHOD, type ListCache, MAX_ENTRIES, MAX_PAGES, merge, type Entry, type ListKind } from './catalog.js';
 import { RPC, RpcError, type JsonRpcMessage, type JsonRpcResponse } from './jsonrpc.js';
 import type { McpSession } from './session.js';
 import type { McpUpstreams, UpstreamAnswer } from './upstream.js';
@@ -43,6 +43,7 @@ export class Servers {
     return this.upstreams.send({
       server,
       credential: r.config.mcpKeys.get(server.name),
+      env: r.config.mcpEnv?.get(server.name),
       message,
       session: r.session.upstream[server.name],
       protocol: r.session.protocol,

@@ -1,6 +1,8 @@
 /**
- * The MCP gateway's client of one MCP server (Streamable HTTP): a message POSTed, its answer read
- * as JSON or as an SSE stream. Notifications a server sends before its answer (progress, logs)
+ * The MCP gateway's client of its MCP servers, one transport each (the McpServer's `transport`):
+ * Streamable HTTP here (a message POSTed, its answer read as JSON or as an SSE stream), HTTP+SSE
+ * in upstream-sse.ts, stdio in upstream-stdio.ts; the timeout and the errors are the same for all.
+ * Notifications a server sends before its answer (progress, logs)
  * are handed on as they come; a request a server makes of the client (sampling, elicitation,
  * roots) is answered at once with method-not-found, since the gateway does not relay them.
  *
@@ -10,14 +12,18 @@
  */
 import { Agent, request, type Dispatcher } from 'undici';
 import { checkJsonText } from '../handlers/body.js';
-import type { McpServerConfig } from '../config/model.js';
+import type { GatewayConfig, McpServerConfig } from '../config/model.js';
 import { SseLimitError, SseParser } from '../sse.js';
+import { SseUpstreams } from './upstream-sse.js';
+import { StdioUpstreams } from './upstream-stdio.js';
 import { errorResponse, isRequest, isResponse, readServerMessage, RPC, RpcError, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from './jsonrpc.js';
 
 export interface UpstreamTarget {
   server: McpServerConfig;
   /** Its credential, from GatewayConfig.mcpKeys. */
   credential?: string;
+  /** A stdio server's environment, from GatewayConfig.mcpEnv. */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface UpstreamSend extends UpstreamTarget {
@@ -48,14 +54,14 @@ export interface UpstreamAnswer {
 
 /** Nesting an MCP server's message may have: a tool's result schema can nest deeper than a chat request. */
 const MAX_UPSTREAM_DEPTH = 128;
-const SERVER_REQUEST_REFUSED = 'the tracegate MCP gateway does not relay requests from MCP servers to clients (sampling, elicitation, roots)';
+export const SERVER_REQUEST_REFUSED = 'the tracegate MCP gateway does not relay requests from MCP servers to clients (sampling, elicitation, roots)';
 
 /** One undici Agent for all MCP servers (keep-alive per origin). */
 export function mcpDispatcher(): Agent {
   return new Agent({ keepAliveTimeout: 10_000, connections: 64 });
 }
 
-function headersFor(s: UpstreamSend): Record<string, string> {
+export function headersFor(s: UpstreamSend): Record<string, string> {
   const h: Record<string, string> = { ...s.server.headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
   if (s.credential !== undefined) h[s.server.authHeader] = s.server.authHeader === 'authorization' ? `Bearer ${s.credential}` : s.credential;
   if (s.session) h['mcp-session-id'] = s.session;
@@ -65,9 +71,9 @@ function headersFor(s: UpstreamSend): Record<string, string> {
   return h;
 }
 
-const upstreamError = (server: string, what: string, code: number = RPC.UPSTREAM_ERROR) => new RpcError(code, `MCP server "${server}" ${what}`, { server });
+export const upstreamError = (server: string, what: string, code: number = RPC.UPSTREAM_ERROR) => new RpcError(code, `MCP server "${server}" ${what}`, { server });
 
-function parseServerJson(server: string, text: string): JsonRpcMessage[] {
+export function parseServerJson(server: string, text: string): JsonRpcMessage[] {
   let v: unknown;
   try {
     checkJsonText(text, MAX_UPSTREAM_DEPTH);
@@ -84,7 +90,35 @@ function parseServerJson(server: string, text: string): JsonRpcMessage[] {
 }
 
 export class McpUpstreams {
-  constructor(private readonly dispatcher: Dispatcher = mcpDispatcher()) {}
+  private readonly sse: SseUpstreams;
+  private readonly stdio = new StdioUpstreams();
+  private closing?: Promise<void>;
+
+  constructor(private readonly dispatcher: Dispatcher = mcpDispatcher()) {
+    this.sse = new SseUpstreams(dispatcher);
+  }
+
+  /** Drops the streams and processes of servers a reload removed or changed. */
+  sync(config: GatewayConfig): void {
+    this.sse.sync(config.mcpServers);
+    this.stdio.sync(config.mcpServers, config.mcpEnv);
+  }
+
+  private exchange(s: UpstreamSend, signal: AbortSignal): Promise<UpstreamAnswer> {
+    const transport = s.server.transport;
+    switch (transport) {
+      case 'http':
+        return this.post(s, signal);
+      case 'sse':
+        return this.sse.send(s, signal);
+      case 'stdio':
+        return this.stdio.send(s, signal);
+      default: {
+        const never: never = transport;
+        throw new Error(`unknown MCP transport ${String(never)}`);
+      }
+    }
+  }
 
   /** Sends one message; resolves with the answer, or rejects with an RpcError naming the server. */
   async send(s: UpstreamSend): Promise<UpstreamAnswer> {
@@ -92,32 +126,15 @@ export class McpUpstreams {
     const timeoutMs = s.timeoutMs ?? s.server.timeoutMs;
     const local = new AbortController();
     let timedOut = false;
-    const timer = setTimeout(() => ((timedOut = true), local.abort()), timeoutMs);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      local.abort();
+    }, timeoutMs);
     timer.unref();
     const onAbort = () => local.abort();
     s.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const res = await request(s.server.url, { method: 'POST', headers: headersFor(s), body: JSON.stringify(s.message), signal: local.signal, dispatcher: this.dispatcher });
-      const session = typeof res.headers['mcp-session-id'] === 'string' ? res.headers['mcp-session-id'] : undefined;
-      if (res.statusCode === 202) {
-        await res.body.dump();
-        if (isRequest(s.message)) throw upstreamError(name, 'accepted a request without answering it (HTTP 202)');
-        return { status: 202, session };
-      }
-      if (res.statusCode === 404 && s.session) {
-        await res.body.dump();
-        throw new RpcError(RPC.SESSION_NOT_FOUND, `MCP server "${name}" no longer knows this session: initialize again`, { server: name }, 404);
-      }
-      const type = String(res.headers['content-type'] ?? '').toLowerCase();
-      const id = isRequest(s.message) ? s.message.id : undefined;
-      if (type.startsWith('text/event-stream')) return { status: res.statusCode, session, response: await this.readStream(s, res.body, id) };
-      const text = await readBounded(res.body, s.maxBytes, name);
-      if (res.statusCode >= 400 && !type.startsWith('application/json')) throw upstreamError(name, `answered HTTP ${res.statusCode}`);
-      if (id === undefined) return { status: res.statusCode, session };
-      if (!text) throw upstreamError(name, `answered HTTP ${res.statusCode} with no message`);
-      const answer = parseServerJson(name, text).find((m): m is JsonRpcResponse => isResponse(m) && m.id === id);
-      if (!answer) throw upstreamError(name, res.statusCode >= 400 ? `answered HTTP ${res.statusCode}` : 'answered without a response to the request');
-      return { status: res.statusCode, session, response: answer };
+      return await this.exchange(s, local.signal);
     } catch (err) {
       if (err instanceof RpcError) throw err;
       if (timedOut) throw upstreamError(name, `did not answer within ${timeoutMs} ms`, RPC.REQUEST_TIMEOUT);
@@ -127,6 +144,32 @@ export class McpUpstreams {
       clearTimeout(timer);
       s.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Streamable HTTP: the message POSTed, its answer as JSON or SSE. */
+  private async post(s: UpstreamSend, signal: AbortSignal): Promise<UpstreamAnswer> {
+    const name = s.server.name;
+    const res = await request(s.server.url, { method: 'POST', headers: headersFor(s), body: JSON.stringify(s.message), signal, dispatcher: this.dispatcher });
+    const session = typeof res.headers['mcp-session-id'] === 'string' ? res.headers['mcp-session-id'] : undefined;
+    if (res.statusCode === 202) {
+      await res.body.dump();
+      if (isRequest(s.message)) throw upstreamError(name, 'accepted a request without answering it (HTTP 202)');
+      return { status: 202, session };
+    }
+    if (res.statusCode === 404 && s.session) {
+      await res.body.dump();
+      throw new RpcError(RPC.SESSION_NOT_FOUND, `MCP server "${name}" no longer knows this session: initialize again`, { server: name }, 404);
+    }
+    const type = String(res.headers['content-type'] ?? '').toLowerCase();
+    const id = isRequest(s.message) ? s.message.id : undefined;
+    if (type.startsWith('text/event-stream')) return { status: res.statusCode, session, response: await this.readStream(s, res.body, id) };
+    const text = await readBounded(res.body, s.maxBytes, name);
+    if (res.statusCode >= 400 && !type.startsWith('application/json')) throw upstreamError(name, `answered HTTP ${res.statusCode}`);
+    if (id === undefined) return { status: res.statusCode, session };
+    if (!text) throw upstreamError(name, `answered HTTP ${res.statusCode} with no message`);
+    const answer = parseServerJson(name, text).find((m): m is JsonRpcResponse => isResponse(m) && m.id === id);
+    if (!answer) throw upstreamError(name, res.statusCode >= 400 ? `answered HTTP ${res.statusCode}` : 'answered without a response to the request');
+    return { status: res.statusCode, session, response: answer };
   }
 
   /** Reads SSE events until the answer to `id` (a notification's stream: until it ends). */
@@ -164,6 +207,8 @@ export class McpUpstreams {
 
   /** Ends the server's session (DELETE with its Mcp-Session-Id); failures are ignored, as the server may be gone. */
   async terminate(t: UpstreamTarget, session: string, protocol: string): Promise<void> {
+    if (t.server.transport === 'sse') return this.sse.end(session);
+    if (t.server.transport === 'stdio') return; // one process serves every session
     const headers = headersFor({ ...t, session, protocol, message: { jsonrpc: '2.0', method: 'noop' }, maxBytes: 0 });
     try {
       const res = await request(t.server.url, { method: 'DELETE', headers, dispatcher: this.dispatcher, signal: AbortSignal.timeout(Math.min(5000, t.server.timeoutMs)) });
@@ -173,13 +218,19 @@ export class McpUpstreams {
     }
   }
 
+  /** Closes streams, stops processes, closes the dispatcher; a second call waits for the first. */
   close(): Promise<void> {
-    return this.dispatcher.close();
+    this.closing ??= (async () => {
+      this.sse.close();
+      await this.stdio.close();
+      await this.dispatcher.close();
+    })();
+    return this.closing;
   }
 }
 
 /** A body as text, refused past `max` bytes without reading the rest. */
-async function readBounded(body: AsyncIterable<Buffer> & { destroy?: () => void }, max: number, server: string): Promise<string> {
+export async function readBounded(body: AsyncIterable<Buffer> & { destroy?: () => void }, max: number, server: string): Promise<string> {
   const parts: Buffer[] = [];
   let n = 0;
   for await (const chunk of body) {
