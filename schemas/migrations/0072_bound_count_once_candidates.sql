@@ -14,6 +14,11 @@
 -- Pairs through a traceparent are unchanged (a trace is its sender's own, read by its key).
 --
 -- The candidates are a view of their own so their bound can be read (and tested).
+--
+-- And: a gateway span whose response id an application span holds pairs with that span only, not
+-- also by digest with an application span that has no id (a stream's, when many calls get the
+-- same answer): found with two collectors and one answer text for every call
+-- (test/collector/count-once-collectors.test.ts).
 CREATE OR REPLACE VIEW ${db}.count_once_candidates AS
 WITH
     (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'count_once') - INTERVAL 30 SECOND AS since,
@@ -90,7 +95,8 @@ WITH
         ARRAY JOIN apps AS app
     ),
     -- no id: model and answer digest, the gateway called without traceparent, one to one in
-    -- time order, within 10 minutes
+    -- time order, within 10 minutes; a gateway span whose response id an application span holds
+    -- is that span's (by_id), never another's by digest (the same answer to many calls)
     by_digest AS (
         SELECT p.1.1 AS app_trace_id, p.1.2 AS app_span_id, p.2.1 AS gateway_trace_id, p.2.2 AS gateway_span_id,
                p.1.3 AS app_timestamp
@@ -100,6 +106,8 @@ WITH
                    arraySort(x -> x.3, groupArrayIf((c.1, c.2, c.8), c.4 = 'gateway' AND c.3 = '')) AS gateways
             FROM (SELECT arrayJoin(candidates) AS c)
             WHERE c.7 != ''
+              AND (c.4 != 'gateway' OR c.6 = '' OR c.6 NOT IN (
+                    SELECT arrayJoin(arrayMap(x -> x.6, arrayFilter(x -> x.4 = 'app' AND x.6 != '', candidates)))))
             GROUP BY model, digest
             HAVING notEmpty(apps) AND notEmpty(gateways)
         )
