@@ -22,6 +22,16 @@ const MAX_STREAMS = 1000;
 /** An answer to a POSTed message is "Accepted": anything longer is not read. */
 const MAX_POST_ANSWER_BYTES = 64 * 1024;
 
+/** `p`, or a plain Error (mapped by the caller) when `signal` aborts first. */
+function bounded<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new Error('aborted'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /** One open stream of one server. */
 class SseStream {
   readonly pending = new PendingRequests('tg-');
@@ -44,11 +54,7 @@ class SseStream {
 
   /** Resolves once the endpoint is known; `signal` bounds the wait. */
   whenReady(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onAbort = () => reject(new Error('aborted'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.ready.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
+    return bounded(this.ready, signal);
   }
 
   private async open(): Promise<void> {
@@ -146,6 +152,8 @@ interface Held {
   /** The session's initialize, sent again on a new stream. */
   init: JsonRpcRequest;
   stream?: SseStream;
+  /** The stream once its endpoint is known (and the session initialized on it again). */
+  opening?: Promise<SseStream>;
 }
 
 export class SseUpstreams {
@@ -160,9 +168,14 @@ export class SseUpstreams {
       const token = randomUUID();
       const held: Held = { server: s.server, init: m };
       const stream = await this.streamOf(held, s, signal, false);
-      const response = await stream.call(s, m, signal);
-      this.hold(token, held);
-      return { status: 200, session: token, response };
+      try {
+        const response = await stream.call(s, m, signal);
+        this.hold(token, held);
+        return { status: 200, session: token, response };
+      } catch (err) {
+        stream.fail(upstreamError(s.server.name, 'did not initialize'));
+        throw err;
+      }
     }
     const held = this.held.get(s.session);
     if (!held || !sameServer(held.server, s.server)) throw new RpcError(RPC.SESSION_NOT_FOUND, `MCP server "${s.server.name}" is reached over HTTP+SSE and this gateway replica does not hold the session's stream: initialize again`, { server: s.server.name }, 404);
@@ -178,19 +191,29 @@ export class SseUpstreams {
 
   /** The session's stream, opened again (and initialized again) when it was lost. */
   private async streamOf(held: Held, s: UpstreamSend, signal: AbortSignal, replay: boolean): Promise<SseStream> {
-    if (held.stream?.alive) {
-      await held.stream.whenReady(signal);
-      return held.stream;
+    if (!held.opening || !held.stream?.alive) {
+      const stream = new SseStream({ ...s, session: undefined, onNotification: undefined }, this.dispatcher);
+      held.stream = stream;
+      // Requests that arrive while it opens wait for the same stream; one that fails to open is closed.
+      held.opening = this.opened(stream, held, s, replay);
+      held.opening.catch(() => undefined);
     }
-    const stream = new SseStream({ ...s, session: undefined, onNotification: undefined }, this.dispatcher);
-    held.stream = stream;
-    await stream.whenReady(signal);
-    if (replay) {
+    return bounded(held.opening, signal);
+  }
+
+  /** Waits for the endpoint and, on a stream opened again, sends the session's initialize (bounded by the server's timeout). */
+  private async opened(stream: SseStream, held: Held, s: UpstreamSend, replay: boolean): Promise<SseStream> {
+    const signal = AbortSignal.timeout(s.server.timeoutMs);
+    try {
+      await stream.whenReady(signal);
+      if (!replay) return stream;
       const again = await stream.call(s, { ...held.init, id: 'tracegate-reinit' }, signal);
-      if ('error' in again) throw stream.fail(upstreamError(s.server.name, `refused initialize on its new SSE stream: ${again.error.message}`));
+      if ('error' in again) throw upstreamError(s.server.name, `refused initialize on its new SSE stream: ${again.error.message}`);
       await stream.post({ jsonrpc: '2.0', method: 'notifications/initialized' }, s);
+      return stream;
+    } catch (err) {
+      throw stream.fail(err instanceof RpcError ? err : upstreamError(s.server.name, `did not open its SSE stream within ${s.server.timeoutMs} ms`, RPC.REQUEST_TIMEOUT));
     }
-    return stream;
   }
 
   /** Keeps the session's stream, most recently used last, within MAX_STREAMS. */

@@ -2,7 +2,7 @@
  * An MCP server that speaks only the old HTTP+SSE transport (the SDK's SSEServerTransport on a
  * loopback node:http server) behind tracegate, reached by the SDK client over Streamable HTTP at
  * /mcp: listed, called, progress passed on, traced as TOOL spans. A line with no newline, an
- * oversized message, a lost stream or a stall fails that request only, with a clear JSON-RPC
+ * oversized message, garbage, a lost stream or a stall fails that request only, with a clear JSON-RPC
  * error; the stream is opened again (and initialized again) at the next call. An endpoint event
  * that points at another origin is refused.
  */
@@ -46,6 +46,10 @@ async function startOld(): Promise<OldServer> {
     s.registerTool('huge', { description: 'A message over the bound', inputSchema: {} }, async () => text('x'.repeat(BIG)));
     s.registerTool('nonewline', { description: 'A line that never ends', inputSchema: {} }, async () => {
       res.write(`data: ${'y'.repeat(BIG)}`);
+      return new Promise(() => {});
+    });
+    s.registerTool('garbage', { description: 'An event that is not JSON', inputSchema: {} }, async () => {
+      res.write('event: message\ndata: {"this is": not json\n\n');
       return new Promise(() => {});
     });
     s.registerTool('drop', { description: 'Drops the stream', inputSchema: {} }, async () => {
@@ -114,7 +118,7 @@ const echo = async (t: string) => expect(await client.callTool({ name: 'old__ech
 describe('an HTTP+SSE MCP server through tracegate', () => {
   it('lists its tools under its prefix and calls them over one stream', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['old__echo', 'old__slow', 'old__hang', 'old__huge', 'old__nonewline', 'old__drop']);
+    expect(tools.map((t) => t.name)).toEqual(['old__echo', 'old__slow', 'old__hang', 'old__huge', 'old__nonewline', 'old__garbage', 'old__drop']);
     await echo('hi');
     await Promise.all(['a', 'b', 'c'].map(echo));
     expect(old.streams).toBe(1);
@@ -143,6 +147,7 @@ describe('an HTTP+SSE MCP server through tracegate', () => {
   it.each([
     ['old__huge', -32011, /larger than 1048576 bytes/],
     ['old__nonewline', -32011, /larger than 1048576 bytes/],
+    ['old__garbage', -32010, /answered with something that is not JSON/],
     ['old__drop', -32010, /SSE stream/],
   ])('%s: a clear error for that request, the stream opened and initialized again', async (tool, code, message) => {
     const streams = old.streams;

@@ -14,11 +14,15 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../gateway/config/load.js';
+import type { McpServerConfig } from '../../../gateway/config/model.js';
+import { McpUpstreams } from '../../../gateway/mcp/upstream.js';
 import { config, docs, eventually, startGateway, type TestGateway } from '../helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/stdio-server.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const starts = join(mkdtempSync(join(tmpdir(), 'tracegate-stdio-')), 'starts');
+const dir = mkdtempSync(join(tmpdir(), 'tracegate-stdio-'));
+const starts = join(dir, 'starts');
+const events = join(dir, 'events');
 
 let gw: TestGateway;
 let client: Client;
@@ -53,7 +57,7 @@ beforeAll(async () => {
     `  command: ${JSON.stringify(process.execPath)}`,
     `  args: ["--import", "tsx", ${JSON.stringify(FIXTURE)}]`,
     `  cwd: ${JSON.stringify(ROOT)}`,
-    `  env: { STDIO_STARTS: ${JSON.stringify(starts)}, STDIO_SECRET: { env: STDIO_TEST_SECRET } }`,
+    `  env: { STDIO_STARTS: ${JSON.stringify(starts)}, STDIO_EVENTS: ${JSON.stringify(events)}, STDIO_SECRET: { env: STDIO_TEST_SECRET } }`,
     '  timeout: 10s',
   ].join('\n');
   serverDoc = server;
@@ -73,7 +77,7 @@ const callError = (name: string) => client.callTool({ name, arguments: {} }).the
 describe('a stdio MCP server through tracegate', () => {
   it('lists its tools under its prefix and calls them; one process, started at first use', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['local__echo', 'local__env', 'local__slow', 'local__garbage', 'local__exit', 'local__flood']);
+    expect(tools.map((t) => t.name)).toEqual(['local__echo', 'local__env', 'local__slow', 'local__wait', 'local__garbage', 'local__exit', 'local__flood']);
     expect(await client.callTool({ name: 'local__echo', arguments: { text: 'hi' } })).toEqual({ content: [{ type: 'text', text: 'echo: hi' }] });
     expect(startsSoFar()).toHaveLength(1);
   });
@@ -94,6 +98,30 @@ describe('a stdio MCP server through tracegate', () => {
     expect(span.attributes['openinference.span.kind']).toBe('TOOL');
     expect(span.attributes['gen_ai.operation.name']).toBe('execute_tool');
     expect(span.attributes['tracegate.mcp.server']).toBe('local');
+  });
+
+  it('passes a client cancellation on to the process, under the id the request went out with', async () => {
+    const abort = new AbortController();
+    const call = client.callTool({ name: 'local__wait', arguments: {} }, undefined, { signal: abort.signal }).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 200));
+    abort.abort('enough');
+    await call;
+    const line = await eventually(() => {
+      try {
+        return readFileSync(events, 'utf8').trim() || undefined;
+      } catch {
+        return undefined;
+      }
+    }, 5000);
+    expect(line).toMatch(/^cancelled tg-\w+$/);
+  });
+
+  it('answers a command that cannot be started with a clear error', async () => {
+    const server = { name: 'missing', transport: 'stdio', url: 'stdio:/nonexistent/mcp', stdio: { command: '/nonexistent/mcp', args: [] }, headers: {}, authHeader: 'authorization', timeoutMs: 2000, allowedTools: [], prefix: 'missing' } satisfies McpServerConfig;
+    const upstreams = new McpUpstreams();
+    const init = { jsonrpc: '2.0' as const, id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
+    await expect(upstreams.send({ server, message: init, maxBytes: 1024 })).rejects.toThrow('MCP server "missing" could not be started (ENOENT)');
+    await upstreams.close();
   });
 
   it.each([
