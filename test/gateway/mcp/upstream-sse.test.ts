@@ -14,6 +14,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
 import { z } from 'zod';
 import type { McpServerConfig } from '../../../gateway/config/model.js';
 import { McpUpstreams } from '../../../gateway/mcp/upstream.js';
@@ -92,13 +93,17 @@ async function startElsewhere(): Promise<Server> {
 let old: OldServer;
 let elsewhere: Server;
 let gw: TestGateway;
+/** A second replica with the same session key. */
+let replica: TestGateway;
 let client: Client;
 
 beforeAll(async () => {
   old = await startOld();
   elsewhere = await startElsewhere();
   const server = ['kind: McpServer', 'metadata: { name: old }', 'spec:', '  transport: sse', `  url: "${old.url}"`, '  timeout: 1s'].join('\n');
-  gw = await startGateway(config(docs('kind: Gateway\nmetadata: { name: gw }\nspec:\n  mcp: { toolNames: alwaysPrefix, maxResponseBytes: 1mb }', server)));
+  const cfg = () => config(docs('kind: Gateway\nmetadata: { name: gw }\nspec:\n  mcp: { toolNames: alwaysPrefix, maxResponseBytes: 1mb }', server), { TRACEGATE_MCP_SESSION_KEY: 'k'.repeat(40) });
+  gw = await startGateway(cfg());
+  replica = await startGateway(cfg());
   client = new Client({ name: 'sse-test', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`)));
 });
@@ -106,6 +111,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await gw?.close();
+  await replica?.close();
   old?.http.closeAllConnections();
   await new Promise((r) => old?.http.close(r));
   elsewhere?.closeAllConnections();
@@ -157,6 +163,20 @@ describe('an HTTP+SSE MCP server through tracegate', () => {
     expect(err?.message).toMatch(message);
     await echo('again');
     expect(old.streams).toBe(streams + 1);
+  });
+
+  it('another replica does not hold the session stream: -32020, initialize again', async () => {
+    const post = async (url: string, body: unknown, session?: string) => {
+      const res = await request(`${url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(session ? { 'mcp-session-id': session } : {}) }, body: JSON.stringify(body) });
+      return { status: res.statusCode, session: res.headers['mcp-session-id'] as string | undefined, body: (await res.body.text()) as string };
+    };
+    const init = await post(gw.url, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    expect(init.status).toBe(200);
+    const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'old__echo', arguments: { text: 'x' } } };
+    expect((await post(gw.url, call, init.session)).body).toContain('echo: x');
+    const elsewhere = await post(replica.url, call, init.session);
+    expect(elsewhere.body).toContain('"code":-32020');
+    expect(elsewhere.body).toContain('this gateway replica does not hold the session');
   });
 
   it('refuses an endpoint event on another origin', async () => {
