@@ -131,17 +131,18 @@ class SseStream {
   }
 
   /** POSTs one message to the endpoint; its answer is only "Accepted". */
-  async post(m: JsonRpcMessage, s: UpstreamSend = this.s): Promise<void> {
+  async post(m: JsonRpcMessage, s: UpstreamSend = this.s, signal?: AbortSignal): Promise<void> {
     if (this.failure) throw this.failure;
     const name = s.server.name;
-    const res = await request(this.endpoint as string, { method: 'POST', headers: { ...headersFor(s), accept: 'application/json' }, body: JSON.stringify(m), signal: this.abort.signal, dispatcher: this.dispatcher });
+    const both = signal ? AbortSignal.any([this.abort.signal, signal]) : this.abort.signal;
+    const res = await request(this.endpoint as string, { method: 'POST', headers: { ...headersFor(s), accept: 'application/json' }, body: JSON.stringify(m), signal: both, dispatcher: this.dispatcher });
     await readBounded(res.body, MAX_POST_ANSWER_BYTES, name);
     if (res.statusCode === 404) throw this.fail(upstreamError(name, 'no longer knows the session of its SSE stream (HTTP 404)'));
     if (res.statusCode >= 400) throw upstreamError(name, `answered a message with HTTP ${res.statusCode}`);
   }
 
   call(s: UpstreamSend, m: JsonRpcRequest, signal: AbortSignal) {
-    return this.pending.call(m, s.session, signal, (out) => this.post(out, s), s.onNotification);
+    return this.pending.call(m, s.session, signal, (out) => this.post(out, s, signal), s.onNotification);
   }
 }
 
@@ -184,8 +185,8 @@ export class SseUpstreams {
     if (isRequest(m)) return { status: 200, response: await stream.call(s, m, signal) };
     if (!isResponse(m) && m.method === 'notifications/cancelled') {
       const n = stream.pending.cancelled(m, s.session);
-      if (n) await stream.post(n, s);
-    } else await stream.post(m, s);
+      if (n) await stream.post(n, s, signal);
+    } else await stream.post(m, s, signal);
     return { status: 202 };
   }
 
