@@ -85,7 +85,7 @@ describe('tracegate usage, trace and sql as child processes', () => {
     expect(lines[0]).toMatch(new RegExp(`^trace ${TRACE_ID} · 7 spans · 1\\.50 s · 370 tokens · \\$`));
     expect(run.stdout).toMatch(/research-agent\s+AGENT/);
     expect(run.stdout).toMatch(/├─ retrieve\s+RETRIEVER/);
-    expect(run.stdout).toMatch(/│  └─ chat tracegate-sim-1 \[gateway\]\s+LLM\s+tracegate-sim-1\s+100→20/);
+    expect(run.stdout).toMatch(/│ {2}└─ chat tracegate-sim-1 \[gateway\]\s+LLM\s+tracegate-sim-1\s+100→20/);
     expect(run.stdout).toMatch(/ChatCompletion\s+LLM\s+tracegate-sim-1\s+\(100→20\)/);
     expect(run.stdout).toMatch(/get_weather\s+TOOL/);
   });

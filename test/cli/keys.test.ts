@@ -99,7 +99,7 @@ describe('tracegate keys', () => {
 
 describe('starting with ApiKeys', () => {
   const file = join(dir, 'keys.yaml');
-  writeFileSync(file, docs(SIM, ROUTE, TEAM, 'kind: ApiKey\nmetadata: { name: k }\nspec:\n  team: billing\n  hash: hmac-sha256:' + '0'.repeat(64)));
+  writeFileSync(file, docs(SIM, ROUTE, TEAM, `kind: ApiKey\nmetadata: { name: k }\nspec:\n  team: billing\n  hash: hmac-sha256:${'0'.repeat(64)}`));
 
   it('tracegate gateway refuses without the pepper, in one line', async () => {
     const saved = process.env.TRACEGATE_KEY_PEPPER;

@@ -58,7 +58,7 @@ async function agentFlow(): Promise<string> {
       const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Paris?' }];
       const first = await client.chat.completions.create({ model: MODEL, messages, tools: TOOLS });
       const call = first.choices[0].message.tool_calls?.[0];
-      if (!call || call.type !== 'function') throw new Error('the stand-in did not call the tool');
+      if (call?.type !== 'function') throw new Error('the stand-in did not call the tool');
       messages.push(first.choices[0].message);
       const result = tracer.startActiveSpan('get_weather', { attributes: { 'openinference.span.kind': 'TOOL', 'tool.name': 'get_weather' } }, (tool) => {
         tool.end();

@@ -55,7 +55,9 @@ describe('spool: append and seal', () => {
     ['one large append is one batch', { batchRows: 4 }, [9], [9]],
   ])('seals %s', (_n, opts, appends, sealedRows) => {
     const s = open(tempDir(), opts);
-    appends.forEach((n, i) => s.append(rowsOf(`r${i}-`, n), n));
+    appends.forEach((n, i) => {
+      s.append(rowsOf(`r${i}-`, n), n);
+    });
     expect(s.sealed().map((seg) => seg.rows)).toEqual(sealedRows);
     expect(s.rows).toBe(appends.reduce((a, b) => a + b, 0));
   });

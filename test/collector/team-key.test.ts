@@ -68,7 +68,9 @@ describe('team and key through the collector', () => {
   let appTraceId = '';
 
   beforeAll(async () => {
-    await send('tracegate-gateway', (t) => CALLS.forEach((c) => gatewayCall(t, c)));
+    await send('tracegate-gateway', (t) => {
+      for (const c of CALLS) gatewayCall(t, c);
+    });
     // an application's LLM span with the gateway's span for the same call beneath it
     await send('search-app', (t) => {
       const app = t.startSpan('chat', { kind: SpanKind.CLIENT, attributes: {

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the cases are Grafana variables (${name}, ${name:format}), not template literals
 import { describe, expect, it } from 'vitest';
 import { ALL, expandQuery, MacroError, type ExpandContext } from '../../dashboards/macros.js';
 

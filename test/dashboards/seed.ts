@@ -282,7 +282,7 @@ export function collectorStats(anchorMs: number) {
       const minute = (t - startMs) / 60_000;
       if (instance === 'collector-b' && t === startMs + 90 * 60_000) {
         started = t;
-        Object.keys(c).forEach((k) => (c[k as keyof typeof c] = 0));
+        for (const k of Object.keys(c)) c[k as keyof typeof c] = 0;
       }
       const outage = minute >= 60 && minute < 75;
       const inflow = 40 + (Math.floor(minute) % 7) * 5;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Writable } from 'node:stream';
+import { textSink } from '../helpers/text-sink.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runValidate } from '../../cli/commands/validate.js';
 import { MAX_CONFIG_BYTES } from '../../gateway/config/guard.js';
@@ -68,7 +68,7 @@ describe('parseConfigInWorker', () => {
   });
 
   it('carries the compiled keys and teams across', async () => {
-    const policy = good() + '---\n' + docs('kind: Team\nmetadata: { name: t }\nspec:\n  limits: { requestsPerMinute: 5 }', `kind: ApiKey\nmetadata: { name: k }\nspec:\n  team: t\n  hash: ${hashKey('tg-someone', 'p'.repeat(32))}`);
+    const policy = `${good()}---\n${docs('kind: Team\nmetadata: { name: t }\nspec:\n  limits: { requestsPerMinute: 5 }', `kind: ApiKey\nmetadata: { name: k }\nspec:\n  team: t\n  hash: ${hashKey('tg-someone', 'p'.repeat(32))}`)}`;
     const r = await parseConfigInWorker(policy, { env: { UP_KEY: 'sk-up' } });
     expect(r).toEqual(parseConfig(policy, { env: { UP_KEY: 'sk-up' } }));
     expect(r.ok && r.config.apiKeys.get('k')?.identity.team).toBe('t');
@@ -114,9 +114,8 @@ describe('tracegate validate', () => {
     writeFileSync(file, slowText());
     let out = '';
     let err = '';
-    const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
     // The default limit: the text takes the parser longer than 2 s here; a faster machine refuses it for its schema.
-    const code = await runValidate(['--config', file], sink((s) => (out += s)), sink((s) => (err += s)));
+    const code = await runValidate(['--config', file], textSink((s) => (out += s)), textSink((s) => (err += s)));
     expect(code).toBe(1);
     expect(out).toBe('');
     if (err.includes('took longer')) expect(err).toBe(`${file} file: configuration took longer than ${PARSE_TIMEOUT_MS} ms to parse; refused\n`);

@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import { textSink } from '../helpers/text-sink.js';
+import { describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { runValidate } from '../../cli/commands/validate.js';
 import { configJsonSchemaText } from '../../gateway/config/json-schema.js';
@@ -216,7 +216,10 @@ spec:
     const dir = mkdtempSync(join(tmpdir(), 'tg-validate-'));
     const sink = () => {
       let text = '';
-      return { s: new Writable({ write: (c, _e, cb) => ((text += String(c)), cb()) }), text: () => text };
+      const s = textSink((t) => {
+        text += t;
+      });
+      return { s, text: () => text };
     };
     try {
       const good = join(dir, 'good.yaml');

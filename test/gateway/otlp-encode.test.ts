@@ -250,7 +250,9 @@ function flatten(reqs: Obj[]): Obj[] {
 
 describe('export over real gRPC', () => {
   const servers: grpc.Server[] = [];
-  afterAll(() => servers.forEach((s) => s.forceShutdown()));
+  afterAll(() => {
+    for (const s of servers) s.forceShutdown();
+  });
 
   it.each([
     ['a partial success', response({ partial_success: { rejected_spans: 1, error_message: 'one refused' } })],

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { textSink } from '../helpers/text-sink.js';
 import { describe, expect, it } from 'vitest';
 import { runValidate } from '../../cli/commands/validate.js';
 import { parseConfig } from '../../gateway/config/load.js';
@@ -93,7 +93,9 @@ describe('ApiKey and Team documents', () => {
   it('tracegate validate counts the ApiKey and Team documents in its OK line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tg-validate-keys-'));
     let text = '';
-    const out = new Writable({ write: (c, _e, cb) => ((text += String(c)), cb()) });
+    const out = textSink((t) => {
+      text += t;
+    });
     try {
       const file = join(dir, 'gw.yaml');
       writeFileSync(file, docs(SIM, ROUTE, 'kind: Team\nmetadata: { name: billing }\nspec: {}', apiKey('a', `  team: billing\n  hash: ${HASH}`), apiKey('b', `  hash: ${hashKey('tg-b', PEPPER)}`)));

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { textSink } from '../helpers/text-sink.js';
 import OpenAI from 'openai';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -89,7 +89,12 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tg-keys-'));
   file = join(dir, 'gateway.yaml');
   writeFileSync(file, configText());
-  const logger = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => ((logs += String(c)), cb()) }));
+  const logger = pino(
+    { level: 'debug' },
+    textSink((t) => {
+      logs += t;
+    }),
+  );
   g = await startGateway(config(configText(), ENV), { logger, keyPepper: PEPPER, masterKey: MASTER, clock: () => now });
   g.gw.watch(file, { debounceMs: 20, env: ENV });
 });
@@ -255,7 +260,12 @@ describe('the pepper', () => {
 
   it('a reload that brings ApiKeys to a gateway without a pepper is refused; the last good config keeps serving', async () => {
     let out = '';
-    const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => ((out += String(c)), cb()) }));
+    const logger = pino(
+      { level: 'info' },
+      textSink((t) => {
+        out += t;
+      }),
+    );
     const open = await startGateway(config(docs(backendDoc('openai', 'openai', oai.url, '  apiKey: { env: OPENAI_KEY }'), 'kind: Route\nmetadata: { name: gpt }\nspec:\n  rules:\n    - matches: [{ model: "gpt-*" }]\n      targets: [{ backend: openai }]'), ENV), { logger });
     try {
       expect(open.gw.reload(parseConfig(configText(), { env: ENV }))).toBe(false);

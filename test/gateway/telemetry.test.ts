@@ -4,7 +4,7 @@
  */
 import OpenAI from 'openai';
 import pino from 'pino';
-import { Writable } from 'node:stream';
+import { textSink } from '../helpers/text-sink.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_TEXT, startOpenAIStub, type OpenAIStub } from '../helpers/providers/index.js';
 import { backendDoc, config, docs, eventually, startGateway, type TestGateway } from './helpers.js';
@@ -29,7 +29,12 @@ async function gatewayWith(capture: string): Promise<{ g: TestGateway; client: O
     docs(`kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { content: ${capture} }`, backendDoc('up', 'openai', stub.url, '  apiKey: { env: UP_KEY }'), route),
     { UP_KEY: SECRET },
   );
-  const logger = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => ((logText += String(c)), cb()) }));
+  const logger = pino(
+    { level: 'debug' },
+    textSink((t) => {
+      logText += t;
+    }),
+  );
   const g = await startGateway(cfg, { logger });
   return { g, client: new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'client-secret-key', maxRetries: 0 }) };
 }

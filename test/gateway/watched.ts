@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { textSink } from '../helpers/text-sink.js';
 import OpenAI from 'openai';
 import pino from 'pino';
 import { loadConfigFile } from '../../gateway/config/load.js';
@@ -25,7 +25,12 @@ export async function startWatchedGateway(text: string, prefix: string): Promise
   const r = await loadConfigFile(file);
   if (!r.ok) throw new Error(`bad fixture: ${r.problems.map((p) => p.message).join('; ')}`);
   let logs = '';
-  const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => ((logs += String(c)), cb()) }));
+  const logger = pino(
+    { level: 'info' },
+    textSink((t) => {
+      logs += t;
+    }),
+  );
   const g = await startGateway(r.config, { logger });
   g.gw.watch(file, { debounceMs: 20 });
   return {

@@ -35,7 +35,10 @@ async function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect(port, '127.0.0.1');
     let data = '';
-    sock.setTimeout(500, () => (sock.destroy(), resolve(false)));
+    sock.setTimeout(500, () => {
+      sock.destroy();
+      resolve(false);
+    });
     sock.on('error', () => resolve(false));
     sock.on('connect', () => sock.write('PING\r\n'));
     sock.on('data', (d) => {

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { textSink } from '../helpers/text-sink.js';
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runValidate } from '../../cli/commands/validate.js';
@@ -146,10 +146,19 @@ describe('a watched config file: every invalid kind is refused, counted and logg
 describe('a secret file that is not a small regular file is refused, never waited on or read whole', () => {
   const withKeyFile = (path: string) => docs(backendDoc('up', 'openai', stub.url, `  apiKey: { file: "${path}" }`), route(['one']));
   const cases: [kind: string, path: () => string, message: string][] = [
-    ['a FIFO (opening it would wait for a writer forever)', () => (execFileSync('mkfifo', [join(dir, 'key.fifo')]), 'key.fifo'), 'key.fifo is not a regular file'],
+    ['a FIFO (opening it would wait for a writer forever)', () => {
+        execFileSync('mkfifo', [join(dir, 'key.fifo')]);
+        return 'key.fifo';
+      }, 'key.fifo is not a regular file'],
     ['/dev/zero (endless)', () => '/dev/zero', 'secret file /dev/zero is not a regular file'],
-    ['a folder', () => (mkdirSync(join(dir, 'keys')), 'keys'), 'keys is not a regular file'],
-    ['a 1 MB file', () => (writeFileSync(join(dir, 'big.key'), 'k'.repeat(1024 * 1024)), 'big.key'), 'big.key is larger than 64 KB'],
+    ['a folder', () => {
+        mkdirSync(join(dir, 'keys'));
+        return 'keys';
+      }, 'keys is not a regular file'],
+    ['a 1 MB file', () => {
+        writeFileSync(join(dir, 'big.key'), 'k'.repeat(1024 * 1024));
+        return 'big.key';
+      }, 'big.key is larger than 64 KB'],
   ];
   for (const [kind, path, message] of cases) {
     it(kind, async () => {
@@ -231,8 +240,7 @@ describe('tracegate validate', () => {
       writeFileSync(bad, withUrl(url));
       let out = '';
       let err = '';
-      const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
-      const code = await runValidate(['--config', bad], sink((s) => (out += s)), sink((s) => (err += s)));
+      const code = await runValidate(['--config', bad], textSink((s) => (out += s)), textSink((s) => (err += s)));
       expect(code).toBe(1);
       expect(out).toBe('');
       expect(err).toMatch(/Backend\/odd spec\.url: (only http and https URLs are allowed|credentials inside a URL are not allowed)/);

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { textSink } from '../helpers/text-sink.js';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import pino from 'pino';
@@ -301,7 +301,12 @@ describe('the master key never reaches a log line, a span or an upstream', () =>
 
   beforeAll(async () => {
     stub = await startOpenAIStub({ apiKey: 'sk-upstream-key' });
-    const logger = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => ((logs += String(c)), cb()) }));
+    const logger = pino(
+      { level: 'debug' },
+      textSink((t) => {
+        logs += t;
+      }),
+    );
     const cfg = config(docs(backendDoc('up', 'openai', stub.url, '  apiKey: { env: UP_KEY }'), 'kind: Route\nmetadata: { name: main }\nspec:\n  rules:\n    - matches: [{ model: m }]\n      targets: [{ backend: up }]'), { UP_KEY: 'sk-upstream-key' });
     gw = buildGateway(cfg, { logger, spanExporter: exporter, simpleSpanProcessor: true, masterKey: KEY });
     url = await gw.listen({ host: '127.0.0.1', port: 0 });

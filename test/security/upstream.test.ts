@@ -124,7 +124,7 @@ const behaviours: Record<string, Behaviour> = {
 };
 
 let hostile: Server;
-let served: Served[] = [];
+const served: Served[] = [];
 let good: OpenAIStub;
 let canary: CanaryListener;
 let g: TestGateway;

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { textSink } from '../../helpers/text-sink.js';
 import { describe, expect, it } from 'vitest';
 import { runValidate } from '../../../cli/commands/validate.js';
 import { parseConfig } from '../../../gateway/config/load.js';
@@ -108,7 +108,9 @@ describe('tracegate validate', () => {
       const file = join(dir, 'gateway.yaml');
       writeFileSync(file, docs(...BASE, evaluator('rel', '  type: llm-judge\n  template: relevance\n  target: { models: ["gpt-*"], teams: [shop] }\n  sampling: { rate: 0.1 }\n  budget: { dailyUsd: 2 }\n  version: v3\n  judge: { model: gpt-4o-mini }'), evaluator('json', '  type: code\n  check: tool-args')));
       let out = '';
-      const sink = new Writable({ write: (c, _e, cb) => ((out += c.toString()), cb()) });
+      const sink = textSink((t) => {
+        out += t;
+      });
       expect(await runValidate(['--config', file], sink, sink)).toBe(0);
       expect(out).toContain('evaluator rel (version v3): llm-judge relevance via gpt-4o-mini on LLM spans where models gpt-*; teams shop, sampling 0.1, budget $2/day');
       expect(out).toMatch(/evaluator json \(version [0-9a-f]{12}\): code tool-args on LLM spans, sampling 1/);

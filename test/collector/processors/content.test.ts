@@ -86,7 +86,7 @@ describe('content stage: attribute size limit', () => {
   it.each([
     ['ASCII', 'a'.repeat(1000), 'a'.repeat(256)],
     ['two-byte characters (é)', 'é'.repeat(200), 'é'.repeat(128)],
-    ['four-byte characters never split (emoji)', 'x' + '😀'.repeat(100), 'x' + '😀'.repeat(63)],
+    ['four-byte characters never split (emoji)', `x${'😀'.repeat(100)}`, `x${'😀'.repeat(63)}`],
     ['three-byte characters never split (CJK)', '漢'.repeat(100), '漢'.repeat(85)],
   ])('%s: cut on a character boundary and listed in tracegate.truncated', (_, value, want) => {
     const out = cut(value);

@@ -61,7 +61,9 @@ describe('cost stage', () => {
       span({ 'openinference.span.kind': 'CHAIN', 'llm.model_name': 'gpt-4o', 'llm.token_count.prompt': '5' }),
     ];
     const out = costStage(spans, ctx);
-    out.forEach((s, i) => expect(s).toBe(spans[i]));
+    out.forEach((s, i) => {
+      expect(s).toBe(spans[i]);
+    });
     expect(ctx.counters).toMatchObject({ unpriced: 1, priced: 0 });
   });
 

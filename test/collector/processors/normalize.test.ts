@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { Attributes } from '../../../collector/model.js';
 import { normalizeStage } from '../../../collector/processors/normalize/index.js';
 import { json, span, stageContext, type NormalizeCase } from './fixtures.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ZodError } from 'zod';
+import type { ZodError } from 'zod';
 import { buildProcessor, parseProcessorConfig, ProcessorConfigSchema, STAGES, hideFlagsFromEnv } from '../../../collector/processors/index.js';
 import { perSpan } from '../../../collector/processors/context.js';
 import { contentStage } from '../../../collector/processors/content/index.js';

@@ -47,7 +47,7 @@ async function runAgent(): Promise<string> {
     const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Lyon?' }];
     const first = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, tools });
     const call = first.choices[0].message.tool_calls?.[0];
-    if (!call || call.type !== 'function') throw new Error('no tool chosen');
+    if (call?.type !== 'function') throw new Error('no tool chosen');
     const meta: Record<string, string> = {};
     propagation.inject(context.active(), meta);
     const result = await mcp.callTool({ name: call.function.name, arguments: JSON.parse(call.function.arguments), _meta: meta });

@@ -26,7 +26,7 @@ async function runAgent(session: string): Promise<string> {
   const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Lyon?' }];
   const first = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, tools });
   const call = first.choices[0].message.tool_calls?.[0];
-  if (!call || call.type !== 'function') throw new Error('the model chose no tool');
+  if (call?.type !== 'function') throw new Error('the model chose no tool');
   const result = await mcp.callTool({ name: call.function.name, arguments: JSON.parse(call.function.arguments) });
   messages.push(first.choices[0].message, { role: 'tool', tool_call_id: call.id, content: JSON.stringify(result.content) });
   const second = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages });

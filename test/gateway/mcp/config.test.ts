@@ -5,7 +5,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../gateway/config/load.js';
 import { renderHttpRoutes, toYaml } from '../../../gateway/config/render.js';
 import { generateKey, hashKey } from '../../../gateway/policy/keys.js';

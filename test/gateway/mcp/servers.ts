@@ -112,7 +112,11 @@ export function startWeather(opts: { hugeBytes?: number } = {}): Promise<TestMcp
         }
         await new Promise<void>((r) => {
           const t = setTimeout(r, ms);
-          extra.signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+          const stop = () => {
+            clearTimeout(t);
+            r();
+          };
+          extra.signal.addEventListener('abort', stop, { once: true });
         });
         const token = extra._meta?.progressToken;
         if (token !== undefined && !extra.signal.aborted) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: steps, message: `step ${i}` } });

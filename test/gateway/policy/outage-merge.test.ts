@@ -26,7 +26,12 @@ async function cuttableProxy(port: number): Promise<{ url: string; cut(): void; 
     if (down) return void client.destroy();
     const upstream = connect(port, '127.0.0.1');
     open.add(client).add(upstream);
-    const drop = () => (client.destroy(), upstream.destroy(), open.delete(client), open.delete(upstream));
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      open.delete(client);
+      open.delete(upstream);
+    };
     client.on('error', drop).on('close', drop).pipe(upstream);
     upstream.on('error', drop).on('close', drop).pipe(client);
   });
