@@ -54,7 +54,7 @@ function headerString(headers: Record<string, { type: string; value: unknown }>,
 
 /** One decoded message → the event the translators read. */
 export function eventOf(frame: Uint8Array): SseEvent {
-  let msg;
+  let msg: ReturnType<typeof eventStreamCodec.decode>;
   try {
     msg = eventStreamCodec.decode(frame);
   } catch (err) {

@@ -75,7 +75,7 @@ export async function startGoogleAuthStub(initial: GoogleAuthStubOptions = {}): 
     const form = new URLSearchParams(rec.rawBody);
     if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return oauthError(ex, 400, 'unsupported_grant_type', 'Invalid grant_type');
     const jwt = decodeJwt(form.get('assertion') ?? '');
-    if (!jwt || jwt.header.alg !== 'RS256') return oauthError(ex, 400, 'invalid_grant', 'Invalid JWT: bad header');
+    if (jwt?.header.alg !== 'RS256') return oauthError(ex, 400, 'invalid_grant', 'Invalid JWT: bad header');
     if (!verify('RSA-SHA256', Buffer.from(jwt.signedPart), publicKey, jwt.signature)) return oauthError(ex, 400, 'invalid_grant', 'Invalid JWT Signature.');
     const c = jwt.claims;
     if (!accounts.has(c.iss)) return oauthError(ex, 400, 'invalid_grant', 'Invalid grant: account not found');

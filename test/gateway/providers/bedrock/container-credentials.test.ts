@@ -26,7 +26,7 @@ let issue: { keys: typeof FIRST; expiresInMs: number } = { keys: FIRST, expiresI
 let fetches = 0;
 
 beforeAll(async () => {
-  creds = createServer((req, res) => {
+  creds = createServer((_req, res) => {
     fetches++;
     const { keys, expiresInMs } = issue;
     res.writeHead(200, { 'content-type': 'application/json' });

@@ -5,10 +5,10 @@
  * with a clear, bounded error, the reason is in the span and the log, and no secret is anywhere.
  */
 import pino from 'pino';
-import { Writable } from 'node:stream';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../../gateway/config/load.js';
+import { textSink } from '../../../helpers/text-sink.js';
 import { DEFAULT_TEXT } from '../../../helpers/providers/index.js';
 import { type GeminiStub, startGeminiStub } from '../../../helpers/providers/gemini.js';
 import { type GoogleAuthStub, startGoogleAuthStub } from '../../../helpers/providers/gemini_auth.js';
@@ -69,7 +69,12 @@ ${['meta', 'sa', 'bad', 'big'].map((b) => `    - matches: [{ model: "${b}-gemini
       ),
       { SA: sa, BROKEN: broken },
     );
-    const logger = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => ((logText += String(c)), cb()) }));
+    const logger = pino(
+      { level: 'debug' },
+      textSink((t) => {
+        logText += t;
+      }),
+    );
     g = await startGateway(cfg, { logger });
     client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'client', maxRetries: 0 });
   });
