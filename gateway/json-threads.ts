@@ -27,6 +27,14 @@ export const MAX_WAITING_BYTES = 256 * 1024 * 1024;
 /** A thread's heap: the largest answer (64 MiB) as text and as a value, twice over. */
 const HEAP_MB = 1024;
 
+/**
+ * Objects and arrays a body may open. Parsing allocates each (tens of bytes apiece, against a few
+ * bytes of text: `[[],[],…]`), and a thread that runs out of heap inside JSON.parse can take the
+ * whole process with it, so a body past this is refused before it is parsed. A chat request or
+ * answer holds thousands; 2,000,000 is far past any real one and far inside the thread's heap.
+ */
+export const MAX_JSON_CONTAINERS = 2_000_000;
+
 export interface JsonJob {
   id: number;
   kind: 'request' | 'answer';

@@ -7,26 +7,32 @@
 import { parentPort } from 'node:worker_threads';
 import { GatewayError } from './errors.js';
 import { checkJsonText, parseJsonText } from './handlers/body.js';
-import type { JsonJob, JsonReply } from './json-threads.js';
+import { MAX_JSON_CONTAINERS, type JsonJob, type JsonReply } from './json-threads.js';
+
+
+const tooMany = (n: number, what: string) => `${what} holds ${n} JSON objects and arrays, more than the gateway parses (${MAX_JSON_CONTAINERS})`;
 
 function read(job: JsonJob): JsonReply {
   const { id, bytes } = job;
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   if (job.kind === 'request') {
     try {
-      checkJsonText(text, job.maxDepth);
+      const containers = checkJsonText(text, job.maxDepth);
+      if (containers > MAX_JSON_CONTAINERS) return { id, error: { code: 'invalid_json', message: tooMany(containers, 'the request body') } };
       return { id, text, bytes: bytes as Buffer, parsed: { value: parseJsonText(text) } };
     } catch (err) {
       if (!(err instanceof GatewayError)) throw err;
       return { id, error: { code: err.code, message: err.message } };
     }
   }
+  let containers: number;
   try {
     // Deeper than this, the value is not moved (cloning recurses); the caller parses the text.
-    checkJsonText(text, job.maxDepth);
+    containers = checkJsonText(text, job.maxDepth);
   } catch {
     return { id, text, bytes: bytes as Buffer };
   }
+  if (containers > MAX_JSON_CONTAINERS) return { id, error: { code: 'bad_upstream_response', message: tooMany(containers, 'the upstream answer') } };
   let value: unknown;
   try {
     value = JSON.parse(text);

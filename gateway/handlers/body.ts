@@ -80,10 +80,14 @@ function closingQuote(text: string, from: number): number {
   return text.length;
 }
 
-/** Checks nesting and keys of JSON text; throws a 400 GatewayError. Invalid JSON is left to JSON.parse. */
-export function checkJsonText(text: string, maxDepth = MAX_JSON_DEPTH): void {
+/**
+ * Checks nesting and keys of JSON text; throws a 400 GatewayError. Invalid JSON is left to
+ * JSON.parse. Returns how many objects and arrays the text opens (what parsing it will allocate).
+ */
+export function checkJsonText(text: string, maxDepth = MAX_JSON_DEPTH): number {
   const frames: Frame[] = [];
   let depth = 0;
+  let containers = 0;
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
@@ -100,6 +104,7 @@ export function checkJsonText(text: string, maxDepth = MAX_JSON_DEPTH): void {
       }
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       if (depth >= maxDepth) throw tooDeep(frames, depth, i, maxDepth);
+      containers++;
       const object = c === OPEN_OBJECT;
       const f = (frames[depth] ??= { object, key: '', index: 0, expectKey: object });
       f.object = object;
@@ -117,6 +122,7 @@ export function checkJsonText(text: string, maxDepth = MAX_JSON_DEPTH): void {
       frames[depth - 1].expectKey = false;
     }
   }
+  return containers;
 }
 
 /** Parses a JSON request body after `checkJsonText`; every failure is a 400 GatewayError. */

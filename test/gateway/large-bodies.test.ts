@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonThreads, LARGE_JSON_CHARS } from '../../gateway/json-threads.js';
+import { jsonThreads, LARGE_JSON_CHARS, MAX_JSON_CONTAINERS } from '../../gateway/json-threads.js';
 import { backendDoc, config, docs, startGateway, type TestGateway } from './helpers.js';
 
 const BIG = 'x'.repeat(LARGE_JSON_CHARS + 1000);
@@ -121,6 +121,17 @@ describe('jsonThreads', () => {
       expect((await u.parseRequest(Buffer.from('{"after":true}'), 64)).parsed.value).toEqual({ after: true });
     } finally {
       await u.close();
+    }
+  }, 60_000);
+
+  it('a body opening more objects and arrays than the gateway parses is refused before parsing: a request 400, an answer 502', async () => {
+    const t = jsonThreads({ size: 1 });
+    try {
+      const many = Buffer.from(`[${'[],'.repeat(MAX_JSON_CONTAINERS)}0]`);
+      await expect(t.parseRequest(many, 64)).rejects.toMatchObject({ code: 'invalid_json', status: 400, message: expect.stringMatching(/holds 2000001 JSON objects and arrays, more than the gateway parses \(2000000\)/) });
+      await expect(t.parseAnswer(Buffer.from(`[${'{},'.repeat(MAX_JSON_CONTAINERS)}0]`), 64)).rejects.toMatchObject({ code: 'bad_upstream_response', status: 502 });
+    } finally {
+      await t.close();
     }
   }, 60_000);
 });
