@@ -244,7 +244,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
   }));
   const mcp = new McpGateway({ live: () => live.config, auth, policy, onDenied: authMetrics.refused, telemetry: () => live.telemetry, agents, log });
   mcp.register(app);
-  app.get('/metrics', async (_req, reply) => reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(`${await metrics.scrape()}${policy.env.metrics.render()}\n${authMetrics.render()}\n${mcp.metrics.render()}\n`));
+  app.get('/metrics', async (_req, reply) => reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(await metrics.scrape([policy.env.metrics, authMetrics, mcp.metrics])));
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   const apply = (config: GatewayConfig) => {

@@ -8,7 +8,7 @@ import type { Usage } from '../providers/types.js';
 import { INTERNAL_COMPONENTS, type InternalComponent, type InternalErrorSink } from './contain.js';
 import { ModelLabels } from './labels.js';
 import type { ExportStats } from './otlp/processor.js';
-import { Counter, exposition, Gauge, Histogram, type CounterSeries, type HistogramSeries } from '../../common/metrics/registry.js';
+import { Counter, exposition, Gauge, Histogram, type CounterSeries, type HistogramSeries, type Metric } from '../../common/metrics/registry.js';
 
 export const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 export const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -32,8 +32,8 @@ export interface GatewayMetrics extends InternalErrorSink {
   recordReload(ok: boolean): void;
   /** The model names the serving configuration spells out: label values as is (others are capped). */
   setNamedModels(names: Iterable<string>): void;
-  /** Prometheus exposition text. */
-  scrape(): Promise<string>;
+  /** Prometheus exposition text: these metrics, then `more` (the policy's, authentication's, MCP's). */
+  scrape(more?: Iterable<Metric>): Promise<string>;
   shutdown(): Promise<void>;
 }
 
@@ -119,8 +119,8 @@ export function buildMetrics(
       onInternalError(component, err);
     },
     setNamedModels: (names) => models.setNamed(names),
-    async scrape() {
-      return exposition(all, (err) => this.recordInternalError('metrics', err));
+    async scrape(more = []) {
+      return exposition([...all, ...more], (err) => this.recordInternalError('metrics', err));
     },
     shutdown: async () => {},
   };
