@@ -9,7 +9,8 @@ import { serverAllowed } from './access.js';
 import { LIST_METHOD, type ListCache, MAX_ENTRIES, MAX_PAGES, merge, type Entry, type ListKind } from './catalog.js';
 import { RPC, RpcError, type JsonRpcMessage, type JsonRpcResponse } from './jsonrpc.js';
 import type { McpSession } from './session.js';
-import type { McpUpstreams, UpstreamAnswer } from './upstream.js';
+import type { UpstreamAnswer } from './upstream-common.js';
+import type { McpUpstreams } from './upstream.js';
 
 /** What one request of a session carries to the servers. */
 export interface Reach {

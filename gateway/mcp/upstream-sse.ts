@@ -15,7 +15,7 @@ import type { McpServerConfig } from '../config/model.js';
 import { SseLimitError, SseParser } from '../sse.js';
 import { errorResponse, isRequest, isResponse, RPC, RpcError, type JsonRpcMessage, type JsonRpcRequest } from './jsonrpc.js';
 import { PendingRequests } from './upstream-pending.js';
-import { headersFor, parseServerJson, readBounded, SERVER_REQUEST_REFUSED, upstreamError, type UpstreamAnswer, type UpstreamSend } from './upstream.js';
+import { headersFor, parseServerJson, readBounded, SERVER_REQUEST_REFUSED, upstreamError, type UpstreamAnswer, type UpstreamSend } from './upstream-common.js';
 
 /** Streams held at once; past this the one used least recently is closed. */
 const MAX_STREAMS = 1000;

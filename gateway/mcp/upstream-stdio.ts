@@ -17,7 +17,7 @@ import type { McpServerConfig } from '../config/model.js';
 import { LATEST_PROTOCOL } from './initialize.js';
 import { errorResponse, isRequest, isResponse, RPC, type JsonRpcMessage, type JsonRpcRequest } from './jsonrpc.js';
 import { PendingRequests } from './upstream-pending.js';
-import { parseServerJson, SERVER_REQUEST_REFUSED, upstreamError, type UpstreamAnswer, type UpstreamSend } from './upstream.js';
+import { parseServerJson, SERVER_REQUEST_REFUSED, upstreamError, type UpstreamAnswer, type UpstreamSend } from './upstream-common.js';
 
 /** Variables of the gateway's own environment a stdio server inherits (the MCP SDK's list); nothing else. */
 const INHERITED_ENV = ['HOME', 'LOGNAME', 'PATH', 'SHELL', 'TERM', 'USER', 'LANG', 'TMPDIR'];
