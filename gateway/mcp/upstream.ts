@@ -16,7 +16,7 @@ import { SseLimitError, SseParser } from '../sse.js';
 import { SseUpstreams } from './upstream-sse.js';
 import { StdioUpstreams } from './upstream-stdio.js';
 import { headersFor, parseServerJson, readBounded, SERVER_REQUEST_REFUSED, upstreamError, type UpstreamAnswer, type UpstreamSend, type UpstreamTarget } from './upstream-common.js';
-import { errorResponse, isRequest, isResponse, RPC, RpcError, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from './jsonrpc.js';
+import { errorResponse, isRequest, isResponse, RPC, RpcError, type JsonRpcId, type JsonRpcResponse } from './jsonrpc.js';
 
 /** One undici Agent for all MCP servers (keep-alive per origin). */
 export function mcpDispatcher(): Agent {
