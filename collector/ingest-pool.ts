@@ -5,10 +5,8 @@
  * buffer. A worker that dies fails the requests it held (the clients are told to retry) and is
  * replaced.
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../common/thread.js';
 import type { ProcessorConfig, ProcessorCounters, ProcessorDeps } from './processors/index.js';
 import { newCounters } from './processors/context.js';
 import type { IngestResult, OtlpEncoding } from './ingest.js';
@@ -64,20 +62,9 @@ export interface IngestPoolOptions {
   processorDeps?: ProcessorDeps;
 }
 
-/**
- * The worker: the compiled `ingest-worker.js` beside this file. Run from the TypeScript source
- * (tests, benchmarks, `node --import tsx`), the worker registers tsx itself and then imports the
- * `.ts` entry: Node 20 does not carry `--import` loader hooks into worker threads.
- */
+/** The worker: `ingest-worker` beside this file (common/thread.ts). */
 function newWorker(workerData: IngestWorkerInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./ingest-worker.js', import.meta.url), { workerData });
-  const require = createRequire(import.meta.url);
-  const pkgPath = require.resolve('tsx/package.json');
-  const pkg = require(pkgPath) as { exports: Record<string, { import: { default: string } }> };
-  const api = pathToFileURL(join(dirname(pkgPath), pkg.exports['./esm/api'].import.default)).href;
-  const entry = new URL('./ingest-worker.ts', import.meta.url).href;
-  const code = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(code, { eval: true, workerData });
+  return startThread(import.meta.url, 'ingest-worker', { workerData });
 }
 
 export function startIngestPool(opts: IngestPoolOptions): IngestPool {

@@ -12,7 +12,8 @@
  * thread has no session, and the process can exit under it. Interfaces do not own threads: each
  * takes one per running statement, and close() cancels and waits for its own statements.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../common/thread.js';
 import { ChError } from './errors.js';
 import type { FromStreamWorker, RunMessage, StreamWorkerInit, ToStreamWorker } from './stream-worker.js';
 
@@ -57,17 +58,9 @@ interface Threads {
 // One set per folder because chDB's engine is one per process (see above): not a convenience.
 const byFolder = new Map<string, Threads>();
 
-/**
- * The thread: the compiled `stream-worker.js` beside this file. Run from the TypeScript sources
- * (tests, `tsx`), Node 20 does not carry `--import` loader hooks into threads, so the thread
- * registers tsx itself before it imports the `.ts` entry.
- */
+/** The thread: `stream-worker` beside this file (common/thread.ts). */
 function newWorker(workerData: StreamWorkerInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./stream-worker.js', import.meta.url), { workerData });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./stream-worker.ts', import.meta.url).href;
-  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(code, { eval: true, workerData });
+  return startThread(import.meta.url, 'stream-worker', { workerData });
 }
 
 function threadsOf(dataDir: string): Threads {

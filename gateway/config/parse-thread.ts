@@ -9,7 +9,8 @@
  * the process cannot exit past it), so the parse reads only the secret files, which secrets.ts
  * opens without waiting and reads only when regular and small.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../../common/thread.js';
 import type { LoadOptions } from './load.js';
 import { deepFreeze, type ConfigResult } from './model.js';
 
@@ -37,18 +38,9 @@ export interface ParseWorkerInit {
 /** What a parse thread posts: that its modules loaded, then its result. */
 export type ParseReply = { started: true } | { result: ConfigResult };
 
-/**
- * The thread: the compiled `parse-worker.js` beside this file. Run from the TypeScript sources
- * (tests, `tsx`), Node 20 does not carry `--import` loader hooks into threads, so the thread
- * registers tsx itself before it imports the `.ts` entry.
- */
+/** The thread: `parse-worker` beside this file (common/thread.ts), its heap capped. */
 function newWorker(workerData: ParseWorkerInit): Worker {
-  const resourceLimits = { maxOldGenerationSizeMb: HEAP_MB };
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./parse-worker.js', import.meta.url), { workerData, resourceLimits });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./parse-worker.ts', import.meta.url).href;
-  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(code, { eval: true, workerData, resourceLimits });
+  return startThread(import.meta.url, 'parse-worker', { workerData, resourceLimits: { maxOldGenerationSizeMb: HEAP_MB } });
 }
 
 /**
