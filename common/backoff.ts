@@ -1,12 +1,13 @@
 /**
- * The one retry delay of tracegate, for the gateway's upstream retries and the collector's export
- * retries: exponential from `initialMs` by `multiplier`, capped at `maxMs`, then spread at random
- * so that callers that failed together do not come back together. A server's Retry-After is a
- * floor. What differs between the two users is only the spread:
- *   - the gateway draws from [d/2, d] ("equal jitter", `EQUAL_JITTER`): a client is waiting, so a
- *     retry never waits longer than the cap;
- *   - the collector draws from [d·(1−r), d·(1+r)] around the capped delay (`randomization(r)`),
- *     as the OpenTelemetry Collector's exporterhelper does.
+ * The one retry delay of tracegate: exponential from `initialMs` by `multiplier`, capped at
+ * `maxMs`, then spread at random so that callers that failed together do not come back together.
+ * A server's Retry-After is a floor. What differs between its users is the spread:
+ *   - the gateway's upstream retries draw from [d/2, d] ("equal jitter", `EQUAL_JITTER`): a client
+ *     is waiting, so a retry never waits longer than the cap;
+ *   - the collector's export retries draw from [d·(1−r), d·(1+r)] around the capped delay
+ *     (`randomization(r)`), as the OpenTelemetry Collector's exporterhelper does;
+ *   - the evaluators' judge retries and the MCP gateway's stdio server restarts wait exactly d
+ *     (`NO_JITTER`): one process's own retries, nothing to spread apart.
  */
 
 export interface Backoff {
@@ -22,6 +23,9 @@ export interface Backoff {
 
 /** Half fixed, half random: [d/2, d]. */
 export const EQUAL_JITTER: Backoff['spread'] = [0.5, 1];
+
+/** Exactly the capped exponential delay. */
+export const NO_JITTER: Backoff['spread'] = [1, 1];
 
 /** exporterhelper's randomization factor `r`: [d·(1−r), d·(1+r)]. */
 export const randomization = (r: number): Backoff['spread'] => [1 - r, 1 + r];

@@ -3,6 +3,7 @@
  * evaluation error (after the retries: the judge timed out, answered garbage, or was refused),
  * or a skip (the span lacks what the evaluator needs). Never throws.
  */
+import { backoffDelay, NO_JITTER, sleep, type Backoff } from '../../common/backoff.js';
 import type { EvaluatorConfig, LlmJudgeSpec } from '../../schemas/evaluator.js';
 import { runCheck } from './checks.js';
 import { CheckTimeoutError } from './regex-thread.js';
@@ -28,12 +29,8 @@ export interface RunDeps {
   mayRetry?: () => boolean;
 }
 
-const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
-
-/** Backoff before the n-th retry (1-based): 250 ms doubling, at most 4 s. */
-export function retryDelayMs(n: number): number {
-  return Math.min(4000, 250 * 2 ** (n - 1));
-}
+/** Judge retries: 250 ms doubling, at most 4 s. */
+const JUDGE_RETRY: Backoff = { initialMs: 250, maxMs: 4000, multiplier: 2, spread: NO_JITTER };
 
 async function judge(ev: EvaluatorConfig & { spec: LlmJudgeSpec }, s: Subject, deps: RunDeps, base: Omit<EvaluationRecord, 'status' | 'attempts' | 'endMs'>): Promise<EvaluationRecord> {
   const now = deps.now ?? Date.now;
@@ -49,7 +46,7 @@ async function judge(ev: EvaluatorConfig & { spec: LlmJudgeSpec }, s: Subject, d
   for (let i = 0; i <= spec.retries; i++) {
     if (i > 0) {
       if (deps.mayRetry && !deps.mayRetry()) break;
-      await (deps.sleep ?? sleepMs)(retryDelayMs(i));
+      await (deps.sleep ?? sleep)(backoffDelay(JUDGE_RETRY, i - 1));
     }
     attempts++;
     const a = await askJudge({

@@ -13,6 +13,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { backoffDelay, NO_JITTER, type Backoff } from '../../common/backoff.js';
 import type { McpServerConfig } from '../config/model.js';
 import { LATEST_PROTOCOL } from './initialize.js';
 import { errorResponse, isRequest, isResponse, RPC, type JsonRpcMessage, type JsonRpcRequest } from './jsonrpc.js';
@@ -21,8 +22,8 @@ import { parseServerJson, SERVER_REQUEST_REFUSED, upstreamError, type UpstreamAn
 
 /** Variables of the gateway's own environment a stdio server inherits (the MCP SDK's list); nothing else. */
 const INHERITED_ENV = ['HOME', 'LOGNAME', 'PATH', 'SHELL', 'TERM', 'USER', 'LANG', 'TMPDIR'];
-const BACKOFF_MIN_MS = 250;
-const BACKOFF_MAX_MS = 30_000;
+/** Restarts after a process that exited early: 250 ms doubling, at most 30 s. */
+const RESTART: Backoff = { initialMs: 250, maxMs: 30_000, multiplier: 2, spread: NO_JITTER };
 /** A process that ran this long before exiting starts again without waiting. */
 const STABLE_MS = 60_000;
 const KILL_GRACE_MS = 2000;
@@ -150,7 +151,7 @@ class StdioServer {
     this.child = undefined;
     this.ready = undefined;
     this.failures = Date.now() - this.startedAt >= STABLE_MS ? 0 : this.failures + 1;
-    this.nextStart = this.failures === 0 ? 0 : Date.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (this.failures - 1));
+    this.nextStart = this.failures === 0 ? 0 : Date.now() + backoffDelay(RESTART, this.failures - 1);
   }
 
   private kill(child: ChildProcessWithoutNullStreams): void {

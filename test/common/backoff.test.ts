@@ -4,7 +4,7 @@
  * collector's export retries (exporterhelper's settings: multiplier and randomization factor).
  */
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, EQUAL_JITTER, sleep, type Backoff } from '../../common/backoff.js';
+import { backoffDelay, EQUAL_JITTER, NO_JITTER, sleep, type Backoff } from '../../common/backoff.js';
 import { exportBackoff, type ExportRetry } from '../../collector/exporters/exporter.js';
 
 const fixed = (r: number) => () => r;
@@ -65,6 +65,19 @@ describe('collector export retries: exporterhelper settings', () => {
     expect(Math.min(...draws)).toBeGreaterThanOrEqual(2500);
     expect(Math.max(...draws)).toBeLessThanOrEqual(7500);
     expect(new Set(draws).size).toBeGreaterThan(1);
+  });
+});
+
+describe('judge retries and stdio restarts: exact doubling', () => {
+  it.each([
+    [0, 250],
+    [1, 500],
+    [3, 2000],
+    [4, 4000],
+    [9, 4000],
+  ])('retry %i waits %i ms whatever the draw', (retry, want) => {
+    const judge: Backoff = { initialMs: 250, maxMs: 4000, multiplier: 2, spread: NO_JITTER };
+    for (const r of [0, 0.5, 0.999999]) expect(backoffDelay(judge, retry, fixed(r))).toBe(want);
   });
 });
 
