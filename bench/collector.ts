@@ -75,7 +75,9 @@ export async function main(args: string[]): Promise<void> {
       // The overload phase runs once, in the last run of the first schema.
       const overload = schema === schemas[0] && i === runs - 1 ? Number(values['overload-seconds']) : 0;
       const r = await child(opts(schema, overload));
-      process.stderr.write(`${schema} run ${i + 1}/${runs}: end to end ${r.end_to_end_spans_per_s} spans/s, engine ${r.engine_rows_per_s} rows/s, naive ${r.naive_rows_per_s} rows/s, ratio ${r.ratio_to_engine}, rss ${r.rss_mb} MB\n`);
+      process.stderr.write(
+        `${schema} run ${i + 1}/${runs}: end to end ${r.end_to_end_spans_per_s} spans/s, engine ${r.engine_rows_per_s} rows/s, naive ${r.naive_rows_per_s} rows/s, ratio ${r.ratio_to_engine}, rss ${r.rss_mb} MB\n`,
+      );
       results.push(r);
     }
     summary[schema] = summarize(results);
@@ -105,7 +107,10 @@ async function child(opts: RunOptions): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'tracegate-bench-run-'));
   const outFile = join(dir, 'result.json');
   try {
-    const proc = fork(join(here, 'run.ts'), ['collector', '--child', JSON.stringify(opts), '--out', outFile], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [])], stdio: 'inherit' });
+    const proc = fork(join(here, 'run.ts'), ['collector', '--child', JSON.stringify(opts), '--out', outFile], {
+      execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [])],
+      stdio: 'inherit',
+    });
     const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
     if (code !== 0) throw new Error(`benchmark run exited with ${code}`);
     return JSON.parse(readFileSync(outFile, 'utf8')) as RunResult;

@@ -62,7 +62,10 @@ export async function main(args: string[]): Promise<void> {
     await migrate(store.client, { ...DEFAULT_SCHEMA_SETTINGS, database: 'bench' });
     const base = Date.now() - 3_000_000;
     for (let k = 0; k < total; k += 5000) {
-      await insertSpans(store, spans(Math.min(5000, total - k), (i) => (k + i < scored ? 'judged-model' : 'other-model'), base));
+      await insertSpans(
+        store,
+        spans(Math.min(5000, total - k), (i) => (k + i < scored ? 'judged-model' : 'other-model'), base),
+      );
     }
     // Stored and settled before the measured part.
     await new Promise((r) => setTimeout(r, 1500));

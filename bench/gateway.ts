@@ -106,7 +106,9 @@ async function measureCase(started: Running[], c: number, stream: boolean, round
     const sp = spans.get(t.target);
     if (sp) run.spans = sp;
     const note = sp ? `  spans exported ${sp.exported} dropped ${sp.dropped}${sp.failed ? ` failed ${sp.failed}` : ''}` : '';
-    process.stdout.write(`${t.target.padEnd(10)} c=${String(c).padEnd(3)} stream=${String(stream).padEnd(5)} ${String(run.rps).padStart(8)} rps  p50 ${run.p50_ms} ms  p99 ${run.p99_ms} ms  rss ${mem.now ?? '-'} MB${run.cpu_us_per_call !== undefined ? `  cpu ${run.cpu_us_per_call} us/call` : ''}  rounds ${ss.map((s) => s.rps).join('/')}${run.errors ? `  errors ${run.errors}` : ''}${note}\n`);
+    process.stdout.write(
+      `${t.target.padEnd(10)} c=${String(c).padEnd(3)} stream=${String(stream).padEnd(5)} ${String(run.rps).padStart(8)} rps  p50 ${run.p50_ms} ms  p99 ${run.p99_ms} ms  rss ${mem.now ?? '-'} MB${run.cpu_us_per_call !== undefined ? `  cpu ${run.cpu_us_per_call} us/call` : ''}  rounds ${ss.map((s) => s.rps).join('/')}${run.errors ? `  errors ${run.errors}` : ''}${note}\n`,
+    );
     return run;
   });
 }
@@ -173,7 +175,9 @@ export async function main(args: string[]): Promise<void> {
       const bare = runs.find((x) => x.target === 'tracegate' && x.connections === r.connections && x.stream === r.stream);
       if (r.target.startsWith('tracegate-') && bare?.cpu_us_per_call !== undefined && r.cpu_us_per_call !== undefined) {
         r.policy_added_cpu_us_per_call = round(r.cpu_us_per_call - bare.cpu_us_per_call, 1);
-        process.stdout.write(`${r.target.padEnd(16)} c=${String(r.connections).padEnd(3)} stream=${String(r.stream).padEnd(5)} policy adds ${r.policy_added_cpu_us_per_call} us CPU/call (${r.cpu_us_per_call} vs tracegate without policy ${bare.cpu_us_per_call})\n`);
+        process.stdout.write(
+          `${r.target.padEnd(16)} c=${String(r.connections).padEnd(3)} stream=${String(r.stream).padEnd(5)} policy adds ${r.policy_added_cpu_us_per_call} us CPU/call (${r.cpu_us_per_call} vs tracegate without policy ${bare.cpu_us_per_call})\n`,
+        );
       }
       const d = runs.find((x) => x.target === 'direct' && x.connections === r.connections && x.stream === r.stream);
       if (!d || r.target === 'direct') continue;

@@ -30,9 +30,12 @@ async function measure(counters: 'memory' | 'redis', url: string, calls: number)
     if (!(t instanceof Ticket)) throw new Error(`refused: ${t.error.message}`);
     await t.end(usage, ['gpt-4o-mini']);
   };
-  const run = async (n: number) => Promise.all(Array.from({ length: 16 }, async () => {
-    for (let i = 0; i < n / 16; i++) await one();
-  }));
+  const run = async (n: number) =>
+    Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let i = 0; i < n / 16; i++) await one();
+      }),
+    );
   await run(Math.min(calls, 4000)); // warm-up
   const c0 = process.cpuUsage();
   const t0 = performance.now();

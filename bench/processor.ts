@@ -39,7 +39,13 @@ const openinference = (i: number) =>
     'llm.system': 'openai',
     'llm.model_name': 'gpt-4o-mini-2024-07-18',
     'llm.invocation_parameters': '{"model":"gpt-4o-mini","temperature":0.2,"max_tokens":256}',
-    'input.value': JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: text(200) }, { role: 'user', content: text(300) }] }),
+    'input.value': JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages: [
+        { role: 'system', content: text(200) },
+        { role: 'user', content: text(300) },
+      ],
+    }),
     'input.mime_type': 'application/json',
     'output.value': JSON.stringify({ id: 'chatcmpl-x', choices: [{ message: { role: 'assistant', content: text(300) }, finish_reason: 'stop' }] }),
     'output.mime_type': 'application/json',
@@ -69,7 +75,10 @@ const genai = (i: number) =>
     'gen_ai.usage.output_tokens': '80',
     'gen_ai.response.finish_reasons': '["stop"]',
     'gen_ai.conversation.id': 'sess-1',
-    'gen_ai.input.messages': JSON.stringify([{ role: 'system', parts: [{ type: 'text', content: text(300) }] }, { role: 'user', parts: [{ type: 'text', content: text(600) }] }]),
+    'gen_ai.input.messages': JSON.stringify([
+      { role: 'system', parts: [{ type: 'text', content: text(300) }] },
+      { role: 'user', parts: [{ type: 'text', content: text(600) }] },
+    ]),
     'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: text(600) }], finish_reason: 'stop' }]),
   });
 
@@ -132,6 +141,12 @@ for (const [name, make] of Object.entries(kinds)) {
   const perSpan = Object.fromEntries(Object.entries(us).map(([k, v]) => [k, v / (rounds * 1000)]));
   const total = Object.values(perSpan).reduce((a, b) => a + b, 0);
   results[name] = { bytes, spans_per_cpu_s: Math.round(1e6 / total), ...perSpan };
-  const parts = Object.entries(perSpan).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
-  console.log(`${name.padEnd(14)} ${String(bytes).padStart(5)} B/span  ${Math.round(1e6 / total).toLocaleString('en').padStart(8)} spans per CPU-second  (µs/span: ${parts})`);
+  const parts = Object.entries(perSpan)
+    .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+    .join(', ');
+  console.log(
+    `${name.padEnd(14)} ${String(bytes).padStart(5)} B/span  ${Math.round(1e6 / total)
+      .toLocaleString('en')
+      .padStart(8)} spans per CPU-second  (µs/span: ${parts})`,
+  );
 }

@@ -10,7 +10,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 async function run(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
-  const available = readdirSync(here).filter((f) => f.endsWith('.ts') && f !== 'run.ts').map((f) => f.slice(0, -3));
+  const available = readdirSync(here)
+    .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+    .map((f) => f.slice(0, -3));
   if (!name || !/^[a-z0-9-]+$/.test(name) || !existsSync(join(here, `${name}.ts`))) {
     process.stderr.write(`usage: npm run bench -- <name> [args]; benchmarks: ${available.join(', ') || '(none)'}\n`);
     return 2;

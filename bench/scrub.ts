@@ -32,7 +32,10 @@ const prose = (n: number, seed: number) => {
 };
 
 function chat(i: number): Attr[] {
-  const messages = [{ role: 'system', content: prose(300, i) }, { role: 'user', content: prose(500, i + 1) }];
+  const messages = [
+    { role: 'system', content: prose(300, i) },
+    { role: 'user', content: prose(500, i + 1) },
+  ];
   return [
     ['openinference.span.kind', 'LLM'],
     ['llm.system', 'openai'],
@@ -40,7 +43,14 @@ function chat(i: number): Attr[] {
     ['llm.invocation_parameters', '{"model":"gpt-4o-mini","temperature":0.2,"max_tokens":256,"stream":false}'],
     ['input.value', JSON.stringify({ model: 'gpt-4o-mini', messages })],
     ['input.mime_type', 'application/json'],
-    ['output.value', JSON.stringify({ id: `chatcmpl-${i}`, choices: [{ message: { role: 'assistant', content: prose(400, i + 2) }, finish_reason: 'stop' }], usage: { prompt_tokens: 120, completion_tokens: 80, total_tokens: 200 } })],
+    [
+      'output.value',
+      JSON.stringify({
+        id: `chatcmpl-${i}`,
+        choices: [{ message: { role: 'assistant', content: prose(400, i + 2) }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 120, completion_tokens: 80, total_tokens: 200 },
+      }),
+    ],
     ['output.mime_type', 'application/json'],
     ['llm.input_messages.0.message.role', 'system'],
     ['llm.input_messages.0.message.content', messages[0].content],
@@ -136,7 +146,13 @@ async function child(path: string, rounds: number, n: number): Promise<void> {
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { rounds: { type: 'string', default: '15' }, spans: { type: 'string', default: '10000' }, processes: { type: 'string', default: '6' }, baseline: { type: 'string' }, child: { type: 'string' } },
+    options: {
+      rounds: { type: 'string', default: '15' },
+      spans: { type: 'string', default: '10000' },
+      processes: { type: 'string', default: '6' },
+      baseline: { type: 'string' },
+      child: { type: 'string' },
+    },
   });
   const [rounds, n] = [Number(values.rounds), Number(values.spans)];
   if (values.child) return child(values.child, rounds, n);
@@ -147,7 +163,9 @@ export async function main(args: string[]): Promise<void> {
   // Each target in processes of its own, alternating, so both see the same machine conditions.
   for (let p = 0; p < Number(values.processes); p++) {
     for (const [name, path] of p % 2 ? [...targets].reverse() : targets) {
-      const out = execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'run.ts'), 'scrub', '--child', path, '--rounds', String(rounds), '--spans', String(n)], { encoding: 'utf8' });
+      const out = execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'run.ts'), 'scrub', '--child', path, '--rounds', String(rounds), '--spans', String(n)], {
+        encoding: 'utf8',
+      });
       const r = JSON.parse(out) as { us: number; hits: number };
       runs[name].push(r.us);
       hits[name] = r.hits;
@@ -155,7 +173,9 @@ export async function main(args: string[]): Promise<void> {
   }
   const perSpan = Object.fromEntries(targets.map(([name]) => [name, median(runs[name])]));
   for (const [name] of targets) {
-    console.log(`${name.padEnd(9)} ${perSpan[name].toFixed(3).padStart(7)} µs/span (CPU; median over ${values.processes} processes of the median of ${rounds} rounds of ${n} spans)  ${hits[name]} attributes scrubbed per round`);
+    console.log(
+      `${name.padEnd(9)} ${perSpan[name].toFixed(3).padStart(7)} µs/span (CPU; median over ${values.processes} processes of the median of ${rounds} rounds of ${n} spans)  ${hits[name]} attributes scrubbed per round`,
+    );
   }
   const ratio = perSpan.baseline ? perSpan.current / perSpan.baseline : undefined;
   if (ratio !== undefined) console.log(`current / baseline: ${ratio.toFixed(3)}`);

@@ -44,12 +44,7 @@ export async function main(args: string[]): Promise<void> {
   await new Promise<void>((r) => provider.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(provider.address() as AddressInfo).port}`;
   const g = await startGateway(
-    config(
-      docs(
-        backendDoc('p', 'openai', url),
-        'kind: Route\nmetadata: { name: r }\nspec:\n  rules:\n    - name: big\n      matches: [{ model: big }]\n      targets: [{ backend: p }]\n',
-      ),
-    ),
+    config(docs(backendDoc('p', 'openai', url), 'kind: Route\nmetadata: { name: r }\nspec:\n  rules:\n    - name: big\n      matches: [{ model: big }]\n      targets: [{ backend: p }]\n')),
   );
   try {
     global.gc?.();
@@ -57,7 +52,11 @@ export async function main(args: string[]): Promise<void> {
     let peak = base;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
     const t0 = performance.now();
-    const res = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'big', stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+    const res = await fetch(`${g.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'big', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    });
     let bytes = 0;
     for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) bytes += c.length;
     clearInterval(sampler);
@@ -71,7 +70,9 @@ export async function main(args: string[]): Promise<void> {
       rssBaseMiB: Math.round(base / MiB),
       rssPeakOverBaseMiB: Math.round((peak - base) / MiB),
     };
-    process.stdout.write(`${figures.mib} MiB streamed (status ${figures.status}, events of ${figures.eventBytes} B) in ${figures.seconds} s: ${figures.mibPerSecond} MiB/s; RSS ${figures.rssBaseMiB} MiB at start, peak +${figures.rssPeakOverBaseMiB} MiB\n`);
+    process.stdout.write(
+      `${figures.mib} MiB streamed (status ${figures.status}, events of ${figures.eventBytes} B) in ${figures.seconds} s: ${figures.mibPerSecond} MiB/s; RSS ${figures.rssBaseMiB} MiB at start, peak +${figures.rssPeakOverBaseMiB} MiB\n`,
+    );
     const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'upstream.json');
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify({ node: process.version, at: new Date().toISOString(), figures }, null, 2)}\n`);

@@ -10,7 +10,10 @@ import { UsageError } from './args.js';
 
 /** 127.0.0.0/8, ::1 (and its IPv4-mapped forms) and `localhost`: reachable from this machine only. */
 export function isLoopback(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   if (h === 'localhost') return true;
   if (isIP(h) === 4) return h.startsWith('127.');
   if (isIP(h) === 6) {

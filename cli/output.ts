@@ -30,7 +30,11 @@ export function printRows(rows: Record<string, unknown>[], format: OutputFormat,
         return;
       }
       const widths = columns.map((c) => Math.min(60, Math.max(c.length, ...rows.map((r) => cell(r[c]).length))));
-      const line = (vals: string[]) => vals.map((v, i) => (v.length > widths[i] ? `${v.slice(0, widths[i] - 1)}…` : v.padEnd(widths[i]))).join('  ').trimEnd();
+      const line = (vals: string[]) =>
+        vals
+          .map((v, i) => (v.length > widths[i] ? `${v.slice(0, widths[i] - 1)}…` : v.padEnd(widths[i])))
+          .join('  ')
+          .trimEnd();
       out.write(`${line(columns)}\n${line(widths.map((w) => '-'.repeat(w)))}\n`);
       for (const r of rows) out.write(`${line(columns.map((c) => cell(r[c])))}\n`);
       return;

@@ -191,9 +191,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       // Budgets are rebuilt from the spend this store has on record (at start, after Redis comes back empty).
       policy: { spend: (range) => querySpend(store.client, store.database, range) },
     });
-    const gwUrl = await gateway
-      .listen({ host: opts.host, port: opts.ports.gateway })
-      .catch((err) => portInUse(err, 'gateway', opts.ports.gateway, '--port'));
+    const gwUrl = await gateway.listen({ host: opts.host, port: opts.ports.gateway }).catch((err) => portInUse(err, 'gateway', opts.ports.gateway, '--port'));
     stopped.push(() => gateway.close());
     // Evaluators score stored spans through this gateway and write results through this collector.
     const worker = buildEvaluatorWorker({

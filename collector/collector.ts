@@ -64,9 +64,7 @@ interface Running {
 
 export function buildCollector(config: Readonly<CollectorConfig>, deps: CollectorDeps): Collector {
   const app = Fastify({
-    ...(deps.logger
-      ? { loggerInstance: deps.logger }
-      : { logger: deps.logLevel === false ? false : { level: deps.logLevel ?? 'info', redact: ['req.headers.authorization'] } }),
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: deps.logLevel === false ? false : { level: deps.logLevel ?? 'info', redact: ['req.headers.authorization'] } }),
     bodyLimit: 1024 * 1024,
   });
   const logger = app.log.child({ component: 'collector' });
@@ -145,10 +143,7 @@ export function buildCollector(config: Readonly<CollectorConfig>, deps: Collecto
       }
       const out: { grpc?: Endpoint; http?: Endpoint } = {};
       if (config.grpc.enabled) {
-        running.grpc = buildGrpcReceiver(
-          { host: config.grpc.host, port: config.grpc.port, maxRequestBytes: config.maxRequestBytes, authToken: config.authToken },
-          { handler, metrics, logger },
-        );
+        running.grpc = buildGrpcReceiver({ host: config.grpc.host, port: config.grpc.port, maxRequestBytes: config.maxRequestBytes, authToken: config.authToken }, { handler, metrics, logger });
         out.grpc = await running.grpc.start();
       }
       if (config.http.enabled) {

@@ -26,7 +26,11 @@ export const CollectorConfigSchema = z
     /** When set, every data route requires `authorization: Bearer <token>`: OTLP over gRPC and HTTP, `/v1/feedback`, `/v1/usage` (health and metrics stay open). */
     authToken: z.string().min(8, 'use a token of at least 8 characters').optional(),
     /** Largest request body (after gzip is undone) and gRPC message. */
-    maxRequestBytes: z.number().int().min(1024).default(20 * MiB),
+    maxRequestBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(20 * MiB),
     /** Seconds a client is told to wait (Retry-After, RetryInfo) when the spool is full. */
     retryAfterSeconds: z.number().int().min(1).max(3600).default(5),
     batch: z
@@ -39,7 +43,11 @@ export const CollectorConfigSchema = z
          */
         sendBatchMaxSize: z.number().int().min(0).default(0),
         /** …or this many bytes… */
-        maxBatchBytes: z.number().int().min(1024).default(64 * MiB),
+        maxBatchBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(64 * MiB),
         /** …or this long after its first span, once the exporter is free. */
         timeoutMs: z.number().int().min(1).default(200),
       })
@@ -52,9 +60,18 @@ export const CollectorConfigSchema = z
          * receives them and writes the spool; 0 does it all on the receiving thread. Default:
          * one per core, at most two (the engine inserting needs CPU too).
          */
-        workers: z.number().int().min(0).max(16).default(() => Math.max(1, Math.min(2, availableParallelism()))),
+        workers: z
+          .number()
+          .int()
+          .min(0)
+          .max(16)
+          .default(() => Math.max(1, Math.min(2, availableParallelism()))),
         /** Request bytes waiting for a worker past which requests are refused (retryable): memory stays bounded. */
-        maxQueueBytes: z.number().int().min(MiB).default(64 * MiB),
+        maxQueueBytes: z
+          .number()
+          .int()
+          .min(MiB)
+          .default(64 * MiB),
       })
       .strict()
       .prefault({}),
@@ -62,7 +79,11 @@ export const CollectorConfigSchema = z
       .object({
         dir: z.string().min(1).default('./.tracegate/spool'),
         /** Past this many bytes waiting for ClickHouse, the receivers refuse with a retryable answer. */
-        maxBytes: z.number().int().min(MiB).default(1024 * MiB),
+        maxBytes: z
+          .number()
+          .int()
+          .min(MiB)
+          .default(1024 * MiB),
         /** fsync every append before answering: survives power loss, not only process death; slower. */
         fsync: z.boolean().default(false),
       })
@@ -89,7 +110,10 @@ export const CollectorConfigSchema = z
       .strict()
       .prefault({}),
     /** The table spans go to, in the store's database. */
-    table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('otel_traces'),
+    table: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .default('otel_traces'),
     processor: ProcessorConfigSchema.prefault({}),
   })
   .strict()

@@ -5,14 +5,7 @@
  */
 import { GRPC } from './otlp/response.js';
 
-export type CollectorErrorCode =
-  | 'invalid_request'
-  | 'unauthenticated'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'spool_full'
-  | 'busy'
-  | 'unavailable';
+export type CollectorErrorCode = 'invalid_request' | 'unauthenticated' | 'payload_too_large' | 'unsupported_media_type' | 'spool_full' | 'busy' | 'unavailable';
 
 const STATUS: Record<CollectorErrorCode, { http: number; grpc: number }> = {
   invalid_request: { http: 400, grpc: GRPC.INVALID_ARGUMENT },
@@ -44,13 +37,9 @@ export const collectorErrors = {
   invalid: (what: string) => new CollectorError('invalid_request', what),
   unauthenticated: () => new CollectorError('unauthenticated', 'missing or wrong bearer token in the authorization header'),
   tooLarge: (limit: number) => new CollectorError('payload_too_large', `the request body is larger than the limit of ${limit} bytes`),
-  unsupportedType: (type: string) =>
-    new CollectorError('unsupported_media_type', `content-type "${type}" is not supported; send application/x-protobuf or application/json`),
-  unsupportedEncoding: (enc: string) =>
-    new CollectorError('unsupported_media_type', `content-encoding "${enc}" is not supported; send gzip or no encoding`),
-  spoolFull: (retryAfter: number) =>
-    new CollectorError('spool_full', 'the collector cannot take more spans now (its spool is full); retry later', retryAfter),
-  busy: (retryAfter: number) =>
-    new CollectorError('busy', 'the collector is receiving faster than it can process (its queue is full); retry later', retryAfter),
+  unsupportedType: (type: string) => new CollectorError('unsupported_media_type', `content-type "${type}" is not supported; send application/x-protobuf or application/json`),
+  unsupportedEncoding: (enc: string) => new CollectorError('unsupported_media_type', `content-encoding "${enc}" is not supported; send gzip or no encoding`),
+  spoolFull: (retryAfter: number) => new CollectorError('spool_full', 'the collector cannot take more spans now (its spool is full); retry later', retryAfter),
+  busy: (retryAfter: number) => new CollectorError('busy', 'the collector is receiving faster than it can process (its queue is full); retry later', retryAfter),
   unavailable: (why: string, retryAfter: number) => new CollectorError('unavailable', why, retryAfter),
 };

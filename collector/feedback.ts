@@ -25,8 +25,15 @@ const ZERO_SPAN = /^0{16}$/;
 
 export const FeedbackSchema = z
   .object({
-    trace_id: z.string().regex(/^[0-9a-f]{32}$/i, 'must be 32 hex characters').refine((s) => !ZERO_TRACE.test(s), 'must not be all zeros'),
-    span_id: z.string().regex(/^[0-9a-f]{16}$/i, 'must be 16 hex characters').refine((s) => !ZERO_SPAN.test(s), 'must not be all zeros').optional(),
+    trace_id: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/i, 'must be 32 hex characters')
+      .refine((s) => !ZERO_TRACE.test(s), 'must not be all zeros'),
+    span_id: z
+      .string()
+      .regex(/^[0-9a-f]{16}$/i, 'must be 16 hex characters')
+      .refine((s) => !ZERO_SPAN.test(s), 'must not be all zeros')
+      .optional(),
     name: z.string().min(1).max(200),
     score: z.number().finite().optional(),
     label: z.string().min(1).max(200).optional(),
@@ -67,20 +74,29 @@ const RAW_CONTEXT = `
     upper(SpanAttributes['openinference.span.kind']) AS span_kind`;
 
 const spanQueries = (db: string): Array<[ContextSource, string]> => [
-  ['llm_spans', `SELECT model, provider, agent_name, app_service_name AS service_name, session_id, span_kind
-     FROM ${db}.llm_spans WHERE trace_id = {trace:String} AND span_id = {span:String} LIMIT 1`],
+  [
+    'llm_spans',
+    `SELECT model, provider, agent_name, app_service_name AS service_name, session_id, span_kind
+     FROM ${db}.llm_spans WHERE trace_id = {trace:String} AND span_id = {span:String} LIMIT 1`,
+  ],
   ['otel_traces', `SELECT ${RAW_CONTEXT} FROM ${db}.otel_traces WHERE TraceId = {trace:String} AND SpanId = {span:String} LIMIT 1`],
 ];
 
 const traceQueries = (db: string): Array<[ContextSource, string]> => [
-  ['agent_runs', `SELECT if(length(models) = 1, models[1], '') AS model,
+  [
+    'agent_runs',
+    `SELECT if(length(models) = 1, models[1], '') AS model,
        (SELECT if(uniqExact(provider) = 1, any(provider), '') FROM ${db}.llm_spans
          WHERE trace_id = {trace:String} AND counted AND provider != '') AS provider,
        agent_name, service_name, session_id, root_span_kind AS span_kind
-     FROM ${db}.agent_runs WHERE trace_id = {trace:String} LIMIT 1`],
+     FROM ${db}.agent_runs WHERE trace_id = {trace:String} LIMIT 1`,
+  ],
   // the root span (no parent), else the earliest
-  ['otel_traces', `SELECT ${RAW_CONTEXT} FROM ${db}.otel_traces WHERE TraceId = {trace:String}
-     ORDER BY ParentSpanId != '' ASC, Timestamp ASC LIMIT 1`],
+  [
+    'otel_traces',
+    `SELECT ${RAW_CONTEXT} FROM ${db}.otel_traces WHERE TraceId = {trace:String}
+     ORDER BY ParentSpanId != '' ASC, Timestamp ASC LIMIT 1`,
+  ],
 ];
 
 /** The first query, in order, that finds a row. */

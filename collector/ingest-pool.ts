@@ -24,10 +24,7 @@ export interface IngestRequest {
 }
 
 /** What a worker answers: its result (rows as a plain Uint8Array), or why it failed; with its counters. */
-export type IngestReply =
-  | { ready: true }
-  | { id: number; result: IngestResult; counters: ProcessorCounters }
-  | { id: number; error: string; counters: ProcessorCounters };
+export type IngestReply = { ready: true } | { id: number; result: IngestResult; counters: ProcessorCounters } | { id: number; error: string; counters: ProcessorCounters };
 
 export interface IngestPool {
   /** Resolves once every worker has started; rejects with the first start-up error. */
@@ -157,17 +154,22 @@ export function startIngestPool(opts: IngestPoolOptions): IngestPool {
     async close() {
       if (closing) return;
       closing = true;
-      const inFlight = slots.flatMap((s) => [...s.pending.values()].map((p) => new Promise<void>((done) => {
-        const { resolve, reject } = p;
-        p.resolve = (r) => {
-          resolve(r);
-          done();
-        };
-        p.reject = (e) => {
-          reject(e);
-          done();
-        };
-      })));
+      const inFlight = slots.flatMap((s) =>
+        [...s.pending.values()].map(
+          (p) =>
+            new Promise<void>((done) => {
+              const { resolve, reject } = p;
+              p.resolve = (r) => {
+                resolve(r);
+                done();
+              };
+              p.reject = (e) => {
+                reject(e);
+                done();
+              };
+            }),
+        ),
+      );
       await Promise.all(inFlight);
       await Promise.all(slots.map((s) => s.worker.terminate()));
     },
@@ -204,7 +206,7 @@ export function sumCounters<T extends object>(a: T | undefined, b: T): T {
   for (const k of Object.keys(y)) {
     const av = x[k];
     const bv = y[k];
-    out[k] = typeof bv === 'number' ? ((typeof av === 'number' ? av : 0) + bv) : sumCounters(typeof av === 'object' ? av : undefined, bv);
+    out[k] = typeof bv === 'number' ? (typeof av === 'number' ? av : 0) + bv : sumCounters(typeof av === 'object' ? av : undefined, bv);
   }
   return out as unknown as T;
 }

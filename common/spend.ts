@@ -40,8 +40,7 @@ const utc = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
 /** The statement and its bound parameters; `database` must be an identifier. */
 export function buildSpendQuery(database: string, range: SpendRange): { query: string; query_params: Record<string, unknown> } {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error(`database name "${database}" is not an identifier`);
-  const within = (col: string) =>
-    [`${col} >= {start:DateTime64(3, 'UTC')}`, ...(range.end ? [`${col} < {end:DateTime64(3, 'UTC')}`] : [])].join(' AND ');
+  const within = (col: string) => [`${col} >= {start:DateTime64(3, 'UTC')}`, ...(range.end ? [`${col} < {end:DateTime64(3, 'UTC')}`] : [])].join(' AND ');
   const query = `
     WITH
       (SELECT max(source_inserted_at) FROM ${database}.usage_minutely_data) - INTERVAL 2 MINUTE AS rolled_up,

@@ -3,9 +3,7 @@ import { resolve } from 'node:path';
 import { createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
 
 /** Where the store lives: the embedded engine in a folder, or a ClickHouse server. */
-export type StoreTarget =
-  | { kind: 'embedded'; dataDir: string; database: string }
-  | { kind: 'server'; url: string; username: string; password: string; database: string };
+export type StoreTarget = { kind: 'embedded'; dataDir: string; database: string } | { kind: 'server'; url: string; username: string; password: string; database: string };
 
 export interface Store {
   readonly client: ClickHouseClient;
@@ -106,7 +104,5 @@ function makeStore(client: ClickHouseClient, target: StoreTarget, beforeClose: (
 
 /** Describes the store for a log line, without secrets. */
 export function describeStore(target: StoreTarget): string {
-  return target.kind === 'embedded'
-    ? `embedded ClickHouse (chDB) in ${target.dataDir}, database ${target.database}`
-    : `ClickHouse server ${redactUrl(target.url)}, database ${target.database}`;
+  return target.kind === 'embedded' ? `embedded ClickHouse (chDB) in ${target.dataDir}, database ${target.database}` : `ClickHouse server ${redactUrl(target.url)}, database ${target.database}`;
 }

@@ -126,7 +126,10 @@ export async function readTrace(client: ClickHouseClient, database: string, trac
   );
   if (spans.length === 0) throw new TraceNotFoundError(`no spans of trace ${id} in ${database}.otel_traces`);
   const typed = await readTyped(client, database, window);
-  return buildTrace(id, spans.map((s) => toNode(s, typed.get(s.span_id))));
+  return buildTrace(
+    id,
+    spans.map((s) => toNode(s, typed.get(s.span_id))),
+  );
 }
 
 /** Typed figures from llm_spans, or none when the view is not there (an older schema). */
@@ -231,7 +234,10 @@ export function renderTraceTree(trace: Trace): string {
     const guide = depth === 0 ? '' : `${prefix}${last ? '└─ ' : '├─ '}`;
     const suffix = n.origin === 'gateway' ? ' [gateway]' : '';
     const status = n.status === 'Error' || n.status === 'STATUS_CODE_ERROR' ? `error${n.statusMessage ? `: ${n.statusMessage.slice(0, 60)}` : ''}` : '';
-    lines.push({ label: `${guide}${n.name}${suffix}`, cells: [n.kind, n.model, tokensCell(n), n.cost ? (n.counted ? formatCost(n.cost) : `(${formatCost(n.cost)})`) : '', formatDuration(n.durationMs), status] });
+    lines.push({
+      label: `${guide}${n.name}${suffix}`,
+      cells: [n.kind, n.model, tokensCell(n), n.cost ? (n.counted ? formatCost(n.cost) : `(${formatCost(n.cost)})`) : '', formatDuration(n.durationMs), status],
+    });
     const childPrefix = depth === 0 ? '' : `${prefix}${last ? '   ' : '│  '}`;
     n.children.forEach((c, i) => {
       walk(c, childPrefix, i === n.children.length - 1, depth + 1);
@@ -243,7 +249,11 @@ export function renderTraceTree(trace: Trace): string {
   const header = ['SPAN', 'KIND', 'MODEL', 'TOKENS', 'COST', 'DURATION', 'STATUS'];
   const rowsText = [header, ...lines.map((l) => [l.label, ...l.cells])];
   const widths = header.map((_, i) => Math.max(...rowsText.map((r) => [...r[i]].length)));
-  const fmt = (r: string[]) => r.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => c + ' '.repeat(widths[i] - [...c].length))
+      .join('  ')
+      .trimEnd();
   const title =
     `trace ${trace.traceId} · ${trace.spanCount} span${trace.spanCount === 1 ? '' : 's'}` +
     (trace.plainSpans ? ` (+${trace.plainSpans} plain)` : '') +

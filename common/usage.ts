@@ -102,9 +102,7 @@ export function resolveWindow(params: Pick<UsageParams, 'since' | 'until'>, now 
 }
 
 /** The measures every usage row carries, in output order. */
-export const USAGE_MEASURES = [
-  'calls', 'errors', 'prompt_tokens', 'completion_tokens', 'cache_read_tokens', 'total_tokens', 'cost_usd', 'latency_p50_ms', 'latency_p95_ms',
-] as const;
+export const USAGE_MEASURES = ['calls', 'errors', 'prompt_tokens', 'completion_tokens', 'cache_read_tokens', 'total_tokens', 'cost_usd', 'latency_p50_ms', 'latency_p95_ms'] as const;
 
 /** Output columns for the parameters: the group-by dimensions, then the measures. */
 export function usageColumns(params: Pick<UsageParams, 'by'>): string[] {

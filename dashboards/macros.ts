@@ -141,8 +141,7 @@ function arity(n: number, name: string, fn: Macro): Macro {
 
 const seconds = (ctx: ExpandContext) => Math.max(Math.floor(ctx.intervalMs / 1000), 1);
 
-const dateTimeFilter = arity(2, 'dateTimeFilter', ([d, t], c) =>
-  `(${d} >= ${toDate(c.fromMs)} AND ${d} <= ${toDate(c.toMs)}) AND (${t} >= ${toDateTime(c.fromMs)} AND ${t} <= ${toDateTime(c.toMs)})`);
+const dateTimeFilter = arity(2, 'dateTimeFilter', ([d, t], c) => `(${d} >= ${toDate(c.fromMs)} AND ${d} <= ${toDate(c.toMs)}) AND (${t} >= ${toDateTime(c.fromMs)} AND ${t} <= ${toDateTime(c.toMs)})`);
 
 /** The backend's macros (pkg/macros of the plugin). */
 export const BACKEND_MACROS: Record<string, Macro> = {
@@ -156,8 +155,7 @@ export const BACKEND_MACROS: Record<string, Macro> = {
   dateTimeFilter,
   dt: dateTimeFilter,
   timeInterval: arity(1, 'timeInterval', ([col], c) => `toStartOfInterval(toDateTime(${col}), INTERVAL ${seconds(c)} second)`),
-  timeInterval_ms: arity(1, 'timeInterval_ms', ([col], c) =>
-    `toStartOfInterval(toDateTime64(${col}, 3), INTERVAL ${Math.max(Math.floor(c.intervalMs), 1)} millisecond)`),
+  timeInterval_ms: arity(1, 'timeInterval_ms', ([col], c) => `toStartOfInterval(toDateTime64(${col}, 3), INTERVAL ${Math.max(Math.floor(c.intervalMs), 1)} millisecond)`),
   interval_s: (_a, c) => String(seconds(c)),
 };
 

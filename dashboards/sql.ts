@@ -17,9 +17,7 @@ export const where = (...conds: string[]) => conds.join('\n  AND ');
  * keyed by minute cannot be cut finer than its minute).
  */
 export const bucket = (col: string, minSeconds = 1) =>
-  minSeconds > 1
-    ? `toStartOfInterval(${col}, INTERVAL greatest($__interval_s, ${minSeconds}) second)`
-    : `toStartOfInterval(${col}, INTERVAL $__interval_s second)`;
+  minSeconds > 1 ? `toStartOfInterval(${col}, INTERVAL greatest($__interval_s, ${minSeconds}) second)` : `toStartOfInterval(${col}, INTERVAL $__interval_s second)`;
 
 /** Seconds in one bucket, to turn counts into rates. */
 export const bucketSeconds = (minSeconds = 1) => (minSeconds > 1 ? `greatest($__interval_s, ${minSeconds})` : '$__interval_s');

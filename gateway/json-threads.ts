@@ -141,7 +141,13 @@ export function jsonThreads(opts: JsonThreadOptions = {}): JsonThreads {
 
   function spawn(): Slot {
     const worker = startThread(import.meta.url, 'json-worker', { resourceLimits: { maxOldGenerationSizeMb: heapMb } });
-    const slot: Slot = { worker, pending: new Map(), bytes: 0, ready: false, startTimer: setTimeout(() => fail(slot, unavailable(`the JSON thread did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS) };
+    const slot: Slot = {
+      worker,
+      pending: new Map(),
+      bytes: 0,
+      ready: false,
+      startTimer: setTimeout(() => fail(slot, unavailable(`the JSON thread did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS),
+    };
     slot.startTimer.unref();
     worker.on('message', (m: JsonReply) => {
       if ('ready' in m) {
@@ -158,7 +164,9 @@ export function jsonThreads(opts: JsonThreadOptions = {}): JsonThreads {
     });
     // A value this thread cannot take back (past its stack): which job it was is not known.
     worker.on('messageerror', (err) => fail(slot, unavailable(`a parsed body could not be moved to the event loop (${err.message})`)));
-    worker.on('error', (err: Error & { code?: string }) => fail(slot, unavailable(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `parsing needed more than the JSON thread's ${heapMb} MB` : `the JSON thread failed (${err.message})`)));
+    worker.on('error', (err: Error & { code?: string }) =>
+      fail(slot, unavailable(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `parsing needed more than the JSON thread's ${heapMb} MB` : `the JSON thread failed (${err.message})`)),
+    );
     worker.on('exit', (code) => fail(slot, unavailable(`the JSON thread stopped (exit code ${code})`)));
     // After the listeners: adding a 'message' listener refs the thread again.
     worker.unref();

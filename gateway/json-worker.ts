@@ -9,7 +9,6 @@ import { GatewayError } from './errors.js';
 import { checkJsonText, parseJsonText } from './handlers/body.js';
 import { MAX_JSON_CONTAINERS, type JsonJob, type JsonReply } from './json-threads.js';
 
-
 const tooMany = (n: number, what: string) => `${what} holds ${n} JSON objects and arrays, more than the gateway parses (${MAX_JSON_CONTAINERS})`;
 
 function read(job: JsonJob): JsonReply {

@@ -140,9 +140,16 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     const now = clock();
     if (now - (loggedAt.get(component) ?? -Infinity) < INTERNAL_ERROR_LOG_MS) return;
     loggedAt.set(component, now);
-    safeLog(() => log.error({ component, err: (err as Error)?.message ?? String(err) }, `contained a failure in the gateway's ${component}; the request was answered (counted in tracegate_gateway_internal_errors_total)`));
+    safeLog(() =>
+      log.error(
+        { component, err: (err as Error)?.message ?? String(err) },
+        `contained a failure in the gateway's ${component}; the request was answered (counted in tracegate_gateway_internal_errors_total)`,
+      ),
+    );
   };
-  const breakers = new Breakers(clock, (backend, state) => safeLog(() => log.warn({ backend, state }, `circuit ${state === 'open' ? 'opened' : state === 'closed' ? 'closed' : 'half-open'} for backend ${backend}`)));
+  const breakers = new Breakers(clock, (backend, state) =>
+    safeLog(() => log.warn({ backend, state }, `circuit ${state === 'open' ? 'opened' : state === 'closed' ? 'closed' : 'half-open'} for backend ${backend}`)),
+  );
   const upstreams = new Upstreams({ dispatcher: deps.dispatcher, simulated: deps.simulated });
   const json = jsonThreads();
   const tracing = buildTracing({
@@ -153,9 +160,17 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     exporter: deps.spanExporter,
     simple: deps.simpleSpanProcessor,
   });
-  const metrics = buildMetrics(() => breakers.entries(), tracing.exportStats, (c, err) => onInternalError(c, err));
+  const metrics = buildMetrics(
+    () => breakers.entries(),
+    tracing.exportStats,
+    (c, err) => onInternalError(c, err),
+  );
 
-  const agentOptions = (c: GatewayConfig) => ({ ...c.gateway.telemetry.agentSessions, idleMs: c.gateway.telemetry.agentSessions.idle, capture: { mode: c.gateway.telemetry.content.capture, maxBytes: c.gateway.telemetry.content.maxBytes } });
+  const agentOptions = (c: GatewayConfig) => ({
+    ...c.gateway.telemetry.agentSessions,
+    idleMs: c.gateway.telemetry.agentSessions.idle,
+    capture: { mode: c.gateway.telemetry.content.capture, maxBytes: c.gateway.telemetry.content.maxBytes },
+  });
   const agents = new AgentSessions(tracing.tracer, agentOptions(initial));
   const stateFor = (config: GatewayConfig): LiveState => ({
     config,
@@ -185,11 +200,15 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     const bytes = body as Buffer;
     // A large body is decoded, checked and parsed on a JSON thread, not on the event loop.
-    if (bytes.length >= LARGE_JSON_CHARS) return void json.parseRequest(bytes, maxDepth).then((r) => {
-      req.rawBody = r.text;
-      req.rawBytes = r.bytes;
-      done(null, r.parsed.value);
-    }, (err: GatewayError) => done(err, undefined));
+    if (bytes.length >= LARGE_JSON_CHARS)
+      return void json.parseRequest(bytes, maxDepth).then(
+        (r) => {
+          req.rawBody = r.text;
+          req.rawBytes = r.bytes;
+          done(null, r.parsed.value);
+        },
+        (err: GatewayError) => done(err, undefined),
+      );
     const text = bytes.toString('utf8');
     req.rawBody = text;
     let parsed: unknown;
@@ -289,7 +308,9 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
         return false;
       }
       apply(result.config);
-      safeLog(() => log.info({ source: result.config.source, routes: result.config.routes.length, backends: result.config.backends.size, apiKeys: result.config.apiKeys.size }, 'configuration reloaded'));
+      safeLog(() =>
+        log.info({ source: result.config.source, routes: result.config.routes.length, backends: result.config.backends.size, apiKeys: result.config.apiKeys.size }, 'configuration reloaded'),
+      );
       return true;
     },
     watch(file, opts = {}) {

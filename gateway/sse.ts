@@ -234,7 +234,10 @@ export async function* sseEvents(source: AsyncIterable<Uint8Array | string>): As
 export function sseFrame(data: string, event?: string): string {
   const head = event === undefined ? '' : `event: ${event}\n`;
   if (!data.includes('\n') && !data.includes('\r')) return `${head}data: ${data}\n\n`;
-  return `${head}${data.split(/\r\n|\r|\n/).map((l) => `data: ${l}`).join('\n')}\n\n`;
+  return `${head}${data
+    .split(/\r\n|\r|\n/)
+    .map((l) => `data: ${l}`)
+    .join('\n')}\n\n`;
 }
 
 /** A frame from an event, keeping its event name: how passthrough translators re-emit events. */

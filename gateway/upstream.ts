@@ -282,7 +282,6 @@ class Exchange implements UpstreamBody, Dispatcher.DispatchHandler {
   }
 }
 
-
 /** Sends through an undici Dispatcher (a Pool for one origin, or an Agent/MockAgent for many). */
 export function dispatcherTransport(dispatcher: Dispatcher, owned: boolean): Transport {
   return {

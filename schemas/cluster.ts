@@ -42,9 +42,7 @@ function renderTable(statement: string, match: RegExpExecArray, cluster: string,
   const path = everywhere ? EVERYWHERE_PATH : REPLICA_PATH;
   local = local.replace(engine[0], `ENGINE = Replicated${family}MergeTree(${path}${params ? `, ${params}` : ''})`);
   if (everywhere) return [local];
-  const distributed =
-    `CREATE TABLE ${ifne}${db}.${name} ${onCluster} AS ${db}.${name}_local ` +
-    `ENGINE = Distributed(${cluster}, ${database}, ${name}_local, ${shardingKey(statement)})`;
+  const distributed = `CREATE TABLE ${ifne}${db}.${name} ${onCluster} AS ${db}.${name}_local ` + `ENGINE = Distributed(${cluster}, ${database}, ${name}_local, ${shardingKey(statement)})`;
   return [local, distributed];
 }
 
@@ -56,9 +54,7 @@ function renderMaterializedView(statement: string, match: RegExpExecArray, clust
 
 /** Reads of `db.name` in a query made to read the node's own part of the data. */
 function toLocalReads(query: string): string {
-  return query.replace(/\bFROM\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/gi, (all: string, db: string, name: string) =>
-    EVERYWHERE.has(name) ? all : `FROM ${db}.${name}_local`,
-  );
+  return query.replace(/\bFROM\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/gi, (all: string, db: string, name: string) => (EVERYWHERE.has(name) ? all : `FROM ${db}.${name}_local`));
 }
 
 /**

@@ -22,20 +22,18 @@ export type CodeCheck = (typeof CODE_CHECKS)[number];
 export const PROMPT_VARIABLES = ['input', 'output', 'documents', 'tool_calls', 'reference'] as const;
 
 const globs = z.array(z.string().min(1).max(256)).max(64);
-const labelName = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-"');
+const labelName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-"');
 
-const secretRef = z.union(
-  [
-    z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }).strict(),
-    z.object({ file: z.string().min(1) }).strict(),
-  ],
-  {
-    error: (iss) =>
-      typeof iss.input === 'string'
-        ? 'an inline key is not allowed in the config file: write { env: VARIABLE } or { file: /path/to/secret }'
-        : 'give exactly one of { env: VARIABLE } or { file: /path/to/secret }',
-  },
-);
+const secretRef = z.union([z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }).strict(), z.object({ file: z.string().min(1) }).strict()], {
+  error: (iss) =>
+    typeof iss.input === 'string'
+      ? 'an inline key is not allowed in the config file: write { env: VARIABLE } or { file: /path/to/secret }'
+      : 'give exactly one of { env: VARIABLE } or { file: /path/to/secret }',
+});
 
 const target = z
   .object({
@@ -103,7 +101,10 @@ const code = z
     check: z.enum(CODE_CHECKS),
     /** regex: the pattern the output must match (JavaScript syntax). */
     pattern: z.string().min(1).max(1024).optional(),
-    flags: z.string().regex(/^[imsu]*$/, 'any of i, m, s, u').optional(),
+    flags: z
+      .string()
+      .regex(/^[imsu]*$/, 'any of i, m, s, u')
+      .optional(),
     /** contains: the text the output must hold. */
     value: z.string().min(1).max(4096).optional(),
     ignoreCase: z.boolean().default(false),
@@ -190,7 +191,12 @@ export interface EvaluatorConfig {
 
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
   return v;
 }
 
@@ -203,5 +209,8 @@ export function evaluatorVersion(spec: EvaluatorSpec): string {
   if (spec.version) return spec.version;
   const { version: _v, target: _t, sampling: _s, concurrency: _c, budget: _b, retries: _r, timeoutSeconds: _o, ...scoring } = spec;
   const judgeOnly = scoring.type === 'llm-judge' ? { ...scoring, judge: { model: scoring.judge.model, maxTokens: scoring.judge.maxTokens, temperature: scoring.judge.temperature } } : scoring;
-  return createHash('sha256').update(JSON.stringify(canonical(judgeOnly))).digest('hex').slice(0, 12);
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(judgeOnly)))
+    .digest('hex')
+    .slice(0, 12);
 }

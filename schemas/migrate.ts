@@ -44,7 +44,9 @@ export const DEFAULT_SCHEMA_SETTINGS: Omit<SchemaSettings, 'database'> = { rawTt
 const FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
 export function loadMigrations(dir = migrationsDir()): Migration[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const seen = new Set<number>();
   return files.map((file) => {
     const m = FILE.exec(file);
@@ -68,11 +70,13 @@ export function splitStatements(sql: string): string[] {
 /** Substitutes the templated identifiers: database, TTL clauses. Values never appear here. */
 export function renderTemplate(template: string, s: SchemaSettings): string {
   const ttl = (days: number, expr: string) => (days > 0 ? `TTL ${expr} + toIntervalDay(${Math.floor(days)})` : '');
-  return template
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: the migrations' own placeholder, not a template literal
-    .replaceAll('${db}', s.database)
-    .replace(/\$\{raw_ttl\(([^)]*\))\)\}/g, (_, expr: string) => ttl(s.rawTtlDays, expr))
-    .replace(/\$\{rollup_ttl\(([^)]*\))\)\}/g, (_, expr: string) => ttl(s.rollupTtlDays, expr));
+  return (
+    template
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the migrations' own placeholder, not a template literal
+      .replaceAll('${db}', s.database)
+      .replace(/\$\{raw_ttl\(([^)]*\))\)\}/g, (_, expr: string) => ttl(s.rawTtlDays, expr))
+      .replace(/\$\{rollup_ttl\(([^)]*\))\)\}/g, (_, expr: string) => ttl(s.rollupTtlDays, expr))
+  );
 }
 
 /** The statements of one migration as they will run, for a single node or a cluster. */
@@ -96,11 +100,7 @@ export class MigrationChecksumError extends Error {
 }
 
 /** Applies every migration not yet recorded, in order; refuses an applied file that changed. */
-export async function migrate(
-  client: ClickHouseClient,
-  settings: SchemaSettings,
-  migrations: Migration[] = loadMigrations(),
-): Promise<MigrateResult> {
+export async function migrate(client: ClickHouseClient, settings: SchemaSettings, migrations: Migration[] = loadMigrations()): Promise<MigrateResult> {
   const db = settings.database;
   const onCluster = settings.cluster ? ` ON CLUSTER ${settings.cluster}` : '';
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}${onCluster} ENGINE = Atomic` });

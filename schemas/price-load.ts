@@ -40,12 +40,7 @@ export function priceRows(table: PriceTable, loadId: number): ModelPriceRow[] {
  * take the newest load_id, so spans priced during a reload always see a whole table. Returns
  * false when the store has no model_prices table (migrations before 0002).
  */
-export async function loadModelPrices(
-  client: ClickHouseClient,
-  database: string,
-  table: PriceTable = loadPriceTable(),
-  now: () => number = Date.now,
-): Promise<boolean> {
+export async function loadModelPrices(client: ClickHouseClient, database: string, table: PriceTable = loadPriceTable(), now: () => number = Date.now): Promise<boolean> {
   const exists = await client.query({
     query: 'SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = {t:String}',
     query_params: { db: database, t: 'model_prices' },

@@ -17,7 +17,10 @@ const ModelPriceSchema = z.object({
   /** Reasoning output tokens; defaults to the output price. */
   reasoning: z.number().nonnegative().optional(),
   /** When this row's prices were taken (YYYY-MM-DD), when later than the table's `taken`. */
-  taken: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
+  taken: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/)
+    .optional(),
 });
 
 export const PriceTableSchema = z.object({
@@ -66,7 +69,11 @@ export function canonicalModel(model: string): string {
 
 /** The glob as an anchored regular expression (RE2-compatible: ClickHouse matches the same source). */
 export function globToRegExp(glob: string): RegExp {
-  const body = glob.toLowerCase().split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  const body = glob
+    .toLowerCase()
+    .split('*')
+    .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
   return new RegExp(`^${body}$`);
 }
 
@@ -82,9 +89,7 @@ export interface PriceIndex {
 
 /** Builds a matcher: the longest (most specific) matching pattern wins. */
 export function indexPrices(table: PriceTable): PriceIndex {
-  const entries = table.models
-    .map((m) => ({ m, re: globToRegExp(m.pattern), weight: patternWeight(m.pattern) }))
-    .sort((a, b) => b.weight - a.weight);
+  const entries = table.models.map((m) => ({ m, re: globToRegExp(m.pattern), weight: patternWeight(m.pattern) })).sort((a, b) => b.weight - a.weight);
   const cache = new Map<string, ModelPrice | undefined>();
   return {
     table,

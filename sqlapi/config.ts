@@ -11,17 +11,30 @@ export const SqlInterfaceConfigSchema = z
     user: z.string().min(1).default('default'),
     password: z.string().min(1).optional(),
     /** Largest query text (URL query plus body, after decompression). */
-    maxQueryBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    maxQueryBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
     /** Seconds a query may run (max_execution_time); a client may lower it, never raise it. */
     maxExecutionTime: z.number().int().min(1).max(3600).default(30),
     /** Bytes of memory a query may use (max_memory_usage). */
-    maxMemoryUsage: z.number().int().min(16 * 1024 * 1024).default(1024 * 1024 * 1024),
+    maxMemoryUsage: z
+      .number()
+      .int()
+      .min(16 * 1024 * 1024)
+      .default(1024 * 1024 * 1024),
     /**
      * Rows and bytes of a result (max_result_rows / max_result_bytes), past them the query fails.
      * Results are streamed (stream-pool.ts), so memory does not grow with these.
      */
     maxResultRows: z.number().int().min(1).default(1_000_000),
-    maxResultBytes: z.number().int().min(1024).default(128 * 1024 * 1024),
+    maxResultBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(128 * 1024 * 1024),
     /**
      * Queries at once; one more is refused with TOO_MANY_SIMULTANEOUS_QUERIES (202, HTTP 503).
      * On the embedded engine each runs on a query thread of its own (kept for the process's life).

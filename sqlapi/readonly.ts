@@ -18,7 +18,11 @@ export interface CheckedStatement {
   format: string;
 }
 
-export async function checkReadOnly(session: Pick<ReadSession, 'format' | 'explainAst'>, text: string, opts: { database: string; defaultFormat?: string; params?: Record<string, string | null> }): Promise<CheckedStatement> {
+export async function checkReadOnly(
+  session: Pick<ReadSession, 'format' | 'explainAst'>,
+  text: string,
+  opts: { database: string; defaultFormat?: string; params?: Record<string, string | null> },
+): Promise<CheckedStatement> {
   if (!text.trim()) throw ChError.of('SYNTAX_ERROR', 'Empty query');
   const canonical = await session.format(text);
   if (!canonical.trim()) throw ChError.of('SYNTAX_ERROR', 'Empty query');

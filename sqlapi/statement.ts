@@ -1,7 +1,15 @@
 /** The Content-Type a ClickHouse server sends with each output format. */
 export function contentTypeFor(format: string): string {
   const f = format.toLowerCase();
-  if (f === 'jsoneachrow' || f === 'jsonlines' || f === 'ndjson' || f === 'jsoncompacteachrow' || f.startsWith('jsoneachrowwith') || f.startsWith('jsoncompacteachrowwith') || f === 'jsonstringseachrow') {
+  if (
+    f === 'jsoneachrow' ||
+    f === 'jsonlines' ||
+    f === 'ndjson' ||
+    f === 'jsoncompacteachrow' ||
+    f.startsWith('jsoneachrowwith') ||
+    f.startsWith('jsoncompacteachrowwith') ||
+    f === 'jsonstringseachrow'
+  ) {
     return 'application/x-ndjson; charset=UTF-8';
   }
   if (f.startsWith('json')) return 'application/json; charset=UTF-8';

@@ -34,7 +34,10 @@ export function llmAttributes(i: number): Record<string, string | number> {
     'llm.output_messages.0.message.content': `Order #${100000 + i} left our warehouse on Friday and is with the carrier. Their last scan was at the regional hub on Monday evening; delivery is now expected on Thursday. I have opened a trace request with the carrier and you will get an email as soon as they reply.`,
     'input.value': JSON.stringify({ messages: [{ role: 'user', content: `Where is my order #${100000 + i}? It was supposed to arrive on Tuesday.` }], model: 'gpt-4o-mini' }),
     'input.mime_type': 'application/json',
-    'output.value': JSON.stringify({ id: `chatcmpl-${i}`, choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'Order left our warehouse on Friday and is with the carrier.' } }] }),
+    'output.value': JSON.stringify({
+      id: `chatcmpl-${i}`,
+      choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'Order left our warehouse on Friday and is with the carrier.' } }],
+    }),
     'output.mime_type': 'application/json',
     'llm.finish_reason': 'stop',
     'llm.token_count.prompt': 180 + (i % 50),
@@ -68,8 +71,7 @@ async function main(target: string, batch: number, concurrency: number): Promise
   const client = new grpc.Client(target, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024 });
   await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 10_000, (err) => (err ? reject(err) : resolve())));
   const id = (b: Buffer) => b;
-  const send = (body: Buffer) =>
-    new Promise<void>((resolve, reject) => client.makeUnaryRequest(TRACE_EXPORT_PATH, id, id, body, (err) => (err ? reject(err) : resolve())));
+  const send = (body: Buffer) => new Promise<void>((resolve, reject) => client.makeUnaryRequest(TRACE_EXPORT_PATH, id, id, body, (err) => (err ? reject(err) : resolve())));
   let seq = (process.pid % 1000) * 1_000_000;
 
   async function phase(more: () => boolean): Promise<{ sent: number; refusals: number; cpuSeconds: number }> {

@@ -94,7 +94,10 @@ function throttled(store: Store): Store & { rate: number } {
 }
 
 class LoadGenerator {
-  private constructor(private readonly proc: ChildProcess, readonly info: { attrBytes: number; requestBytes: number }) {}
+  private constructor(
+    private readonly proc: ChildProcess,
+    readonly info: { attrBytes: number; requestBytes: number },
+  ) {}
 
   static async start(port: number, batch: number, concurrency: number): Promise<LoadGenerator> {
     const proc = fork(join(here, 'loadgen.ts'), [`127.0.0.1:${port}`, String(batch), String(concurrency)], { execArgv: ['--import', 'tsx'] });

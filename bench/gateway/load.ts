@@ -32,7 +32,11 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-export const median = (xs: readonly number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+export const median = (xs: readonly number[]) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 
 export interface Slice {
   rps: number;
@@ -46,7 +50,15 @@ export interface Slice {
 /** `connections` clients for `seconds` against `url`/v1/chat/completions. */
 export async function load(url: string, headers: Record<string, string>, connections: number, stream: boolean, seconds: number): Promise<Slice> {
   const times: number[] = [];
-  const inst = autocannon({ url: `${url}/v1/chat/completions`, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: BODY(stream), connections, duration: seconds, pipelining: 1 });
+  const inst = autocannon({
+    url: `${url}/v1/chat/completions`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: BODY(stream),
+    connections,
+    duration: seconds,
+    pipelining: 1,
+  });
   inst.on('response', (_c, status, _b, ms) => {
     if (status === 200) times.push(ms);
   });

@@ -92,7 +92,9 @@ export async function caughtUp(gateway: Running, sink: Sink, maxMs = 30_000): Pr
     let done = metric(gw, 'tracegate_gateway_span_queue_bytes') === 0;
     if (done && sink.metrics) {
       const c = await (await fetch(sink.metrics)).text();
-      done = metric(c, 'tracegate_collector_queue_spans') === 0 && metric(c, 'tracegate_collector_exported_spans_total') + metric(c, 'tracegate_collector_spooled_spans_total') >= metric(c, 'tracegate_collector_accepted_spans_total');
+      done =
+        metric(c, 'tracegate_collector_queue_spans') === 0 &&
+        metric(c, 'tracegate_collector_exported_spans_total') + metric(c, 'tracegate_collector_spooled_spans_total') >= metric(c, 'tracegate_collector_accepted_spans_total');
     }
     if (done || Date.now() - t0 > maxMs) return Date.now() - t0;
     await new Promise((r) => setTimeout(r, 100));

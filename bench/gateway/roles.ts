@@ -68,13 +68,10 @@ export async function runForwarder(upstream: string): Promise<void> {
   const target = new URL(upstream);
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const up = httpRequest(
-      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers, agent },
-      (ur) => {
-        res.writeHead(ur.statusCode ?? 502, ur.headers);
-        ur.pipe(res);
-      },
-    );
+    const up = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers, agent }, (ur) => {
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      ur.pipe(res);
+    });
     up.on('error', () => res.writeHead(502).end());
     req.pipe(up);
   });
@@ -130,9 +127,7 @@ export async function runSink(): Promise<void> {
     },
     { Export: (_call: unknown, cb: (err: null, res: Buffer) => void) => cb(null, Buffer.alloc(0)) },
   );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   tuneSessions(server);
   ready(port);
 }

@@ -37,7 +37,12 @@ export function describeEvaluator(e: EvaluatorConfig): string {
     const values = t[f];
     return values?.length ? [`${f} ${values.join(',')}`] : [];
   });
-  if (t.metadata) filters.push(`metadata ${Object.entries(t.metadata).map(([k, v]) => `${k}=${v}`).join(',')}`);
+  if (t.metadata)
+    filters.push(
+      `metadata ${Object.entries(t.metadata)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')}`,
+    );
   if (t.tags?.length) filters.push(`tags ${t.tags.join(',')}`);
   const budget = s.budget ? `, budget $${s.budget.dailyUsd}/day` : '';
   return `evaluator ${e.name} (version ${e.version}): ${how} on ${t.kind} spans${filters.length ? ` where ${filters.join('; ')}` : ''}, sampling ${s.sampling.rate}${budget}`;

@@ -85,7 +85,9 @@ export async function runGateway(args: string[]): Promise<number> {
     throw err;
   }
   gw.watch(values.config);
-  process.stdout.write(`tracegate gateway listening on ${url} (OpenAI API at ${url}/v1, metrics at ${url}/metrics); watching ${values.config}\n${authenticationLine(r.config.apiKeys.size, masterKey !== undefined)}\n`);
+  process.stdout.write(
+    `tracegate gateway listening on ${url} (OpenAI API at ${url}/v1, metrics at ${url}/metrics); watching ${values.config}\n${authenticationLine(r.config.apiKeys.size, masterKey !== undefined)}\n`,
+  );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

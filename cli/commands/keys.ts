@@ -56,7 +56,11 @@ export function expiryOf(raw: string, nowMs: number): string {
   return raw;
 }
 
-const globList = (values: string[] | undefined) => values?.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+const globList = (values: string[] | undefined) =>
+  values
+    ?.flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
 
 async function create(args: string[], io: KeysIo): Promise<number> {
   const { values } = parse(args, CREATE_OPTIONS);

@@ -33,7 +33,10 @@ async function readEmbedded(dataDir: string, database: string, query: string): P
     if (checked.format !== 'JSONEachRow') throw ChError.of('BAD_ARGUMENTS', 'leave FORMAT out of the query; use --format table|json|csv');
     let text = '';
     for await (const chunk of session.stream(checked.sql, { format: checked.format, params: {}, signal: new AbortController().signal })) text += chunk.toString('utf8');
-    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   } catch (err) {
     throw sqlError(err);
   } finally {
@@ -55,7 +58,9 @@ async function readRemote(reader: Reader, query: string): Promise<Record<string,
 function sqlError(err: unknown): Error {
   const e = err as { code?: unknown; type?: unknown; message?: unknown };
   if (err instanceof ChError || (typeof e?.type === 'string' && e.code !== undefined)) {
-    const message = String(e.message ?? '').split('\n')[0].replace(/\s*\(version [^)]*\)\s*$/, '');
+    const message = String(e.message ?? '')
+      .split('\n')[0]
+      .replace(/\s*\(version [^)]*\)\s*$/, '');
     return new Error(`Code: ${String(e.code)} (${String(e.type)}): ${message}`);
   }
   return err instanceof Error ? new Error(err.message.split('\n')[0]) : new Error(String(err));

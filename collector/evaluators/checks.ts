@@ -8,9 +8,7 @@ import type { CodeSpec } from '../../schemas/evaluator.js';
 import type { Subject } from './subject.js';
 import { regexMatches } from './regex-thread.js';
 
-export type CheckResult =
-  | { kind: 'verdict'; score: number; label: 'pass' | 'fail'; explanation: string; passed: boolean }
-  | { kind: 'skipped'; reason: string };
+export type CheckResult = { kind: 'verdict'; score: number; label: 'pass' | 'fail'; explanation: string; passed: boolean } | { kind: 'skipped'; reason: string };
 
 const pass = (explanation: string): CheckResult => ({ kind: 'verdict', score: 1, label: 'pass', explanation, passed: true });
 const fail = (explanation: string): CheckResult => ({ kind: 'verdict', score: 0, label: 'fail', explanation, passed: false });

@@ -18,9 +18,7 @@ export interface JudgeSpend {
   costUsd: number;
 }
 
-export type JudgeAnswer =
-  | ({ ok: true; text: string; model: string } & JudgeSpend)
-  | ({ ok: false; failure: JudgeFailure; message: string } & JudgeSpend);
+export type JudgeAnswer = ({ ok: true; text: string; model: string } & JudgeSpend) | ({ ok: false; failure: JudgeFailure; message: string } & JudgeSpend);
 
 export interface JudgeRequest {
   baseURL: string;

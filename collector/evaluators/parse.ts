@@ -35,7 +35,10 @@ function jsonObject(text: string): Record<string, unknown> | undefined {
 
 /** The rubric's label the text names: exact (case-insensitive), else the only label found as a whole word. */
 function findLabel(text: string, labels: readonly string[]): string | undefined {
-  const t = text.trim().toLowerCase().replace(/^["'`*]+|["'`*.!]+$/g, '');
+  const t = text
+    .trim()
+    .toLowerCase()
+    .replace(/^["'`*]+|["'`*.!]+$/g, '');
   const exact = labels.find((l) => l.toLowerCase() === t);
   if (exact) return exact;
   // Longest first, and a found label's text removed, so "non-toxic" is not also read as "toxic".

@@ -81,7 +81,13 @@ function candidateWhere(db: string, ev: EvaluatorConfig, w: Window, sel: Selecti
     `(s.trace_id, s.span_id) NOT IN (SELECT trace_id, span_id FROM ${db}.evaluator_runs
         WHERE evaluator = {name:String} AND evaluator_version = {version:String}${sel.retryErrors ? " AND status != 'error'" : ''})`,
   ];
-  const cols: [keyof typeof t, string][] = [['services', 's.app_service_name'], ['routes', 's.route'], ['models', 's.model'], ['teams', 's.team'], ['keys', 's.key_name']];
+  const cols: [keyof typeof t, string][] = [
+    ['services', 's.app_service_name'],
+    ['routes', 's.route'],
+    ['models', 's.model'],
+    ['teams', 's.team'],
+    ['keys', 's.key_name'],
+  ];
   for (const [field, col] of cols) {
     const re = globsRegex(t[field] as string[] | undefined);
     if (!re) continue;

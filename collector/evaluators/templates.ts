@@ -17,8 +17,7 @@ export interface Rubric {
   pass: { labels: readonly string[] } | { atLeast: number };
 }
 
-const ANSWER_JSON = (labels: string) =>
-  `Answer with a JSON object and nothing else: {"label": one of ${labels}, "explanation": one or two sentences on why}.`;
+const ANSWER_JSON = (labels: string) => `Answer with a JSON object and nothing else: {"label": one of ${labels}, "explanation": one or two sentences on why}.`;
 
 const BUILT_IN: Record<Exclude<JudgeTemplate, 'custom'>, Rubric> = {
   relevance: {
@@ -98,7 +97,15 @@ const BUILT_IN: Record<Exclude<JudgeTemplate, 'custom'>, Rubric> = {
 /** The rubric an llm-judge spec runs: a built-in template, or the spec's own prompt and answers. */
 export function rubricOf(spec: LlmJudgeSpec): Rubric {
   if (spec.template !== 'custom') return { ...BUILT_IN[spec.template], ...(spec.pass ? { pass: spec.pass } : {}) };
-  const pass = spec.pass ?? (spec.scale ? { atLeast: (spec.scale.min + spec.scale.max) / 2 } : { labels: Object.entries(spec.labels ?? {}).filter(([, s]) => s > 0).map(([l]) => l) });
+  const pass =
+    spec.pass ??
+    (spec.scale
+      ? { atLeast: (spec.scale.min + spec.scale.max) / 2 }
+      : {
+          labels: Object.entries(spec.labels ?? {})
+            .filter(([, s]) => s > 0)
+            .map(([l]) => l),
+        });
   // The schema requires a custom template's prompt (schemas/evaluator.ts).
   if (spec.prompt === undefined) throw new Error('a custom llm-judge template needs a prompt');
   return { prompt: spec.prompt, labels: spec.labels, scale: spec.scale, pass };

@@ -281,7 +281,13 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
         total.selected += p.selected;
         for (const [k, v] of p.byEvaluator) {
           const t = total.byEvaluator.get(k) ?? { ok: 0, error: 0, skipped: 0, costUsd: 0, budgetExhausted: false };
-          total.byEvaluator.set(k, { ok: t.ok + v.ok, error: t.error + v.error, skipped: t.skipped + v.skipped, costUsd: t.costUsd + v.costUsd, budgetExhausted: t.budgetExhausted || v.budgetExhausted });
+          total.byEvaluator.set(k, {
+            ok: t.ok + v.ok,
+            error: t.error + v.error,
+            skipped: t.skipped + v.skipped,
+            costUsd: t.costUsd + v.costUsd,
+            budgetExhausted: t.budgetExhausted || v.budgetExhausted,
+          });
         }
         if (p.selected === 0 || halted) return total;
       }

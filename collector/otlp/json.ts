@@ -6,8 +6,19 @@
  */
 import type { Attributes, SpanEvent, SpanLink, SpanRecord } from '../model.js';
 import {
-  deeper, normalizeParent, parentIdProblem, Rejections, spanIdProblem, spanKind, statusCode, stringifyValue, traceIdProblem,
-  SPAN_KINDS, STATUS_CODES, ValueDepthError, type DecodeResult,
+  deeper,
+  normalizeParent,
+  parentIdProblem,
+  Rejections,
+  spanIdProblem,
+  spanKind,
+  statusCode,
+  stringifyValue,
+  traceIdProblem,
+  SPAN_KINDS,
+  STATUS_CODES,
+  ValueDepthError,
+  type DecodeResult,
 } from './spans.js';
 
 /** The body is JSON but not an OTLP request: a 400 that says where. */
@@ -155,19 +166,32 @@ function spanOf(sp: Obj, base: ScopeBase, where: string, rejected: Rejections): 
   const status = obj(sp, 'status', undefined, where);
   return {
     ...base,
-    traceId, spanId, parentSpanId: normalizeParent(parentSpanId), traceState: str(sp, 'traceState', 'trace_state'),
-    name: str(sp, 'name'), kind: spanKind(enumValue(sp.kind, SPAN_KINDS, 'SPAN_KIND_')),
+    traceId,
+    spanId,
+    parentSpanId: normalizeParent(parentSpanId),
+    traceState: str(sp, 'traceState', 'trace_state'),
+    name: str(sp, 'name'),
+    kind: spanKind(enumValue(sp.kind, SPAN_KINDS, 'SPAN_KIND_')),
     startTimeUnixNano: nanos(sp, 'startTimeUnixNano', 'start_time_unix_nano'),
     endTimeUnixNano: nanos(sp, 'endTimeUnixNano', 'end_time_unix_nano'),
     attributes: attributes(sp, 'attributes', where),
-    statusCode: statusCode(enumValue(status.code, STATUS_CODES, 'STATUS_CODE_')), statusMessage: str(status, 'message'),
-    events: list(sp, 'events', undefined, where).map((e, i): SpanEvent => ({
-      timeUnixNano: nanos(e, 'timeUnixNano', 'time_unix_nano'), name: str(e, 'name'), attributes: attributes(e, 'attributes', `${where}.events[${i}]`),
-    })),
-    links: list(sp, 'links', undefined, where).map((l, i): SpanLink => ({
-      traceId: hexId(l, 'traceId', 'trace_id').replace(/^invalid:.*/, ''), spanId: hexId(l, 'spanId', 'span_id').replace(/^invalid:.*/, ''),
-      traceState: str(l, 'traceState', 'trace_state'), attributes: attributes(l, 'attributes', `${where}.links[${i}]`),
-    })),
+    statusCode: statusCode(enumValue(status.code, STATUS_CODES, 'STATUS_CODE_')),
+    statusMessage: str(status, 'message'),
+    events: list(sp, 'events', undefined, where).map(
+      (e, i): SpanEvent => ({
+        timeUnixNano: nanos(e, 'timeUnixNano', 'time_unix_nano'),
+        name: str(e, 'name'),
+        attributes: attributes(e, 'attributes', `${where}.events[${i}]`),
+      }),
+    ),
+    links: list(sp, 'links', undefined, where).map(
+      (l, i): SpanLink => ({
+        traceId: hexId(l, 'traceId', 'trace_id').replace(/^invalid:.*/, ''),
+        spanId: hexId(l, 'spanId', 'span_id').replace(/^invalid:.*/, ''),
+        traceState: str(l, 'traceState', 'trace_state'),
+        attributes: attributes(l, 'attributes', `${where}.links[${i}]`),
+      }),
+    ),
   };
 }
 

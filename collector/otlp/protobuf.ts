@@ -5,10 +5,7 @@
  */
 import type { Attributes, SpanEvent, SpanLink, SpanRecord } from '../model.js';
 import { KeyCache, Reader, WIRE_I64, WIRE_LEN, WIRE_VARINT } from '../../common/protobuf/reader.js';
-import {
-  deeper, normalizeParent, parentIdProblem, Rejections, spanIdProblem, spanKind, statusCode, traceIdProblem,
-  ValueDepthError, type DecodeResult,
-} from './spans.js';
+import { deeper, normalizeParent, parentIdProblem, Rejections, spanIdProblem, spanKind, statusCode, traceIdProblem, ValueDepthError, type DecodeResult } from './spans.js';
 
 interface Scope {
   keys: KeyCache;
@@ -148,17 +145,39 @@ function readSpan(r: Reader, scope: Scope): SpanRecord | string {
   while (!r.done()) {
     const tag = r.uint32();
     switch (tag) {
-      case (1 << 3) | WIRE_LEN: traceId = r.hex(); break;
-      case (2 << 3) | WIRE_LEN: spanId = r.hex(); break;
-      case (3 << 3) | WIRE_LEN: traceState = r.string(); break;
-      case (4 << 3) | WIRE_LEN: parentSpanId = r.hex(); break;
-      case (5 << 3) | WIRE_LEN: name = r.string(); break;
-      case (6 << 3) | WIRE_VARINT: kind = r.uint32(); break;
-      case (7 << 3) | WIRE_I64: start = r.fixed64(); break;
-      case (8 << 3) | WIRE_I64: end = r.fixed64(); break;
-      case (9 << 3) | WIRE_LEN: readKeyValue(r, r.lenEnd(), keys, attributes); break;
-      case (11 << 3) | WIRE_LEN: events.push(readEvent(r, r.lenEnd(), keys)); break;
-      case (13 << 3) | WIRE_LEN: links.push(readLink(r, r.lenEnd(), keys)); break;
+      case (1 << 3) | WIRE_LEN:
+        traceId = r.hex();
+        break;
+      case (2 << 3) | WIRE_LEN:
+        spanId = r.hex();
+        break;
+      case (3 << 3) | WIRE_LEN:
+        traceState = r.string();
+        break;
+      case (4 << 3) | WIRE_LEN:
+        parentSpanId = r.hex();
+        break;
+      case (5 << 3) | WIRE_LEN:
+        name = r.string();
+        break;
+      case (6 << 3) | WIRE_VARINT:
+        kind = r.uint32();
+        break;
+      case (7 << 3) | WIRE_I64:
+        start = r.fixed64();
+        break;
+      case (8 << 3) | WIRE_I64:
+        end = r.fixed64();
+        break;
+      case (9 << 3) | WIRE_LEN:
+        readKeyValue(r, r.lenEnd(), keys, attributes);
+        break;
+      case (11 << 3) | WIRE_LEN:
+        events.push(readEvent(r, r.lenEnd(), keys));
+        break;
+      case (13 << 3) | WIRE_LEN:
+        links.push(readLink(r, r.lenEnd(), keys));
+        break;
       case (15 << 3) | WIRE_LEN: {
         // Status: message = 2, code = 3
         const e = r.lenEnd();
@@ -171,17 +190,30 @@ function readSpan(r: Reader, scope: Scope): SpanRecord | string {
         r.pos = e;
         break;
       }
-      default: r.skip(tag & 7);
+      default:
+        r.skip(tag & 7);
     }
   }
   const problem = traceIdProblem(traceId) ?? spanIdProblem(spanId) ?? parentIdProblem(parentSpanId);
   if (problem) return problem;
   return {
-    traceId, spanId, parentSpanId: normalizeParent(parentSpanId), traceState, name, kind: spanKind(kind),
-    startTimeUnixNano: start, endTimeUnixNano: end,
-    serviceName: scope.serviceName, resourceAttributes: scope.resourceAttributes,
-    scopeName: scope.scopeName, scopeVersion: scope.scopeVersion,
-    attributes, statusCode: statusCode(status), statusMessage, events, links,
+    traceId,
+    spanId,
+    parentSpanId: normalizeParent(parentSpanId),
+    traceState,
+    name,
+    kind: spanKind(kind),
+    startTimeUnixNano: start,
+    endTimeUnixNano: end,
+    serviceName: scope.serviceName,
+    resourceAttributes: scope.resourceAttributes,
+    scopeName: scope.scopeName,
+    scopeVersion: scope.scopeVersion,
+    attributes,
+    statusCode: statusCode(status),
+    statusMessage,
+    events,
+    links,
   };
 }
 
@@ -237,14 +269,31 @@ function stringValue(r: Reader, end: number): string {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag) {
-      case (1 << 3) | WIRE_LEN: out = r.string(); break;
-      case (2 << 3) | WIRE_VARINT: out = r.uint32() !== 0 ? 'true' : 'false'; break;
-      case (3 << 3) | WIRE_VARINT: out = r.int64String(); break;
-      case (4 << 3) | WIRE_I64: out = String(r.double()); break;
-      case (5 << 3) | WIRE_LEN: out = JSON.stringify(arrayValue(r, r.lenEnd(), deeper(0))); break;
-      case (6 << 3) | WIRE_LEN: out = JSON.stringify(kvlistValue(r, r.lenEnd(), deeper(0))); break;
-      case (7 << 3) | WIRE_LEN: { const [s, e] = r.bytesRange(); out = r.buf.toString('base64', s, e); break; }
-      default: r.skip(tag & 7);
+      case (1 << 3) | WIRE_LEN:
+        out = r.string();
+        break;
+      case (2 << 3) | WIRE_VARINT:
+        out = r.uint32() !== 0 ? 'true' : 'false';
+        break;
+      case (3 << 3) | WIRE_VARINT:
+        out = r.int64String();
+        break;
+      case (4 << 3) | WIRE_I64:
+        out = String(r.double());
+        break;
+      case (5 << 3) | WIRE_LEN:
+        out = JSON.stringify(arrayValue(r, r.lenEnd(), deeper(0)));
+        break;
+      case (6 << 3) | WIRE_LEN:
+        out = JSON.stringify(kvlistValue(r, r.lenEnd(), deeper(0)));
+        break;
+      case (7 << 3) | WIRE_LEN: {
+        const [s, e] = r.bytesRange();
+        out = r.buf.toString('base64', s, e);
+        break;
+      }
+      default:
+        r.skip(tag & 7);
     }
   }
   r.pos = end;
@@ -259,14 +308,34 @@ function anyValue(r: Reader, end: number, depth: number): Json {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag) {
-      case (1 << 3) | WIRE_LEN: out = r.string(); break;
-      case (2 << 3) | WIRE_VARINT: out = r.uint32() !== 0; break;
-      case (3 << 3) | WIRE_VARINT: { const s = r.int64String(); const n = Number(s); out = Number.isSafeInteger(n) ? n : s; break; }
-      case (4 << 3) | WIRE_I64: out = r.double(); break;
-      case (5 << 3) | WIRE_LEN: out = arrayValue(r, r.lenEnd(), deeper(depth)); break;
-      case (6 << 3) | WIRE_LEN: out = kvlistValue(r, r.lenEnd(), deeper(depth)); break;
-      case (7 << 3) | WIRE_LEN: { const [s, e] = r.bytesRange(); out = r.buf.toString('base64', s, e); break; }
-      default: r.skip(tag & 7);
+      case (1 << 3) | WIRE_LEN:
+        out = r.string();
+        break;
+      case (2 << 3) | WIRE_VARINT:
+        out = r.uint32() !== 0;
+        break;
+      case (3 << 3) | WIRE_VARINT: {
+        const s = r.int64String();
+        const n = Number(s);
+        out = Number.isSafeInteger(n) ? n : s;
+        break;
+      }
+      case (4 << 3) | WIRE_I64:
+        out = r.double();
+        break;
+      case (5 << 3) | WIRE_LEN:
+        out = arrayValue(r, r.lenEnd(), deeper(depth));
+        break;
+      case (6 << 3) | WIRE_LEN:
+        out = kvlistValue(r, r.lenEnd(), deeper(depth));
+        break;
+      case (7 << 3) | WIRE_LEN: {
+        const [s, e] = r.bytesRange();
+        out = r.buf.toString('base64', s, e);
+        break;
+      }
+      default:
+        r.skip(tag & 7);
     }
   }
   r.pos = end;

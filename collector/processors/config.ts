@@ -31,7 +31,11 @@ export const ProcessorConfigSchema = z
     /** Longest base64 image data URL kept (characters); unset: OPENINFERENCE_BASE64_IMAGE_MAX_LENGTH, else 32000. */
     base64ImageMaxLength: z.number().int().positive().optional(),
     /** Attribute values longer than this many UTF-8 bytes are cut and listed in `tracegate.truncated`. */
-    maxAttributeBytes: z.number().int().min(256).default(32 * 1024),
+    maxAttributeBytes: z
+      .number()
+      .int()
+      .min(256)
+      .default(32 * 1024),
     /** Drop credential-looking attribute keys and mask bearer tokens / API keys in values. */
     scrubSecrets: z.boolean().default(true),
     /** Price table file; unset: the bundled schemas/prices.json. */

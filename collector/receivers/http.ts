@@ -42,9 +42,7 @@ export const otlpHttpReceiver: FastifyPluginAsync<HttpReceiverOptions> = async (
       if (!encoding) throw collectorErrors.unsupportedType((req.headers['content-type'] ?? '').split(';')[0].trim() || '(none)');
       const stream = req.body as Readable | undefined;
       const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
-      const body = stream && typeof stream.pipe === 'function'
-        ? await readBody(stream, req.headers['content-encoding'], opts.maxRequestBytes, declared)
-        : Buffer.alloc(0);
+      const body = stream && typeof stream.pipe === 'function' ? await readBody(stream, req.headers['content-encoding'], opts.maxRequestBytes, declared) : Buffer.alloc(0);
       const { rejected, message } = await opts.handler(body, encoding);
       countRequest(opts.metrics, 'http', rejected ? 'partial' : 'ok');
       return sendOk(reply, encoding, rejected, message);
@@ -70,6 +68,13 @@ function sendOk(reply: FastifyReply, encoding: OtlpEncoding, rejected: number, m
 
 /** Errors carry a google.rpc.Status in the request's encoding (JSON when it had none we know). */
 function sendStatus(reply: FastifyReply, http: number, encoding: OtlpEncoding | undefined, code: number, message: string, retryAfter?: number) {
-  if (encoding === 'protobuf') return reply.code(http).type(PROTOBUF).send(statusProto(code, message, retryAfter));
-  return reply.code(http).type(JSON_TYPE).send(statusJson(code, message, retryAfter));
+  if (encoding === 'protobuf')
+    return reply
+      .code(http)
+      .type(PROTOBUF)
+      .send(statusProto(code, message, retryAfter));
+  return reply
+    .code(http)
+    .type(JSON_TYPE)
+    .send(statusJson(code, message, retryAfter));
 }

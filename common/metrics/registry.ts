@@ -137,8 +137,7 @@ export class Gauge implements Metric {
 }
 
 /** A gauge (or counter) of one unlabelled value read at scrape time. */
-export const single = (name: string, help: string, read: () => number, type: 'gauge' | 'counter' = 'gauge'): Gauge =>
-  new Gauge(name, help, [], () => [[[], read()]], type);
+export const single = (name: string, help: string, read: () => number, type: 'gauge' | 'counter' = 'gauge'): Gauge => new Gauge(name, help, [], () => [[[], read()]], type);
 
 /**
  * The exposition text of `metrics` in order. One that cannot render is left out of the scrape

@@ -22,13 +22,7 @@ const RUNS_WHERE = where(
 );
 
 /** Tool spans of the runs that match the variables (model, team and route are the trace's calls'). */
-const TOOLS_WHERE = where(
-  '$__timeFilter(timestamp)',
-  "span_kind = 'TOOL'",
-  inVar('app_service_name', 'service'),
-  inVar('agent_name', 'agent'),
-  matchingCalls('trace_id', 'trace_id', ['service']),
-);
+const TOOLS_WHERE = where('$__timeFilter(timestamp)', "span_kind = 'TOOL'", inVar('app_service_name', 'service'), inVar('agent_name', 'agent'), matchingCalls('trace_id', 'trace_id', ['service']));
 
 const runsTable = (title: string, order: string) =>
   table(
@@ -101,7 +95,11 @@ export function agentsDashboard(): Dashboard {
         GROUP BY server, tool
         ORDER BY tool_calls DESC
         LIMIT 50`,
-        { w: 16, description: 'Tool calls of the runs that went through the gateway\'s /mcp, by MCP server and tool (errors: JSON-RPC errors, refusals and isError answers).', overrides: [unitOverride('error_rate', 'percentunit'), unitOverride('p95_ms', 'ms')] },
+        {
+          w: 16,
+          description: "Tool calls of the runs that went through the gateway's /mcp, by MCP server and tool (errors: JSON-RPC errors, refusals and isError answers).",
+          overrides: [unitOverride('error_rate', 'percentunit'), unitOverride('p95_ms', 'ms')],
+        },
       ),
       timeseries(
         'Tool latency p95 by server',

@@ -12,8 +12,7 @@ import { inVar, where } from '../sql.js';
  * gateway is billed to the application that made it.
  */
 
-const distinct = (col: string, ...conds: string[]) =>
-  `SELECT DISTINCT ${col} FROM usage_minutely WHERE ${where('$__timeFilter(minute)', `${col} != ''`, ...conds)} ORDER BY 1`;
+const distinct = (col: string, ...conds: string[]) => `SELECT DISTINCT ${col} FROM usage_minutely WHERE ${where('$__timeFilter(minute)', `${col} != ''`, ...conds)} ORDER BY 1`;
 
 export const standardVariables = (): Variable[] => [
   queryVariable('service', 'Service', distinct('service_name'), { description: 'The calling application (a call through the gateway counts for its caller).' }),
@@ -26,24 +25,10 @@ export const standardVariables = (): Variable[] => [
 ];
 
 /** The rollup, filtered by time and the five variables. */
-export const USAGE_WHERE = where(
-  '$__timeFilter(minute)',
-  inVar('service_name', 'service'),
-  inVar('model', 'model'),
-  inVar('team', 'team'),
-  inVar('key_name', 'key'),
-  inVar('route', 'route'),
-);
+export const USAGE_WHERE = where('$__timeFilter(minute)', inVar('service_name', 'service'), inVar('model', 'model'), inVar('team', 'team'), inVar('key_name', 'key'), inVar('route', 'route'));
 
 /** Raw spans, filtered by time and the five variables. */
-export const SPANS_WHERE = where(
-  '$__timeFilter(timestamp)',
-  inVar('app_service_name', 'service'),
-  inVar('model', 'model'),
-  inVar('team', 'team'),
-  inVar('key_name', 'key'),
-  inVar('route', 'route'),
-);
+export const SPANS_WHERE = where('$__timeFilter(timestamp)', inVar('app_service_name', 'service'), inVar('model', 'model'), inVar('team', 'team'), inVar('key_name', 'key'), inVar('route', 'route'));
 
 /** The counted model calls (each call once, with the gateway's figures) among raw spans. */
 export const CALLS_WHERE = where(SPANS_WHERE, 'counted = 1');

@@ -29,16 +29,12 @@ export function gatewayDashboard(): Dashboard {
     panels: [
       stat('Requests per second', `SELECT sum(calls) / greatest(dateDiff('second', $__fromTime, $__toTime), 1) AS rps FROM usage_minutely WHERE ${USAGE_WHERE}`, { unit: 'reqps', decimals: 2 }),
       stat('Error rate', `SELECT sum(errors) / nullIf(sum(calls), 0) AS error_rate FROM usage_minutely WHERE ${USAGE_WHERE}`, { unit: 'percentunit', decimals: 2 }),
-      stat(
-        'Latency p95',
-        `SELECT quantileTDigestMerge(0.95)(latency_ms_state) AS p95 FROM usage_minutely WHERE ${USAGE_WHERE}`,
-        { unit: 'ms' },
-      ),
-      stat(
-        'Policy refusals',
-        `SELECT countIf(refusal != '') AS refusals FROM llm_spans WHERE ${CALLS_WHERE}`,
-        { unit: 'short', description: 'Calls the gateway refused itself: 429 for a rate limit or budget, 403 for a route or model the key may not use, 503 when limits could not be checked (llm_spans.refusal, from tracegate.refusal).' },
-      ),
+      stat('Latency p95', `SELECT quantileTDigestMerge(0.95)(latency_ms_state) AS p95 FROM usage_minutely WHERE ${USAGE_WHERE}`, { unit: 'ms' }),
+      stat('Policy refusals', `SELECT countIf(refusal != '') AS refusals FROM llm_spans WHERE ${CALLS_WHERE}`, {
+        unit: 'short',
+        description:
+          'Calls the gateway refused itself: 429 for a rate limit or budget, 403 for a route or model the key may not use, 503 when limits could not be checked (llm_spans.refusal, from tracegate.refusal).',
+      }),
       timeseries(
         'Requests per second by route',
         `

@@ -53,7 +53,13 @@ export function pipelineDashboard(): Dashboard {
         FROM (${DELTAS})
         GROUP BY time
         ORDER BY time`,
-        { unit: 'short', w: 24, h: 8, description: 'received = accepted + duplicate + refused; duplicate: a retry of a request already spooled, acknowledged and not stored again; spooled: waited on disk past the first export attempt' },
+        {
+          unit: 'short',
+          w: 24,
+          h: 8,
+          description:
+            'received = accepted + duplicate + refused; duplicate: a retry of a request already spooled, acknowledged and not stored again; spooled: waited on disk past the first export attempt',
+        },
       ),
       timeseries(
         'Queue depth (spans) by instance',
@@ -82,7 +88,19 @@ export function pipelineDashboard(): Dashboard {
         FROM (${DELTAS})
         GROUP BY time
         ORDER BY time`,
-        { unit: 's', w: 8, overrides: [{ matcher: { id: 'byName', options: 'failed_inserts' }, properties: [{ id: 'unit', value: 'short' }, { id: 'custom.axisPlacement', value: 'right' }] }] },
+        {
+          unit: 's',
+          w: 8,
+          overrides: [
+            {
+              matcher: { id: 'byName', options: 'failed_inserts' },
+              properties: [
+                { id: 'unit', value: 'short' },
+                { id: 'custom.axisPlacement', value: 'right' },
+              ],
+            },
+          ],
+        },
       ),
       table(
         'Collector instances',

@@ -38,11 +38,7 @@ export function qualityDashboard(): Dashboard {
     variables: standardVariables(),
     panels: [
       stat('Scores recorded', `SELECT count() AS scores FROM evaluations WHERE ${SCORES_WHERE}`, { unit: 'short' }),
-      stat(
-        'Mean LLM-judge score',
-        `SELECT avg(score) AS mean_score FROM evaluations WHERE ${SCORES_WHERE} AND source = 'llm'`,
-        { decimals: 2 },
-      ),
+      stat('Mean LLM-judge score', `SELECT avg(score) AS mean_score FROM evaluations WHERE ${SCORES_WHERE} AND source = 'llm'`, { decimals: 2 }),
       stat(
         'Calls with a heuristic finding',
         `
@@ -50,11 +46,11 @@ export function qualityDashboard(): Dashboard {
                / nullIf((SELECT sum(calls) FROM usage_minutely WHERE ${USAGE_WHERE}), 0) AS flagged`,
         { unit: 'percentunit', decimals: 1 },
       ),
-      stat(
-        'Positive feedback',
-        `SELECT avg(score > 0) AS positive FROM evaluations WHERE ${SCORES_WHERE} AND source = 'human'`,
-        { unit: 'percentunit', decimals: 0, description: 'Share of human feedback with a score above 0.' },
-      ),
+      stat('Positive feedback', `SELECT avg(score > 0) AS positive FROM evaluations WHERE ${SCORES_WHERE} AND source = 'human'`, {
+        unit: 'percentunit',
+        decimals: 0,
+        description: 'Share of human feedback with a score above 0.',
+      }),
       timeseries(
         'Score by evaluator',
         `
@@ -75,26 +71,21 @@ export function qualityDashboard(): Dashboard {
         ORDER BY time`,
         { decimals: 2 },
       ),
-      stat(
-        'Evaluator pass rate',
-        `SELECT avg(passed) AS pass_rate FROM evaluator_runs WHERE ${RUNS_WHERE} AND passed IS NOT NULL`,
-        { unit: 'percentunit', decimals: 1, description: 'Share of online evaluations (LLM judges and code checks) whose verdict passes.' },
-      ),
-      stat(
-        'Evaluation errors',
-        `SELECT countIf(status = 'error') AS errors FROM evaluator_runs WHERE ${RUNS_WHERE}`,
-        { unit: 'short', description: 'Evaluations that ended without a score after their retries: the judge timed out, answered what cannot be read, or was refused (budget, limits).' },
-      ),
-      stat(
-        'Evaluation cost',
-        `SELECT sum(cost_total) AS cost FROM evaluator_runs WHERE ${RUNS_WHERE}`,
-        { unit: 'currencyUSD', decimals: 4, description: "Judge calls' spend, attributed to the evaluators: never part of the application's usage." },
-      ),
-      stat(
-        'Judge tokens',
-        `SELECT sum(prompt_tokens + completion_tokens) AS tokens FROM evaluator_runs WHERE ${RUNS_WHERE}`,
-        { unit: 'short' },
-      ),
+      stat('Evaluator pass rate', `SELECT avg(passed) AS pass_rate FROM evaluator_runs WHERE ${RUNS_WHERE} AND passed IS NOT NULL`, {
+        unit: 'percentunit',
+        decimals: 1,
+        description: 'Share of online evaluations (LLM judges and code checks) whose verdict passes.',
+      }),
+      stat('Evaluation errors', `SELECT countIf(status = 'error') AS errors FROM evaluator_runs WHERE ${RUNS_WHERE}`, {
+        unit: 'short',
+        description: 'Evaluations that ended without a score after their retries: the judge timed out, answered what cannot be read, or was refused (budget, limits).',
+      }),
+      stat('Evaluation cost', `SELECT sum(cost_total) AS cost FROM evaluator_runs WHERE ${RUNS_WHERE}`, {
+        unit: 'currencyUSD',
+        decimals: 4,
+        description: "Judge calls' spend, attributed to the evaluators: never part of the application's usage.",
+      }),
+      stat('Judge tokens', `SELECT sum(prompt_tokens + completion_tokens) AS tokens FROM evaluator_runs WHERE ${RUNS_WHERE}`, { unit: 'short' }),
       timeseries(
         'Pass rate by evaluator',
         `

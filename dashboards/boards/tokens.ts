@@ -55,11 +55,10 @@ export function tokensDashboard(): Dashboard {
     panels: [
       stat('Cost', `SELECT sum(cost_total) AS cost FROM usage_minutely WHERE ${USAGE_WHERE}`, { unit: 'currencyUSD', decimals: 2 }),
       stat('Tokens', `SELECT sum(total_tokens) AS tokens FROM usage_minutely WHERE ${USAGE_WHERE}`, { unit: 'short' }),
-      stat(
-        'Cached share of prompt tokens',
-        `SELECT sum(cache_read_tokens) / nullIf(sum(prompt_tokens), 0) AS cached_share FROM usage_minutely WHERE ${USAGE_WHERE}`,
-        { unit: 'percentunit', decimals: 1 },
-      ),
+      stat('Cached share of prompt tokens', `SELECT sum(cache_read_tokens) / nullIf(sum(prompt_tokens), 0) AS cached_share FROM usage_minutely WHERE ${USAGE_WHERE}`, {
+        unit: 'percentunit',
+        decimals: 1,
+      }),
       stat(
         'Saved by caching',
         `

@@ -6,8 +6,7 @@ import { bucket, eqText, inVar, where } from '../sql.js';
 export const TRACES_UID = 'tracegate-traces';
 
 /** A URL that opens one trace in this dashboard's trace view, keeping the time range. */
-export const traceLink = (field = 'trace_id') =>
-  linkOverride(field, 'Open trace', `/d/${TRACES_UID}/traces?var-trace_id=\${__value.raw}&\${__url_time_range}`);
+export const traceLink = (field = 'trace_id') => linkOverride(field, 'Open trace', `/d/${TRACES_UID}/traces?var-trace_id=\${__value.raw}&\${__url_time_range}`);
 
 const SPAN_FILTERS = where(
   '$__timeFilter(Timestamp)',
@@ -101,11 +100,7 @@ export function tracesDashboard(): Dashboard {
     from: 'now-1h',
     variables: [
       queryVariable('service', 'Service', 'SELECT DISTINCT ServiceName FROM otel_traces WHERE $__timeFilter(Timestamp) ORDER BY 1'),
-      queryVariable(
-        'model',
-        'Model',
-        "SELECT DISTINCT SpanAttributes['llm.model_name'] AS m FROM otel_traces WHERE $__timeFilter(Timestamp) AND m != '' ORDER BY 1",
-      ),
+      queryVariable('model', 'Model', "SELECT DISTINCT SpanAttributes['llm.model_name'] AS m FROM otel_traces WHERE $__timeFilter(Timestamp) AND m != '' ORDER BY 1"),
       queryVariable('status', 'Status', 'SELECT DISTINCT StatusCode FROM otel_traces WHERE $__timeFilter(Timestamp) ORDER BY 1'),
       textVariable('session', 'Session id'),
       textVariable('user', 'User id'),

@@ -11,9 +11,7 @@ export const duration = z
   .transform((v) => parseDuration(v) as number);
 
 const SIZE_MSG = 'a size: bytes, or a number with b, kb, mb or gb (e.g. 4mb)';
-export const size = z
-  .union([z.number().int(SIZE_MSG).nonnegative(SIZE_MSG), z.string().regex(new RegExp(SIZE_PATTERN), SIZE_MSG)], { error: SIZE_MSG })
-  .transform((v) => parseSize(v) as number);
+export const size = z.union([z.number().int(SIZE_MSG).nonnegative(SIZE_MSG), z.string().regex(new RegExp(SIZE_PATTERN), SIZE_MSG)], { error: SIZE_MSG }).transform((v) => parseSize(v) as number);
 
 /** Kubernetes object names: rendered routes keep them. */
 export const name = z
@@ -23,7 +21,10 @@ export const name = z
 
 export const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a valid HTTP header name');
 /** Control characters (CR, LF, NUL) in a header value would be refused by undici on every call. */
-export const headerValue = z.string().max(8192).regex(/^[\t\x20-\x7e\x80-\uffff]*$/, 'a header value without control characters');
+export const headerValue = z
+  .string()
+  .max(8192)
+  .regex(/^[\t\x20-\x7e\x80-\uffff]*$/, 'a header value without control characters');
 
 /**
  * Why a URL the gateway would connect to is refused, or undefined. Only http(s) with a host:

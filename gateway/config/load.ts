@@ -12,7 +12,22 @@ import { parseConfigInWorker, type ThreadLoadOptions } from './parse-thread.js';
 import { compileBackend } from './backend.js';
 import { compileMcp } from './mcp.js';
 import { compilePolicy } from './policy.js';
-import { apiKeySpec, backendSpec, envelopeSchema, gatewaySpec, mcpServerSpec, routeSpec, teamSpec, type ApiKeySpec, type BackendSpec, type GatewaySpec, type Kind, type McpServerSpec, type RouteSpec, type TeamSpec } from './schema.js';
+import {
+  apiKeySpec,
+  backendSpec,
+  envelopeSchema,
+  gatewaySpec,
+  mcpServerSpec,
+  routeSpec,
+  teamSpec,
+  type ApiKeySpec,
+  type BackendSpec,
+  type GatewaySpec,
+  type Kind,
+  type McpServerSpec,
+  type RouteSpec,
+  type TeamSpec,
+} from './schema.js';
 import { resolveSecret, type SecretSources } from './secrets.js';
 import { evaluatorSpec, evaluatorVersion, type EvaluatorConfig, type EvaluatorSpec } from '../../schemas/evaluator.js';
 
@@ -154,7 +169,12 @@ function compile(docs: Parsed[], invalid: Set<string>, secrets: SecretSources, p
     if (r.ok) evaluatorKeys.set(d.name, r.value);
     else problems.push(d.at(['spec', 'judge', 'apiKey'], r.message));
   }
-  const mcp = compileMcp(docs.flatMap((d) => (d.kind === 'McpServer' ? [d] : [])), gw, secrets, problems);
+  const mcp = compileMcp(
+    docs.flatMap((d) => (d.kind === 'McpServer' ? [d] : [])),
+    gw,
+    secrets,
+    problems,
+  );
   return { gateway: gw, backends, routes, keys, providerSecrets, apiKeys, teams, evaluators, evaluatorKeys, ...mcp, source };
 }
 
@@ -172,7 +192,8 @@ export function parseConfig(text: string, opts: LoadOptions = {}): ConfigResult 
     return parseText(text, opts);
   } catch (err) {
     // The parser's own guards (alias expansion, stack depth) throw; report them as the file's problem.
-    const message = err instanceof ReferenceError ? 'too many YAML aliases (*ref): the file expands beyond what a configuration needs' : `the file cannot be read as a configuration (${(err as Error).name})`;
+    const message =
+      err instanceof ReferenceError ? 'too many YAML aliases (*ref): the file expands beyond what a configuration needs' : `the file cannot be read as a configuration (${(err as Error).name})`;
     return { ok: false, problems: [{ path: 'file', message, file: opts.file }] };
   }
 }

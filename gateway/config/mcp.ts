@@ -70,7 +70,8 @@ export function compileMcp(docs: McpServerDoc[], gw: GatewaySpec, secrets: Secre
   const out: CompiledMcp = { mcpServers, mcpKeys, mcpEnv };
   const key = resolveSecret(gw.mcp.sessionKey, secrets);
   if (key.ok) {
-    if (key.value.length < MIN_SESSION_KEY_CHARS) problems.push({ path: 'Gateway spec.mcp.sessionKey', message: `the session key has ${key.value.length} characters; use at least ${MIN_SESSION_KEY_CHARS} (openssl rand -hex 32)` });
+    if (key.value.length < MIN_SESSION_KEY_CHARS)
+      problems.push({ path: 'Gateway spec.mcp.sessionKey', message: `the session key has ${key.value.length} characters; use at least ${MIN_SESSION_KEY_CHARS} (openssl rand -hex 32)` });
     else out.mcpSessionKey = key.value;
   } else if (!(gw.mcp.sessionKey.optional && key.missing)) problems.push({ path: 'Gateway spec.mcp.sessionKey', message: key.message });
   return out;

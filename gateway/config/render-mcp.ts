@@ -36,9 +36,14 @@ export function renderMcpRoute(config: GatewayConfig, warnings: string[]): Obj[]
   const metadata: Obj = { name: MCP_ROUTE_NAME, labels: { 'app.kubernetes.io/managed-by': 'tracegate' } };
   if (k8s.namespace) metadata.namespace = k8s.namespace;
   for (const s of servers) {
-    if (config.mcpKeys.has(s.name)) warnings.push(`MCPRoute ${MCP_ROUTE_NAME}: McpServer ${s.name} has a credential; give its backendRef a securityPolicy (apiKey secretRef) in the cluster, it is not rendered`);
+    if (config.mcpKeys.has(s.name))
+      warnings.push(`MCPRoute ${MCP_ROUTE_NAME}: McpServer ${s.name} has a credential; give its backendRef a securityPolicy (apiKey secretRef) in the cluster, it is not rendered`);
   }
-  if (config.gateway.mcp.toolNames === 'prefixOnClash') warnings.push(`MCPRoute ${MCP_ROUTE_NAME}: Envoy AI Gateway prefixes every tool with its backend's name; tracegate prefixes only clashing names (gateway.mcp.toolNames: prefixOnClash)`);
-  if ([...config.apiKeys.values()].some((k) => k.identity.tools)) warnings.push(`MCPRoute ${MCP_ROUTE_NAME}: per-key allowed servers and tools and tool-call limits (ApiKey documents) are enforced by tracegate only`);
-  return [{ apiVersion: 'aigateway.envoyproxy.io/v1beta1', kind: 'MCPRoute', metadata, spec: { parentRefs: k8s.parentRefs.map((p) => ({ ...p })), path: '/mcp', backendRefs: servers.map(backendRef) } }];
+  if (config.gateway.mcp.toolNames === 'prefixOnClash')
+    warnings.push(`MCPRoute ${MCP_ROUTE_NAME}: Envoy AI Gateway prefixes every tool with its backend's name; tracegate prefixes only clashing names (gateway.mcp.toolNames: prefixOnClash)`);
+  if ([...config.apiKeys.values()].some((k) => k.identity.tools))
+    warnings.push(`MCPRoute ${MCP_ROUTE_NAME}: per-key allowed servers and tools and tool-call limits (ApiKey documents) are enforced by tracegate only`);
+  return [
+    { apiVersion: 'aigateway.envoyproxy.io/v1beta1', kind: 'MCPRoute', metadata, spec: { parentRefs: k8s.parentRefs.map((p) => ({ ...p })), path: '/mcp', backendRefs: servers.map(backendRef) } },
+  ];
 }

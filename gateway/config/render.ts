@@ -24,7 +24,10 @@ function escapeRegExp(s: string): string {
 }
 
 function globRegex(glob: string): string {
-  return `^${glob.split('*').map((part) => part.split('?').map(escapeRegExp).join('.')).join('.*')}$`;
+  return `^${glob
+    .split('*')
+    .map((part) => part.split('?').map(escapeRegExp).join('.'))
+    .join('.*')}$`;
 }
 
 function renderMatch(m: MatchConfig, modelHeader: string): Obj {

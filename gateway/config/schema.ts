@@ -146,7 +146,10 @@ const mcpGatewaySchema = z
     /** Tools and prompts of several servers under one list: a server's prefix only on a name another server also has, or always. */
     toolNames: z.enum(['prefixOnClash', 'alwaysPrefix']).default('prefixOnClash'),
     /** Between a server's prefix and a tool's name (`weather__search`). */
-    separator: z.string().regex(/^[A-Za-z0-9_.-]{1,4}$/, '1 to 4 of letters, digits, "_", "-", "."').default('__'),
+    separator: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,4}$/, '1 to 4 of letters, digits, "_", "-", "."')
+      .default('__'),
     /** Largest JSON-RPC message (or batch) a client may send (413 above). */
     maxMessageBytes: size.default(1024 * 1024),
     /** Messages of one JSON-RPC batch (protocol 2025-03-26; later versions have none). */
@@ -291,21 +294,28 @@ const backendCommon = {
 function backendOf(kind: ProviderKind) {
   const p = providerFor(kind);
   return z
-    .object({ provider: z.literal(kind), ...backendCommon, ...p.config.fields }, {
-      error: (iss) => (iss.code === 'unrecognized_keys' ? `${iss.keys.map((k) => `"${k}"`).join(', ')} ${iss.keys.length === 1 ? 'is not a field' : 'are not fields'} of ${kind} backends` : undefined),
-    })
+    .object(
+      { provider: z.literal(kind), ...backendCommon, ...p.config.fields },
+      {
+        error: (iss) =>
+          iss.code === 'unrecognized_keys' ? `${iss.keys.map((k) => `"${k}"`).join(', ')} ${iss.keys.length === 1 ? 'is not a field' : 'are not fields'} of ${kind} backends` : undefined,
+      },
+    )
     .strict()
-    .superRefine((spec, ctx) => {
-      if (!spec.url && !p.defaultBaseUrl) ctx.addIssue({ code: 'custom', path: ['url'], message: `this ${kind} backend needs a url` });
-      const headers = spec.headers && typeof spec.headers === 'object' ? spec.headers : {};
-      for (const h of Object.keys(headers)) {
-        if (SECRET_HEADERS.includes(h.toLowerCase())) {
-          ctx.addIssue({ code: 'custom', path: ['headers', h], message: `"${h}" carries a credential: use apiKey with { env } or { file }, not an inline header` });
+    .superRefine(
+      (spec, ctx) => {
+        if (!spec.url && !p.defaultBaseUrl) ctx.addIssue({ code: 'custom', path: ['url'], message: `this ${kind} backend needs a url` });
+        const headers = spec.headers && typeof spec.headers === 'object' ? spec.headers : {};
+        for (const h of Object.keys(headers)) {
+          if (SECRET_HEADERS.includes(h.toLowerCase())) {
+            ctx.addIssue({ code: 'custom', path: ['headers', h], message: `"${h}" carries a credential: use apiKey with { env } or { file }, not an inline header` });
+          }
         }
-      }
-      p.config.check?.(spec, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
-      // Runs even when another field failed, so one pass reports every problem of the document.
-    }, { when: () => true });
+        p.config.check?.(spec, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
+        // Runs even when another field failed, so one pass reports every problem of the document.
+      },
+      { when: () => true },
+    );
 }
 
 const PROVIDER_MSG = `one of ${PROVIDER_KINDS.map((k) => `"${k}"`).join(', ')}`;
@@ -343,7 +353,10 @@ export const mcpServerSpec = z
     /** Its tools that are served (globs over its own names); absent: all. */
     allowedTools: globs.optional(),
     /** Prefix of its tool and prompt names when prefixed (default: the document's name). */
-    toolPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "-", "."').optional(),
+    toolPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "-", "."')
+      .optional(),
     /** Gateway API backendRef used by `tracegate render` (default: an Envoy Gateway `Backend` of the same name). */
     backendRef: z
       .object({ group: z.string().optional(), kind: z.string().optional(), name, namespace: name.optional(), port: z.number().int().min(1).max(65535).optional() })
@@ -351,15 +364,18 @@ export const mcpServerSpec = z
       .optional(),
   })
   .strict()
-  .superRefine((spec, ctx) => {
-    const headers = spec.headers && typeof spec.headers === 'object' ? spec.headers : {};
-    for (const h of Object.keys(headers)) {
-      if (SECRET_HEADERS.includes(h.toLowerCase()) || h.toLowerCase() === String(spec.authHeader).toLowerCase()) {
-        ctx.addIssue({ code: 'custom', path: ['headers', h], message: `"${h}" carries a credential: use apiKey with { env } or { file }, not an inline header` });
+  .superRefine(
+    (spec, ctx) => {
+      const headers = spec.headers && typeof spec.headers === 'object' ? spec.headers : {};
+      for (const h of Object.keys(headers)) {
+        if (SECRET_HEADERS.includes(h.toLowerCase()) || h.toLowerCase() === String(spec.authHeader).toLowerCase()) {
+          ctx.addIssue({ code: 'custom', path: ['headers', h], message: `"${h}" carries a credential: use apiKey with { env } or { file }, not an inline header` });
+        }
       }
-    }
-    transportFields(spec, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
-  }, { when: () => true });
+      transportFields(spec, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
+    },
+    { when: () => true },
+  );
 
 const HTTP_ONLY = ['url', 'headers', 'apiKey', 'backendRef'] as const;
 const STDIO_ONLY = ['command', 'args', 'env', 'cwd'] as const;
@@ -373,7 +389,8 @@ function transportFields(spec: Record<string, unknown>, issue: (path: string, me
     return;
   }
   if (transport !== 'http' && transport !== 'sse') return;
-  if (spec.url === undefined) issue('url', `an ${transport} McpServer needs url (${transport === 'sse' ? 'its SSE stream, e.g. http://127.0.0.1:9000/sse' : 'its Streamable HTTP endpoint, e.g. http://127.0.0.1:9000/mcp'})`);
+  if (spec.url === undefined)
+    issue('url', `an ${transport} McpServer needs url (${transport === 'sse' ? 'its SSE stream, e.g. http://127.0.0.1:9000/sse' : 'its Streamable HTTP endpoint, e.g. http://127.0.0.1:9000/mcp'})`);
   for (const f of STDIO_ONLY) if (spec[f] !== undefined) issue(f, `${f} is for stdio McpServers (transport: stdio)`);
 }
 
@@ -448,8 +465,7 @@ export const routeSpec = z
   .strict();
 
 /** Document envelopes, used to emit the JSON Schema (load.ts checks the envelope, then the spec by kind). */
-const doc = <K extends Kind, S extends z.ZodType>(kind: K, spec: S) =>
-  z.object({ apiVersion: z.literal(API_VERSION), kind: z.literal(kind), metadata, spec }).strict();
+const doc = <K extends Kind, S extends z.ZodType>(kind: K, spec: S) => z.object({ apiVersion: z.literal(API_VERSION), kind: z.literal(kind), metadata, spec }).strict();
 
 export const gatewayDocument = doc('Gateway', gatewaySpec.prefault({}));
 export const backendDocument = doc('Backend', backendSpec);
@@ -461,9 +477,7 @@ export const evaluatorDocument = doc('Evaluator', evaluatorSpec);
 export const mcpServerDocument = doc('McpServer', mcpServerSpec);
 export const documentSchema = z.discriminatedUnion('kind', [gatewayDocument, backendDocument, routeDocument, apiKeyDocument, teamDocument, evaluatorDocument, mcpServerDocument]);
 
-export const envelopeSchema = z
-  .object({ apiVersion: z.literal(API_VERSION), kind: z.enum(KINDS), metadata, spec: z.unknown().optional() })
-  .strict();
+export const envelopeSchema = z.object({ apiVersion: z.literal(API_VERSION), kind: z.enum(KINDS), metadata, spec: z.unknown().optional() }).strict();
 
 export type GatewaySpec = z.output<typeof gatewaySpec>;
 export type BackendSpec = z.output<typeof backendSpec>;

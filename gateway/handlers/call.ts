@@ -118,7 +118,19 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
       if (!reply.raw.writableFinished) gone.abort();
     });
     const stream = body.stream === true && endpoint !== 'embeddings';
-    const input: CallInput = { endpoint, clientBody: body, rawBody: req.rawBody, rawBytes: req.rawBytes, clientHeaders: req.headers, rule: hit.rule, model: hit.model, stream, startedAt, clientGone: gone, identity: req.identity };
+    const input: CallInput = {
+      endpoint,
+      clientBody: body,
+      rawBody: req.rawBody,
+      rawBytes: req.rawBytes,
+      clientHeaders: req.headers,
+      rule: hit.rule,
+      model: hit.model,
+      stream,
+      startedAt,
+      clientGone: gone,
+      identity: req.identity,
+    };
     const tel = new CallTelemetry(state.telemetry, input, state.config.backends);
     if (!(admitted instanceof Ticket)) return refuse(reply, endpoint, admitted, tel);
     const ticket = admitted;
@@ -147,7 +159,10 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
       return;
     }
     if (r.kind === 'json') {
-      reply.code(r.status).header('content-type', 'application/json').send(r.bytes ?? r.body);
+      reply
+        .code(r.status)
+        .header('content-type', 'application/json')
+        .send(r.bytes ?? r.body);
       const sentAt = performance.now();
       // Sending a long answer was one step over all of it; its span and estimate are the next.
       if (r.body.length >= OWN_TURN_CHARS) await nextTurn();

@@ -71,5 +71,11 @@ export async function admitToolCall(policy: Policy, identity: Identity | undefin
   const s = scopes[r.failed];
   const retry = Math.max(1, r.states[r.failed].resetMs);
   const who = s.scope === 'default' ? 'the default limits' : `${s.scope} ${s.name}`;
-  throw new RpcError(RPC.RATE_LIMITED, `Rate limit reached for tool calls per minute: limit ${c.limit}, used ${r.states[r.failed].used} (toolCallsPerMinute of ${who}). Please retry after ${resetText(retry)}.`, { status: 429, limit: 'toolCallsPerMinute', scope: s.scope, retryAfterMs: retry }, 429, retry);
+  throw new RpcError(
+    RPC.RATE_LIMITED,
+    `Rate limit reached for tool calls per minute: limit ${c.limit}, used ${r.states[r.failed].used} (toolCallsPerMinute of ${who}). Please retry after ${resetText(retry)}.`,
+    { status: 429, limit: 'toolCallsPerMinute', scope: s.scope, retryAfterMs: retry },
+    429,
+    retry,
+  );
 }

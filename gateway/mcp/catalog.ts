@@ -85,7 +85,8 @@ export function cursorFor(kind: ListKind, offset: number): string {
 /** The offset a client's cursor names; an invalid cursor is -32602, as MCP says. */
 export function offsetOf(kind: ListKind, cursor: unknown): number {
   if (cursor === undefined) return 0;
-  const bad = () => new RpcError(RPC.INVALID_PARAMS, 'Invalid cursor: pass the nextCursor of the previous page as it was given', { cursor: typeof cursor === 'string' ? cursor.slice(0, 100) : typeof cursor });
+  const bad = () =>
+    new RpcError(RPC.INVALID_PARAMS, 'Invalid cursor: pass the nextCursor of the previous page as it was given', { cursor: typeof cursor === 'string' ? cursor.slice(0, 100) : typeof cursor });
   if (typeof cursor !== 'string' || cursor.length > 200) throw bad();
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { k?: unknown; o?: unknown };

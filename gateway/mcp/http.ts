@@ -25,7 +25,10 @@ const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v
 export function sendRpcError(reply: FastifyReply, e: RpcError, id: JsonRpcResponse['id'] = null): FastifyReply {
   if (e.retryAfterMs !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))));
   if (e.httpStatus === 401) void reply.header('www-authenticate', 'Bearer');
-  return reply.code(e.httpStatus === 200 ? 400 : e.httpStatus).type('application/json').send(errorResponse(id, e));
+  return reply
+    .code(e.httpStatus === 200 ? 400 : e.httpStatus)
+    .type('application/json')
+    .send(errorResponse(id, e));
 }
 
 /** Opens the session a request names, or the error that answers it. */
@@ -51,7 +54,8 @@ export function contextOf(parts: McpParts, req: FastifyRequest, transport: McpCo
 async function post(parts: McpParts, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
   const config = parts.live();
   const mcp = config.gateway.mcp;
-  if (Buffer.byteLength(req.rawBody ?? '') > mcp.maxMessageBytes) return sendRpcError(reply, new RpcError(RPC.TOO_LARGE, `the message is larger than ${mcp.maxMessageBytes} bytes (gateway.mcp.maxMessageBytes)`, undefined, 413));
+  if (Buffer.byteLength(req.rawBody ?? '') > mcp.maxMessageBytes)
+    return sendRpcError(reply, new RpcError(RPC.TOO_LARGE, `the message is larger than ${mcp.maxMessageBytes} bytes (gateway.mcp.maxMessageBytes)`, undefined, 413));
   const body = readBody(req.body, mcp.maxBatch);
   if (!body.ok) return sendRpcError(reply, body.error);
   const lone = !body.batch ? body.items[0] : undefined;
@@ -91,7 +95,10 @@ async function post(parts: McpParts, req: FastifyRequest, reply: FastifyReply): 
   const h = handled[0];
   if (h.retryAfterMs !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(h.retryAfterMs / 1000))));
   if (h.status === 401) void reply.header('www-authenticate', 'Bearer');
-  return reply.code(h.status && h.status !== 200 ? h.status : 200).type('application/json').send(responses[0]);
+  return reply
+    .code(h.status && h.status !== 200 ? h.status : 200)
+    .type('application/json')
+    .send(responses[0]);
 }
 
 async function remove(parts: McpParts, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -128,6 +135,12 @@ export function registerStreamableHttp(app: FastifyInstance, parts: McpParts, bo
   app.post('/mcp', opts, (req, reply) => post(parts, req, reply));
   app.delete('/mcp', opts, (req, reply) => remove(parts, req, reply));
   app.get('/mcp', opts, async (_req, reply) =>
-    reply.code(405).header('allow', 'POST, DELETE').type('application/json').send(errorResponse(null, { code: RPC.INVALID_REQUEST, message: 'this gateway offers no server-initiated SSE stream at GET /mcp; POST messages (or use the HTTP+SSE transport at GET /mcp/sse)' })),
+    reply
+      .code(405)
+      .header('allow', 'POST, DELETE')
+      .type('application/json')
+      .send(
+        errorResponse(null, { code: RPC.INVALID_REQUEST, message: 'this gateway offers no server-initiated SSE stream at GET /mcp; POST messages (or use the HTTP+SSE transport at GET /mcp/sse)' }),
+      ),
   );
 }

@@ -40,7 +40,13 @@ export async function initialize(servers: Servers, m: JsonRpcRequest, ctx: McpCo
   const clientInfo = isObject(p.clientInfo) ? p.clientInfo : { name: 'unknown', version: '0' };
   const version = (PROTOCOL_VERSIONS as readonly string[]).includes(asked) ? asked : LATEST_PROTOCOL;
   const sessionId = id || newSessionId();
-  const provisional: McpSession = { id: sessionId, key: ctx.identity?.key ?? '', protocol: version, upstream: Object.fromEntries([...ctx.config.mcpServers.keys()].map((n) => [n, null])), created: Date.now() };
+  const provisional: McpSession = {
+    id: sessionId,
+    key: ctx.identity?.key ?? '',
+    protocol: version,
+    upstream: Object.fromEntries([...ctx.config.mcpServers.keys()].map((n) => [n, null])),
+    created: Date.now(),
+  };
   const reach = { config: ctx.config, session: provisional, identity: ctx.identity, signal: ctx.signal, trace };
   const targets = servers.usable(reach);
   const message = { jsonrpc: '2.0' as const, id: internalId(), method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo, _meta: trace } };

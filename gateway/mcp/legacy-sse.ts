@@ -74,9 +74,11 @@ export class LegacySse {
     const id = (req.query as Record<string, unknown> | undefined)?.sessionId;
     const c = typeof id === 'string' ? this.open.get(id) : undefined;
     // Another key's connection is as unknown as one that does not exist.
-    if (!c || c.key !== (req.identity?.key ?? '')) return sendRpcError(reply, new RpcError(RPC.SESSION_NOT_FOUND, 'no open MCP SSE stream with this sessionId on this gateway (open GET /mcp/sse first)', undefined, 404));
+    if (!c || c.key !== (req.identity?.key ?? ''))
+      return sendRpcError(reply, new RpcError(RPC.SESSION_NOT_FOUND, 'no open MCP SSE stream with this sessionId on this gateway (open GET /mcp/sse first)', undefined, 404));
     const config = this.parts.live();
-    if (Buffer.byteLength(req.rawBody ?? '') > config.gateway.mcp.maxMessageBytes) return sendRpcError(reply, new RpcError(RPC.TOO_LARGE, `the message is larger than ${config.gateway.mcp.maxMessageBytes} bytes (gateway.mcp.maxMessageBytes)`, undefined, 413));
+    if (Buffer.byteLength(req.rawBody ?? '') > config.gateway.mcp.maxMessageBytes)
+      return sendRpcError(reply, new RpcError(RPC.TOO_LARGE, `the message is larger than ${config.gateway.mcp.maxMessageBytes} bytes (gateway.mcp.maxMessageBytes)`, undefined, 413));
     const body = readBody(req.body, config.gateway.mcp.maxBatch);
     if (!body.ok) return sendRpcError(reply, body.error);
     const init = !body.batch && body.items[0].kind === 'request' && body.items[0].msg.method === 'initialize';
@@ -90,7 +92,10 @@ export class LegacySse {
       notified = true;
       this.write(c, m);
     };
-    const ctx = { ...contextOf(this.parts, req, 'sse', c.signal, notify, c.session), headers: { ...req.headers, [config.gateway.headers.session]: req.headers[config.gateway.headers.session] ?? c.header } };
+    const ctx = {
+      ...contextOf(this.parts, req, 'sse', c.signal, notify, c.session),
+      headers: { ...req.headers, [config.gateway.headers.session]: req.headers[config.gateway.headers.session] ?? c.header },
+    };
     const { responses, handled } = await answerAll(this.parts.router, body, ctx);
     if (notified) await settle();
     const opened = handled.find((h) => h.opened)?.opened;

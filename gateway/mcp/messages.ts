@@ -14,10 +14,12 @@ export type ReadBody = { ok: true; batch: boolean; items: (ClientMessage | { kin
 export function readBody(body: unknown, maxBatch: number): ReadBody {
   if (!Array.isArray(body)) return { ok: true, batch: false, items: [readClientMessage(body)] };
   if (body.length === 0) return { ok: false, error: new RpcError(RPC.INVALID_REQUEST, 'an empty batch is not a JSON-RPC request', undefined, 400) };
-  if (body.length > maxBatch) return { ok: false, error: new RpcError(RPC.TOO_LARGE, `a batch of ${body.length} messages; this gateway takes at most ${maxBatch} (gateway.mcp.maxBatch)`, { maxBatch }, 413) };
+  if (body.length > maxBatch)
+    return { ok: false, error: new RpcError(RPC.TOO_LARGE, `a batch of ${body.length} messages; this gateway takes at most ${maxBatch} (gateway.mcp.maxBatch)`, { maxBatch }, 413) };
   const items = body.map((m) => {
     const r = readClientMessage(m);
-    if (r.kind === 'request' && r.msg.method === 'initialize') return { kind: 'invalid' as const, id: r.msg.id, error: new RpcError(RPC.INVALID_REQUEST, 'initialize must be sent alone, not in a batch') };
+    if (r.kind === 'request' && r.msg.method === 'initialize')
+      return { kind: 'invalid' as const, id: r.msg.id, error: new RpcError(RPC.INVALID_REQUEST, 'initialize must be sent alone, not in a batch') };
     return r;
   });
   return { ok: true, batch: true, items };

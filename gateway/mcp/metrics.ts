@@ -9,8 +9,19 @@ import { Counter, Histogram } from '../../common/metrics/registry.js';
 
 /** MCP methods the gateway serves; any other method is counted as `other`. */
 export const METHODS = new Set([
-  'initialize', 'ping', 'tools/list', 'tools/call', 'prompts/list', 'prompts/get', 'resources/list', 'resources/read',
-  'resources/templates/list', 'resources/subscribe', 'resources/unsubscribe', 'completion/complete', 'logging/setLevel',
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/read',
+  'resources/templates/list',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'completion/complete',
+  'logging/setLevel',
 ]);
 
 export type Outcome = 'ok' | 'tool_error' | 'error' | 'timeout' | 'upstream_error' | 'forbidden' | 'rate_limited' | 'unauthenticated' | 'invalid';
@@ -22,7 +33,13 @@ export interface McpMetrics {
 
 export function buildMcpMetrics(): McpMetrics {
   const requests = new Counter('tracegate_gateway_mcp_requests_total', 'MCP requests through /mcp by server, method, tool and outcome', ['server', 'mcp_method_name', 'gen_ai_tool_name', 'outcome']);
-  const duration = new Histogram('mcp_server_operation_duration', 'MCP request duration at the gateway (until its answer), by server, method and tool', ['server', 'mcp_method_name', 'gen_ai_tool_name', 'error_type'], DURATION_BUCKETS, 's');
+  const duration = new Histogram(
+    'mcp_server_operation_duration',
+    'MCP request duration at the gateway (until its answer), by server, method and tool',
+    ['server', 'mcp_method_name', 'gen_ai_tool_name', 'error_type'],
+    DURATION_BUCKETS,
+    's',
+  );
   return {
     record(server, method, tool, outcome, seconds) {
       const m = method === '' || METHODS.has(method) ? method : 'other';

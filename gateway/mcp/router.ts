@@ -89,7 +89,12 @@ export class McpRouter {
 
   private targetOf(m: JsonRpcRequest): string | undefined {
     const p = m.params ?? {};
-    const v = m.method === 'resources/read' || m.method === 'resources/subscribe' || m.method === 'resources/unsubscribe' ? p.uri : m.method === 'tools/call' || m.method === 'prompts/get' ? p.name : undefined;
+    const v =
+      m.method === 'resources/read' || m.method === 'resources/subscribe' || m.method === 'resources/unsubscribe'
+        ? p.uri
+        : m.method === 'tools/call' || m.method === 'prompts/get'
+          ? p.name
+          : undefined;
     return typeof v === 'string' ? v : undefined;
   }
 

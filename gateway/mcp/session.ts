@@ -54,7 +54,8 @@ export class SessionSealer {
     } catch {
       return 'the Mcp-Session-Id is not one this gateway issued (or it was issued under another session key)';
     }
-    if (typeof v.i !== 'string' || typeof v.k !== 'string' || typeof v.p !== 'string' || typeof v.t !== 'number' || typeof v.u !== 'object' || v.u === null) return 'the Mcp-Session-Id is not one this gateway issued';
+    if (typeof v.i !== 'string' || typeof v.k !== 'string' || typeof v.p !== 'string' || typeof v.t !== 'number' || typeof v.u !== 'object' || v.u === null)
+      return 'the Mcp-Session-Id is not one this gateway issued';
     // Sessions are not shared between keys: one key's session id is no use with another key.
     if (v.k !== key) return 'the Mcp-Session-Id belongs to another API key';
     if (now - v.t > ttlMs) return 'the MCP session has expired';

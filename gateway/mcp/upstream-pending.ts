@@ -34,7 +34,13 @@ export class PendingRequests {
    * Writes `m` under an id of its own and waits for its answer; `signal` (the caller's timeout
    * or cancellation) rejects it with a plain Error, which the caller maps.
    */
-  call(m: JsonRpcRequest, session: string | null | undefined, signal: AbortSignal, write: (m: JsonRpcRequest) => void | Promise<void>, onNotification?: (m: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
+  call(
+    m: JsonRpcRequest,
+    session: string | null | undefined,
+    signal: AbortSignal,
+    write: (m: JsonRpcRequest) => void | Promise<void>,
+    onNotification?: (m: JsonRpcMessage) => void,
+  ): Promise<JsonRpcResponse> {
     const id = `${this.prefix}${(++this.next).toString(36)}`;
     const meta = isObject(m.params?._meta) ? m.params._meta : undefined;
     const clientToken = meta?.progressToken;

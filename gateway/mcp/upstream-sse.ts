@@ -135,7 +135,13 @@ class SseStream {
     if (this.failure) throw this.failure;
     const name = s.server.name;
     const both = signal ? AbortSignal.any([this.abort.signal, signal]) : this.abort.signal;
-    const res = await request(this.endpoint as string, { method: 'POST', headers: { ...headersFor(s), accept: 'application/json' }, body: JSON.stringify(m), signal: both, dispatcher: this.dispatcher });
+    const res = await request(this.endpoint as string, {
+      method: 'POST',
+      headers: { ...headersFor(s), accept: 'application/json' },
+      body: JSON.stringify(m),
+      signal: both,
+      dispatcher: this.dispatcher,
+    });
     await readBounded(res.body, MAX_POST_ANSWER_BYTES, name);
     if (res.statusCode === 404) throw this.fail(upstreamError(name, 'no longer knows the session of its SSE stream (HTTP 404)'));
     if (res.statusCode >= 400) throw upstreamError(name, `answered a message with HTTP ${res.statusCode}`);
@@ -179,7 +185,13 @@ export class SseUpstreams {
       }
     }
     const held = this.held.get(s.session);
-    if (!held || !sameServer(held.server, s.server)) throw new RpcError(RPC.SESSION_NOT_FOUND, `MCP server "${s.server.name}" is reached over HTTP+SSE and this gateway replica does not hold the session's stream: initialize again`, { server: s.server.name }, 404);
+    if (!held || !sameServer(held.server, s.server))
+      throw new RpcError(
+        RPC.SESSION_NOT_FOUND,
+        `MCP server "${s.server.name}" is reached over HTTP+SSE and this gateway replica does not hold the session's stream: initialize again`,
+        { server: s.server.name },
+        404,
+      );
     this.hold(s.session, held);
     const stream = await this.streamOf(held, s, signal, true);
     if (isRequest(m)) return { status: 200, response: await stream.call(s, m, signal) };

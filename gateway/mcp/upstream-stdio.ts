@@ -82,11 +82,18 @@ class StdioServer {
     child.stdin.on('error', () => undefined);
     child.on('error', (err) => this.stopped(child, pending, `could not be started (${(err as NodeJS.ErrnoException).code ?? err.name})`));
     child.on('exit', (code, sig) => this.stopped(child, pending, `exited (${sig ?? `code ${code}`})`));
-    const init: JsonRpcRequest = { jsonrpc: '2.0', id: 'tracegate-init', method: 'initialize', params: { protocolVersion: LATEST_PROTOCOL, capabilities: {}, clientInfo: { name: 'tracegate', version: '0.1.0' } } };
-    const answer = await pending.call(init, null, AbortSignal.timeout(this.server.timeoutMs), (m) => this.write(child, m)).catch((err: Error) => {
-      this.kill(child);
-      throw err instanceof Error && err.message === 'aborted' ? upstreamError(this.server.name, `did not answer initialize within ${this.server.timeoutMs} ms`, RPC.REQUEST_TIMEOUT) : err;
-    });
+    const init: JsonRpcRequest = {
+      jsonrpc: '2.0',
+      id: 'tracegate-init',
+      method: 'initialize',
+      params: { protocolVersion: LATEST_PROTOCOL, capabilities: {}, clientInfo: { name: 'tracegate', version: '0.1.0' } },
+    };
+    const answer = await pending
+      .call(init, null, AbortSignal.timeout(this.server.timeoutMs), (m) => this.write(child, m))
+      .catch((err: Error) => {
+        this.kill(child);
+        throw err instanceof Error && err.message === 'aborted' ? upstreamError(this.server.name, `did not answer initialize within ${this.server.timeoutMs} ms`, RPC.REQUEST_TIMEOUT) : err;
+      });
     if ('error' in answer) {
       this.kill(child);
       throw upstreamError(this.server.name, `refused initialize: ${answer.error.message}`);
@@ -124,7 +131,8 @@ class StdioServer {
     }
     const rest = chunk.subarray(start);
     this.bufferedBytes += rest.length;
-    if (this.bufferedBytes > this.maxBytes) this.broken(child, upstreamError(this.server.name, `wrote more than ${this.maxBytes} bytes on stdout without a newline (gateway.mcp.maxResponseBytes)`, RPC.UPSTREAM_TOO_LARGE));
+    if (this.bufferedBytes > this.maxBytes)
+      this.broken(child, upstreamError(this.server.name, `wrote more than ${this.maxBytes} bytes on stdout without a newline (gateway.mcp.maxResponseBytes)`, RPC.UPSTREAM_TOO_LARGE));
     else if (rest.length) this.buffered.push(rest);
   }
 

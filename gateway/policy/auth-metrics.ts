@@ -14,7 +14,11 @@ export interface AuthMetrics {
 }
 
 export function buildAuthMetrics(): AuthMetrics {
-  const refusals = new Counter('tracegate_gateway_auth_refusals_total', 'Requests refused by authentication (401: missing, malformed, unknown, revoked, expired key) or authorization (403: route, model)', ['reason']);
+  const refusals = new Counter(
+    'tracegate_gateway_auth_refusals_total',
+    'Requests refused by authentication (401: missing, malformed, unknown, revoked, expired key) or authorization (403: route, model)',
+    ['reason'],
+  );
   return {
     refused: (reason) => refusals.inc([reason]),
     render: () => refusals.render(),

@@ -43,7 +43,10 @@ export function presentedKey(headers: RequestHeaders): Presented {
 export const AUTH_REFUSALS = ['missing', 'malformed', 'unknown', 'revoked', 'expired'] as const;
 export type AuthRefusal = (typeof AUTH_REFUSALS)[number];
 
-const HOW = () => `send Authorization: Bearer <key> (or ${clientKeyHeaders().map((h) => `${h}: <key>`).join(', ')})`;
+const HOW = () =>
+  `send Authorization: Bearer <key> (or ${clientKeyHeaders()
+    .map((h) => `${h}: <key>`)
+    .join(', ')})`;
 
 const MESSAGES: Record<AuthRefusal, string> = {
   missing: `this gateway needs an API key: ${HOW()}`,

@@ -15,7 +15,11 @@ import { toNano } from './counters.js';
 export function requestedMaxTokens(body: Record<string, unknown>): number | undefined {
   // Google's generateContent keeps it in generationConfig.maxOutputTokens.
   const g = body.generationConfig;
-  const fields: [Record<string, unknown>, string][] = [[body, 'max_completion_tokens'], [body, 'max_tokens'], [body, 'max_output_tokens']];
+  const fields: [Record<string, unknown>, string][] = [
+    [body, 'max_completion_tokens'],
+    [body, 'max_tokens'],
+    [body, 'max_output_tokens'],
+  ];
   if (typeof g === 'object' && g !== null) fields.push([g as Record<string, unknown>, 'maxOutputTokens']);
   for (const [o, f] of fields) {
     const v = o[f];

@@ -60,7 +60,21 @@ export class MemoryCounters implements CounterStore {
       } else {
         const l = this.ledger(c.key, now, c.keepMs);
         const used = l.spent + l.reserved;
-        if (used + c.amount > c.limit) return { ok: false, failed: i, states: [...states, { used, resetMs: earliest([...l.holds.values()].map((h) => h.expires), now) }] };
+        if (used + c.amount > c.limit)
+          return {
+            ok: false,
+            failed: i,
+            states: [
+              ...states,
+              {
+                used,
+                resetMs: earliest(
+                  [...l.holds.values()].map((h) => h.expires),
+                  now,
+                ),
+              },
+            ],
+          };
         states.push({ used: used + c.amount, resetMs: 0 });
       }
     }

@@ -132,7 +132,8 @@ export class Policy {
     if (plan === undefined) {
       const scopes: ScopeRef[] = [];
       if (!isEmpty(identity.keyLimits)) scopes.push({ scope: 'key', name: identity.key, prefix: `k:${identity.key}`, limits: identity.keyLimits });
-      if (identity.team !== undefined && identity.teamLimits && !isEmpty(identity.teamLimits)) scopes.push({ scope: 'team', name: identity.team, prefix: `t:${identity.team}`, limits: identity.teamLimits });
+      if (identity.team !== undefined && identity.teamLimits && !isEmpty(identity.teamLimits))
+        scopes.push({ scope: 'team', name: identity.team, prefix: `t:${identity.team}`, limits: identity.teamLimits });
       plan = scopes.length ? new Plan(scopes) : null;
       this.plans.set(identity, plan);
     }
@@ -248,7 +249,9 @@ export class Policy {
     const now = this.env.clock();
     if (now - this.faultLoggedAt < FAULT_LOG_MS) return;
     this.faultLoggedAt = now;
-    this.env.warn(`${err.message}: ${open ? 'serving with this replica\'s own counters (policy.failMode open)' : 'refusing calls with 503 (policy.failMode closed)'}; counted in tracegate_gateway_policy_store_faults_total`);
+    this.env.warn(
+      `${err.message}: ${open ? "serving with this replica's own counters (policy.failMode open)" : 'refusing calls with 503 (policy.failMode closed)'}; counted in tracegate_gateway_policy_store_faults_total`,
+    );
   }
 
   /** Seeds a store's ledger from the spend store, once at a time per store. */
@@ -313,7 +316,10 @@ function widen(r: AdmitResult, kept: readonly number[], n: number): AdmitResult 
 
 function headersOf(plan: Plan, checks: readonly Check[], states: readonly CheckState[], n: number): [string, string][] {
   const out: [string, string][] = [];
-  for (const [indexes, suffix] of [[plan.requests, 'requests'], [plan.tokens, 'tokens']] as const) {
+  for (const [indexes, suffix] of [
+    [plan.requests, 'requests'],
+    [plan.tokens, 'tokens'],
+  ] as const) {
     let best = -1;
     let left = Infinity;
     for (const i of indexes) {
@@ -325,7 +331,11 @@ function headersOf(plan: Plan, checks: readonly Check[], states: readonly CheckS
       }
     }
     if (best < 0) continue;
-    out.push([`x-ratelimit-limit-${suffix}`, String(checks[best].limit)], [`x-ratelimit-remaining-${suffix}`, String(Math.max(0, left))], [`x-ratelimit-reset-${suffix}`, resetText(states[best].resetMs)]);
+    out.push(
+      [`x-ratelimit-limit-${suffix}`, String(checks[best].limit)],
+      [`x-ratelimit-remaining-${suffix}`, String(Math.max(0, left))],
+      [`x-ratelimit-reset-${suffix}`, resetText(states[best].resetMs)],
+    );
   }
   return out;
 }

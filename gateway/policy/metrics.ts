@@ -17,10 +17,22 @@ export interface PolicyMetrics {
 }
 
 export function buildPolicyMetrics(): PolicyMetrics {
-  const refusals = new Counter('tracegate_gateway_policy_refusals_total', 'Calls refused by a limit or budget, by reason and scope (key, team, default; store when the counter store was away and the fail mode is closed)', ['reason', 'scope']);
-  const faults = new Counter('tracegate_gateway_policy_store_faults_total', 'Counter-store (Redis) calls that failed or timed out, by operation and what the fail mode did (served locally or refused)', ['op', 'outcome']);
+  const refusals = new Counter(
+    'tracegate_gateway_policy_refusals_total',
+    'Calls refused by a limit or budget, by reason and scope (key, team, default; store when the counter store was away and the fail mode is closed)',
+    ['reason', 'scope'],
+  );
+  const faults = new Counter(
+    'tracegate_gateway_policy_store_faults_total',
+    'Counter-store (Redis) calls that failed or timed out, by operation and what the fail mode did (served locally or refused)',
+    ['op', 'outcome'],
+  );
   const rebuilds = new Counter('tracegate_gateway_policy_ledger_rebuilds_total', 'Spend ledgers rebuilt from the store (at start, after Redis came back empty), by result', ['result']);
-  const merges = new Counter('tracegate_gateway_policy_outage_merges_total', 'Counts this replica kept alone while the counter store was away (fail open), merged into it when it came back: with the spend, or windows only (the ledger was rebuilt from the store meanwhile)', ['result']);
+  const merges = new Counter(
+    'tracegate_gateway_policy_outage_merges_total',
+    'Counts this replica kept alone while the counter store was away (fail open), merged into it when it came back: with the spend, or windows only (the ledger was rebuilt from the store meanwhile)',
+    ['result'],
+  );
   return {
     refused: (reason, scope) => refusals.inc([reason, scope]),
     fault: (op, served) => faults.inc([op, served ? 'served' : 'refused']),

@@ -80,7 +80,12 @@ export function limitRefusal(reason: Reason, scope: Scope, name: string | undefi
   const tokens = !budget && reason !== 'requests' && reason !== 'concurrency';
   const error = refusalError(budget ? 'insufficient_quota' : 'rate_limit_exceeded', message, retryAfterMs, tokens ? 'tokens' : undefined);
   const span = { limit: LIMIT_NAME[reason], scope, reason, limitValue: budget ? limit / 1e9 : limit };
-  const attributes: Record<string, string | number> = { 'tracegate.policy.limit': span.limit, 'tracegate.policy.scope': scope, 'tracegate.policy.reason': reason, 'tracegate.policy.limit_value': span.limitValue };
+  const attributes: Record<string, string | number> = {
+    'tracegate.policy.limit': span.limit,
+    'tracegate.policy.scope': scope,
+    'tracegate.policy.reason': reason,
+    'tracegate.policy.limit_value': span.limitValue,
+  };
   return { reason, scope, error, attributes, span };
 }
 

@@ -44,9 +44,7 @@ export const SIMULATED_MODELS = ['tracegate-sim-1', 'tracegate-sim-mini', 'trace
 
 export type SimulatedEndpoint = 'chat' | 'embeddings' | 'models';
 
-export type SimulatedResult =
-  | { kind: 'json'; status: number; json: unknown; headers?: Record<string, string> }
-  | { kind: 'stream'; status: 200; frames: AsyncIterable<string> };
+export type SimulatedResult = { kind: 'json'; status: number; json: unknown; headers?: Record<string, string> } | { kind: 'stream'; status: 200; frames: AsyncIterable<string> };
 
 export interface SimulateOptions {
   signal?: AbortLike;
@@ -147,9 +145,23 @@ export function endpointOf(method: string, path: string): SimulatedEndpoint | un
 }
 
 /** One HTTP exchange: status, headers and a body of bytes, for the transport and the server. */
-export async function answerHttp(method: string, path: string, bodyText: string | undefined, opts: SimulateOptions): Promise<{ status: number; headers: Record<string, string>; body: AsyncIterable<Buffer> | Buffer }> {
+export async function answerHttp(
+  method: string,
+  path: string,
+  bodyText: string | undefined,
+  opts: SimulateOptions,
+): Promise<{ status: number; headers: Record<string, string>; body: AsyncIterable<Buffer> | Buffer }> {
   const endpoint = endpointOf(method, path);
-  if (!endpoint) return jsonAnswer(404, openaiError(404, `the simulated provider has no ${method} ${path.replace(/\?.*$/, '').slice(0, 100)}; it serves POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models`, null, 'unknown_url'));
+  if (!endpoint)
+    return jsonAnswer(
+      404,
+      openaiError(
+        404,
+        `the simulated provider has no ${method} ${path.replace(/\?.*$/, '').slice(0, 100)}; it serves POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models`,
+        null,
+        'unknown_url',
+      ),
+    );
   let body: unknown;
   if (endpoint !== 'models') {
     try {
@@ -181,7 +193,11 @@ export function createSimulatedTransport(config: SimulatedConfigInput = {}, deps
   return {
     async request(call: UpstreamCall): Promise<UpstreamAnswer> {
       const path = new URL(call.url).pathname;
-      const answer = await answerHttp(call.method, path, typeof call.body === 'string' || call.body === undefined ? call.body : call.body.toString('utf8'), { signal: call.signal, config: parsed, now: deps.now });
+      const answer = await answerHttp(call.method, path, typeof call.body === 'string' || call.body === undefined ? call.body : call.body.toString('utf8'), {
+        signal: call.signal,
+        config: parsed,
+        now: deps.now,
+      });
       return { status: answer.status, headers: answer.headers, body: bodyOf(answer.body) };
     },
     close: () => Promise.resolve(),

@@ -220,9 +220,7 @@ export interface Translator {
 }
 
 /** Response headers as undici `request()` gives them, or a fetch `Headers`. */
-export type HeaderSource =
-  | Record<string, string | string[] | undefined>
-  | { get(name: string): string | null };
+export type HeaderSource = Record<string, string | string[] | undefined> | { get(name: string): string | null };
 
 /** Upstream stream bytes → events, for the stream translators. One per attempt. */
 export interface StreamDecoder {

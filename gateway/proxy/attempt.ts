@@ -10,7 +10,18 @@ import { GatewayError, gatewayClientError, streamErrorFrame } from '../errors.js
 import { MAX_JSON_DEPTH } from '../handlers/body.js';
 import { LARGE_JSON_CHARS, type JsonThreads, type ParsedBody } from '../json-threads.js';
 import { SseLimitError, SseParser } from '../sse.js';
-import { type AuthHeaders, type BackendDescriptor, type BackendSecret, CLIENT_API, type ClientError, type ProviderDescriptor, type SseEvent, type StreamTranslator, type Translator, type UpstreamRequest } from '../providers/types.js';
+import {
+  type AuthHeaders,
+  type BackendDescriptor,
+  type BackendSecret,
+  CLIENT_API,
+  type ClientError,
+  type ProviderDescriptor,
+  type SseEvent,
+  type StreamTranslator,
+  type Translator,
+  type UpstreamRequest,
+} from '../providers/types.js';
 import type { Transport, UpstreamAnswer } from '../upstream.js';
 import { Abort } from './abort.js';
 import { ANSWER_LIMITS, limitError, OWN_TURN_CHARS, type AnswerLimits } from './limits.js';
@@ -143,7 +154,19 @@ export async function runAttempt(input: CallInput, env: AttemptEnv): Promise<Att
  */
 function authorize(a: AttemptAuth, req: UpstreamRequest, ac: Abort): AuthHeaders | Promise<AuthHeaders> {
   const auth = a.provider.auth;
-  const out = auth.authorize({ method: req.method, url: req.url, headers: req.headers, body: req.body, get signal() { return ac.signal; } }, a.backend, a.secret);
+  const out = auth.authorize(
+    {
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      body: req.body,
+      get signal() {
+        return ac.signal;
+      },
+    },
+    a.backend,
+    a.secret,
+  );
   if (!(out instanceof Promise)) return out;
   if (ac.aborted) return Promise.reject(ac.reason);
   return new Promise<AuthHeaders>((resolve, reject) => {

@@ -39,6 +39,7 @@ export const OWN_TURN_CHARS = 256 * 1024;
 /** The client's answer for an upstream answer past a limit; undefined for any other error. */
 export function limitError(err: unknown, host: string): ClientError | undefined {
   if (err instanceof UpstreamBodyTooLarge) return gatewayClientError(new GatewayError('upstream_response_too_large', `the answer of ${host} is larger than the gateway accepts (${err.limit} bytes)`));
-  if (err instanceof SseLimitError) return gatewayClientError(new GatewayError('upstream_event_too_large', `the stream of ${host} sent an event ${err.what} larger than the gateway accepts (${err.limit} bytes)`));
+  if (err instanceof SseLimitError)
+    return gatewayClientError(new GatewayError('upstream_event_too_large', `the stream of ${host} sent an event ${err.what} larger than the gateway accepts (${err.limit} bytes)`));
   return undefined;
 }

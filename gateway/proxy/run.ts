@@ -58,7 +58,12 @@ type Prepared =
 /** Everything about a candidate that does not change between its retries. */
 function prepare(env: ProxyEnv, input: CallInput, backend: BackendConfig, c: Candidate): Prepared {
   const transport = env.upstreams.get(backend);
-  if (!transport) return { ok: false, cause: 'unsupported', error: gatewayClientError(new GatewayError('no_transport', `backend "${backend.name}" has no transport (the simulated provider is not available here)`)) };
+  if (!transport)
+    return {
+      ok: false,
+      cause: 'unsupported',
+      error: gatewayClientError(new GatewayError('no_transport', `backend "${backend.name}" has no transport (the simulated provider is not available here)`)),
+    };
   const provider = providerFor(backend.provider);
   const translator = provider.translators[input.endpoint];
   if (!translator) {
@@ -66,7 +71,11 @@ function prepare(env: ProxyEnv, input: CallInput, backend: BackendConfig, c: Can
     return { ok: false, cause: 'unsupported', error: gatewayClientError(e) };
   }
   const target = descriptor(backend);
-  const r = translator.request(input.clientBody, { model: c.model, backend: target }, { forceUsageOnStream: true, clientHeaders: input.clientHeaders, rawBody: input.rawBody, rawBytes: input.rawBytes });
+  const r = translator.request(
+    input.clientBody,
+    { model: c.model, backend: target },
+    { forceUsageOnStream: true, clientHeaders: input.clientHeaders, rawBody: input.rawBody, rawBytes: input.rawBytes },
+  );
   if (!r.ok) return { ok: false, cause: 'rejected', error: r.error };
   const request = r.request;
   const auth = { provider, backend: target, secret: secretOf(env.config, backend.name) };
@@ -74,7 +83,8 @@ function prepare(env: ProxyEnv, input: CallInput, backend: BackendConfig, c: Can
   return {
     ok: true,
     request,
-    run: (timeoutMs, deadline, sink) => runAttempt(input, { transport, translator, request, auth, timeoutMs, deadline, streamIdleMs: streamIdle, limits: env.limits, json: env.json, sink, nowMs: env.nowMs }),
+    run: (timeoutMs, deadline, sink) =>
+      runAttempt(input, { transport, translator, request, auth, timeoutMs, deadline, streamIdleMs: streamIdle, limits: env.limits, json: env.json, sink, nowMs: env.nowMs }),
     refused: () => provider.auth.refused?.(target, auth.secret),
   };
 }
@@ -163,7 +173,12 @@ export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink
 type Failure = { error: ClientError; cause: FailureCause; refused?: true };
 
 function credentialRefused(backend: string, status: number): ClientError {
-  return gatewayClientError(new GatewayError('upstream_auth_failed', `backend "${backend}" refused the gateway's credential for it (${status}); the gateway's operator has to fix its key (the provider's message is in the gateway's trace)`));
+  return gatewayClientError(
+    new GatewayError(
+      'upstream_auth_failed',
+      `backend "${backend}" refused the gateway's credential for it (${status}); the gateway's operator has to fix its key (the provider's message is in the gateway's trace)`,
+    ),
+  );
 }
 
 /** What the client hears when no attempt succeeded. */

@@ -31,12 +31,7 @@ export function pickWeighted<T extends { weight: number }>(items: readonly T[], 
  * share to the others; unavailable ones are reported as skipped. When none is available the
  * fallbacks are all there is.
  */
-export function planCandidates(
-  rule: RuleConfig,
-  model: string,
-  available: (backend: string) => boolean,
-  random: () => number,
-): { candidates: Candidate[]; skipped: string[] } {
+export function planCandidates(rule: RuleConfig, model: string, available: (backend: string) => boolean, random: () => number): { candidates: Candidate[]; skipped: string[] } {
   const skipped: string[] = [];
   const up: TargetConfig[] = [];
   for (const t of rule.targets) {

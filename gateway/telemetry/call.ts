@@ -137,7 +137,13 @@ export class CallTelemetry implements AttributeSource {
     private readonly backends: ReadonlyMap<string, BackendConfig>,
   ) {
     const tracer = env.tracer;
-    if (tracer) this.span = contain(env.metrics, 'telemetry', () => tracer.start(`${OPERATION[input.endpoint]} ${input.model}`, SpanKind.SERVER, this.parentOf(input), input.startedAt, this, env.capture), undefined);
+    if (tracer)
+      this.span = contain(
+        env.metrics,
+        'telemetry',
+        () => tracer.start(`${OPERATION[input.endpoint]} ${input.model}`, SpanKind.SERVER, this.parentOf(input), input.startedAt, this, env.capture),
+        undefined,
+      );
   }
 
   /** The caller's traceparent, else the AGENT span of its session (agent-sessions.ts), else none. */

@@ -105,11 +105,16 @@ export class McpTelemetry {
     const span = this.span;
     if (!span) return;
     const f = this.facts;
-    contain(this.env.metrics, 'telemetry', () => {
-      if (f.rpcError) span.setStatus({ code: SpanStatusCode.ERROR, message: f.rpcError.message });
-      else if (f.toolError) span.setStatus({ code: SpanStatusCode.ERROR, message: 'the tool answered isError' });
-      span.endPerf(performance.now());
-    }, undefined);
+    contain(
+      this.env.metrics,
+      'telemetry',
+      () => {
+        if (f.rpcError) span.setStatus({ code: SpanStatusCode.ERROR, message: f.rpcError.message });
+        else if (f.toolError) span.setStatus({ code: SpanStatusCode.ERROR, message: 'the tool answered isError' });
+        span.endPerf(performance.now());
+      },
+      undefined,
+    );
   }
 
   writeAttributes(s: AttrSink): void {

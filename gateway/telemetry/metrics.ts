@@ -77,11 +77,17 @@ export function buildMetrics(
   const failed = new Gauge('tracegate_gateway_spans_failed_total', 'Spans in export requests that failed (collector down, timeout, refused)', [], spanCount('failed'), 'counter');
   const queued = new Gauge('tracegate_gateway_span_queue_bytes', 'Encoded span bytes waiting for or in an export request', [], spanCount('queuedBytes'));
   const internal = new Map<InternalComponent, number>(INTERNAL_COMPONENTS.map((c) => [c, 0]));
-  const internalErrors = new Gauge('tracegate_gateway_internal_errors_total', 'Failures inside the gateway\'s own telemetry, metrics, tokenizer or logging, contained (the request was still answered)', ['component'], function* () {
-    // Span encoding happens in the span processor, which keeps its own count.
-    const encoding = spans()?.encodeErrors ?? 0;
-    for (const [c, n] of internal) yield [[c], c === 'telemetry' ? n + encoding : n];
-  }, 'counter');
+  const internalErrors = new Gauge(
+    'tracegate_gateway_internal_errors_total',
+    "Failures inside the gateway's own telemetry, metrics, tokenizer or logging, contained (the request was still answered)",
+    ['component'],
+    function* () {
+      // Span encoding happens in the span processor, which keeps its own count.
+      const encoding = spans()?.encodeErrors ?? 0;
+      for (const [c, n] of internal) yield [[c], c === 'telemetry' ? n + encoding : n];
+    },
+    'counter',
+  );
   const all = [tokens, duration, ttft, requests, attempts, reloads, circuit, exported, dropped, failed, queued, internalErrors];
   const calls = new Map<string, CallSeries>();
   const models = new ModelLabels();

@@ -15,13 +15,58 @@ const REFUSED_CATEGORIES = new Set(['Dictionary', 'Embedded Dictionary', 'Intros
 const REFUSED = new RegExp(
   '^(' +
     [
-      'file', 'filesystem\\w*', 'getSetting\\w*', 'getServerSetting', 'getMergeTreeSetting', 'sleep\\w*', 'dictGet\\w*', 'dictHas',
-      'dictIsIn', 'joinGet\\w*', 'hasColumnInTable', 'getServerPort', 'serverUUID', 'hostName', 'hostname', 'fqdn', 'tcpPort',
-      'getMacro', 'shardNum', 'shardCount', 'uptime', 'buildId', 'getOSKernelVersion', 'currentProfiles', 'enabledProfiles',
-      'defaultProfiles', 'currentRoles', 'enabledRoles', 'defaultRoles', 'getClientHTTPHeader', 'zookeeperSessionUptime',
-      'globalVariable', 'displayName', 'transaction\\w*', 'addressTo\\w*', 'demangle', 'trap', 'showCertificate',
-      'catboostEvaluate', 'evalMLMethod', 'modelEvaluate', 'partitionId', 'partitionID', 'mergeTreePartInfo', 'hasThreadFuzzer',
-      'initialQuery\\w*', 'initial_query\\w*', 'getSizeOfEnumType_unused', 'connection_id', 'connectionId', 'url', 'executable\\w*',
+      'file',
+      'filesystem\\w*',
+      'getSetting\\w*',
+      'getServerSetting',
+      'getMergeTreeSetting',
+      'sleep\\w*',
+      'dictGet\\w*',
+      'dictHas',
+      'dictIsIn',
+      'joinGet\\w*',
+      'hasColumnInTable',
+      'getServerPort',
+      'serverUUID',
+      'hostName',
+      'hostname',
+      'fqdn',
+      'tcpPort',
+      'getMacro',
+      'shardNum',
+      'shardCount',
+      'uptime',
+      'buildId',
+      'getOSKernelVersion',
+      'currentProfiles',
+      'enabledProfiles',
+      'defaultProfiles',
+      'currentRoles',
+      'enabledRoles',
+      'defaultRoles',
+      'getClientHTTPHeader',
+      'zookeeperSessionUptime',
+      'globalVariable',
+      'displayName',
+      'transaction\\w*',
+      'addressTo\\w*',
+      'demangle',
+      'trap',
+      'showCertificate',
+      'catboostEvaluate',
+      'evalMLMethod',
+      'modelEvaluate',
+      'partitionId',
+      'partitionID',
+      'mergeTreePartInfo',
+      'hasThreadFuzzer',
+      'initialQuery\\w*',
+      'initial_query\\w*',
+      'getSizeOfEnumType_unused',
+      'connection_id',
+      'connectionId',
+      'url',
+      'executable\\w*',
     ].join('|') +
     ')$',
   'i',
@@ -40,8 +85,7 @@ interface Row {
 
 export function allowed(rows: Row[]): Array<[string, string]> {
   const byName = new Map(rows.map((r) => [r.name, r]));
-  const refused = (r: Row | undefined): boolean =>
-    !r || (!PARSER_WRITES.has(r.name) && (REFUSED.test(r.name) || REFUSED_CATEGORIES.has(r.categories) || r.name.startsWith('__')));
+  const refused = (r: Row | undefined): boolean => !r || (!PARSER_WRITES.has(r.name) && (REFUSED.test(r.name) || REFUSED_CATEGORIES.has(r.categories) || r.name.startsWith('__')));
   return rows
     .filter((r) => !refused(r) && !(r.alias_to && refused(byName.get(r.alias_to) ?? { ...r, name: r.alias_to })))
     .map((r): [string, string] => [r.name, `${r.is_aggregate ? 'a' : ''}${r.case_insensitive ? 'i' : ''}`])

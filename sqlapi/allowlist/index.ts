@@ -17,8 +17,19 @@ export const TABLE_FUNCTIONS: ReadonlySet<string> = new Set(['numbers', 'numbers
  * columns for the query builder; functions and formats for editors), and the constant ones.
  */
 export const SYSTEM_TABLES: ReadonlySet<string> = new Set([
-  'one', 'numbers', 'numbers_mt', 'zeros', 'zeros_mt', 'databases', 'tables', 'columns', 'functions', 'table_functions',
-  'data_type_families', 'formats', 'time_zones',
+  'one',
+  'numbers',
+  'numbers_mt',
+  'zeros',
+  'zeros_mt',
+  'databases',
+  'tables',
+  'columns',
+  'functions',
+  'table_functions',
+  'data_type_families',
+  'formats',
+  'time_zones',
 ]);
 
 export function isAllowedTable(db: string, table: string, database: string): boolean {

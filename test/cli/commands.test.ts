@@ -29,7 +29,10 @@ function tracegate(args: string[]): Promise<Run> {
 }
 
 function jsonLines(text: string): Record<string, unknown>[] {
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe('tracegate usage, trace and sql as child processes', () => {
@@ -52,7 +55,10 @@ describe('tracegate usage, trace and sql as child processes', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const rows = jsonLines(run.stdout);
-    expect(rows.map((r) => [r.model, r.calls])).toEqual([['gpt-4o-mini', 2], ['tracegate-sim-1', 2]]);
+    expect(rows.map((r) => [r.model, r.calls])).toEqual([
+      ['gpt-4o-mini', 2],
+      ['tracegate-sim-1', 2],
+    ]);
   });
 
   it('usage --format csv and table', async () => {

@@ -49,7 +49,12 @@ describe('tracegate keys', () => {
     expect(run.stdout).not.toContain(key);
     const doc = parseYaml(run.stdout.replace(/^---\n/, '')) as { kind: string; metadata: { name: string }; spec: Record<string, unknown> };
     expect(doc).toMatchObject({ apiVersion: 'tracegate.dev/v1alpha1', kind: 'ApiKey', metadata: { name: 'ci-bot' } });
-    expect(doc.spec).toEqual({ team: 'billing', hash: expect.stringMatching(/^hmac-sha256:[0-9a-f]{64}$/), expires: '2027-01-04T12:00:00.000Z', allowedModels: ['tracegate-sim-*', 'gpt-4o', 'claude-*'] });
+    expect(doc.spec).toEqual({
+      team: 'billing',
+      hash: expect.stringMatching(/^hmac-sha256:[0-9a-f]{64}$/),
+      expires: '2027-01-04T12:00:00.000Z',
+      allowedModels: ['tracegate-sim-*', 'gpt-4o', 'claude-*'],
+    });
 
     const hashed = await keys(['hash'], { stdin: `${key}\n` });
     expect(hashed).toEqual({ code: 0, stdout: `${doc.spec.hash}\n`, stderr: '' });
@@ -115,7 +120,12 @@ describe('starting with ApiKeys', () => {
   });
 
   it('tracegate start refuses without the pepper before opening the store', async () => {
-    const err = await startStack({ target: { kind: 'embedded', dataDir: join(dir, 'never'), database: 'tracegate' }, configFile: file, host: '127.0.0.1', ports: { gateway: 0, grpc: 0, http: 0, sql: 0 } }).catch((e: unknown) => e);
+    const err = await startStack({
+      target: { kind: 'embedded', dataDir: join(dir, 'never'), database: 'tracegate' },
+      configFile: file,
+      host: '127.0.0.1',
+      ports: { gateway: 0, grpc: 0, http: 0, sql: 0 },
+    }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/keys\.yaml: the configuration has 1 ApiKey\(s\) but no key pepper/);
   });
 
@@ -124,13 +134,20 @@ describe('starting with ApiKeys', () => {
     expect(gatewayUnauthenticated('master-key-123', 0, undefined)).toEqual([]);
     expect(gatewayUnauthenticated(undefined, 0, PEPPER)).toHaveLength(1);
     expect(gatewayUnauthenticated(undefined, 2, undefined)).toHaveLength(1);
-    const opts = (auth: StackOptions['auth']): StackOptions => ({ target: { kind: 'embedded', dataDir: dir, database: 'tracegate' }, host: '0.0.0.0', ports: { gateway: 0, grpc: 0, http: 0, sql: 0 }, auth });
+    const opts = (auth: StackOptions['auth']): StackOptions => ({
+      target: { kind: 'embedded', dataDir: dir, database: 'tracegate' },
+      host: '0.0.0.0',
+      ports: { gateway: 0, grpc: 0, http: 0, sql: 0 },
+      auth,
+    });
     const others = { collectorToken: 'collector-token-1', sqlPassword: 'sql-password-1' };
     expect(() => checkStackExposure(opts({ ...others, keyPepper: PEPPER }), 1)).not.toThrow();
-    expect(() => checkStackExposure(opts({ ...others, keyPepper: PEPPER }), 0)).toThrow(/the gateway master key or ApiKeys \(TRACEGATE_MASTER_KEY or --master-key-file, or ApiKey documents with TRACEGATE_KEY_PEPPER/);
+    expect(() => checkStackExposure(opts({ ...others, keyPepper: PEPPER }), 0)).toThrow(
+      /the gateway master key or ApiKeys \(TRACEGATE_MASTER_KEY or --master-key-file, or ApiKey documents with TRACEGATE_KEY_PEPPER/,
+    );
   });
 
-  it("the banner says whether authentication is on", () => {
+  it('the banner says whether authentication is on', () => {
     expect(authenticationLine(0, false)).toMatch(/^authentication off: no ApiKey in the configuration/);
     expect(authenticationLine(2, true)).toMatch(/^authentication on: 2 ApiKey\(s\) and the master key/);
     expect(authenticationLine(0, true)).toBe('authentication on: the master key');

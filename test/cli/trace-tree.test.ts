@@ -3,9 +3,24 @@ import { buildTrace, formatCost, formatDuration, normalizeTraceId, renderTraceTr
 
 function node(spanId: string, parentSpanId: string, over: Partial<TraceNode> = {}): TraceNode {
   return {
-    spanId, parentSpanId, name: spanId, service: 'svc', kind: 'CHAIN', origin: 'app', model: '',
-    promptTokens: 0, completionTokens: 0, totalTokens: 0, cost: 0, counted: false,
-    startMs: 1000, durationMs: 10, status: 'Unset', statusMessage: '', children: [], ...over,
+    spanId,
+    parentSpanId,
+    name: spanId,
+    service: 'svc',
+    kind: 'CHAIN',
+    origin: 'app',
+    model: '',
+    promptTokens: 0,
+    completionTokens: 0,
+    totalTokens: 0,
+    cost: 0,
+    counted: false,
+    startMs: 1000,
+    durationMs: 10,
+    status: 'Unset',
+    statusMessage: '',
+    children: [],
+    ...over,
   };
 }
 
@@ -47,10 +62,16 @@ describe('trace tree', () => {
   });
 
   it.each([
-    [0.4, '0.40 ms'], [12.4, '12 ms'], [1234, '1.23 s'],
+    [0.4, '0.40 ms'],
+    [12.4, '12 ms'],
+    [1234, '1.23 s'],
   ])('formats %d ms as %s', (ms, text) => expect(formatDuration(ms)).toBe(text));
 
-  it.each([[0, '$0'], [0.0000123, '$0.000012'], [1.5, '$1.5000']])('formats $%d as %s', (usd, text) => expect(formatCost(usd)).toBe(text));
+  it.each([
+    [0, '$0'],
+    [0.0000123, '$0.000012'],
+    [1.5, '$1.5000'],
+  ])('formats $%d as %s', (usd, text) => expect(formatCost(usd)).toBe(text));
 
   it('accepts only hex trace ids', () => {
     expect(normalizeTraceId(' 4BF92F3577B34DA6A3CE929D0E0E4736 ')).toBe('4bf92f3577b34da6a3ce929d0e0e4736');

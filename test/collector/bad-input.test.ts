@@ -35,7 +35,15 @@ const JS = { 'content-type': 'application/json' };
 describe('OTLP/HTTP answers bad input with its documented status, and keeps running', () => {
   const cases: Array<[string, () => { body: Buffer | string | Readable; headers: Record<string, string> }, number, RegExp]> = [
     ['garbage bytes', () => ({ body: Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]), headers: PB }), 400, /not a valid OTLP protobuf/],
-    ['truncated protobuf', () => { const b = valid(); return { body: b.subarray(0, b.length - 7), headers: PB }; }, 400, /runs past the end|truncated/],
+    [
+      'truncated protobuf',
+      () => {
+        const b = valid();
+        return { body: b.subarray(0, b.length - 7), headers: PB };
+      },
+      400,
+      /runs past the end|truncated/,
+    ],
     ['wrong content type', () => ({ body: 'hello', headers: { 'content-type': 'text/plain' } }), 415, /content-type "text\/plain" is not supported/],
     ['no content type', () => ({ body: valid(), headers: {} }), 415, /not supported/],
     ['invalid JSON', () => ({ body: '{"resourceSpans": [', headers: JS }), 400, /not valid JSON/],
@@ -59,7 +67,10 @@ describe('OTLP/HTTP answers bad input with its documented status, and keeps runn
   });
 
   it('keeps the valid spans of a request whose other spans have missing or malformed ids (partial success)', async () => {
-    const good = [{ ...ids(), name: 'good-1' }, { ...ids(), name: 'good-2' }];
+    const good = [
+      { ...ids(), name: 'good-1' },
+      { ...ids(), name: 'good-2' },
+    ];
     const bad = [
       { traceId: Buffer.alloc(0), spanId: ids().spanId, name: 'no-trace-id' },
       { traceId: ids().traceId, spanId: Buffer.alloc(4, 1), name: 'short-span-id' },
@@ -78,11 +89,21 @@ describe('OTLP/HTTP answers bad input with its documented status, and keeps runn
   });
 
   it('answers partial success in OTLP/JSON with rejectedSpans and the reason', async () => {
-    const body = JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'json-partial' } }] },
-      scopeSpans: [{ spans: [
-        { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', name: 'kept', startTimeUnixNano: `${Date.now()}000000`, endTimeUnixNano: `${Date.now() + 1}000000` },
-        { traceId: 'not-hex-at-all-not-hex-at-all-xx', spanId: 'b7ad6b7169203332', name: 'dropped' },
-      ] }] }] });
+    const body = JSON.stringify({
+      resourceSpans: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'json-partial' } }] },
+          scopeSpans: [
+            {
+              spans: [
+                { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', name: 'kept', startTimeUnixNano: `${Date.now()}000000`, endTimeUnixNano: `${Date.now() + 1}000000` },
+                { traceId: 'not-hex-at-all-not-hex-at-all-xx', spanId: 'b7ad6b7169203332', name: 'dropped' },
+              ],
+            },
+          ],
+        },
+      ],
+    });
     const res = await post(body, JS);
     expect(res.status).toBe(200);
     expect(JSON.parse(res.text)).toEqual({ partialSuccess: { rejectedSpans: '1', errorMessage: expect.stringMatching(/trace id is not hex/) } });
@@ -113,7 +134,12 @@ describe('OTLP/gRPC answers bad input with its status code', () => {
   });
 
   it('keeps valid spans and reports the rejected ones in ExportTracePartialSuccess', async () => {
-    const res = await call(encodeRequest('grpc-partial', [{ ...ids(), name: 'kept' }, { traceId: Buffer.alloc(3), spanId: Buffer.alloc(8, 2), name: 'bad' }]));
+    const res = await call(
+      encodeRequest('grpc-partial', [
+        { ...ids(), name: 'kept' },
+        { traceId: Buffer.alloc(3), spanId: Buffer.alloc(8, 2), name: 'bad' },
+      ]),
+    );
     expect(res.code).toBe(0);
     // partial_success = 1 { rejected_spans = 1 (varint 1) … }
     expect(res.response!.toString('latin1')).toMatch(/trace id must be 16 bytes, got 3/);

@@ -50,11 +50,13 @@ beforeAll(async () => {
   appCollector = await startCollector(store);
   gatewayCollector = await startCollector(store);
   stub = await startOpenAIStub({ usage: { input: 40, output: 12 } });
-  const cfg = config(docs(
-    'kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { serviceName: gw-two }',
-    backendDoc('up', 'openai', stub.url),
-    'kind: Route\nmetadata: { name: chat }\nspec:\n  rules:\n    - matches: [{ model: "gpt-4o-mini*" }]\n      targets: [{ backend: up }]',
-  ));
+  const cfg = config(
+    docs(
+      'kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { serviceName: gw-two }',
+      backendDoc('up', 'openai', stub.url),
+      'kind: Route\nmetadata: { name: chat }\nspec:\n  rules:\n    - matches: [{ model: "gpt-4o-mini*" }]\n      targets: [{ backend: up }]',
+    ),
+  );
   gateway = buildGateway(cfg, { logLevel: 'silent', spanProcessor: otlpSpanProcessor(gatewayCollector.grpcUrl) });
   const gwUrl = await gateway.listen({ host: '127.0.0.1', port: 0 });
   provider = new node.NodeTracerProvider({

@@ -20,7 +20,11 @@ const PLAIN = { trace: hex('b2', 16), root: hex('11', 8), child: hex('12', 8) };
 const UNSEEN = { trace: hex('c3', 16), span: hex('21', 8) };
 
 const span = (trace: string, id: string, name: string, attributes: Record<string, string>, parent?: string): TestSpan => ({
-  traceId: Buffer.from(trace, 'hex'), spanId: Buffer.from(id, 'hex'), parentSpanId: parent ? Buffer.from(parent, 'hex') : undefined, name, attributes,
+  traceId: Buffer.from(trace, 'hex'),
+  spanId: Buffer.from(id, 'hex'),
+  parentSpanId: parent ? Buffer.from(parent, 'hex') : undefined,
+  name,
+  attributes,
 });
 
 async function send(service: string, spans: TestSpan[]): Promise<void> {
@@ -32,65 +36,118 @@ async function send(service: string, spans: TestSpan[]): Promise<void> {
 beforeAll(async () => {
   await send('agent-svc', [
     span(AGENT.trace, AGENT.root, 'planner', { 'openinference.span.kind': 'AGENT', 'agent.name': 'planner', 'session.id': 'sess-a' }),
-    span(AGENT.trace, AGENT.llm, 'ChatCompletion', {
-      'openinference.span.kind': 'LLM', 'llm.model_name': 'gpt-4o-mini', 'llm.provider': 'openai', 'llm.system': 'openai',
-      'llm.token_count.prompt': '10', 'llm.token_count.completion': '5',
-    }, AGENT.root),
+    span(
+      AGENT.trace,
+      AGENT.llm,
+      'ChatCompletion',
+      {
+        'openinference.span.kind': 'LLM',
+        'llm.model_name': 'gpt-4o-mini',
+        'llm.provider': 'openai',
+        'llm.system': 'openai',
+        'llm.token_count.prompt': '10',
+        'llm.token_count.completion': '5',
+      },
+      AGENT.root,
+    ),
     span(AGENT.trace, AGENT.http, 'POST /v1/chat/completions', { 'http.request.method': 'POST' }, AGENT.llm),
     span(AGENT.trace, AGENT.tool, 'search', { 'openinference.span.kind': 'TOOL', 'tool.name': 'search', 'session.id': 'sess-a' }, AGENT.root),
   ]);
-  await send('plain-svc', [
-    span(PLAIN.trace, PLAIN.root, 'GET /orders', { 'session.id': 'sess-p', 'llm.model_name': 'gpt-4o' }),
-    span(PLAIN.trace, PLAIN.child, 'db.query', {}, PLAIN.root),
-  ]);
+  await send('plain-svc', [span(PLAIN.trace, PLAIN.root, 'GET /orders', { 'session.id': 'sess-p', 'llm.model_name': 'gpt-4o' }), span(PLAIN.trace, PLAIN.child, 'db.query', {}, PLAIN.root)]);
   expect(await fx.run.collector.idle()).toBe(true);
 });
 
 const post = (body: unknown) => postJson(`${fx.run.httpUrl}/v1/feedback`, body);
 
 const evaluation = async (name: string) =>
-  (await fx.store.rows<Record<string, unknown>>(
+  await fx.store.rows<Record<string, unknown>>(
     `SELECT trace_id, span_id, score, label, explanation, source, identifier, model, provider, agent_name, service_name, session_id, span_kind, via
      FROM tracegate.evaluations WHERE name = {n:String}`,
     { n: name },
-  ));
+  );
 
 describe('POST /v1/feedback copies its target context', () => {
   it('a span in llm_spans: model and provider from its row, agent and session from its run', async () => {
     const res = await post({ trace_id: AGENT.trace.toUpperCase(), span_id: AGENT.llm, name: 'correctness', score: 0.25, source: 'llm', identifier: 'judge-v1' });
     expect(res).toEqual({ status: 201, json: { status: 'recorded', trace_id: AGENT.trace, span_id: AGENT.llm, model: 'gpt-4o-mini', context: 'llm_spans' } });
-    expect(await evaluation('correctness')).toEqual([{
-      trace_id: AGENT.trace, span_id: AGENT.llm, score: 0.25, label: '', explanation: '', source: 'llm', identifier: 'judge-v1',
-      model: 'gpt-4o-mini', provider: 'openai', agent_name: 'planner', service_name: 'agent-svc', session_id: 'sess-a', span_kind: 'LLM', via: 'api',
-    }]);
+    expect(await evaluation('correctness')).toEqual([
+      {
+        trace_id: AGENT.trace,
+        span_id: AGENT.llm,
+        score: 0.25,
+        label: '',
+        explanation: '',
+        source: 'llm',
+        identifier: 'judge-v1',
+        model: 'gpt-4o-mini',
+        provider: 'openai',
+        agent_name: 'planner',
+        service_name: 'agent-svc',
+        session_id: 'sess-a',
+        span_kind: 'LLM',
+        via: 'api',
+      },
+    ]);
   });
 
   it('a span that is not an OpenInference span: its otel_traces row, agent and session from the trace', async () => {
     const res = await post({ trace_id: AGENT.trace, span_id: AGENT.http, name: 'latency-ok', label: 'yes' });
     expect(res.status).toBe(201);
     expect(res.json.context).toBe('otel_traces');
-    expect(await evaluation('latency-ok')).toEqual([expect.objectContaining({
-      span_id: AGENT.http, label: 'yes', score: null, source: 'human', model: '', provider: '', agent_name: 'planner',
-      service_name: 'agent-svc', session_id: 'sess-a', span_kind: '',
-    })]);
+    expect(await evaluation('latency-ok')).toEqual([
+      expect.objectContaining({
+        span_id: AGENT.http,
+        label: 'yes',
+        score: null,
+        source: 'human',
+        model: '',
+        provider: '',
+        agent_name: 'planner',
+        service_name: 'agent-svc',
+        session_id: 'sess-a',
+        span_kind: '',
+      }),
+    ]);
   });
 
   it('a trace with an agent_runs row: the run root kind, agent, session, service, and its single model and provider', async () => {
     await refreshRollups(fx.store.client, fx.store.database);
     const res = await post({ trace_id: AGENT.trace, name: 'task-success', score: 1, label: 'pass', explanation: 'booked the trip', source: 'code' });
     expect(res.json).toMatchObject({ span_id: '', model: 'gpt-4o-mini', context: 'agent_runs' });
-    expect(await evaluation('task-success')).toEqual([{
-      trace_id: AGENT.trace, span_id: '', score: 1, label: 'pass', explanation: 'booked the trip', source: 'code', identifier: '',
-      model: 'gpt-4o-mini', provider: 'openai', agent_name: 'planner', service_name: 'agent-svc', session_id: 'sess-a', span_kind: 'AGENT', via: 'api',
-    }]);
+    expect(await evaluation('task-success')).toEqual([
+      {
+        trace_id: AGENT.trace,
+        span_id: '',
+        score: 1,
+        label: 'pass',
+        explanation: 'booked the trip',
+        source: 'code',
+        identifier: '',
+        model: 'gpt-4o-mini',
+        provider: 'openai',
+        agent_name: 'planner',
+        service_name: 'agent-svc',
+        session_id: 'sess-a',
+        span_kind: 'AGENT',
+        via: 'api',
+      },
+    ]);
   });
 
   it('a trace without OpenInference spans (never in agent_runs): its root span in otel_traces', async () => {
     const res = await post({ trace_id: PLAIN.trace, name: 'plain-trace', score: 0 });
     expect(res.json).toMatchObject({ context: 'otel_traces', model: 'gpt-4o' });
-    expect(await evaluation('plain-trace')).toEqual([expect.objectContaining({
-      span_id: '', score: 0, model: 'gpt-4o', service_name: 'plain-svc', session_id: 'sess-p', agent_name: '', span_kind: '',
-    })]);
+    expect(await evaluation('plain-trace')).toEqual([
+      expect.objectContaining({
+        span_id: '',
+        score: 0,
+        model: 'gpt-4o',
+        service_name: 'plain-svc',
+        session_id: 'sess-p',
+        agent_name: '',
+        span_kind: '',
+      }),
+    ]);
   });
 
   it.each([

@@ -8,8 +8,14 @@ const TRACE = 'ab'.repeat(16);
 const SPAN = 'cd'.repeat(8);
 
 beforeAll(async () => {
-  const body = encodeRequest('fb-svc', [{ traceId: Buffer.from(TRACE, 'hex'), spanId: Buffer.from(SPAN, 'hex'), name: 'ChatCompletion',
-    attributes: { 'openinference.span.kind': 'LLM', 'llm.model_name': 'gpt-4o-mini', 'llm.provider': 'openai', 'session.id': 'sess-1' } }]);
+  const body = encodeRequest('fb-svc', [
+    {
+      traceId: Buffer.from(TRACE, 'hex'),
+      spanId: Buffer.from(SPAN, 'hex'),
+      name: 'ChatCompletion',
+      attributes: { 'openinference.span.kind': 'LLM', 'llm.model_name': 'gpt-4o-mini', 'llm.provider': 'openai', 'session.id': 'sess-1' },
+    },
+  ]);
   const res = await request(`${fx.run.httpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body });
   await res.body.arrayBuffer();
   await fx.run.collector.idle();
@@ -33,7 +39,12 @@ describe('POST /v1/feedback', () => {
   it('writes an evaluations row with the span context copied onto it', async () => {
     const res = await post({ trace_id: TRACE, span_id: SPAN, name: 'helpful', score: 0.8, label: 'good', explanation: 'answered', source: 'human' });
     expect(res.status).toBe(201);
-    const rows = await fx.store.rows(`SELECT name, score, label, source, model, provider, service_name, session_id, span_kind, via FROM tracegate.evaluations WHERE trace_id = {t:String} AND via = 'api'`, { t: TRACE });
-    expect(rows).toEqual([{ name: 'helpful', score: 0.8, label: 'good', source: 'human', model: 'gpt-4o-mini', provider: 'openai', service_name: 'fb-svc', session_id: 'sess-1', span_kind: 'LLM', via: 'api' }]);
+    const rows = await fx.store.rows(
+      `SELECT name, score, label, source, model, provider, service_name, session_id, span_kind, via FROM tracegate.evaluations WHERE trace_id = {t:String} AND via = 'api'`,
+      { t: TRACE },
+    );
+    expect(rows).toEqual([
+      { name: 'helpful', score: 0.8, label: 'good', source: 'human', model: 'gpt-4o-mini', provider: 'openai', service_name: 'fb-svc', session_id: 'sess-1', span_kind: 'LLM', via: 'api' },
+    ]);
   });
 });

@@ -118,4 +118,3 @@ export function grpcExport(address: string, body: Buffer, token?: string): Promi
     });
   });
 }
-

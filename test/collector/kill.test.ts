@@ -16,10 +16,14 @@ afterAll(() => {
 
 /** The collector as its own process (the CLI), so it can be killed for real. */
 async function startChild(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/tracegate.ts', 'collector', '--data', join(dir, 'data'), '--spool', join(dir, 'spool'), '--grpc-port', '0', '--http-port', '0', '--log-level', 'warn'], {
-    cwd: join(import.meta.dirname, '..', '..'),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'cli/tracegate.ts', 'collector', '--data', join(dir, 'data'), '--spool', join(dir, 'spool'), '--grpc-port', '0', '--http-port', '0', '--log-level', 'warn'],
+    {
+      cwd: join(import.meta.dirname, '..', '..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.push(child);
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -45,7 +49,12 @@ async function send(url: string, body: Buffer): Promise<boolean> {
 
 describe('a collector killed with SIGKILL mid-stream', () => {
   it('after a restart the table holds exactly the spans it acknowledged', async () => {
-    const requests = Array.from({ length: 60 }, () => encodeRequest('killed', Array.from({ length: 25 }, (_, i) => ({ ...ids(), name: `s${i}`, attributes: { pad: 'p'.repeat(500) } }))));
+    const requests = Array.from({ length: 60 }, () =>
+      encodeRequest(
+        'killed',
+        Array.from({ length: 25 }, (_, i) => ({ ...ids(), name: `s${i}`, attributes: { pad: 'p'.repeat(500) } })),
+      ),
+    );
     let { child, url } = await startChild();
     const acked = new Set<number>();
     // Four senders in parallel; the kill lands while requests are in flight.
@@ -61,7 +70,7 @@ describe('a collector killed with SIGKILL mid-stream', () => {
       child.kill('SIGKILL');
     })();
     await Promise.all([sender(), sender(), sender(), sender(), killer]);
-    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once("exit", r));
+    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
     ({ child, url } = await startChild());
     // The sender retries what was not acknowledged, then sends the rest.
     for (let i = 0; i < requests.length; i++) {

@@ -28,10 +28,12 @@ const SERVICE = 'sdk-app';
 const USAGE = { input: 40, output: 12, cacheRead: 8 };
 const PROMPT = USAGE.input + USAGE.cacheRead;
 
-const TOOLS: ChatCompletionTool[] = [{
-  type: 'function',
-  function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
-}];
+const TOOLS: ChatCompletionTool[] = [
+  {
+    type: 'function',
+    function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+  },
+];
 
 const fx = useCollector();
 let stub: OpenAIStub;
@@ -111,10 +113,25 @@ afterAll(async () => {
 });
 
 interface LlmRow {
-  span_id: string; model: string; provider: string; system: string; service_name: string; session_id: string; agent_name: string;
-  prompt_tokens: number; completion_tokens: number; total_tokens: number; cache_read_tokens: number;
-  cost_prompt: number; cost_completion: number; cost_total: number; cost_source: string;
-  finish_reason: string; streaming: number; status_code: string; counted: number;
+  span_id: string;
+  model: string;
+  provider: string;
+  system: string;
+  service_name: string;
+  session_id: string;
+  agent_name: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  cache_read_tokens: number;
+  cost_prompt: number;
+  cost_completion: number;
+  cost_total: number;
+  cost_source: string;
+  finish_reason: string;
+  streaming: number;
+  status_code: string;
+  counted: number;
 }
 
 const llmRows = (traceId: string) =>
@@ -126,11 +143,13 @@ const llmRows = (traceId: string) =>
   );
 
 const attrsOf = async (traceId: string, spanId: string) =>
-  (await fx.store.rows<{ a: Record<string, string>; name: string; kind: string; status: string }>(
-    `SELECT SpanAttributes AS a, SpanName AS name, SpanKind AS kind, StatusCode AS status FROM tracegate.otel_traces
+  (
+    await fx.store.rows<{ a: Record<string, string>; name: string; kind: string; status: string }>(
+      `SELECT SpanAttributes AS a, SpanName AS name, SpanKind AS kind, StatusCode AS status FROM tracegate.otel_traces
      WHERE TraceId = {t:String} AND SpanId = {s:String}`,
-    { t: traceId, s: spanId },
-  ))[0];
+      { t: traceId, s: spanId },
+    )
+  )[0];
 
 describe('openai SDK + OpenInference instrumentation â†’ collector (OTLP/gRPC) â†’ ClickHouse', () => {
   it('every span the SDK finished lands in otel_traces, its attributes intact (ints as decimal text)', async () => {
@@ -150,9 +169,18 @@ describe('openai SDK + OpenInference instrumentation â†’ collector (OTLP/gRPC) â
     const c = priced();
     const [row] = await llmRows(sent.plain);
     expect(row).toMatchObject({
-      model: MODEL, provider: 'openai', system: 'openai', service_name: SERVICE,
-      prompt_tokens: PROMPT, completion_tokens: USAGE.output, total_tokens: PROMPT + USAGE.output,
-      cache_read_tokens: USAGE.cacheRead, finish_reason: 'stop', streaming: 0, status_code: 'Ok', counted: 1,
+      model: MODEL,
+      provider: 'openai',
+      system: 'openai',
+      service_name: SERVICE,
+      prompt_tokens: PROMPT,
+      completion_tokens: USAGE.output,
+      total_tokens: PROMPT + USAGE.output,
+      cache_read_tokens: USAGE.cacheRead,
+      finish_reason: 'stop',
+      streaming: 0,
+      status_code: 'Ok',
+      counted: 1,
       // the cost stage wrote llm.cost.* onto the span; the view keeps the span's figures
       cost_source: 'span',
     });
@@ -164,15 +192,21 @@ describe('openai SDK + OpenInference instrumentation â†’ collector (OTLP/gRPC) â
     expect(c.total).toBeLessThan((PROMPT * 0.15 + USAGE.output * 0.6) / 1e6);
     const a = (await attrsOf(sent.plain, row.span_id)).a;
     expect(a).toMatchObject({
-      'llm.cost.total': formatUsd(c.total), 'llm.cost.prompt': formatUsd(c.prompt), 'llm.cost.completion': formatUsd(c.completion),
-      'llm.cost.prompt_details.cache_read': formatUsd(c.cacheRead), 'llm.cost.prompt_details.input': formatUsd(c.input),
+      'llm.cost.total': formatUsd(c.total),
+      'llm.cost.prompt': formatUsd(c.prompt),
+      'llm.cost.completion': formatUsd(c.completion),
+      'llm.cost.prompt_details.cache_read': formatUsd(c.cacheRead),
+      'llm.cost.prompt_details.input': formatUsd(c.input),
       'llm.output_messages.0.message.content': DEFAULT_TEXT,
     });
   });
 
   it('a tool-calling agent run: the tool call and its result are recorded, and agent_runs adds the two calls up', async () => {
     const rows = await llmRows(sent.agent);
-    expect(rows.map((r) => [r.finish_reason, r.session_id, r.model])).toEqual([['tool_calls', 'sess-sdk-1', MODEL], ['stop', 'sess-sdk-1', MODEL]]);
+    expect(rows.map((r) => [r.finish_reason, r.session_id, r.model])).toEqual([
+      ['tool_calls', 'sess-sdk-1', MODEL],
+      ['stop', 'sess-sdk-1', MODEL],
+    ]);
     const ask = (await attrsOf(sent.agent, rows[0].span_id)).a;
     expect(ask['llm.output_messages.0.message.tool_calls.0.tool_call.function.name']).toBe('get_weather');
     expect(ask['llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments']).toBe(DEFAULT_TOOL_ARGS);
@@ -191,9 +225,18 @@ describe('openai SDK + OpenInference instrumentation â†’ collector (OTLP/gRPC) â
       { t: sent.agent },
     );
     expect(runRow).toMatchObject({
-      root_span_kind: 'AGENT', agent_name: 'weather-agent', session_id: 'sess-sdk-1', service_name: SERVICE,
-      llm_calls: 2, tool_calls: 1, agent_spans: 1, prompt_tokens: 2 * PROMPT, completion_tokens: 2 * USAGE.output,
-      cache_read_tokens: 2 * USAGE.cacheRead, models: [MODEL], status: 'Ok',
+      root_span_kind: 'AGENT',
+      agent_name: 'weather-agent',
+      session_id: 'sess-sdk-1',
+      service_name: SERVICE,
+      llm_calls: 2,
+      tool_calls: 1,
+      agent_spans: 1,
+      prompt_tokens: 2 * PROMPT,
+      completion_tokens: 2 * USAGE.output,
+      cache_read_tokens: 2 * USAGE.cacheRead,
+      models: [MODEL],
+      status: 'Ok',
     });
     expect(runRow.cost_total).toBeCloseTo(2 * Number(formatUsd(c.total)), 12);
   });
@@ -201,9 +244,18 @@ describe('openai SDK + OpenInference instrumentation â†’ collector (OTLP/gRPC) â
   it('a streaming call: the instrumentation records no token counts (even with include_usage), so no cost', async () => {
     const [row] = await llmRows(sent.stream);
     expect(row).toMatchObject({
-      model: MODEL, provider: 'openai', streaming: 1, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0,
+      model: MODEL,
+      provider: 'openai',
+      streaming: 1,
+      prompt_tokens: 0,
+      completion_tokens: 0,
+      total_tokens: 0,
       // the model is in the price table, so the view prices it: at zero tokens
-      cost_total: 0, cost_source: 'price_table', status_code: 'Unset', finish_reason: 'stop', counted: 1,
+      cost_total: 0,
+      cost_source: 'price_table',
+      status_code: 'Unset',
+      finish_reason: 'stop',
+      counted: 1,
     });
     const a = (await attrsOf(sent.stream, row.span_id)).a;
     expect(a['output.value']).toBe(DEFAULT_TEXT);
@@ -212,9 +264,7 @@ describe('openai SDK + OpenInference instrumentation â†’ collector (OTLP/gRPC) â
 
   it('a failed call (429) leaves its span unended: nothing of it is exported', async () => {
     expect(failedCallError).toMatch(/429/);
-    const [{ n }] = await fx.store.rows<{ n: number }>(
-      `SELECT count() AS n FROM tracegate.otel_traces WHERE SpanAttributes['llm.model_name'] = 'gpt-4o-mini-will-fail'`,
-    );
+    const [{ n }] = await fx.store.rows<{ n: number }>(`SELECT count() AS n FROM tracegate.otel_traces WHERE SpanAttributes['llm.model_name'] = 'gpt-4o-mini-will-fail'`);
     expect(Number(n)).toBe(0);
   });
 

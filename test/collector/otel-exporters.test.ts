@@ -22,11 +22,15 @@ function emit(provider: BasicTracerProvider, tag: string): void {
   linked.end();
   {
     const root = tracer.startSpan('root', { kind: SpanKind.SERVER, attributes: { 'http.route': '/x', 'n.int': 42, 'n.double': 2.5, 'n.bool': true } });
-    const child = tracer.startSpan('child', {
-      kind: SpanKind.CLIENT,
-      attributes: { 'arr.str': ['a', 'b'], 'arr.int': [1, 2, 3], 'unicode': 'héllo ✓ \t tab\nnewline \'quote\'', 'big': 9007199254740991 },
-      links: [{ context: linked.spanContext(), attributes: { 'link.kind': 'follows' } }],
-    }, trace.setSpan(ROOT_CONTEXT, root));
+    const child = tracer.startSpan(
+      'child',
+      {
+        kind: SpanKind.CLIENT,
+        attributes: { 'arr.str': ['a', 'b'], 'arr.int': [1, 2, 3], unicode: "héllo ✓ \t tab\nnewline 'quote'", big: 9007199254740991 },
+        links: [{ context: linked.spanContext(), attributes: { 'link.kind': 'follows' } }],
+      },
+      trace.setSpan(ROOT_CONTEXT, root),
+    );
     child.addEvent('retry', { attempt: 2, reason: 'timeout' });
     child.setStatus({ code: SpanStatusCode.ERROR, message: 'upstream failed' });
     child.end();
@@ -37,11 +41,26 @@ function emit(provider: BasicTracerProvider, tag: string): void {
 }
 
 interface Row {
-  TraceId: string; SpanId: string; ParentSpanId: string; SpanName: string; SpanKind: string; ServiceName: string;
-  ScopeName: string; ScopeVersion: string; ts: string; Duration: string; StatusCode: string; StatusMessage: string;
-  SpanAttributes: Record<string, string>; ResourceAttributes: Record<string, string>;
-  ev_ts: string[]; 'Events.Name': string[]; 'Events.Attributes': Record<string, string>[];
-  'Links.TraceId': string[]; 'Links.SpanId': string[]; 'Links.Attributes': Record<string, string>[];
+  TraceId: string;
+  SpanId: string;
+  ParentSpanId: string;
+  SpanName: string;
+  SpanKind: string;
+  ServiceName: string;
+  ScopeName: string;
+  ScopeVersion: string;
+  ts: string;
+  Duration: string;
+  StatusCode: string;
+  StatusMessage: string;
+  SpanAttributes: Record<string, string>;
+  ResourceAttributes: Record<string, string>;
+  ev_ts: string[];
+  'Events.Name': string[];
+  'Events.Attributes': Record<string, string>[];
+  'Links.TraceId': string[];
+  'Links.SpanId': string[];
+  'Links.Attributes': Record<string, string>[];
 }
 
 async function sendAndRead(tag: string, exporter: SpanExporter): Promise<{ sent: ReadableSpan[]; rows: Map<string, Row> }> {

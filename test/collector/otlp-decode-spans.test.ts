@@ -10,7 +10,13 @@ const firstSpan = (s: SpanSpec) => decodeBoth(oneSpan(s)).map(([encoding, r]) =>
 
 describe('span kinds and status codes → the exporter strings', () => {
   it.each([
-    [0, 'Unspecified'], [1, 'Internal'], [2, 'Server'], [3, 'Client'], [4, 'Producer'], [5, 'Consumer'], [9, 'Unspecified'],
+    [0, 'Unspecified'],
+    [1, 'Internal'],
+    [2, 'Server'],
+    [3, 'Client'],
+    [4, 'Producer'],
+    [5, 'Consumer'],
+    [9, 'Unspecified'],
   ])('kind %i → %s', (kind, want) => {
     for (const [encoding, span] of firstSpan({ kind })) expect(span.kind, encoding).toBe(want);
   });
@@ -35,8 +41,13 @@ describe('span fields', () => {
     const end = '1732540001987654321';
     for (const [encoding, span] of firstSpan({ parentSpanId: PARENT, name: 'chat gpt-4o', traceState: 'vendor=1,other=x', start, end })) {
       expect(span, encoding).toMatchObject({
-        traceId: TRACE, spanId: SPAN, parentSpanId: PARENT, name: 'chat gpt-4o', traceState: 'vendor=1,other=x',
-        startTimeUnixNano: BigInt(start), endTimeUnixNano: BigInt(end),
+        traceId: TRACE,
+        spanId: SPAN,
+        parentSpanId: PARENT,
+        name: 'chat gpt-4o',
+        traceState: 'vendor=1,other=x',
+        startTimeUnixNano: BigInt(start),
+        endTimeUnixNano: BigInt(end),
       });
     }
   });
@@ -79,14 +90,20 @@ describe('span fields', () => {
     const req: ResourceSpec[] = [
       {
         attributes: { 'service.name': { str: 'checkout' }, 'deployment.environment': { str: 'prod' }, 'host.cpus': { int: '8' } },
-        scopes: [{ name: 'openinference', version: '2.1', spans: [span(1), span(2)] }, { name: 'http', spans: [span(3)] }],
+        scopes: [
+          { name: 'openinference', version: '2.1', spans: [span(1), span(2)] },
+          { name: 'http', spans: [span(3)] },
+        ],
       },
       { attributes: { 'telemetry.sdk.language': { str: 'python' } }, scopes: [{ name: 'x', version: '9', spans: [span(4)] }] },
       { scopes: [{ spans: [span(5)] }] },
     ];
     for (const [encoding, { spans, rejected }] of decodeBoth(req)) {
       expect(rejected.count, encoding).toBe(0);
-      expect(spans.map((s) => [s.name, s.serviceName, s.scopeName, s.scopeVersion]), encoding).toEqual([
+      expect(
+        spans.map((s) => [s.name, s.serviceName, s.scopeName, s.scopeVersion]),
+        encoding,
+      ).toEqual([
         ['s1', 'checkout', 'openinference', '2.1'],
         ['s2', 'checkout', 'openinference', '2.1'],
         ['s3', 'checkout', 'http', ''],
@@ -122,7 +139,10 @@ describe('spans with missing or malformed ids are refused one by one; the others
     const good = (n: string): SpanSpec => ({ traceId: TRACE, spanId: n.repeat(16), name: `good-${n}` });
     const req: ResourceSpec[] = [{ scopes: [{ spans: [good('1'), { traceId: TRACE, spanId: SPAN, name: 'bad', ...bad }, good('2')] }] }];
     for (const [encoding, { spans, rejected }] of decodeBoth(req)) {
-      expect(spans.map((s) => s.name), encoding).toEqual(['good-1', 'good-2']);
+      expect(
+        spans.map((s) => s.name),
+        encoding,
+      ).toEqual(['good-1', 'good-2']);
       expect(rejected.count, encoding).toBe(1);
       expect(rejected.message(), encoding).toBe(`1 span(s) rejected: ${where[encoding]}: ${reason}`);
     }

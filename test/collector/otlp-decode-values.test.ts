@@ -46,7 +46,17 @@ const CASES: Array<[string, V, string]> = [
   ['empty array', { arr: [] }, '[]'],
   ['array with bytes', { arr: [{ bytes: [0, 1, 2, 255] }] }, '["AAEC/w=="]'],
   ['array escaping', { arr: [s('quote " backslash \\ newline \n')] }, '["quote \\" backslash \\\\ newline \\n"]'],
-  ['kvlist', { kv: [['a', i(1)], ['b', s('x')], ['c', { arr: [{ bool: true }] }]] }, '{"a":1,"b":"x","c":[true]}'],
+  [
+    'kvlist',
+    {
+      kv: [
+        ['a', i(1)],
+        ['b', s('x')],
+        ['c', { arr: [{ bool: true }] }],
+      ],
+    },
+    '{"a":1,"b":"x","c":[true]}',
+  ],
   ['nested kvlist', { kv: [['outer', { kv: [['inner', d(2.5)]] }]] }, '{"outer":{"inner":2.5}}'],
   ['empty kvlist', { kv: [] }, '{}'],
   ['bytes as standard base64', { bytes: [0, 1, 2, 255] }, 'AAEC/w=='],
@@ -65,10 +75,7 @@ describe('AnyValue → the exporter string form', () => {
   it('the same on resource, event and link attributes', () => {
     const all: Record<string, V> = Object.fromEntries(CASES.map(([name, v]) => [name, v]));
     const want = Object.fromEntries(CASES.map(([name, , w]) => [name, w]));
-    const req = oneSpan(
-      { events: [{ time: '5', name: 'e', attributes: all }], links: [{ traceId: TRACE, spanId: PARENT, attributes: all }] },
-      { 'service.name': s('svc'), ...all },
-    );
+    const req = oneSpan({ events: [{ time: '5', name: 'e', attributes: all }], links: [{ traceId: TRACE, spanId: PARENT, attributes: all }] }, { 'service.name': s('svc'), ...all });
     for (const [encoding, { spans }] of decodeBoth(req)) {
       expect(spans[0].resourceAttributes, encoding).toEqual({ 'service.name': 'svc', ...want });
       expect(spans[0].events[0].attributes, encoding).toEqual(want);
@@ -77,11 +84,17 @@ describe('AnyValue → the exporter string form', () => {
   });
 
   it('a repeated key keeps the last value, as a map insert does', () => {
-    const attrs = [{ key: 'k', value: { string_value: 'first' } }, { key: 'k', value: { string_value: 'last' } }];
+    const attrs = [
+      { key: 'k', value: { string_value: 'first' } },
+      { key: 'k', value: { string_value: 'last' } },
+    ];
     const proto = encodeRequest({ resource_spans: [{ scope_spans: [{ spans: [{ trace_id: Buffer.from(TRACE, 'hex'), span_id: Buffer.from(PARENT, 'hex'), attributes: attrs }] }] }] });
     const json = jsonRequest(oneSpan({}));
     const jsonSpan = (json as any).resourceSpans[0].scopeSpans[0].spans[0];
-    jsonSpan.attributes = [{ key: 'k', value: { stringValue: 'first' } }, { key: 'k', value: { stringValue: 'last' } }];
+    jsonSpan.attributes = [
+      { key: 'k', value: { stringValue: 'first' } },
+      { key: 'k', value: { stringValue: 'last' } },
+    ];
     expect(decodeTraceRequest(proto).spans[0].attributes).toEqual({ k: 'last' });
     expect(decodeTraceJson(json).spans[0].attributes).toEqual({ k: 'last' });
   });
@@ -93,7 +106,17 @@ describe('AnyValue → the exporter string form', () => {
  * change is a decision; see the collector report for which matter.
  */
 const DIVERGENCES: Array<[string, V, ours: string, exporter: string]> = [
-  ['map keys: insertion order here, sorted by Go', { kv: [['b', i(1)], ['a', i(2)]] }, '{"b":1,"a":2}', '{"a":2,"b":1}'],
+  [
+    'map keys: insertion order here, sorted by Go',
+    {
+      kv: [
+        ['b', i(1)],
+        ['a', i(2)],
+      ],
+    },
+    '{"b":1,"a":2}',
+    '{"a":2,"b":1}',
+  ],
   ['<, > and & in array strings: Go escapes them', { arr: [s('<a&b>')] }, '["<a&b>"]', '["\\u003ca\\u0026b\\u003e"]'],
   ['an int past 2^53 inside an array: a JSON string here, a number in Go', { arr: [i('9007199254740993')] }, '["9007199254740993"]', '[9007199254740993]'],
   ['NaN double', d(Number.NaN), 'NaN', 'json: unsupported value: NaN'],
@@ -128,7 +151,17 @@ const nested = (levels: number): V => {
 describe(`value nesting is bounded at MAX_VALUE_DEPTH (${MAX_VALUE_DEPTH}) levels: deeper refuses that span only`, () => {
   const where = { protobuf: 'resource 0 scope 0 span 0', json: 'resourceSpans[0].scopeSpans[0].spans[0]' } as Record<string, string>;
   const twoSpans = (deep: SpanSpec, resourceAttributes?: Record<string, V>) => [
-    { attributes: resourceAttributes, scopes: [{ spans: [{ traceId: TRACE, spanId: SPAN, ...deep }, { traceId: TRACE, spanId: PARENT, name: 'shallow' }] }] },
+    {
+      attributes: resourceAttributes,
+      scopes: [
+        {
+          spans: [
+            { traceId: TRACE, spanId: SPAN, ...deep },
+            { traceId: TRACE, spanId: PARENT, name: 'shallow' },
+          ],
+        },
+      ],
+    },
   ];
 
   it(`${MAX_VALUE_DEPTH} levels are kept, as JSON`, () => {
@@ -144,7 +177,10 @@ describe(`value nesting is bounded at MAX_VALUE_DEPTH (${MAX_VALUE_DEPTH}) level
     ['a link attribute', { links: [{ traceId: TRACE, spanId: PARENT, attributes: { v: nested(MAX_VALUE_DEPTH + 1) } }] }],
   ])('one level more in %s refuses the span, the other is kept', (_name, deep) => {
     for (const [encoding, { spans, rejected }] of decodeBoth(twoSpans(deep))) {
-      expect(spans.map((x) => x.name), encoding).toEqual(['shallow']);
+      expect(
+        spans.map((x) => x.name),
+        encoding,
+      ).toEqual(['shallow']);
       expect(rejected.message(), encoding).toBe(`1 span(s) rejected: ${where[encoding]}: an attribute value nests arrays or key-value lists deeper than ${MAX_VALUE_DEPTH} levels`);
     }
   });
@@ -152,20 +188,27 @@ describe(`value nesting is bounded at MAX_VALUE_DEPTH (${MAX_VALUE_DEPTH}) level
   it('too deep in the resource refuses every span of that resource, not the other resources', () => {
     const req = [...twoSpans({}, { v: nested(MAX_VALUE_DEPTH + 1) }), ...oneSpan({ name: 'other resource' })];
     for (const [encoding, { spans, rejected }] of decodeBoth(req)) {
-      expect(spans.map((x) => x.name), encoding).toEqual(['other resource']);
+      expect(
+        spans.map((x) => x.name),
+        encoding,
+      ).toEqual(['other resource']);
       expect(rejected.count, encoding).toBe(2);
       expect(rejected.message(), encoding).toMatch(/: resource: an attribute value nests/);
     }
   });
 
-  const decodeDeep = (levels: number) => [
-    ['protobuf', decodeTraceRequest(deepRequestProto(levels))],
-    ['json', decodeTraceJson(JSON.parse(deepRequestJson(levels)))],
-  ] as const;
+  const decodeDeep = (levels: number) =>
+    [
+      ['protobuf', decodeTraceRequest(deepRequestProto(levels))],
+      ['json', decodeTraceJson(JSON.parse(deepRequestJson(levels)))],
+    ] as const;
 
   it('100,000 levels (far past any stack) are refused the same way', () => {
     for (const [encoding, { spans, rejected }] of decodeDeep(100_000)) {
-      expect(spans.map((x) => x.name), encoding).toEqual(['shallow']);
+      expect(
+        spans.map((x) => x.name),
+        encoding,
+      ).toEqual(['shallow']);
       expect(rejected.count, encoding).toBe(1);
     }
   });

@@ -51,18 +51,21 @@ describe('protobuf: unknown fields are skipped at every level', () => {
     const listItem = withUnknowns(encode('AnyValue', { string_value: 'item' }));
     const array = withUnknowns(encode('RawAnyValueLists', { array_value: withUnknowns(encode('RawList', { values: [listItem] })) }));
     const kvlist = encode('RawAnyValueLists', { kvlist_value: withUnknowns(encode('RawList', { values: [withUnknowns(kv('inner', { bool_value: true }))] })) });
-    const span = withUnknowns(encode('RawSpanParts', {
-      trace_id: id(TRACE), span_id: id(SPAN),
-      attributes: [
-        withUnknowns(kv('plain', { string_value: 'p' })),
-        encode('RawKeyValueValue', { key: 'int', value }),
-        encode('RawKeyValueValue', { key: 'array', value: array }),
-        encode('RawKeyValueValue', { key: 'map', value: kvlist }),
-      ],
-      events: [withUnknowns(encode('Event', { time_unix_nano: 5, name: 'ev', attributes: [{ key: 'k', value: { string_value: 'v' } }], dropped_attributes_count: 2 }))],
-      links: [withUnknowns(encode('Link', { trace_id: id(TRACE), span_id: id(PARENT), flags: 0x301, dropped_attributes_count: 1 }))],
-      status: withUnknowns(encode('Status', { code: 2, message: 'bad' })),
-    }));
+    const span = withUnknowns(
+      encode('RawSpanParts', {
+        trace_id: id(TRACE),
+        span_id: id(SPAN),
+        attributes: [
+          withUnknowns(kv('plain', { string_value: 'p' })),
+          encode('RawKeyValueValue', { key: 'int', value }),
+          encode('RawKeyValueValue', { key: 'array', value: array }),
+          encode('RawKeyValueValue', { key: 'map', value: kvlist }),
+        ],
+        events: [withUnknowns(encode('Event', { time_unix_nano: 5, name: 'ev', attributes: [{ key: 'k', value: { string_value: 'v' } }], dropped_attributes_count: 2 }))],
+        links: [withUnknowns(encode('Link', { trace_id: id(TRACE), span_id: id(PARENT), flags: 0x301, dropped_attributes_count: 1 }))],
+        status: withUnknowns(encode('Status', { code: 2, message: 'bad' })),
+      }),
+    );
     // flags (fixed32), dropped counts (varint) and a deprecated field number are in the span too
     const spanExtras = encode('Span', { flags: 0x101, dropped_attributes_count: 3, dropped_events_count: 4, dropped_links_count: 5 });
     const scope = withUnknowns(encode('InstrumentationScope', { name: 'sc', version: '1', attributes: [{ key: 'scope.attr', value: { string_value: 'x' } }], dropped_attributes_count: 1 }));
@@ -73,11 +76,17 @@ describe('protobuf: unknown fields are skipped at every level', () => {
     expect(rejected.count).toBe(0);
     expect(spans).toHaveLength(1);
     expect(spans[0]).toMatchObject({
-      traceId: TRACE, spanId: SPAN, serviceName: 'svc', resourceAttributes: { 'service.name': 'svc' }, scopeName: 'sc', scopeVersion: '1',
+      traceId: TRACE,
+      spanId: SPAN,
+      serviceName: 'svc',
+      resourceAttributes: { 'service.name': 'svc' },
+      scopeName: 'sc',
+      scopeVersion: '1',
       attributes: { plain: 'p', int: '7', array: '["item"]', map: '{"inner":true}' },
       events: [{ timeUnixNano: 5n, name: 'ev', attributes: { k: 'v' } }],
       links: [{ traceId: TRACE, spanId: PARENT, traceState: '', attributes: {} }],
-      statusCode: 'Error', statusMessage: 'bad',
+      statusCode: 'Error',
+      statusMessage: 'bad',
     });
   });
 });
@@ -108,7 +117,11 @@ describe('OTLP/JSON specifics', () => {
 
   it.each<[string, Record<string, unknown>, Record<string, unknown>]>([
     ['upper-case hex ids are lower-cased', { traceId: TRACE.toUpperCase(), spanId: SPAN.toUpperCase(), parentSpanId: PARENT.toUpperCase() }, { traceId: TRACE, spanId: SPAN, parentSpanId: PARENT }],
-    ['times as decimal strings', { startTimeUnixNano: '1732540000123456789', endTimeUnixNano: '1732540000123456790' }, { startTimeUnixNano: 1732540000123456789n, endTimeUnixNano: 1732540000123456790n }],
+    [
+      'times as decimal strings',
+      { startTimeUnixNano: '1732540000123456789', endTimeUnixNano: '1732540000123456790' },
+      { startTimeUnixNano: 1732540000123456789n, endTimeUnixNano: 1732540000123456790n },
+    ],
     ['times as JSON numbers', { startTimeUnixNano: 1700000000000, endTimeUnixNano: 1700000000001 }, { startTimeUnixNano: 1700000000000n, endTimeUnixNano: 1700000000001n }],
     ['kind as its enum name', { kind: 'SPAN_KIND_CLIENT' }, { kind: 'Client' }],
     ['status code as its enum name', { status: { code: 'STATUS_CODE_ERROR', message: 'x' } }, { statusCode: 'Error', statusMessage: 'x' }],
@@ -117,7 +130,16 @@ describe('OTLP/JSON specifics', () => {
     ['unknown fields', { flags: 257, droppedAttributesCount: 3, somethingNew: { deep: [1, 2] } }, { name: 'j' }],
     ['an int value as a JSON number', { attributes: [{ key: 'n', value: { intValue: 42 } }] }, { attributes: { n: '42' } }],
     ['a double as "NaN"', { attributes: [{ key: 'd', value: { doubleValue: 'NaN' } }] }, { attributes: { d: 'NaN' } }],
-    ['snake_case value names', { attributes: [{ key: 's', value: { string_value: 'x' } }, { key: 'a', value: { array_value: { values: [{ int_value: '1' }] } } }] }, { attributes: { s: 'x', a: '[1]' } }],
+    [
+      'snake_case value names',
+      {
+        attributes: [
+          { key: 's', value: { string_value: 'x' } },
+          { key: 'a', value: { array_value: { values: [{ int_value: '1' }] } } },
+        ],
+      },
+      { attributes: { s: 'x', a: '[1]' } },
+    ],
   ])('%s', (_n, patch, want) => {
     const { spans, rejected } = withSpan(patch);
     expect(rejected.count).toBe(0);
@@ -139,7 +161,11 @@ describe('OTLP/JSON specifics', () => {
     ['an array body', [], 'the body must be a JSON object'],
     ['resourceSpans not an array', { resourceSpans: {} }, 'request.resourceSpans must be an array'],
     ['a span that is not an object', { resourceSpans: [{ scopeSpans: [{ spans: ['x'] }] }] }, 'resourceSpans[0].scopeSpans[0].spans[0] must be an object'],
-    ['attributes not an array', { resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: TRACE, spanId: SPAN, attributes: 5 }] }] }] }, 'resourceSpans[0].scopeSpans[0].spans[0].attributes must be an array'],
+    [
+      'attributes not an array',
+      { resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: TRACE, spanId: SPAN, attributes: 5 }] }] }] },
+      'resourceSpans[0].scopeSpans[0].spans[0].attributes must be an array',
+    ],
     ['a scope that is not an object', { resourceSpans: [{ scopeSpans: [{ scope: 'x' }] }] }, 'resourceSpans[0].scopeSpans[0].scope must be an object'],
   ])('%s → JsonShapeError saying where', (_n, body, message) => {
     expect(() => decodeTraceJson(body)).toThrow(JsonShapeError);

@@ -75,7 +75,8 @@ export function deepRequestProto(levels: number, o: DeepOptions = {}): Buffer {
 
 export function deepRequestJson(levels: number, o: DeepOptions = {}): string {
   const id = ids(o);
-  const span = (spanId: string, name: string, attributes = '') => `{"traceId":"${id.traceId}","spanId":"${spanId}","name":"${name}","startTimeUnixNano":"${nowNanos()}","endTimeUnixNano":"${nowNanos() + 1_000_000n}"${attributes}}`;
+  const span = (spanId: string, name: string, attributes = '') =>
+    `{"traceId":"${id.traceId}","spanId":"${spanId}","name":"${name}","startTimeUnixNano":"${nowNanos()}","endTimeUnixNano":"${nowNanos() + 1_000_000n}"${attributes}}`;
   const value = `${'{"arrayValue":{"values":['.repeat(levels)}{"stringValue":"leaf"}${']}}'.repeat(levels)}`;
   const deep = span(id.deep, 'deep', `,"attributes":[{"key":"deep.value","value":${value}}]`);
   const resource = `{"attributes":[{"key":"service.name","value":{"stringValue":${JSON.stringify(o.service ?? 'deep')}}}]}`;

@@ -10,15 +10,7 @@ import type { SpanRecord } from '../../collector/model.js';
 import { encodeRequest } from './otlp-proto.js';
 
 /** An AnyValue. */
-export type V =
-  | { str: string }
-  | { bool: boolean }
-  | { int: string }
-  | { dbl: number }
-  | { arr: V[] }
-  | { kv: Array<[string, V]> }
-  | { bytes: number[] }
-  | { empty: true };
+export type V = { str: string } | { bool: boolean } | { int: string } | { dbl: number } | { arr: V[] } | { kv: Array<[string, V]> } | { bytes: number[] } | { empty: true };
 
 export type Attrs = Record<string, V>;
 
@@ -79,8 +71,14 @@ const bytes = (hex: string | undefined) => Buffer.from(hex ?? '', 'hex');
 
 function protoSpan(s: SpanSpec): Obj {
   return {
-    trace_id: bytes(s.traceId), span_id: bytes(s.spanId), parent_span_id: bytes(s.parentSpanId), trace_state: s.traceState ?? '',
-    name: s.name ?? '', kind: s.kind ?? 0, start_time_unix_nano: s.start ?? '0', end_time_unix_nano: s.end ?? '0',
+    trace_id: bytes(s.traceId),
+    span_id: bytes(s.spanId),
+    parent_span_id: bytes(s.parentSpanId),
+    trace_state: s.traceState ?? '',
+    name: s.name ?? '',
+    kind: s.kind ?? 0,
+    start_time_unix_nano: s.start ?? '0',
+    end_time_unix_nano: s.end ?? '0',
     attributes: protoAttrs(s.attributes),
     events: (s.events ?? []).map((e) => ({ time_unix_nano: e.time, name: e.name, attributes: protoAttrs(e.attributes) })),
     links: (s.links ?? []).map((l) => ({ trace_id: bytes(l.traceId), span_id: bytes(l.spanId), trace_state: l.traceState ?? '', attributes: protoAttrs(l.attributes) })),
@@ -90,8 +88,14 @@ function protoSpan(s: SpanSpec): Obj {
 
 function jsonSpan(s: SpanSpec): Obj {
   return {
-    traceId: s.traceId ?? '', spanId: s.spanId ?? '', parentSpanId: s.parentSpanId ?? '', traceState: s.traceState ?? '',
-    name: s.name ?? '', kind: s.kind ?? 0, startTimeUnixNano: s.start ?? '0', endTimeUnixNano: s.end ?? '0',
+    traceId: s.traceId ?? '',
+    spanId: s.spanId ?? '',
+    parentSpanId: s.parentSpanId ?? '',
+    traceState: s.traceState ?? '',
+    name: s.name ?? '',
+    kind: s.kind ?? 0,
+    startTimeUnixNano: s.start ?? '0',
+    endTimeUnixNano: s.end ?? '0',
     attributes: jsonAttrs(s.attributes),
     events: (s.events ?? []).map((e) => ({ timeUnixNano: e.time, name: e.name, attributes: jsonAttrs(e.attributes) })),
     links: (s.links ?? []).map((l) => ({ traceId: l.traceId, spanId: l.spanId, traceState: l.traceState ?? '', attributes: jsonAttrs(l.attributes) })),

@@ -24,7 +24,10 @@ async function postSpans(url: string, service: string, n: number) {
   const res = await request(`${url}/v1/traces`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-protobuf' },
-    body: encodeRequest(service, Array.from({ length: n }, (_, i) => ({ ...ids(), name: `s${i}`, attributes: { pad: 'x'.repeat(2000) } }))),
+    body: encodeRequest(
+      service,
+      Array.from({ length: n }, (_, i) => ({ ...ids(), name: `s${i}`, attributes: { pad: 'x'.repeat(2000) } })),
+    ),
   });
   await res.body.arrayBuffer();
   return res;

@@ -33,9 +33,18 @@ function setup(workers: number, maxQueueBytes = 64 * MiB): { pipeline: Pipeline;
 }
 
 const llm = { 'openinference.span.kind': 'LLM', 'llm.model_name': 'gpt-4o-mini', 'llm.token_count.prompt': '100', 'llm.token_count.completion': '20', 'api.key': 'sk-proj-abcdefghijklmnopqrstuvwxyz' };
-const good = () => encodeRequest('svc', [{ ...ids(), name: 'a', start: 1_000n, end: 2_000n, attributes: llm }, { ...ids(), name: 'b', start: 1_000n, end: 3_000n }]);
-const partial = () => encodeRequest('svc', [{ ...ids(), name: 'ok', start: 1_000n }, { traceId: Buffer.alloc(16), spanId: Buffer.alloc(8, 1), name: 'zero trace id' }]);
-const json = () => Buffer.from(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), name: 'j', startTimeUnixNano: '5', endTimeUnixNano: '9' }] }] }] }));
+const good = () =>
+  encodeRequest('svc', [
+    { ...ids(), name: 'a', start: 1_000n, end: 2_000n, attributes: llm },
+    { ...ids(), name: 'b', start: 1_000n, end: 3_000n },
+  ]);
+const partial = () =>
+  encodeRequest('svc', [
+    { ...ids(), name: 'ok', start: 1_000n },
+    { traceId: Buffer.alloc(16), spanId: Buffer.alloc(8, 1), name: 'zero trace id' },
+  ]);
+const json = () =>
+  Buffer.from(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), name: 'j', startTimeUnixNano: '5', endTimeUnixNano: '9' }] }] }] }));
 
 const CASES: Array<[name: string, body: () => Buffer, encoding: OtlpEncoding, expected: object]> = [
   ['two spans', good, 'protobuf', { spooled: true, duplicate: false, spans: 2, rejected: 0, message: '' }],
@@ -110,7 +119,11 @@ describe('pipeline: bounded queue', () => {
   it('refuses a request past maxQueueBytes with a retryable 429 / RESOURCE_EXHAUSTED, and takes the next once it drains', async () => {
     const { pipeline } = setup(1, MiB);
     await pipeline.ready();
-    const big = () => encodeRequest('svc', Array.from({ length: 40 }, (_, i) => ({ ...ids(), name: `s${i}`, attributes: { pad: 'x'.repeat(20_000) } })));
+    const big = () =>
+      encodeRequest(
+        'svc',
+        Array.from({ length: 40 }, (_, i) => ({ ...ids(), name: `s${i}`, attributes: { pad: 'x'.repeat(20_000) } })),
+      );
     const first = pipeline.accept(big(), 'protobuf');
     const refused = await pipeline.accept(big(), 'protobuf').catch((e: unknown) => e);
     expect(refused).toMatchObject({ code: 'busy', httpStatus: 429, grpcCode: 8, retryAfterSeconds: 3 });

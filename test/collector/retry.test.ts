@@ -10,7 +10,12 @@ import { grpcExport, useCollector } from './helpers.js';
 
 const fx = useCollector({ stats: { intervalMs: 100 } });
 
-const body = (service: string) => encodeRequest(service, [{ ...ids(), name: 'a' }, { ...ids(), name: 'b' }, { traceId: Buffer.alloc(16), spanId: Buffer.alloc(8, 1), name: 'zero trace id' }]);
+const body = (service: string) =>
+  encodeRequest(service, [
+    { ...ids(), name: 'a' },
+    { ...ids(), name: 'b' },
+    { traceId: Buffer.alloc(16), spanId: Buffer.alloc(8, 1), name: 'zero trace id' },
+  ]);
 
 async function postHttp(b: Buffer): Promise<{ status: number; body: Buffer }> {
   const res = await request(`${fx.run.httpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: b });
@@ -19,8 +24,7 @@ async function postHttp(b: Buffer): Promise<{ status: number; body: Buffer }> {
 
 const postGrpc = async (b: Buffer) => ({ body: (await grpcExport(fx.run.grpcUrl, b)).response });
 
-const stored = async (service: string) =>
-  Number((await fx.store.rows<{ n: string }>(`SELECT count() AS n FROM tracegate.otel_traces WHERE ServiceName = {s:String}`, { s: service }))[0].n);
+const stored = async (service: string) => Number((await fx.store.rows<{ n: string }>(`SELECT count() AS n FROM tracegate.otel_traces WHERE ServiceName = {s:String}`, { s: service }))[0].n);
 
 describe('a retried export request', () => {
   it.each<[string, (b: Buffer) => Promise<{ body?: Buffer }>]>([

@@ -33,7 +33,10 @@ function open(dir: string, opts: Partial<SpoolOptions> = {}): Spool {
 /** `rows` fake rows of `size` bytes each, tagged so contents can be told apart. */
 const rowsOf = (tag: string, rows: number, size = 10) => Buffer.from(Array.from({ length: rows }, (_, i) => `${tag}${i}`.padEnd(size, '.').slice(0, size)).join(''));
 const contents = (s: Spool) => s.sealed().map((seg) => readFileSync(seg.path).toString());
-const files = (dir: string) => readdirSync(dir).filter((f) => f !== 'rejected').sort();
+const files = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f !== 'rejected')
+    .sort();
 
 describe('spool: append and seal', () => {
   it('appends to one open segment and seals it on flush, rows and bytes counted', () => {
@@ -113,7 +116,12 @@ describe('spool: what the next process finds', () => {
 
     const next = open(dir, { batchRows: 2 });
     expect([next.rows, next.bytes]).toEqual([7, 70]);
-    expect(next.sealed().map((seg) => seg.token).slice(0, 3)).toEqual(before);
+    expect(
+      next
+        .sealed()
+        .map((seg) => seg.token)
+        .slice(0, 3),
+    ).toEqual(before);
     expect(next.sealed().map((seg) => seg.rows)).toEqual([2, 2, 2, 1]);
     expect(contents(next)).toEqual(['a', 'b', 'c'].map((t) => rowsOf(t, 2).toString()).concat(rowsOf('d', 1).toString()));
     next.append(rowsOf('e', 2), 2);
@@ -162,7 +170,9 @@ describe('spool: what the next process finds', () => {
     open(live).append(rowsOf('a', 2), 2);
     const crashed = tempDir();
     cpSync(live, crashed, { recursive: true });
-    const base = files(crashed).find((f) => f.endsWith('.open'))!.replace(/\.open$/, '');
+    const base = files(crashed)
+      .find((f) => f.endsWith('.open'))!
+      .replace(/\.open$/, '');
     damage(crashed, base);
     const next = open(crashed);
     expect([next.rows, next.bytes, next.sealed().length, files(crashed)]).toEqual([0, 0, 0, []]);

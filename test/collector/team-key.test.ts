@@ -73,9 +73,16 @@ describe('team and key through the collector', () => {
     });
     // an application's LLM span with the gateway's span for the same call beneath it
     await send('search-app', (t) => {
-      const app = t.startSpan('chat', { kind: SpanKind.CLIENT, attributes: {
-        [OI.SPAN_KIND]: 'LLM', [OI.LLM_MODEL_NAME]: 'gpt-4o-mini', [OI.LLM_PROVIDER]: 'openai', [OI.TOKEN_PROMPT]: 70, [OI.TOKEN_COMPLETION]: 7,
-      } });
+      const app = t.startSpan('chat', {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [OI.SPAN_KIND]: 'LLM',
+          [OI.LLM_MODEL_NAME]: 'gpt-4o-mini',
+          [OI.LLM_PROVIDER]: 'openai',
+          [OI.TOKEN_PROMPT]: 70,
+          [OI.TOKEN_COMPLETION]: 7,
+        },
+      });
       appTraceId = app.spanContext().traceId;
       gatewayCall(t, { team: 'search', key: 'search-prod', prompt: 80, completion: 8 }, app);
       app.end();
@@ -97,10 +104,7 @@ describe('team and key through the collector', () => {
   });
 
   it('counts a call the application recorded too once, under the gateway team and key', async () => {
-    const rows = await fx.store.rows(
-      `SELECT origin, counted, team, key_name, prompt_tokens FROM tracegate.llm_spans WHERE trace_id = {t:String} ORDER BY origin`,
-      { t: appTraceId },
-    );
+    const rows = await fx.store.rows(`SELECT origin, counted, team, key_name, prompt_tokens FROM tracegate.llm_spans WHERE trace_id = {t:String} ORDER BY origin`, { t: appTraceId });
     expect(rows).toEqual([
       { origin: 'app', counted: 0, team: 'search', key_name: 'search-prod', prompt_tokens: 70 },
       { origin: 'gateway', counted: 1, team: 'search', key_name: 'search-prod', prompt_tokens: 80 },

@@ -45,10 +45,15 @@ describe('Prometheus exposition', () => {
 
   it('gauges and single values are read at scrape time', () => {
     let depth = 1;
-    const g = new Gauge('t_state', 'State.', ['backend'], () => [[['a'], depth], [['b'], 2 * depth]]);
+    const g = new Gauge('t_state', 'State.', ['backend'], () => [
+      [['a'], depth],
+      [['b'], 2 * depth],
+    ]);
     const s = single('t_done_total', 'Done.', () => depth * 10, 'counter');
     depth = 3;
-    expect(exposition([g, s])).toBe('# HELP t_state State.\n# TYPE t_state gauge\nt_state{backend="a"} 3\nt_state{backend="b"} 6\n# HELP t_done_total Done.\n# TYPE t_done_total counter\nt_done_total 30\n');
+    expect(exposition([g, s])).toBe(
+      '# HELP t_state State.\n# TYPE t_state gauge\nt_state{backend="a"} 3\nt_state{backend="b"} 6\n# HELP t_done_total Done.\n# TYPE t_done_total counter\nt_done_total 30\n',
+    );
   });
 
   it('a metric that cannot render is left out and reported; the others are written', () => {

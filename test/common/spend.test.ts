@@ -15,8 +15,15 @@ const day = new Date(month.getTime() + 3 * 86_400_000);
 
 const call = (at: number, team: string, key: string, usd: number, parent?: { traceId: string; spanId: string }) =>
   gatewaySpan({
-    model: 'gpt-4o-mini', provider: 'openai', usage: { prompt: 100, completion: 10 }, cost: { prompt: usd / 2, completion: usd / 2 },
-    start: ns(at), route: 'chat', team, keyName: key, ...(parent ? { traceId: parent.traceId, parentSpanId: parent.spanId } : {}),
+    model: 'gpt-4o-mini',
+    provider: 'openai',
+    usage: { prompt: 100, completion: 10 },
+    cost: { prompt: usd / 2, completion: usd / 2 },
+    start: ns(at),
+    route: 'chat',
+    team,
+    keyName: key,
+    ...(parent ? { traceId: parent.traceId, parentSpanId: parent.spanId } : {}),
   });
 
 const pick = (rows: SpendRow[]) => rows.map((r) => ({ team: r.team, key: r.key, usd: Number(r.usd.toFixed(9)), calls: r.calls }));
@@ -34,7 +41,13 @@ describe('spend per team and key', () => {
     app,
     call(day.getTime() + 5 * MIN + 1000, 'search', 'search-prod', 16, app), // recorded by the application too: counts once
     // an application's own span naming a key bills nothing to it
-    llmSpan({ model: 'gpt-4o-mini', provider: 'openai', usage: { prompt: 5, completion: 5 }, start: ns(day.getTime() + 6 * MIN), attributes: { 'tracegate.team': 'search', 'tracegate.key': 'search-prod' } }),
+    llmSpan({
+      model: 'gpt-4o-mini',
+      provider: 'openai',
+      usage: { prompt: 5, completion: 5 },
+      start: ns(day.getTime() + 6 * MIN),
+      attributes: { 'tracegate.team': 'search', 'tracegate.key': 'search-prod' },
+    }),
     // a call the gateway served without a key: the default scope's spend
     call(day.getTime() + 8 * MIN, '', '', 128),
   ];
@@ -72,7 +85,7 @@ describe('spend per team and key', () => {
     ]);
   });
 
-  it('agrees with usage by team and key, except that its keyless row holds only the gateway\'s calls', async () => {
+  it("agrees with usage by team and key, except that its keyless row holds only the gateway's calls", async () => {
     const usage = await queryUsage(store.client, db, parseUsageParams({ since: month.toISOString(), by: 'team,key', limit: 100 }));
     const spend = await querySpend(store.client, db, { start: month });
     const asSpend = usage.map((r) => ({ team: r.team, key: r.key, usd: Number(r.cost_usd), calls: r.calls }));
@@ -87,9 +100,7 @@ describe('spend per team and key', () => {
 
   it('counts spans stored since the rollup last ran, and the same once it has', async () => {
     await insertSpans(store, late);
-    const expected = monthly.map((r) =>
-      r.key === 'search-prod' ? { ...r, usd: 49, calls: 3 } : r.key === 'support-prod' ? { ...r, usd: 76, calls: 3 } : r,
-    );
+    const expected = monthly.map((r) => (r.key === 'search-prod' ? { ...r, usd: 49, calls: 3 } : r.key === 'support-prod' ? { ...r, usd: 76, calls: 3 } : r));
     expect(pick(await querySpend(store.client, db, { start: month }))).toEqual(expected);
     await refreshRollups(store.client, db);
     expect(pick(await querySpend(store.client, db, { start: month }))).toEqual(expected);

@@ -10,7 +10,9 @@ describe('dashboards as code', () => {
   const rendered = renderDashboards();
 
   it('the committed JSON is what the generator writes (run `npm run dashboards`)', () => {
-    const committed = readdirSync(jsonDir()).filter((f) => f.endsWith('.json')).sort();
+    const committed = readdirSync(jsonDir())
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     expect(committed).toEqual([...rendered.keys()].sort());
     for (const [file, text] of rendered) expect(readFileSync(join(jsonDir(), file), 'utf8'), file).toBe(text);
   });
@@ -41,7 +43,10 @@ describe('dashboards as code', () => {
               const target = byUid.get(m![1]);
               expect(target, `${p.title}: ${link.url}`).toBeDefined();
               for (const [, name] of m![2].matchAll(/var-(\w+)=/g)) {
-                expect(target!.templating.list.map((v) => v.name), `${p.title}: ${link.url}`).toContain(name);
+                expect(
+                  target!.templating.list.map((v) => v.name),
+                  `${p.title}: ${link.url}`,
+                ).toContain(name);
               }
             }
           }

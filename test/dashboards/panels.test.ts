@@ -125,11 +125,20 @@ describe('team and key', () => {
     for (const panel of [cost, tok]) {
       const total = await stat(panel, ['$__all'], ['$__all']);
       const parts = await Promise.all(options.key.map((k) => stat(panel, ['$__all'], [k])));
-      expect(parts.every((p) => p > 0 && p < total), panel.title).toBe(true);
+      expect(
+        parts.every((p) => p > 0 && p < total),
+        panel.title,
+      ).toBe(true);
       expect(parts.reduce((a, b) => a + b, 0)).toBeCloseTo(total, 9);
       const team = options.team[0];
       expect(await stat(panel, [team], ['$__all'])).toBeCloseTo(await stat(panel, [team], options.key), 9);
-      expect(await stat(panel, [team], options.key.filter((k) => !k.startsWith(team)))).toBe(0);
+      expect(
+        await stat(
+          panel,
+          [team],
+          options.key.filter((k) => !k.startsWith(team)),
+        ),
+      ).toBe(0);
     }
   });
 
@@ -150,7 +159,12 @@ describe('team and key', () => {
     const [byTeam, byKey] = [await table('Spend and tokens by team'), await table('Spend and tokens by key (top spenders)')];
     const sum = (rows: Record<string, unknown>[], c: string) => rows.reduce((a, r) => a + Number(r[c]), 0);
     for (const c of ['cost', 'calls', 'tokens']) expect(sum(byKey, c), c).toBeCloseTo(sum(byTeam, c), 6);
-    expect(byKey.map((r) => r.key).filter(Boolean).sort()).toEqual([...facts.keys].sort());
+    expect(
+      byKey
+        .map((r) => r.key)
+        .filter(Boolean)
+        .sort(),
+    ).toEqual([...facts.keys].sort());
   });
 });
 

@@ -22,7 +22,9 @@ function provisioned(path: string, env: Record<string, string>): any {
 }
 
 function envFile(): Record<string, string> {
-  const lines = read('dashboards/provisioning/grafana.env').split('\n').filter((l) => /^[A-Z_]+=/.test(l));
+  const lines = read('dashboards/provisioning/grafana.env')
+    .split('\n')
+    .filter((l) => /^[A-Z_]+=/.test(l));
   return Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
 
@@ -52,9 +54,7 @@ describe('Grafana provisioning', () => {
 
   it('the compose file mounts the same files with the same defaults', () => {
     const grafana = parse(read('deploy/grafana/compose.yaml')).services.grafana;
-    const defaults = Object.fromEntries(
-      Object.entries(grafana.environment as Record<string, string>).map(([k, v]) => [k, /^\$\{[A-Z_]+:-(.*)\}$/.exec(v)?.[1] ?? v]),
-    );
+    const defaults = Object.fromEntries(Object.entries(grafana.environment as Record<string, string>).map(([k, v]) => [k, /^\$\{[A-Z_]+:-(.*)\}$/.exec(v)?.[1] ?? v]));
     for (const [k, v] of Object.entries(env)) expect(defaults[k], k).toBe(v);
     expect(grafana.environment.GF_INSTALL_PLUGINS).toContain(DATASOURCE_TYPE);
     const mounts = (grafana.volumes as string[]).map((m) => m.split(':'));

@@ -64,8 +64,7 @@ function priced(model: string, u: Usage) {
   return price ? computeCost(price, { prompt: u.prompt, completion: u.completion, cacheRead: u.cacheRead }) : undefined;
 }
 
-const heuristic = (at: bigint, name: string, explanation = `seeded ${name}`) =>
-  evaluationEvent(at, { name, score: 1, label: 'true', explanation, source: 'heuristic' });
+const heuristic = (at: bigint, name: string, explanation = `seeded ${name}`) => evaluationEvent(at, { name, score: 1, label: 'true', explanation, source: 'heuristic' });
 
 interface CallOpts {
   i: number;
@@ -191,7 +190,13 @@ function agentRun(n: number, startMs: number, r: Rng): SpanRecord[] {
         start: ns(t),
         durationMs: r(20, 800),
         // As the gateway records a tools/call through /mcp (gateway/telemetry/mcp.ts): tool_calls_minutely reads these.
-        attributes: { 'tracegate.origin': 'gateway', 'mcp.method.name': 'tools/call', 'tracegate.mcp.server': c % 2 ? 'kb' : 'orders', 'tracegate.backend': c % 2 ? 'kb' : 'orders', 'gen_ai.tool.name': toolName },
+        attributes: {
+          'tracegate.origin': 'gateway',
+          'mcp.method.name': 'tools/call',
+          'tracegate.mcp.server': c % 2 ? 'kb' : 'orders',
+          'tracegate.backend': c % 2 ? 'kb' : 'orders',
+          'gen_ai.tool.name': toolName,
+        },
         ...(fails ? { status: 'Error', statusMessage: `tool ${toolName}: upstream 500` } : {}),
       }),
     );
@@ -219,13 +224,52 @@ function evaluatorSpans(call: SpanRecord, i: number): SpanRecord[] {
     const judge = { model: 'gpt-4o-mini', traceId: hex(0xe1a000 + i, 32), promptTokens: 300 + i, completionTokens: 20, costUsd: (300 + i) * 0.15e-6 + 20 * 0.6e-6 };
     records.push(
       error
-        ? { evaluator: 'relevance-judge', version: 'v1', source: 'llm', target, status: 'error', errorType: 'timeout', message: 'the judge did not answer in time', attempts: 3, judge, startMs: endMs - 1500, endMs }
-        : { evaluator: 'relevance-judge', version: 'v1', source: 'llm', target, status: 'ok', score: relevant ? 1 : 0, label: relevant ? 'relevant' : 'unrelated', explanation: 'seeded judge', passed: relevant, attempts: 1, judge, startMs: endMs - 900, endMs },
+        ? {
+            evaluator: 'relevance-judge',
+            version: 'v1',
+            source: 'llm',
+            target,
+            status: 'error',
+            errorType: 'timeout',
+            message: 'the judge did not answer in time',
+            attempts: 3,
+            judge,
+            startMs: endMs - 1500,
+            endMs,
+          }
+        : {
+            evaluator: 'relevance-judge',
+            version: 'v1',
+            source: 'llm',
+            target,
+            status: 'ok',
+            score: relevant ? 1 : 0,
+            label: relevant ? 'relevant' : 'unrelated',
+            explanation: 'seeded judge',
+            passed: relevant,
+            attempts: 1,
+            judge,
+            startMs: endMs - 900,
+            endMs,
+          },
     );
   }
   if (i % 6 === 0) {
     const ok = i % 5 !== 0;
-    records.push({ evaluator: 'valid-json', version: 'v1', source: 'code', target, status: 'ok', score: ok ? 1 : 0, label: ok ? 'pass' : 'fail', explanation: 'seeded check', passed: ok, attempts: 1, startMs: endMs, endMs: endMs + 1 });
+    records.push({
+      evaluator: 'valid-json',
+      version: 'v1',
+      source: 'code',
+      target,
+      status: 'ok',
+      score: ok ? 1 : 0,
+      label: ok ? 'pass' : 'fail',
+      explanation: 'seeded check',
+      passed: ok,
+      attempts: 1,
+      startMs: endMs,
+      endMs: endMs + 1,
+    });
   }
   return records.map((rec, k) => {
     const event = resultEvent(rec);
@@ -326,7 +370,11 @@ export function collectorStats(anchorMs: number) {
 /** Inserts the seed in a few separate inserts, out of order, as several collectors would. */
 export async function seedStore(store: TempStore, anchorMs = Math.floor(Date.now() / 60_000) * 60_000 - 60_000): Promise<SeedFacts> {
   const { spans, facts } = seedSpans(anchorMs);
-  for (const part of [2, 0, 1]) await insertSpans(store, spans.filter((_, k) => k % 3 === part));
+  for (const part of [2, 0, 1])
+    await insertSpans(
+      store,
+      spans.filter((_, k) => k % 3 === part),
+    );
   await store.client.insert({ table: `${store.database}.collector_stats`, values: collectorStats(anchorMs), format: 'JSONEachRow' });
   return facts;
 }

@@ -82,7 +82,7 @@ describe('secrets are wired, never written', () => {
   const containers = readdirSync(K8S)
     .filter((f) => f.endsWith('.yaml'))
     .flatMap((f) => docsOf(join(K8S, f)))
-    .flatMap((d) => ((d as { spec?: { template?: { spec?: { containers?: Container[] } } } }).spec?.template?.spec?.containers ?? []));
+    .flatMap((d) => (d as { spec?: { template?: { spec?: { containers?: Container[] } } } }).spec?.template?.spec?.containers ?? []);
 
   it('every tracegate container listening on 0.0.0.0 takes its secrets from a Secret (secretKeyRef)', () => {
     const gatewayConfig = docsOf(join(K8S, 'gateway.yaml')).find((d) => d.kind === 'ConfigMap')!.data!['tracegate.yaml'];

@@ -103,16 +103,10 @@ describe('an agent run through the stack', () => {
     expect(gw.filter((r) => Number(r.streaming) === 1)).toHaveLength(1);
     // Even the streamed call has tokens: the gateway asked the provider for usage.
     expect(gw.every((r) => Number(r.prompt_tokens) > 0 && Number(r.completion_tokens) > 0)).toBe(true);
-    const appCounted = await rows<{ n: string }>(
-      `SELECT count() AS n FROM tracegate.llm_spans WHERE trace_id = {t:String} AND origin = 'app' AND span_kind = 'LLM' AND counted = 1`,
-      { t: traceId },
-    );
+    const appCounted = await rows<{ n: string }>(`SELECT count() AS n FROM tracegate.llm_spans WHERE trace_id = {t:String} AND origin = 'app' AND span_kind = 'LLM' AND counted = 1`, { t: traceId });
     expect(Number(appCounted[0].n)).toBe(0);
     const price = indexPrices(loadPriceTable()).find('tracegate-sim-1')!;
-    const want = gw.reduce(
-      (sum, r) => sum + computeCost(price, { prompt: Number(r.prompt_tokens), completion: Number(r.completion_tokens), cacheRead: Number(r.cache_read_tokens) }).total,
-      0,
-    );
+    const want = gw.reduce((sum, r) => sum + computeCost(price, { prompt: Number(r.prompt_tokens), completion: Number(r.completion_tokens), cacheRead: Number(r.cache_read_tokens) }).total, 0);
     const got = gw.reduce((s, r) => s + Number(r.cost_total), 0);
     expect(got).toBeGreaterThan(0);
     expect(got).toBeCloseTo(want, 9);

@@ -63,16 +63,20 @@ function noStack(r: Run) {
 describe('tracegate start', () => {
   it('comes up, serves a first request and stops cleanly on Ctrl-C', async () => {
     let answer: { choices: Array<{ message: { content: string } }> } | undefined;
-    const r = await runCli(['start', '--data', join(dir, 'ok', 'data'), ...FREE], (out) => out.includes('Send a first request'), async (out, stop) => {
-      const url = /gateway \(OpenAI API\)\s+(\S+)\/v1/.exec(out)![1];
-      const res = await fetch(`${url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'tracegate-sim-1', messages: [{ role: 'user', content: 'Hello!' }] }),
-      });
-      answer = (await res.json()) as typeof answer;
-      stop();
-    });
+    const r = await runCli(
+      ['start', '--data', join(dir, 'ok', 'data'), ...FREE],
+      (out) => out.includes('Send a first request'),
+      async (out, stop) => {
+        const url = /gateway \(OpenAI API\)\s+(\S+)\/v1/.exec(out)![1];
+        const res = await fetch(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'tracegate-sim-1', messages: [{ role: 'user', content: 'Hello!' }] }),
+        });
+        answer = (await res.json()) as typeof answer;
+        stop();
+      },
+    );
     expect(r.code).toBe(0);
     expect(answer?.choices[0].message.content.length).toBeGreaterThan(0);
     expect(r.stdout).toContain('tracegate is running');

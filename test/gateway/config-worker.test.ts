@@ -115,7 +115,11 @@ describe('tracegate validate', () => {
     let out = '';
     let err = '';
     // The default limit: the text takes the parser longer than 2 s here; a faster machine refuses it for its schema.
-    const code = await runValidate(['--config', file], textSink((s) => (out += s)), textSink((s) => (err += s)));
+    const code = await runValidate(
+      ['--config', file],
+      textSink((s) => (out += s)),
+      textSink((s) => (err += s)),
+    );
     expect(code).toBe(1);
     expect(out).toBe('');
     if (err.includes('took longer')) expect(err).toBe(`${file} file: configuration took longer than ${PARSE_TIMEOUT_MS} ms to parse; refused\n`);
@@ -154,7 +158,11 @@ describe('a watched gateway while a slow file is refused', () => {
   });
 
   const reloads = async (result: 'ok' | 'refused') => Number(new RegExp(`tracegate_gateway_config_reloads_total\\{result="${result}"\\} (\\d+)`).exec(await g.gw.metrics.scrape())?.[1] ?? 0);
-  const works = () => g.client.chat.completions.create({ model: 'one', messages: [{ role: 'user', content: 'hi' }] }).then(() => true, () => false);
+  const works = () =>
+    g.client.chat.completions.create({ model: 'one', messages: [{ role: 'user', content: 'hi' }] }).then(
+      () => true,
+      () => false,
+    );
 
   /**
    * Polls /healthz and a call on the old configuration until `done`, the event loop's delay
@@ -165,7 +173,13 @@ describe('a watched gateway while a slow file is refused', () => {
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
     await eventually(async () => {
-      if (await fetch(`${g.url}/healthz`).then((r) => r.ok, () => false)) seen.healthy++;
+      if (
+        await fetch(`${g.url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        seen.healthy++;
       else seen.unhealthy++;
       if (await works()) seen.served++;
       return (await done()) || undefined;
@@ -195,7 +209,9 @@ describe('a watched gateway while a slow file is refused', () => {
       const seen = await serving(async () => (await reloads('refused')) > refusedBefore);
       const tookMs = performance.now() - t;
       reloadMs.push(seen.maxMs);
-      console.log(`slow reload ${attempt}: event-loop delay max ${seen.maxMs.toFixed(1)} ms over ${tookMs.toFixed(0)} ms; /healthz ${seen.healthy} ok, ${seen.unhealthy} failed; ${seen.served} calls served`);
+      console.log(
+        `slow reload ${attempt}: event-loop delay max ${seen.maxMs.toFixed(1)} ms over ${tookMs.toFixed(0)} ms; /healthz ${seen.healthy} ok, ${seen.unhealthy} failed; ${seen.served} calls served`,
+      );
       expect(seen.unhealthy).toBe(0);
       expect(seen.healthy).toBeGreaterThan(0);
       expect(seen.served).toBe(seen.healthy);

@@ -129,7 +129,11 @@ describe('config validation', () => {
     },
   ])('reports $name with paths', ({ text, env, want }) => {
     const got = problemsOf(text, env);
-    for (const w of want) expect(got.some((g) => g.includes(w)), `missing "${w}" in:\n${got.join('\n')}`).toBe(true);
+    for (const w of want)
+      expect(
+        got.some((g) => g.includes(w)),
+        `missing "${w}" in:\n${got.join('\n')}`,
+      ).toBe(true);
     expect(got.join('\n')).not.toContain('sk-live-123');
   });
 
@@ -188,7 +192,11 @@ spec:
   it('renders one HTTPRoute per Route, one rule per match, model header matches and weighted backendRefs', () => {
     expect(resources).toHaveLength(1);
     const r = resources[0] as any;
-    expect(r).toMatchObject({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'chat', namespace: 'ai', labels: { team: 'search', 'app.kubernetes.io/managed-by': 'tracegate' } } });
+    expect(r).toMatchObject({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'chat', namespace: 'ai', labels: { team: 'search', 'app.kubernetes.io/managed-by': 'tracegate' } },
+    });
     expect(r.spec.parentRefs).toEqual([{ name: 'edge', namespace: 'infra' }]);
     expect(r.spec.hostnames).toEqual(['ai.example.com']);
     expect(r.spec.rules).toHaveLength(3);

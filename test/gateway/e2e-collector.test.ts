@@ -40,10 +40,7 @@ describe('gateway → collector → ClickHouse', () => {
     expect(rows).toHaveLength(2);
     const call = rows.find((x) => x.kind === 'LLM');
     expect(call).toMatchObject({ SpanName: 'chat gpt-4o-mini', ParentSpanId: PARENT_ID, ServiceName: 'gw-e2e', prompt: '40', completion: '9', origin: 'gateway' });
-    const llm = await store.rows<{ prompt_tokens: string; counted: number }>(
-      `SELECT prompt_tokens, counted FROM ${store.database}.llm_spans WHERE trace_id = {t:String}`,
-      { t: TRACE_ID },
-    );
+    const llm = await store.rows<{ prompt_tokens: string; counted: number }>(`SELECT prompt_tokens, counted FROM ${store.database}.llm_spans WHERE trace_id = {t:String}`, { t: TRACE_ID });
     expect(llm).toHaveLength(1);
     expect(Number(llm[0].prompt_tokens)).toBe(40);
     // The gateway says what its exporter did.

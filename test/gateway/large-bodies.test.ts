@@ -15,7 +15,9 @@ const BIG = 'x'.repeat(LARGE_JSON_CHARS + 1000);
 async function recordingUpstream(): Promise<{ url: string; bodies: Buffer[]; answer: Buffer; close(): Promise<void> }> {
   const bodies: Buffer[] = [];
   // Spacing no serializer writes: passed through, these bytes reach the client as they are.
-  const answer = Buffer.from(`{"id":"c1", "object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"${BIG}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":9,"total_tokens":16}}`);
+  const answer = Buffer.from(
+    `{"id":"c1", "object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"${BIG}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":9,"total_tokens":16}}`,
+  );
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -128,7 +130,11 @@ describe('jsonThreads', () => {
     const t = jsonThreads({ size: 1 });
     try {
       const many = Buffer.from(`[${'[],'.repeat(MAX_JSON_CONTAINERS)}0]`);
-      await expect(t.parseRequest(many, 64)).rejects.toMatchObject({ code: 'invalid_json', status: 400, message: expect.stringMatching(/holds 2000001 JSON objects and arrays, more than the gateway parses \(2000000\)/) });
+      await expect(t.parseRequest(many, 64)).rejects.toMatchObject({
+        code: 'invalid_json',
+        status: 400,
+        message: expect.stringMatching(/holds 2000001 JSON objects and arrays, more than the gateway parses \(2000000\)/),
+      });
       await expect(t.parseAnswer(Buffer.from(`[${'{},'.repeat(MAX_JSON_CONTAINERS)}0]`), 64)).rejects.toMatchObject({ code: 'bad_upstream_response', status: 502 });
     } finally {
       await t.close();

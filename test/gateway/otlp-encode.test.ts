@@ -76,20 +76,28 @@ const CASES: Case[] = [
   { name: 'no attributes, internal', options: { kind: SpanKind.INTERNAL } },
   { name: 'client, error status with unicode message', options: { kind: SpanKind.CLIENT }, build: (s) => s.setStatus({ code: SpanStatusCode.ERROR, message: `upstream failed: ${UNICODE}` }) },
   { name: 'ok status without message', options: { kind: SpanKind.PRODUCER }, build: (s) => s.setStatus({ code: SpanStatusCode.OK }) },
-  { name: 'consumer with events', options: { kind: SpanKind.CONSUMER }, build: (s) => {
-    s.addEvent('first token', { 'ttft.ms': 12.5, text: UNICODE });
-    s.addEvent('no attributes');
-    s.addEvent('at a time', { n: 1 }, [1_700_000_000, 999_999_999]);
-    s.recordException(new Error('boom'));
-  } },
+  {
+    name: 'consumer with events',
+    options: { kind: SpanKind.CONSUMER },
+    build: (s) => {
+      s.addEvent('first token', { 'ttft.ms': 12.5, text: UNICODE });
+      s.addEvent('no attributes');
+      s.addEvent('at a time', { n: 1 }, [1_700_000_000, 999_999_999]);
+      s.recordException(new Error('boom'));
+    },
+  },
   { name: 'links', options: { links: [LINK, { context: { traceId: 'aa92f3577b34da6a3ce929d0e0e47361', spanId: 'b0f067aa0ba902b7', traceFlags: TraceFlags.NONE } }] } },
   { name: 'remote parent with trace state', parent: { traceId: 'aa92f3577b34da6a3ce929d0e0e47361', spanId: 'b0f067aa0ba902b7', remote: true, state: 'tg=1' } },
   { name: 'local parent', parent: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', remote: false } },
   { name: 'explicit large times', options: { startTime: [1_700_000_000, 123] }, end: [4_000_000_000, 999_999_999] },
   { name: 'epoch start', options: { startTime: [0, 1] }, end: [0, 2] },
-  { name: 'dropped attributes, events and links', options: { attributes: Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`k${i}`, i])), links: [LINK, LINK, LINK] }, build: (s) => {
-    for (let i = 0; i < 5; i++) s.addEvent(`e${i}`, Object.fromEntries(Array.from({ length: 12 }, (_, j) => [`a${j}`, j])));
-  } },
+  {
+    name: 'dropped attributes, events and links',
+    options: { attributes: Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`k${i}`, i])), links: [LINK, LINK, LINK] },
+    build: (s) => {
+      for (let i = 0; i < 5; i++) s.addEvent(`e${i}`, Object.fromEntries(Array.from({ length: 12 }, (_, j) => [`a${j}`, j])));
+    },
+  },
 ];
 
 /** Spans from two providers (two resources) and three tracers (scopes), one of each case per scope. */
@@ -97,18 +105,28 @@ function makeSpans(): ReadableSpan[] {
   const memory = new InMemorySpanExporter();
   const limits = { attributeCountLimit: 40, eventCountLimit: 4, linkCountLimit: 2, attributePerEventCountLimit: 8, attributePerLinkCountLimit: 8 };
   const providers = [
-    new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'gw', 'service.namespace': 'tracegate', 'host.cpus': 2 }), spanLimits: limits, spanProcessors: [new SimpleSpanProcessor(memory)] }),
-    new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'ünïcode-svc', 'deployment.environment': 'test' }), spanLimits: limits, spanProcessors: [new SimpleSpanProcessor(memory)] }),
+    new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'gw', 'service.namespace': 'tracegate', 'host.cpus': 2 }),
+      spanLimits: limits,
+      spanProcessors: [new SimpleSpanProcessor(memory)],
+    }),
+    new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'ünïcode-svc', 'deployment.environment': 'test' }),
+      spanLimits: limits,
+      spanProcessors: [new SimpleSpanProcessor(memory)],
+    }),
   ];
-  const tracers = [
-    providers[0].getTracer('tracegate-gateway'),
-    providers[0].getTracer('other-scope', '1.2.3', { schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' }),
-    providers[1].getTracer(''),
-  ];
+  const tracers = [providers[0].getTracer('tracegate-gateway'), providers[0].getTracer('other-scope', '1.2.3', { schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' }), providers[1].getTracer('')];
   for (const tracer of tracers) {
     for (const c of CASES) {
       const ctx = c.parent
-        ? trace.setSpanContext(ROOT_CONTEXT, { traceId: c.parent.traceId, spanId: c.parent.spanId, traceFlags: TraceFlags.SAMPLED, isRemote: c.parent.remote, traceState: c.parent.state ? new TraceState(c.parent.state) : undefined })
+        ? trace.setSpanContext(ROOT_CONTEXT, {
+            traceId: c.parent.traceId,
+            spanId: c.parent.spanId,
+            traceFlags: TraceFlags.SAMPLED,
+            isRemote: c.parent.remote,
+            traceState: c.parent.state ? new TraceState(c.parent.state) : undefined,
+          })
         : ROOT_CONTEXT;
       const span = tracer.startSpan(c.name, c.options, ctx);
       c.build?.(span);
@@ -242,9 +260,7 @@ async function eventuallyTrue(check: () => boolean, ms = 5000): Promise<void> {
 /** Every span of the decoded requests, as (resource service name, scope name, span) triples. */
 function flatten(reqs: Obj[]): Obj[] {
   return reqs.flatMap((req) =>
-    (req.resource_spans as Obj[]).flatMap((rs) =>
-      (rs.scope_spans as Obj[]).flatMap((ss) => (ss.spans as Obj[]).map((span) => ({ resource: rs.resource, scope: ss.scope, span }))),
-    ),
+    (req.resource_spans as Obj[]).flatMap((rs) => (rs.scope_spans as Obj[]).flatMap((ss) => (ss.spans as Obj[]).map((span) => ({ resource: rs.resource, scope: ss.scope, span })))),
   );
 }
 

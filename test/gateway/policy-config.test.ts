@@ -51,7 +51,13 @@ describe('ApiKey and Team documents', () => {
     });
     const loner = c.apiKeys.get('loner')!;
     expect(loner.revoked).toBe(true);
-    expect(loner.identity).toMatchObject({ key: 'loner', team: undefined, allowedRoutes: ['chat'], keyLimits: { requestsPerMinute: 60, concurrentRequests: 4, monthlyBudgetUsd: 100 }, teamLimits: undefined });
+    expect(loner.identity).toMatchObject({
+      key: 'loner',
+      team: undefined,
+      allowedRoutes: ['chat'],
+      keyLimits: { requestsPerMinute: 60, concurrentRequests: 4, monthlyBudgetUsd: 100 },
+      teamLimits: undefined,
+    });
     expect(c.teams.get('billing')).toEqual({ name: 'billing', limits: { tokensPerMinute: 100000, dailyBudgetUsd: 50 } });
     expect(Object.isFrozen(k.identity.keyLimits)).toBe(true);
     // A Team document needs no spec.
@@ -69,15 +75,27 @@ describe('ApiKey and Team documents', () => {
     {
       name: 'limits of the wrong kind, an unknown limit, budgets below 0',
       parts: [apiKey('k', `  hash: ${HASH}\n  limits: { requestsPerMinute: 1.5, perHour: 3, budget: { dailyUsd: -1 } }`)],
-      want: ['ApiKey/k spec.limits.requestsPerMinute: a whole number, 0 or more', 'ApiKey/k spec.limits: Unrecognized key: "perHour"', 'ApiKey/k spec.limits.budget.dailyUsd: an amount in US dollars, 0 or more'],
+      want: [
+        'ApiKey/k spec.limits.requestsPerMinute: a whole number, 0 or more',
+        'ApiKey/k spec.limits: Unrecognized key: "perHour"',
+        'ApiKey/k spec.limits.budget.dailyUsd: an amount in US dollars, 0 or more',
+      ],
     },
     { name: 'metadata that is not a string map', parts: [apiKey('k', `  hash: ${HASH}\n  metadata: { n: 1 }`)], want: ['ApiKey/k spec.metadata.n:'] },
     { name: 'a team with an unknown field', parts: ['kind: Team\nmetadata: { name: t }\nspec:\n  budget: 5'], want: ['Team/t spec: Unrecognized key: "budget"'] },
-    { name: 'an unknown kind still says which kinds exist', parts: ['kind: ApiKeys\nmetadata: { name: k }\nspec: {}'], want: ['document 3 kind: Invalid option: expected one of "Gateway"|"Backend"|"Route"|"ApiKey"|"Team"'] },
+    {
+      name: 'an unknown kind still says which kinds exist',
+      parts: ['kind: ApiKeys\nmetadata: { name: k }\nspec: {}'],
+      want: ['document 3 kind: Invalid option: expected one of "Gateway"|"Backend"|"Route"|"ApiKey"|"Team"'],
+    },
   ])('$name', ({ parts, want }) => {
     const got = problemsOf(...parts);
     expect(got.length).toBe(want.length);
-    for (const w of want) expect(got.some((g) => g.includes(w)), `${w}\n in\n${got.join('\n')}`).toBe(true);
+    for (const w of want)
+      expect(
+        got.some((g) => g.includes(w)),
+        `${w}\n in\n${got.join('\n')}`,
+      ).toBe(true);
   });
 
   it('a key naming a team whose own document is invalid is reported once, on the team', () => {

@@ -66,7 +66,11 @@ const message = (key: string, model = 'claude-sonnet-4') => anthropic(key).messa
 /** A raw call: status and body text (kept for the leak check). */
 async function raw(path: string, headers: Record<string, string | undefined>, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const set = Object.fromEntries(Object.entries(headers).filter((e): e is [string, string] => e[1] !== undefined));
-  const r = await fetch(`${g.url}${path}`, { method: body === undefined ? 'GET' : 'POST', headers: { 'content-type': 'application/json', ...set }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(`${g.url}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'content-type': 'application/json', ...set },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await r.text();
   bodies.push(text);
   return { status: r.status, json: JSON.parse(text) as Record<string, unknown> };
@@ -121,12 +125,15 @@ describe('authentication', () => {
     expect(JSON.stringify([...oai.requests, ...ant.requests].map((q) => q.headers))).not.toContain(KEYS.good);
   });
 
-  it('a key in Azure OpenAI\'s api-key header is checked as in Authorization or x-api-key, and never forwarded', async () => {
+  it("a key in Azure OpenAI's api-key header is checked as in Authorization or x-api-key, and never forwarded", async () => {
     const body = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
     expect((await raw('/v1/chat/completions', { 'api-key': KEYS.good }, body)).status).toBe(200);
     expect(oai.requests[0].headers.authorization).toBe('Bearer sk-upstream');
     expect(oai.requests[0].headers['api-key']).toBeUndefined();
-    expect(await raw('/v1/chat/completions', { 'api-key': KEYS.revoked }, body)).toMatchObject({ status: 401, json: { error: { code: 'invalid_api_key', message: expect.stringMatching(/revoked/) } } });
+    expect(await raw('/v1/chat/completions', { 'api-key': KEYS.revoked }, body)).toMatchObject({
+      status: 401,
+      json: { error: { code: 'invalid_api_key', message: expect.stringMatching(/revoked/) } },
+    });
     expect(await raw('/v1/chat/completions', { 'api-key': generateKey() }, body)).toMatchObject({ status: 401, json: { error: { message: expect.stringMatching(/not valid/) } } });
     // Its key's allowed models hold as for any other header: 403 outside them.
     expect((await raw('/v1/chat/completions', { 'api-key': KEYS.models }, body)).status).toBe(403);
@@ -163,7 +170,11 @@ describe('authentication', () => {
     { name: 'an empty x-api-key', headers: { 'x-api-key': '' } },
     { name: 'an empty api-key', headers: { 'api-key': '' } },
   ])('malformed: $name is a 401, on every /v1 route, before the body is read', async ({ headers }) => {
-    for (const [path, body] of [['/v1/chat/completions', { model: 'gpt-4o', messages: [] }], ['/v1/embeddings', { model: 'gpt-4o', input: 'x' }], ['/v1/models', undefined]] as const) {
+    for (const [path, body] of [
+      ['/v1/chat/completions', { model: 'gpt-4o', messages: [] }],
+      ['/v1/embeddings', { model: 'gpt-4o', input: 'x' }],
+      ['/v1/models', undefined],
+    ] as const) {
       const r = await raw(path, headers, body);
       expect(r.status, path).toBe(401);
       expect(r.json, path).toMatchObject({ error: { code: 'invalid_api_key', type: 'invalid_request_error' } });
@@ -182,10 +193,20 @@ describe('authentication', () => {
 
   it('fast-check: any Authorization value gets a 401 or, for a valid key, an answer; never a crash', async () => {
     const valid = fc.constantFrom(`Bearer ${KEYS.good}`, `bearer  ${KEYS.good} `, `Bearer ${KEYS.other}`, MASTER);
-    const header = fc.oneof(valid, fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('Bearer', 'Bearer  ', `Bearer ${KEYS.good}x`, `Bearer ${KEYS.revoked}`).map((s) => s));
+    const header = fc.oneof(
+      valid,
+      fc.string({ maxLength: 80 }),
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.constantFrom('Bearer', 'Bearer  ', `Bearer ${KEYS.good}x`, `Bearer ${KEYS.revoked}`).map((s) => s),
+    );
     await fc.assert(
       fc.asyncProperty(header, async (value) => {
-        const r = await g.gw.app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { authorization: value, 'content-type': 'application/json' }, payload: { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] } });
+        const r = await g.gw.app.inject({
+          method: 'POST',
+          url: '/v1/chat/completions',
+          headers: { authorization: value, 'content-type': 'application/json' },
+          payload: { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] },
+        });
         const ok = value === MASTER ? false : /^bearer\s+/i.test(value) && [KEYS.good, KEYS.other].includes(value.replace(/^bearer\s+/i, '').trim());
         bodies.push(r.body);
         expect(r.statusCode).toBe(ok ? 200 : 401);
@@ -207,7 +228,7 @@ describe('authorization', () => {
     expect(oai.requests.map((q) => q.body.model)).toEqual(['gpt-4o-mini', 'gpt-4o-2024-08-06']);
   });
 
-  it('a key outside its allowed routes: 403 permission_denied; on /v1/messages in Anthropic\'s envelope', async () => {
+  it("a key outside its allowed routes: 403 permission_denied; on /v1/messages in Anthropic's envelope", async () => {
     await message(KEYS.routes);
     const e = await failure(chat(KEYS.routes, 'gpt-4o'));
     expect(e).toMatchObject({ status: 403, error: { code: 'permission_denied', message: expect.stringContaining('"gpt"') } });
@@ -215,7 +236,7 @@ describe('authorization', () => {
     expect(a).toMatchObject({ status: 403, error: { type: 'error', error: { type: 'permission_error' } } });
   });
 
-  it('a body without a model or an unknown model is still the handler\'s 400 / 404, not a 403', async () => {
+  it("a body without a model or an unknown model is still the handler's 400 / 404, not a 403", async () => {
     expect((await raw('/v1/chat/completions', { authorization: `Bearer ${KEYS.models}` }, { messages: [] })).status).toBe(400);
     expect((await raw('/v1/chat/completions', { authorization: `Bearer ${KEYS.models}` }, { model: 'nothing-serves-this', messages: [{ role: 'user', content: 'hi' }] })).status).toBe(404);
   });
@@ -266,7 +287,16 @@ describe('the pepper', () => {
         out += t;
       }),
     );
-    const open = await startGateway(config(docs(backendDoc('openai', 'openai', oai.url, '  apiKey: { env: OPENAI_KEY }'), 'kind: Route\nmetadata: { name: gpt }\nspec:\n  rules:\n    - matches: [{ model: "gpt-*" }]\n      targets: [{ backend: openai }]'), ENV), { logger });
+    const open = await startGateway(
+      config(
+        docs(
+          backendDoc('openai', 'openai', oai.url, '  apiKey: { env: OPENAI_KEY }'),
+          'kind: Route\nmetadata: { name: gpt }\nspec:\n  rules:\n    - matches: [{ model: "gpt-*" }]\n      targets: [{ backend: openai }]',
+        ),
+        ENV,
+      ),
+      { logger },
+    );
     try {
       expect(open.gw.reload(parseConfig(configText(), { env: ENV }))).toBe(false);
       expect(out).toContain('no key pepper');
@@ -279,7 +309,7 @@ describe('the pepper', () => {
 });
 
 describe('spans', () => {
-  it('every span of a call carries tracegate.key (the ApiKey name) and tracegate.team; the master key\'s none', async () => {
+  it("every span of a call carries tracegate.key (the ApiKey name) and tracegate.team; the master key's none", async () => {
     g.exporter.reset();
     await chat(KEYS.good);
     await message(KEYS.good);
@@ -306,7 +336,16 @@ describe('spans', () => {
       const all = await g.calls();
       return all.length >= 3 ? all : undefined;
     });
-    expect(calls.map((c) => [c.status.code, c.attributes['http.response.status_code'], c.attributes['tracegate.key'], c.attributes['tracegate.policy.limit'], c.attributes['tracegate.policy.reason'], c.attributes['tracegate.refusal']])).toEqual([
+    expect(
+      calls.map((c) => [
+        c.status.code,
+        c.attributes['http.response.status_code'],
+        c.attributes['tracegate.key'],
+        c.attributes['tracegate.policy.limit'],
+        c.attributes['tracegate.policy.reason'],
+        c.attributes['tracegate.refusal'],
+      ]),
+    ).toEqual([
       [2, 403, 'models-only', 'allowedModels', 'model', 'model'],
       [2, 403, 'models-only', 'allowedModels', 'model', 'model'],
       [2, 403, 'claude-only', 'allowedRoutes', 'route', 'route'],
@@ -322,11 +361,17 @@ describe('secrets stay secret', () => {
     await failure(chat(KEYS.models, 'gpt-4o'));
     await failure(message(generateKey()));
     const metrics = await (await fetch(`${g.url}/metrics`)).text();
-    for (const reason of ['missing', 'malformed', 'unknown', 'revoked', 'expired', 'model', 'route']) expect(metrics).toMatch(new RegExp(`^tracegate_gateway_auth_refusals_total\\{reason="${reason}"\\} [1-9]`, 'm'));
+    for (const reason of ['missing', 'malformed', 'unknown', 'revoked', 'expired', 'model', 'route'])
+      expect(metrics).toMatch(new RegExp(`^tracegate_gateway_auth_refusals_total\\{reason="${reason}"\\} [1-9]`, 'm'));
     const spans = JSON.stringify((await g.spans()).map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, status: s.status })));
     expect(bodies.length).toBeGreaterThan(20);
     expect(logs.length).toBeGreaterThan(0);
-    for (const [where, text] of [['spans', spans], ['logs', logs], ['metrics', metrics], ['error bodies', bodies.join('\n')]] as const) {
+    for (const [where, text] of [
+      ['spans', spans],
+      ['logs', logs],
+      ['metrics', metrics],
+      ['error bodies', bodies.join('\n')],
+    ] as const) {
       for (const s of SECRETS) expect(text.includes(s), `${where} contain a secret`).toBe(false);
     }
   });

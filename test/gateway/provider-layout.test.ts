@@ -41,7 +41,7 @@ const ALLOWED: Record<string, { literals: string[]; why: string }> = {
     literals: ['anthropic', 'gemini'],
     why: "ClientApi: the APIs clients speak are named after their authors (the Messages endpoint is Anthropic's API, generate is Google's)",
   },
-  'gateway/errors.ts': { literals: ['anthropic', 'gemini'], why: "the error envelopes of those client APIs, built in the one place envelopes are built" },
+  'gateway/errors.ts': { literals: ['anthropic', 'gemini'], why: 'the error envelopes of those client APIs, built in the one place envelopes are built' },
   'gateway/providers/shared/errors.ts': { literals: ['anthropic'], why: "anthropicError: the Messages client API's envelope, for every provider that serves Messages clients" },
 };
 
@@ -114,7 +114,7 @@ describe('provider layout', () => {
         found.push(`${rel}:${line} '${value}'`);
       }
     }
-    expect(found, 'move this knowledge into the provider\'s folder (its descriptor) and reach it through providerFor()').toEqual([]);
+    expect(found, "move this knowledge into the provider's folder (its descriptor) and reach it through providerFor()").toEqual([]);
     // The allowlist stays tight: an entry nothing needs any more is removed.
     const stale = Object.entries(ALLOWED).flatMap(([rel, a]) => a.literals.filter((l) => !used.get(rel)?.has(l)).map((l) => `${rel} '${l}'`));
     expect(stale, 'allowlist entries no file needs').toEqual([]);

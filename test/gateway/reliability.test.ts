@@ -82,7 +82,11 @@ describe('retries and fallbacks', () => {
 
   it('answers 429 with Retry-After when the upstream asks for a longer wait than allowed', async () => {
     a.failNext(1, 429, { retryAfter: 120 });
-    const res = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'patient', messages: [{ role: 'user', content: 'hi' }] }) });
+    const res = await fetch(`${g.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'patient', messages: [{ role: 'user', content: 'hi' }] }),
+    });
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toBe('120');
     expect(a.requests).toHaveLength(1);

@@ -54,7 +54,10 @@ describe('hot reload', () => {
   });
 
   it('refuses an invalid file with each problem and its path in the log, and keeps serving the last good one', async () => {
-    writeFileSync(file, `${fileText(['four'])}---\napiVersion: tracegate.dev/v1alpha1\nkind: Route\nmetadata: { name: bad }\nspec:\n  rules:\n    - matches: [{ model: x }]\n      targets: [{ backend: missing }]\n`);
+    writeFileSync(
+      file,
+      `${fileText(['four'])}---\napiVersion: tracegate.dev/v1alpha1\nkind: Route\nmetadata: { name: bad }\nspec:\n  rules:\n    - matches: [{ model: x }]\n      targets: [{ backend: missing }]\n`,
+    );
     await eventually(() => (g.logs().includes('config refused') ? true : undefined));
     expect(g.logs()).toContain('Route/bad spec.rules[0].targets[0].backend: unknown backend \\"missing\\"');
     expect(g.logs()).toContain('the last good one keeps serving');

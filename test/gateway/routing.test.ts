@@ -78,7 +78,10 @@ describe('route matching', () => {
 
 describe('candidates', () => {
   const rule = cfg.routes[1].rules[0];
-  const seq = (...xs: number[]) => () => xs.shift() ?? 0;
+  const seq =
+    (...xs: number[]) =>
+    () =>
+      xs.shift() ?? 0;
 
   it('draws the primary by weight, then the fallbacks in order without repeating the primary', () => {
     expect(planCandidates(rule, 'gpt-4o', () => true, seq(0.1)).candidates).toEqual([
@@ -97,8 +100,18 @@ describe('candidates', () => {
   it('splits by weight within tolerance', () => {
     const counts = { a: 0, b: 0, c: 0 };
     let x = 0;
-    const random = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    for (let i = 0; i < 20_000; i++) counts[pickWeighted([{ n: 'a', weight: 3 }, { n: 'b', weight: 1 }, { n: 'c', weight: 0 }], random)!.n as 'a' | 'b' | 'c']++;
+    const random = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 20_000; i++)
+      counts[
+        pickWeighted(
+          [
+            { n: 'a', weight: 3 },
+            { n: 'b', weight: 1 },
+            { n: 'c', weight: 0 },
+          ],
+          random,
+        )!.n as 'a' | 'b' | 'c'
+      ]++;
     expect(counts.c).toBe(0);
     expect(counts.a / 20_000).toBeGreaterThan(0.73);
     expect(counts.a / 20_000).toBeLessThan(0.77);
@@ -109,7 +122,11 @@ describe('circuit breaker', () => {
   it('opens after consecutive failures, lets one probe through after the cool-down, closes on its success', () => {
     let now = 0;
     const changes: CircuitState[] = [];
-    const b = new CircuitBreaker({ enabled: true, failures: 3, cooldown: 1000 }, () => now, (s) => changes.push(s));
+    const b = new CircuitBreaker(
+      { enabled: true, failures: 3, cooldown: 1000 },
+      () => now,
+      (s) => changes.push(s),
+    );
     b.failure();
     b.failure();
     b.success();

@@ -108,7 +108,13 @@ describe('errors in OpenAI envelope', () => {
   it.each([
     { name: 'unknown model', call: () => client.chat.completions.create({ model: 'llama-3', messages: [{ role: 'user', content: 'x' }] }), status: 404, code: 'model_not_found', param: 'model' },
     { name: 'missing messages', call: () => client.chat.completions.create({ model: 'gpt-4o', messages: [] }), status: 400, code: 'invalid_parameter', param: 'messages' },
-    { name: 'model not a string', call: () => client.chat.completions.create({ model: 42 as unknown as string, messages: [{ role: 'user', content: 'x' }] }), status: 400, code: 'invalid_parameter', param: 'model' },
+    {
+      name: 'model not a string',
+      call: () => client.chat.completions.create({ model: 42 as unknown as string, messages: [{ role: 'user', content: 'x' }] }),
+      status: 400,
+      code: 'invalid_parameter',
+      param: 'model',
+    },
   ])('$name → $status $code', async ({ call, status, code, param }) => {
     const err = (await call().catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect(err).toBeInstanceOf(OpenAI.APIError);
@@ -129,7 +135,9 @@ describe('errors in OpenAI envelope', () => {
       expect(oai.requests).toHaveLength(1);
     }
     ant.failNext(1, 401);
-    const a = (await new Anthropic({ baseURL: g.url, apiKey: 'client-key', maxRetries: 0 }).messages.create({ model: 'claude-sonnet-4', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+    const a = (await new Anthropic({ baseURL: g.url, apiKey: 'client-key', maxRetries: 0 }).messages
+      .create({ model: 'claude-sonnet-4', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
     expect(a.status).toBe(502);
     expect(JSON.stringify(a.error)).not.toContain('invalid x-api-key');
   });
@@ -137,7 +145,13 @@ describe('errors in OpenAI envelope', () => {
   it.each([
     { name: 'malformed JSON', body: '{"model": "gpt-4o", ', type: 'application/json', status: 400, code: 'invalid_json' },
     { name: 'a JSON array', body: '[1,2]', type: 'application/json', status: 400, code: 'invalid_json' },
-    { name: 'a body past the limit', body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(70_000) }] }), type: 'application/json', status: 413, code: 'body_too_large' },
+    {
+      name: 'a body past the limit',
+      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(70_000) }] }),
+      type: 'application/json',
+      status: 413,
+      code: 'body_too_large',
+    },
     { name: 'not JSON at all', body: 'hello', type: 'text/plain', status: 415, code: 'unsupported_media_type' },
   ])('$name → $status $code', async ({ body, type, status, code }) => {
     const res = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': type }, body });
@@ -174,7 +188,13 @@ describe('Anthropic', () => {
   });
 
   it('openai SDK chat to a Claude model is translated to Messages and back, streaming included', async () => {
-    const r = await client.chat.completions.create({ model: 'claude-sonnet-4', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }] });
+    const r = await client.chat.completions.create({
+      model: 'claude-sonnet-4',
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'hi' },
+      ],
+    });
     expect(r.choices[0].message.content).toBe(DEFAULT_TEXT);
     expect(r.usage?.prompt_tokens).toBe(150);
     expect(ant.requests[0].body.system).toBeDefined();

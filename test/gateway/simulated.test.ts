@@ -116,7 +116,13 @@ describe('simulated provider over HTTP with the openai SDK', () => {
     const schema = await client.chat.completions.create({
       model: 'tracegate-sim-1',
       messages: [{ role: 'user', content: 'Rate it' }],
-      response_format: { type: 'json_schema', json_schema: { name: 'rating', schema: { type: 'object', properties: { score: { type: 'number', minimum: 0, maximum: 1 }, label: { type: 'string', enum: ['good', 'bad'] } }, required: ['score', 'label'] } } },
+      response_format: {
+        type: 'json_schema',
+        json_schema: {
+          name: 'rating',
+          schema: { type: 'object', properties: { score: { type: 'number', minimum: 0, maximum: 1 }, label: { type: 'string', enum: ['good', 'bad'] } }, required: ['score', 'label'] },
+        },
+      },
     });
     const parsed = JSON.parse(schema.choices[0].message.content ?? '') as { score: number; label: string };
     expect(parsed.score).toBeGreaterThanOrEqual(0);
@@ -154,7 +160,13 @@ describe('simulated provider in process', () => {
     const system = 'You are a careful assistant. '.repeat(40);
     const cached: number[] = [];
     for (const q of ['a', 'b', 'c', 'd', 'e', 'f']) {
-      const body = { model: 'tracegate-sim-1', messages: [{ role: 'system', content: `${system}${q}` }, { role: 'user', content: 'hi' }] };
+      const body = {
+        model: 'tracegate-sim-1',
+        messages: [
+          { role: 'system', content: `${system}${q}` },
+          { role: 'user', content: 'hi' },
+        ],
+      };
       const one = await simulate('chat', body, { config: NO_LATENCY, now: () => 0 });
       const two = await simulate('chat', body, { config: NO_LATENCY, now: () => 0 });
       expect(one).toEqual(two);
@@ -185,7 +197,11 @@ describe('simulated provider in process', () => {
 
   it('stops a stream when the caller aborts', async () => {
     const abort = new AbortController();
-    const result = await simulate('chat', { model: 'm', messages: [{ role: 'user', content: 'go' }], stream: true }, { signal: abort.signal, config: { latency: { minMs: 0, maxMs: 0, perTokenMs: 1 } } });
+    const result = await simulate(
+      'chat',
+      { model: 'm', messages: [{ role: 'user', content: 'go' }], stream: true },
+      { signal: abort.signal, config: { latency: { minMs: 0, maxMs: 0, perTokenMs: 1 } } },
+    );
     if (result.kind !== 'stream') throw new Error('expected a stream');
     const it = result.frames[Symbol.asyncIterator]();
     await it.next();

@@ -54,7 +54,13 @@ interface CallCase {
   output?: string;
 }
 
-const OK_FACTS = { id: 'chatcmpl-1', responseModel: 'gpt-4o-2024-08-06', finishReasons: ['stop', 'length'], usage: { promptTokens: 230, completionTokens: 7, totalTokens: 237, cacheReadTokens: 100, cacheWriteTokens: 20, reasoningTokens: 3 }, outputText: `answer ${UNICODE}` };
+const OK_FACTS = {
+  id: 'chatcmpl-1',
+  responseModel: 'gpt-4o-2024-08-06',
+  finishReasons: ['stop', 'length'],
+  usage: { promptTokens: 230, completionTokens: 7, totalTokens: 237, cacheReadTokens: 100, cacheWriteTokens: 20, reasoningTokens: 3 },
+  outputText: `answer ${UNICODE}`,
+};
 const json = (facts = OK_FACTS, body = '{"id":"chatcmpl-1"}'): CallResult => ({ ok: true, kind: 'json', status: 200, body, facts });
 
 const CASES: CallCase[] = [
@@ -91,22 +97,58 @@ const CASES: CallCase[] = [
       messages: [
         { role: 'user', content: [{ type: 'text', text: 'weather?' }] },
         { role: 'assistant', content: [{ type: 'tool_use', id: 'tu_1', name: 'get_weather', input: { city: 'Paris' } }] },
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu_1', content: [{ type: 'text', text: 'sunny' }] }, { type: 'tool_result', tool_use_id: 'tu_2', content: 'second' }] },
-        { role: 'assistant', tool_call_id: 'own', content: [{ type: 'tool_use', id: 'tu_3', name: 'a', input: {} }, { type: 'tool_result', tool_use_id: 'tu_4', content: 'r' }], tool_calls: [{ id: 'call_9', function: { name: 'b', arguments: '{}' } }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'tu_1', content: [{ type: 'text', text: 'sunny' }] },
+            { type: 'tool_result', tool_use_id: 'tu_2', content: 'second' },
+          ],
+        },
+        {
+          role: 'assistant',
+          tool_call_id: 'own',
+          content: [
+            { type: 'tool_use', id: 'tu_3', name: 'a', input: {} },
+            { type: 'tool_result', tool_use_id: 'tu_4', content: 'r' },
+          ],
+          tool_calls: [{ id: 'call_9', function: { name: 'b', arguments: '{}' } }],
+        },
       ],
     },
-    result: json({ id: 'msg_1', responseModel: 'claude-sonnet-4-5', finishReasons: ['end_turn'], usage: { promptTokens: 10, completionTokens: 2, totalTokens: 12 }, outputText: 'Sunny.' } as typeof OK_FACTS),
+    result: json({
+      id: 'msg_1',
+      responseModel: 'claude-sonnet-4-5',
+      finishReasons: ['end_turn'],
+      usage: { promptTokens: 10, completionTokens: 2, totalTokens: 12 },
+      outputText: 'Sunny.',
+    } as typeof OK_FACTS),
     output: '{"type":"message"}',
   },
   {
     name: 'stream with time to first token, cut short by the client',
     body: { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] },
-    result: { ok: true, kind: 'stream', facts: { responseModel: 'gpt-4o-mini', outputText: 'Hel', usage: { promptTokens: 5, completionTokens: 1, totalTokens: 6 } }, ttftMs: 12.3456, cutShort: { status: 499, body: { error: { message: 'gone', type: 'x', param: null, code: null } }, message: 'the client closed the request', retryable: false } },
+    result: {
+      ok: true,
+      kind: 'stream',
+      facts: { responseModel: 'gpt-4o-mini', outputText: 'Hel', usage: { promptTokens: 5, completionTokens: 1, totalTokens: 6 } },
+      ttftMs: 12.3456,
+      cutShort: { status: 499, body: { error: { message: 'gone', type: 'x', param: null, code: null } }, message: 'the client closed the request', retryable: false },
+    },
   },
   {
     name: 'failed call after retries and a fallback',
     body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] },
-    result: { ok: false, cause: 'status', status: 502, error: { status: 502, body: { error: { message: 'every attempt failed', type: 'api_error', param: null, code: 'upstream_failed' } }, message: `every attempt failed: ${UNICODE}`, retryable: false } },
+    result: {
+      ok: false,
+      cause: 'status',
+      status: 502,
+      error: {
+        status: 502,
+        body: { error: { message: 'every attempt failed', type: 'api_error', param: null, code: 'upstream_failed' } },
+        message: `every attempt failed: ${UNICODE}`,
+        retryable: false,
+      },
+    },
     attempts: 3,
   },
   {
@@ -137,20 +179,34 @@ function run(c: CallCase): ReadableSpan[] {
   const { processor, spans } = collect();
   const tracer = new GatewayTracer({ processor, resource: gatewayResource('gw-test'), callOnStart: false });
   const capture = c.capture ?? { mode: 'on', maxBytes: 0 };
-  const tel = new CallTelemetry({ tracer, capture, metrics: buildMetrics(() => []), headers: CFG.gateway.headers }, {
-    endpoint: c.endpoint ?? 'chat',
-    clientBody: c.body,
-    rawBody: JSON.stringify(c.body),
-    clientHeaders: c.headers ?? {},
-    rule: RULE,
-    model: c.body.model as string,
-    stream: c.body.stream === true,
-    startedAt: performance.now(),
-    clientGone: new Abort(),
-  }, CFG.backends);
+  const tel = new CallTelemetry(
+    { tracer, capture, metrics: buildMetrics(() => []), headers: CFG.gateway.headers },
+    {
+      endpoint: c.endpoint ?? 'chat',
+      clientBody: c.body,
+      rawBody: JSON.stringify(c.body),
+      clientHeaders: c.headers ?? {},
+      rule: RULE,
+      model: c.body.model as string,
+      stream: c.body.stream === true,
+      startedAt: performance.now(),
+      clientGone: new Abort(),
+    },
+    CFG.backends,
+  );
   const backend = CFG.backends.get(c.backend ?? 'up')!;
   const attempts = c.attempts ?? 1;
-  for (let i = 0; i < attempts; i++) tel.observe(backend, c.body.model as string, i, i > 1)(i < attempts - 1 ? { ok: false, cause: 'timeout', error: { status: 504, body: { error: { message: 't', type: 'api_error', param: null, code: null } }, message: 'timed out', retryable: true } } : c.result);
+  for (let i = 0; i < attempts; i++)
+    tel.observe(
+      backend,
+      c.body.model as string,
+      i,
+      i > 1,
+    )(
+      i < attempts - 1
+        ? { ok: false, cause: 'timeout', error: { status: 504, body: { error: { message: 't', type: 'api_error', param: null, code: null } }, message: 'timed out', retryable: true } }
+        : c.result,
+    );
   const outcome: CallOutcome = { result: c.result, path: { attempts, fallbackUsed: attempts > 2, skipped: attempts > 1 ? ['other'] : [], backend: backend.name, model: c.body.model as string } };
   tel.finish(outcome, c.result.ok ? 200 : c.result.error.status, c.output);
   return spans;

@@ -22,7 +22,14 @@ function parseSplits(bytes: Uint8Array, cuts: number[]): SseEvent[] {
 
 const cases: { name: string; text: string; events: SseEvent[] }[] = [
   { name: 'OpenAI chunks and [DONE] (LF)', text: 'data: {"a":1}\n\ndata: {"b":"é→😀"}\n\ndata: [DONE]\n\n', events: [{ data: '{"a":1}' }, { data: '{"b":"é→😀"}' }, { data: '[DONE]' }] },
-  { name: 'Anthropic named events (CRLF)', text: 'event: message_start\r\ndata: {"type":"message_start"}\r\n\r\nevent: ping\r\ndata: {"type": "ping"}\r\n\r\n', events: [{ event: 'message_start', data: '{"type":"message_start"}' }, { event: 'ping', data: '{"type": "ping"}' }] },
+  {
+    name: 'Anthropic named events (CRLF)',
+    text: 'event: message_start\r\ndata: {"type":"message_start"}\r\n\r\nevent: ping\r\ndata: {"type": "ping"}\r\n\r\n',
+    events: [
+      { event: 'message_start', data: '{"type":"message_start"}' },
+      { event: 'ping', data: '{"type": "ping"}' },
+    ],
+  },
   { name: 'CR only line ends', text: 'data: x\r\rdata: y\r\r', events: [{ data: 'x' }, { data: 'y' }] },
   { name: 'multi-line data joined with \\n, comments skipped, id kept', text: ': keep-alive\nid: 7\ndata: line1\ndata:line2\ndata\n\n', events: [{ id: '7', data: 'line1\nline2\n' }] },
   { name: 'event without data is not dispatched; retry and unknown fields ignored', text: 'event: lonely\n\nretry: 100\nfoo: bar\ndata: z\n\n', events: [{ data: 'z' }] },
@@ -36,7 +43,12 @@ describe('SseParser', () => {
       const bytes = enc.encode(c.text);
       expect(parseSplits(bytes, [])).toEqual(c.events);
       for (let i = 1; i < bytes.length; i++) expect(parseSplits(bytes, [i])).toEqual(c.events);
-      expect(parseSplits(bytes, Array.from({ length: bytes.length - 1 }, (_, i) => i + 1))).toEqual(c.events);
+      expect(
+        parseSplits(
+          bytes,
+          Array.from({ length: bytes.length - 1 }, (_, i) => i + 1),
+        ),
+      ).toEqual(c.events);
     });
   }
 

@@ -25,10 +25,9 @@ spec:
       retry: { retries: 0 }`;
 
 async function gatewayWith(capture: string): Promise<{ g: TestGateway; client: OpenAI }> {
-  const cfg = config(
-    docs(`kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { content: ${capture} }`, backendDoc('up', 'openai', stub.url, '  apiKey: { env: UP_KEY }'), route),
-    { UP_KEY: SECRET },
-  );
+  const cfg = config(docs(`kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { content: ${capture} }`, backendDoc('up', 'openai', stub.url, '  apiKey: { env: UP_KEY }'), route), {
+    UP_KEY: SECRET,
+  });
   const logger = pino(
     { level: 'debug' },
     textSink((t) => {
@@ -60,7 +59,16 @@ const onlyCall = async (g: TestGateway) => eventually(async () => (await g.calls
 describe('call spans', () => {
   it('continues the incoming traceparent and records tokens in both conventions', async () => {
     const r = await on.client.chat.completions.create(
-      { model: 'gpt-4o', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }], temperature: 0.3, max_tokens: 50, user: 'body-user' },
+      {
+        model: 'gpt-4o',
+        messages: [
+          { role: 'system', content: 'be brief' },
+          { role: 'user', content: 'hi' },
+        ],
+        temperature: 0.3,
+        max_tokens: 50,
+        user: 'body-user',
+      },
       { headers: { traceparent: `00-${TRACE_ID}-${PARENT_ID}-01`, 'x-session-id': 'sess-1' } },
     );
     expect(r.choices[0].message.content).toBe(DEFAULT_TEXT);
@@ -132,7 +140,12 @@ describe('call spans', () => {
   it('embeddings are EMBEDDING spans', async () => {
     await on.client.embeddings.create({ model: 'text-embedding-3-small', input: 'some text' });
     const span = await onlyCall(on.g);
-    expect(span.attributes).toMatchObject({ 'openinference.span.kind': 'EMBEDDING', 'embedding.model_name': 'text-embedding-3-small', 'gen_ai.operation.name': 'embeddings', 'embedding.embeddings.0.embedding.text': 'some text' });
+    expect(span.attributes).toMatchObject({
+      'openinference.span.kind': 'EMBEDDING',
+      'embedding.model_name': 'text-embedding-3-small',
+      'gen_ai.operation.name': 'embeddings',
+      'embedding.embeddings.0.embedding.text': 'some text',
+    });
     expect(span.attributes['llm.system']).toBeUndefined();
   });
 

@@ -61,7 +61,7 @@ describe('dispatcherTransport', () => {
     expect(connections).toBe(1);
   });
 
-  it("truncates a body at `limit` bytes and closes its connection instead of draining the rest", async () => {
+  it('truncates a body at `limit` bytes and closes its connection instead of draining the rest', async () => {
     fresh();
     let closed = false;
     handler = (req, res) => {

@@ -22,11 +22,47 @@ describe('import cycles', () => {
   });
 
   it.each<[string, Map<string, string[]>, string[][]]>([
-    ['none', new Map([['a', ['b']], ['b', ['c']], ['c', []]]), []],
-    ['two files', new Map([['a', ['b']], ['b', ['a']]]), [['a', 'b', 'a']]],
+    [
+      'none',
+      new Map([
+        ['a', ['b']],
+        ['b', ['c']],
+        ['c', []],
+      ]),
+      [],
+    ],
+    [
+      'two files',
+      new Map([
+        ['a', ['b']],
+        ['b', ['a']],
+      ]),
+      [['a', 'b', 'a']],
+    ],
     ['a file importing itself', new Map([['a', ['a']]]), [['a', 'a']]],
-    ['three files, entered from outside', new Map([['x', ['b']], ['a', ['b']], ['b', ['c']], ['c', ['a']]]), [['a', 'b', 'c', 'a']]],
-    ['two separate cycles', new Map([['a', ['b']], ['b', ['a', 'c']], ['c', ['d']], ['d', ['c']]]), [['c', 'd', 'c'], ['a', 'b', 'a']]],
+    [
+      'three files, entered from outside',
+      new Map([
+        ['x', ['b']],
+        ['a', ['b']],
+        ['b', ['c']],
+        ['c', ['a']],
+      ]),
+      [['a', 'b', 'c', 'a']],
+    ],
+    [
+      'two separate cycles',
+      new Map([
+        ['a', ['b']],
+        ['b', ['a', 'c']],
+        ['c', ['d']],
+        ['d', ['c']],
+      ]),
+      [
+        ['c', 'd', 'c'],
+        ['a', 'b', 'a'],
+      ],
+    ],
     ['imports of files outside the graph are ignored', new Map([['a', ['node-module']]]), []],
   ])('the finder: %s', (_name, graph, want) => {
     expect(findCycles(graph)).toEqual(want);

@@ -52,7 +52,11 @@ export function importsOf(file: string, withTypes: boolean): string[] {
 export function importGraph(folders: readonly string[], withTypes: boolean): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const f of folders) {
-    for (const file of tsFiles(join(ROOT, f))) graph.set(relative(ROOT, file), importsOf(file, withTypes).map((p) => relative(ROOT, p)));
+    for (const file of tsFiles(join(ROOT, f)))
+      graph.set(
+        relative(ROOT, file),
+        importsOf(file, withTypes).map((p) => relative(ROOT, p)),
+      );
   }
   return graph;
 }

@@ -41,14 +41,23 @@ describe('cluster rendering (as text)', () => {
     expect(views.length).toBeGreaterThanOrEqual(7);
     for (const v of views) {
       const targets = [...v.matchAll(/\bTO tracegate\.(\w+)/g)].map((m) => m[1]);
-      expect(targets.every((t) => t.endsWith('_local')), v.slice(0, 100)).toBe(true);
+      expect(
+        targets.every((t) => t.endsWith('_local')),
+        v.slice(0, 100),
+      ).toBe(true);
       const sources = [...v.matchAll(/\bFROM tracegate\.(\w+)/g)].map((m) => m[1]);
-      expect(sources.every((t) => t.endsWith('_local') || t === 'model_prices'), `${v.slice(0, 100)}: ${sources}`).toBe(true);
+      expect(
+        sources.every((t) => t.endsWith('_local') || t === 'model_prices'),
+        `${v.slice(0, 100)}: ${sources}`,
+      ).toBe(true);
     }
     const refreshable = views.filter((v) => /REFRESH EVERY/.test(v));
-    expect([...new Set(refreshable.map((v) => /VIEW IF NOT EXISTS tracegate\.(\w+)/.exec(v)![1]))].sort()).toEqual(
-      ['agent_runs_refresh', 'evaluations_linked_refresh', 'llm_spans_count_once', 'usage_minutely_refresh'],
-    );
+    expect([...new Set(refreshable.map((v) => /VIEW IF NOT EXISTS tracegate\.(\w+)/.exec(v)![1]))].sort()).toEqual([
+      'agent_runs_refresh',
+      'evaluations_linked_refresh',
+      'llm_spans_count_once',
+      'usage_minutely_refresh',
+    ]);
     // a view replaced by a later migration is dropped on the whole cluster first
     const countOnce = find(ddl, /^(CREATE MATERIALIZED VIEW IF NOT EXISTS|DROP TABLE IF EXISTS) tracegate\.llm_spans_count_once /).map((st) => st.split(' ')[0]);
     expect(countOnce).toEqual(['CREATE', 'DROP', 'CREATE', 'DROP', 'CREATE', 'DROP', 'CREATE']);

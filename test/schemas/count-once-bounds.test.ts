@@ -16,9 +16,20 @@ describe('count-once candidates under a flood of one id and one answer', () => {
   const N = 2500;
 
   const keyRow = (agoMs: number, origin: 'gateway' | 'app') => ({
-    trace_id: newTraceId(), span_id: newSpanId(), parent_span_id: '', role: origin, service_name: 'flood', model: MODEL,
-    response_id: ID, output_digest: DIGEST, session_id: '', user_id: '', team: '', key_name: '',
-    timestamp: stamp(Date.now() - agoMs), inserted_at: stamp(Date.now() - agoMs),
+    trace_id: newTraceId(),
+    span_id: newSpanId(),
+    parent_span_id: '',
+    role: origin,
+    service_name: 'flood',
+    model: MODEL,
+    response_id: ID,
+    output_digest: DIGEST,
+    session_id: '',
+    user_id: '',
+    team: '',
+    key_name: '',
+    timestamp: stamp(Date.now() - agoMs),
+    inserted_at: stamp(Date.now() - agoMs),
   });
   const stamp = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
@@ -34,17 +45,20 @@ describe('count-once candidates under a flood of one id and one answer', () => {
     // the flood's gateway calls as spans, and one application span of the same id, stored now
     const t = Date.now() - 30_000;
     const flood = Array.from({ length: 50 }, (_, i) =>
-      gatewaySpan({ model: MODEL, route: 'chat', start: ns(t + i), durationMs: 5, usage: { prompt: 1, completion: 1 },
-        attributes: { 'gen_ai.response.id': ID, 'tracegate.output.digest': DIGEST } }));
-    const app = llmSpan({ model: MODEL, start: ns(t + 100), durationMs: 5, usage: { prompt: 1, completion: 1 },
-      attributes: { 'output.value': JSON.stringify({ id: ID, object: 'chat.completion' }), 'output.mime_type': 'application/json' } });
+      gatewaySpan({ model: MODEL, route: 'chat', start: ns(t + i), durationMs: 5, usage: { prompt: 1, completion: 1 }, attributes: { 'gen_ai.response.id': ID, 'tracegate.output.digest': DIGEST } }),
+    );
+    const app = llmSpan({
+      model: MODEL,
+      start: ns(t + 100),
+      durationMs: 5,
+      usage: { prompt: 1, completion: 1 },
+      attributes: { 'output.value': JSON.stringify({ id: ID, object: 'chat.completion' }), 'output.mime_type': 'application/json' },
+    });
     const before = Date.now();
     await insertSpans(store, [...flood, app]);
     // the decider's first decision after these inserts: the window starts 30 s before it
     for (let i = 0; i < 100; i++) {
-      const [p] = await store.rows<{ ms: string }>(
-        `SELECT toUnixTimestamp64Milli(max(through)) AS ms FROM ${db}.refresh_progress WHERE name = 'count_once'`,
-      );
+      const [p] = await store.rows<{ ms: string }>(`SELECT toUnixTimestamp64Milli(max(through)) AS ms FROM ${db}.refresh_progress WHERE name = 'count_once'`);
       if (Number(p.ms) >= before) break;
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -47,13 +47,23 @@ function withoutTraceparent(name: string, at: number, streaming: boolean): Call 
   const text = `the answer of ${name}, streamed word by word`;
   const id = `chatcmpl-${name}`;
   const app = llmSpan({
-    model: MODEL, usage: streaming ? undefined : APP, start: t, durationMs: 900, serviceName: 'moments-app', streaming,
+    model: MODEL,
+    usage: streaming ? undefined : APP,
+    start: t,
+    durationMs: 900,
+    serviceName: 'moments-app',
+    streaming,
     attributes: streaming
       ? { 'output.value': text, 'output.mime_type': 'text/plain' }
       : { 'output.value': JSON.stringify({ id, object: 'chat.completion', model: MODEL, choices: [{ message: { role: 'assistant', content: text } }] }), 'output.mime_type': 'application/json' },
   });
   const gateway = gatewaySpan({
-    model: MODEL, usage: GW, route: 'chat', start: t + 5_000_000n, durationMs: 800, streaming,
+    model: MODEL,
+    usage: GW,
+    route: 'chat',
+    start: t + 5_000_000n,
+    durationMs: 800,
+    streaming,
     attributes: { 'gen_ai.response.id': streaming ? `chatcmpl-gw-${name}` : id, 'tracegate.output.digest': sha256(text) },
   });
   return { name, app, gateway, run: app.traceId, first: [app], second: [gateway], delayMs: 1200 };
@@ -76,8 +86,15 @@ describe('count once at every moment', () => {
   // an upstream 429: the instrumentation never exported its span, the gateway's parent is missing
   const orphanRoot = agentSpan({ agentName: 'orphan', start: ns(t0 + 800), durationMs: 2000, serviceName: 'billing-app' });
   const orphan = gatewaySpan({
-    traceId: orphanRoot.traceId, parentSpanId: 'ab'.repeat(8), model: MODEL, route: 'chat', start: ns(t0 + 801), durationMs: 50,
-    status: 'Error', httpStatus: 429, errorType: 'rate_limit_exceeded',
+    traceId: orphanRoot.traceId,
+    parentSpanId: 'ab'.repeat(8),
+    model: MODEL,
+    route: 'chat',
+    start: ns(t0 + 801),
+    durationMs: 50,
+    status: 'Error',
+    httpStatus: 429,
+    errorType: 'rate_limit_exceeded',
   });
   calls.push({ name: 'orphan', gateway: orphan, run: orphanRoot.traceId, first: [orphan], second: [orphanRoot], delayMs: 1000 });
   const runs = calls.map((c) => c.run);
@@ -92,10 +109,7 @@ describe('count once at every moment', () => {
       `SELECT sum(llm_calls) AS calls, sum(prompt_tokens) AS prompt FROM ${db}.agent_runs WHERE trace_id IN {runs:Array(String)} OR trace_id IN {gw:Array(String)}`,
       { runs, gw: gatewayTraces },
     );
-    const [usage] = await store.rows<{ calls: string; prompt: string }>(
-      `SELECT sum(calls) AS calls, sum(prompt_tokens) AS prompt FROM ${db}.usage_minutely WHERE model = {m:String}`,
-      { m: MODEL },
-    );
+    const [usage] = await store.rows<{ calls: string; prompt: string }>(`SELECT sum(calls) AS calls, sum(prompt_tokens) AS prompt FROM ${db}.usage_minutely WHERE model = {m:String}`, { m: MODEL });
     const spans = await store.rows<{ span_id: string; origin: string; counted: number; prompt_tokens: string }>(
       `SELECT span_id, origin, counted, prompt_tokens FROM ${db}.llm_spans WHERE model = {m:String} AND span_kind = 'LLM'`,
       { m: MODEL },
@@ -195,10 +209,9 @@ describe('count once at every moment', () => {
         `SELECT countIf(counted) AS calls, sumIf(prompt_tokens, counted) AS prompt FROM ${db}.llm_spans WHERE run_id IN {runs:Array(String)}`,
         { runs },
       );
-      const [r] = await store.rows<{ calls: string; prompt: string }>(
-        `SELECT sum(llm_calls) AS calls, sum(prompt_tokens) AS prompt FROM ${db}.agent_runs WHERE trace_id IN {runs:Array(String)}`,
-        { runs },
-      );
+      const [r] = await store.rows<{ calls: string; prompt: string }>(`SELECT sum(llm_calls) AS calls, sum(prompt_tokens) AS prompt FROM ${db}.agent_runs WHERE trace_id IN {runs:Array(String)}`, {
+        runs,
+      });
       const [u] = await store.rows<{ calls: string; prompt: string }>(`SELECT sum(calls) AS calls, sum(prompt_tokens) AS prompt FROM ${db}.usage_minutely WHERE model = {m:String}`, { m: MODEL });
       const [q] = await queryUsage(store.client, db, params);
       const n = (x: { calls: unknown; prompt: unknown }) => [Number(x.calls), Number(x.prompt)];

@@ -20,14 +20,35 @@ function recordedTwice(opts: { viaHttpSpan: boolean; start: number }): Call {
   const t = ns(opts.start);
   const root = agentSpan({ agentName: 'writer', sessionId: 'sess-9', userId: 'user-9', start: t, durationMs: 3000, serviceName: 'billing-app' });
   const app = llmSpan({
-    traceId: root.traceId, parentSpanId: root.spanId, model: 'gpt-4o-mini', provider: 'openai', system: 'openai',
-    usage: { prompt: 90, completion: 10 }, start: t + 1_000_000n, durationMs: 800, serviceName: 'billing-app',
+    traceId: root.traceId,
+    parentSpanId: root.spanId,
+    model: 'gpt-4o-mini',
+    provider: 'openai',
+    system: 'openai',
+    usage: { prompt: 90, completion: 10 },
+    start: t + 1_000_000n,
+    durationMs: 800,
+    serviceName: 'billing-app',
   });
   const http = makeSpan({ traceId: root.traceId, parentSpanId: app.spanId, name: 'POST', otelKind: 'Client', start: t + 2_000_000n, durationMs: 790, serviceName: 'billing-app' });
   const gateway = gatewaySpan({
-    traceId: root.traceId, parentSpanId: opts.viaHttpSpan ? http.spanId : app.spanId, model: 'gpt-4o-mini-2024-07-18', requestModel: 'gpt-4o-mini',
-    provider: 'openai', usage: { prompt: 100, completion: 20 }, cost: { prompt: 0.001, completion: 0.002 }, route: 'chat', backend: 'openai-eu',
-    team: 'billing', keyName: 'billing-key', attempts: 2, fallbackUsed: true, streaming: true, ttftMs: 120, start: t + 3_000_000n, durationMs: 700,
+    traceId: root.traceId,
+    parentSpanId: opts.viaHttpSpan ? http.spanId : app.spanId,
+    model: 'gpt-4o-mini-2024-07-18',
+    requestModel: 'gpt-4o-mini',
+    provider: 'openai',
+    usage: { prompt: 100, completion: 20 },
+    cost: { prompt: 0.001, completion: 0.002 },
+    route: 'chat',
+    backend: 'openai-eu',
+    team: 'billing',
+    keyName: 'billing-key',
+    attempts: 2,
+    fallbackUsed: true,
+    streaming: true,
+    ttftMs: 120,
+    start: t + 3_000_000n,
+    durationMs: 700,
   });
   const attempts = [
     attemptSpan({ traceId: root.traceId, parentSpanId: gateway.spanId, backend: 'openai-us', status: 'Error', start: t + 4_000_000n, durationMs: 100 }),
@@ -45,7 +66,11 @@ describe('a call recorded by the application and by the gateway', () => {
   const gatewayOnly = gatewaySpan({ model: 'gpt-4o-mini', provider: 'openai', usage: { prompt: 5, completion: 5 }, start: ns(Date.now() - 60_000), route: 'chat' });
   // an application's own span naming a team and key: only the gateway's spans may
   const appClaiming = llmSpan({
-    model: 'gpt-4o-mini', provider: 'openai', usage: { prompt: 7, completion: 3 }, start: ns(Date.now() - 60_000), serviceName: 'other-app',
+    model: 'gpt-4o-mini',
+    provider: 'openai',
+    usage: { prompt: 7, completion: 3 },
+    start: ns(Date.now() - 60_000),
+    serviceName: 'other-app',
     attributes: { 'tracegate.team': 'billing', 'tracegate.key': 'billing-key' },
   });
 
@@ -63,32 +88,42 @@ describe('a call recorded by the application and by the gateway', () => {
   });
   afterAll(async () => store?.destroy());
 
-  it.each([['gateway first', gatewayFirst], ['application first, through an HTTP span', appFirst]])(
-    'counts it once in llm_spans, with the gateway row counted (%s)',
-    async (_name, call) => {
-      const rows = await store.rows<Record<string, unknown>>(
-        `SELECT span_id, origin, counted, superseded_by, app_service_name, session_id, user_id, team, key_name FROM ${db}.llm_spans
+  it.each([
+    ['gateway first', gatewayFirst],
+    ['application first, through an HTTP span', appFirst],
+  ])('counts it once in llm_spans, with the gateway row counted (%s)', async (_name, call) => {
+    const rows = await store.rows<Record<string, unknown>>(
+      `SELECT span_id, origin, counted, superseded_by, app_service_name, session_id, user_id, team, key_name FROM ${db}.llm_spans
          WHERE trace_id = {t:String} AND span_kind = 'LLM' ORDER BY origin`,
-        { t: call.traceId },
-      );
-      // the gateway's team and key on both rows of the call: the counted one and the application's
-      const who = { team: 'billing', key_name: 'billing-key' };
-      expect(rows).toEqual([
-        { span_id: call.app.spanId, origin: 'app', counted: 0, superseded_by: call.gateway.spanId, app_service_name: 'billing-app', session_id: '', user_id: '', ...who },
-        { span_id: call.gateway.spanId, origin: 'gateway', counted: 1, superseded_by: '', app_service_name: 'billing-app', session_id: '', user_id: '', ...who },
-      ]);
-    },
-  );
+      { t: call.traceId },
+    );
+    // the gateway's team and key on both rows of the call: the counted one and the application's
+    const who = { team: 'billing', key_name: 'billing-key' };
+    expect(rows).toEqual([
+      { span_id: call.app.spanId, origin: 'app', counted: 0, superseded_by: call.gateway.spanId, app_service_name: 'billing-app', session_id: '', user_id: '', ...who },
+      { span_id: call.gateway.spanId, origin: 'gateway', counted: 1, superseded_by: '', app_service_name: 'billing-app', session_id: '', user_id: '', ...who },
+    ]);
+  });
 
   it('never lands the per-attempt spans', async () => {
     const rows = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.llm_spans WHERE span_name = 'upstream'`);
     expect(Number(rows[0].n)).toBe(0);
   });
 
-  it.each([['gateway first', gatewayFirst], ['application first', appFirst]])('takes the gateway figures in agent_runs (%s)', async (_n, call) => {
+  it.each([
+    ['gateway first', gatewayFirst],
+    ['application first', appFirst],
+  ])('takes the gateway figures in agent_runs (%s)', async (_n, call) => {
     const [r] = await store.rows<Record<string, unknown>>(`SELECT * FROM ${db}.agent_runs WHERE trace_id = {t:String}`, { t: call.traceId });
     expect([r.llm_calls, r.gateway_calls, r.prompt_tokens, r.completion_tokens, r.models, r.error_count, r.status, r.agent_name]).toEqual([
-      1, 1, 100, 20, ['gpt-4o-mini-2024-07-18'], 0, 'Ok', 'writer',
+      1,
+      1,
+      100,
+      20,
+      ['gpt-4o-mini-2024-07-18'],
+      0,
+      'Ok',
+      'writer',
     ]);
     expect(Number(r.cost_total)).toBeCloseTo(0.003, 12);
   });
@@ -100,7 +135,19 @@ describe('a call recorded by the application and by the gateway', () => {
        FROM ${db}.usage_minutely GROUP BY service_name, model, route, team, key_name ORDER BY service_name`,
     );
     expect(rows).toEqual([
-      { service_name: 'billing-app', model: 'gpt-4o-mini-2024-07-18', route: 'chat', team: 'billing', key_name: 'billing-key', calls: 2, prompt: 200, completion: 40, cost: 0.006, streaming: 2, ttft: 120 },
+      {
+        service_name: 'billing-app',
+        model: 'gpt-4o-mini-2024-07-18',
+        route: 'chat',
+        team: 'billing',
+        key_name: 'billing-key',
+        calls: 2,
+        prompt: 200,
+        completion: 40,
+        cost: 0.006,
+        streaming: 2,
+        ttft: 120,
+      },
       { service_name: 'other-app', model: 'gpt-4o-mini', route: '', team: '', key_name: '', calls: 1, prompt: 7, completion: 3, cost: 0.00000285, streaming: 0, ttft: null },
       { service_name: 'tracegate-gateway', model: 'gpt-4o-mini', route: 'chat', team: '', key_name: '', calls: 1, prompt: 5, completion: 5, cost: 0.00000375, streaming: 0, ttft: null },
     ]);
@@ -132,11 +179,13 @@ describe('a call whose two records arrive an hour of inserts apart', () => {
   });
   afterAll(async () => store?.destroy());
 
-  it.each([['gateway first', gatewayEarly], ['application first', appEarly]])('is still counted once, with the gateway row (%s)', async (_n, call) => {
-    const rows = await store.rows<Record<string, unknown>>(
-      `SELECT origin, counted, superseded_by FROM ${db}.llm_spans WHERE trace_id = {t:String} AND span_kind = 'LLM' ORDER BY origin`,
-      { t: call.traceId },
-    );
+  it.each([
+    ['gateway first', gatewayEarly],
+    ['application first', appEarly],
+  ])('is still counted once, with the gateway row (%s)', async (_n, call) => {
+    const rows = await store.rows<Record<string, unknown>>(`SELECT origin, counted, superseded_by FROM ${db}.llm_spans WHERE trace_id = {t:String} AND span_kind = 'LLM' ORDER BY origin`, {
+      t: call.traceId,
+    });
     expect(rows).toEqual([
       { origin: 'app', counted: 0, superseded_by: call.gateway.spanId },
       { origin: 'gateway', counted: 1, superseded_by: '' },

@@ -30,7 +30,10 @@ describe('llm_spans mapping', () => {
   ];
   it.each(PRICED)('prices a %s span of %s as computeCost does', async (kind, model, usage) => {
     const r = await row({
-      'openinference.span.kind': kind, 'llm.model_name': model, 'llm.token_count.prompt': String(usage.prompt), 'llm.token_count.completion': String(usage.completion),
+      'openinference.span.kind': kind,
+      'llm.model_name': model,
+      'llm.token_count.prompt': String(usage.prompt),
+      'llm.token_count.completion': String(usage.completion),
       ...(usage.cacheRead ? { 'llm.token_count.prompt_details.cache_read': String(usage.cacheRead) } : {}),
       ...(usage.cacheWrite ? { 'llm.token_count.prompt_details.cache_write': String(usage.cacheWrite) } : {}),
       ...(usage.reasoning ? { 'llm.token_count.completion_details.reasoning': String(usage.reasoning) } : {}),
@@ -64,8 +67,27 @@ describe('llm_spans mapping', () => {
     expect([r.team, r.key_name]).toEqual(want);
   });
 
-  const PROVIDERS = ['openai', 'anthropic', 'aws.bedrock', 'azure.ai.openai', 'azure.ai.inference', 'gcp.vertex_ai', 'gcp.gemini', 'gcp.gen_ai',
-    'mistral_ai', 'x_ai', 'deepseek', 'cohere', 'groq', 'ibm.watsonx.ai', 'perplexity', 'openai.chat', 'Anthropic', 'google.vertex.chat', 'some.new.host'];
+  const PROVIDERS = [
+    'openai',
+    'anthropic',
+    'aws.bedrock',
+    'azure.ai.openai',
+    'azure.ai.inference',
+    'gcp.vertex_ai',
+    'gcp.gemini',
+    'gcp.gen_ai',
+    'mistral_ai',
+    'x_ai',
+    'deepseek',
+    'cohere',
+    'groq',
+    'ibm.watsonx.ai',
+    'perplexity',
+    'openai.chat',
+    'Anthropic',
+    'google.vertex.chat',
+    'some.new.host',
+  ];
   it.each(PROVIDERS)('maps gen_ai.provider.name %s as the collector does', async (name) => {
     const model = 'claude-3-5-haiku';
     const r = await row({ 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': name, 'gen_ai.request.model': model });
@@ -74,12 +96,26 @@ describe('llm_spans mapping', () => {
   });
 
   it('reads the old GenAI names: gen_ai.system and gen_ai.usage.prompt_tokens / completion_tokens', async () => {
-    const r = await row({ 'gen_ai.operation.name': 'text_completion', 'gen_ai.system': 'mistral_ai', 'gen_ai.request.model': 'mistral-large', 'gen_ai.usage.prompt_tokens': '7', 'gen_ai.usage.completion_tokens': '3' });
+    const r = await row({
+      'gen_ai.operation.name': 'text_completion',
+      'gen_ai.system': 'mistral_ai',
+      'gen_ai.request.model': 'mistral-large',
+      'gen_ai.usage.prompt_tokens': '7',
+      'gen_ai.usage.completion_tokens': '3',
+    });
     expect([r.provider, r.system, r.prompt_tokens, r.completion_tokens, r.total_tokens]).toEqual(['mistralai', 'mistralai', 7, 3, 10]);
   });
 
-  const KINDS: [string, string][] = [['chat', 'LLM'], ['generate_content', 'LLM'], ['embeddings', 'EMBEDDING'], ['execute_tool', 'TOOL'],
-    ['invoke_agent', 'AGENT'], ['create_agent', 'AGENT'], ['retrieval', 'RETRIEVER'], ['invoke_workflow', 'CHAIN']];
+  const KINDS: [string, string][] = [
+    ['chat', 'LLM'],
+    ['generate_content', 'LLM'],
+    ['embeddings', 'EMBEDDING'],
+    ['execute_tool', 'TOOL'],
+    ['invoke_agent', 'AGENT'],
+    ['create_agent', 'AGENT'],
+    ['retrieval', 'RETRIEVER'],
+    ['invoke_workflow', 'CHAIN'],
+  ];
   it.each(KINDS)('infers kind from gen_ai.operation.name %s → %s', async (op, kind) => {
     const r = await row({ 'gen_ai.operation.name': op });
     expect(r.span_kind).toBe(kind);
@@ -99,11 +135,19 @@ describe('llm_spans mapping', () => {
     const span = makeSpan({
       start,
       status: 'Error',
-      attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.response.finish_reasons': '["length","stop"]', 'gen_ai.response.time_to_first_chunk': '0.25', 'tracegate.usage.estimated': 'true', 'gen_ai.request.stream': 'true' },
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.response.finish_reasons': '["length","stop"]',
+        'gen_ai.response.time_to_first_chunk': '0.25',
+        'tracegate.usage.estimated': 'true',
+        'gen_ai.request.stream': 'true',
+      },
       events: [{ timeUnixNano: start + 1n, name: 'exception', attributes: { 'exception.type': 'TimeoutError' } }],
     });
     await insertSpans(store, [span]);
-    const [r] = await store.rows<Record<string, unknown>>('SELECT finish_reason, ttft_ms, tokens_estimated, streaming, status_code, error_type FROM tracegate.llm_spans WHERE span_id = {s:String}', { s: span.spanId });
+    const [r] = await store.rows<Record<string, unknown>>('SELECT finish_reason, ttft_ms, tokens_estimated, streaming, status_code, error_type FROM tracegate.llm_spans WHERE span_id = {s:String}', {
+      s: span.spanId,
+    });
     expect(r).toEqual({ finish_reason: 'length', ttft_ms: 250, tokens_estimated: 1, streaming: 1, status_code: 'Error', error_type: 'TimeoutError' });
   });
 });

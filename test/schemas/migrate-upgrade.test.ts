@@ -18,17 +18,34 @@ describe('upgrading a store to 0053 (team and key)', () => {
   const before = gatewaySpan({ model: 'gpt-4o-mini', provider: 'openai', usage: { prompt: 10, completion: 5 }, start: ns(t0), route: 'chat', ...who });
   const app = llmSpan({ model: 'gpt-4o-mini', provider: 'openai', usage: { prompt: 90, completion: 10 }, start: ns(t0 + 1000), durationMs: 900, serviceName: 'search-app' });
   const after = gatewaySpan({
-    traceId: app.traceId, parentSpanId: app.spanId, model: 'gpt-4o-mini', provider: 'openai', usage: { prompt: 100, completion: 20 },
-    start: ns(t0 + 1100), durationMs: 700, route: 'chat', ...who,
+    traceId: app.traceId,
+    parentSpanId: app.spanId,
+    model: 'gpt-4o-mini',
+    provider: 'openai',
+    usage: { prompt: 100, completion: 20 },
+    start: ns(t0 + 1100),
+    durationMs: 700,
+    route: 'chat',
+    ...who,
   });
   let applied: number[] = [];
 
   beforeAll(async () => {
     store = await tempStore({ migrate: false });
-    await migrate(store.client, settings, loadMigrations().filter((m) => m.version < 53));
+    await migrate(
+      store.client,
+      settings,
+      loadMigrations().filter((m) => m.version < 53),
+    );
     await insertSpans(store, [before, app]);
     await refreshRollups(store.client, db);
-    applied = (await migrate(store.client, settings, loadMigrations().filter((m) => m.version <= 53))).applied.map((m) => m.version);
+    applied = (
+      await migrate(
+        store.client,
+        settings,
+        loadMigrations().filter((m) => m.version <= 53),
+      )
+    ).applied.map((m) => m.version);
     await insertSpans(store, [after]);
     await refreshRollups(store.client, db);
   });
@@ -39,9 +56,7 @@ describe('upgrading a store to 0053 (team and key)', () => {
   });
 
   it('keeps the views running', async () => {
-    const rows = await store.rows<{ name: string }>(
-      "SELECT name FROM system.tables WHERE database = 'tracegate' AND name IN ('llm_spans_mv', 'llm_spans_count_once') ORDER BY name",
-    );
+    const rows = await store.rows<{ name: string }>("SELECT name FROM system.tables WHERE database = 'tracegate' AND name IN ('llm_spans_mv', 'llm_spans_count_once') ORDER BY name");
     expect(rows.map((r) => r.name)).toEqual(['llm_spans_count_once', 'llm_spans_mv']);
   });
 
@@ -51,10 +66,7 @@ describe('upgrading a store to 0053 (team and key)', () => {
   });
 
   it('lands team and key of spans arriving after it, on both rows of a call stored across it', async () => {
-    const rows = await store.rows(
-      `SELECT origin, counted, team, key_name FROM ${db}.llm_spans WHERE trace_id = {t:String} ORDER BY origin`,
-      { t: app.traceId },
-    );
+    const rows = await store.rows(`SELECT origin, counted, team, key_name FROM ${db}.llm_spans WHERE trace_id = {t:String} ORDER BY origin`, { t: app.traceId });
     expect(rows).toEqual([
       { origin: 'app', counted: 0, team: 'search', key_name: 'search-prod' },
       { origin: 'gateway', counted: 1, team: 'search', key_name: 'search-prod' },
@@ -62,9 +74,7 @@ describe('upgrading a store to 0053 (team and key)', () => {
   });
 
   it('rolls usage up by team and key', async () => {
-    const rows = await store.rows(
-      `SELECT team, key_name, sum(calls) AS calls, sum(prompt_tokens) AS prompt FROM ${db}.usage_minutely GROUP BY team, key_name ORDER BY key_name`,
-    );
+    const rows = await store.rows(`SELECT team, key_name, sum(calls) AS calls, sum(prompt_tokens) AS prompt FROM ${db}.usage_minutely GROUP BY team, key_name ORDER BY key_name`);
     expect(rows).toEqual([
       { team: 'search', key_name: '', calls: 1, prompt: 10 },
       { team: 'search', key_name: 'search-prod', calls: 1, prompt: 100 },

@@ -27,9 +27,16 @@ describe('migrations', () => {
     const rows = await store.rows<{ name: string; engine: string }>("SELECT name, engine FROM system.tables WHERE database = 'tracegate'");
     const engines = Object.fromEntries(rows.map((r) => [r.name, r.engine]));
     expect(engines).toMatchObject({
-      llm_spans_data: 'ReplacingMergeTree', llm_spans: 'View', agent_runs_data: 'ReplacingMergeTree', agent_runs: 'View',
-      usage_minutely_data: 'ReplacingMergeTree', usage_minutely: 'View', evaluations: 'MergeTree', model_prices: 'MergeTree',
-      llm_spans_mv: 'MaterializedView', evaluations_mv: 'MaterializedView',
+      llm_spans_data: 'ReplacingMergeTree',
+      llm_spans: 'View',
+      agent_runs_data: 'ReplacingMergeTree',
+      agent_runs: 'View',
+      usage_minutely_data: 'ReplacingMergeTree',
+      usage_minutely: 'View',
+      evaluations: 'MergeTree',
+      model_prices: 'MergeTree',
+      llm_spans_mv: 'MaterializedView',
+      evaluations_mv: 'MaterializedView',
     });
     const refreshes = await store.rows<{ view: string }>("SELECT view FROM system.view_refreshes WHERE database = 'tracegate' ORDER BY view");
     expect(refreshes.map((r) => r.view)).toEqual([...REFRESHABLE_VIEWS].sort());
@@ -46,9 +53,7 @@ describe('migrations', () => {
   });
 
   it('loads the price table, newest load only', async () => {
-    const rows = await store.rows<{ n: string }>(
-      'SELECT count() AS n FROM tracegate.model_prices WHERE load_id = (SELECT max(load_id) FROM tracegate.model_prices)',
-    );
+    const rows = await store.rows<{ n: string }>('SELECT count() AS n FROM tracegate.model_prices WHERE load_id = (SELECT max(load_id) FROM tracegate.model_prices)');
     expect(Number(rows[0].n)).toBe(loadPriceTable().models.length);
   });
 

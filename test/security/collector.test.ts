@@ -181,11 +181,14 @@ describe('the bearer token guards every data route; health and metrics stay open
   }
 
   it.each<[string, (token?: string) => SpanExporter]>([
-    ['the OTLP/gRPC exporter (metadata)', (t) => {
-      const metadata = new grpc.Metadata();
-      if (t) metadata.set('authorization', `Bearer ${t}`);
-      return new GrpcExporter({ url: fx.run.grpcUrl, metadata });
-    }],
+    [
+      'the OTLP/gRPC exporter (metadata)',
+      (t) => {
+        const metadata = new grpc.Metadata();
+        if (t) metadata.set('authorization', `Bearer ${t}`);
+        return new GrpcExporter({ url: fx.run.grpcUrl, metadata });
+      },
+    ],
     ['the OTLP/HTTP JSON exporter (headers)', (t) => new HttpJsonExporter({ url: `${fx.run.httpUrl}/v1/traces`, headers: t ? { authorization: `Bearer ${t}` } : {} })],
     ['the OTLP/HTTP protobuf exporter (headers)', (t) => new HttpProtoExporter({ url: `${fx.run.httpUrl}/v1/traces`, headers: t ? { authorization: `Bearer ${t}` } : {} })],
   ])('%s: refused without the token, stored with it', async (name, make) => {
@@ -225,7 +228,9 @@ describe('huge counts are bounded by the request size and handled in linear work
     const res = await traces(encodeRequest('long-string', [{ ...ids(), name: 'long', attributes: { 'input.value': 'x'.repeat(4 << 20) } }]), PB);
     expect(res.status).toBe(200);
     await fx.run.collector.idle();
-    const [row] = await fx.store.rows<{ n: string; cut: string }>(`SELECT length(SpanAttributes['input.value']) AS n, SpanAttributes['tracegate.truncated'] AS cut FROM tracegate.otel_traces WHERE ServiceName = 'long-string'`);
+    const [row] = await fx.store.rows<{ n: string; cut: string }>(
+      `SELECT length(SpanAttributes['input.value']) AS n, SpanAttributes['tracegate.truncated'] AS cut FROM tracegate.otel_traces WHERE ServiceName = 'long-string'`,
+    );
     expect(Number(row.n)).toBe(32 * 1024);
     expect(row.cut).toBe('input.value');
     await stillServes();
@@ -338,10 +343,16 @@ describe('fuzzing the OTLP decoders: a decoded request or a typed permanent erro
 
   it('protobuf: arbitrary bytes', () => fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), protobufOk), fuzzParams(500)));
   it('protobuf: mutated valid requests (flip, insert, delete, truncate)', () =>
-    fc.assert(fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (ms) => protobufOk(mutate(valid, ms))), fuzzParams(500)));
+    fc.assert(
+      fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (ms) => protobufOk(mutate(valid, ms))),
+      fuzzParams(500),
+    ));
   it('JSON: arbitrary JSON values', () => fc.assert(fc.property(fc.jsonValue(), jsonOk), fuzzParams(500)));
   it('JSON: an OTLP request with arbitrary JSON grafted anywhere', () =>
-    fc.assert(fc.property(fc.array(fc.nat(), { maxLength: 12 }), fc.jsonValue(), (path, v) => jsonOk(graft(otlpJson, path, v))), fuzzParams(500)));
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { maxLength: 12 }), fc.jsonValue(), (path, v) => jsonOk(graft(otlpJson, path, v))),
+      fuzzParams(500),
+    ));
 
   it('the HTTP receiver answers 200/400/413/415 to fuzzed bodies (never 5xx) and keeps serving', async () => {
     const body = fc.oneof(

@@ -98,7 +98,11 @@ const INVALID: [kind: string, text: () => string | Buffer, message: string | Reg
   ['wrong types', () => good().replace('provider: openai', 'provider: [openai]'), 'Backend/up spec.provider'],
   ['an unknown provider', () => good().replace('provider: openai', 'provider: gopher'), 'Backend/up spec.provider'],
   ['duplicate names', () => docs(backendDoc('up', 'openai', stub.url), backendDoc('up', 'openai', stub.url), route(['one'])), 'another Backend is already named'],
-  ['NaN and Infinity numbers', () => `${good()}---\napiVersion: tracegate.dev/v1alpha1\nkind: Gateway\nmetadata: { name: g }\nspec:\n  bodyLimit: .nan\n  defaults: { retry: { retries: .inf } }\n`, 'Gateway/g spec.bodyLimit'],
+  [
+    'NaN and Infinity numbers',
+    () => `${good()}---\napiVersion: tracegate.dev/v1alpha1\nkind: Gateway\nmetadata: { name: g }\nspec:\n  bodyLimit: .nan\n  defaults: { retry: { retries: .inf } }\n`,
+    'Gateway/g spec.bodyLimit',
+  ],
   ['an empty file', () => '', 'no Route: this configuration would serve nothing'],
   ['only whitespace and comments', () => '\n   \n# nothing here\n  # still nothing\n', 'no Route'],
   ['binary garbage', () => Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe, 0x00, 0x1b, 0x5b]), 'not UTF-8 text'],
@@ -146,19 +150,31 @@ describe('a watched config file: every invalid kind is refused, counted and logg
 describe('a secret file that is not a small regular file is refused, never waited on or read whole', () => {
   const withKeyFile = (path: string) => docs(backendDoc('up', 'openai', stub.url, `  apiKey: { file: "${path}" }`), route(['one']));
   const cases: [kind: string, path: () => string, message: string][] = [
-    ['a FIFO (opening it would wait for a writer forever)', () => {
+    [
+      'a FIFO (opening it would wait for a writer forever)',
+      () => {
         execFileSync('mkfifo', [join(dir, 'key.fifo')]);
         return 'key.fifo';
-      }, 'key.fifo is not a regular file'],
+      },
+      'key.fifo is not a regular file',
+    ],
     ['/dev/zero (endless)', () => '/dev/zero', 'secret file /dev/zero is not a regular file'],
-    ['a folder', () => {
+    [
+      'a folder',
+      () => {
         mkdirSync(join(dir, 'keys'));
         return 'keys';
-      }, 'keys is not a regular file'],
-    ['a 1 MB file', () => {
+      },
+      'keys is not a regular file',
+    ],
+    [
+      'a 1 MB file',
+      () => {
         writeFileSync(join(dir, 'big.key'), 'k'.repeat(1024 * 1024));
         return 'big.key';
-      }, 'big.key is larger than 64 KB'],
+      },
+      'big.key is larger than 64 KB',
+    ],
   ];
   for (const [kind, path, message] of cases) {
     it(kind, async () => {
@@ -180,7 +196,12 @@ describe('a file caught mid-write', () => {
     appendFileSync(file, full.slice(cut));
     await eventually(async () => ((await counter('ok')) > ok ? true : undefined), RELOAD_WAIT_MS);
     expect(await counter('ok')).toBe(ok + 1);
-    expect(g.logs().slice(logged).match(/configuration reloaded/g)).toHaveLength(1);
+    expect(
+      g
+        .logs()
+        .slice(logged)
+        .match(/configuration reloaded/g),
+    ).toHaveLength(1);
     expect(await works('one')).toBe(true);
     expect(await works('three')).toBe(true);
   });
@@ -240,7 +261,11 @@ describe('tracegate validate', () => {
       writeFileSync(bad, withUrl(url));
       let out = '';
       let err = '';
-      const code = await runValidate(['--config', bad], textSink((s) => (out += s)), textSink((s) => (err += s)));
+      const code = await runValidate(
+        ['--config', bad],
+        textSink((s) => (out += s)),
+        textSink((s) => (err += s)),
+      );
       expect(code).toBe(1);
       expect(out).toBe('');
       expect(err).toMatch(/Backend\/odd spec\.url: (only http and https URLs are allowed|credentials inside a URL are not allowed)/);

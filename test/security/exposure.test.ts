@@ -144,9 +144,7 @@ describe('refused at start without authentication (exit code 2, one line)', () =
   });
 
   it('tracegate start --host :: with only the master key names the other two', async () => {
-    await withEnv({ TRACEGATE_MASTER_KEY: KEY }, () =>
-      refusedInProcess(() => runStart(['--host', '::', '--data', join(dir, 'refused')]), ['the collector token', 'the SQL password']),
-    );
+    await withEnv({ TRACEGATE_MASTER_KEY: KEY }, () => refusedInProcess(() => runStart(['--host', '::', '--data', join(dir, 'refused')]), ['the collector token', 'the SQL password']));
   });
 
   it('tracegate gateway --host <a LAN address>', async () => {
@@ -256,7 +254,11 @@ describe('tracegate start beyond loopback with all three secrets: each surface r
 
   it('collector: 401 on OTLP/HTTP, feedback and usage without the token; health open', async () => {
     const base = local(stack.urls.otlpHttp);
-    for (const [method, path] of [['POST', '/v1/traces'], ['POST', '/v1/feedback'], ['GET', '/v1/usage']] as const) {
+    for (const [method, path] of [
+      ['POST', '/v1/traces'],
+      ['POST', '/v1/feedback'],
+      ['GET', '/v1/usage'],
+    ] as const) {
       const r = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
       expect(r.status, path).toBe(401);
     }
@@ -265,7 +267,10 @@ describe('tracegate start beyond loopback with all three secrets: each surface r
 
   it('SQL interface: 516 AUTHENTICATION_FAILED without the password or with another, rows with it', async () => {
     const sql = local(stack.urls.sql);
-    for (const auth of [{}, { authorization: `Basic ${Buffer.from('grafana:wrong').toString('base64')}` }, { 'x-clickhouse-user': 'default', 'x-clickhouse-key': PASSWORD }] as Record<string, string>[]) {
+    for (const auth of [{}, { authorization: `Basic ${Buffer.from('grafana:wrong').toString('base64')}` }, { 'x-clickhouse-user': 'default', 'x-clickhouse-key': PASSWORD }] as Record<
+      string,
+      string
+    >[]) {
       const r = await fetch(`${sql}/?query=${encodeURIComponent('SELECT 1')}`, { headers: auth });
       expect(r.headers.get('x-clickhouse-exception-code')).toBe('516');
       expect(await r.text()).toContain('AUTHENTICATION_FAILED');
@@ -285,9 +290,18 @@ describe('tracegate start beyond loopback with all three secrets: each surface r
 });
 
 describe("the start banner's example model", () => {
-  const routes = (rules: string) => config(docs('kind: Backend\nmetadata: { name: sim }\nspec:\n  provider: simulated', 'kind: Backend\nmetadata: { name: off }\nspec:\n  provider: openai\n  url: https://api.openai.com/v1\n  apiKey: { env: NOT_SET, optional: true }', `kind: Route\nmetadata: { name: main }\nspec:\n  rules:\n${rules}`));
+  const routes = (rules: string) =>
+    config(
+      docs(
+        'kind: Backend\nmetadata: { name: sim }\nspec:\n  provider: simulated',
+        'kind: Backend\nmetadata: { name: off }\nspec:\n  provider: openai\n  url: https://api.openai.com/v1\n  apiKey: { env: NOT_SET, optional: true }',
+        `kind: Route\nmetadata: { name: main }\nspec:\n  rules:\n${rules}`,
+      ),
+    );
   it('is an exact model the configuration serves, skipping rules whose backends are disabled, else a glob filled in', () => {
-    expect(exampleModel(routes('    - matches: [{ model: "gpt-*" }]\n      targets: [{ backend: off }]\n    - matches: [{ model: "team-*" }, { model: house-model }]\n      targets: [{ backend: sim }]'))).toBe('house-model');
+    expect(
+      exampleModel(routes('    - matches: [{ model: "gpt-*" }]\n      targets: [{ backend: off }]\n    - matches: [{ model: "team-*" }, { model: house-model }]\n      targets: [{ backend: sim }]')),
+    ).toBe('house-model');
     expect(exampleModel(routes('    - matches: [{ model: "team-?-*" }]\n      targets: [{ backend: sim }]'))).toBe('team-1-1');
   });
 });
@@ -307,7 +321,13 @@ describe('the master key never reaches a log line, a span or an upstream', () =>
         logs += t;
       }),
     );
-    const cfg = config(docs(backendDoc('up', 'openai', stub.url, '  apiKey: { env: UP_KEY }'), 'kind: Route\nmetadata: { name: main }\nspec:\n  rules:\n    - matches: [{ model: m }]\n      targets: [{ backend: up }]'), { UP_KEY: 'sk-upstream-key' });
+    const cfg = config(
+      docs(
+        backendDoc('up', 'openai', stub.url, '  apiKey: { env: UP_KEY }'),
+        'kind: Route\nmetadata: { name: main }\nspec:\n  rules:\n    - matches: [{ model: m }]\n      targets: [{ backend: up }]',
+      ),
+      { UP_KEY: 'sk-upstream-key' },
+    );
     gw = buildGateway(cfg, { logger, spanExporter: exporter, simpleSpanProcessor: true, masterKey: KEY });
     url = await gw.listen({ host: '127.0.0.1', port: 0 });
   });

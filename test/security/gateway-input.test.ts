@@ -60,7 +60,9 @@ function raw(base: string, bytes: string | Buffer, opts: { halfClose?: boolean }
 const request = (path: string, body: string | Buffer, headers: Record<string, string> = {}) => {
   const b = typeof body === 'string' ? Buffer.from(body) : body;
   const h = { host: 'x', 'content-type': 'application/json', 'content-length': String(b.length), connection: 'close', ...headers };
-  const head = `POST ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+  const head = `POST ${path} HTTP/1.1\r\n${Object.entries(h)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\r\n')}\r\n\r\n`;
   return Buffer.concat([Buffer.from(head), b]);
 };
 
@@ -160,7 +162,11 @@ const CASES: [string, string | Buffer, Expect][] = [
   ['objects nested past the limit', withField('extra', `${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}`), { status: 400, message: DEEP }],
   ['nesting exactly at the limit (64 levels)', withField('extra', nest(63)), 'ok'],
   ['the deepest body the 4 MB limit allows', withField('extra', nest(2_000_000)), { status: 400, message: DEEP }],
-  ['huge numbers', withField('extra', '[1e400,-1e400,-0,18446744073709551616,123456789012345678901234567890123456789012345678901234567890]').replace('"max_tokens":4', '"max_tokens":4,"temperature":1e400'), 'ok-or-4xx'],
+  [
+    'huge numbers',
+    withField('extra', '[1e400,-1e400,-0,18446744073709551616,123456789012345678901234567890123456789012345678901234567890]').replace('"max_tokens":4', '"max_tokens":4,"temperature":1e400'),
+    'ok-or-4xx',
+  ],
   ['a long digit string as max_tokens', JSON.stringify(VALID).replace('"max_tokens":4', `"max_tokens":${'9'.repeat(5000)}`), 'ok-or-4xx'],
   ['-0 and 2**64 as parameters', JSON.stringify(VALID).replace('"max_tokens":4', '"max_tokens":4,"top_p":-0,"seed":18446744073709551616'), 'ok-or-4xx'],
   ['the same object repeated many times', withField('tools', JSON.stringify(Array.from({ length: 2000 }, () => ({ type: 'function', function: { name: 'f', parameters: { $ref: '#/x' } } })))), 'ok'],
@@ -169,9 +175,17 @@ const CASES: [string, string | Buffer, Expect][] = [
   ['a __proto__ key spelt with escapes', withField('extra', '{"\\u005f_proto__":{"polluted":true}}'), { status: 400, message: FORBIDDEN }],
   ['constructor.prototype', withField('metadata', '{"constructor":{"prototype":{"polluted":true}}}'), { status: 400, message: FORBIDDEN }],
   ['constructor and prototype keys apart', withField('metadata', '{"constructor":1,"prototype":2}'), 'ok'],
-  ['invalid UTF-8 in every string', bytes('{"model":"tracegate-sim-1","messages":[{"role":"user","name":"', [0xff, 0xfe], '","content":"', [0xc0, 0xaf, 0x80, 0xed, 0xa0, 0x80], '"}],"user":"', [0xf8, 0x88], '","max_tokens":4}'), 'ok'],
+  [
+    'invalid UTF-8 in every string',
+    bytes('{"model":"tracegate-sim-1","messages":[{"role":"user","name":"', [0xff, 0xfe], '","content":"', [0xc0, 0xaf, 0x80, 0xed, 0xa0, 0x80], '"}],"user":"', [0xf8, 0x88], '","max_tokens":4}'),
+    'ok',
+  ],
   ['invalid UTF-8 in the model name', bytes('{"model":"tracegate-sim-', [0xff], '","messages":[{"role":"user","content":"hi"}]}'), 'ok-or-4xx'],
-  ['lone surrogates in every string', '{"model":"tracegate-sim-\\ud800","messages":[{"role":"user\\udc00","name":"\\ud800","content":"\\ud800\\udfff\\udc00"}],"user":"\\ud800","max_tokens":4}', 'ok-or-4xx'],
+  [
+    'lone surrogates in every string',
+    '{"model":"tracegate-sim-\\ud800","messages":[{"role":"user\\udc00","name":"\\ud800","content":"\\ud800\\udfff\\udc00"}],"user":"\\ud800","max_tokens":4}',
+    'ok-or-4xx',
+  ],
   ['a model name of 1 MB', JSON.stringify({ ...VALID, model: `tracegate-sim-${'x'.repeat(1 << 20)}` }), { status: 400, message: /model: must be at most/ }],
 ];
 
@@ -287,7 +301,8 @@ describe('metric labels a client chooses are bounded', () => {
 async function longAnswerProvider(text: string): Promise<{ url: string; close(): Promise<void> }> {
   const json = Buffer.from(JSON.stringify({ id: 'c', object: 'chat.completion', model: 'gpt-4o', choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }] }));
   const frames: Buffer[] = [];
-  for (let i = 0; i < text.length; i += 64 * 1024) frames.push(Buffer.from(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o', choices: [{ index: 0, delta: { content: text.slice(i, i + 64 * 1024) } }] })}\n\n`));
+  for (let i = 0; i < text.length; i += 64 * 1024)
+    frames.push(Buffer.from(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o', choices: [{ index: 0, delta: { content: text.slice(i, i + 64 * 1024) } }] })}\n\n`));
   frames.push(Buffer.from('data: [DONE]\n\n'));
   const server: Server = createServer((req, res) => {
     // It shares the gateway's event loop: `stream` (written right after `model`) is found in the
@@ -361,7 +376,11 @@ describe('token estimation keeps the event loop answering', () => {
     g = await startGateway(config(docs('kind: Gateway\nmetadata: { name: gw }\nspec:\n  bodyLimit: 16mb\n  telemetry: { otlpEndpoint: null }', backendDoc('up', 'openai', provider.url), route)));
     // The first calls load code lazily (Node's and the libraries' modules, JIT): measured apart from that.
     for (const stream of [false, true, false, true]) {
-      const r = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', stream, messages: [{ role: 'user', content: 'warm up' }] }) });
+      const r = await fetch(`${g.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', stream, messages: [{ role: 'user', content: 'warm up' }] }),
+      });
       await r.text();
     }
   });
@@ -389,38 +408,41 @@ describe('token estimation keeps the event loop answering', () => {
     expect(h.max / 1e6, `the estimate took ${ms.toFixed(1)} ms`).toBeLessThan(50);
   });
 
-  it.each(prompts.flatMap(([name, p]) => [[`${name}, answer as JSON`, p, false] as const, [`${name}, answer streamed`, p, true] as const]))('%s: /healthz answers throughout, the usage is an estimate marked sampled', async (_n, prompt, stream) => {
-    // Bytes, built before the window opens: the client's own encoding is not the gateway's delay.
-    const body = Buffer.from(JSON.stringify({ model: 'gpt-4o', stream, messages: [{ role: 'user', content: prompt }] }));
-    const h = monitorEventLoopDelay({ resolution: 5 });
-    let health = 0;
-    let polling = true;
-    const poll = (async () => {
-      while (polling) {
-        if ((await fetch(`${g.url}/healthz`)).status === 200) health++;
-        await new Promise((r) => setTimeout(r, 10));
+  it.each(prompts.flatMap(([name, p]) => [[`${name}, answer as JSON`, p, false] as const, [`${name}, answer streamed`, p, true] as const]))(
+    '%s: /healthz answers throughout, the usage is an estimate marked sampled',
+    async (_n, prompt, stream) => {
+      // Bytes, built before the window opens: the client's own encoding is not the gateway's delay.
+      const body = Buffer.from(JSON.stringify({ model: 'gpt-4o', stream, messages: [{ role: 'user', content: prompt }] }));
+      const h = monitorEventLoopDelay({ resolution: 5 });
+      let health = 0;
+      let polling = true;
+      const poll = (async () => {
+        while (polling) {
+          if ((await fetch(`${g.url}/healthz`)).status === 200) health++;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      })();
+      h.enable();
+      let answer: { status: number; bytes: number; head: string };
+      try {
+        answer = await postBytes(`${g.url}/v1/chat/completions`, body);
+        await g.gw.flush();
+      } finally {
+        h.disable();
+        polling = false;
+        await poll;
       }
-    })();
-    h.enable();
-    let answer: { status: number; bytes: number; head: string };
-    try {
-      answer = await postBytes(`${g.url}/v1/chat/completions`, body);
-      await g.gw.flush();
-    } finally {
-      h.disable();
-      polling = false;
-      await poll;
-    }
-    expect(answer.status, answer.head).toBe(200);
-    expect(answer.bytes).toBeGreaterThan(MB);
-    expect(health).toBeGreaterThan(0);
-    if (STRICT_EVENT_LOOP) expect(h.max / 1e6, 'max event-loop delay of the call, ms').toBeLessThan(50);
-    const span = (await g.calls()).at(-1)!;
-    expect(span.attributes['tracegate.usage.estimated']).toBe(true);
-    expect(span.attributes['tracegate.usage.sampled']).toBe(true);
-    expect(Number(span.attributes['llm.token_count.completion'])).toBeGreaterThan(1000);
-    g.exporter.reset();
-  });
+      expect(answer.status, answer.head).toBe(200);
+      expect(answer.bytes).toBeGreaterThan(MB);
+      expect(health).toBeGreaterThan(0);
+      if (STRICT_EVENT_LOOP) expect(h.max / 1e6, 'max event-loop delay of the call, ms').toBeLessThan(50);
+      const span = (await g.calls()).at(-1)!;
+      expect(span.attributes['tracegate.usage.estimated']).toBe(true);
+      expect(span.attributes['tracegate.usage.sampled']).toBe(true);
+      expect(Number(span.attributes['llm.token_count.completion'])).toBeGreaterThan(1000);
+      g.exporter.reset();
+    },
+  );
 });
 
 describe('fast-check: the JSON body path always answers with a success or an OpenAI envelope 4xx', () => {
@@ -443,28 +465,45 @@ describe('fast-check: the JSON body path always answers with a success or an Ope
 
   const validRequest = fc.record({
     model: fc.constantFrom(SIM, 'named-model', 'tracegate-sim-x', ''),
-    messages: fc.array(fc.record({ role: fc.constantFrom('user', 'system', 'assistant', 'tool'), content: fc.oneof(fc.string(), fc.array(fc.record({ type: fc.constant('text'), text: fc.string() }))) }), { maxLength: 3 }),
+    messages: fc.array(
+      fc.record({ role: fc.constantFrom('user', 'system', 'assistant', 'tool'), content: fc.oneof(fc.string(), fc.array(fc.record({ type: fc.constant('text'), text: fc.string() }))) }),
+      { maxLength: 3 },
+    ),
     max_tokens: fc.integer({ min: 1, max: 8 }),
   });
-  const mutated = fc.tuple(validRequest, fc.array(fc.tuple(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 8 })), { maxLength: 4 }), fc.array(fc.string({ maxLength: 12 }), { maxLength: 2 })).map(([req, sets, deletes]) => {
-    const o: Record<string, unknown> = { ...req };
-    for (const [k, v] of sets) Object.defineProperty(o, k, { value: v, enumerable: true, configurable: true, writable: true });
-    for (const k of deletes) delete o[k];
-    return JSON.stringify(o);
-  });
+  const mutated = fc
+    .tuple(validRequest, fc.array(fc.tuple(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 8 })), { maxLength: 4 }), fc.array(fc.string({ maxLength: 12 }), { maxLength: 2 }))
+    .map(([req, sets, deletes]) => {
+      const o: Record<string, unknown> = { ...req };
+      for (const [k, v] of sets) Object.defineProperty(o, k, { value: v, enumerable: true, configurable: true, writable: true });
+      for (const k of deletes) delete o[k];
+      return JSON.stringify(o);
+    });
 
   it('arbitrary JSON values', async () => {
-    await fc.assert(fc.asyncProperty(fc.jsonValue({ maxDepth: 80 }), (v) => send(JSON.stringify(v) ?? 'null')), fuzzParams(150));
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue({ maxDepth: 80 }), (v) => send(JSON.stringify(v) ?? 'null')),
+      fuzzParams(150),
+    );
   });
   it('arbitrary bytes', async () => {
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 512 }), (b) => send(Buffer.from(b))), fuzzParams(150));
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 512 }), (b) => send(Buffer.from(b))),
+      fuzzParams(150),
+    );
   });
   it('mutated valid chat requests', async () => {
-    await fc.assert(fc.asyncProperty(mutated, (s) => send(s)), fuzzParams(150));
+    await fc.assert(
+      fc.asyncProperty(mutated, (s) => send(s)),
+      fuzzParams(150),
+    );
   });
   it('mutated requests cut or spliced at random places', async () => {
     const spliced = fc.tuple(mutated, fc.nat(), fc.string({ maxLength: 4 })).map(([s, at, ins]) => s.slice(0, at % (s.length + 1)) + ins + s.slice(at % (s.length + 1)));
-    await fc.assert(fc.asyncProperty(spliced, (s) => send(s)), fuzzParams(150));
+    await fc.assert(
+      fc.asyncProperty(spliced, (s) => send(s)),
+      fuzzParams(150),
+    );
   });
   it('contained nothing: no internal error was counted during the fuzzing', async () => {
     const m = (await g.app.inject({ url: '/metrics' })).body;

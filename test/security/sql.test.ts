@@ -162,9 +162,9 @@ describe('statement kinds', () => {
     'KILL QUERY WHERE 1',
     'SET readonly = 0',
     'USE system',
-    "GRANT ALL ON *.* TO default",
+    'GRANT ALL ON *.* TO default',
     "CREATE USER evil IDENTIFIED BY 'x'",
-    'BACKUP TABLE tracegate.probe TO Disk(\'default\', \'b.zip\')',
+    "BACKUP TABLE tracegate.probe TO Disk('default', 'b.zip')",
     'ATTACH TABLE tracegate.probe',
     'DETACH TABLE tracegate.probe',
     'UNDROP TABLE tracegate.probe',
@@ -210,14 +210,12 @@ describe('functions', () => {
     await expectRefused(await post(`SELECT ${spelling}('${canary.path}')`), [164, 62]);
   });
 
-  it.each([
-    "SELECT dictGet('tracegate.d', 'a', 1)",
-    "SELECT getSetting('max_memory_usage')",
-    'SELECT sleepEachRow(3) FROM numbers(10)',
-    "SELECT joinGet('tracegate.probe', 'id', 1)",
-  ])('refuses %s', async (text) => {
-    await expectRefused(await post(text), [164, 62]);
-  });
+  it.each(["SELECT dictGet('tracegate.d', 'a', 1)", "SELECT getSetting('max_memory_usage')", 'SELECT sleepEachRow(3) FROM numbers(10)', "SELECT joinGet('tracegate.probe', 'id', 1)"])(
+    'refuses %s',
+    async (text) => {
+      await expectRefused(await post(text), [164, 62]);
+    },
+  );
 });
 
 describe('tables', () => {
@@ -318,7 +316,7 @@ describe('ingest while the heaviest query runs', () => {
 });
 
 describe('authentication', () => {
-  it('requires the password on every query route, by any of ClickHouse\'s three ways; health stays open', async () => {
+  it("requires the password on every query route, by any of ClickHouse's three ways; health stays open", async () => {
     const guarded = buildSqlInterface({ store, port: 0, password: 's3cret' });
     const at = await guarded.listen();
     const saved = port;

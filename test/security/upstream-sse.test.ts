@@ -106,7 +106,12 @@ const stream = fc.array(piece, { maxLength: 40 }).map((parts) => {
   }
   return out;
 });
-const withCuts = stream.chain((bytes) => fc.tuple(fc.constant(bytes), fc.uniqueArray(fc.integer({ min: 0, max: bytes.length }), { maxLength: 12 }).map((c) => c.sort((a, b) => a - b))));
+const withCuts = stream.chain((bytes) =>
+  fc.tuple(
+    fc.constant(bytes),
+    fc.uniqueArray(fc.integer({ min: 0, max: bytes.length }), { maxLength: 12 }).map((c) => c.sort((a, b) => a - b)),
+  ),
+);
 
 describe('SseParser under fuzzing', () => {
   it('any bytes, any split: the same outcome as the whole buffer and as the reference parser; only SseLimitError is thrown', () => {
@@ -132,7 +137,13 @@ describe('SseParser under fuzzing', () => {
   });
 
   const text = fc.string({ maxLength: 12 }).filter((s) => !/[\r\n]/.test(s));
-  const eventArb = fc.record({ event: fc.option(text.filter((s) => s !== ''), { nil: undefined }), lines: fc.array(text, { minLength: 1, maxLength: 4 }) });
+  const eventArb = fc.record({
+    event: fc.option(
+      text.filter((s) => s !== ''),
+      { nil: undefined },
+    ),
+    lines: fc.array(text, { minLength: 1, maxLength: 4 }),
+  });
 
   it('known events written with any mix of CR, LF and CRLF, comments, a BOM and split anywhere parse back to themselves', () => {
     const eol = fc.constantFrom('\n', '\r', '\r\n');

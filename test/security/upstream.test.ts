@@ -58,7 +58,8 @@ async function trickle(res: ServerResponse, stop: () => boolean, piece: string, 
   }
 }
 
-const chunk = (content: string) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+const chunk = (content: string) =>
+  `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
 const sse = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/event-stream' });
 
 const behaviours: Record<string, Behaviour> = {
@@ -103,7 +104,9 @@ const behaviours: Record<string, Behaviour> = {
   },
   'stall-messages': async (res) => {
     sse(res);
-    res.write(`event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { id: 'm1', type: 'message', role: 'assistant', model: 'm', content: [], usage: { input_tokens: 1, output_tokens: 0 } } })}\n\n`);
+    res.write(
+      `event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { id: 'm1', type: 'message', role: 'assistant', model: 'm', content: [], usage: { input_tokens: 1, output_tokens: 0 } } })}\n\n`,
+    );
   },
   'stall-sse': async (res) => {
     sse(res);
@@ -210,7 +213,11 @@ afterAll(async () => {
 });
 
 const messages = [{ role: 'user' as const, content: 'hi' }];
-const fail = async (p: Promise<unknown>) => (await p.then(() => undefined, (e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+const fail = async (p: Promise<unknown>) =>
+  (await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as InstanceType<typeof OpenAI.APIError>;
 
 /** The gateway still answers a normal request, and nothing reached the canary. */
 async function stillServes(): Promise<void> {
@@ -265,7 +272,9 @@ describe('an SSE line or event past its limit', () => {
   it('before the first frame: 502 upstream_event_too_large in the envelope, the upstream connection closed', async () => {
     const r = await streamCall('line-before');
     expect(r.status).toBe(502);
-    expect(JSON.parse(r.text)).toMatchObject({ error: { code: 'upstream_event_too_large', type: 'api_error', message: expect.stringMatching(/event line larger than the gateway accepts \(8388608 bytes\)/) } });
+    expect(JSON.parse(r.text)).toMatchObject({
+      error: { code: 'upstream_event_too_large', type: 'api_error', message: expect.stringMatching(/event line larger than the gateway accepts \(8388608 bytes\)/) },
+    });
     const [one] = await closed('line-before');
     expect(one.cut).toBe(true);
     expect(one.bytesWritten).toBeLessThan(ANSWER_LIMITS.maxLineBytes + 32 * MiB);
@@ -345,8 +354,12 @@ describe('timeouts hold while an answer is read', () => {
 });
 
 describe('timeouts hold on /v1/messages too', () => {
-  it('a Messages stream stalling after message_start ends with an error event in Anthropic\'s streaming shape', async () => {
-    const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'stall-messages', max_tokens: 10, messages, stream: true }) });
+  it("a Messages stream stalling after message_start ends with an error event in Anthropic's streaming shape", async () => {
+    const res = await fetch(`${g.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'stall-messages', max_tokens: 10, messages, stream: true }),
+    });
     expect(res.status).toBe(200);
     const frames = (await res.text()).trim().split('\n\n');
     expect(frames[0]).toMatch(/^event: message_start\n/);
@@ -381,7 +394,11 @@ describe('memory stays bounded', () => {
     let peak = base;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
     const t0 = performance.now();
-    const res = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'giga-stream', messages, stream: true }) });
+    const res = await fetch(`${g.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'giga-stream', messages, stream: true }),
+    });
     expect(res.status).toBe(200);
     let bytes = 0;
     let tail = '';

@@ -33,7 +33,14 @@ describe('read-only ClickHouse HTTP interface', () => {
   beforeAll(async () => {
     store = await tempStore();
     await store.client.command({ query: `CREATE TABLE ${db}.probe (id UInt32, name String) ENGINE = MergeTree ORDER BY id` });
-    await store.client.insert({ table: `${db}.probe`, values: [{ id: 1, name: 'one' }, { id: 2, name: "it's two" }], format: 'JSONEachRow' });
+    await store.client.insert({
+      table: `${db}.probe`,
+      values: [
+        { id: 1, name: 'one' },
+        { id: 2, name: "it's two" },
+      ],
+      format: 'JSONEachRow',
+    });
     sqlInterface = buildSqlInterface({ store, port: 0 });
     ({ port } = await sqlInterface.listen());
     client = createClient({ url: `http://127.0.0.1:${port}`, compression: { response: true, request: false } });
@@ -51,7 +58,10 @@ describe('read-only ClickHouse HTTP interface', () => {
 
     it('reads JSONEachRow', async () => {
       const rs = await client.query({ query: `SELECT id, name FROM ${db}.probe ORDER BY id`, format: 'JSONEachRow' });
-      expect(await rs.json()).toEqual([{ id: 1, name: 'one' }, { id: 2, name: "it's two" }]);
+      expect(await rs.json()).toEqual([
+        { id: 1, name: 'one' },
+        { id: 2, name: "it's two" },
+      ]);
     });
 
     it('reads JSON with meta', async () => {

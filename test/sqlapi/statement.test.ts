@@ -35,7 +35,7 @@ describe('checkReadOnly on a read session of the engine', () => {
     await expect(check("SELECT extractURLParameter(url, 'a'), domain(url) FROM t")).resolves.toMatchObject({ format: 'TabSeparated' });
   });
 
-  it('reports a syntax error as the engine\'s SYNTAX_ERROR', async () => {
+  it("reports a syntax error as the engine's SYNTAX_ERROR", async () => {
     await expect(check('SELEC 1')).rejects.toMatchObject({ code: 62, type: 'SYNTAX_ERROR' });
   });
 

@@ -127,9 +127,7 @@ const INPUT_EVENTS = new Set(['gen_ai.system.message', 'gen_ai.user.message', 'g
 function hideEventContent(e: SpanEvent, r: Rules, c: ProcessorCounters): void {
   if (!r.hiding) return;
   const h = r.config.hide;
-  const hidden = INPUT_EVENTS.has(e.name)
-    ? h.inputs || h.inputMessages || h.inputText
-    : e.name === 'gen_ai.choice' && (h.outputs || h.outputMessages || h.outputText);
+  const hidden = INPUT_EVENTS.has(e.name) ? h.inputs || h.inputMessages || h.inputText : e.name === 'gen_ai.choice' && (h.outputs || h.outputMessages || h.outputText);
   if (!hidden) return;
   const out = e.attributes;
   for (const key of ['content', 'message', 'tool_calls']) {

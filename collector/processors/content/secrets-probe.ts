@@ -41,7 +41,17 @@ function wordAt(v: string, i: number, word: string): boolean {
 
 /** `\s` as regular expressions read it. */
 const isSpace = (ch: number) =>
-  ch === 32 || (ch >= 9 && ch <= 13) || ch === 0xa0 || ch === 0x1680 || (ch >= 0x2000 && ch <= 0x200a) || ch === 0x2028 || ch === 0x2029 || ch === 0x202f || ch === 0x205f || ch === 0x3000 || ch === 0xfeff;
+  ch === 32 ||
+  (ch >= 9 && ch <= 13) ||
+  ch === 0xa0 ||
+  ch === 0x1680 ||
+  (ch >= 0x2000 && ch <= 0x200a) ||
+  ch === 0x2028 ||
+  ch === 0x2029 ||
+  ch === 0x202f ||
+  ch === 0x205f ||
+  ch === 0x3000 ||
+  ch === 0xfeff;
 const isAlnum = (ch: number) => (ch >= 48 && ch <= 57) || ((ch | 0x20) >= 97 && (ch | 0x20) <= 122);
 /** `[\w-]`: a parameter name's characters. */
 const isNameChar = (ch: number) => isAlnum(ch) || ch === UNDERSCORE || ch === DASH;
@@ -65,7 +75,8 @@ function atColon(v: string, i: number): number {
 }
 
 /** The parameter names of PARAMETER in secrets.ts, looked at only when the name ends in two of their last letters. */
-const PARAMETER_NAME = /^(?:api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|client[_-]?secret|passw(?:or)?d|secret|token|sig|signature|key|x-amz-signature|x-amz-security-token)$/i;
+const PARAMETER_NAME =
+  /^(?:api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|client[_-]?secret|passw(?:or)?d|secret|token|sig|signature|key|x-amz-signature|x-amz-security-token)$/i;
 const LAST_TWO = new Set(['ey', 'en', 'et', 'wd', 'rd', 'ig', 're'].map((e) => (e.charCodeAt(0) << 8) | e.charCodeAt(1)));
 
 /** A credential parameter's name before the `=` at i: a whole `[\w-]` run, at most 20 long. */
@@ -142,14 +153,30 @@ function probeShort(v: string): number {
     const ch = v.charCodeAt(i);
     if (ch > 98) continue; // c-z and beyond: no trigger
     switch (ch) {
-      case COLON: bits |= atColon(v, i); break;
-      case EQUALS: bits |= atEquals(v, i); break;
-      case DASH: bits |= atDash(v, i); break;
-      case UNDERSCORE: bits |= atUnderscore(v, i); break;
-      case 65: bits |= atA(v, i); break;
-      case 74: bits |= atJ(v, i); break;
-      case 66: bits |= atB(v, i); break;
-      case 98: if (v.startsWith('earer', i + 1)) bits |= SCHEME; break;
+      case COLON:
+        bits |= atColon(v, i);
+        break;
+      case EQUALS:
+        bits |= atEquals(v, i);
+        break;
+      case DASH:
+        bits |= atDash(v, i);
+        break;
+      case UNDERSCORE:
+        bits |= atUnderscore(v, i);
+        break;
+      case 65:
+        bits |= atA(v, i);
+        break;
+      case 74:
+        bits |= atJ(v, i);
+        break;
+      case 66:
+        bits |= atB(v, i);
+        break;
+      case 98:
+        if (v.startsWith('earer', i + 1)) bits |= SCHEME;
+        break;
     }
   }
   return bits;

@@ -51,9 +51,7 @@ function schemeCredential(all: string, scheme: string, space: string, token: str
   const padded = token.endsWith('=');
   if (!padded && !USUAL_SPELLINGS.has(scheme)) return all;
   const basic = scheme.length === 5;
-  const secret = basic
-    ? padded || (token.length >= 8 && /[0-9+/]/.test(token))
-    : padded || token.length >= 16 || (token.length >= 8 && /\d/.test(token));
+  const secret = basic ? padded || (token.length >= 8 && /[0-9+/]/.test(token)) : padded || token.length >= 16 || (token.length >= 8 && /\d/.test(token));
   return secret ? `${scheme}${space}${REDACTED}` : all;
 }
 
@@ -76,8 +74,11 @@ type Replacement = string | ((substring: string, ...groups: string[]) => string)
 const PATTERNS: ReadonlyArray<readonly [bit: number, re: RegExp, replacement: Replacement]> = [
   // `Authorization: <scheme> <credentials>` written into text (a curl line, a logged header), any case;
   // a quoted JSON key `"authorization":` is left to the JSON scan, which keeps the JSON valid
-  [AUTH_HEADER, /\b((?:proxy-)?authorization\s{0,8}[:=]\s{0,8}["']?)(?:([A-Za-z]{1,20})(\s{1,8}))?([^\s"',;]{1,4096})/gi,
-    (_all, head: string, scheme = '', space = '') => `${head}${scheme}${space}${REDACTED}`],
+  [
+    AUTH_HEADER,
+    /\b((?:proxy-)?authorization\s{0,8}[:=]\s{0,8}["']?)(?:([A-Za-z]{1,20})(\s{1,8}))?([^\s"',;]{1,4096})/gi,
+    (_all, head: string, scheme = '', space = '') => `${head}${scheme}${space}${REDACTED}`,
+  ],
   [SCHEME, /\b(bearer|basic)(\s{1,8})([A-Za-z0-9._~+/-]{1,4096}=*)/gi, schemeCredential],
   [DASH_TOKEN, /\b(?:sk-(?:ant-|proj-|or-)?[A-Za-z0-9_-]{20,512}|xox[abprs]-[A-Za-z0-9-]{10,256})/g, REDACTED],
   [AWS, /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, REDACTED],
@@ -87,7 +88,11 @@ const PATTERNS: ReadonlyArray<readonly [bit: number, re: RegExp, replacement: Re
   // scheme://user:password@host: the password
   [URL_PASSWORD, /(\b[A-Za-z][\w+.-]{0,31}:\/\/[^\s:/?#@"'<>]{0,256}:)[^\s/?#@"'<>]{1,256}@/g, `$1${REDACTED}@`],
   // credential parameters in a query or form body; the generic names only after ? or &
-  [PARAMETER, /((?<![\w-])(?:api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|client[_-]?secret|passw(?:or)?d|secret)=|[?&;](?:token|sig|signature|key|x-amz-signature|x-amz-security-token)=)([^&\s#"'<>]{1,4096})/gi, queryCredential],
+  [
+    PARAMETER,
+    /((?<![\w-])(?:api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|client[_-]?secret|passw(?:or)?d|secret)=|[?&;](?:token|sig|signature|key|x-amz-signature|x-amz-security-token)=)([^&\s#"'<>]{1,4096})/gi,
+    queryCredential,
+  ],
 ];
 
 /**

@@ -37,9 +37,7 @@ export function normalizeTokens(u: RawUsage): Tokens | undefined {
   const cache = cacheRead + cacheWrite;
   const totalSays = (sum: number) => u.total !== undefined && u.total === sum;
 
-  const inputExcl =
-    u.inputExcludesCache ??
-    (cache > input || (cache > 0 && (totalSays(input + cache + output) || totalSays(input + cache + output + reasoning))));
+  const inputExcl = u.inputExcludesCache ?? (cache > input || (cache > 0 && (totalSays(input + cache + output) || totalSays(input + cache + output + reasoning))));
   const prompt = inputExcl ? input + cache : input;
   const outputExcl = u.outputExcludesReasoning ?? (reasoning > output || (reasoning > 0 && totalSays(prompt + output + reasoning)));
   const completion = outputExcl ? output + reasoning : output;

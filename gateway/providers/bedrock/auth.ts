@@ -91,7 +91,9 @@ export function authorizeBedrock(req: AuthRequest, backend: BackendDescriptor, s
   const region = signingRegion(backend, new URL(req.url).hostname);
   return sigv4Headers(req, region, credentialsOf(backend, secret)).catch((err: unknown) => {
     // The chain's own messages name files and variables, never values; keep only the first line.
-    const why = String((err as Error)?.message ?? err).split('\n')[0].slice(0, 200);
+    const why = String((err as Error)?.message ?? err)
+      .split('\n')[0]
+      .slice(0, 200);
     throw new Error(`no AWS credentials for the bedrock backend: ${why}`);
   });
 }

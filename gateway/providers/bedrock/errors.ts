@@ -70,9 +70,7 @@ function mappedOf(type: string | undefined, status: number): Mapped {
 
 /** The error as the client's API writes it, with Bedrock's type kept for logs. */
 function build(api: ClientApi, m: Mapped, message: string, retryable: boolean, retryAfter: number | undefined): ClientError {
-  const err = api === 'anthropic'
-    ? anthropicError(m.status, message, undefined, retryAfter)
-    : openaiError(m.status, message, { type: m.type, code: m.code, retryAfterMs: retryAfter });
+  const err = api === 'anthropic' ? anthropicError(m.status, message, undefined, retryAfter) : openaiError(m.status, message, { type: m.type, code: m.code, retryAfterMs: retryAfter });
   err.retryable = retryable;
   return err;
 }

@@ -23,7 +23,11 @@ export function invokeRequest(messagesBody: Json, target: Target, opts: RequestO
   const { model: _model, stream: _stream, ...rest } = messagesBody;
   const out: Json = { anthropic_version: BEDROCK_ANTHROPIC_VERSION, ...rest };
   const beta = clientHeader(opts, 'anthropic-beta');
-  if (beta && out.anthropic_beta === undefined) out.anthropic_beta = beta.split(',').map((b) => b.trim()).filter(Boolean);
+  if (beta && out.anthropic_beta === undefined)
+    out.anthropic_beta = beta
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean);
   const stream = messagesBody.stream === true;
   return {
     ok: true,

@@ -25,7 +25,10 @@ export const bedrockFields = {
   /** With temporary keys (an STS session). */
   sessionToken: secretRef.optional(),
   /** The shared config / credentials file profile the credential chain reads (default: AWS_PROFILE, else `default`). */
-  profile: z.string().regex(/^[A-Za-z0-9_.+=,@-]{1,64}$/, 'an AWS profile name').optional(),
+  profile: z
+    .string()
+    .regex(/^[A-Za-z0-9_.+=,@-]{1,64}$/, 'an AWS profile name')
+    .optional(),
 };
 
 export const BEDROCK_SECRET_FIELDS = ['accessKeyId', 'secretAccessKey', 'sessionToken'] as const;

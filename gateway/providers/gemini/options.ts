@@ -10,7 +10,10 @@ export const GEMINI_DEFAULT_API_VERSION = 'v1beta';
 
 export const geminiFields = {
   /** The API version in the path (default `v1beta`, where every current model and feature is). */
-  apiVersion: z.string().regex(/^v[0-9a-z]+$/, 'an API version such as v1beta or v1').optional(),
+  apiVersion: z
+    .string()
+    .regex(/^v[0-9a-z]+$/, 'an API version such as v1beta or v1')
+    .optional(),
 };
 
 export type GeminiOptions = z.output<z.ZodObject<typeof geminiFields>>;

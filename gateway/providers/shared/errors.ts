@@ -27,11 +27,7 @@ export function retryAfterMs(headers: HeaderSource | undefined, nowMs: number = 
 }
 
 /** An error for an OpenAI client with the status, type and code an upstream's error maps to; retryable by its status. */
-export function openaiError(
-  status: number,
-  message: string,
-  opts: { type?: string; code?: string | null; param?: string | null; retryAfterMs?: number } = {},
-): ClientError {
+export function openaiError(status: number, message: string, opts: { type?: string; code?: string | null; param?: string | null; retryAfterMs?: number } = {}): ClientError {
   const body = envelope('openai', { message, type: opts.type ?? openaiTypeFor(status), code: opts.code, param: opts.param });
   return clientError(status, body, message, isRetryableStatus(status), opts.retryAfterMs);
 }

@@ -198,7 +198,12 @@ export function chatStreamFrames(plan: ChatPlan, includeUsage: boolean): { frame
   for (const c of plan.choices) {
     if (c.toolCalls.length) {
       c.toolCalls.forEach((call, j) => {
-        frames.push({ frame: chunk([delta(c.index, { role: 'assistant', content: null, tool_calls: [{ index: j, id: call.id, type: 'function', function: { name: call.function.name, arguments: '' } }], refusal: null })]), tokens: 1 });
+        frames.push({
+          frame: chunk([
+            delta(c.index, { role: 'assistant', content: null, tool_calls: [{ index: j, id: call.id, type: 'function', function: { name: call.function.name, arguments: '' } }], refusal: null }),
+          ]),
+          tokens: 1,
+        });
         for (const piece of call.function.arguments.match(/.{1,8}/gs) ?? []) {
           frames.push({ frame: chunk([delta(c.index, { tool_calls: [{ index: j, function: { arguments: piece } }] })]), tokens: 1 });
         }

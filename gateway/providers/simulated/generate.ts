@@ -5,13 +5,7 @@
  */
 import type { Rng } from './seed.js';
 
-const OPENERS = [
-  'Here is a short answer',
-  'In brief',
-  'Looking at this',
-  'A simulated reply',
-  'Summarizing the request',
-];
+const OPENERS = ['Here is a short answer', 'In brief', 'Looking at this', 'A simulated reply', 'Summarizing the request'];
 
 const SENTENCES = [
   'The gateway routed this call to the simulated backend, so no provider key was needed.',
@@ -68,7 +62,7 @@ export function valueFor(schema: unknown, rng: Rng, ctx: { hint?: string; words:
     const concrete = variants.find((v) => (v as Schema)?.type !== 'null') ?? variants[0];
     return valueFor(concrete, rng, ctx);
   }
-  const type = Array.isArray(s.type) ? (s.type.find((t) => t !== 'null') ?? 'null') : s.type ?? (s.properties ? 'object' : 'string');
+  const type = Array.isArray(s.type) ? (s.type.find((t) => t !== 'null') ?? 'null') : (s.type ?? (s.properties ? 'object' : 'string'));
   switch (type) {
     case 'object':
       return depth >= MAX_DEPTH ? {} : objectFor(s, rng, { ...ctx, depth: depth + 1 });

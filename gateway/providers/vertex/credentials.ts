@@ -123,4 +123,3 @@ export function metadataTokens(base: string = METADATA_URL, clock: () => number 
   const url = `${base.replace(/\/+$/, '')}${METADATA_TOKEN_PATH}`;
   return (signal) => call('the metadata server', url, { method: 'GET', headers: { 'metadata-flavor': 'Google' } }, signal, clock);
 }
-

@@ -33,7 +33,8 @@ export const vertexProvider: ProviderDescriptor = {
     fields: vertexFields,
     secrets: ['serviceAccount'],
     check(spec, issue) {
-      if (spec.apiKey !== undefined) issue(['apiKey'], 'vertex backends authenticate with OAuth2 access tokens: give serviceAccount (a key file as { file } or { env }), or leave both out to use the metadata server');
+      if (spec.apiKey !== undefined)
+        issue(['apiKey'], 'vertex backends authenticate with OAuth2 access tokens: give serviceAccount (a key file as { file } or { env }), or leave both out to use the metadata server');
     },
   },
 };

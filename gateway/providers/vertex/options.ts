@@ -12,7 +12,10 @@ export const vertexFields = {
   /** The Google Cloud project id the models are called in. */
   project: z.string().regex(/^[a-z0-9][a-z0-9.:-]{0,99}$/, 'a Google Cloud project id'),
   /** The region (us-central1, europe-west4, …) or `global`; it picks the endpoint host too. */
-  location: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'a Google Cloud region such as us-central1, or global').default(VERTEX_DEFAULT_LOCATION),
+  location: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,39}$/, 'a Google Cloud region such as us-central1, or global')
+    .default(VERTEX_DEFAULT_LOCATION),
   /** Whose models: `google` (Gemini) or `anthropic` (Claude). Default: anthropic for claude-* models, else google. */
   publisher: z.enum(['google', 'anthropic']).optional(),
   /** The API version in the path (default v1). */

@@ -228,13 +228,18 @@ export class OtlpGrpcSpanProcessor implements SpanProcessor {
     const w = this.writer(0);
     for (const resource of new Set(used.map((g) => g.resource))) {
       const groups = used.filter((g) => g.resource === resource);
-      resourceSpans(w, resource, groups.map((g) => g.scope), (scope) => {
-        const entries = (groups.find((g) => g.scope === scope) as Group).spans;
-        const n = entries.pos - HEAD_ROOM;
-        w.ensure(n);
-        entries.buf.copy(w.buf, w.pos, HEAD_ROOM, entries.pos);
-        w.pos += n;
-      });
+      resourceSpans(
+        w,
+        resource,
+        groups.map((g) => g.scope),
+        (scope) => {
+          const entries = (groups.find((g) => g.scope === scope) as Group).spans;
+          const n = entries.pos - HEAD_ROOM;
+          w.ensure(n);
+          entries.buf.copy(w.buf, w.pos, HEAD_ROOM, entries.pos);
+          w.pos += n;
+        },
+      );
     }
     for (const g of used) g.spans.pos = HEAD_ROOM;
     return { w, start: 0, spans };

@@ -29,7 +29,10 @@ describe('valid Evaluator documents', () => {
         ...BASE,
         evaluator('rel', '  type: llm-judge\n  template: relevance\n  judge: { model: gpt-4o-mini, apiKey: { env: EVAL_KEY } }'),
         evaluator('json', '  type: code\n  check: json-schema\n  target: { kind: LLM, routes: ["chat*"], metadata: { env: prod }, tags: [beta] }\n  sampling: { rate: 0.25, seed: x }'),
-        evaluator('custom', '  type: llm-judge\n  template: custom\n  prompt: "Rate {{output}} for {{input}} from 1 to 5"\n  scale: { min: 1, max: 5 }\n  pass: { atLeast: 4 }\n  version: v7\n  judge: { model: judge }'),
+        evaluator(
+          'custom',
+          '  type: llm-judge\n  template: custom\n  prompt: "Rate {{output}} for {{input}} from 1 to 5"\n  scale: { min: 1, max: 5 }\n  pass: { atLeast: 4 }\n  version: v7\n  judge: { model: judge }',
+        ),
       ),
       { env: { EVAL_KEY: 'tg-judge' } },
     );
@@ -60,10 +63,22 @@ describe('malformed Evaluator documents are refused with clear problems', () => 
     ['an unknown template', '  type: llm-judge\n  template: helpfulness\n  judge: { model: m }', /spec\.template: .*relevance.*hallucination.*toxicity.*correctness.*custom/],
     ['no judge', '  type: llm-judge\n  template: relevance', /spec\.judge: /],
     ['custom without a prompt', '  type: llm-judge\n  template: custom\n  labels: { good: 1 }\n  judge: { model: m }', /spec\.prompt: a custom template needs its prompt/],
-    ['custom with labels and a scale', '  type: llm-judge\n  template: custom\n  prompt: "{{output}}"\n  labels: { good: 1 }\n  scale: { min: 0, max: 1 }\n  judge: { model: m }', /spec\.labels: a custom template needs either labels or scale/],
-    ['an unknown placeholder', '  type: llm-judge\n  template: custom\n  prompt: "judge {{output}} and {{context}}"\n  labels: { good: 1 }\n  judge: { model: m }', /spec\.prompt: unknown placeholder \{\{context\}\}/],
+    [
+      'custom with labels and a scale',
+      '  type: llm-judge\n  template: custom\n  prompt: "{{output}}"\n  labels: { good: 1 }\n  scale: { min: 0, max: 1 }\n  judge: { model: m }',
+      /spec\.labels: a custom template needs either labels or scale/,
+    ],
+    [
+      'an unknown placeholder',
+      '  type: llm-judge\n  template: custom\n  prompt: "judge {{output}} and {{context}}"\n  labels: { good: 1 }\n  judge: { model: m }',
+      /spec\.prompt: unknown placeholder \{\{context\}\}/,
+    ],
     ['a built-in template given a prompt', '  type: llm-judge\n  template: toxicity\n  prompt: "{{output}}"\n  judge: { model: m }', /spec\.prompt: the toxicity template brings its own prompt/],
-    ['a pass label not among the labels', '  type: llm-judge\n  template: custom\n  prompt: "{{output}}"\n  labels: { good: 1, bad: 0 }\n  pass: { labels: [great] }\n  judge: { model: m }', /spec\.pass\.labels: "great" is not one of the labels/],
+    [
+      'a pass label not among the labels',
+      '  type: llm-judge\n  template: custom\n  prompt: "{{output}}"\n  labels: { good: 1, bad: 0 }\n  pass: { labels: [great] }\n  judge: { model: m }',
+      /spec\.pass\.labels: "great" is not one of the labels/,
+    ],
     ['a scale upside down', '  type: llm-judge\n  template: custom\n  prompt: "{{output}}"\n  scale: { min: 5, max: 1 }\n  judge: { model: m }', /spec\.scale\.max: max must be above min/],
     ['an inline judge key', '  type: llm-judge\n  template: relevance\n  judge: { model: m, apiKey: tg-secret-123 }', /spec\.judge\.apiKey: an inline key is not allowed/],
     ['a judge key from a missing variable', '  type: llm-judge\n  template: relevance\n  judge: { model: m, apiKey: { env: NOT_SET_ANYWHERE } }', /spec\.judge\.apiKey: .*NOT_SET_ANYWHERE/],
@@ -106,7 +121,17 @@ describe('tracegate validate', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tracegate-eval-'));
     try {
       const file = join(dir, 'gateway.yaml');
-      writeFileSync(file, docs(...BASE, evaluator('rel', '  type: llm-judge\n  template: relevance\n  target: { models: ["gpt-*"], teams: [shop] }\n  sampling: { rate: 0.1 }\n  budget: { dailyUsd: 2 }\n  version: v3\n  judge: { model: gpt-4o-mini }'), evaluator('json', '  type: code\n  check: tool-args')));
+      writeFileSync(
+        file,
+        docs(
+          ...BASE,
+          evaluator(
+            'rel',
+            '  type: llm-judge\n  template: relevance\n  target: { models: ["gpt-*"], teams: [shop] }\n  sampling: { rate: 0.1 }\n  budget: { dailyUsd: 2 }\n  version: v3\n  judge: { model: gpt-4o-mini }',
+          ),
+          evaluator('json', '  type: code\n  check: tool-args'),
+        ),
+      );
       let out = '';
       const sink = textSink((t) => {
         out += t;

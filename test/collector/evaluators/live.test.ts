@@ -34,7 +34,9 @@ function reply(body: any) {
   if (prompt.includes('[Response]:')) {
     if (judgeMode === 'garbage') return { text: 'banana banana, I refuse to classify' };
     const response = prompt.slice(prompt.indexOf('[Response]:'));
-    return { text: response.includes('Paris') ? '{"label": "relevant", "explanation": "it names the capital"}' : '```json\n{"label": "unrelated", "explanation": "it talks about something else"}\n```' };
+    return {
+      text: response.includes('Paris') ? '{"label": "relevant", "explanation": "it names the capital"}' : '```json\n{"label": "unrelated", "explanation": "it talks about something else"}\n```',
+    };
   }
   if (body.response_format) return { text: '{"answer": "Paris"}' };
   const q = JSON.stringify(body.messages);
@@ -202,18 +204,14 @@ describe('an llm-judge evaluator through the gateway', () => {
     // Judge calls stay visible in llm_spans, marked and uncounted, so no usage figure holds them:
     // usage_minutely and agent_runs (which read `counted`) have nothing of the evaluator's key,
     // and the application's figures there equal its own calls.
-    const marked = await store.rows<{ purpose: string; counted: number }>(
-      `SELECT purpose, toUInt8(counted) AS counted FROM ${db()}.llm_spans WHERE key_name = 'evaluator'`,
-    );
+    const marked = await store.rows<{ purpose: string; counted: number }>(`SELECT purpose, toUInt8(counted) AS counted FROM ${db()}.llm_spans WHERE key_name = 'evaluator'`);
     expect(marked.length).toBe(QUESTIONS.length + 1);
     expect(marked.every((m) => m.purpose === 'evaluator' && Number(m.counted) === 0)).toBe(true);
     const usage = await store.rows<{ key_name: string; calls: string; cost: number }>(
       `SELECT key_name, sum(calls) AS calls, sum(cost_total) AS cost FROM ${db()}.usage_minutely GROUP BY key_name ORDER BY key_name`,
     );
     expect(usage.map((u) => u.key_name)).not.toContain('evaluator');
-    const judged = await store.rows<{ n: string }>(
-      `SELECT count() AS n FROM ${db()}.agent_runs WHERE trace_id IN (SELECT judge_trace_id FROM ${db()}.evaluator_runs) AND llm_calls > 0`,
-    );
+    const judged = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${db()}.agent_runs WHERE trace_id IN (SELECT judge_trace_id FROM ${db()}.evaluator_runs) AND llm_calls > 0`);
     expect(Number(judged[0].n)).toBe(0);
   });
 
@@ -248,7 +246,10 @@ describe('an llm-judge evaluator through the gateway', () => {
   it('samples by a seeded hash of the span id: exactly the spans sampled() picks', async () => {
     await runOnly('relevance-half');
     const ids = await store.rows<{ span_id: string }>(`SELECT span_id FROM ${db()}.llm_spans WHERE model = 'gpt-4o-mini' AND key_name = 'app'`);
-    const expected = ids.map((r) => r.span_id).filter((id) => sampled(id, 0.5, 's1')).sort();
+    const expected = ids
+      .map((r) => r.span_id)
+      .filter((id) => sampled(id, 0.5, 's1'))
+      .sort();
     await landed();
     const runs = await eventually(async () => {
       const r = await store.rows<{ span_id: string }>(`SELECT span_id FROM ${db()}.evaluator_runs WHERE evaluator = 'relevance-half' ORDER BY span_id`);
@@ -309,7 +310,7 @@ describe('hostile judges: counted, retried, then an evaluation error; nothing el
     expect(await errorRun('refused')).toEqual({ error_type: 'refused_budget', attempts: 2, status: 'error' });
   }, 60_000);
 
-  it("an evaluator past its own daily budget scores nothing and says so in its metrics", async () => {
+  it('an evaluator past its own daily budget scores nothing and says so in its metrics', async () => {
     const w = await runOnly('no-budget');
     expect(w.metrics.evaluations.size).toBe(0);
     expect(w.metricsText()).toContain('tracegate_evaluator_budget_exhausted{evaluator="no-budget"} 1');
@@ -325,7 +326,14 @@ describe('hostile judges: counted, retried, then an evaluation error; nothing el
       return Number(n[0].n) === 9 || undefined;
     });
     // Only counting: a sink that keeps results in memory, and no pass beyond the backlog count.
-    const w = buildEvaluatorWorker({ client: store.client, database: db(), sink: exporterResultSink(new (await import('@opentelemetry/sdk-trace-base')).InMemorySpanExporter()), gatewayUrl: `${gwUrl}/v1`, settleMs: 0, batch: 0 });
+    const w = buildEvaluatorWorker({
+      client: store.client,
+      database: db(),
+      sink: exporterResultSink(new (await import('@opentelemetry/sdk-trace-base')).InMemorySpanExporter()),
+      gatewayUrl: `${gwUrl}/v1`,
+      settleMs: 0,
+      batch: 0,
+    });
     w.update(only('relevance'), cfg.evaluatorKeys);
     await w.pass({ since: Date.now() - 3_600_000, storedBefore: Date.now() + 1000 });
     expect(w.metricsText()).toContain('tracegate_evaluator_backlog{evaluator="relevance"} 1');
@@ -346,7 +354,10 @@ describe('hostile judges: counted, retried, then an evaluation error; nothing el
 describe('tracegate evaluate --scores', () => {
   it('scores by evaluator and model: evaluations, mean score, pass rate, errors and judge cost', async () => {
     const { query, query_params } = scoresQuery(db(), 'model', new Date(Date.now() - 3_600_000), new Date(Date.now() + 60_000));
-    const rows = await store.rows<{ evaluator: string; model: string; source: string; evaluations: string; mean_score: number; pass_rate: number; errors: string; judge_cost_usd: number }>(query, query_params);
+    const rows = await store.rows<{ evaluator: string; model: string; source: string; evaluations: string; mean_score: number; pass_rate: number; errors: string; judge_cost_usd: number }>(
+      query,
+      query_params,
+    );
     const rel = rows.find((r) => r.evaluator === 'relevance')!;
     expect(rel).toMatchObject({ model: 'gpt-4o-mini', source: 'llm' });
     expect(Number(rel.evaluations)).toBe(QUESTIONS.length + 1);
@@ -361,7 +372,10 @@ describe('tracegate evaluate --scores', () => {
     expect(json).toMatchObject({ source: 'code', judge_cost_usd: 0 });
   });
 
-  it.each([['route', 'chat'], ['team', 'shop']] as const)('by %s: the scored call\'s, from llm_spans', async (by, value) => {
+  it.each([
+    ['route', 'chat'],
+    ['team', 'shop'],
+  ] as const)("by %s: the scored call's, from llm_spans", async (by, value) => {
     const { query, query_params } = scoresQuery(db(), by, new Date(Date.now() - 3_600_000), new Date(Date.now() + 60_000));
     const rows = await store.rows<Record<string, string | number>>(query, query_params);
     const rel = rows.filter((r) => r.evaluator === 'relevance');

@@ -60,8 +60,26 @@ describe('tracegate collector --evaluators FILE --gateway URL', () => {
     const gwPort = await freePort();
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'cli/tracegate.ts', 'collector', '--data', join(dir, 'data'), '--spool', join(dir, 'spool'), '--grpc-port', '0', '--http-port', '0',
-        '--log-level', 'warn', '--evaluators', file, '--gateway', `http://127.0.0.1:${gwPort}/v1`],
+      [
+        '--import',
+        'tsx',
+        'cli/tracegate.ts',
+        'collector',
+        '--data',
+        join(dir, 'data'),
+        '--spool',
+        join(dir, 'spool'),
+        '--grpc-port',
+        '0',
+        '--http-port',
+        '0',
+        '--log-level',
+        'warn',
+        '--evaluators',
+        file,
+        '--gateway',
+        `http://127.0.0.1:${gwPort}/v1`,
+      ],
       { cwd: join(import.meta.dirname, '..', '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     children.push(child);
@@ -92,8 +110,9 @@ describe('tracegate collector --evaluators FILE --gateway URL', () => {
     };
     const text = await eventually(async () => {
       const t = await (await fetch(`${urls.http}/metrics`)).text();
-      return metric(t, 'tracegate_evaluator_evaluations_total', 'evaluator="nonempty",status="ok"') === 2 &&
-        metric(t, 'tracegate_evaluator_evaluations_total', 'evaluator="judged",status="ok"') === 2 ? t : undefined;
+      return metric(t, 'tracegate_evaluator_evaluations_total', 'evaluator="nonempty",status="ok"') === 2 && metric(t, 'tracegate_evaluator_evaluations_total', 'evaluator="judged",status="ok"') === 2
+        ? t
+        : undefined;
     }, 60_000);
     expect(metric(text, 'tracegate_evaluator_judge_calls_total', 'evaluator="judged",outcome="ok"')).toBe(2);
     await gateway.flush();
@@ -107,7 +126,10 @@ describe('tracegate collector --evaluators FILE --gateway URL', () => {
         format: 'JSONEachRow',
       });
       const rows = await rs.json<{ name: string; n: string }>();
-      expect(rows.map((r) => [r.name, Number(r.n)])).toEqual([['judged', 2], ['nonempty', 2]]);
+      expect(rows.map((r) => [r.name, Number(r.n)])).toEqual([
+        ['judged', 2],
+        ['nonempty', 2],
+      ]);
     } finally {
       await store.close();
     }

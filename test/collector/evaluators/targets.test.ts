@@ -32,7 +32,10 @@ function verdict(body: any) {
   maxOpen = Math.max(maxOpen, judge.requests.filter((r) => !r.completed && !r.aborted).length);
   if (p.includes('<context>')) {
     const context = section(p, '<context>', '</context>').toLowerCase();
-    const words = section(p, '<response>', '</response>').toLowerCase().match(/[a-z]+/g) ?? [];
+    const words =
+      section(p, '<response>', '</response>')
+        .toLowerCase()
+        .match(/[a-z]+/g) ?? [];
     return { text: JSON.stringify({ label: words.every((w) => context.includes(w)) ? 'factual' : 'hallucinated', explanation: 'checked each word' }) };
   }
   if (p.includes('[Reference]:')) {
@@ -70,17 +73,40 @@ beforeAll(async () => {
   const qaTrace = newTraceId();
   await insertSpans(store, [
     // A RAG trace: the retriever's documents are the context of both answers.
-    retrieverSpan({ traceId: rag.trace, spanId: newSpanId(), parentSpanId: rag.root, start: at(0), attributes: { 'input.value': 'opening hours', 'retrieval.documents.0.document.content': 'The shop opens at nine.', 'retrieval.documents.1.document.content': 'It closes at five.' } }),
+    retrieverSpan({
+      traceId: rag.trace,
+      spanId: newSpanId(),
+      parentSpanId: rag.root,
+      start: at(0),
+      attributes: { 'input.value': 'opening hours', 'retrieval.documents.0.document.content': 'The shop opens at nine.', 'retrieval.documents.1.document.content': 'It closes at five.' },
+    }),
     llmSpan({ traceId: rag.trace, spanId: rag.llm, parentSpanId: rag.root, start: at(1), model: 'gpt-4o', attributes: msgs('When does it open?', 'It opens at nine.') }),
     llmSpan({ traceId: rag.trace, spanId: rag.bad, parentSpanId: rag.root, start: at(2), model: 'gpt-4o', attributes: msgs('When does it close?', 'It closes at midnight.') }),
     // Questions with a reference answer, filtered on metadata env and a tag.
-    llmSpan({ traceId: qaTrace, spanId: qa.good, start: at(3), model: 'gpt-4o-mini', attributes: { ...msgs('Capital of France?', 'Paris, of course.'), ...meta({ reference: 'Paris', env: 'prod' }, ['beta']) } }),
-    llmSpan({ traceId: qaTrace, spanId: qa.wrong, start: at(4), model: 'gpt-4o-mini', attributes: { ...msgs('Capital of Italy?', 'Milan.'), ...meta({ reference: 'Rome', env: 'prod' }, ['beta', 'x']) } }),
+    llmSpan({
+      traceId: qaTrace,
+      spanId: qa.good,
+      start: at(3),
+      model: 'gpt-4o-mini',
+      attributes: { ...msgs('Capital of France?', 'Paris, of course.'), ...meta({ reference: 'Paris', env: 'prod' }, ['beta']) },
+    }),
+    llmSpan({
+      traceId: qaTrace,
+      spanId: qa.wrong,
+      start: at(4),
+      model: 'gpt-4o-mini',
+      attributes: { ...msgs('Capital of Italy?', 'Milan.'), ...meta({ reference: 'Rome', env: 'prod' }, ['beta', 'x']) },
+    }),
     llmSpan({ traceId: qaTrace, spanId: qa.dev, start: at(5), model: 'gpt-4o-mini', attributes: { ...msgs('Capital of Spain?', 'Madrid.'), ...meta({ reference: 'Madrid', env: 'dev' }, ['beta']) } }),
     llmSpan({ traceId: qaTrace, spanId: qa.noref, start: at(6), model: 'gpt-4o-mini', attributes: { ...msgs('Capital of Peru?', 'Lima.'), ...meta({ env: 'prod' }, ['beta']) } }),
     // An agent run and a retrieval of their own.
     agentSpan({ traceId: agent.trace, spanId: agent.span, start: at(7), agentName: 'support', attributes: { 'input.value': 'Where is my parcel?', 'output.value': 'Your parcel is in Lyon.' } }),
-    retrieverSpan({ traceId: retrieval.trace, spanId: retrieval.span, start: at(8), attributes: { 'input.value': 'refund policy', 'retrieval.documents.0.document.content': 'Our refund policy: 30 days.' } }),
+    retrieverSpan({
+      traceId: retrieval.trace,
+      spanId: retrieval.span,
+      start: at(8),
+      attributes: { 'input.value': 'refund policy', 'retrieval.documents.0.document.content': 'Our refund policy: 30 days.' },
+    }),
   ]);
   await eventually(async () => {
     const r = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${store.database}.llm_spans`);

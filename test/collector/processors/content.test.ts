@@ -36,7 +36,11 @@ const IN_MSGS = Object.keys(ALL).filter((k) => k.startsWith('llm.input_messages.
 const OUT_MSGS = Object.keys(ALL).filter((k) => k.startsWith('llm.output_messages.'));
 
 const cases: Array<[flag: HideFlag, redacted: string[], dropped: string[]]> = [
-  ['inputs', ['input.value', 'gen_ai.input.messages', 'ai.prompt.messages'], ['input.mime_type', ...IN_MSGS, 'gen_ai.prompt.0.role', 'gen_ai.prompt.0.content', 'llm.tools.0.tool.json_schema', 'llm.prompts.0.prompt.text']],
+  [
+    'inputs',
+    ['input.value', 'gen_ai.input.messages', 'ai.prompt.messages'],
+    ['input.mime_type', ...IN_MSGS, 'gen_ai.prompt.0.role', 'gen_ai.prompt.0.content', 'llm.tools.0.tool.json_schema', 'llm.prompts.0.prompt.text'],
+  ],
   ['outputs', ['output.value', 'gen_ai.output.messages', 'ai.response.text'], ['output.mime_type', ...OUT_MSGS, 'gen_ai.completion.0.content', 'llm.choices.0.completion.text']],
   ['inputMessages', ['gen_ai.input.messages', 'ai.prompt.messages'], [...IN_MSGS, 'gen_ai.prompt.0.role', 'gen_ai.prompt.0.content']],
   ['outputMessages', ['gen_ai.output.messages', 'ai.response.text'], [...OUT_MSGS, 'gen_ai.completion.0.content']],
@@ -74,7 +78,11 @@ describe('content stage: OPENINFERENCE_HIDE_* flags', () => {
 
   it('redacts base64 images longer than the limit, keeps URLs and short data URLs', () => {
     const long = `data:image/png;base64,${'A'.repeat(200)}`;
-    const attrs = { [IMG]: long, 'llm.input_messages.1.message.contents.0.message_content.image.image.url': `https://x/${'a'.repeat(300)}`, 'llm.input_messages.2.message.contents.0.message_content.image.image.url': 'data:image/png;base64,AAAA' };
+    const attrs = {
+      [IMG]: long,
+      'llm.input_messages.1.message.contents.0.message_content.image.image.url': `https://x/${'a'.repeat(300)}`,
+      'llm.input_messages.2.message.contents.0.message_content.image.image.url': 'data:image/png;base64,AAAA',
+    };
     const [out] = contentStage([span(attrs)], stageContext({ base64ImageMaxLength: 100 }));
     expect(out.attributes).toEqual({ ...attrs, [IMG]: R });
   });
@@ -155,10 +163,13 @@ describe('content stage: credentials never reach a table', () => {
   });
 
   it('scrubs resource and event attributes as well', () => {
-    const s = span({}, {
-      resourceAttributes: { 'service.name': 'app', 'deployment.api_key': 'x' },
-      events: [{ timeUnixNano: 1n, name: 'exception', attributes: { 'exception.message': '401 for Bearer abcdefghijklmnopqrstuvwxyz' } }],
-    });
+    const s = span(
+      {},
+      {
+        resourceAttributes: { 'service.name': 'app', 'deployment.api_key': 'x' },
+        events: [{ timeUnixNano: 1n, name: 'exception', attributes: { 'exception.message': '401 for Bearer abcdefghijklmnopqrstuvwxyz' } }],
+      },
+    );
     const [out] = contentStage([s], stageContext());
     expect(out.resourceAttributes).toEqual({ 'service.name': 'app', 'deployment.api_key': R });
     expect(out.events[0].attributes['exception.message']).toBe(`401 for Bearer ${R}`);

@@ -11,7 +11,14 @@ const cases: Array<[name: string, attrs: Attributes, want: Attributes]> = [
   [
     'plain prompt and completion',
     llm('gpt-4o-2024-08-06', { 'llm.token_count.prompt': '1000000', 'llm.token_count.completion': '100000' }),
-    { 'llm.cost.prompt': '2.5', 'llm.cost.completion': '1', 'llm.cost.total': '3.5', 'llm.cost.prompt_details.input': '2.5', 'llm.cost.completion_details.output': '1', 'tracegate.price.date': '2025-08-01' },
+    {
+      'llm.cost.prompt': '2.5',
+      'llm.cost.completion': '1',
+      'llm.cost.total': '3.5',
+      'llm.cost.prompt_details.input': '2.5',
+      'llm.cost.completion_details.output': '1',
+      'tracegate.price.date': '2025-08-01',
+    },
   ],
   [
     'cached tokens at the cached price, out of the prompt count (not twice)',

@@ -139,7 +139,10 @@ const vercel: Case[] = [
       'ai.usage.promptTokens': '20',
       'ai.usage.completionTokens': '5',
       'ai.prompt.format': 'messages',
-      'ai.prompt.messages': json([{ role: 'system', content: 'be kind' }, { role: 'user', content: [{ type: 'text', text: 'hi' }] }]),
+      'ai.prompt.messages': json([
+        { role: 'system', content: 'be kind' },
+        { role: 'user', content: [{ type: 'text', text: 'hi' }] },
+      ]),
       'ai.response.text': 'hello',
       'ai.response.finishReason': 'stop',
       'ai.response.model': 'gpt-4o-2024-08-06',
@@ -235,7 +238,14 @@ const vercel: Case[] = [
   },
   {
     name: 'AI SDK outer generateText span: CHAIN with prompt and text, its summed usage not counted',
-    attrs: { 'ai.operationId': 'ai.generateText', 'ai.model.id': 'gpt-4o', 'ai.prompt': json({ prompt: 'hi' }), 'ai.response.text': 'hello', 'ai.usage.promptTokens': '20', 'ai.usage.completionTokens': '5' },
+    attrs: {
+      'ai.operationId': 'ai.generateText',
+      'ai.model.id': 'gpt-4o',
+      'ai.prompt': json({ prompt: 'hi' }),
+      'ai.response.text': 'hello',
+      'ai.usage.promptTokens': '20',
+      'ai.usage.completionTokens': '5',
+    },
     expect: { 'openinference.span.kind': 'CHAIN', 'input.value': json({ prompt: 'hi' }), 'output.value': 'hello' },
     absent: ['llm.token_count.prompt', 'llm.model_name'],
   },
@@ -261,7 +271,13 @@ const vercel: Case[] = [
       'ai.operationId': 'ai.generateText.doGenerate',
       'ai.model.id': 'gpt-4o',
       'ai.prompt.messages': json([
-        { role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image', image: 'https://x/cat.png' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'what is this?' },
+            { type: 'image', image: 'https://x/cat.png' },
+          ],
+        },
         { role: 'assistant', content: [{ type: 'tool-call', toolCallId: 'k1', toolName: 'look', args: { deep: true } }] },
         { role: 'tool', content: [{ type: 'tool-result', toolCallId: 'k1', toolName: 'look', result: { animal: 'cat' } }] },
       ]),

@@ -59,7 +59,14 @@ const cases: Case[] = [
         { role: 'tool', parts: [{ type: 'tool_call_response', id: 'c0', response: 'rain' }] },
       ]),
       'gen_ai.output.messages': json([
-        { role: 'assistant', parts: [{ type: 'text', content: 'It rains.' }, { type: 'tool_call', id: 'c1', name: 'umbrella', arguments: { n: 1 } }], finish_reason: 'tool_call' },
+        {
+          role: 'assistant',
+          parts: [
+            { type: 'text', content: 'It rains.' },
+            { type: 'tool_call', id: 'c1', name: 'umbrella', arguments: { n: 1 } },
+          ],
+          finish_reason: 'tool_call',
+        },
       ]),
     },
     expect: {
@@ -108,23 +115,51 @@ const cases: Case[] = [
   },
   {
     name: 'GenAI reasoning tokens stay inside output_tokens',
-    attrs: { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'o3', 'gen_ai.usage.input_tokens': '10', 'gen_ai.usage.output_tokens': '500', 'gen_ai.usage.reasoning.output_tokens': '400' },
+    attrs: {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.request.model': 'o3',
+      'gen_ai.usage.input_tokens': '10',
+      'gen_ai.usage.output_tokens': '500',
+      'gen_ai.usage.reasoning.output_tokens': '400',
+    },
     expect: { 'llm.token_count.completion': '500', 'llm.token_count.completion_details.reasoning': '400', 'llm.token_count.total': '510' },
   },
   {
     name: 'OpenLIT cost on the span (gen_ai.usage.cost) becomes llm.cost.total',
-    attrs: { 'gen_ai.operation.name': 'chat', 'gen_ai.system': 'openai', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': '10', 'gen_ai.usage.output_tokens': '2', 'gen_ai.usage.cost': '0.00045' },
+    attrs: {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.system': 'openai',
+      'gen_ai.request.model': 'gpt-4o',
+      'gen_ai.usage.input_tokens': '10',
+      'gen_ai.usage.output_tokens': '2',
+      'gen_ai.usage.cost': '0.00045',
+    },
     expect: { 'llm.cost.total': '0.00045', 'llm.token_count.total': '12' },
   },
   {
     name: 'GenAI invoke_agent: AGENT with agent.name, its summed usage is not an LLM call',
-    attrs: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'planner', 'gen_ai.agent.id': 'a1', 'gen_ai.usage.input_tokens': '10', 'gen_ai.usage.output_tokens': '5', 'gen_ai.conversation.id': 's9' },
+    attrs: {
+      'gen_ai.operation.name': 'invoke_agent',
+      'gen_ai.agent.name': 'planner',
+      'gen_ai.agent.id': 'a1',
+      'gen_ai.usage.input_tokens': '10',
+      'gen_ai.usage.output_tokens': '5',
+      'gen_ai.conversation.id': 's9',
+    },
     expect: { 'openinference.span.kind': 'AGENT', 'agent.name': 'planner', 'session.id': 's9' },
     absent: ['llm.token_count.prompt'],
   },
   {
     name: 'GenAI execute_tool: TOOL with name, call id, arguments and result',
-    attrs: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search', 'gen_ai.tool.description': 'web search', 'gen_ai.tool.call.id': 'call_1', 'gen_ai.tool.call.arguments': '{"q":"x"}', 'gen_ai.tool.call.result': 'found' },
+    attrs: {
+      'gen_ai.operation.name': 'execute_tool',
+      'gen_ai.tool.name': 'search',
+      'gen_ai.tool.description': 'web search',
+      'gen_ai.tool.call.id': 'call_1',
+      'gen_ai.tool.call.arguments': '{"q":"x"}',
+      'gen_ai.tool.call.result': 'found',
+    },
     expect: {
       'openinference.span.kind': 'TOOL',
       'tool.name': 'search',
@@ -137,7 +172,7 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'the gateway\'s per-attempt child span (GenAI keys, no kind on purpose) gets no kind, so a call counts once',
+    name: "the gateway's per-attempt child span (GenAI keys, no kind on purpose) gets no kind, so a call counts once",
     attrs: { 'tracegate.backend': 'openai-main', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o', 'tracegate.retries': '0' },
     expect: { 'tracegate.normalized_from': 'genai' },
     absent: ['openinference.span.kind', 'llm.model_name', 'llm.provider'],
@@ -170,7 +205,7 @@ const cases: Case[] = [
     expect: { 'openinference.span.kind': 'CHAIN' },
   },
   {
-    name: 'both conventions on one span (the gateway\'s): OpenInference messages kept, GenAI ones not re-derived',
+    name: "both conventions on one span (the gateway's): OpenInference messages kept, GenAI ones not re-derived",
     attrs: {
       'openinference.span.kind': 'LLM',
       'llm.input_messages.0.message.role': 'user',

@@ -24,7 +24,21 @@ describe('processor config', () => {
   });
 
   it('reads every OPENINFERENCE_HIDE_* variable, the deprecated EMBEDDING_VECTORS name too', () => {
-    const names = ['INPUTS', 'OUTPUTS', 'INPUT_MESSAGES', 'OUTPUT_MESSAGES', 'INPUT_IMAGES', 'INPUT_TEXT', 'OUTPUT_TEXT', 'LLM_INVOCATION_PARAMETERS', 'LLM_TOOLS', 'EMBEDDING_VECTORS', 'EMBEDDINGS_TEXT', 'PROMPTS', 'CHOICES'];
+    const names = [
+      'INPUTS',
+      'OUTPUTS',
+      'INPUT_MESSAGES',
+      'OUTPUT_MESSAGES',
+      'INPUT_IMAGES',
+      'INPUT_TEXT',
+      'OUTPUT_TEXT',
+      'LLM_INVOCATION_PARAMETERS',
+      'LLM_TOOLS',
+      'EMBEDDING_VECTORS',
+      'EMBEDDINGS_TEXT',
+      'PROMPTS',
+      'CHOICES',
+    ];
     const env = Object.fromEntries(names.map((n) => [`OPENINFERENCE_HIDE_${n}`, 'true']));
     const flags = hideFlagsFromEnv(env);
     expect(Object.keys(flags).sort()).toEqual(Object.keys(parseProcessorConfig({}, {}).hide).sort());
@@ -120,7 +134,12 @@ describe('a span a stage throws on', () => {
 
   it('loses its attributes in the content stage rather than leak them', () => {
     const s = span({ 'http.request.header.authorization': 'Bearer x' });
-    Object.defineProperty(s.attributes, 'poison', { enumerable: true, get: () => { throw new Error('bug'); } });
+    Object.defineProperty(s.attributes, 'poison', {
+      enumerable: true,
+      get: () => {
+        throw new Error('bug');
+      },
+    });
     const ctx = stageContext();
     const [out] = contentStage([s], ctx);
     expect(out.attributes).toEqual({});

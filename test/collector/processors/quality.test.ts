@@ -19,7 +19,13 @@ const cases: Array<[name: string, s: SpanRecord, want: string[]]> = [
   ['output not recorded at all (capture off): not judged', span(llm({ 'llm.token_count.completion': '12' })), []],
   [
     'only a tool call, no text: not empty',
-    span(llm({ 'llm.output_messages.0.message.role': 'assistant', 'llm.output_messages.0.message.tool_calls.0.tool_call.function.name': 'f', 'llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments': '{"x":1}' })),
+    span(
+      llm({
+        'llm.output_messages.0.message.role': 'assistant',
+        'llm.output_messages.0.message.tool_calls.0.tool_call.function.name': 'f',
+        'llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments': '{"x":1}',
+      }),
+    ),
     [],
   ],
   ['json_object asked, prose returned: invalid_json', span(llm({ ...jsonMode, ...out0('Sure! {"a":1}') })), ['invalid_json']],
@@ -27,11 +33,7 @@ const cases: Array<[name: string, s: SpanRecord, want: string[]]> = [
   ['gen_ai.output.type json, broken JSON: invalid_json', span(llm({ 'gen_ai.output.type': 'json', ...out0('{"a":') })), ['invalid_json']],
   ['output hidden by the SDK (__REDACTED__) is not judged', span(llm({ ...jsonMode, 'output.value': '__REDACTED__', 'output.mime_type': 'text/plain' })), []],
   ['JSON not asked: prose is fine', span(llm(out0('Sure!'))), []],
-  [
-    'plain-text output.value is judged when there are no output messages',
-    span(llm({ ...jsonMode, 'output.value': 'not json', 'output.mime_type': 'text/plain' })),
-    ['invalid_json'],
-  ],
+  ['plain-text output.value is judged when there are no output messages', span(llm({ ...jsonMode, 'output.value': 'not json', 'output.mime_type': 'text/plain' })), ['invalid_json']],
   [
     'tool-call arguments that do not parse: invalid_tool_arguments',
     span(llm({ 'llm.output_messages.0.message.tool_calls.0.tool_call.function.name': 'f', 'llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments': '{"city": "Par' })),

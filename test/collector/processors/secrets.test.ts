@@ -26,13 +26,22 @@ const FORMATS: Record<string, { masked: Array<[string, string]>; kept: string[] 
   },
   'GitHub tokens': {
     masked: [
-      [`ghp_${A36}`, R], [`gho_${A36}`, R], [`ghu_${A36}`, R], [`ghs_${A36}`, R], [`ghr_${A36}`, R],
+      [`ghp_${A36}`, R],
+      [`gho_${A36}`, R],
+      [`ghu_${A36}`, R],
+      [`ghs_${A36}`, R],
+      [`ghr_${A36}`, R],
       [`git clone https://github_pat_11ABCDEFG0123456789_${rep('xY', 29)}@github.com/o/r`, `git clone https://${R}@github.com/o/r`],
     ],
     kept: ['ghp_short', 'the ghost_in_the_machine', `gha_${A36}`, 'github_pat_'],
   },
   'Stripe secret and restricted keys (live and test)': {
-    masked: [[`sk_live_${rep('4eC39HqLyjWDarjtT1zdp7dc', 1)}`, R], [`rk_live_${rep('51Hx', 6)}`, R], [`sk_test_${rep('4eC3', 6)}`, R], [`rk_test_${rep('9Zq', 8)}`, R]],
+    masked: [
+      [`sk_live_${rep('4eC39HqLyjWDarjtT1zdp7dc', 1)}`, R],
+      [`rk_live_${rep('51Hx', 6)}`, R],
+      [`sk_test_${rep('4eC3', 6)}`, R],
+      [`rk_test_${rep('9Zq', 8)}`, R],
+    ],
     kept: ['pk_live_51HxPublishableKeyIsPublic', 'sk_live_short', 'desk_live_tests'],
   },
   'Hugging Face tokens': {
@@ -68,7 +77,15 @@ const FORMATS: Record<string, { masked: Array<[string, string]>; kept: string[] 
       ['https://maps.googleapis.com/x?key=0123456789abcdefXYZ_', `https://maps.googleapis.com/x?key=${R}`],
       ['login with password=hunter2 failed', `login with password=${R} failed`],
     ],
-    kept: ['https://docs.example.com/search?q=tokens&page=2', 'mailto:someone@example.com', 'https://user@example.com/path', 's3://bucket/x?key=photos/1.jpg', 'https://x.com/?monkey=1', 'keyboard=qwerty', 'a=b'],
+    kept: [
+      'https://docs.example.com/search?q=tokens&page=2',
+      'mailto:someone@example.com',
+      'https://user@example.com/path',
+      's3://bucket/x?key=photos/1.jpg',
+      'https://x.com/?monkey=1',
+      'keyboard=qwerty',
+      'a=b',
+    ],
   },
   'Basic and Bearer, any case': {
     masked: [
@@ -128,27 +145,90 @@ describe('JSON values stay valid JSON', () => {
 describe('the probe misses nothing', () => {
   // Every pattern run on every value, ungated: what scrubValue must give for any value of 8 characters or more.
   const ungated = (v: string) => applyPatterns(v, ~0);
-  const anyCase = (word: string) =>
-    fc.array(fc.boolean(), { minLength: word.length, maxLength: word.length }).map((up) => [...word].map((ch, k) => (up[k] ? ch.toUpperCase() : ch)).join(''));
+  const anyCase = (word: string) => fc.array(fc.boolean(), { minLength: word.length, maxLength: word.length }).map((up) => [...word].map((ch, k) => (up[k] ? ch.toUpperCase() : ch)).join(''));
   const spelling = (...words: string[]) => fc.oneof(fc.constantFrom(...words.flatMap((w) => [w, w.toUpperCase(), w[0].toUpperCase() + w.slice(1)])), fc.constantFrom(...words).chain(anyCase));
   const spaces = (max: number) => fc.tuple(fc.integer({ min: 0, max }), fc.constantFrom(' ', '\t', '\n', '\u00a0', '\u2003')).map(([n, ch]) => ch.repeat(n));
   const body = fc.oneof(
-    { weight: 30, arbitrary: fc.constantFrom('', 'abc', 'abc123', 'A1b2C3d4E5f6G7h8I9j0', 'x'.repeat(40), 'Q9'.repeat(30), 'ABCDEFGHIJKLMNOP', 'abcdefghijklmnopqrstuvwxyz', '12345', 'a.b-c_d~e+f/g') },
+    {
+      weight: 30,
+      arbitrary: fc.constantFrom('', 'abc', 'abc123', 'A1b2C3d4E5f6G7h8I9j0', 'x'.repeat(40), 'Q9'.repeat(30), 'ABCDEFGHIJKLMNOP', 'abcdefghijklmnopqrstuvwxyz', '12345', 'a.b-c_d~e+f/g'),
+    },
     { weight: 1, arbitrary: fc.constantFrom('a'.repeat(4095), 'a'.repeat(4096), 'a'.repeat(4097)) },
   );
   const pad = fc.constantFrom('', '=', '==');
-  const unit = fc.oneof(
-    fc.tuple(fc.constantFrom('sk-', 'sk-proj-', 'xoxb-', 'xoxq-', 'AKIA', 'ASIA', 'AIza', 'ghp_', 'gho_', 'gha_', 'github_pat_', 'sk_live_', 'rk_test_', 'pk_live_', 'hf_', 'eyJ', 'xeyJ'), body),
-    fc.tuple(fc.constantFrom('eyJ', 'eyJhbGciOiJIUzI1NiJ9'), fc.constantFrom('.', '-'), fc.constantFrom('eyJ', 'eyJzdWIiOiIxIn0', 'e'), fc.constantFrom('.', ''), body),
-    fc.tuple(fc.constantFrom('-----BEGIN ', '-----BEGIN RSA ', '-----END '), fc.constantFrom('PRIVATE KEY-----', 'PUBLIC KEY-----', 'PRIVATE KEY--'), body),
-    fc.tuple(spelling('bearer', 'basic'), spaces(9), body, pad),
-    fc.tuple(fc.constantFrom('', 'proxy-', 'x-'), spelling('authorization'), spaces(9), fc.constantFrom(':', '='), spaces(9), fc.constantFrom('', '"', "'"), fc.constantFrom('', 'Bearer ', 'token ', 'Basic  '), body),
-    fc.tuple(fc.constantFrom('', '?', '&', ';', ' ', '-', 'x'), spelling('api_key', 'apikey', 'access-token', 'token', 'id_token', 'sig', 'signature', 'key', 'password', 'passwd', 'secret', 'client_secret', 'x-amz-signature', 'x-amz-security-token', 'page', 'monkey'), fc.constantFrom('=', '=='), body),
-    fc.tuple(fc.constantFrom('postgres', 'a', 'git+ssh', ''), fc.constantFrom('://', ':/'), fc.constantFrom('', 'user', 'u.v'), fc.constantFrom(':', ''), body, fc.constantFrom('@', '@host', '')),
-    fc.tuple(fc.constantFrom('', '\\', '\\\\\\'), fc.constant('"'), spelling('api_key', 'apiKey', 'x-api-key', 'password', 'db_password', 'pwd', 'secret', 'token', 'token_', 'authorization', 'credentials', 'cookie', 'auth', 'max_tokens', 'x9max_token', 'eos_token', 'note', 'monkey', `${'k'.repeat(57)}api_key`, `${'k'.repeat(58)}api_key`))
-      .chain(([esc, q, key]) => fc.tuple(fc.constant(esc + q + key + esc + q), spaces(17), fc.constant(':'), spaces(2), fc.constantFrom(`${esc}"v${esc}"`, '12', 'true', 'null', '{', `${esc}"a${esc}\\"b${esc}"`))),
-    fc.string({ maxLength: 4 }),
-  ).map((parts) => (typeof parts === 'string' ? parts : parts.join('')));
+  const unit = fc
+    .oneof(
+      fc.tuple(fc.constantFrom('sk-', 'sk-proj-', 'xoxb-', 'xoxq-', 'AKIA', 'ASIA', 'AIza', 'ghp_', 'gho_', 'gha_', 'github_pat_', 'sk_live_', 'rk_test_', 'pk_live_', 'hf_', 'eyJ', 'xeyJ'), body),
+      fc.tuple(fc.constantFrom('eyJ', 'eyJhbGciOiJIUzI1NiJ9'), fc.constantFrom('.', '-'), fc.constantFrom('eyJ', 'eyJzdWIiOiIxIn0', 'e'), fc.constantFrom('.', ''), body),
+      fc.tuple(fc.constantFrom('-----BEGIN ', '-----BEGIN RSA ', '-----END '), fc.constantFrom('PRIVATE KEY-----', 'PUBLIC KEY-----', 'PRIVATE KEY--'), body),
+      fc.tuple(spelling('bearer', 'basic'), spaces(9), body, pad),
+      fc.tuple(
+        fc.constantFrom('', 'proxy-', 'x-'),
+        spelling('authorization'),
+        spaces(9),
+        fc.constantFrom(':', '='),
+        spaces(9),
+        fc.constantFrom('', '"', "'"),
+        fc.constantFrom('', 'Bearer ', 'token ', 'Basic  '),
+        body,
+      ),
+      fc.tuple(
+        fc.constantFrom('', '?', '&', ';', ' ', '-', 'x'),
+        spelling(
+          'api_key',
+          'apikey',
+          'access-token',
+          'token',
+          'id_token',
+          'sig',
+          'signature',
+          'key',
+          'password',
+          'passwd',
+          'secret',
+          'client_secret',
+          'x-amz-signature',
+          'x-amz-security-token',
+          'page',
+          'monkey',
+        ),
+        fc.constantFrom('=', '=='),
+        body,
+      ),
+      fc.tuple(fc.constantFrom('postgres', 'a', 'git+ssh', ''), fc.constantFrom('://', ':/'), fc.constantFrom('', 'user', 'u.v'), fc.constantFrom(':', ''), body, fc.constantFrom('@', '@host', '')),
+      fc
+        .tuple(
+          fc.constantFrom('', '\\', '\\\\\\'),
+          fc.constant('"'),
+          spelling(
+            'api_key',
+            'apiKey',
+            'x-api-key',
+            'password',
+            'db_password',
+            'pwd',
+            'secret',
+            'token',
+            'token_',
+            'authorization',
+            'credentials',
+            'cookie',
+            'auth',
+            'max_tokens',
+            'x9max_token',
+            'eos_token',
+            'note',
+            'monkey',
+            `${'k'.repeat(57)}api_key`,
+            `${'k'.repeat(58)}api_key`,
+          ),
+        )
+        .chain(([esc, q, key]) =>
+          fc.tuple(fc.constant(esc + q + key + esc + q), spaces(17), fc.constant(':'), spaces(2), fc.constantFrom(`${esc}"v${esc}"`, '12', 'true', 'null', '{', `${esc}"a${esc}\\"b${esc}"`)),
+        ),
+      fc.string({ maxLength: 4 }),
+    )
+    .map((parts) => (typeof parts === 'string' ? parts : parts.join('')));
   const separator = fc.constantFrom('', ' ', ',', '\n', '"', '{', 'x');
   const value = (units: number, padding: string) =>
     fc.tuple(fc.array(fc.tuple(separator, unit), { minLength: 1, maxLength: units }), fc.boolean()).map(([parts, before]) => {

@@ -34,7 +34,10 @@ const tracingFetch: typeof fetch = (input, init) => {
 };
 
 async function runAgent(): Promise<string> {
-  provider = new node.NodeTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'weather-agent-app' }), spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: fx.collector.grpcUrl }), { scheduledDelayMillis: 20 })] });
+  provider = new node.NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'weather-agent-app' }),
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: fx.collector.grpcUrl }), { scheduledDelayMillis: 20 })],
+  });
   provider.register();
   const instrumentation = new OpenAIInstrumentation({ tracerProvider: provider });
   instrumentation.manuallyInstrument(OpenAI);
@@ -62,14 +65,16 @@ async function runAgent(): Promise<string> {
 }
 
 describe('an instrumented agent through tracegate', () => {
-  it('is one trace under its own AGENT span, the gateway\'s TOOL span inside it, counted once in agent_runs', async () => {
+  it("is one trace under its own AGENT span, the gateway's TOOL span inside it, counted once in agent_runs", async () => {
     const traceId = await runAgent();
     await fx.gw.flush();
     let run: Record<string, string | number> | undefined;
     for (let i = 0; i < 100 && !run; i++) {
       await fx.collector.collector.idle(10_000);
       await refreshRollups(fx.store.client, fx.store.database);
-      [run] = await fx.store.rows<Record<string, string | number>>(`SELECT * FROM ${fx.store.database}.agent_runs WHERE trace_id = {t:String} AND tool_calls = 1 AND gateway_calls = 2`, { t: traceId });
+      [run] = await fx.store.rows<Record<string, string | number>>(`SELECT * FROM ${fx.store.database}.agent_runs WHERE trace_id = {t:String} AND tool_calls = 1 AND gateway_calls = 2`, {
+        t: traceId,
+      });
       if (!run) await new Promise((r) => setTimeout(r, 100));
     }
     expect(run).toMatchObject({ root_span_kind: 'AGENT', root_span_name: 'weather-agent', agent_name: 'weather-agent', llm_calls: 2, tool_calls: 1, agent_spans: 1, gateway_calls: 2 });

@@ -36,7 +36,7 @@ async function runAgent(session: string): Promise<string> {
 }
 
 describe('an uninstrumented agent through tracegate', () => {
-  it('lands as one trace under the gateway\'s AGENT span: 2 LLM calls and 1 tool call in agent_runs', async () => {
+  it("lands as one trace under the gateway's AGENT span: 2 LLM calls and 1 tool call in agent_runs", async () => {
     expect(await runAgent('run-1')).toBe('It is sunny in Lyon.');
     await fx.gw.flush();
     let run: Record<string, string | number> | undefined;

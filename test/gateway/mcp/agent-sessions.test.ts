@@ -21,7 +21,7 @@ async function agent(headers: Record<string, string>): Promise<Client> {
 }
 
 describe('agent runs the gateway opens', () => {
-  it('end after the idle time, at the last call\'s end; the session\'s next call is a new run', async () => {
+  it("end after the idle time, at the last call's end; the session's next call is a new run", async () => {
     const client = await agent({ 'x-session-id': 'idle-1' });
     await client.callTool({ name: 'get_weather', arguments: { city: 'Graz' } });
     const agentSpan = await eventually(async () => (await fx.gw.spans()).find((s) => s.attributes['openinference.span.kind'] === 'AGENT' && s.attributes['session.id'] === 'idle-1'), 5000);
@@ -35,7 +35,10 @@ describe('agent runs the gateway opens', () => {
     expect(agentSpan.attributes['tracegate.agent.steps']).toBe(children.length);
 
     await client.callTool({ name: 'get_weather', arguments: { city: 'Linz' } });
-    const next = await eventually(async () => (await fx.gw.spans()).find((s) => s.name === 'tools/call get_weather' && s.attributes['session.id'] === 'idle-1' && s.spanContext().traceId !== trace), 5000);
+    const next = await eventually(
+      async () => (await fx.gw.spans()).find((s) => s.name === 'tools/call get_weather' && s.attributes['session.id'] === 'idle-1' && s.spanContext().traceId !== trace),
+      5000,
+    );
     expect(next.parentSpanContext).toBeDefined();
     await client.close();
   });
@@ -43,7 +46,9 @@ describe('agent runs the gateway opens', () => {
   it('without a session header, the MCP session is the run: initialize included', async () => {
     const client = await agent({});
     await client.callTool({ name: 'get_weather', arguments: { city: 'Ulm' } });
-    const tool = await eventually(async () => (await fx.gw.spans()).find((s) => s.name === 'tools/call get_weather' && s.attributes['tracegate.key'] === undefined && (s.attributes['input.value'] as string)?.includes('Ulm')));
+    const tool = await eventually(async () =>
+      (await fx.gw.spans()).find((s) => s.name === 'tools/call get_weather' && s.attributes['tracegate.key'] === undefined && (s.attributes['input.value'] as string)?.includes('Ulm')),
+    );
     const session = tool.attributes['mcp.session.id'];
     const init = (await fx.gw.spans()).find((s) => s.name === 'initialize' && s.attributes['mcp.session.id'] === session);
     expect(init?.spanContext().traceId).toBe(tool.spanContext().traceId);

@@ -46,8 +46,13 @@ describe('validation', () => {
     ]);
   });
 
-  it('takes a configuration of MCP servers only (no Route needed), and ApiKeys\' MCP settings', () => {
-    const c = config(docs(mcpServerDoc('x', 'http://127.0.0.1:1/mcp', '  allowedTools: ["read_*"]'), `kind: ApiKey\nmetadata: { name: k }\nspec:\n  hash: ${hashKey(generateKey(), 'p'.repeat(32))}\n  allowedMcpServers: [x]\n  limits: { toolCallsPerMinute: 5 }`));
+  it("takes a configuration of MCP servers only (no Route needed), and ApiKeys' MCP settings", () => {
+    const c = config(
+      docs(
+        mcpServerDoc('x', 'http://127.0.0.1:1/mcp', '  allowedTools: ["read_*"]'),
+        `kind: ApiKey\nmetadata: { name: k }\nspec:\n  hash: ${hashKey(generateKey(), 'p'.repeat(32))}\n  allowedMcpServers: [x]\n  limits: { toolCallsPerMinute: 5 }`,
+      ),
+    );
     expect(c.mcpServers.get('x')).toMatchObject({ url: 'http://127.0.0.1:1/mcp', allowedTools: ['read_*'], prefix: 'x', timeoutMs: 30_000, authHeader: 'authorization' });
     expect(c.apiKeys.get('k')?.identity.tools).toEqual({ allowedServers: ['x'], allowedTools: [], callsPerMinute: 5, teamCallsPerMinute: undefined });
   });

@@ -22,9 +22,22 @@ function startGarbage(): Promise<Server> {
     req.on('end', () => {
       const m = JSON.parse(body || '{}');
       if (m.method === 'initialize') {
-        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'g1' }).end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'g', version: '1' } } }));
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'g1' })
+          .end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'g', version: '1' } } }));
       } else if (m.method === 'tools/list') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { tools: [{ name: 'junk', inputSchema: { type: 'object' } }, { name: 'dies', inputSchema: { type: 'object' } }] } }));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: m.id,
+            result: {
+              tools: [
+                { name: 'junk', inputSchema: { type: 'object' } },
+                { name: 'dies', inputSchema: { type: 'object' } },
+              ],
+            },
+          }),
+        );
       } else if (m.method === 'tools/call' && m.params?.name === 'dies') {
         // An SSE answer that stops mid-stream.
         res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -42,7 +55,13 @@ beforeAll(async () => {
   garbage = await startGarbage();
   const g = `http://127.0.0.1:${(garbage.address() as AddressInfo).port}/mcp`;
   gw = await startGateway(
-    config(docs('kind: Gateway\nmetadata: { name: gw }\nspec:\n  mcp: { maxMessageBytes: 64kb, maxBatch: 4, maxResponseBytes: 1mb }', mcpServerDoc('weather', weather.url, '  timeout: 500ms'), mcpServerDoc('garbage', g))),
+    config(
+      docs(
+        'kind: Gateway\nmetadata: { name: gw }\nspec:\n  mcp: { maxMessageBytes: 64kb, maxBatch: 4, maxResponseBytes: 1mb }',
+        mcpServerDoc('weather', weather.url, '  timeout: 500ms'),
+        mcpServerDoc('garbage', g),
+      ),
+    ),
   );
   const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
   expect(init.status).toBe(200);

@@ -67,7 +67,7 @@ describe('keys', () => {
     await client.close();
   });
 
-  it('applies allowed-tool globs (by listed name or server/tool) and the McpServer\'s own allowedTools', async () => {
+  it("applies allowed-tool globs (by listed name or server/tool) and the McpServer's own allowedTools", async () => {
     const { client } = await connect(KEYS.getOnly);
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names).toEqual(['get_weather', 't1']);
@@ -84,7 +84,10 @@ describe('keys', () => {
     const { client, transport } = await connect(KEYS.limited);
     await client.callTool({ name: 'get_weather', arguments: { city: 'A' } });
     await client.callTool({ name: 'get_weather', arguments: { city: 'B' } });
-    const third = await post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'get_weather', arguments: { city: 'C' } } }, { authorization: `Bearer ${KEYS.limited}`, 'mcp-session-id': transport.sessionId as string, 'mcp-protocol-version': '2025-06-18' });
+    const third = await post(
+      { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'get_weather', arguments: { city: 'C' } } },
+      { authorization: `Bearer ${KEYS.limited}`, 'mcp-session-id': transport.sessionId as string, 'mcp-protocol-version': '2025-06-18' },
+    );
     expect(third.status).toBe(429);
     expect(Number(third.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(third.body).toMatchObject({ id: 3, error: { code: -32029, data: { limit: 'toolCallsPerMinute', scope: 'key' } } });
@@ -102,13 +105,20 @@ describe('keys', () => {
     await client.close();
   });
 
-  it('over HTTP+SSE too: the key on the stream and on each POST, another key\'s POST refused', async () => {
+  it("over HTTP+SSE too: the key on the stream and on each POST, another key's POST refused", async () => {
     const client = new Client({ name: 'sse', version: '1' });
-    const transport = new SSEClientTransport(new URL(`${fx.gw.url}/mcp/sse`), { requestInit: { headers: { authorization: `Bearer ${KEYS.getOnly}` } }, eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), authorization: `Bearer ${KEYS.getOnly}` } }) } });
+    const transport = new SSEClientTransport(new URL(`${fx.gw.url}/mcp/sse`), {
+      requestInit: { headers: { authorization: `Bearer ${KEYS.getOnly}` } },
+      eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), authorization: `Bearer ${KEYS.getOnly}` } }) },
+    });
     await client.connect(transport);
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['get_weather', 't1']);
     const endpoint = (transport as unknown as { _endpoint: URL })._endpoint;
-    const stolen = await request(endpoint, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.all}` }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    const stolen = await request(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.all}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
     expect(stolen.statusCode).toBe(404);
     await stolen.body.dump();
     const none = await request(`${fx.gw.url}/mcp/sse`, { headers: { accept: 'text/event-stream' } });
@@ -117,7 +127,7 @@ describe('keys', () => {
     await client.close();
   });
 
-  it('sends the McpServer\'s credential from its secret, never the client\'s key', () => {
+  it("sends the McpServer's credential from its secret, never the client's key", () => {
     expect(fx.weather.seen.authorization.length).toBeGreaterThan(0);
     expect(new Set(fx.weather.seen.authorization)).toEqual(new Set(['Bearer wt-secret']));
     expect(fx.docs.seen.authorization.every((a) => a === undefined)).toBe(true);

@@ -130,7 +130,7 @@ describe.each<Transport>(['streamable', 'sse'])('through tracegate over %s', (ki
 });
 
 describe('sessions', () => {
-  it('ends the servers\' sessions when the client ends its own (DELETE /mcp)', async () => {
+  it("ends the servers' sessions when the client ends its own (DELETE /mcp)", async () => {
     await new Promise((r) => setTimeout(r, 300)); // the SSE clients' sessions end as their streams close
     const before = fx.weather.seen.deleted + fx.docs.seen.deleted;
     const client = await connect('streamable');

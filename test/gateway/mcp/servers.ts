@@ -12,7 +12,16 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CallToolRequestSchema, GetPromptRequestSchema, ListPromptsRequestSchema, ListResourcesRequestSchema, ListResourceTemplatesRequestSchema, ListToolsRequestSchema, ReadResourceRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  ReadResourceRequestSchema,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -119,7 +128,8 @@ export function startWeather(opts: { hugeBytes?: number } = {}): Promise<TestMcp
           extra.signal.addEventListener('abort', stop, { once: true });
         });
         const token = extra._meta?.progressToken;
-        if (token !== undefined && !extra.signal.aborted) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: steps, message: `step ${i}` } });
+        if (token !== undefined && !extra.signal.aborted)
+          await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: steps, message: `step ${i}` } });
       }
       if (extra.signal.aborted) seen.cancelled.push(String(extra.requestId));
       return text(`counted to ${steps}`);
@@ -137,12 +147,18 @@ export function startWeather(opts: { hugeBytes?: number } = {}): Promise<TestMcp
       return new Promise(() => {});
     });
     s.registerResource('forecast', 'weather://forecast', { mimeType: 'text/plain' }, async (uri) => ({ contents: [{ uri: uri.href, text: 'rain tomorrow' }] }));
-    s.registerPrompt('brief', { description: 'A weather brief', argsSchema: { city: z.string() } }, ({ city }) => ({ messages: [{ role: 'user', content: { type: 'text', text: `Brief me on ${city}` } }] }));
+    s.registerPrompt('brief', { description: 'A weather brief', argsSchema: { city: z.string() } }, ({ city }) => ({
+      messages: [{ role: 'user', content: { type: 'text', text: `Brief me on ${city}` } }],
+    }));
     return s;
   });
 }
 
-const DOC_TOOLS: Tool[] = ['search', 'lookup', 't1', 't2', 't3', 't4', 't5'].map((n) => ({ name: n, description: `docs ${n}`, inputSchema: { type: 'object', properties: { q: { type: 'string' } } } }));
+const DOC_TOOLS: Tool[] = ['search', 'lookup', 't1', 't2', 't3', 't4', 't5'].map((n) => ({
+  name: n,
+  description: `docs ${n}`,
+  inputSchema: { type: 'object', properties: { q: { type: 'string' } } },
+}));
 const DOC_PAGE = 2;
 
 export function startDocs(): Promise<TestMcpServer> {

@@ -45,7 +45,12 @@ describe('McpServer transports', () => {
     const { resources, warnings } = renderHttpRoutes(c);
     expect(resources).toHaveLength(1);
     expect((resources[0].spec as { backendRefs: unknown[] }).backendRefs).toEqual([{ group: 'gateway.envoyproxy.io', kind: 'Backend', name: 'old', path: '/sse' }]);
-    expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/McpServer local is a stdio process run by tracegate; it has no backendRef and is not rendered/), expect.stringMatching(/McpServer old speaks only HTTP\+SSE/)]));
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/McpServer local is a stdio process run by tracegate; it has no backendRef and is not rendered/),
+        expect.stringMatching(/McpServer old speaks only HTTP\+SSE/),
+      ]),
+    );
     expect(renderHttpRoutes(config(docs(server('local', STDIO)))).resources).toEqual([]);
   });
 });

@@ -118,7 +118,11 @@ afterAll(async () => {
   await new Promise((r) => elsewhere?.close(r));
 });
 
-const callError = (name: string) => client.callTool({ name, arguments: {} }).then(() => undefined, (e: unknown) => e as McpError);
+const callError = (name: string) =>
+  client.callTool({ name, arguments: {} }).then(
+    () => undefined,
+    (e: unknown) => e as McpError,
+  );
 const echo = async (t: string) => expect(await client.callTool({ name: 'old__echo', arguments: { text: t } })).toEqual({ content: [{ type: 'text', text: `echo: ${t}` }] });
 
 describe('an HTTP+SSE MCP server through tracegate', () => {
@@ -167,7 +171,11 @@ describe('an HTTP+SSE MCP server through tracegate', () => {
 
   it('another replica does not hold the session stream: -32020, initialize again', async () => {
     const post = async (url: string, body: unknown, session?: string) => {
-      const res = await request(`${url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(session ? { 'mcp-session-id': session } : {}) }, body: JSON.stringify(body) });
+      const res = await request(`${url}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(session ? { 'mcp-session-id': session } : {}) },
+        body: JSON.stringify(body),
+      });
       return { status: res.statusCode, session: res.headers['mcp-session-id'] as string | undefined, body: (await res.body.text()) as string };
     };
     const init = await post(gw.url, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });

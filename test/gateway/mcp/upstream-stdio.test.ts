@@ -72,7 +72,11 @@ afterAll(async () => {
   await gw?.close();
 });
 
-const callError = (name: string) => client.callTool({ name, arguments: {} }).then(() => undefined, (e: unknown) => e as McpError);
+const callError = (name: string) =>
+  client.callTool({ name, arguments: {} }).then(
+    () => undefined,
+    (e: unknown) => e as McpError,
+  );
 
 describe('a stdio MCP server through tracegate', () => {
   it('lists its tools under its prefix and calls them; one process, started at first use', async () => {
@@ -117,7 +121,17 @@ describe('a stdio MCP server through tracegate', () => {
   });
 
   it('answers a command that cannot be started with a clear error', async () => {
-    const server = { name: 'missing', transport: 'stdio', url: 'stdio:/nonexistent/mcp', stdio: { command: '/nonexistent/mcp', args: [] }, headers: {}, authHeader: 'authorization', timeoutMs: 2000, allowedTools: [], prefix: 'missing' } satisfies McpServerConfig;
+    const server = {
+      name: 'missing',
+      transport: 'stdio',
+      url: 'stdio:/nonexistent/mcp',
+      stdio: { command: '/nonexistent/mcp', args: [] },
+      headers: {},
+      authHeader: 'authorization',
+      timeoutMs: 2000,
+      allowedTools: [],
+      prefix: 'missing',
+    } satisfies McpServerConfig;
     const upstreams = new McpUpstreams();
     const init = { jsonrpc: '2.0' as const, id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
     await expect(upstreams.send({ server, message: init, maxBytes: 1024 })).rejects.toThrow('MCP server "missing" could not be started (ENOENT)');
@@ -128,17 +142,25 @@ describe('a stdio MCP server through tracegate', () => {
     ['local__garbage', -32010, /not JSON/],
     ['local__exit', -32010, /exited/],
     ['local__flood', -32011, /maxResponseBytes/],
-  ])('%s: a clear error for that request, the process started again, the gateway fine', async (tool, code, message) => {
-    const before = startsSoFar().length;
-    const err = await callError(tool);
-    expect(err).toBeInstanceOf(McpError);
-    expect(err?.code).toBe(code);
-    expect(err?.message).toMatch(message);
-    expect(err?.message).toContain('MCP server "local"');
-    expect(await client.callTool({ name: 'local__echo', arguments: { text: 'again' } })).toEqual({ content: [{ type: 'text', text: 'echo: again' }] });
-    expect(startsSoFar().length).toBe(before + 1);
-    expect(startsSoFar().slice(0, -1).every((pid) => !alive(pid))).toBe(true);
-  }, 30_000);
+  ])(
+    '%s: a clear error for that request, the process started again, the gateway fine',
+    async (tool, code, message) => {
+      const before = startsSoFar().length;
+      const err = await callError(tool);
+      expect(err).toBeInstanceOf(McpError);
+      expect(err?.code).toBe(code);
+      expect(err?.message).toMatch(message);
+      expect(err?.message).toContain('MCP server "local"');
+      expect(await client.callTool({ name: 'local__echo', arguments: { text: 'again' } })).toEqual({ content: [{ type: 'text', text: 'echo: again' }] });
+      expect(startsSoFar().length).toBe(before + 1);
+      expect(
+        startsSoFar()
+          .slice(0, -1)
+          .every((pid) => !alive(pid)),
+      ).toBe(true);
+    },
+    30_000,
+  );
 
   it('stops the process when a reload removes its McpServer, and starts it again when one adds it back', async () => {
     const pid = startsSoFar().at(-1) as number;

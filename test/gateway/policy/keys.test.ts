@@ -10,7 +10,10 @@ const PEPPER = 'pepper-for-tests-0123456789abcdefghij';
 
 function index(keys: { name: string; key: string; revoked?: boolean; expiresAt?: number }[], cacheSize?: number): KeyIndex {
   const apiKeys = new Map<string, ApiKeyConfig>(
-    keys.map((k) => [k.name, { identity: { key: k.name, metadata: {}, allowedRoutes: [], allowedModels: [], keyLimits: {} }, hash: hashKey(k.key, PEPPER), revoked: !!k.revoked, expiresAt: k.expiresAt }]),
+    keys.map((k) => [
+      k.name,
+      { identity: { key: k.name, metadata: {}, allowedRoutes: [], allowedModels: [], keyLimits: {} }, hash: hashKey(k.key, PEPPER), revoked: !!k.revoked, expiresAt: k.expiresAt },
+    ]),
   );
   return new KeyIndex({ apiKeys } as unknown as GatewayConfig, PEPPER, cacheSize);
 }

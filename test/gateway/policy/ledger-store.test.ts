@@ -42,7 +42,12 @@ beforeAll(async () => {
     ),
   );
   // The real exporter to the real collector, not the test's in-memory one.
-  g = await startGateway(cfg, { keyPepper: PEPPER, spanExporter: undefined, simpleSpanProcessor: undefined, policy: { env: { TRACEGATE_REDIS_URL: redis.url }, spend: (range) => querySpend(store.client, store.database, range) } });
+  g = await startGateway(cfg, {
+    keyPepper: PEPPER,
+    spanExporter: undefined,
+    simpleSpanProcessor: undefined,
+    policy: { env: { TRACEGATE_REDIS_URL: redis.url }, spend: (range) => querySpend(store.client, store.database, range) },
+  });
 }, 60_000);
 afterAll(async () => {
   await g?.close();
@@ -53,7 +58,8 @@ afterAll(async () => {
   await store?.destroy();
 });
 
-const call = () => statusOf(new OpenAI({ baseURL: `${g.url}/v1`, apiKey: KEYS.ledger, maxRetries: 0 }).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 500 }));
+const call = () =>
+  statusOf(new OpenAI({ baseURL: `${g.url}/v1`, apiKey: KEYS.ledger, maxRetries: 0 }).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 500 }));
 const spent = async () => (await dayLedger(inspect, 'ledger')).spent;
 
 describe('budgets rebuilt from ClickHouse after Redis restarts empty', () => {
@@ -63,7 +69,7 @@ describe('budgets rebuilt from ClickHouse after Redis restarts empty', () => {
     expect(await spent()).toBe(900_000);
     await g.gw.flush();
     expect(await collector.collector.idle(20_000)).toBe(true);
-    await eventually(async () => ((await querySpend(store.client, store.database, { start: new Date(Date.now() - 86_400_000) })).find((r) => r.key === 'ledger')?.calls === 2) || undefined, 20_000);
+    await eventually(async () => (await querySpend(store.client, store.database, { start: new Date(Date.now() - 86_400_000) })).find((r) => r.key === 'ledger')?.calls === 2 || undefined, 20_000);
 
     await redis.kill();
     expect(await call()).toBe(503); // failMode closed

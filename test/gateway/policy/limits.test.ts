@@ -26,7 +26,15 @@ const prices = indexPrices({
   ],
 });
 
-const identity = (keyLimits: Limits, teamLimits?: Limits, key = 'alice', team = 'ml'): Identity => ({ key, team: teamLimits ? team : undefined, metadata: {}, allowedRoutes: [], allowedModels: [], keyLimits, teamLimits });
+const identity = (keyLimits: Limits, teamLimits?: Limits, key = 'alice', team = 'ml'): Identity => ({
+  key,
+  team: teamLimits ? team : undefined,
+  metadata: {},
+  allowedRoutes: [],
+  allowedModels: [],
+  keyLimits,
+  teamLimits,
+});
 
 function setup(policy: Record<string, unknown> = {}, start = Date.parse('2026-12-31T23:00:00Z'), spend?: (r: { start: Date }) => Promise<SpendRow[]>) {
   const clock = { t: start };
@@ -140,7 +148,7 @@ describe('policy limits', () => {
     await p.close();
   });
 
-  it("a stream past what its reservation covers is told to stop; without a budget it never is", async () => {
+  it('a stream past what its reservation covers is told to stop; without a budget it never is', async () => {
     const { p } = setup({ reservation: { maxTokens: 100 } });
     const t = await admitted(p, chat(identity({ dailyBudgetUsd: 1 })));
     expect(t.overran(100)).toBe(false);

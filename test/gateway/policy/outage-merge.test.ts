@@ -89,7 +89,7 @@ describe('fail open, then merge back into Redis', () => {
     // The whole test within one minute window.
     if (Date.now() % 60_000 > 50_000) await new Promise((r) => setTimeout(r, 61_000 - (Date.now() % 60_000)));
     expect(await call()).toBe(200);
-    await eventually(async () => ((await spent()) === CALL) || undefined);
+    await eventually(async () => (await spent()) === CALL || undefined);
 
     proxy.cut();
     await eventually(() => status() !== 'ready' || undefined);

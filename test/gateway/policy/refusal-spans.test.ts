@@ -16,19 +16,28 @@ const KEYS = keysFor({ limited: '' });
 const TRACES = { ok: 'a1000000000000000000000000000001', limited: 'a1000000000000000000000000000002', model: 'a1000000000000000000000000000003' };
 const PARENT = 'b0f067aa0ba902b7';
 
-const fx = useGatewayToCollector({ usage: { input: 30, output: 9 } }, (otlp, up) =>
-  config(
-    docs(
-      `kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { serviceName: gw-refusals, otlpEndpoint: "${otlp}" }`,
-      backendDoc('up', 'openai', up),
-      `kind: Route\nmetadata: { name: chat }\nspec:\n  rules:\n    - matches: [{ model: ${MODEL} }, { model: gpt-4o }]\n      targets: [{ backend: up }]`,
-      'kind: Team\nmetadata: { name: ml }\nspec: {}',
-      `kind: ApiKey\nmetadata: { name: limited }\nspec:\n  team: ml\n  hash: ${hashKey(KEYS.limited, PEPPER)}\n  allowedModels: [${MODEL}]\n  limits: { requestsPerMinute: 1 }`,
+const fx = useGatewayToCollector(
+  { usage: { input: 30, output: 9 } },
+  (otlp, up) =>
+    config(
+      docs(
+        `kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { serviceName: gw-refusals, otlpEndpoint: "${otlp}" }`,
+        backendDoc('up', 'openai', up),
+        `kind: Route\nmetadata: { name: chat }\nspec:\n  rules:\n    - matches: [{ model: ${MODEL} }, { model: gpt-4o }]\n      targets: [{ backend: up }]`,
+        'kind: Team\nmetadata: { name: ml }\nspec: {}',
+        `kind: ApiKey\nmetadata: { name: limited }\nspec:\n  team: ml\n  hash: ${hashKey(KEYS.limited, PEPPER)}\n  allowedModels: [${MODEL}]\n  limits: { requestsPerMinute: 1 }`,
+      ),
     ),
-  ), { keyPepper: PEPPER });
+  { keyPepper: PEPPER },
+);
 
 const call = (trace: string, model = MODEL) =>
-  statusOf(new OpenAI({ baseURL: `${fx.url}/v1`, apiKey: KEYS.limited, maxRetries: 0 }).chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: `00-${trace}-${PARENT}-01` } }));
+  statusOf(
+    new OpenAI({ baseURL: `${fx.url}/v1`, apiKey: KEYS.limited, maxRetries: 0 }).chat.completions.create(
+      { model, messages: [{ role: 'user', content: 'hi' }] },
+      { headers: { traceparent: `00-${trace}-${PARENT}-01` } },
+    ),
+  );
 
 describe('policy refusals through the collector into ClickHouse', () => {
   it('a 429 (requests per minute) and a 403 (model not allowed) each land as a span with the refusal', async () => {
@@ -40,7 +49,17 @@ describe('policy refusals through the collector into ClickHouse', () => {
     expect(await fx.collector.collector.idle(20_000)).toBe(true);
     const { store } = fx;
 
-    const rows = await store.rows<{ trace_id: string; refusal: string; key_name: string; team: string; status_code: string; http_status: number; origin: string; cost_total: number; parent_span_id: string }>(
+    const rows = await store.rows<{
+      trace_id: string;
+      refusal: string;
+      key_name: string;
+      team: string;
+      status_code: string;
+      http_status: number;
+      origin: string;
+      cost_total: number;
+      parent_span_id: string;
+    }>(
       `SELECT trace_id, refusal, key_name, team, status_code, http_status, origin, cost_total, parent_span_id
        FROM ${store.database}.llm_spans WHERE trace_id IN {t:Array(String)} ORDER BY trace_id`,
       { t: Object.values(TRACES) },
@@ -57,7 +76,16 @@ describe('policy refusals through the collector into ClickHouse', () => {
       { t: Object.values(TRACES) },
     );
     expect(attrs).toEqual([
-      { TraceId: TRACES.limited, a: { 'tracegate.refusal': 'requests', 'tracegate.policy.reason': 'requests', 'tracegate.policy.scope': 'key', 'tracegate.policy.limit': 'requestsPerMinute', 'tracegate.policy.limit_value': '1' } },
+      {
+        TraceId: TRACES.limited,
+        a: {
+          'tracegate.refusal': 'requests',
+          'tracegate.policy.reason': 'requests',
+          'tracegate.policy.scope': 'key',
+          'tracegate.policy.limit': 'requestsPerMinute',
+          'tracegate.policy.limit_value': '1',
+        },
+      },
       { TraceId: TRACES.model, a: { 'tracegate.refusal': 'model', 'tracegate.policy.reason': 'model', 'tracegate.policy.scope': 'key', 'tracegate.policy.limit': 'allowedModels' } },
     ]);
 

@@ -100,7 +100,12 @@ describe('two replicas, one Redis', () => {
     const refused = (await a.calls()).filter((s) => s.attributes['tracegate.policy.reason'] === 'requests');
     expect(refused.length).toBeGreaterThanOrEqual(17);
     expect(refused[0].status.code).toBe(2);
-    expect(refused[0].attributes).toMatchObject({ 'tracegate.policy.limit': 'requestsPerMinute', 'tracegate.policy.scope': 'key', 'tracegate.policy.limit_value': 5, 'http.response.status_code': 429 });
+    expect(refused[0].attributes).toMatchObject({
+      'tracegate.policy.limit': 'requestsPerMinute',
+      'tracegate.policy.scope': 'key',
+      'tracegate.policy.limit_value': 5,
+      'http.response.status_code': 429,
+    });
     const m = await (await fetch(`${a.url}/metrics`)).text();
     expect(m).toMatch(/tracegate_gateway_policy_refusals_total\{reason="requests",scope="key"\} (1[7-9]|2\d)/);
   });
@@ -167,7 +172,9 @@ describe('two replicas, one Redis', () => {
 
     stub.hangNext(1);
     const gone = new AbortController();
-    const pending = client(a, 'release').chat.completions.create({ model: MODEL, messages: PROMPT }, { signal: gone.signal }).catch(() => 'aborted');
+    const pending = client(a, 'release')
+      .chat.completions.create({ model: MODEL, messages: PROMPT }, { signal: gone.signal })
+      .catch(() => 'aborted');
     await eventually(async () => (await ledger('release')).reserved > 0 || undefined);
     gone.abort();
     expect(await pending).toBe('aborted');

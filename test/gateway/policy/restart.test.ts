@@ -108,7 +108,13 @@ async function spawnReplica(): Promise<{ url: string; child: ChildProcess }> {
     stdio: 'ignore',
   });
   const url = `http://127.0.0.1:${port}`;
-  await eventually(async () => (await fetch(`${url}/healthz`).then((r) => r.ok).catch(() => false)) || undefined, 30_000);
+  await eventually(
+    async () =>
+      (await fetch(`${url}/healthz`)
+        .then((r) => r.ok)
+        .catch(() => false)) || undefined,
+    30_000,
+  );
   return { url, child };
 }
 

@@ -97,7 +97,9 @@ const run = {
   },
 };
 
-for (const file of readdirSync(DIR).filter((f) => f.endsWith('.json')).sort()) {
+for (const file of readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort()) {
   const path = join(DIR, file);
   const golden = JSON.parse(readFileSync(path, 'utf8')) as Golden;
   const t = translatorOf(file);

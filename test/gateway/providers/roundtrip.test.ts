@@ -67,9 +67,7 @@ async function startRelay(backend: BackendDescriptor, key: string): Promise<Rela
   return r;
 }
 
-const tools: OpenAI.Chat.Completions.ChatCompletionTool[] = [
-  { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
-];
+const tools: OpenAI.Chat.Completions.ChatCompletionTool[] = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
 const usage = { input: 20, output: 5, cacheRead: 100, cacheWrite: 30 };
 
 describe('openai SDK → chat/openai_anthropic → Anthropic stand-in', () => {
@@ -87,7 +85,13 @@ describe('openai SDK → chat/openai_anthropic → Anthropic stand-in', () => {
   });
 
   it('non-streaming text with cache usage; the key arrives as x-api-key', async () => {
-    const c = await client.chat.completions.create({ model: 'x', messages: [{ role: 'system', content: 'S' }, { role: 'user', content: 'hi' }] });
+    const c = await client.chat.completions.create({
+      model: 'x',
+      messages: [
+        { role: 'system', content: 'S' },
+        { role: 'user', content: 'hi' },
+      ],
+    });
     expect(c.choices[0].message.content).toBe(DEFAULT_TEXT);
     expect(c.usage).toMatchObject({ prompt_tokens: 150, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 100 } });
     expect(a.requests.at(-1)!.headers['x-api-key']).toBe('sk-ant');
@@ -102,7 +106,8 @@ describe('openai SDK → chat/openai_anthropic → Anthropic stand-in', () => {
     expect(final.choices[0].finish_reason).toBe('tool_calls');
     expect(final.usage?.total_tokens).toBe(155);
     const next = await client.chat.completions.create({
-      model: 'x', tools,
+      model: 'x',
+      tools,
       messages: [{ role: 'user', content: 'w?' }, final.choices[0].message as OpenAI.Chat.Completions.ChatCompletionMessageParam, { role: 'tool', tool_call_id: call.id, content: '18C' }],
     });
     expect(next.choices[0].message.content).toBe(DEFAULT_TEXT);
@@ -121,7 +126,8 @@ describe('openai SDK → chat/openai_anthropic → Anthropic stand-in', () => {
 
   it('json_schema answers come back as parseable content', async () => {
     const c = await client.chat.completions.create({
-      model: 'x', messages: [{ role: 'user', content: 'hi' }],
+      model: 'x',
+      messages: [{ role: 'user', content: 'hi' }],
       response_format: { type: 'json_schema', json_schema: { name: 'weather', schema: { type: 'object', properties: { city: { type: 'string' } } } } },
     });
     expect(JSON.parse(c.choices[0].message.content!)).toEqual(JSON.parse(DEFAULT_TOOL_ARGS));

@@ -32,7 +32,10 @@ describe('OpenAI stand-in with the openai SDK', () => {
 
   it('streams text with the usage chunk last when asked', async () => {
     const stream = await client.chat.completions.create({
-      model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true },
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
     });
     let text = '';
     const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
@@ -90,7 +93,13 @@ describe('OpenAI stand-in with the openai SDK', () => {
   });
 
   it('serves Azure deployment paths', async () => {
-    const azure = new OpenAI({ baseURL: `${p.origin}/openai/deployments/dep1`, apiKey: 'unused', maxRetries: 0, defaultQuery: { 'api-version': '2024-10-21' }, defaultHeaders: { 'api-key': 'sk-test' } });
+    const azure = new OpenAI({
+      baseURL: `${p.origin}/openai/deployments/dep1`,
+      apiKey: 'unused',
+      maxRetries: 0,
+      defaultQuery: { 'api-version': '2024-10-21' },
+      defaultHeaders: { 'api-key': 'sk-test' },
+    });
     const r = await azure.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
     expect(r.choices[0].message.content).toBe(DEFAULT_TEXT);
     expect(p.requests.at(-1)!.query['api-version']).toBe('2024-10-21');

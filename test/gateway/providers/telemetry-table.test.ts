@@ -43,54 +43,89 @@ let g: TestGateway;
 let client: OpenAI;
 
 // OpenAI's stand-in: prompt = input + cache reads, completion includes reasoning.
-const OPENAI_TOKENS = { 'llm.token_count.prompt': 16, 'llm.token_count.completion': 7, 'llm.token_count.total': 23, 'llm.token_count.prompt_details.cache_read': 4, 'llm.token_count.completion_details.reasoning': 3 };
+const OPENAI_TOKENS = {
+  'llm.token_count.prompt': 16,
+  'llm.token_count.completion': 7,
+  'llm.token_count.total': 23,
+  'llm.token_count.prompt_details.cache_read': 4,
+  'llm.token_count.completion_details.reasoning': 3,
+};
 // Anthropic counts cache reads and writes apart from input: prompt = 12 + 4 + 2.
-const ANTHROPIC_TOKENS = { 'llm.token_count.prompt': 18, 'llm.token_count.completion': 7, 'llm.token_count.total': 25, 'llm.token_count.prompt_details.cache_read': 4, 'llm.token_count.prompt_details.cache_write': 2 };
+const ANTHROPIC_TOKENS = {
+  'llm.token_count.prompt': 18,
+  'llm.token_count.completion': 7,
+  'llm.token_count.total': 25,
+  'llm.token_count.prompt_details.cache_read': 4,
+  'llm.token_count.prompt_details.cache_write': 2,
+};
 // Gemini: promptTokenCount includes cached content; thoughts are apart from candidates (4 + 3).
 const GEMINI_TOKENS = OPENAI_TOKENS;
 
 const ROWS: Row[] = [
   {
-    provider: 'openai', model: 'gpt-4o',
+    provider: 'openai',
+    model: 'gpt-4o',
     names: { 'llm.provider': 'openai', 'llm.system': 'openai', 'gen_ai.provider.name': 'openai' },
-    tokens: OPENAI_TOKENS, backend: (url) => backendDoc('openai', 'openai', `${url}`, '  apiKey: { env: K }'), stub: () => openai,
+    tokens: OPENAI_TOKENS,
+    backend: (url) => backendDoc('openai', 'openai', `${url}`, '  apiKey: { env: K }'),
+    stub: () => openai,
   },
   {
-    provider: 'azure', model: 'gpt-4o-mini',
+    provider: 'azure',
+    model: 'gpt-4o-mini',
     names: { 'llm.provider': 'azure', 'llm.system': 'openai', 'gen_ai.provider.name': 'azure.ai.openai' },
-    tokens: OPENAI_TOKENS, backend: (url) => backendDoc('azure', 'azure', url.replace(/\/v1$/, ''), '  apiKey: { env: K }'), stub: () => openai,
+    tokens: OPENAI_TOKENS,
+    backend: (url) => backendDoc('azure', 'azure', url.replace(/\/v1$/, ''), '  apiKey: { env: K }'),
+    stub: () => openai,
   },
   {
-    provider: 'anthropic', model: 'claude-sonnet-4-5',
+    provider: 'anthropic',
+    model: 'claude-sonnet-4-5',
     names: { 'llm.provider': 'anthropic', 'llm.system': 'anthropic', 'gen_ai.provider.name': 'anthropic' },
-    tokens: ANTHROPIC_TOKENS, backend: (url) => backendDoc('anthropic', 'anthropic', url, '  apiKey: { env: K }'), stub: () => anthropic,
+    tokens: ANTHROPIC_TOKENS,
+    backend: (url) => backendDoc('anthropic', 'anthropic', url, '  apiKey: { env: K }'),
+    stub: () => anthropic,
   },
   {
-    provider: 'gemini', model: 'gemini-2.5-flash',
+    provider: 'gemini',
+    model: 'gemini-2.5-flash',
     names: { 'llm.provider': 'google', 'llm.system': 'vertexai', 'gen_ai.provider.name': 'gcp.gemini' },
-    tokens: GEMINI_TOKENS, backend: (url) => backendDoc('gemini', 'gemini', url, '  apiKey: { env: K }'), stub: () => gemini,
+    tokens: GEMINI_TOKENS,
+    backend: (url) => backendDoc('gemini', 'gemini', url, '  apiKey: { env: K }'),
+    stub: () => gemini,
   },
   {
-    provider: 'vertex', model: 'gemini-2.5-pro',
+    provider: 'vertex',
+    model: 'gemini-2.5-pro',
     names: { 'llm.provider': 'google', 'llm.system': 'vertexai', 'gen_ai.provider.name': 'gcp.vertex_ai' },
-    tokens: GEMINI_TOKENS, backend: (url) => backendDoc('vertex', 'vertex', url, '  project: p\n  location: us-east5\n  serviceAccount: { env: SA }'), stub: () => vertex,
+    tokens: GEMINI_TOKENS,
+    backend: (url) => backendDoc('vertex', 'vertex', url, '  project: p\n  location: us-east5\n  serviceAccount: { env: SA }'),
+    stub: () => vertex,
   },
   {
-    provider: 'vertex', model: 'claude-opus-4@20250514',
+    provider: 'vertex',
+    model: 'claude-opus-4@20250514',
     names: { 'llm.provider': 'google', 'llm.system': 'anthropic', 'gen_ai.provider.name': 'gcp.vertex_ai' },
-    tokens: ANTHROPIC_TOKENS, backend: () => '', stub: () => vertex,
+    tokens: ANTHROPIC_TOKENS,
+    backend: () => '',
+    stub: () => vertex,
   },
   {
     // Converse counts fresh input apart from cache reads and writes, as Anthropic does; no reasoning count.
-    provider: 'bedrock', model: 'anthropic.claude-sonnet-4-20250514-v1:0',
+    provider: 'bedrock',
+    model: 'anthropic.claude-sonnet-4-20250514-v1:0',
     names: { 'llm.provider': 'aws', 'llm.system': 'anthropic', 'gen_ai.provider.name': 'aws.bedrock' },
-    tokens: ANTHROPIC_TOKENS, stub: () => bedrock,
+    tokens: ANTHROPIC_TOKENS,
+    stub: () => bedrock,
     backend: (url) => backendDoc('bedrock', 'bedrock', url, '  region: us-east-1\n  accessKeyId: { env: AWS_KEY }\n  secretAccessKey: { env: AWS_SECRET }'),
   },
   {
-    provider: 'bedrock', model: 'us.amazon.nova-pro-v1:0',
+    provider: 'bedrock',
+    model: 'us.amazon.nova-pro-v1:0',
     names: { 'llm.provider': 'aws', 'llm.system': 'amazon', 'gen_ai.provider.name': 'aws.bedrock' },
-    tokens: ANTHROPIC_TOKENS, backend: () => '', stub: () => bedrock,
+    tokens: ANTHROPIC_TOKENS,
+    backend: () => '',
+    stub: () => bedrock,
   },
 ];
 
@@ -106,7 +141,12 @@ beforeAll(async () => {
   const urls: Record<string, string> = { openai: openai.url, azure: openai.url, anthropic: anthropic.url, gemini: gemini.url, vertex: vertex.url, bedrock: bedrock.url };
   const backends = [...new Set(ROWS.map((r) => r.provider))].map((p) => (ROWS.find((r) => r.provider === p) as Row).backend(urls[p]));
   const rules = ROWS.map((r) => `    - matches: [{ model: "${r.model}" }]\n      targets: [{ backend: ${r.provider} }]\n      retry: { retries: 0 }`);
-  const cfg = config(docs(...backends, `kind: Route\nmetadata: { name: table }\nspec:\n  rules:\n${rules.join('\n')}`), { K: 'k', SA: auth.serviceAccount(), AWS_KEY: AWS.accessKeyId, AWS_SECRET: AWS.secretAccessKey });
+  const cfg = config(docs(...backends, `kind: Route\nmetadata: { name: table }\nspec:\n  rules:\n${rules.join('\n')}`), {
+    K: 'k',
+    SA: auth.serviceAccount(),
+    AWS_KEY: AWS.accessKeyId,
+    AWS_SECRET: AWS.secretAccessKey,
+  });
   g = await startGateway(cfg);
   client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'client', maxRetries: 0 });
 });

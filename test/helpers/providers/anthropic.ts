@@ -68,8 +68,11 @@ export function validateMessagesRequest(body: any): string | undefined {
 
 function usageJson(u: StubUsage, output = u.output) {
   return {
-    input_tokens: u.input, cache_creation_input_tokens: u.cacheWrite ?? 0, cache_read_input_tokens: u.cacheRead ?? 0,
-    output_tokens: output, service_tier: 'standard',
+    input_tokens: u.input,
+    cache_creation_input_tokens: u.cacheWrite ?? 0,
+    cache_read_input_tokens: u.cacheRead ?? 0,
+    output_tokens: output,
+    service_tier: 'standard',
   };
 }
 
@@ -84,8 +87,14 @@ const stopOf = (reply: StubReply) => reply.finishReason ?? (reply.toolCalls?.len
 
 export function message(model: string, reply: StubReply, usage: StubUsage) {
   return {
-    id: stubId('msg_'), type: 'message', role: 'assistant', model, content: blocks(reply),
-    stop_reason: stopOf(reply), stop_sequence: null, usage: usageJson(usage),
+    id: stubId('msg_'),
+    type: 'message',
+    role: 'assistant',
+    model,
+    content: blocks(reply),
+    stop_reason: stopOf(reply),
+    stop_sequence: null,
+    usage: usageJson(usage),
   };
 }
 
@@ -110,8 +119,7 @@ export function streamEvents(model: string, reply: StubReply, usage: StubUsage):
   return out;
 }
 
-const events = (model: string, reply: StubReply, usage: StubUsage): string[] =>
-  streamEvents(model, reply, usage).map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+const events = (model: string, reply: StubReply, usage: StubUsage): string[] => streamEvents(model, reply, usage).map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
 
 export async function startAnthropicStub(initial: AnthropicStubOptions = {}): Promise<AnthropicStub> {
   let opts: AnthropicStubOptions = { ...initial };

@@ -71,7 +71,14 @@ export const STATUS_OF: Record<string, number> = {
   ResourceNotFoundException: 404,
 };
 
-const TYPE_OF_STATUS: Record<number, string> = { 400: 'ValidationException', 403: 'AccessDeniedException', 404: 'ResourceNotFoundException', 429: 'ThrottlingException', 500: 'InternalServerException', 503: 'ServiceUnavailableException' };
+const TYPE_OF_STATUS: Record<number, string> = {
+  400: 'ValidationException',
+  403: 'AccessDeniedException',
+  404: 'ResourceNotFoundException',
+  429: 'ThrottlingException',
+  500: 'InternalServerException',
+  503: 'ServiceUnavailableException',
+};
 
 const errorHeaders = (type: string) => ({ 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`, 'x-amzn-requestid': 'req-stub' });
 
@@ -99,10 +106,12 @@ export async function startBedrockStub(initial: BedrockStubOptions = {}): Promis
     hugeWritten = 0;
     const write = (b: Buffer) => {
       hugeWritten += b.length;
-      return ex.res.write(b) ? Promise.resolve() : new Promise<void>((r) => {
-        ex.res.once('drain', r);
-        ex.res.once('close', r);
-      });
+      return ex.res.write(b)
+        ? Promise.resolve()
+        : new Promise<void>((r) => {
+            ex.res.once('drain', r);
+            ex.res.once('close', r);
+          });
     };
     await write(head);
     for (let left = bytes - head.length - tail.length; left > 0 && !ex.res.destroyed; left -= chunk.length) {
@@ -169,9 +178,15 @@ export async function startBedrockStub(initial: BedrockStubOptions = {}): Promis
       case 'converse-stream':
         return eventStream(ex, wire.converseStreamEvents(reply, usage), p);
       case 'invoke':
-        return ex.json(200, { ...message(claude, reply, usage), id: `msg_bdrk_${Date.now().toString(36)}` }, {
-          'x-amzn-requestid': 'req-stub', 'x-amzn-bedrock-input-token-count': String(usage.input), 'x-amzn-bedrock-output-token-count': String(usage.output),
-        });
+        return ex.json(
+          200,
+          { ...message(claude, reply, usage), id: `msg_bdrk_${Date.now().toString(36)}` },
+          {
+            'x-amzn-requestid': 'req-stub',
+            'x-amzn-bedrock-input-token-count': String(usage.input),
+            'x-amzn-bedrock-output-token-count': String(usage.output),
+          },
+        );
       default:
         return eventStream(ex, wire.invokeChunks(streamEvents(claude, reply, usage), usage), p);
     }

@@ -55,7 +55,8 @@ export async function verifySigV4(
   if (!creds) return { status: 403, type: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' };
   if (svc !== service) return { status: 403, type: 'InvalidSignatureException', message: `Credential should be scoped to correct service: '${service}'.` };
   const date = amzDate(one(req.headers['x-amz-date']) ?? '');
-  if (!date || !signedList.split(';').includes('x-amz-date')) return { status: 403, type: 'IncompleteSignatureException', message: 'Authorization header requires existence of either a \'X-Amz-Date\' or a \'Date\' header.' };
+  if (!date || !signedList.split(';').includes('x-amz-date'))
+    return { status: 403, type: 'IncompleteSignatureException', message: "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header." };
   if (Math.abs(now - date.getTime()) > SKEW_MS) return { status: 403, type: 'InvalidSignatureException', message: 'Signature expired.' };
   if (date.toISOString().slice(0, 10).replace(/-/g, '') !== day) return { status: 403, type: 'InvalidSignatureException', message: 'Credential should be scoped to a valid date.' };
   if (creds.sessionToken !== undefined && one(req.headers['x-amz-security-token']) !== creds.sessionToken) {
@@ -68,7 +69,8 @@ export async function verifySigV4(
   const headers: Record<string, string> = {};
   for (const name of signedList.split(';')) {
     const v = one(req.headers[name]);
-    if (v === undefined) return { status: 403, type: 'InvalidSignatureException', message: `The request signature we calculated does not match the signature you provided (signed header ${name} is missing).` };
+    if (v === undefined)
+      return { status: 403, type: 'InvalidSignatureException', message: `The request signature we calculated does not match the signature you provided (signed header ${name} is missing).` };
     headers[name] = v;
   }
   const signer = new SignatureV4({ credentials: creds, region, service, sha256: Hash.bind(null, 'sha256'), applyChecksum: false });
@@ -151,9 +153,8 @@ export function converseStreamEvents(reply: StubReply, usage: StubUsage): Buffer
 /** InvokeModel stream: each Anthropic event as a `chunk` whose `bytes` are its JSON in base64; metrics on message_stop. */
 export function invokeChunks(anthropicEvents: Record<string, unknown>[], usage: StubUsage): Buffer[] {
   return anthropicEvents.map((e, i) => {
-    const data = e.type === 'message_stop'
-      ? { ...e, 'amazon-bedrock-invocationMetrics': { inputTokenCount: usage.input, outputTokenCount: usage.output, invocationLatency: 42, firstByteLatency: 7 } }
-      : e;
+    const data =
+      e.type === 'message_stop' ? { ...e, 'amazon-bedrock-invocationMetrics': { inputTokenCount: usage.input, outputTokenCount: usage.output, invocationLatency: 42, firstByteLatency: 7 } } : e;
     return eventMessage('chunk', { bytes: Buffer.from(JSON.stringify(data)).toString('base64') }, i);
   });
 }
@@ -169,7 +170,18 @@ export function neutralOfConverse(body: any): any {
   return { messages, tools, tool_choice: tc?.tool ? { type: 'tool', name: tc.tool.name } : undefined, system: body.system };
 }
 
-const CONVERSE_KEYS = new Set(['messages', 'system', 'inferenceConfig', 'toolConfig', 'guardrailConfig', 'additionalModelRequestFields', 'additionalModelResponseFieldPaths', 'promptVariables', 'requestMetadata', 'performanceConfig']);
+const CONVERSE_KEYS = new Set([
+  'messages',
+  'system',
+  'inferenceConfig',
+  'toolConfig',
+  'guardrailConfig',
+  'additionalModelRequestFields',
+  'additionalModelResponseFieldPaths',
+  'promptVariables',
+  'requestMetadata',
+  'performanceConfig',
+]);
 
 function contentProblem(content: any, i: number): string | undefined {
   if (!Array.isArray(content) || content.length === 0) return `messages.${i}.content: at least one content block is required`;
@@ -193,7 +205,8 @@ export function validateConverse(body: any): string | undefined {
   for (const [i, m] of messages.entries()) {
     if (m?.role !== 'user' && m?.role !== 'assistant') return `messages.${i}.role: must be user or assistant`;
     if (i === 0 && m.role !== 'user') return 'A conversation must start with a user message. Try again with a conversation that starts with a user message.';
-    if (i > 0 && messages[i - 1].role === m.role) return 'A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again.';
+    if (i > 0 && messages[i - 1].role === m.role)
+      return 'A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again.';
     const problem = contentProblem(m.content, i);
     if (problem) return problem;
     if (m.content.some((b: any) => b.toolUse || b.toolResult)) usesTools = true;

@@ -112,7 +112,8 @@ export async function startGeminiStub(initial: GeminiStubOptions = {}): Promise<
     const g = GEMINI_PATH.exec(rec.path);
     if (g) {
       const key = rec.headers['x-goog-api-key'];
-      if (opts.apiKey && key === undefined) return googleFail(ex, 403, "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.");
+      if (opts.apiKey && key === undefined)
+        return googleFail(ex, 403, "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.");
       if (opts.apiKey && key !== opts.apiKey) return googleFail(ex, 400, 'API key not valid. Please pass a valid API key.');
       const [, , , model, method] = g;
       if (method === 'generateContent' || method === 'streamGenerateContent') return generate(ex, model, method);

@@ -82,7 +82,8 @@ export async function startGoogleAuthStub(initial: GoogleAuthStubOptions = {}): 
     if (c.aud !== tokenUri) return oauthError(ex, 400, 'invalid_grant', 'Invalid JWT: aud');
     if (c.scope !== CLOUD_PLATFORM) return oauthError(ex, 400, 'invalid_scope', 'Invalid OAuth scope');
     const now = Date.now() / 1000;
-    if (!(c.exp - c.iat <= 3600 && c.exp > now && c.iat <= now + 60)) return oauthError(ex, 400, 'invalid_grant', 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.');
+    if (!(c.exp - c.iat <= 3600 && c.exp > now && c.iat <= now + 60))
+      return oauthError(ex, 400, 'invalid_grant', 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.');
     return issue(ex);
   }
 
@@ -107,8 +108,13 @@ export async function startGoogleAuthStub(initial: GoogleAuthStubOptions = {}): 
     serviceAccount(email = 'tracegate-test@example-project.iam.gserviceaccount.com') {
       accounts.add(email);
       return JSON.stringify({
-        type: 'service_account', project_id: 'example-project', private_key_id: 'key-1', private_key: PRIVATE_PEM,
-        client_email: email, client_id: '1234567890', token_uri: tokenUri,
+        type: 'service_account',
+        project_id: 'example-project',
+        private_key_id: 'key-1',
+        private_key: PRIVATE_PEM,
+        client_email: email,
+        client_id: '1234567890',
+        token_uri: tokenUri,
       });
     },
     set(o) {

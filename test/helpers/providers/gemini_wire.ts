@@ -14,7 +14,7 @@ export const SAFETY_STOP_WORD = 'UNSAFE_ANSWER';
 const STATUS: Record<number, [string, string]> = {
   400: ['INVALID_ARGUMENT', 'Request contains an invalid argument.'],
   401: ['UNAUTHENTICATED', 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.'],
-  403: ['PERMISSION_DENIED', 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.'],
+  403: ['PERMISSION_DENIED', "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."],
   404: ['NOT_FOUND', 'Requested entity was not found.'],
   429: ['RESOURCE_EXHAUSTED', 'Resource has been exhausted (e.g. check quota).'],
   500: ['INTERNAL', 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting'],
@@ -33,8 +33,22 @@ export function googleErrorBody(spec: FailSpec) {
 
 const TOP = new Set(['contents', 'systemInstruction', 'tools', 'toolConfig', 'generationConfig', 'safetySettings', 'cachedContent', 'labels']);
 const GENERATION = new Set([
-  'temperature', 'topP', 'topK', 'candidateCount', 'maxOutputTokens', 'stopSequences', 'seed', 'presencePenalty', 'frequencyPenalty',
-  'responseMimeType', 'responseSchema', 'responseJsonSchema', 'responseLogprobs', 'logprobs', 'thinkingConfig', 'responseModalities',
+  'temperature',
+  'topP',
+  'topK',
+  'candidateCount',
+  'maxOutputTokens',
+  'stopSequences',
+  'seed',
+  'presencePenalty',
+  'frequencyPenalty',
+  'responseMimeType',
+  'responseSchema',
+  'responseJsonSchema',
+  'responseLogprobs',
+  'logprobs',
+  'thinkingConfig',
+  'responseModalities',
 ]);
 const PART = new Set(['text', 'inlineData', 'fileData', 'functionCall', 'functionResponse', 'thought', 'thoughtSignature', 'executableCode', 'codeExecutionResult', 'videoMetadata']);
 const DATA = ['text', 'inlineData', 'fileData', 'functionCall', 'functionResponse', 'executableCode', 'codeExecutionResult'];
@@ -124,7 +138,8 @@ const finishOf = (reply: StubReply) => reply.finishReason ?? 'STOP';
 /** A whole `GenerateContentResponse` (or the blocked-prompt answer). */
 export function generateResponse(model: string, body: any, reply: StubReply, usage: StubUsage) {
   const base = { usageMetadata: usageMetadata(usage), modelVersion: model, responseId: stubId('resp') };
-  if (textOf(body).includes(BLOCK_WORD)) return { promptFeedback: { blockReason: 'SAFETY' }, usageMetadata: { promptTokenCount: usage.input, totalTokenCount: usage.input }, modelVersion: model, responseId: base.responseId };
+  if (textOf(body).includes(BLOCK_WORD))
+    return { promptFeedback: { blockReason: 'SAFETY' }, usageMetadata: { promptTokenCount: usage.input, totalTokenCount: usage.input }, modelVersion: model, responseId: base.responseId };
   const n = body?.generationConfig?.candidateCount ?? 1;
   const candidates = Array.from({ length: n }, (_, index) => ({ content: { parts: parts(reply), role: 'model' }, finishReason: finishOf(reply), index }));
   return { candidates, ...base };

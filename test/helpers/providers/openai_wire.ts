@@ -33,9 +33,13 @@ export function chatCompletion(body: any, model: string, reply: StubReply, usage
   const message: Record<string, unknown> = { role: 'assistant', content: reply.text ?? null, refusal: null, annotations: [] };
   if (calls.length > 0) message.tool_calls = calls;
   const out: Record<string, unknown> = {
-    id: stubId('chatcmpl-'), object: 'chat.completion', created, model,
+    id: stubId('chatcmpl-'),
+    object: 'chat.completion',
+    created,
+    model,
     choices: Array.from({ length: n }, (_, index) => ({ index, message, logprobs: null, finish_reason: finishOf(reply) })),
-    service_tier: 'default', system_fingerprint: 'fp_stub',
+    service_tier: 'default',
+    system_fingerprint: 'fp_stub',
   };
   if (usage) out.usage = chatUsage(usage);
   return out;
@@ -101,12 +105,33 @@ function responseObject(id: string, model: string, created: number, reply: StubR
       output.push({ type: 'function_call', id: `fc_${id}`, call_id: c.id ?? stubId('call_'), name: c.name, arguments: c.arguments, status: 'completed' });
     }
   }
-  const u = usage && status === 'completed'
-    ? { input_tokens: usage.input + (usage.cacheRead ?? 0), input_tokens_details: { cached_tokens: usage.cacheRead ?? 0 }, output_tokens: usage.output, output_tokens_details: { reasoning_tokens: usage.reasoning ?? 0 }, total_tokens: usage.input + (usage.cacheRead ?? 0) + usage.output }
-    : null;
+  const u =
+    usage && status === 'completed'
+      ? {
+          input_tokens: usage.input + (usage.cacheRead ?? 0),
+          input_tokens_details: { cached_tokens: usage.cacheRead ?? 0 },
+          output_tokens: usage.output,
+          output_tokens_details: { reasoning_tokens: usage.reasoning ?? 0 },
+          total_tokens: usage.input + (usage.cacheRead ?? 0) + usage.output,
+        }
+      : null;
   return {
-    id, object: 'response', created_at: created, status, error: null, incomplete_details: null, instructions: null,
-    model, output, parallel_tool_calls: true, tool_choice: 'auto', tools: [], temperature: 1, top_p: 1, usage: u, metadata: {},
+    id,
+    object: 'response',
+    created_at: created,
+    status,
+    error: null,
+    incomplete_details: null,
+    instructions: null,
+    model,
+    output,
+    parallel_tool_calls: true,
+    tool_choice: 'auto',
+    tools: [],
+    temperature: 1,
+    top_p: 1,
+    usage: u,
+    metadata: {},
   };
 }
 

@@ -113,8 +113,14 @@ export async function startStubServer(route: Route, errorBody: ErrorBody): Promi
       body = undefined;
     }
     const rec: RecordedRequest = {
-      method: req.method ?? 'GET', path: url.pathname, query: parseQuery(url.searchParams),
-      headers: req.headers, rawBody, body, aborted: false, completed: false,
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: parseQuery(url.searchParams),
+      headers: req.headers,
+      rawBody,
+      body,
+      aborted: false,
+      completed: false,
     };
     requests.push(rec);
     res.on('close', () => {
@@ -129,7 +135,9 @@ export async function startStubServer(route: Route, errorBody: ErrorBody): Promi
     }
     const nap = sleep(res);
     const ex: Exchange = {
-      rec, res, sleep: nap,
+      rec,
+      res,
+      sleep: nap,
       async json(status, payload, headers = {}) {
         if (!(await nap(delays.beforeHeadersMs))) return;
         const text = JSON.stringify(payload);

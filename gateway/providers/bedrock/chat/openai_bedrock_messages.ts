@@ -37,7 +37,6 @@ export interface ConverseMessages {
   usesTools: boolean;
 }
 
-
 export const CACHE_POINT: Block = Object.freeze({ cachePoint: { type: 'default' } }) as Block;
 
 const DATA_URL = /^data:([^;,]+)(?:;[^,]*)?;base64,(.*)$/s;
@@ -85,7 +84,11 @@ function imageBlock(part: Block, where: string): Result<Block> {
 
 /** Converse document names: letters, digits, single spaces, hyphens, parentheses and square brackets. */
 function documentName(filename: string | undefined): string {
-  const cleaned = (filename ?? '').replace(/\.[A-Za-z0-9]{1,5}$/, '').replace(/[^A-Za-z0-9\s\-()[\]]/g, ' ').replace(/\s+/g, ' ').trim();
+  const cleaned = (filename ?? '')
+    .replace(/\.[A-Za-z0-9]{1,5}$/, '')
+    .replace(/[^A-Za-z0-9\s\-()[\]]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return cleaned.slice(0, 200) || 'document';
 }
 

@@ -54,7 +54,10 @@ export class GeminiChatStream implements StreamTranslator {
     if (this.id) f.id = this.id;
     if (this.model) f.responseModel = this.model;
     if (this.usage) f.usage = this.usage;
-    const finish = [...this.candidates.entries()].sort(([a], [b]) => a - b).map(([, c]) => c.finish).filter((r): r is string => r !== undefined);
+    const finish = [...this.candidates.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([, c]) => c.finish)
+      .filter((r): r is string => r !== undefined);
     if (finish.length > 0) f.finishReasons = finish;
     if (this.text) f.outputText = this.text;
     if (this.calls.length > 0) f.toolCalls = this.calls.map((c) => ({ ...c }));

@@ -4,9 +4,7 @@
  */
 import { badUpstreamBody } from '../../shared/errors.js';
 import { answerObject, baseHeaders, isObject, str } from '../../shared/helpers.js';
-import type {
-  RequestOptions, ResponseContext, ResponseFacts, ResponseResult, StreamTranslator, Target, ToolCallOut, Translator,
-} from '../../types.js';
+import type { RequestOptions, ResponseContext, ResponseFacts, ResponseResult, StreamTranslator, Target, ToolCallOut, Translator } from '../../types.js';
 import { usageFromOpenAI } from '../../shared/usage.js';
 
 const USAGE_OPTION = Buffer.from('"stream_options":{"include_usage":true},');

@@ -36,13 +36,19 @@ beforeAll(async () => {
   for (const k of CHAIN_VARS) delete process.env[k];
   Object.assign(process.env, {
     AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${(creds.address() as AddressInfo).port}/v2/credentials`,
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials', AWS_CONFIG_FILE: '/nonexistent/config', AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+    AWS_CONFIG_FILE: '/nonexistent/config',
+    AWS_EC2_METADATA_DISABLED: 'true',
   });
   b = await startBedrockStub({ credentials: [FIRST, SECOND] });
-  g = await startGateway(config(docs(
-    backendDoc('bedrock', 'bedrock', b.url, '  region: ap-southeast-2'),
-    'kind: Route\nmetadata: { name: r }\nspec:\n  rules:\n    - matches: [{ model: "nova" }]\n      targets: [{ backend: bedrock, model: "apac.amazon.nova-micro-v1:0" }]\n      retry: { retries: 0 }',
-  )));
+  g = await startGateway(
+    config(
+      docs(
+        backendDoc('bedrock', 'bedrock', b.url, '  region: ap-southeast-2'),
+        'kind: Route\nmetadata: { name: r }\nspec:\n  rules:\n    - matches: [{ model: "nova" }]\n      targets: [{ backend: bedrock, model: "apac.amazon.nova-micro-v1:0" }]\n      retry: { retries: 0 }',
+      ),
+    ),
+  );
   client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'client-key', maxRetries: 0 });
 });
 afterAll(async () => {

@@ -30,19 +30,28 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'credentials'), `[team-a]\naws_access_key_id = ${INI_KEYS.accessKeyId}\naws_secret_access_key = ${INI_KEYS.secretAccessKey}\n`);
   writeFileSync(join(dir, 'config'), '');
   Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: ENV_KEYS.accessKeyId, AWS_SECRET_ACCESS_KEY: ENV_KEYS.secretAccessKey, AWS_SESSION_TOKEN: ENV_KEYS.sessionToken,
-    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'), AWS_CONFIG_FILE: join(dir, 'config'), AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_ACCESS_KEY_ID: ENV_KEYS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: ENV_KEYS.secretAccessKey,
+    AWS_SESSION_TOKEN: ENV_KEYS.sessionToken,
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
+    AWS_CONFIG_FILE: join(dir, 'config'),
+    AWS_EC2_METADATA_DISABLED: 'true',
   });
   delete process.env.AWS_PROFILE;
   b = await startBedrockStub({ credentials: [ENV_KEYS, INI_KEYS], apiKey: API_KEY });
   const rule = (model: string, backend: string) => `    - matches: [{ model: "${model}" }]\n      targets: [{ backend: ${backend}, model: "amazon.nova-lite-v1:0" }]\n      retry: { retries: 0 }`;
-  g = await startGateway(config(docs(
-    backendDoc('chain', 'bedrock', b.url, '  region: us-east-1'),
-    backendDoc('profiled', 'bedrock', b.url, '  region: us-east-1\n  profile: team-a'),
-    backendDoc('ghost', 'bedrock', b.url, '  region: us-east-1\n  profile: nobody-here'),
-    backendDoc('keyed', 'bedrock', b.url, '  region: us-east-1\n  apiKey: { env: BEDROCK_KEY }'),
-    `kind: Route\nmetadata: { name: r }\nspec:\n  rules:\n${[rule('chain', 'chain'), rule('profiled', 'profiled'), rule('ghost', 'ghost'), rule('keyed', 'keyed')].join('\n')}`,
-  ), { BEDROCK_KEY: API_KEY }));
+  g = await startGateway(
+    config(
+      docs(
+        backendDoc('chain', 'bedrock', b.url, '  region: us-east-1'),
+        backendDoc('profiled', 'bedrock', b.url, '  region: us-east-1\n  profile: team-a'),
+        backendDoc('ghost', 'bedrock', b.url, '  region: us-east-1\n  profile: nobody-here'),
+        backendDoc('keyed', 'bedrock', b.url, '  region: us-east-1\n  apiKey: { env: BEDROCK_KEY }'),
+        `kind: Route\nmetadata: { name: r }\nspec:\n  rules:\n${[rule('chain', 'chain'), rule('profiled', 'profiled'), rule('ghost', 'ghost'), rule('keyed', 'keyed')].join('\n')}`,
+      ),
+      { BEDROCK_KEY: API_KEY },
+    ),
+  );
   client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'client-key', maxRetries: 0 });
 });
 afterAll(async () => {
@@ -88,7 +97,13 @@ describe('Bedrock credentials', () => {
 
 describe('Bedrock Backend documents', () => {
   const problems = (spec: string, env: NodeJS.ProcessEnv = { K: 'k', S: 's' }) => {
-    const r = parseConfig(docs(`kind: Backend\nmetadata: { name: br }\nspec:\n  provider: bedrock\n${spec}`, 'kind: Route\nmetadata: { name: r }\nspec:\n  rules:\n    - matches: [{ model: "m" }]\n      targets: [{ backend: br }]'), { env });
+    const r = parseConfig(
+      docs(
+        `kind: Backend\nmetadata: { name: br }\nspec:\n  provider: bedrock\n${spec}`,
+        'kind: Route\nmetadata: { name: r }\nspec:\n  rules:\n    - matches: [{ model: "m" }]\n      targets: [{ backend: br }]',
+      ),
+      { env },
+    );
     return r.ok ? [] : r.problems.map((p) => `${p.path}: ${p.message}`);
   };
 
@@ -109,10 +124,13 @@ describe('Bedrock Backend documents', () => {
   });
 
   it('the runtime URL of the region when none is given; renders to Gateway API like any backend', () => {
-    const cfg = config(docs(
-      'kind: Backend\nmetadata: { name: br }\nspec:\n  provider: bedrock\n  region: eu-central-1\n  accessKeyId: { env: K }\n  secretAccessKey: { env: S }',
-      'kind: Route\nmetadata: { name: r }\nspec:\n  rules:\n    - matches: [{ model: "claude" }]\n      targets: [{ backend: br, model: "eu.anthropic.claude-sonnet-4-20250514-v1:0" }]',
-    ), { K: 'AKID', S: 'secret' });
+    const cfg = config(
+      docs(
+        'kind: Backend\nmetadata: { name: br }\nspec:\n  provider: bedrock\n  region: eu-central-1\n  accessKeyId: { env: K }\n  secretAccessKey: { env: S }',
+        'kind: Route\nmetadata: { name: r }\nspec:\n  rules:\n    - matches: [{ model: "claude" }]\n      targets: [{ backend: br, model: "eu.anthropic.claude-sonnet-4-20250514-v1:0" }]',
+      ),
+      { K: 'AKID', S: 'secret' },
+    );
     expect(cfg.backends.get('br')?.url).toBe('https://bedrock-runtime.eu-central-1.amazonaws.com');
     expect(cfg.backends.get('br')?.options).toEqual({ region: 'eu-central-1', api: 'converse' });
     const rendered = JSON.stringify(renderHttpRoutes(cfg));

@@ -45,9 +45,7 @@ describe('AWS event stream decoder', () => {
   });
 
   it('names exceptions and errors exception:<type>, payload {message}', () => {
-    expect(decodeIn([Buffer.from(FIXTURE.exception, 'base64')])).toEqual([
-      { event: 'exception:throttlingException', data: '{"message":"Too many tokens, please wait before trying again."}' },
-    ]);
+    expect(decodeIn([Buffer.from(FIXTURE.exception, 'base64')])).toEqual([{ event: 'exception:throttlingException', data: '{"message":"Too many tokens, please wait before trying again."}' }]);
     expect(decodeIn([Buffer.from(FIXTURE.error, 'base64')])).toEqual([{ event: 'exception:InternalFailure', data: '{"message":"An internal error occurred."}' }]);
   });
 

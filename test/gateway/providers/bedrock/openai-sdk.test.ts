@@ -47,7 +47,14 @@ beforeAll(() => {
 });
 
 const ask = (model: string, extra: Partial<OpenAI.ChatCompletionCreateParamsNonStreaming> = {}) =>
-  client.chat.completions.create({ model, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }], ...extra });
+  client.chat.completions.create({
+    model,
+    messages: [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'hi' },
+    ],
+    ...extra,
+  });
 
 async function streamText(model: string, extra: Record<string, unknown> = {}) {
   const s = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], stream: true, ...extra });
@@ -81,7 +88,9 @@ describe('openai SDK → tracegate → Bedrock Converse', () => {
     expect(r.usage).toMatchObject({ prompt_tokens: 150, completion_tokens: 5, total_tokens: 155, prompt_tokens_details: { cached_tokens: 100 } });
     const rec = stack.b.requests[0];
     expect(rec.path).toBe(`/model/${encodeURIComponent(CLAUDE)}/converse`);
-    expect(String(rec.headers.authorization)).toMatch(new RegExp(`^AWS4-HMAC-SHA256 Credential=${KEYS.accessKeyId}/\\d{8}/us-west-2/bedrock/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$`));
+    expect(String(rec.headers.authorization)).toMatch(
+      new RegExp(`^AWS4-HMAC-SHA256 Credential=${KEYS.accessKeyId}/\\d{8}/us-west-2/bedrock/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$`),
+    );
     expect(rec.headers['x-amz-content-sha256']).toMatch(/^[0-9a-f]{64}$/);
     expect(rec.body).toEqual({ messages: [{ role: 'user', content: [{ text: 'hi' }] }], system: [{ text: 'Be brief.' }], inferenceConfig: { maxTokens: 50, temperature: 0.2 } });
     expect(JSON.stringify(rec.headers)).not.toContain('client-key');
@@ -129,8 +138,13 @@ describe('openai SDK → tracegate → Bedrock Converse', () => {
     const claude = await lastSpan('claude-sonnet');
     expect(nova.attributes).toMatchObject({ 'llm.provider': 'aws', 'llm.system': 'amazon', 'gen_ai.provider.name': 'aws.bedrock', 'tracegate.backend': 'bedrock' });
     expect(claude.attributes).toMatchObject({
-      'llm.provider': 'aws', 'llm.system': 'anthropic', 'gen_ai.provider.name': 'aws.bedrock',
-      'llm.token_count.prompt': 150, 'llm.token_count.completion': 5, 'llm.token_count.prompt_details.cache_read': 100, 'llm.token_count.prompt_details.cache_write': 30,
+      'llm.provider': 'aws',
+      'llm.system': 'anthropic',
+      'gen_ai.provider.name': 'aws.bedrock',
+      'llm.token_count.prompt': 150,
+      'llm.token_count.completion': 5,
+      'llm.token_count.prompt_details.cache_read': 100,
+      'llm.token_count.prompt_details.cache_write': 30,
     });
     // Cost is the collector's (schemas/prices.json); the model name it prices by finds a row.
     expect(prices.find(claude.attributes['llm.model_name'] as string)?.pattern).toBe('claude-sonnet-4*');

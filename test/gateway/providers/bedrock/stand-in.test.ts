@@ -4,8 +4,13 @@
  * key or a missing session token are refused as AWS refuses them.
  */
 import {
-  BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, InvokeModelCommand, InvokeModelWithResponseStreamCommand,
-  ThrottlingException, ValidationException,
+  BedrockRuntimeClient,
+  ConverseCommand,
+  ConverseStreamCommand,
+  InvokeModelCommand,
+  InvokeModelWithResponseStreamCommand,
+  ThrottlingException,
+  ValidationException,
 } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -40,11 +45,13 @@ describe('the AWS SDK against the Bedrock stand-in', () => {
   });
 
   it('ConverseStream: the event stream is parsed by the SDK, tool use included', async () => {
-    const out = await client().send(new ConverseStreamCommand({
-      modelId: MODEL,
-      messages: [{ role: 'user', content: [{ text: 'Weather in Paris?' }] }],
-      toolConfig: { tools: [{ toolSpec: { name: 'get_weather', inputSchema: { json: { type: 'object' } } } }] },
-    }));
+    const out = await client().send(
+      new ConverseStreamCommand({
+        modelId: MODEL,
+        messages: [{ role: 'user', content: [{ text: 'Weather in Paris?' }] }],
+        toolConfig: { tools: [{ toolSpec: { name: 'get_weather', inputSchema: { json: { type: 'object' } } } }] },
+      }),
+    );
     const seen: string[] = [];
     let args = '';
     let usage: unknown;
@@ -86,20 +93,28 @@ describe('the AWS SDK against the Bedrock stand-in', () => {
   it('a stream exception reaches the SDK as its exception', async () => {
     b.streamNext({ exceptionAfter: 2, exception: 'throttlingException' });
     const out = await client().send(new ConverseStreamCommand({ modelId: MODEL, messages: [{ role: 'user', content: [{ text: 'Hi' }] }] }));
-    await expect((async () => {
-      for await (const _ of out.stream!) { /* drain */ }
-    })()).rejects.toBeInstanceOf(ThrottlingException);
+    await expect(
+      (async () => {
+        for await (const _ of out.stream!) {
+          /* drain */
+        }
+      })(),
+    ).rejects.toBeInstanceOf(ThrottlingException);
   });
 
   it('errors carry x-amzn-errortype: the SDK raises the typed exception', async () => {
     b.failNextWith(1, 'ThrottlingException', 'Too many requests, please wait before trying again.');
-    const err = await client().send(new ConverseCommand({ modelId: MODEL, messages: [{ role: 'user', content: [{ text: 'Hi' }] }] })).catch((e: unknown) => e);
+    const err = await client()
+      .send(new ConverseCommand({ modelId: MODEL, messages: [{ role: 'user', content: [{ text: 'Hi' }] }] }))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ThrottlingException);
     expect((err as ThrottlingException).$metadata.httpStatusCode).toBe(429);
   });
 
   it('a body Bedrock would refuse is a ValidationException', async () => {
-    const err = await client().send(new ConverseCommand({ modelId: MODEL, messages: [{ role: 'assistant', content: [{ text: 'Hi' }] }] })).catch((e: unknown) => e);
+    const err = await client()
+      .send(new ConverseCommand({ modelId: MODEL, messages: [{ role: 'assistant', content: [{ text: 'Hi' }] }] }))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ValidationException);
   });
 
@@ -108,7 +123,9 @@ describe('the AWS SDK against the Bedrock stand-in', () => {
     ['an unknown key', { accessKeyId: 'AKIDUNKNOWN', secretAccessKey: 'x' }, 'UnrecognizedClientException'],
     ['a session key without its token', { accessKeyId: TEMP.accessKeyId, secretAccessKey: TEMP.secretAccessKey }, 'UnrecognizedClientException'],
   ])('%s is refused with 403 %s', async (_what, creds, type) => {
-    const err = await client(creds).send(new ConverseCommand({ modelId: MODEL, messages: [{ role: 'user', content: [{ text: 'Hi' }] }] })).catch((e: unknown) => e);
+    const err = await client(creds)
+      .send(new ConverseCommand({ modelId: MODEL, messages: [{ role: 'user', content: [{ text: 'Hi' }] }] }))
+      .catch((e: unknown) => e);
     expect((err as { name: string }).name).toBe(type);
     expect((err as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode).toBe(403);
   });

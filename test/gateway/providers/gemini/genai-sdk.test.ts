@@ -87,7 +87,7 @@ describe('@google/genai → tracegate → Gemini API', () => {
     expect(r.functionCalls?.[0]).toMatchObject({ name: 'get_weather', args: JSON.parse(DEFAULT_TOOL_ARGS) });
   });
 
-  it("a blocked prompt comes back as Google says it (promptFeedback), not as an error", async () => {
+  it('a blocked prompt comes back as Google says it (promptFeedback), not as an error', async () => {
     const r = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: `please ${BLOCK_WORD}` });
     expect(r.promptFeedback?.blockReason).toBe('SAFETY');
     expect(r.text).toBeUndefined();
@@ -101,7 +101,7 @@ describe('@google/genai → tracegate → Gemini API', () => {
     expect(JSON.parse((err as ApiError).message)).toEqual({ error: { code: 400, message: 'Invalid value at generation_config.temperature', status: 'INVALID_ARGUMENT' } });
   });
 
-  it('an unknown tracegate key: 401 in Google\'s envelope', async () => {
+  it("an unknown tracegate key: 401 in Google's envelope", async () => {
     const other = new GoogleGenAI({ apiKey: 'tg-not-a-key-000000000000', httpOptions: { baseUrl: stack.g.url } });
     const err = await other.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }).catch((e: unknown) => e);
     expect((err as ApiError).status).toBe(401);
@@ -110,12 +110,16 @@ describe('@google/genai → tracegate → Gemini API', () => {
   });
 
   it("a method the gateway does not serve (countTokens): 404 in Google's envelope", async () => {
-    const r = await fetch(`${stack.g.url}/v1beta/models/gemini-2.5-flash:countTokens`, { method: 'POST', headers: { 'x-goog-api-key': CLIENT_KEY, 'content-type': 'application/json' }, body: '{"contents":[]}' });
+    const r = await fetch(`${stack.g.url}/v1beta/models/gemini-2.5-flash:countTokens`, {
+      method: 'POST',
+      headers: { 'x-goog-api-key': CLIENT_KEY, 'content-type': 'application/json' },
+      body: '{"contents":[]}',
+    });
     expect(r.status).toBe(404);
     expect(((await r.json()) as { error: unknown }).error).toMatchObject({ code: 404, status: 'NOT_FOUND' });
   });
 
-  it('a model no route serves: 404 in Google\'s envelope', async () => {
+  it("a model no route serves: 404 in Google's envelope", async () => {
     const err = await ai.models.generateContent({ model: 'gpt-4o', contents: 'hi' }).catch((e: unknown) => e);
     expect((err as ApiError).status).toBe(404);
     expect(JSON.parse((err as ApiError).message).error).toMatchObject({ code: 404, status: 'NOT_FOUND' });

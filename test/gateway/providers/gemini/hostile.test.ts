@@ -46,10 +46,12 @@ const chunk = (text: string, finish?: string) =>
   JSON.stringify({ candidates: [{ content: { role: 'model', parts: [{ text }] }, index: 0, ...(finish ? { finishReason: finish } : {}) }], modelVersion: 'gemini-2.5-flash' });
 const nested = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
 /** Writes `text` as a JSON answer as it is (the stand-in's json() would serialize it again). */
-const rawJson = (text: string): Route => (ex) => {
-  ex.res.writeHead(200, { 'content-type': 'application/json' });
-  ex.res.end(text);
-};
+const rawJson =
+  (text: string): Route =>
+  (ex) => {
+    ex.res.writeHead(200, { 'content-type': 'application/json' });
+    ex.res.end(text);
+  };
 const deepCall = (depth: number) => `{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"f","args":${nested(depth)}}}]},"finishReason":"STOP","index":0}]}`;
 
 async function expectError(p: Promise<unknown>, status: number, code: string, message?: RegExp): Promise<void> {
@@ -83,28 +85,37 @@ describe('a hostile Gemini upstream', () => {
 
   it('function arguments nested 10,000 deep (60 KB): a 502, streamed or not; the passthrough passes them', async () => {
     await withUpstream(rawJson(deepCall(10_000)), () => expectError(ask(), 502, 'upstream_failed', /unreadable Gemini answer \(function arguments nested too deep\)/));
-    const s = await withUpstream((ex) => ex.sse([`data: ${deepCall(10_000)}\r\n\r\n`]), () => streamed('gemini-2.5-flash'));
+    const s = await withUpstream(
+      (ex) => ex.sse([`data: ${deepCall(10_000)}\r\n\r\n`]),
+      () => streamed('gemini-2.5-flash'),
+    );
     expect(String((s.error as Error)?.message)).toMatch(/nested too deep/);
     const r = await withUpstream(rawJson(deepCall(10_000)), () => ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }));
     expect(r.candidates?.[0].finishReason).toBe('STOP');
   });
 
   it('the last event without its blank line (or any line end) still completes the answer', async () => {
-    const s = await withUpstream((ex) => ex.sse([`data: ${chunk('Hello ')}\r\n\r\n`, `data: ${chunk('there.', 'STOP')}`]), () => streamed('gemini-2.5-flash'));
+    const s = await withUpstream(
+      (ex) => ex.sse([`data: ${chunk('Hello ')}\r\n\r\n`, `data: ${chunk('there.', 'STOP')}`]),
+      () => streamed('gemini-2.5-flash'),
+    );
     expect(s).toEqual({ text: 'Hello there.' });
   });
 
   it('a stream line that never ends: cut at the event limit with a clear error', async () => {
     const started = Date.now();
-    const s = await withUpstream(async (ex) => {
-      ex.res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const piece = `data: {"candidates":[{"content":{"parts":[{"text":"${'y'.repeat(1024 * 1024)}`;
-      for (let i = 0; i < 10 && !ex.res.destroyed; i++) {
-        ex.res.write(i === 0 ? piece : 'y'.repeat(1024 * 1024));
-        await ex.sleep(5);
-      }
-      ex.res.end();
-    }, () => streamed('gemini-2.5-flash'));
+    const s = await withUpstream(
+      async (ex) => {
+        ex.res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const piece = `data: {"candidates":[{"content":{"parts":[{"text":"${'y'.repeat(1024 * 1024)}`;
+        for (let i = 0; i < 10 && !ex.res.destroyed; i++) {
+          ex.res.write(i === 0 ? piece : 'y'.repeat(1024 * 1024));
+          await ex.sleep(5);
+        }
+        ex.res.end();
+      },
+      () => streamed('gemini-2.5-flash'),
+    );
     expect(s.text).toBe('');
     expect(s.error).toBeInstanceOf(OpenAI.APIError);
     expect((s.error as InstanceType<typeof OpenAI.APIError>).code).toBe('upstream_event_too_large');
@@ -112,18 +123,24 @@ describe('a hostile Gemini upstream', () => {
   });
 
   it('a stream that stalls after its first chunk: cut by streamIdle, an error after the text so far', async () => {
-    const s = await withUpstream(async (ex) => {
-      ex.res.writeHead(200, { 'content-type': 'text/event-stream' });
-      ex.res.write(`data: ${chunk('Half')}\r\n\r\n`);
-      await ex.sleep(3_000);
-      ex.res.end();
-    }, () => streamed('gemini-2.5-flash'));
+    const s = await withUpstream(
+      async (ex) => {
+        ex.res.writeHead(200, { 'content-type': 'text/event-stream' });
+        ex.res.write(`data: ${chunk('Half')}\r\n\r\n`);
+        await ex.sleep(3_000);
+        ex.res.end();
+      },
+      () => streamed('gemini-2.5-flash'),
+    );
     expect(s.text).toBe('Half');
     expect(String((s.error as Error)?.message)).toMatch(/timed out/);
   });
 
   it('garbage instead of chunks, then the end: an incomplete-stream error, never [DONE]', async () => {
-    const s = await withUpstream((ex) => ex.sse(['data: not json\r\n\r\n', ': a comment\r\n\r\n', 'data: [1,2,3]\r\n\r\n']), () => streamed('gemini-2.5-flash'));
+    const s = await withUpstream(
+      (ex) => ex.sse(['data: not json\r\n\r\n', ': a comment\r\n\r\n', 'data: [1,2,3]\r\n\r\n']),
+      () => streamed('gemini-2.5-flash'),
+    );
     expect(s.text).toBe('');
     expect(String((s.error as Error)?.message)).toMatch(/ended before the answer was complete/);
   });

@@ -45,7 +45,14 @@ beforeAll(() => {
 });
 
 const ask = (model: string, extra: Partial<OpenAI.ChatCompletionCreateParamsNonStreaming> = {}) =>
-  client.chat.completions.create({ model, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }], ...extra });
+  client.chat.completions.create({
+    model,
+    messages: [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'hi' },
+    ],
+    ...extra,
+  });
 
 describe('openai SDK → tracegate → Gemini API', () => {
   it('chat: the key in x-goog-api-key (never in the URL), usage with cached and thinking tokens', async () => {
@@ -91,7 +98,10 @@ describe('openai SDK → tracegate → Gemini API', () => {
     });
     expect(second.choices[0].message.content).toBe(DEFAULT_TEXT);
     const sent = stack.gem.requests[1].body.contents;
-    expect(sent[1]).toEqual({ role: 'model', parts: [{ functionCall: { name: 'get_weather', args: JSON.parse(DEFAULT_TOOL_ARGS) }, thoughtSignature: Buffer.from('sig-get_weather').toString('base64') }] });
+    expect(sent[1]).toEqual({
+      role: 'model',
+      parts: [{ functionCall: { name: 'get_weather', args: JSON.parse(DEFAULT_TOOL_ARGS) }, thoughtSignature: Buffer.from('sig-get_weather').toString('base64') }],
+    });
     expect(sent[2]).toEqual({ role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { temp: 21 } } }] });
   });
 

@@ -31,7 +31,9 @@ describe('the Backend document', () => {
 
   it('needs a project; a region picks the endpoint; an apiKey is refused; a field of another provider too', () => {
     expect(problems('kind: Backend\nmetadata: { name: v }\nspec:\n  provider: vertex')).toEqual([expect.stringMatching(/^Backend\/v spec\.project: /)]);
-    expect(problems('kind: Backend\nmetadata: { name: v }\nspec:\n  provider: vertex\n  project: p\n  apiKey: { env: SA }')).toEqual([expect.stringMatching(/spec\.apiKey: vertex backends authenticate with OAuth2 access tokens/)]);
+    expect(problems('kind: Backend\nmetadata: { name: v }\nspec:\n  provider: vertex\n  project: p\n  apiKey: { env: SA }')).toEqual([
+      expect.stringMatching(/spec\.apiKey: vertex backends authenticate with OAuth2 access tokens/),
+    ]);
     expect(problems('kind: Backend\nmetadata: { name: v }\nspec:\n  provider: vertex\n  project: p\n  deployment: x')).toEqual([expect.stringMatching(/deployment/)]);
     const c = config(docs('kind: Backend\nmetadata: { name: v }\nspec:\n  provider: vertex\n  project: p\n  location: europe-west4', route('v')));
     expect(c.backends.get('v')?.url).toBe('https://europe-west4-aiplatform.googleapis.com');
@@ -122,7 +124,11 @@ ${['meta', 'sa', 'bad', 'big'].map((b) => `    - matches: [{ model: "${b}-gemini
 
   it('a token endpoint that answers 10 MB: a 502, the reason in the span', async () => {
     // A backend no call has used yet: no token is kept for it.
-    auth.set({ respond: async (ex) => { await ex.json(200, { access_token: 'x'.repeat(10 * 1024 * 1024) }); } });
+    auth.set({
+      respond: async (ex) => {
+        await ex.json(200, { access_token: 'x'.repeat(10 * 1024 * 1024) });
+      },
+    });
     try {
       const err = await failed('big-gemini');
       expect(err.status).toBe(502);

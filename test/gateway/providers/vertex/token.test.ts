@@ -4,9 +4,7 @@
  * loopback stand-ins of Google's token endpoint and metadata server, hostile ones included.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CredentialError, MAX_TOKEN_ANSWER_BYTES, metadataTokens, parseServiceAccount, serviceAccountTokens, signedAssertion,
-} from '../../../../gateway/providers/vertex/credentials.js';
+import { CredentialError, MAX_TOKEN_ANSWER_BYTES, metadataTokens, parseServiceAccount, serviceAccountTokens, signedAssertion } from '../../../../gateway/providers/vertex/credentials.js';
 import { type AccessToken, TokenCache } from '../../../../gateway/providers/vertex/token-cache.js';
 import { startGoogleAuthStub, type GoogleAuthStub } from '../../../helpers/providers/gemini_auth.js';
 
@@ -130,7 +128,10 @@ describe('token sources on loopback', () => {
     const rec = auth.requests[0];
     const form = new URLSearchParams(rec.rawBody);
     expect(form.get('grant_type')).toBe('urn:ietf:params:oauth:grant-type:jwt-bearer');
-    const [h, c] = (form.get('assertion') ?? '').split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString() || '{}'));
+    const [h, c] = (form.get('assertion') ?? '')
+      .split('.')
+      .slice(0, 2)
+      .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString() || '{}'));
     expect(h).toEqual({ alg: 'RS256', typ: 'JWT', kid: 'key-1' });
     expect(c).toMatchObject({ iss: 'tracegate-test@example-project.iam.gserviceaccount.com', aud: auth.tokenUri, scope: 'https://www.googleapis.com/auth/cloud-platform' });
     expect(c.exp - c.iat).toBe(3600);
@@ -188,7 +189,11 @@ describe('token sources on loopback', () => {
 
     it('one that answers 10 MB: refused past 64 KiB, not buffered', async () => {
       auth.reset();
-      auth.set({ respond: async (ex) => { await ex.json(200, { access_token: 'x'.repeat(10 * 1024 * 1024), expires_in: 3600 }); } });
+      auth.set({
+        respond: async (ex) => {
+          await ex.json(200, { access_token: 'x'.repeat(10 * 1024 * 1024), expires_in: 3600 });
+        },
+      });
       try {
         const err = await run();
         expect((err as Error).message).toBe(`the token endpoint of service account tracegate-test@example-project.iam.gserviceaccount.com answered more than ${MAX_TOKEN_ANSWER_BYTES} bytes`);
@@ -200,7 +205,11 @@ describe('token sources on loopback', () => {
     it('tokens that could not go into a header, answers that are not JSON', async () => {
       for (const body of [{ access_token: 'ya29.a\r\nx-injected: 1', expires_in: 3600 }, { expires_in: 3600 }, 'not json']) {
         auth.reset();
-        auth.set({ respond: async (ex) => { await ex.json(200, body); } });
+        auth.set({
+          respond: async (ex) => {
+            await ex.json(200, body);
+          },
+        });
         const err = await run();
         expect((err as Error).message).toMatch(/answered without a usable access_token$/);
       }
