@@ -1,166 +1,477 @@
 /**
- * `npm run bench -- views`: what one refresh of the count-once view costs on the embedded engine,
- * by traffic shape, with `--calls` calls in the refresh's window (100,000), for the current
- * definition (migration 0052) and the one it replaced (0004).
+ * `npm run bench -- views`: the count-once design of migrations 0054-0056, 0071 and 0072 (README,
+ * "Count once, at every moment") on a store with history, under a steady stream of paired calls.
  *
- *   gateway-only   gateway calls without a caller's traceparent (a trace each) and their attempt spans
- *   app-only       applications' LLM spans, no gateway
- *   pairs-new      calls recorded by the application and by the gateway, none decided yet
- *   pairs-steady   the same calls decided by the previous refresh, and 1% new ones just arrived
- *                  (a steady rate: the window holds the last minutes of calls, nearly all decided)
+ * 1. History: `--history N` decided calls (1,000,000), each an application's LLM span and the
+ *    gateway's span under it (traceparent), spread over the last 29 days, four models, five teams.
+ *    They are written by INSERT … SELECT from numbers() straight into otel_traces, so the
+ *    insert-time views (call_keys_mv, llm_spans_mv, …) fire as for a collector's insert, in chunks
+ *    of `--chunk` calls (100,000; a chunk is a contiguous stretch of time). The decision of each chunk is written as the decider writes it
+ *    for a traceparent pair (a new version of both rows: the application's uncounted and superseded
+ *    by the gateway's, which is billed to the application's service; the application's row takes
+ *    the gateway's team and key), by one INSERT … SELECT (the decider itself, on a million pairs at
+ *    once, is not what is measured here). Then the rollups: usage_minutely's rows by the
+ *    statement of its live view (0056) over every minute at once (its refresh, which tests rows
+ *    against the open minutes with has(), takes minutes on a month of minutes), and one
+ *    agent_runs refresh.
+ * 2. Idle: after 32 s (the decider's window moved past the history), one batch of calls and
+ *    every refresh (the rollups' windows move past the history, as in a store in use); then
+ *    readers over the history with nothing arriving (`--idle` seconds, 15).
+ * 3. Traffic: the scheduled views running (the decider every 2 s, the rollups every 5 s),
+ *    `--rate` paired calls a second (1,000) for `--seconds` (20), inserted every `--batch-ms` (200)
+ *    as a collector would insert: `--by-id` of them (0.2) recorded without traceparent, paired by
+ *    response id (the gateway's span in a trace of its own, the application's span one batch
+ *    later), the rest an application span and the gateway span under it, in one batch.
+ *    Meanwhile: every refresh of the decider (system.view_refreshes: its duration and when it
+ *    ran), and readers in turn, each query's latency:
+ *      llm_spans   SELECT sum(cost_total), count() FROM llm_spans WHERE timestamp >= now() - INTERVAL 1 HOUR AND counted
+ *      usage       queryUsage(--since 30d --by model,team), what `tracegate usage` runs
+ *      runs        the agents dashboard's "Runs" stat over the last hour (agent_runs)
+ *      run         one run by trace id (agent_runs, as feedback and `tracegate demo` read it)
+ *    After the traffic, the time until every call is decided and each reader's totals are checked
+ *    (every live call counted once).
+ * 4. Beside them, once each (`--raw-rounds`, 3): the usage query over the raw table (llm_spans,
+ *    30 days by model, team) and the 0052 design's figures from the previous benchmark run.
  *
- * `--history N` first adds N spans of decided calls from the past week, inserted a day ago (a
- * store in use for a while; default 0).
- *
- * A refresh is `INSERT INTO llm_spans_data SELECT <the view's query>`, which is what the engine
- * runs every 5 seconds; here it is run by hand on its own database (the scheduled views stopped),
- * each round on fresh data. Figures: the median over `--rounds` rounds (3), in milliseconds.
- * The spans are the test suite's builders (test/helpers/spans.ts), the shapes the gateway and
- * the OpenInference instrumentations write.
+ * Figures in milliseconds, p50/p95 over the phase; saved to bench/results/views.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { openStore, type Store } from '../common/store.js';
+import { parseUsageParams, queryUsage } from '../common/usage.js';
 import { DEFAULT_SCHEMA_SETTINGS, loadMigrations, migrate, renderMigration } from '../schemas/migrate.js';
-import type { SpanRecord } from '../collector/model.js';
-import { attemptSpan, gatewaySpan, insertSpans, llmSpan, ns } from '../test/helpers/spans.js';
 
-const SCENARIOS = ['gateway-only', 'app-only', 'pairs-new', 'pairs-steady'] as const;
-type Scenario = (typeof SCENARIOS)[number];
-const DEFINITIONS = { '0052': 52, '0004': 4 } as const;
-type Definition = keyof typeof DEFINITIONS;
+const DB = 'bench_views';
+const VIEWS = ['llm_spans_count_once', 'usage_minutely_refresh', 'agent_runs_refresh', 'evaluations_linked_refresh'] as const;
+const MODELS = "['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku', 'claude-sonnet-4']";
 
-/** The SELECT of the count-once view as migration `version` creates it in database `db`. */
-function viewQuery(version: number, db: string): string {
-  const migration = loadMigrations().find((m) => m.version === version)!;
-  const view = renderMigration(migration, { ...DEFAULT_SCHEMA_SETTINGS, database: db }).find((st) => st.startsWith('CREATE MATERIALIZED VIEW'))!;
-  return view.slice(view.indexOf(' AS\n') + 4);
+/**
+ * The otel_traces rows of calls: `c` the call's number, `gw` 1 for the gateway's span, `byid` 1
+ * for a call without traceparent (paired by response id), `ts` its start, all columns of `source`.
+ * Span ids encode the call (the application's 1…, the gateway's 2…) so that a call's two spans
+ * are known without a join.
+ */
+function spansSelect(source: string): string {
+  return `SELECT ts AS Timestamp,
+    if(gw AND byid, lower(hex(cityHash64(c, 'g'))) || lower(hex(cityHash64(c, 'h'))), lower(hex(cityHash64(c, 't'))) || lower(hex(cityHash64(c, 'u')))) AS TraceId,
+    lower(hex(c + if(gw, 0x2000000000000000, 0x1000000000000000))) AS SpanId,
+    if(gw AND NOT byid, lower(hex(c + 0x1000000000000000)), '') AS ParentSpanId,
+    'chat ' || model AS SpanName,
+    if(gw, 'Server', 'Client') AS SpanKind,
+    if(gw, 'tracegate-gateway', 'app') AS ServiceName,
+    map('openinference.span.kind', 'LLM',
+        'tracegate.origin', if(gw, 'gateway', ''),
+        'tracegate.team', if(gw, 'team-' || toString(c % 5), ''),
+        'tracegate.key', if(gw, 'key-' || toString(c % 5), ''),
+        'gen_ai.response.id', if(byid, 'chatcmpl-' || toString(c), ''),
+        'llm.model_name', model,
+        'llm.token_count.prompt', if(gw, '100', '90'),
+        'llm.token_count.completion', if(gw, '20', '10'),
+        'llm.token_count.total', if(gw, '120', '100'),
+        'llm.cost.prompt', if(gw, '0.0001', '0.00009'),
+        'llm.cost.completion', if(gw, '0.00002', '0.00001'),
+        'llm.cost.total', if(gw, '0.00012', '0.0001')) AS SpanAttributes,
+    800000000 AS Duration,
+    'Ok' AS StatusCode
+  FROM (SELECT *, ${MODELS}[c % 4 + 1] AS model FROM (${source}))`;
+}
+const COLUMNS = '(Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, SpanAttributes, Duration, StatusCode)';
+
+async function rows<T>(store: Store, query: string): Promise<T[]> {
+  const rs = await store.client.query({ query, format: 'JSONEachRow' });
+  return rs.json<T>();
+}
+const exec = (store: Store, query: string) => store.client.command({ query });
+const serverNow = async (store: Store) => (await rows<{ t: string }>(store, 'SELECT toString(now64(3)) AS t'))[0].t;
+
+/**
+ * A refresh of a rollup now, waited for: started, refreshed and stopped again (the loader keeps
+ * the scheduled refreshes off).
+ */
+async function refreshNow(store: Store, view: string): Promise<void> {
+  await exec(store, `SYSTEM START VIEW ${DB}.${view}`);
+  await exec(store, `SYSTEM REFRESH VIEW ${DB}.${view}`);
+  await exec(store, `SYSTEM WAIT VIEW ${DB}.${view}`);
+  await exec(store, `SYSTEM STOP VIEW ${DB}.${view}`);
 }
 
-function calls(scenario: Scenario, n: number, at: number): SpanRecord[] {
-  const out: SpanRecord[] = [];
-  for (let i = 0; i < n; i++) {
-    const start = ns(at + i);
-    if (scenario === 'gateway-only') {
-      const g = gatewaySpan({ model: 'gpt-4o-mini', provider: 'openai', usage: { prompt: 230, completion: 7 }, start, route: 'all' });
-      out.push(g, attemptSpan({ traceId: g.traceId, parentSpanId: g.spanId, backend: 'upstream', start, durationMs: 1 }));
-    } else if (scenario === 'app-only') {
-      out.push(llmSpan({ model: 'gpt-4o-mini', provider: 'openai', usage: { prompt: 90, completion: 10 }, start, serviceName: 'app' }));
-    } else {
-      const a = llmSpan({ model: 'gpt-4o-mini', provider: 'openai', usage: { prompt: 90, completion: 10 }, start, serviceName: 'app' });
-      const g = gatewaySpan({ traceId: a.traceId, parentSpanId: a.spanId, model: 'gpt-4o-mini', provider: 'openai', usage: { prompt: 100, completion: 20 }, start, route: 'all' });
-      out.push(a, g, attemptSpan({ traceId: g.traceId, parentSpanId: g.spanId, backend: 'upstream', start, durationMs: 1 }));
+/** usage_minutely_live's statement as 0056 writes it, every minute instead of the open ones. */
+function usageLiveWithoutOpen(): string {
+  const migration = loadMigrations().find((m) => m.version === 56);
+  const view = migration && renderMigration(migration, { ...DEFAULT_SCHEMA_SETTINGS, database: DB }).find((st) => st.includes(`VIEW IF NOT EXISTS ${DB}.usage_minutely_live AS`));
+  const open = /WHERE counted = 1\s+AND timestamp >= arrayMin\(open\)\s+AND timestamp < arrayMax\(open\) \+ INTERVAL 1 MINUTE\s+AND has\(open, toStartOfMinute\(timestamp\)\)/;
+  if (!view || !open.test(view)) throw new Error('usage_minutely_live (migration 0056) is not as this benchmark knows it');
+  return view.slice(view.indexOf(' AS\n') + 4).replace(open, 'WHERE counted = 1');
+}
+
+/** Loads `calls` decided calls of history; returns the seconds each step took. */
+async function loadHistory(store: Store, calls: number, chunk: number): Promise<Record<string, number>> {
+  const took = { insert_s: 0, decide_s: 0, rollups_s: 0 };
+  const span = 29 * 86_400_000;
+  for (let off = 0; off < calls; off += chunk) {
+    const n = Math.min(chunk, calls - off);
+    const t0 = performance.now();
+    const before = await serverNow(store);
+    // call c (off ≤ c < off + n): span 2c the application's, 2c+1 the gateway's, older as c grows
+    await exec(
+      store,
+      `INSERT INTO ${DB}.otel_traces ${COLUMNS} ${spansSelect(
+        `SELECT ${off} + intDiv(number, 2) AS c, toUInt8(number % 2) AS gw, toUInt8(0) AS byid,
+              now64(9) - toIntervalMillisecond(600000 + intDiv(c * ${span}, ${calls})) AS ts
+       FROM numbers(${2 * n})`,
+      )}`,
+    );
+    const t1 = performance.now();
+    // the decider's rows for these traceparent pairs: version 1 of both spans
+    await exec(
+      store,
+      `INSERT INTO ${DB}.llm_spans_data SELECT * REPLACE (
+        if(origin = 'app', toUInt8(0), counted) AS counted,
+        if(origin = 'app', '2' || substring(span_id, 2), superseded_by) AS superseded_by,
+        if(origin = 'gateway', 'app', app_service_name) AS app_service_name,
+        if(origin = 'app', 'team-' || toString((reinterpretAsUInt64(reverse(unhex(span_id))) - 0x1000000000000000) % 5), team) AS team,
+        if(origin = 'app', 'key-' || toString((reinterpretAsUInt64(reverse(unhex(span_id))) - 0x1000000000000000) % 5), key_name) AS key_name,
+        toUInt8(1) AS version,
+        now64(3) AS inserted_at)
+      -- (in a WHERE at this level, version and inserted_at would be the aliases above)
+      FROM (SELECT * FROM ${DB}.llm_spans_data WHERE version = 0 AND inserted_at >= '${before}')`,
+    );
+    // The decider's window starts 30 s before its last write: move it past this chunk, whose
+    // pairs are decided, so that no reader or rollup decides them again at read.
+    await exec(store, `INSERT INTO ${DB}.refresh_progress VALUES ('count_once', now64(3) + INTERVAL 31 SECOND)`);
+    const t2 = performance.now();
+    const t3 = performance.now();
+    took.insert_s += (t1 - t0) / 1000;
+    took.decide_s += (t2 - t1) / 1000;
+    took.rollups_s += (t3 - t2) / 1000;
+    process.stdout.write(`  history ${off + n}/${calls} calls (${((t3 - t0) / 1000).toFixed(1)} s: insert ${((t1 - t0) / 1000).toFixed(1)}, decide ${((t2 - t1) / 1000).toFixed(1)})\n`);
+  }
+  // usage_minutely: the rows its refresh computes (usage_minutely_live, 0056), for every minute
+  // at once. The refresh itself is not used here: it tests each row against its list of open
+  // minutes with has(), linear in that list, so a refresh over a month of minutes (or chunk by
+  // chunk, the stored rows again each time) takes minutes (see the README).
+  const t5 = performance.now();
+  await exec(store, `INSERT INTO ${DB}.usage_minutely_data ${usageLiveWithoutOpen()}`);
+  took.rollups_s += (performance.now() - t5) / 1000;
+  process.stdout.write(`  usage_minutely rows over the history: ${((performance.now() - t5) / 1000).toFixed(1)} s\n`);
+  // agent_runs once, over the whole history: its refresh reads every llm_spans_data row whatever
+  // runs it recomputes (see the README), so a refresh per chunk would make the load quadratic
+  const t4 = performance.now();
+  await refreshNow(store, 'agent_runs_refresh');
+  // Both rollups re-read the inserts of the 30 s before their last refresh: move that window past
+  // the history (a zero row each, which the views hide), as the decider's above.
+  await exec(
+    store,
+    `INSERT INTO ${DB}.usage_minutely_data (minute, calls, source_inserted_at, computed_at)
+    SELECT toStartOfMinute(now()), 0, max(inserted_at) + INTERVAL 31 SECOND, now64(3) FROM ${DB}.llm_spans_data`,
+  );
+  await exec(
+    store,
+    `INSERT INTO ${DB}.agent_runs_data (trace_id, span_count, source_inserted_at, computed_at)
+    SELECT 'bench-progress', 0, max(inserted_at) + INTERVAL 31 SECOND, now64(3) FROM ${DB}.llm_spans_data`,
+  );
+  took.rollups_s += (performance.now() - t4) / 1000;
+  process.stdout.write(`  agent_runs refresh over the history: ${((performance.now() - t4) / 1000).toFixed(1)} s\n`);
+  return Object.fromEntries(Object.entries(took).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+}
+
+/** Inserts batch `k` of the traffic: its calls' spans and the by-id application spans of batch k-1. */
+async function insertBatch(store: Store, k: number, perBatch: number, byIdShare: number, base: number): Promise<void> {
+  const idCalls = Math.round(perBatch * byIdShare);
+  const parts = [
+    // this batch's calls: both spans of a traceparent call, the gateway's of a call without
+    `SELECT ${base} + ${k * perBatch} + intDiv(number, 2) AS c, toUInt8(number % 2) AS gw,
+            toUInt8(intDiv(number, 2) < ${idCalls}) AS byid, now64(9) - toIntervalMillisecond(300) AS ts
+     FROM numbers(${2 * perBatch}) WHERE NOT (byid AND gw = 0)`,
+  ];
+  if (k > 0) {
+    parts.push(`SELECT ${base} + ${(k - 1) * perBatch} + number AS c, toUInt8(0) AS gw, toUInt8(1) AS byid,
+            now64(9) - toIntervalMillisecond(500) AS ts FROM numbers(${idCalls})`);
+  }
+  await exec(store, `INSERT INTO ${DB}.otel_traces ${COLUMNS} ${spansSelect(parts.join('\nUNION ALL\n'))}`);
+}
+
+interface Reader {
+  name: string;
+  run: (store: Store, probeTrace: string) => Promise<unknown>;
+}
+const READERS: Reader[] = [
+  {
+    name: 'llm_spans_1h',
+    run: (store) => rows(store, `SELECT sum(cost_total) AS cost, count() AS calls FROM ${DB}.llm_spans WHERE timestamp >= now() - INTERVAL 1 HOUR AND counted`),
+  },
+  { name: 'usage_30d_model_team', run: (store) => queryUsage(store.client, DB, parseUsageParams({ since: '30d', by: 'model,team' })) },
+  {
+    name: 'agent_runs_1h',
+    run: (store) => rows(store, `SELECT count() AS runs, sum(cost_total) AS cost FROM ${DB}.agent_runs WHERE start_time >= now() - INTERVAL 1 HOUR`),
+  },
+  {
+    name: 'agent_run_by_id',
+    run: (store, trace) => rows(store, `SELECT trace_id, span_count, llm_calls, cost_total FROM ${DB}.agent_runs WHERE trace_id = '${trace}'`),
+  },
+];
+
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] * 10) / 10;
+};
+const summary = (xs: number[]) => ({ n: xs.length, p50_ms: pct(xs, 50), p95_ms: pct(xs, 95), max_ms: pct(xs, 100) });
+
+/** Runs the readers in turn until `stop()` is true; each query's latency. */
+async function readLoop(store: Store, stop: () => boolean, probeTrace: string): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = Object.fromEntries(READERS.map((r) => [r.name, []]));
+  while (!stop()) {
+    for (const r of READERS) {
+      const t0 = performance.now();
+      await r.run(store, probeTrace);
+      out[r.name].push(performance.now() - t0);
     }
+    await sleep(100);
   }
   return out;
 }
 
-async function load(store: Store & { database: string }, spans: SpanRecord[]): Promise<void> {
-  for (let i = 0; i < spans.length; i += 20_000) await insertSpans(store, spans.slice(i, i + 20_000));
-}
-
-/** One refresh by hand: the view's query appended to llm_spans_data. Its time and the rows written. */
-async function refresh(store: Store, db: string, definition: Definition): Promise<{ ms: number; rows: number }> {
-  const query = viewQuery(DEFINITIONS[definition], db);
-  const described = await store.client.query({ query: `DESCRIBE (${query})`, format: 'JSONEachRow' });
-  const columns = (await described.json<{ name: string }>()).map((c) => `\`${c.name}\``).join(', ');
-  const before = await count(store, db);
-  const t0 = performance.now();
-  await store.client.command({ query: `INSERT INTO ${db}.llm_spans_data (${columns}) ${query}` });
-  const ms = performance.now() - t0;
-  return { ms, rows: (await count(store, db)) - before };
-}
-
-async function count(store: Store, db: string): Promise<number> {
-  const rs = await store.client.query({ query: `SELECT count() AS n FROM ${db}.llm_spans_data`, format: 'JSONEachRow' });
-  return Number((await rs.json<{ n: string }>())[0].n);
-}
-
-/**
- * `spans` spans of decided calls (an application span and the gateway span under it) spread over
- * the past week, written through otel_traces and its insert-time views, then aged a day.
- */
-async function addHistory(store: Store, db: string, spans: number): Promise<void> {
-  for (let off = 0; off < spans; off += 500_000) {
-    await store.client.command({
-      query: `INSERT INTO ${db}.otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, SpanAttributes, Duration)
-        SELECT now64(9) - toIntervalSecond(120 + (number DIV 2) % 604800),
-          lower(hex(cityHash64(number DIV 2, 'a'))) || lower(hex(cityHash64(number DIV 2, 'b'))),
-          lower(hex(cityHash64(number, 's'))),
-          if(number % 2 = 1, lower(hex(cityHash64(number - 1, 's'))), ''),
-          'chat gpt-4o-mini', 'Client', if(number % 2 = 1, 'tracegate-gateway', 'app'),
-          if(number % 2 = 1,
-             map('openinference.span.kind', 'LLM', 'tracegate.origin', 'gateway', 'llm.model_name', 'gpt-4o-mini', 'llm.token_count.prompt', '100', 'llm.token_count.completion', '20'),
-             map('openinference.span.kind', 'LLM', 'llm.model_name', 'gpt-4o-mini', 'llm.token_count.prompt', '90', 'llm.token_count.completion', '10')),
-          800000000
-        FROM numbers(${off}, ${Math.min(500_000, spans - off)})`,
-    });
-  }
-  await refresh(store, db, '0052');
-  await store.client.command({ query: `ALTER TABLE ${db}.llm_spans_data UPDATE inserted_at = inserted_at - INTERVAL 1 DAY WHERE 1 SETTINGS mutations_sync = 2` });
-}
-
-async function run(store: Store, scenario: Scenario, definition: Definition, n: number, round: number, history: number): Promise<{ ms: number; rows: number }> {
-  const db = `bench_views_${scenario.replace('-', '_')}_${definition}_${round}`;
-  await migrate(store.client, { ...DEFAULT_SCHEMA_SETTINGS, database: db });
-  // Only the refreshes run here are measured: the scheduled ones stop.
-  await store.client.command({ query: 'SYSTEM STOP VIEWS' });
-  const target = { ...store, database: db };
-  try {
-    if (history > 0) await addHistory(store, db, history);
-    const now = Date.now();
-    const shape = scenario === 'pairs-steady' ? 'pairs-new' : scenario;
-    await load(target, calls(shape, n, now - 120_000));
-    if (scenario === 'pairs-steady') {
-      await refresh(store, db, definition);
-      await load(target, calls('pairs-new', Math.ceil(n / 100), now));
+/** Every refresh of the decider seen while `stop()` is false: its duration and start time. */
+async function watchDecider(store: Store, stop: () => boolean): Promise<{ at: string; ms: number; written: number | null }[]> {
+  const seen: { at: string; ms: number; written: number | null }[] = [];
+  let last = '';
+  while (!stop()) {
+    const [r] = await rows<{ t: string | null; ms: string | null; w: string | null }>(
+      store,
+      `SELECT toString(last_success_time) AS t, last_success_duration_ms AS ms, written_rows AS w FROM system.view_refreshes
+       WHERE database = '${DB}' AND view = 'llm_spans_count_once'`,
+    );
+    const key = `${r?.t}/${r?.ms}`;
+    if (r?.t && r.ms !== null && key !== last) {
+      last = key;
+      seen.push({ at: r.t, ms: Number(r.ms), written: r.w === null ? null : Number(r.w) });
     }
-    return await refresh(store, db, definition);
-  } finally {
-    await store.client.command({ query: `DROP DATABASE IF EXISTS ${db} SYNC` });
+    await sleep(150);
   }
+  return seen;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** Figures of the 0052 design from the previous benchmark's files, when they are still there. */
+function previousDesign(dir: string): unknown {
+  const read = (f: string) => (existsSync(join(dir, f)) ? (JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>) : undefined);
+  const current = read('views.json');
+  if (current && 'design_0052' in current) return current.design_0052;
+  const pick = (j: Record<string, unknown> | undefined) =>
+    j && {
+      date: j.date,
+      history_spans: j.history_spans,
+      calls_in_window: j.calls,
+      how: j.how,
+      refresh_ms: Object.fromEntries(
+        Object.entries(j.scenarios as Record<string, Record<string, { refresh_ms: number }>>).map(([s, d]) => [s, { '0052': d['0052'].refresh_ms, '0004': d['0004'].refresh_ms }]),
+      ),
+    };
+  return { no_history: pick(current), history_1m_spans: pick(read('views-history.json')) };
+}
 
 export async function main(args: string[]): Promise<void> {
   const opt = (name: string, fallback: number) => {
     const i = args.indexOf(`--${name}`);
     return i >= 0 ? Number(args[i + 1]) : fallback;
   };
-  const n = opt('calls', 100_000);
-  const rounds = opt('rounds', 3);
-  const history = opt('history', 0);
-  const dataDir = mkdtempSync(join(tmpdir(), 'tracegate-bench-views-'));
-  const store = await openStore({ kind: 'embedded', dataDir, database: 'tracegate' });
-  const results: Record<string, Record<string, { refresh_ms: number; per_round_ms: number[]; rows_written: number }>> = {};
+  const history = opt('history', 1_000_000);
+  const chunk = opt('chunk', 100_000);
+  const rate = opt('rate', 1000);
+  const seconds = opt('seconds', 20);
+  const batchMs = opt('batch-ms', 200);
+  const byId = opt('by-id', 0.2);
+  const idle = opt('idle', 15);
+  const rawRounds = opt('raw-rounds', 3);
+  const perBatch = Math.round((rate * batchMs) / 1000);
+  const resultsDir = join(import.meta.dirname, 'results');
+  const design0052 = previousDesign(resultsDir);
+
+  const keepI = args.indexOf('--keep');
+  const dataDir = keepI >= 0 ? args[keepI + 1] : mkdtempSync(join(tmpdir(), 'tracegate-bench-views-'));
+  const store = await openStore({ kind: 'embedded', dataDir, database: DB });
+  const load = { before: loadavg().map((x) => Math.round(x * 100) / 100), during_traffic: [] as number[] };
   try {
-    for (const scenario of SCENARIOS) {
-      results[scenario] = {};
-      for (const definition of Object.keys(DEFINITIONS) as Definition[]) {
-        const runs = [];
-        for (let r = 0; r < rounds; r++) runs.push(await run(store, scenario, definition, n, r, history));
-        const ms = runs.map((x) => Math.round(x.ms));
-        results[scenario][definition] = { refresh_ms: median(ms), per_round_ms: ms, rows_written: runs[0].rows };
-        process.stdout.write(`${scenario.padEnd(13)} ${definition}  ${String(median(ms)).padStart(6)} ms  (rounds ${ms.join(', ')}; ${runs[0].rows} rows written)\n`);
+    await migrate(store.client, { ...DEFAULT_SCHEMA_SETTINGS, database: DB });
+    for (const v of VIEWS) await exec(store, `SYSTEM STOP VIEW ${DB}.${v}`);
+
+    process.stdout.write(`loading ${history.toLocaleString('en')} decided calls of history…\n`);
+    const tl = performance.now();
+    const steps = await loadHistory(store, history, chunk);
+    const loadS = Math.round((performance.now() - tl) / 100) / 10;
+    const [stored] = await rows<{ spans: string; counted: string; parts: string }>(
+      store,
+      `SELECT (SELECT count() FROM ${DB}.otel_traces) AS spans, (SELECT sum(counted) FROM ${DB}.llm_spans_data FINAL) AS counted,
+              (SELECT count() FROM system.parts WHERE database = '${DB}' AND table = 'llm_spans_data' AND active) AS parts`,
+    );
+    process.stdout.write(`loaded in ${loadS} s (${JSON.stringify(steps)}): ${stored.spans} spans, ${stored.counted} counted, llm_spans_data ${stored.parts} parts\n`);
+    if (args.includes('--load-only')) return;
+    const probeTrace = (await rows<{ t: string }>(store, `SELECT lower(hex(cityHash64(${Math.floor(history / 2)}, 't'))) || lower(hex(cityHash64(${Math.floor(history / 2)}, 'u'))) AS t`))[0].t;
+
+    // The decider's window (moved 31 s ahead by the loader) must pass before anything new
+    // arrives; then one batch of calls, decided and rolled up, so that the rollups' windows move
+    // past the history's last chunk (as in a store in use), and readers with nothing arriving.
+    process.stdout.write("waiting 32 s for the decider's window, then one batch of calls and every refresh…\n");
+    await sleep(32_000);
+    for (const v of VIEWS) await exec(store, `SYSTEM START VIEW ${DB}.${v}`);
+    const base = 1_000_000_000_000;
+    await insertBatch(store, 0, perBatch, 0, base - 1_000_000_000);
+    await sleep(1000);
+    for (const v of VIEWS) {
+      await exec(store, `SYSTEM REFRESH VIEW ${DB}.${v}`);
+      await exec(store, `SYSTEM WAIT VIEW ${DB}.${v}`);
+    }
+    process.stdout.write(`idle readers for ${idle} s…\n`);
+    const idleEnd = Date.now() + idle * 1000;
+    const idleReads = await readLoop(store, () => Date.now() > idleEnd, probeTrace);
+
+    process.stdout.write(`traffic: ${rate} calls/s (${perBatch} a batch every ${batchMs} ms, ${byId * 100}% by response id) for ${seconds} s…\n`);
+    const batches = Math.round((seconds * 1000) / batchMs);
+    let done = false;
+    const watcher = watchDecider(store, () => done);
+    const reader = readLoop(store, () => done, probeTrace);
+    const insertMs: number[] = [];
+    const t0 = performance.now();
+    let late = 0;
+    for (let k = 0; k <= batches; k++) {
+      const due = t0 + k * batchMs;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      else late++;
+      const ti = performance.now();
+      if (k < batches) await insertBatch(store, k, perBatch, byId, base);
+      else {
+        // the by-id application spans of the last batch
+        await exec(
+          store,
+          `INSERT INTO ${DB}.otel_traces ${COLUMNS} ${spansSelect(`SELECT ${base} + ${(k - 1) * perBatch} + number AS c, toUInt8(0) AS gw, toUInt8(1) AS byid, now64(9) - toIntervalMillisecond(500) AS ts FROM numbers(${Math.round(perBatch * byId)})`)}`,
+        );
+      }
+      insertMs.push(performance.now() - ti);
+      if (k % 25 === 0) load.during_traffic.push(Math.round(loadavg()[0] * 100) / 100);
+    }
+    const trafficS = (performance.now() - t0) / 1000;
+    done = true;
+    const deciderRuns = await watcher;
+    const reads = await reader;
+    const sent = batches * perBatch;
+
+    // until every live call is decided: no version-0 row left of the live spans
+    const tc = performance.now();
+    let undecided = -1;
+    while (performance.now() - tc < 120_000) {
+      const [u] = await rows<{ n: string }>(store, `SELECT count() AS n FROM ${DB}.llm_spans_data FINAL WHERE timestamp >= now() - INTERVAL 10 MINUTE AND version = 0`);
+      undecided = Number(u.n);
+      if (undecided === 0) break;
+      await sleep(250);
+    }
+    const catchUpS = Math.round((performance.now() - tc) / 100) / 10;
+    const [check] = await rows<{ calls: string; counted_spans: string; usage_calls: string; runs_calls: string }>(
+      store,
+      `SELECT (SELECT count() FROM ${DB}.llm_spans WHERE timestamp >= now() - INTERVAL 10 MINUTE AND counted) AS calls,
+              (SELECT count() FROM ${DB}.llm_spans_data FINAL WHERE timestamp >= now() - INTERVAL 10 MINUTE) AS counted_spans,
+              (SELECT sum(calls) FROM ${DB}.usage_minutely WHERE minute >= toStartOfMinute(now() - INTERVAL 9 MINUTE)) AS usage_calls,
+              (SELECT sum(llm_calls) FROM ${DB}.agent_runs WHERE start_time >= now() - INTERVAL 9 MINUTE) AS runs_calls`,
+    );
+
+    // beside the rollup: the same usage over the raw table
+    const raw: number[] = [];
+    for (let r = 0; r < rawRounds; r++) {
+      const t = performance.now();
+      await rows(
+        store,
+        `SELECT model, team, count() AS calls, sum(cost_total) AS cost FROM ${DB}.llm_spans
+        WHERE timestamp >= now() - INTERVAL 30 DAY AND counted GROUP BY model, team ORDER BY cost DESC`,
+      );
+      raw.push(performance.now() - t);
+    }
+    const idleAfter: Record<string, number[]> = Object.fromEntries(READERS.map((r) => [r.name, []]));
+    for (let r = 0; r < 5; r++) {
+      for (const rd of READERS) {
+        const t = performance.now();
+        await rd.run(store, probeTrace);
+        idleAfter[rd.name].push(performance.now() - t);
       }
     }
+
+    const deciderMs = deciderRuns.map((d) => d.ms);
+    const out = {
+      benchmark: 'views',
+      design:
+        'count once at every moment (migrations 0054-0056, 0071, 0072): decisions applied at read (count_once_pending) and written every 2 s by llm_spans_count_once; usage_minutely and agent_runs = stored rows for untouched minutes/runs + live computation',
+      command: `npm run bench -- views ${args.join(' ')}`.trim(),
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, engine: 'chDB (embedded)', engine_version: (await rows<{ v: string }>(store, 'SELECT version() AS v'))[0].v },
+      date: new Date().toISOString(),
+      load_average: load,
+      history: {
+        calls: history,
+        spans: Number(stored.spans),
+        spread_days: 29,
+        how: 'INSERT … SELECT from numbers() into otel_traces (insert-time views fire), chunks of --chunk calls; each chunk decided by one INSERT … SELECT writing what the decider writes for traceparent pairs, then usage_minutely rows computed by the statement of usage_minutely_live (0056) over every minute at once, and one agent_runs refresh',
+        load_s: loadS,
+        load_steps_s: steps,
+        llm_spans_data_active_parts: Number(stored.parts),
+      },
+      traffic: {
+        rate_calls_per_s: rate,
+        seconds,
+        measured_s: Math.round(trafficS * 10) / 10,
+        achieved_calls_per_s: Math.round(sent / trafficS),
+        batch_ms: batchMs,
+        calls_per_batch: perBatch,
+        by_response_id_share: byId,
+        calls_sent: sent,
+        batches_late: late,
+        insert_ms: summary(insertMs),
+      },
+      decider: {
+        interval_s: 2,
+        refreshes: deciderRuns.length,
+        refresh_ms: summary(deciderMs),
+        runs: deciderRuns,
+        margin_p95: deciderMs.length ? Math.round((2000 / (pct(deciderMs, 95) ?? 1)) * 100) / 100 : null,
+        undecided_after_traffic: undecided,
+        all_decided_after_s: catchUpS,
+      },
+      reads_during_traffic: Object.fromEntries(Object.entries(reads).map(([k, v]) => [k, summary(v)])),
+      reads_idle_before_traffic: Object.fromEntries(Object.entries(idleReads).map(([k, v]) => [k, summary(v)])),
+      reads_idle_after_traffic: Object.fromEntries(Object.entries(idleAfter).map(([k, v]) => [k, summary(v)])),
+      usage_30d_raw_llm_spans: summary(raw),
+      check_last_10_minutes: {
+        sent: sent + perBatch,
+        sent_note: 'the traffic and the warm-up batch',
+        llm_spans_counted: Number(check.calls),
+        llm_spans_rows: Number(check.counted_spans),
+        usage_minutely_calls: Number(check.usage_calls),
+        agent_runs_llm_calls: Number(check.runs_calls),
+      },
+      target: { usage_30d_by_model_team_ms: 100 },
+      design_0052: design0052,
+    };
+
+    const line = (name: string, s: { n: number; p50_ms: number | null; p95_ms: number | null; max_ms: number | null }) =>
+      `  ${name.padEnd(24)} p50 ${String(s.p50_ms).padStart(8)}  p95 ${String(s.p95_ms).padStart(8)}  max ${String(s.max_ms).padStart(8)}  (n=${s.n})\n`;
+    process.stdout.write(`\nhistory ${history.toLocaleString('en')} calls (${stored.spans} spans), loaded in ${loadS} s; load average ${load.before.join(' ')}\n`);
+    process.stdout.write(`traffic ${sent} calls in ${trafficS.toFixed(1)} s (${late} batches late), inserts:\n${line('insert batch', out.traffic.insert_ms)}`);
+    process.stdout.write(`decider (every 2 s): ${deciderRuns.length} refreshes\n${line('refresh', out.decider.refresh_ms)}`);
+    process.stdout.write(`  all decided ${catchUpS} s after the traffic (${undecided} undecided)\n`);
+    for (const [title, set] of [
+      ['reads during traffic (ms)', out.reads_during_traffic],
+      ['reads idle, before traffic', out.reads_idle_before_traffic],
+      ['reads idle, after traffic', out.reads_idle_after_traffic],
+    ] as const) {
+      process.stdout.write(`${title}:\n`);
+      for (const [k, s] of Object.entries(set)) process.stdout.write(line(k, s));
+    }
+    process.stdout.write(`usage 30d by model,team over llm_spans (raw):\n${line('raw', out.usage_30d_raw_llm_spans)}`);
+    process.stdout.write(`check, last 10 minutes: ${JSON.stringify(out.check_last_10_minutes)}\n`);
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(join(resultsDir, 'views.json'), `${JSON.stringify(out, null, 1)}\n`);
+    process.stdout.write('saved bench/results/views.json\n');
   } finally {
     await store.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (keepI < 0) rmSync(dataDir, { recursive: true, force: true });
   }
-  const out = {
-    calls: n,
-    history_spans: history,
-    rounds,
-    how: 'one refresh of llm_spans_count_once run by hand (INSERT … SELECT of the view query) on fresh data per round; median of the rounds',
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
-    date: new Date().toISOString(),
-    scenarios: results,
-  };
-  const dir = join(import.meta.dirname, 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, history > 0 ? 'views-history.json' : 'views.json'), `${JSON.stringify(out, null, 1)}\n`);
-  process.stdout.write(`saved bench/results/${history > 0 ? 'views-history.json' : 'views.json'}\n`);
 }
