@@ -6,7 +6,7 @@
  * itself. Every value goes through query parameters.
  */
 import { createHash } from 'node:crypto';
-import type { ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import type { EvaluatorConfig, TargetKind } from '../../schemas/evaluator.js';
 import { globToRegExp } from '../../schemas/prices.js';
 import type { StoredSpan } from './subject.js';
@@ -117,8 +117,15 @@ function candidateWhere(db: string, ev: EvaluatorConfig, w: Window, sel: Selecti
   return { where: and.join('\n  AND '), params };
 }
 
+/**
+ * The worker's reads yield to ingest: one thread each, and a lower priority than the collector's
+ * inserts (ClickHouse pauses a lower-priority query while a higher-priority one runs), so scoring
+ * takes the CPU ingest leaves over.
+ */
+const BACKGROUND: ClickHouseSettings = { max_threads: 1, priority: '10' };
+
 async function rows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown>): Promise<T[]> {
-  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
+  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: BACKGROUND });
   return rs.json<T>();
 }
 
