@@ -38,7 +38,7 @@ describe('count-once candidates under a flood of one id and one answer', () => {
     // an OTLP sender repeating one response id and one answer digest: N keys stored 20 minutes
     // ago (inside the hour, outside the window) and N stored two hours ago
     await store.client.insert({
-      table: `${db}.call_keys`,
+      table: `${db}.call_keys_by_hour`,
       format: 'JSONEachRow',
       values: [...Array.from({ length: N }, () => keyRow(20 * 60_000, 'gateway')), ...Array.from({ length: N }, () => keyRow(7_200_000, 'gateway'))],
     });
@@ -80,7 +80,7 @@ describe('count-once candidates under a flood of one id and one answer', () => {
     expect(Number(c.old)).toBe(0);
     expect(Number(c.by_id)).toBeGreaterThanOrEqual(1000);
     expect(Number(c.n)).toBeLessThanOrEqual(51 + 2 * 1000);
-    const [stored] = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.call_keys WHERE response_id = {id:String}`, { id: ID });
+    const [stored] = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.call_keys_by_hour WHERE response_id = {id:String}`, { id: ID });
     expect(Number(stored.n)).toBe(2 * N + 51);
   });
 
