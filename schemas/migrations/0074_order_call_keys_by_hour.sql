@@ -17,8 +17,8 @@
 -- hour (else to the latest span of another service in those hours, else the gateway's own), and
 -- a span that reaches a trace more than an hour (by start time) from the trace's other spans
 -- decides that trace with the spans of its own hours. Pairing by response id or answer digest
--- is unchanged (0072: an hour of inserts back from the window, found by insert time, which the
--- new order keeps together).
+-- looks in the same hours (the two spans of a call start within its duration), besides 0072's
+-- bounds (an hour of inserts back from the window, at most 1,000 spans of one id or digest).
 --
 -- The table is made anew (a sort key cannot be changed in place): the new insert-time view first,
 -- then the old one dropped, then the stored rows copied (a span written by both views is one row
@@ -120,7 +120,7 @@ FROM (
     FROM (
         SELECT trace_id, span_id, parent_span_id, role, model, response_id, output_digest, timestamp, inserted_at
         FROM ${db}.call_keys_by_hour
-        WHERE inserted_at >= horizon AND response_id != ''
+        WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND inserted_at >= horizon AND response_id != ''
           AND response_id IN (SELECT response_id FROM ${db}.call_keys_by_hour WHERE inserted_at >= since AND response_id != '')
         ORDER BY inserted_at DESC
         LIMIT 1000 BY response_id
@@ -130,7 +130,7 @@ FROM (
     FROM (
         SELECT trace_id, span_id, parent_span_id, role, model, response_id, output_digest, timestamp, inserted_at
         FROM ${db}.call_keys_by_hour
-        WHERE inserted_at >= horizon AND output_digest != ''
+        WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND inserted_at >= horizon AND output_digest != ''
           AND output_digest IN (SELECT output_digest FROM ${db}.call_keys_by_hour WHERE inserted_at >= since AND output_digest != '')
         ORDER BY inserted_at DESC
         LIMIT 1000 BY model, output_digest
