@@ -21,13 +21,23 @@ interface Ledger {
   keepUntil: number;
 }
 
+/** One key's concurrency leases. */
+interface Leases {
+  /** Admission id → expiry. */
+  held: Map<string, number>;
+  /** No lease expires before this (a lower bound: leases are only looked through from then on). */
+  nextExpiry: number;
+}
+
+const NO_LEASES: ReadonlyMap<string, number> = new Map();
+
 /** Old ledgers and lease sets are swept at most this often. */
 const SWEEP_MS = 60_000;
 
 export class MemoryCounters implements CounterStore {
   readonly kind = 'memory' as const;
   private readonly windows = new Map<string, Window>();
-  private readonly leases = new Map<string, Map<string, number>>();
+  private readonly leases = new Map<string, Leases>();
   private readonly ledgers = new Map<string, Ledger>();
   private isSeeded = false;
   private sweptAt = 0;
@@ -86,9 +96,10 @@ export class MemoryCounters implements CounterStore {
         if (w && w.index === index) w.count += c.amount;
         else this.windows.set(c.key, { index, count: c.amount, windowMs: c.windowMs });
       } else if (c.kind === 'lease') {
-        let m = this.leases.get(c.key);
-        if (!m) this.leases.set(c.key, (m = new Map()));
-        m.set(a.id, now + a.ttlMs);
+        let l = this.leases.get(c.key);
+        if (!l) this.leases.set(c.key, (l = { held: new Map(), nextExpiry: Infinity }));
+        l.held.set(a.id, now + a.ttlMs);
+        if (now + a.ttlMs < l.nextExpiry) l.nextExpiry = now + a.ttlMs;
       } else {
         const l = this.ledger(c.key, now, c.keepMs);
         l.reserved += c.amount;
@@ -115,7 +126,7 @@ export class MemoryCounters implements CounterStore {
         else this.windows.set(w.key, { index, count: w.delta, windowMs: w.windowMs });
       }
     }
-    for (const key of s.leases) this.leases.get(key)?.delete(s.id);
+    for (const key of s.leases) this.leases.get(key)?.held.delete(s.id);
     for (const b of s.budgets) {
       const l = this.ledger(b.key, now, b.keepMs);
       const h = l.holds.get(s.id);
@@ -131,7 +142,7 @@ export class MemoryCounters implements CounterStore {
     const until = this.clock() + ttlMs;
     for (const r of ids) {
       for (const key of r.leases) {
-        const m = this.leases.get(key);
+        const m = this.leases.get(key)?.held;
         if (m?.has(r.id)) m.set(r.id, until);
       }
       for (const key of r.budgets) {
@@ -161,11 +172,11 @@ export class MemoryCounters implements CounterStore {
     return l && { spent: l.spent, reserved: l.reserved };
   }
 
-  private liveLeases(key: string, now: number): Map<string, number> {
-    const m = this.leases.get(key);
-    if (!m) return new Map();
-    for (const [id, exp] of m) if (exp <= now) m.delete(id);
-    return m;
+  private liveLeases(key: string, now: number): ReadonlyMap<string, number> {
+    const l = this.leases.get(key);
+    if (!l) return NO_LEASES;
+    if (now >= l.nextExpiry) dropExpired(l, now);
+    return l.held;
   }
 
   private ledger(key: string, now: number, keepMs: number): Ledger {
@@ -193,12 +204,22 @@ export class MemoryCounters implements CounterStore {
     if (now - this.sweptAt < SWEEP_MS) return;
     this.sweptAt = now;
     for (const [k, l] of this.ledgers) if (l.keepUntil <= now) this.ledgers.delete(k);
-    for (const [k, m] of this.leases) {
-      for (const [id, exp] of m) if (exp <= now) m.delete(id);
-      if (m.size === 0) this.leases.delete(k);
+    for (const [k, l] of this.leases) {
+      dropExpired(l, now);
+      if (l.held.size === 0) this.leases.delete(k);
     }
     for (const [k, w] of this.windows) if ((w.index + 1) * w.windowMs <= now) this.windows.delete(k);
   }
+}
+
+/** Drops the leases expired at `now` and moves the lower bound to the first expiry left. */
+function dropExpired(l: Leases, now: number): void {
+  let next = Infinity;
+  for (const [id, exp] of l.held) {
+    if (exp <= now) l.held.delete(id);
+    else if (exp < next) next = exp;
+  }
+  l.nextExpiry = next;
 }
 
 /** Milliseconds until the first of some expiry times, at least 1. */

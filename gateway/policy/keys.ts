@@ -67,6 +67,11 @@ export const VERIFIED_CACHE = 4096;
 export class KeyIndex {
   private readonly byHash = new Map<string, ApiKeyConfig>();
   private readonly verified = new Map<string, ApiKeyConfig>();
+  /**
+   * The document of the most recently used verified key: presented again, that key is already
+   * last in `verified`. Compared by identity (one key verifies to one document), not as a string.
+   */
+  private newest: ApiKeyConfig | undefined;
 
   constructor(
     config: GatewayConfig,
@@ -97,14 +102,18 @@ export class KeyIndex {
     let k = this.verified.get(presented);
     if (k) {
       // Most recently used last: the first entry is the one to evict.
-      this.verified.delete(presented);
-      this.verified.set(presented, k);
+      if (k !== this.newest) {
+        this.verified.delete(presented);
+        this.verified.set(presented, k);
+        this.newest = k;
+      }
     } else {
       k = this.byHash.get(hashKey(presented, this.pepper));
       if (!k) return { ok: false, reason: 'unknown' };
       if (this.cacheSize > 0) {
         if (this.verified.size >= this.cacheSize) this.verified.delete(this.verified.keys().next().value as string);
         this.verified.set(presented, k);
+        this.newest = k;
       }
     }
     if (k.revoked) return { ok: false, reason: 'revoked' };

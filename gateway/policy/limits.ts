@@ -27,6 +27,7 @@ import { OutageJournal } from './journal.js';
 import { Periods } from './periods.js';
 import { Plan, type ScopeRef } from './plan.js';
 import { limitRefusal, resetText, storeRefusal, type Refusal } from './refusal.js';
+import { LiveList } from './live.js';
 import { Ticket, type TicketParts } from './ticket.js';
 
 export type PolicySpec = GatewaySpec['policy'];
@@ -90,7 +91,7 @@ export class Policy {
   /** The default limits' plan (rebuilt by configure) and each identity's (identities are rebuilt per load). */
   private defaultPlan: Plan | undefined;
   private readonly plans = new WeakMap<Identity, Plan | null>();
-  readonly live = new Set<Ticket>();
+  readonly live = new LiveList<Ticket>();
   /** Settlements the store could not take when the call ended: retried on the renewal tick. */
   readonly pending: { store: CounterStore; s: Settlement }[] = [];
   private readonly rebuilds = new Map<CounterStore, Promise<boolean>>();
@@ -154,7 +155,7 @@ export class Policy {
     const checks = plan.checks({ total: input + outTpm, input, output: outTpm, worst }, day, month, now);
     const metas = plan.metas(day, month);
     const admission: Admission = { id: ID_PREFIX + (++idSeq).toString(36), checks, ttlMs: this.ttlMs };
-    const ran = await this.run(admission);
+    const ran = this.admitLocal(admission) ?? (await this.run(admission));
     if ('refusal' in ran) return ran.refusal;
     const { store, result, kept } = ran;
     if (!result.ok) {
@@ -168,7 +169,7 @@ export class Policy {
       return this.refuse({ ...refusal, headers: headersOf(plan, checks, result.states, result.failed + 1) });
     }
     // the ticket holds what was counted: without the budgets left out in an outage (`kept`)
-    const pick = <T>(xs: readonly T[]): T[] => (kept ? kept.map((i) => xs[i]) : [...xs]);
+    const pick = <T>(xs: readonly T[]): readonly T[] => (kept ? kept.map((i) => xs[i]) : xs);
     const parts: TicketParts = {
       store,
       admission: kept ? { ...admission, checks: pick(checks) } : admission,
@@ -187,6 +188,17 @@ export class Policy {
   private refuse(r: Refusal): Refusal {
     this.env.metrics.refused(r.reason, r.scope);
     return r;
+  }
+
+  /**
+   * The admission on in-memory counters, without the promises of `run` (nothing there waits);
+   * undefined with Redis, or when the ledger must be rebuilt first (`run` does that).
+   */
+  private admitLocal(a: Admission): Ran | undefined {
+    const { store, local } = this.env;
+    if (store !== local) return undefined;
+    const result = local.admitNow(a);
+    return !result.ok && 'rebuild' in result ? undefined : { store, result };
   }
 
   /** Runs an admission on the store; on a fault, on this process's counters or not at all, as the fail mode says. */
@@ -296,7 +308,6 @@ export class Policy {
   }
 }
 
-/** x-ratelimit-* as OpenAI sends them: of the tightest requests and tokens windows among the first `n` checks. */
 /** An admission's outcome: on `store`; `kept`, when some checks could not be counted, the indexes of those that were. */
 export interface Ran {
   store: CounterStore;
@@ -314,28 +325,32 @@ function widen(r: AdmitResult, kept: readonly number[], n: number): AdmitResult 
   return r.ok ? { ok: true, states } : { ok: false, failed: kept[r.failed], states };
 }
 
+/** x-ratelimit-* names as literals: a header name built per call costs Fastify and Node a lookup of its own. */
+const NAMES = {
+  requests: ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'],
+  tokens: ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
+} as const;
+
+/** x-ratelimit-* as OpenAI sends them: of the tightest requests and tokens windows among the first `n` checks. */
 function headersOf(plan: Plan, checks: readonly Check[], states: readonly CheckState[], n: number): [string, string][] {
   const out: [string, string][] = [];
-  for (const [indexes, suffix] of [
-    [plan.requests, 'requests'],
-    [plan.tokens, 'tokens'],
-  ] as const) {
-    let best = -1;
-    let left = Infinity;
-    for (const i of indexes) {
-      if (i >= n) break;
-      const remaining = checks[i].limit - states[i].used;
-      if (remaining < left) {
-        left = remaining;
-        best = i;
-      }
-    }
-    if (best < 0) continue;
-    out.push(
-      [`x-ratelimit-limit-${suffix}`, String(checks[best].limit)],
-      [`x-ratelimit-remaining-${suffix}`, String(Math.max(0, left))],
-      [`x-ratelimit-reset-${suffix}`, resetText(states[best].resetMs)],
-    );
-  }
+  tightest(out, plan, plan.requests, NAMES.requests, checks, states, n);
+  tightest(out, plan, plan.tokens, NAMES.tokens, checks, states, n);
   return out;
+}
+
+/** Appends the limit, remaining and reset headers of the tightest window among `indexes` (those below `n`). */
+function tightest(out: [string, string][], plan: Plan, indexes: readonly number[], names: readonly [string, string, string], checks: readonly Check[], states: readonly CheckState[], n: number): void {
+  let best = -1;
+  let left = Infinity;
+  for (const i of indexes) {
+    if (i >= n) break;
+    const remaining = checks[i].limit - states[i].used;
+    if (remaining < left) {
+      left = remaining;
+      best = i;
+    }
+  }
+  if (best < 0) return;
+  out.push([names[0], plan.limitTexts[best]], [names[1], String(Math.max(0, left))], [names[2], resetText(states[best].resetMs)]);
 }

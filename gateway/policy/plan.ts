@@ -50,6 +50,8 @@ export class Plan {
   /** Indexes of the requests and tokens windows (for x-ratelimit-*). */
   readonly requests: number[] = [];
   readonly tokens: number[] = [];
+  /** Each check's limit as header text (x-ratelimit-limit-*), written once instead of on every call. */
+  readonly limitTexts: string[] = [];
   private dayId = '';
   private monthId = '';
   private budgetKeys: string[] = [];
@@ -64,6 +66,7 @@ export class Plan {
         if (reason === 'tokens') this.tokens.push(this.steps.length);
         this.steps.push(step);
         this.base.push({ reason, scope: s });
+        this.limitTexts.push(String(step.kind === 'fixed' ? step.check.limit : step.limit));
       };
       if (l.requestsPerMinute !== undefined) add({ kind: 'fixed', check: { kind: 'window', key: `${p}:rpm`, limit: l.requestsPerMinute, amount: 1, windowMs: MINUTE } }, 'requests');
       if (l.tokensPerMinute !== undefined) add({ kind: 'tokens', key: `${p}:tpm`, limit: l.tokensPerMinute, of: 'total' }, 'tokens');

@@ -7,6 +7,7 @@
 import type { Usage } from '../providers/types.js';
 import { StoreUnavailable, type Admission, type BudgetCheck, type Check, type CheckState, type CounterStore, type Settlement } from './counters.js';
 import type { Policy } from './limits.js';
+import type { Linked } from './live.js';
 import { limitRefusal, type Reason, type Refusal, type Scope } from './refusal.js';
 
 export interface CheckMeta {
@@ -31,7 +32,7 @@ export interface TicketParts {
 /** Settlements a store could not take now; retried on the renewal tick. */
 const MAX_PENDING = 10_000;
 
-export class Ticket {
+export class Ticket implements Linked<Ticket> {
   /** A call that no limit applies to. */
   static readonly free = new Ticket(undefined, undefined);
 
@@ -43,6 +44,9 @@ export class Ticket {
   private budgets: BudgetCheck[];
   private model: string;
   private done = false;
+  /** Links of the policy's list of live tickets (live.ts). */
+  prevLive: Ticket | undefined;
+  nextLive: Ticket | undefined;
 
   constructor(
     private readonly policy: Policy | undefined,
@@ -128,16 +132,25 @@ export class Ticket {
     await this.settleOn(this.budgetStore as CounterStore, { id: this.id, windows: [], leases: [], budgets });
   }
 
-  private async settleOn(store: CounterStore, s: Settlement): Promise<void> {
-    const env = this.policy?.env;
+  /** Settles on `store`; this process's counters at once, without a promise (they cannot be away). */
+  private settleOn(store: CounterStore, s: Settlement): Promise<void> | undefined {
+    const policy = this.policy as Policy;
+    const env = policy.env;
+    if (store !== env.local) return this.settleShared(store, s);
     // Admitted alone while the shared store was away: the settlement is kept to be merged too.
-    if (env && store === env.local && env.store !== store && env.store.merge) this.policy?.journal.settled(s, env.clock());
+    if (env.store !== store && env.store.merge) policy.journal.settled(s, env.clock());
+    env.local.settleNow(s);
+    return undefined;
+  }
+
+  private async settleShared(store: CounterStore, s: Settlement): Promise<void> {
+    const policy = this.policy as Policy;
     try {
       await store.settle(s);
     } catch (err) {
-      if (!(err instanceof StoreUnavailable) || !this.policy) throw err;
-      this.policy.env.metrics.fault('settle', this.policy.env.spec.failMode === 'open');
-      if (this.policy.pending.length < MAX_PENDING) this.policy.pending.push({ store, s });
+      if (!(err instanceof StoreUnavailable)) throw err;
+      policy.env.metrics.fault('settle', policy.env.spec.failMode === 'open');
+      if (policy.pending.length < MAX_PENDING) policy.pending.push({ store, s });
     }
   }
 }
