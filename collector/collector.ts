@@ -168,6 +168,7 @@ export function buildCollector(config: Readonly<CollectorConfig>, deps: Collecto
     shutdown() {
       stopped ??= (async () => {
         accepting = false;
+        metrics.eventLoop.stop();
         const r = running;
         await r?.grpc?.shutdown(Math.max(1000, config.shutdownTimeoutMs / 2));
         await app.close();

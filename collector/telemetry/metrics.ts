@@ -1,3 +1,4 @@
+import { EventLoopDelay } from '../../common/metrics/event-loop.js';
 import { Counter, exposition, Histogram, single } from '../../common/metrics/registry.js';
 
 /**
@@ -44,12 +45,14 @@ export interface CollectorMetrics {
   requests: Counter;
   exportFailures: number;
   exportLatency: ExportLatency;
+  /** nodejs_eventloop_lag_*: started at the first scrape, stopped at shutdown */
+  eventLoop: EventLoopDelay;
 }
 
 export function newMetrics(): CollectorMetrics {
   const spans = Object.fromEntries(SPAN_COUNTERS.map((c) => [c, 0])) as Record<SpanCounter, number>;
   const requests = new Counter('tracegate_collector_requests_total', 'OTLP export requests answered.', ['transport', 'outcome']);
-  return { spans, requests, exportFailures: 0, exportLatency: new ExportLatency() };
+  return { spans, requests, exportFailures: 0, exportLatency: new ExportLatency(), eventLoop: new EventLoopDelay() };
 }
 
 export function countRequest(m: CollectorMetrics, transport: 'grpc' | 'http', outcome: string): void {
@@ -82,6 +85,7 @@ export function renderPrometheus(m: CollectorMetrics, g: Gauges): string {
     single('tracegate_collector_spool_limit_bytes', 'The spool disk limit.', () => g.spoolLimitBytes),
     m.exportLatency.metric,
     ...processor,
+    m.eventLoop,
   ]);
 }
 

@@ -9,6 +9,7 @@ import { INTERNAL_COMPONENTS, type InternalComponent, type InternalErrorSink } f
 import { ModelLabels } from './labels.js';
 import type { ExportStats } from './otlp/processor.js';
 import { Counter, exposition, Gauge, Histogram, type CounterSeries, type HistogramSeries, type Metric } from '../../common/metrics/registry.js';
+import { EventLoopDelay } from '../../common/metrics/event-loop.js';
 
 export const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 export const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -88,7 +89,8 @@ export function buildMetrics(
     },
     'counter',
   );
-  const all = [tokens, duration, ttft, requests, attempts, reloads, circuit, exported, dropped, failed, queued, internalErrors];
+  const loop = new EventLoopDelay();
+  const all = [tokens, duration, ttft, requests, attempts, reloads, circuit, exported, dropped, failed, queued, internalErrors, loop];
   const calls = new Map<string, CallSeries>();
   const models = new ModelLabels();
 
@@ -128,6 +130,6 @@ export function buildMetrics(
     async scrape(more = []) {
       return exposition([...all, ...more], (err) => this.recordInternalError('metrics', err));
     },
-    shutdown: async () => {},
+    shutdown: async () => loop.stop(),
   };
 }
