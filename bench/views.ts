@@ -178,7 +178,7 @@ async function loadHistory(store: Store, calls: number, chunk: number): Promise<
 }
 
 /** Inserts batch `k` of the traffic: its calls' spans and the by-id application spans of batch k-1. */
-async function insertBatch(store: Store, k: number, perBatch: number, byIdShare: number, base: number): Promise<void> {
+export async function insertBatch(store: Store, k: number, perBatch: number, byIdShare: number, base: number): Promise<void> {
   const idCalls = Math.round(perBatch * byIdShare);
   const parts = [
     // this batch's calls: both spans of a traceparent call, the gateway's of a call without
