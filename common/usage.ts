@@ -1,7 +1,7 @@
 /**
  * The usage query behind `tracegate usage` and the collector's `GET /v1/usage`: calls, tokens,
- * cost and latency from the `usage_minutely` rollup (each model call counted once), over a
- * window, grouped by a fixed set of dimensions, with optional filters. Parameters are
+ * cost and latency from the `usage_minutely` and `usage_hourly` rollups (each model call counted
+ * once), over a window, grouped by a fixed set of dimensions, with optional filters. Parameters are
  * validated by one zod schema; group-by columns come from a whitelist and every value is bound
  * as a query parameter, never written into the SQL text.
  */
@@ -109,18 +109,61 @@ export function usageColumns(params: Pick<UsageParams, 'by'>): string[] {
   return [...params.by, ...USAGE_MEASURES];
 }
 
+/** The rollup columns a usage query reads. */
+const READ_COLUMNS = 'service_name, span_kind, model, provider, route, team, key_name, calls, errors, prompt_tokens, completion_tokens, cache_read_tokens, total_tokens, cost_total, latency_ms_state';
+/** From this window on, whole hours are read from `usage_hourly` (two hours hold a whole hour in any time zone's alignment). */
+const HOURLY_FROM_MS = 2 * UNIT_MS.h;
+
+export interface UsageQueryOptions {
+  /** Read whole hours from `usage_hourly` where the window allows (default); false reads every minute from `usage_minutely`. */
+  hourly?: boolean;
+}
+
+/**
+ * The rows a usage query aggregates, as a FROM clause with its filters. Minutes come from
+ * `usage_minutely`. Over a long window without a minute dimension, the window's whole hours come
+ * from `usage_hourly` in its two parts (0077): the stored hours nothing touched since
+ * (`usage_hourly_stored`, `hour` read as `minute`), and the open hours with the partial hours at
+ * the window's edges from `usage_minutely`, in one read of it. Both are exact at every moment and
+ * t-digest states merge across them.
+ */
+function usageSource(database: string, filters: string[], hourly: boolean): string {
+  const fromMinute = 'toStartOfMinute(parseDateTimeBestEffort({start:String}))';
+  const toTime = 'parseDateTimeBestEffort({end:String})';
+  if (!hourly) return `FROM ${database}.usage_minutely\nWHERE ${[`minute >= ${fromMinute}`, `minute < ${toTime}`, ...filters].join(' AND ')}`;
+  // the engine's own hours (its time zone), so that the window splits where the rollup does
+  const fromHour = `toStartOfHour(${fromMinute} + INTERVAL 59 MINUTE)`;
+  const toHour = `toStartOfHour(${toTime})`;
+  // the same scalar text as in usage_hourly_stored: computed once
+  const open = `toStartOfHour(minute) IN (SELECT arrayJoin((SELECT groupArray(hour) FROM ${database}.usage_hourly_open)))`;
+  const hours = [`hour >= ${fromHour}`, `hour < ${toHour}`, ...filters].join(' AND ');
+  // ranges the primary key can read, not NOT(whole hours)
+  const minutes = [
+    `((minute >= ${fromMinute} AND minute < ${fromHour}) OR (minute >= ${toHour} AND minute < ${toTime}) OR (minute >= ${fromHour} AND minute < ${toHour} AND ${open}))`,
+    ...filters,
+  ].join(' AND ');
+  return [
+    'FROM (',
+    `  SELECT hour AS minute, ${READ_COLUMNS} FROM ${database}.usage_hourly_stored WHERE ${hours}`,
+    '  UNION ALL',
+    `  SELECT minute, ${READ_COLUMNS} FROM ${database}.usage_minutely WHERE ${minutes}`,
+    ')',
+  ].join('\n');
+}
+
 /** The statement and its bound parameters. Pure: identifiers from the whitelists only. */
-export function buildUsageQuery(database: string, params: UsageParams, now = new Date()): { query: string; query_params: Record<string, unknown> } {
+export function buildUsageQuery(database: string, params: UsageParams, now = new Date(), opts: UsageQueryOptions = {}): { query: string; query_params: Record<string, unknown> } {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error(`database name "${database}" is not an identifier`);
   const { start, end } = resolveWindow(params, now);
   const query_params: Record<string, unknown> = { start: start.toISOString(), end: end.toISOString(), limit: params.limit };
-  const where = ['minute >= toStartOfMinute(parseDateTimeBestEffort({start:String}))', 'minute < parseDateTimeBestEffort({end:String})'];
+  const filters: string[] = [];
   for (const name of USAGE_FILTERS) {
     const value = params[name];
     if (value === undefined) continue;
-    where.push(`${USAGE_DIMENSIONS[name]} = {f_${name}:String}`);
+    filters.push(`${USAGE_DIMENSIONS[name]} = {f_${name}:String}`);
     query_params[`f_${name}`] = value;
   }
+  const hourly = opts.hourly !== false && !params.by.includes('minute') && end.getTime() - start.getTime() >= HOURLY_FROM_MS;
   const dims = params.by.map((d) => `${USAGE_DIMENSIONS[d]} AS ${d}`);
   const finite = (expr: string) => `if(isFinite(${expr}), round(${expr}, 1), NULL)`;
   const select = [
@@ -139,8 +182,7 @@ export function buildUsageQuery(database: string, params: UsageParams, now = new
   const order = [...params.by.filter(isTime), 'cost_usd DESC', 'calls DESC', ...params.by.filter((d) => !isTime(d))];
   const query = [
     `SELECT ${select.join(', ')}`,
-    `FROM ${database}.usage_minutely`,
-    `WHERE ${where.join(' AND ')}`,
+    usageSource(database, filters, hourly),
     params.by.length ? `GROUP BY ${params.by.join(', ')}` : '',
     params.by.length ? `HAVING calls > 0` : '',
     `ORDER BY ${order.join(', ')}`,
@@ -154,8 +196,8 @@ export function buildUsageQuery(database: string, params: UsageParams, now = new
 export type UsageRow = Record<string, string | number | null>;
 
 /** Runs the usage query; numbers come back as numbers, dimensions as strings. */
-export async function queryUsage(client: ClickHouseClient, database: string, params: UsageParams, now = new Date()): Promise<UsageRow[]> {
-  const { query, query_params } = buildUsageQuery(database, params, now);
+export async function queryUsage(client: ClickHouseClient, database: string, params: UsageParams, now = new Date(), opts: UsageQueryOptions = {}): Promise<UsageRow[]> {
+  const { query, query_params } = buildUsageQuery(database, params, now, opts);
   const rs = await client.query({ query, query_params, format: 'JSONEachRow' });
   const rows = await rs.json<UsageRow>();
   const columns = usageColumns(params);

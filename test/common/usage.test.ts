@@ -46,6 +46,18 @@ describe('usage parameters', () => {
     expect(() => buildUsageQuery('tracegate; DROP', parseUsageParams({}), NOW)).toThrow(/identifier/);
   });
 
+  it.each([
+    [{ since: '30d', by: 'model,team' }, true],
+    [{ since: '2h', by: 'hour' }, true],
+    [{ since: '30d', by: 'minute,model' }, false],
+    [{ since: '90m', by: 'model' }, false],
+  ])('%j reads usage_hourly: %s', (input, hourly) => {
+    const { query } = buildUsageQuery('tracegate', parseUsageParams(input), NOW);
+    expect(query.includes('tracegate.usage_hourly')).toBe(hourly);
+    expect(query).toContain('tracegate.usage_minutely');
+    expect(buildUsageQuery('tracegate', parseUsageParams(input), NOW, { hourly: false }).query).not.toContain('usage_hourly');
+  });
+
   it('writes CSV with a header even without rows', () => {
     expect(usageCsv([], usageColumns({ by: ['model'] }))).toBe('model,calls,errors,prompt_tokens,completion_tokens,cache_read_tokens,total_tokens,cost_usd,latency_p50_ms,latency_p95_ms\n');
     expect(usageCsv([{ model: 'a,"b"', calls: 1 }], ['model', 'calls'])).toBe('model,calls\n"a,""b""",1\n');
