@@ -4,7 +4,8 @@ import { inVar, where } from '../sql.js';
 
 /**
  * The five variables most dashboards share and the filters that honour them, for each table:
- * - `usage_minutely` (the rollup: per minute, mergeable; what long ranges read),
+ * - `usage_minutely` (the rollup: per minute, mergeable), or USAGE_RANGE for a panel that sums the
+ *   whole range (whole hours from `usage_hourly`),
  * - `llm_spans` (one row per span, raw retention; for dimensions the rollup does not keep),
  * - tables without these columns, through a semi-join on `llm_spans` that is only present
  *   while a variable is not All.
@@ -12,7 +13,27 @@ import { inVar, where } from '../sql.js';
  * gateway is billed to the application that made it.
  */
 
-const distinct = (col: string, ...conds: string[]) => `SELECT DISTINCT ${col} FROM usage_minutely WHERE ${where('$__timeFilter(minute)', `${col} != ''`, ...conds)} ORDER BY 1`;
+const FROM_HOUR = 'toStartOfHour($__fromTime + INTERVAL 3599 SECOND)';
+const TO_HOUR = 'toStartOfHour($__toTime + INTERVAL 60 SECOND)';
+
+/**
+ * The usage rollup over the dashboard's range, for panels that sum the whole range (no time
+ * buckets): the range's whole hours stored in usage_hourly that nothing touched since
+ * (`usage_hourly_stored`, `hour` read as `minute`), and the rest of the range from usage_minutely
+ * (the partial hours at its edges and the open hours, 0077). Exact at every moment as
+ * usage_minutely is; a month is 720 stored hours instead of 43,200 minutes of every key. The
+ * columns are usage_minutely's. (`usage_hourly_open` as one scalar, the text usage_hourly_stored
+ * reads it with, so that the engine computes it once.)
+ */
+export const USAGE_RANGE = `(
+    SELECT hour AS minute, * EXCEPT (hour) FROM usage_hourly_stored WHERE hour >= ${FROM_HOUR} AND hour < ${TO_HOUR}
+    UNION ALL
+    SELECT * FROM usage_minutely
+    WHERE $__timeFilter(minute)
+      AND (minute < ${FROM_HOUR} OR minute >= ${TO_HOUR}
+           OR toStartOfHour(minute) IN (SELECT arrayJoin((SELECT groupArray(hour) FROM usage_hourly_open)))))`;
+
+const distinct = (col: string, ...conds: string[]) => `SELECT DISTINCT ${col} FROM ${USAGE_RANGE} WHERE ${where('$__timeFilter(minute)', `${col} != ''`, ...conds)} ORDER BY 1`;
 
 export const standardVariables = (): Variable[] => [
   queryVariable('service', 'Service', distinct('service_name'), { description: 'The calling application (a call through the gateway counts for its caller).' }),

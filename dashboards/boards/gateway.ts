@@ -2,7 +2,7 @@ import { board } from '../board.js';
 import type { Dashboard } from '../model.js';
 import { barchart, stat, table, timeseries, unitOverride } from '../panels.js';
 import { bucket, bucketSeconds } from '../sql.js';
-import { CALLS_WHERE, SPANS_WHERE, USAGE_WHERE, standardVariables } from './common.js';
+import { CALLS_WHERE, SPANS_WHERE, USAGE_RANGE, USAGE_WHERE, standardVariables } from './common.js';
 
 /**
  * The golden signals. Rates, errors and latency by route and model read the per-minute rollup
@@ -27,9 +27,9 @@ export function gatewayDashboard(): Dashboard {
     description: 'Golden signals of the gateway: traffic, errors, latency and time to first token, fallbacks, retries, circuit breakers, policy refusals (rate limits, budgets, keys).',
     variables: standardVariables(),
     panels: [
-      stat('Requests per second', `SELECT sum(calls) / greatest(dateDiff('second', $__fromTime, $__toTime), 1) AS rps FROM usage_minutely WHERE ${USAGE_WHERE}`, { unit: 'reqps', decimals: 2 }),
-      stat('Error rate', `SELECT sum(errors) / nullIf(sum(calls), 0) AS error_rate FROM usage_minutely WHERE ${USAGE_WHERE}`, { unit: 'percentunit', decimals: 2 }),
-      stat('Latency p95', `SELECT quantileTDigestMerge(0.95)(latency_ms_state) AS p95 FROM usage_minutely WHERE ${USAGE_WHERE}`, { unit: 'ms' }),
+      stat('Requests per second', `SELECT sum(calls) / greatest(dateDiff('second', $__fromTime, $__toTime), 1) AS rps FROM ${USAGE_RANGE} WHERE ${USAGE_WHERE}`, { unit: 'reqps', decimals: 2 }),
+      stat('Error rate', `SELECT sum(errors) / nullIf(sum(calls), 0) AS error_rate FROM ${USAGE_RANGE} WHERE ${USAGE_WHERE}`, { unit: 'percentunit', decimals: 2 }),
+      stat('Latency p95', `SELECT quantileTDigestMerge(0.95)(latency_ms_state) AS p95 FROM ${USAGE_RANGE} WHERE ${USAGE_WHERE}`, { unit: 'ms' }),
       stat('Policy refusals', `SELECT countIf(refusal != '') AS refusals FROM llm_spans WHERE ${CALLS_WHERE}`, {
         unit: 'short',
         description:

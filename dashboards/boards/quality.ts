@@ -2,7 +2,7 @@ import { board } from '../board.js';
 import type { Dashboard } from '../model.js';
 import { barchart, piechart, stat, table, timeseries, unitOverride } from '../panels.js';
 import { bucket, inVar, where } from '../sql.js';
-import { CALLS_WHERE, USAGE_WHERE, matchingCalls, standardVariables } from './common.js';
+import { CALLS_WHERE, USAGE_RANGE, USAGE_WHERE, matchingCalls, standardVariables } from './common.js';
 import { traceLink } from './traces.js';
 
 /**
@@ -43,7 +43,7 @@ export function qualityDashboard(): Dashboard {
         'Calls with a heuristic finding',
         `
         SELECT (SELECT uniqExact(span_id) FROM evaluations WHERE ${FINDINGS_WHERE})
-               / nullIf((SELECT sum(calls) FROM usage_minutely WHERE ${USAGE_WHERE}), 0) AS flagged`,
+               / nullIf((SELECT sum(calls) FROM ${USAGE_RANGE} WHERE ${USAGE_WHERE}), 0) AS flagged`,
         { unit: 'percentunit', decimals: 1 },
       ),
       stat('Positive feedback', `SELECT avg(score > 0) AS positive FROM evaluations WHERE ${SCORES_WHERE} AND source = 'human'`, {
@@ -152,7 +152,7 @@ export function qualityDashboard(): Dashboard {
         'Heuristic failure rate by model',
         `
         SELECT model, calls, ${HEURISTICS.map((h) => `coalesce(f.${h}, 0) / calls AS ${h}`).join(', ')}
-        FROM (SELECT model, sum(calls) AS calls FROM usage_minutely WHERE ${USAGE_WHERE} GROUP BY model) AS c
+        FROM (SELECT model, sum(calls) AS calls FROM ${USAGE_RANGE} WHERE ${USAGE_WHERE} GROUP BY model) AS c
         LEFT JOIN (
           SELECT model, ${HEURISTICS.map((h) => `countIf(name = '${h}') AS ${h}`).join(', ')}
           FROM evaluations

@@ -2,7 +2,7 @@ import { board } from '../board.js';
 import type { Dashboard } from '../model.js';
 import { piechart, stat, table, timeseries, unitOverride } from '../panels.js';
 import { bucket } from '../sql.js';
-import { CALLS_WHERE, USAGE_WHERE, standardVariables } from './common.js';
+import { CALLS_WHERE, USAGE_RANGE, USAGE_WHERE, standardVariables } from './common.js';
 
 /**
  * Tokens and cost, all from the per-minute rollup except the per-user table (users are not a
@@ -53,9 +53,9 @@ export function tokensDashboard(): Dashboard {
     from: 'now-24h',
     variables: standardVariables(),
     panels: [
-      stat('Cost', `SELECT sum(cost_total) AS cost FROM usage_minutely WHERE ${USAGE_WHERE}`, { unit: 'currencyUSD', decimals: 2 }),
-      stat('Tokens', `SELECT sum(total_tokens) AS tokens FROM usage_minutely WHERE ${USAGE_WHERE}`, { unit: 'short' }),
-      stat('Cached share of prompt tokens', `SELECT sum(cache_read_tokens) / nullIf(sum(prompt_tokens), 0) AS cached_share FROM usage_minutely WHERE ${USAGE_WHERE}`, {
+      stat('Cost', `SELECT sum(cost_total) AS cost FROM ${USAGE_RANGE} WHERE ${USAGE_WHERE}`, { unit: 'currencyUSD', decimals: 2 }),
+      stat('Tokens', `SELECT sum(total_tokens) AS tokens FROM ${USAGE_RANGE} WHERE ${USAGE_WHERE}`, { unit: 'short' }),
+      stat('Cached share of prompt tokens', `SELECT sum(cache_read_tokens) / nullIf(sum(prompt_tokens), 0) AS cached_share FROM ${USAGE_RANGE} WHERE ${USAGE_WHERE}`, {
         unit: 'percentunit',
         decimals: 1,
       }),
@@ -64,7 +64,7 @@ export function tokensDashboard(): Dashboard {
         `
         WITH ${PRICES}
         SELECT sum(${SAVED}) AS saved
-        FROM (SELECT model, sum(cache_read_tokens) AS cache_read_tokens FROM usage_minutely WHERE ${USAGE_WHERE} GROUP BY model)`,
+        FROM (SELECT model, sum(cache_read_tokens) AS cache_read_tokens FROM ${USAGE_RANGE} WHERE ${USAGE_WHERE} GROUP BY model)`,
         { unit: 'currencyUSD', decimals: 2, description: 'Cache-read tokens × (input price − cached-input price).' },
       ),
       seriesBy('Cost', 'model', 'model'),
@@ -129,7 +129,7 @@ export function tokensDashboard(): Dashboard {
         SELECT team, uniqExactIf(key_name, key_name != '') AS keys, sum(cost_total) AS cost, sum(calls) AS calls,
                sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens, sum(total_tokens) AS tokens,
                cost / nullIf(calls, 0) AS cost_per_call
-        FROM usage_minutely
+        FROM ${USAGE_RANGE}
         WHERE ${USAGE_WHERE}
         GROUP BY team
         ORDER BY cost DESC`,
@@ -141,7 +141,7 @@ export function tokensDashboard(): Dashboard {
         SELECT key_name AS key, team, sum(cost_total) AS cost, sum(calls) AS calls,
                sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens, sum(total_tokens) AS tokens,
                cost / nullIf(calls, 0) AS cost_per_call
-        FROM usage_minutely
+        FROM ${USAGE_RANGE}
         WHERE ${USAGE_WHERE}
         GROUP BY key, team
         ORDER BY cost DESC
@@ -163,7 +163,7 @@ export function tokensDashboard(): Dashboard {
         'Cost share by provider',
         `
         SELECT provider, sum(cost_total) AS cost
-        FROM usage_minutely
+        FROM ${USAGE_RANGE}
         WHERE ${USAGE_WHERE}
         GROUP BY provider
         ORDER BY cost DESC`,
@@ -175,7 +175,7 @@ export function tokensDashboard(): Dashboard {
         WITH ${PRICES}
         SELECT model, provider, sum(calls) AS calls, sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
                sum(cache_read_tokens) AS cache_read, sum(cost_total) AS cost, sum(${SAVED}) AS saved_by_cache
-        FROM usage_minutely
+        FROM ${USAGE_RANGE}
         WHERE ${USAGE_WHERE}
         GROUP BY model, provider
         ORDER BY cost DESC`,
