@@ -12,8 +12,8 @@
  *    the gateway's team and key), by one INSERT … SELECT (the decider itself, on a million pairs at
  *    once, is not what is measured here). Then the rollups: usage_minutely's rows by the
  *    statement of its live view (0056) over every minute at once (its refresh, which tests rows
- *    against the open minutes with has(), takes minutes on a month of minutes), and one
- *    agent_runs refresh.
+ *    against the open minutes with has(), takes minutes on a month of minutes), one
+ *    agent_runs refresh and one usage_hourly refresh (0077) over every hour.
  * 2. Idle: after 32 s (the decider's window moved past the history), one batch of calls and
  *    every refresh (the rollups' windows move past the history, as in a store in use); then
  *    readers over the history with nothing arriving (`--idle` seconds, 15).
@@ -23,7 +23,8 @@
  *    response id (the gateway's span in a trace of its own, the application's span one batch
  *    later), the rest an application span and the gateway span under it, in one batch.
  *    Meanwhile: every refresh of the decider (system.view_refreshes: its duration and when it
- *    ran), and readers in turn, each query's latency:
+ *    ran), and readers in turn, a round every `--read-every` ms (1,000, a dashboard refreshing
+ *    each second; 0 runs them back to back), each query's latency:
  *      llm_spans   SELECT sum(cost_total), count() FROM llm_spans WHERE timestamp >= now() - INTERVAL 1 HOUR AND counted
  *      usage       queryUsage(--since 30d --by model,team), what `tracegate usage` runs
  *      runs        the agents dashboard's "Runs" stat over the last hour (agent_runs)
@@ -44,7 +45,7 @@ import { parseUsageParams, queryUsage } from '../common/usage.js';
 import { DEFAULT_SCHEMA_SETTINGS, loadMigrations, migrate, renderMigration } from '../schemas/migrate.js';
 
 const DB = 'bench_views';
-const VIEWS = ['llm_spans_count_once', 'usage_minutely_refresh', 'agent_runs_refresh', 'evaluations_linked_refresh'] as const;
+const VIEWS = ['llm_spans_count_once', 'usage_minutely_refresh', 'usage_hourly_refresh', 'agent_runs_refresh', 'evaluations_linked_refresh'] as const;
 const MODELS = "['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku', 'claude-sonnet-4']";
 
 /**
@@ -174,6 +175,17 @@ async function loadHistory(store: Store, calls: number, chunk: number): Promise<
   );
   took.rollups_s += (performance.now() - t4) / 1000;
   process.stdout.write(`  agent_runs refresh over the history: ${((performance.now() - t4) / 1000).toFixed(1)} s\n`);
+  // usage_hourly (0077): one refresh over every hour of the minutes above (no progress yet, so
+  // every hour is open), then its window moved past the history as the others'
+  const t6 = performance.now();
+  await refreshNow(store, 'usage_hourly_refresh');
+  await exec(
+    store,
+    `INSERT INTO ${DB}.usage_hourly_data (hour, calls, source_inserted_at, computed_at)
+    SELECT toStartOfHour(now()), 0, max(inserted_at) + INTERVAL 31 SECOND, now64(3) FROM ${DB}.llm_spans_data`,
+  );
+  took.rollups_s += (performance.now() - t6) / 1000;
+  process.stdout.write(`  usage_hourly refresh over the history: ${((performance.now() - t6) / 1000).toFixed(1)} s\n`);
   return Object.fromEntries(Object.entries(took).map(([k, v]) => [k, Math.round(v * 10) / 10]));
 }
 
@@ -220,16 +232,20 @@ const pct = (xs: number[], p: number) => {
 };
 const summary = (xs: number[]) => ({ n: xs.length, p50_ms: pct(xs, 50), p95_ms: pct(xs, 95), max_ms: pct(xs, 100) });
 
-/** Runs the readers in turn until `stop()` is true; each query's latency. */
-async function readLoop(store: Store, stop: () => boolean, probeTrace: string): Promise<Record<string, number[]>> {
+/**
+ * Runs the readers in turn until `stop()` is true, a round starting every `everyMs` (a dashboard
+ * refreshing; the next round at once when one takes longer); each query's latency.
+ */
+async function readLoop(store: Store, stop: () => boolean, probeTrace: string, everyMs: number): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = Object.fromEntries(READERS.map((r) => [r.name, []]));
   while (!stop()) {
+    const round = performance.now();
     for (const r of READERS) {
       const t0 = performance.now();
       await r.run(store, probeTrace);
       out[r.name].push(performance.now() - t0);
     }
-    await sleep(100);
+    await sleep(Math.max(100, everyMs - (performance.now() - round)));
   }
   return out;
 }
@@ -285,6 +301,7 @@ export async function main(args: string[]): Promise<void> {
   const byId = opt('by-id', 0.2);
   const idle = opt('idle', 15);
   const rawRounds = opt('raw-rounds', 3);
+  const readEvery = opt('read-every', 1000);
   const perBatch = Math.round((rate * batchMs) / 1000);
   const resultsDir = join(import.meta.dirname, 'results');
   const design0052 = previousDesign(resultsDir);
@@ -325,13 +342,13 @@ export async function main(args: string[]): Promise<void> {
     }
     process.stdout.write(`idle readers for ${idle} s…\n`);
     const idleEnd = Date.now() + idle * 1000;
-    const idleReads = await readLoop(store, () => Date.now() > idleEnd, probeTrace);
+    const idleReads = await readLoop(store, () => Date.now() > idleEnd, probeTrace, readEvery);
 
     process.stdout.write(`traffic: ${rate} calls/s (${perBatch} a batch every ${batchMs} ms, ${byId * 100}% by response id) for ${seconds} s…\n`);
     const batches = Math.round((seconds * 1000) / batchMs);
     let done = false;
     const watcher = watchDecider(store, () => done);
-    const reader = readLoop(store, () => done, probeTrace);
+    const reader = readLoop(store, () => done, probeTrace, readEvery);
     const insertMs: number[] = [];
     const t0 = performance.now();
     let late = 0;
@@ -400,7 +417,7 @@ export async function main(args: string[]): Promise<void> {
     const out = {
       benchmark: 'views',
       design:
-        'count once at every moment (migrations 0054-0056, 0071, 0072): decisions applied at read (count_once_pending) and written every 2 s by llm_spans_count_once; usage_minutely and agent_runs = stored rows for untouched minutes/runs + live computation',
+        'count once at every moment (migrations 0054-0056, 0071-0077): decisions applied at read (count_once_pending) and written every 2 s by llm_spans_count_once; usage_minutely, usage_hourly and agent_runs = stored rows for untouched minutes/hours/runs + live computation',
       command: `npm run bench -- views ${args.join(' ')}`.trim(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, engine: 'chDB (embedded)', engine_version: (await rows<{ v: string }>(store, 'SELECT version() AS v'))[0].v },
       date: new Date().toISOString(),
@@ -422,6 +439,7 @@ export async function main(args: string[]): Promise<void> {
         batch_ms: batchMs,
         calls_per_batch: perBatch,
         by_response_id_share: byId,
+        readers_every_ms: readEvery,
         calls_sent: sent,
         batches_late: late,
         insert_ms: summary(insertMs),
