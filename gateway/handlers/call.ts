@@ -21,7 +21,7 @@ import type { Router } from '../routing/match.js';
 import { SSE_HEADERS, writeFrames } from '../sse.js';
 import { CallTelemetry, type CallTelemetryEnv, type PolicyRefusalSpan } from '../telemetry/call.js';
 import { contain } from '../telemetry/contain.js';
-import { CLIENT_API, type ClientError, type Endpoint } from '../providers/types.js';
+import { CLIENT_API, type ClientError, type Endpoint, type Usage } from '../providers/types.js';
 import type { Upstreams } from '../upstream.js';
 import { validateBody } from './validate.js';
 
@@ -151,9 +151,13 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
     }
     const r = outcome.result;
     const status = statusOf(r);
-    // Settles to the usage the span records, or releases; never delays or fails the answer.
-    ticket.end(settledUsage(input, r), [r.ok ? r.facts.responseModel : undefined, outcome.path.model, input.model]).catch((err) => state.telemetry.metrics.recordInternalError('policy', err));
+    // Settles to the usage the span records (one estimate for both: it is the costly part of
+    // finishing a large call), or releases; never delays or fails the answer.
+    const estimate = () => contain(state.telemetry.metrics, 'tokenizer', () => settledUsage(input, r), undefined);
+    const settle = (usage: Usage | undefined) =>
+      ticket.end(usage, [r.ok ? r.facts.responseModel : undefined, outcome.path.model, input.model]).catch((err) => state.telemetry.metrics.recordInternalError('policy', err));
     if (!r.ok) {
+      settle(undefined);
       if (!reply.sent) sendError(reply, endpoint, r.error);
       tel.finish(outcome, status);
       return;
@@ -164,9 +168,11 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
         .header('content-type', 'application/json')
         .send(r.bytes ?? r.body);
       const sentAt = performance.now();
-      // Sending a long answer was one step over all of it; its span and estimate are the next.
+      // Sending a long answer was one step over all of it; its estimate and span are the next.
       if (r.body.length >= OWN_TURN_CHARS) await nextTurn();
-      tel.finish(outcome, status, r.body, sentAt);
+      const usage = estimate();
+      settle(usage);
+      tel.finish(outcome, status, r.body, sentAt, usage);
       return;
     }
     if (sink && !sink.started) {
@@ -174,6 +180,8 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
       sink.start();
       sink.end();
     }
-    tel.finish(outcome, r.cutShort?.status ?? status);
+    const usage = estimate();
+    settle(usage);
+    tel.finish(outcome, r.cutShort?.status ?? status, undefined, undefined, usage);
   };
 }

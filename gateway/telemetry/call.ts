@@ -11,8 +11,7 @@ import type { AttemptResult } from '../proxy/attempt.js';
 import type { AttemptObserver } from '../proxy/run.js';
 import type { Identity } from '../policy/identity.js';
 import type { CallInput, CallOutcome } from '../proxy/types.js';
-import { estimateChatUsage, estimateEmbeddingUsage } from '../tokenizer.js';
-import type { ResponseFacts, Usage } from '../providers/types.js';
+import type { Usage } from '../providers/types.js';
 import { llmSystem, providerFor } from '../providers/registry.js';
 import { OPERATION, writeRequest, writeResponse } from './attributes.js';
 import type { AgentSessions, RunStep } from './agent-sessions.js';
@@ -53,14 +52,6 @@ function hostOf(b: BackendConfig): string {
     hosts.set(b, host);
   }
   return host;
-}
-
-/** Provider usage, or an estimate from the tokenizer when the provider sent none. */
-function usageOf(input: CallInput, facts: ResponseFacts): Usage | undefined {
-  if (facts.usage) return facts.usage;
-  if (input.endpoint === 'embeddings') return estimateEmbeddingUsage(input.clientBody);
-  if (input.endpoint === 'chat') return estimateChatUsage(input.clientBody, facts.outputText ?? '', facts.toolCalls);
-  return undefined;
 }
 
 /** Ends a span (an error status first when `error` is given). */
@@ -170,9 +161,10 @@ export class CallTelemetry implements AttributeSource {
 
   /**
    * Ends the call span and records its metrics. `output` is what the client received (non-stream
-   * body); `now` is when the answer was complete (default: now).
+   * body); `now` is when the answer was complete (default: now); `usage` is what the call settled
+   * with (policy/gate.ts settledUsage: the provider's, or the tokenizer's estimate).
    */
-  finish(outcome: CallOutcome, status: number, output?: string, now = performance.now()): void {
+  finish(outcome: CallOutcome, status: number, output?: string, now = performance.now(), usage?: Usage): void {
     const { input } = this;
     const r = outcome.result;
     this.outcome = outcome;
@@ -181,7 +173,7 @@ export class CallTelemetry implements AttributeSource {
     let message: string | undefined;
     let ttftMs: number | undefined;
     if (r.ok) {
-      this.usage = contain(this.env.metrics, 'tokenizer', () => usageOf(input, r.facts), undefined);
+      this.usage = usage;
       if (r.kind === 'stream') {
         ttftMs = r.ttftMs;
         if (r.cutShort) {
