@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startThread } from '../common/thread.js';
 import { GatewayError, type ErrorCode } from './errors.js';
+import { restoreLongStrings, type TextSlice } from './json-slices.js';
 
 /** From this length on, a body is parsed on a thread; below it the round trip costs more than the parse. */
 export const LARGE_JSON_CHARS = 256 * 1024;
@@ -45,10 +46,10 @@ export interface JsonJob {
 
 /**
  * What a thread posts: that it started, then per job the body (its text, its bytes back, its JSON
- * value) or a request's 400. An answer nested past maxDepth (cloning recurses) or holding a
+ * value with its long strings as `slices` of the text: json-slices.ts) or a request's 400. An answer nested past maxDepth (cloning recurses) or holding a
  * prototype key comes back without `parsed`: the caller parses the text as it always did.
  */
-export type JsonReply = { ready: true } | ({ id: number } & ParsedBody) | { id: number; error: { code: ErrorCode; message: string } };
+export type JsonReply = { ready: true } | ({ id: number; slices?: TextSlice[] } & ParsedBody) | { id: number; error: { code: ErrorCode; message: string } };
 
 /** A body read on a thread: its text and bytes, and its JSON value (absent: see JsonReply). */
 export interface ParsedBody {
@@ -160,6 +161,7 @@ export function jsonThreads(opts: JsonThreadOptions = {}): JsonThreads {
       if (!p) return;
       if ('error' in m) return settle(slot, p, () => p.reject(new GatewayError(m.error.code, m.error.message)));
       const bytes = m.bytes && Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+      if (m.parsed && m.slices?.length) restoreLongStrings(m.text, m.parsed, m.slices);
       settle(slot, p, () => p.resolve({ text: m.text, bytes, parsed: m.parsed } satisfies ParsedBody));
     });
     // A value this thread cannot take back (past its stack): which job it was is not known.

@@ -8,17 +8,21 @@ import { parentPort } from 'node:worker_threads';
 import { GatewayError } from './errors.js';
 import { checkJsonText, parseJsonText } from './handlers/body.js';
 import { MAX_JSON_CONTAINERS, type JsonJob, type JsonReply } from './json-threads.js';
+import { cutLongStrings, longStrings, SLICE_CHARS } from './json-slices.js';
 
 const tooMany = (n: number, what: string) => `${what} holds ${n} JSON objects and arrays, more than the gateway parses (${MAX_JSON_CONTAINERS})`;
 
 function read(job: JsonJob): JsonReply {
   const { id, bytes } = job;
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  // Long strings of the value go back as ranges of the text (json-slices.ts), not as copies.
+  const { found, long } = longStrings();
   if (job.kind === 'request') {
     try {
-      const containers = checkJsonText(text, job.maxDepth);
+      const containers = checkJsonText(text, job.maxDepth, long, SLICE_CHARS);
       if (containers > MAX_JSON_CONTAINERS) return { id, error: { code: 'invalid_json', message: tooMany(containers, 'the request body') } };
-      return { id, text, bytes: bytes as Buffer, parsed: { value: parseJsonText(text) } };
+      const parsed = { value: parseJsonText(text) };
+      return { id, text, bytes: bytes as Buffer, parsed, slices: cutLongStrings(text, parsed, found) };
     } catch (err) {
       if (!(err instanceof GatewayError)) throw err;
       return { id, error: { code: err.code, message: err.message } };
@@ -27,7 +31,7 @@ function read(job: JsonJob): JsonReply {
   let containers: number;
   try {
     // Deeper than this, the value is not moved (cloning recurses); the caller parses the text.
-    containers = checkJsonText(text, job.maxDepth);
+    containers = checkJsonText(text, job.maxDepth, long, SLICE_CHARS);
   } catch {
     return { id, text, bytes: bytes as Buffer };
   }
@@ -38,7 +42,8 @@ function read(job: JsonJob): JsonReply {
   } catch {
     value = undefined; // not JSON: the translator says so, as for a small answer
   }
-  return { id, text, bytes: bytes as Buffer, parsed: { value } };
+  const parsed = { value };
+  return { id, text, bytes: bytes as Buffer, parsed, slices: value === undefined ? [] : cutLongStrings(text, parsed, found) };
 }
 
 function main(port: NonNullable<typeof parentPort>): void {

@@ -80,11 +80,17 @@ function closingQuote(text: string, from: number): number {
   return text.length;
 }
 
+/** A value string of `longChars` and more with no escape: where it sits in the value and in the text. */
+export type LongString = (path: (string | number)[], start: number, end: number) => void;
+
 /**
  * Checks nesting and keys of JSON text; throws a 400 GatewayError. Invalid JSON is left to
  * JSON.parse. Returns how many objects and arrays the text opens (what parsing it will allocate).
+ * `long` hears of every value string of `longChars` characters and more without a backslash (its
+ * text is its value); its path is as the scan read it (a repeated key, a key past 160 characters
+ * or one with escapes can name another place: check it against the parsed value).
  */
-export function checkJsonText(text: string, maxDepth = MAX_JSON_DEPTH): number {
+export function checkJsonText(text: string, maxDepth = MAX_JSON_DEPTH, long?: LongString, longChars = Infinity): number {
   const frames: Frame[] = [];
   let depth = 0;
   let containers = 0;
@@ -101,6 +107,12 @@ export function checkJsonText(text: string, maxDepth = MAX_JSON_DEPTH): number {
         f.key = keyText(text, start, i);
         if (f.key === '__proto__') throw forbiddenKey(frames, depth, f.key);
         if (f.key === 'prototype' && depth > 1 && frames[depth - 2].object && frames[depth - 2].key === 'constructor') throw forbiddenKey(frames, depth, f.key);
+      } else if (long && i - start >= longChars && !text.slice(start, i).includes('\\')) {
+        long(
+          frames.slice(0, depth).map((g) => (g.object ? g.key : g.index)),
+          start,
+          i,
+        );
       }
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       if (depth >= maxDepth) throw tooDeep(frames, depth, i, maxDepth);
