@@ -36,8 +36,11 @@ const IMAGE_TOKENS = 85;
 export const CHUNK_CHARS = 256;
 /** Characters one estimate counts with the BPE; the rest is sampled or priced at the rate so far. */
 export const EXACT_CHARS = 4096;
-/** Milliseconds one estimate spends counting exactly; past them it prices the rest at the rate so far. */
-export const EXACT_MS = 10;
+/**
+ * Milliseconds one budget (a call's prompt, or its answer) spends counting exactly; past them it
+ * prices the rest at the rate so far. A call's estimate has two, in one turn of the event loop.
+ */
+export const EXACT_MS = 5;
 /** A chunk is cut at a space within this many characters of its end, when there is one. */
 const CUT_SLACK = 48;
 /** Tokens per character before anything was counted (English text runs at about 0.25). */
