@@ -98,6 +98,18 @@ async function refreshNow(store: Store, view: string): Promise<void> {
   await exec(store, `SYSTEM STOP VIEW ${DB}.${view}`);
 }
 
+/**
+ * Moves a rollup's window past the history: its refresh re-reads the inserts of the 30 s before
+ * its last run, so one zero row (which its views hide) with the newest insert 31 s ahead.
+ * `columns`: the row's key column and its count column; `key`: the key's value.
+ */
+const moveWindowPast = (store: Store, table: string, columns: string, key: string) =>
+  exec(
+    store,
+    `INSERT INTO ${DB}.${table} (${columns}, source_inserted_at, computed_at)
+    SELECT ${key}, 0, max(inserted_at) + INTERVAL 31 SECOND, now64(3) FROM ${DB}.llm_spans_data`,
+  );
+
 /** usage_minutely_live's statement as 0056 writes it, every minute instead of the open ones. */
 function usageLiveWithoutOpen(): string {
   const migration = loadMigrations().find((m) => m.version === 56);
@@ -163,27 +175,15 @@ async function loadHistory(store: Store, calls: number, chunk: number): Promise<
   await refreshNow(store, 'agent_runs_refresh');
   // Both rollups re-read the inserts of the 30 s before their last refresh: move that window past
   // the history (a zero row each, which the views hide), as the decider's above.
-  await exec(
-    store,
-    `INSERT INTO ${DB}.usage_minutely_data (minute, calls, source_inserted_at, computed_at)
-    SELECT toStartOfMinute(now()), 0, max(inserted_at) + INTERVAL 31 SECOND, now64(3) FROM ${DB}.llm_spans_data`,
-  );
-  await exec(
-    store,
-    `INSERT INTO ${DB}.agent_runs_data (trace_id, span_count, source_inserted_at, computed_at)
-    SELECT 'bench-progress', 0, max(inserted_at) + INTERVAL 31 SECOND, now64(3) FROM ${DB}.llm_spans_data`,
-  );
+  await moveWindowPast(store, 'usage_minutely_data', 'minute, calls', 'toStartOfMinute(now())');
+  await moveWindowPast(store, 'agent_runs_data', 'trace_id, span_count', "'bench-progress'");
   took.rollups_s += (performance.now() - t4) / 1000;
   process.stdout.write(`  agent_runs refresh over the history: ${((performance.now() - t4) / 1000).toFixed(1)} s\n`);
   // usage_hourly (0077): one refresh over every hour of the minutes above (no progress yet, so
   // every hour is open), then its window moved past the history as the others'
   const t6 = performance.now();
   await refreshNow(store, 'usage_hourly_refresh');
-  await exec(
-    store,
-    `INSERT INTO ${DB}.usage_hourly_data (hour, calls, source_inserted_at, computed_at)
-    SELECT toStartOfHour(now()), 0, max(inserted_at) + INTERVAL 31 SECOND, now64(3) FROM ${DB}.llm_spans_data`,
-  );
+  await moveWindowPast(store, 'usage_hourly_data', 'hour, calls', 'toStartOfHour(now())');
   took.rollups_s += (performance.now() - t6) / 1000;
   process.stdout.write(`  usage_hourly refresh over the history: ${((performance.now() - t6) / 1000).toFixed(1)} s\n`);
   return Object.fromEntries(Object.entries(took).map(([k, v]) => [k, Math.round(v * 10) / 10]));
