@@ -109,7 +109,7 @@ export async function openReader(flags: ReaderFlags = {}, env: NodeJS.ProcessEnv
       throw new Error(`there is no tracegate store in ${target.dataDir} and nothing answers on ${url}: start tracegate, or pass --data, --clickhouse-url or --sql-url`);
     }
     throw new Error(
-      `the store folder ${target.dataDir} is in use by process ${holder} and nothing answers on ${url}: ` + 'enable the SQL interface of the running tracegate, pass --sql-url, or stop that process',
+      `the store folder ${target.dataDir} is in use by process ${holder} and nothing answers on ${url}: enable the SQL interface of the running tracegate, pass --sql-url, or stop that process`,
     );
   }
   return toReader(await openStore(target), describeStore(target));
