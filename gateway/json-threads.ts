@@ -46,12 +46,13 @@ export interface JsonJob {
 
 /**
  * What a thread posts: that it started, then per job the body (its text, its bytes back, its JSON
- * value with its long strings as `slices` of the text: json-slices.ts) or a request's 400. An answer nested past maxDepth (cloning recurses) or holding a
- * prototype key comes back without `parsed`: the caller parses the text as it always did.
+ * value with its long strings as `slices` of the text: json-slices.ts), or a request's 400 or an
+ * answer's 502. An answer nested past maxDepth (cloning recurses) or holding a prototype key is a
+ * 502 like one past MAX_JSON_CONTAINERS: parsing its MBs on the event loop would stall every call.
  */
 export type JsonReply = { ready: true } | ({ id: number; slices?: TextSlice[] } & ParsedBody) | { id: number; error: { code: ErrorCode; message: string } };
 
-/** A body read on a thread: its text and bytes, and its JSON value (absent: see JsonReply). */
+/** A body read on a thread: its text and bytes, and its JSON value (`undefined` when it is not JSON; `parsed` absent when the body was not read on a thread). */
 export interface ParsedBody {
   text: string;
   bytes?: Buffer;
@@ -63,7 +64,7 @@ export interface JsonThreads {
   start(): void;
   /** A request body decoded as UTF-8, checked (checkJsonText) and parsed; rejects with a GatewayError (400 or 503). */
   parseRequest(bytes: Buffer, maxDepth: number): Promise<Required<ParsedBody>>;
-  /** An answer's bytes decoded as UTF-8, and parsed; rejects with a 503 GatewayError. */
+  /** An answer's bytes decoded as UTF-8, checked and parsed; rejects with a GatewayError (502 bad_upstream_response, or 503). */
   parseAnswer(bytes: Buffer, maxDepth: number): Promise<ParsedBody>;
   /** Ends the threads; what is pending fails. Idempotent. */
   close(): Promise<void>;

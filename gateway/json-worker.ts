@@ -30,10 +30,13 @@ function read(job: JsonJob): JsonReply {
   }
   let containers: number;
   try {
-    // Deeper than this, the value is not moved (cloning recurses); the caller parses the text.
-    containers = checkJsonText(text, job.maxDepth, long, SLICE_CHARS);
-  } catch {
-    return { id, text, bytes: bytes as Buffer };
+    // A value this deep cannot be moved (cloning recurses) and one with a prototype key is not
+    // (the clone would set it): parsing MBs on the event loop instead would stall every call, so
+    // such a large answer is a 502, as one holding too many containers is.
+    containers = checkJsonText(text, job.maxDepth, long, SLICE_CHARS, 'answer');
+  } catch (err) {
+    if (!(err instanceof GatewayError)) throw err;
+    return { id, error: { code: err.code, message: err.message } };
   }
   if (containers > MAX_JSON_CONTAINERS) return { id, error: { code: 'bad_upstream_response', message: tooMany(containers, 'the upstream answer') } };
   let value: unknown;

@@ -59,12 +59,21 @@ function keyText(text: string, start: number, end: number): string {
   }
 }
 
-function tooDeep(frames: readonly Frame[], depth: number, offset: number, maxDepth: number): GatewayError {
-  return new GatewayError('invalid_json', `the request body nests deeper than ${maxDepth} levels at ${pathOf(frames, depth)} (character ${offset}); flatten it or send the value as a string`);
+/** What the checked text is: a client's request body (a 400), or an upstream's answer (a 502). */
+export type JsonSource = 'request' | 'answer';
+
+function tooDeep(frames: readonly Frame[], depth: number, offset: number, maxDepth: number, source: JsonSource): GatewayError {
+  const where = `nests deeper than ${maxDepth} levels at ${pathOf(frames, depth)} (character ${offset})`;
+  if (source === 'answer') return new GatewayError('bad_upstream_response', `the upstream answer ${where}, deeper than the gateway passes on`);
+  return new GatewayError('invalid_json', `the request body ${where}; flatten it or send the value as a string`);
 }
 
-function forbiddenKey(frames: readonly Frame[], depth: number, key: string): GatewayError {
-  return new GatewayError('invalid_json', `the request body has a forbidden key "${key}" at ${pathOf(frames, depth)}; keys that reach an object prototype are refused`);
+function forbiddenKey(frames: readonly Frame[], depth: number, key: string, source: JsonSource): GatewayError {
+  const what = source === 'answer' ? 'the upstream answer' : 'the request body';
+  return new GatewayError(
+    source === 'answer' ? 'bad_upstream_response' : 'invalid_json',
+    `${what} has a forbidden key "${key}" at ${pathOf(frames, depth)}; keys that reach an object prototype are refused`,
+  );
 }
 
 /**
@@ -84,13 +93,13 @@ function closingQuote(text: string, from: number): number {
 export type LongString = (path: (string | number)[], start: number, end: number) => void;
 
 /**
- * Checks nesting and keys of JSON text; throws a 400 GatewayError. Invalid JSON is left to
- * JSON.parse. Returns how many objects and arrays the text opens (what parsing it will allocate).
+ * Checks nesting and keys of JSON text; throws a GatewayError (a 400 for a request body, a 502
+ * for an upstream answer: `source`). Invalid JSON is left to JSON.parse. Returns how many objects and arrays the text opens (what parsing it will allocate).
  * `long` hears of every value string of `longChars` characters and more without a backslash (its
  * text is its value); its path is as the scan read it (a repeated key, a key past 160 characters
  * or one with escapes can name another place: check it against the parsed value).
  */
-export function checkJsonText(text: string, maxDepth = MAX_JSON_DEPTH, long?: LongString, longChars = Infinity): number {
+export function checkJsonText(text: string, maxDepth = MAX_JSON_DEPTH, long?: LongString, longChars = Infinity, source: JsonSource = 'request'): number {
   const frames: Frame[] = [];
   let depth = 0;
   let containers = 0;
@@ -105,8 +114,8 @@ export function checkJsonText(text: string, maxDepth = MAX_JSON_DEPTH, long?: Lo
       if (f?.object && f.expectKey) {
         f.expectKey = false;
         f.key = keyText(text, start, i);
-        if (f.key === '__proto__') throw forbiddenKey(frames, depth, f.key);
-        if (f.key === 'prototype' && depth > 1 && frames[depth - 2].object && frames[depth - 2].key === 'constructor') throw forbiddenKey(frames, depth, f.key);
+        if (f.key === '__proto__') throw forbiddenKey(frames, depth, f.key, source);
+        if (f.key === 'prototype' && depth > 1 && frames[depth - 2].object && frames[depth - 2].key === 'constructor') throw forbiddenKey(frames, depth, f.key, source);
       } else if (long && i - start >= longChars && !text.slice(start, i).includes('\\')) {
         long(
           frames.slice(0, depth).map((g) => (g.object ? g.key : g.index)),
@@ -115,7 +124,7 @@ export function checkJsonText(text: string, maxDepth = MAX_JSON_DEPTH, long?: Lo
         );
       }
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
-      if (depth >= maxDepth) throw tooDeep(frames, depth, i, maxDepth);
+      if (depth >= maxDepth) throw tooDeep(frames, depth, i, maxDepth, source);
       containers++;
       const object = c === OPEN_OBJECT;
       const f = (frames[depth] ??= { object, key: '', index: 0, expectKey: object });

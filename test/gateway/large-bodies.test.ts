@@ -91,7 +91,7 @@ describe('large bodies through the JSON threads', () => {
 });
 
 describe('jsonThreads', () => {
-  it('parses requests and answers, leaves deep answers to the caller, refuses past the bytes waiting with a 503 and after close with shutting_down', async () => {
+  it('parses requests and answers, refuses deep answers and prototype keys with a 502, refuses past the bytes waiting with a 503 and after close with shutting_down', async () => {
     const t = jsonThreads({ size: 1 });
     try {
       const ok = await t.parseRequest(Buffer.from('{"a":[1,2,{"b":"c"}]}'), 64);
@@ -99,8 +99,18 @@ describe('jsonThreads', () => {
       expect(ok.text).toBe('{"a":[1,2,{"b":"c"}]}');
       const answer = await t.parseAnswer(Buffer.from('not json'), 64);
       expect(answer).toMatchObject({ text: 'not json', parsed: { value: undefined } });
-      const deep = await t.parseAnswer(Buffer.from(`${'['.repeat(70)}${']'.repeat(70)}`), 64);
-      expect(deep.parsed).toBeUndefined();
+      // not parsed on the event loop instead: a 502, as for too many containers
+      await expect(t.parseAnswer(Buffer.from(`{"a":${'['.repeat(70)}${']'.repeat(70)}}`), 64)).rejects.toMatchObject({
+        code: 'bad_upstream_response',
+        status: 502,
+        message: expect.stringMatching(/^the upstream answer nests deeper than 64 levels at \$\.a\[0\]/),
+      });
+      await expect(t.parseAnswer(Buffer.from('{"choices":[{"__proto__":{"x":1}}]}'), 64)).rejects.toMatchObject({
+        code: 'bad_upstream_response',
+        message: expect.stringMatching(/^the upstream answer has a forbidden key "__proto__" at \$\.choices\[0\]/),
+      });
+      // the next answer on the same thread
+      expect((await t.parseAnswer(Buffer.from('{"ok":1}'), 64)).parsed).toEqual({ value: { ok: 1 } });
       await expect(t.parseRequest(Buffer.allocUnsafe(300 * 1024 * 1024), 64)).rejects.toMatchObject({ code: 'json_parse_unavailable', status: 503 });
     } finally {
       await t.close();

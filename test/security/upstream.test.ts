@@ -119,6 +119,16 @@ const behaviours: Record<string, Behaviour> = {
     await flood(res, stop, block, Math.ceil(STREAM_BYTES / block.length));
     res.end('data: [DONE]\n\n');
   },
+  // A 1 MiB answer (parsed on a JSON thread) whose tool call arguments nest 100,000 deep, or that
+  // holds a prototype key: not parsed again on the event loop.
+  'deep-large': (res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(`{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"${'d'.repeat(MiB)}"},"extra":${'['.repeat(100_000)}${']'.repeat(100_000)}}]}`);
+  },
+  'proto-large': (res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(`{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"${'p'.repeat(MiB)}","__proto__":{"admin":true}}}]}`);
+  },
   'endless-error': async (res, stop) => {
     res.writeHead(500, { 'content-type': 'application/json' });
     res.write('{"error":{"message":"upstream broke","type":"server_error","code":null},"padding":"');
@@ -197,6 +207,8 @@ ${rule('giga-stream', `${noRetry}      timeouts: { attempt: 10s, streamIdle: 10s
       targets: [{ backend: hostile-anthropic }]
       retry: { retries: 0 }
       timeouts: { streamIdle: 500ms }
+${rule('deep-large', noRetry)}
+${rule('proto-large', noRetry)}
 ${rule('endless-error', '      retry: { retries: 2, backoff: { base: 1ms, max: 5ms } }\n')}`,
     ),
   );
@@ -367,6 +379,21 @@ describe('timeouts hold on /v1/messages too', () => {
     expect(last[0]).toBe('event: error');
     expect(JSON.parse(last[1].slice(6))).toMatchObject({ type: 'error', error: { type: 'timeout_error', message: expect.stringMatching(/timed out/) } });
     expect((await closed('stall-messages'))[0].cut).toBe(true);
+    await stillServes();
+  });
+});
+
+describe('a large answer the JSON thread cannot hand back', () => {
+  it.each([
+    ['deep-large', /nests deeper than 64 levels at \$\.choices\[0\]\.extra/],
+    ['proto-large', /has a forbidden key "__proto__" at \$\.choices\[0\]\.message/],
+  ])('%s: a 502 in the envelope naming what was wrong, not parsed again on the event loop', async (model, message) => {
+    // (before: the gateway parsed the whole answer again on the event loop and answered 200)
+    const e = await fail(client.chat.completions.create({ model, messages }));
+    expect(e.status).toBe(502);
+    expect(e.code, e.message).toBe('upstream_failed');
+    expect(e.message).toMatch(message);
+    expect(servedFor(model)).toHaveLength(1);
     await stillServes();
   });
 });
