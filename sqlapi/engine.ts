@@ -59,6 +59,9 @@ export function engineError(err: unknown): ChError {
 
 type ChdbSession = import('chdb').Session;
 
+/** The settings that bound a result (sessionSettings' `name = value`). */
+const RESULT_LIMIT = /^max_result_(rows|bytes) = /;
+
 /** Bytes written to the response at a time when a whole result was held (queryAsync). */
 const CHUNK = 1024 * 1024;
 
@@ -74,8 +77,11 @@ export function embeddedEngine(dataDir: string, opts: { threads?: number } = {})
     async open(settings, database) {
       const { Session } = await load();
       const s = new Session(dataDir);
+      // With query threads, this session only checks the statement (format, EXPLAIN AST), whose
+      // output grows with the text; the result's limits are the thread session's, for the result.
+      const own = pool ? settings.filter((setting) => !RESULT_LIMIT.test(setting)) : settings;
       try {
-        for (const setting of settings) await s.queryAsync(`SET ${setting}`);
+        for (const setting of own) await s.queryAsync(`SET ${setting}`);
         await s.queryAsync(`USE ${database}`);
         await s.queryAsync('SET readonly = 1');
       } catch (err) {
