@@ -70,7 +70,10 @@ export const SQL_LIMIT_FLAGS = {
   'sql-max-concurrent-queries': 'maxConcurrentQueries',
 } as const satisfies Record<string, keyof SqlLimitsInput>;
 
-/** The limits given by flags (strings), checked with the rest of the config when the interface is built. */
+/**
+ * The limits given by flags (strings), each checked against its field of the schema here, so an
+ * out-of-range value is refused naming its flag before anything starts.
+ */
 export function sqlLimitsFromFlags(values: Record<string, unknown>): SqlLimitsInput {
   const out: SqlLimitsInput = {};
   for (const [flag, key] of Object.entries(SQL_LIMIT_FLAGS)) {
@@ -78,6 +81,8 @@ export function sqlLimitsFromFlags(values: Record<string, unknown>): SqlLimitsIn
     if (typeof raw !== 'string') continue;
     const n = Number(raw);
     if (!Number.isInteger(n) || n <= 0) throw new Error(`--${flag} must be a positive whole number, got "${raw}"`);
+    const checked = SqlInterfaceConfigSchema.shape[key].safeParse(n);
+    if (!checked.success) throw new Error(`--${flag} is out of range (${checked.error.issues[0].message.toLowerCase()}), got "${raw}"`);
     out[key] = n;
   }
   return out;
