@@ -18,8 +18,8 @@ import { DEFAULT_TEXT, startOpenAIStub, type OpenAIStub } from '../helpers/provi
 import { canaryListener, type CanaryListener } from './canary.js';
 
 const MiB = 1024 * 1024;
-/** The streamed answer of the memory case: 1 GiB under npm test, more with UPSTREAM_STREAM_GIB (npm run fuzz sets none). */
-const STREAM_BYTES = Number(process.env.UPSTREAM_STREAM_GIB ?? 1) * 1024 * MiB;
+/** The streamed answer of the memory case: 2 GiB under npm test, more with UPSTREAM_STREAM_GIB (npm run fuzz sets none). */
+const STREAM_BYTES = Number(process.env.UPSTREAM_STREAM_GIB ?? 2) * 1024 * MiB;
 
 /** What the hostile stand-in did for one request. */
 interface Served {
