@@ -79,13 +79,21 @@ export class Ticket implements Linked<Ticket> {
     return this.budgets.length > 0 && outputTokens > (this.parts?.outCap ?? Infinity);
   }
 
-  /** Before an attempt on `model`: re-reserves at its prices when they differ from the reservation's. */
-  async reprice(model: string): Promise<Refusal | undefined> {
+  /**
+   * Before an attempt on `model`: re-reserves at its prices when they differ from the
+   * reservation's. Nothing to re-reserve (the usual case) answers undefined at once, not a promise.
+   */
+  reprice(model: string): Promise<Refusal | undefined> | undefined {
     const { policy, parts } = this;
     if (!policy || !parts || this.done || this.budgets.length === 0 || model === this.model) return undefined;
     const amount = policy.env.pricing.worstCase(model, parts.input, parts.outCap);
     this.model = model;
     if (amount === this.budgets[0].amount) return undefined;
+    return this.reserveAt(policy, parts, amount);
+  }
+
+  /** Moves the budget reservation to `amount`: released at the old amount, reserved again at the new one. */
+  private async reserveAt(policy: Policy, parts: TicketParts, amount: number): Promise<Refusal | undefined> {
     const old = this.budgets;
     this.budgets = [];
     await this.settleOn(this.budgetStore as CounterStore, { id: this.id, windows: [], leases: [], budgets: old.map((b) => ({ key: b.key, spent: 0, keepMs: b.keepMs })) });

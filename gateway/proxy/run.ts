@@ -32,11 +32,16 @@ export interface ProxyEnv {
   limits?: AnswerLimits;
   /** Where large answers are parsed; on the event loop when absent. */
   json?: JsonThreads;
-  /**
-   * Before each candidate: the call's budget reservation moved to that model's prices
-   * (gateway/policy/ticket.ts). An error skips the candidate, and is the answer if none is left.
-   */
-  reprice?: (model: string) => Promise<ClientError | undefined>;
+  /** The call's budget reservation (gateway/policy/ticket.ts), moved to each candidate's prices. */
+  reservation?: Reservation;
+}
+
+/**
+ * Before each candidate: the reservation moved to that model's prices. A refusal skips the
+ * candidate, and is the answer if none is left; undefined (no promise) when it stays as it is.
+ */
+export interface Reservation {
+  reprice(model: string): Promise<{ error: ClientError } | undefined> | undefined;
 }
 
 /** What a translator and `authorize` are told about a backend. */
@@ -123,9 +128,10 @@ export async function runCall(env: ProxyEnv, input: CallInput, sink?: StreamSink
       if (prep.cause === 'rejected') return { result: { ok: false, error: prep.error, cause: prep.cause }, path };
       continue;
     }
-    const unaffordable = env.reprice && (await env.reprice(c.model));
+    const repricing = env.reservation?.reprice(c.model);
+    const unaffordable = repricing && (await repricing);
     if (unaffordable) {
-      last = { error: unaffordable, cause: 'rejected' };
+      last = { error: unaffordable.error, cause: 'rejected' };
       continue;
     }
     for (let retry = 0; ; retry++) {
