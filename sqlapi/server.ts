@@ -112,8 +112,10 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
     const started = performance.now();
     const creds = credentialsOf(req.headers, url.searchParams);
     checkCredentials(creds, config);
-    const body = req.method === 'POST' ? (await readBody(req, config.maxQueryBytes)).toString('utf8') : '';
-    if ((url.searchParams.get('query')?.length ?? 0) + body.length > config.maxQueryBytes) {
+    const bytes = req.method === 'POST' ? await readBody(req, config.maxQueryBytes) : undefined;
+    const body = bytes ? bytes.toString('utf8') : '';
+    // bytes, as the limit says (a URL's query is text: '€' is 3 of them)
+    if (Buffer.byteLength(url.searchParams.get('query') ?? '') + (bytes?.length ?? 0) > config.maxQueryBytes) {
       throw ChError.of('QUERY_IS_TOO_LARGE', `Query is too large (more than ${config.maxQueryBytes} bytes)`);
     }
     const parsed = parseQuery(url.searchParams, body, headerOf(req, 'accept-encoding'), headerOf(req, 'x-clickhouse-format'));
@@ -134,7 +136,7 @@ export function buildSqlInterface(options: SqlInterfaceOptions): SqlInterface {
     let session: ReadSession | undefined;
     try {
       await engineVersion();
-      session = await engine.open(sessionSettings(config, parsed.settings), database);
+      session = await engine.open(sessionSettings(config, parsed.settings, database), database);
       const checked = await checkReadOnly(session, parsed.text, { database, defaultFormat: parsed.defaultFormat, params: parsed.queryParams });
       let seen: StreamProgress = { rows: 0, bytes: 0 };
       const progress = (p: StreamProgress) => (seen = { ...p });

@@ -213,11 +213,24 @@ export interface QueryLimits {
 }
 
 /**
- * The settings a query's session gets: the limits first, then the client's allowed settings.
- * A client may lower a limit, never raise it (nor lift it with 0): that is refused as a
- * read-only server refuses a setting change (164).
+ * The engine's filter on the system tables that list databases, tables and columns: rows of
+ * `database` and `system` only. The allowlist lets a query read these tables (Grafana's query
+ * builder and the CLI list from them); this keeps another database of the same engine, its
+ * tables and their definitions out of what they show. A setting, so a client cannot drop it.
  */
-export function sessionSettings(limits: QueryLimits, client: string[]): string[] {
+function systemTableFilters(database: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error(`database name "${database}" is not an identifier`);
+  const dbs = `database IN (\\'${database}\\', \\'system\\')`;
+  return `additional_table_filters = {'system.tables': '${dbs}', 'system.columns': '${dbs}', 'system.databases': '${dbs.replace('database', 'name')}'}`;
+}
+
+/**
+ * The settings a query's session gets: the limits first, the filter on the system tables
+ * (systemTableFilters), then the client's allowed settings. A client may lower a limit, never
+ * raise it (nor lift it with 0): that is refused as a read-only server refuses a setting change
+ * (164).
+ */
+export function sessionSettings(limits: QueryLimits, client: string[], database: string): string[] {
   const caps: Record<string, number> = {
     max_execution_time: limits.maxExecutionTime,
     max_memory_usage: limits.maxMemoryUsage,
@@ -225,7 +238,7 @@ export function sessionSettings(limits: QueryLimits, client: string[]): string[]
     max_result_bytes: limits.maxResultBytes,
   };
   const out = Object.entries(caps).map(([k, v]) => `${k} = ${v}`);
-  out.push("result_overflow_mode = 'throw'", "timeout_overflow_mode = 'throw'");
+  out.push("result_overflow_mode = 'throw'", "timeout_overflow_mode = 'throw'", systemTableFilters(database));
   for (const setting of client) {
     const [name, value] = setting.split(' = ', 2);
     const cap = caps[name];

@@ -27,7 +27,7 @@ export async function runSql(args: string[]): Promise<number> {
 /** The same engine-checked, read-only session the SQL interface runs its queries on. */
 async function readEmbedded(dataDir: string, database: string, query: string): Promise<Record<string, unknown>[]> {
   const engine = embeddedEngine(dataDir);
-  const session = await engine.open(sessionSettings(parseSqlInterfaceConfig({}), []), database);
+  const session = await engine.open(sessionSettings(parseSqlInterfaceConfig({}), [], database), database);
   try {
     const checked = await checkReadOnly(session, query, { database, defaultFormat: 'JSONEachRow' });
     if (checked.format !== 'JSONEachRow') throw ChError.of('BAD_ARGUMENTS', 'leave FORMAT out of the query; use --format table|json|csv');

@@ -6,8 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Top-level AST kinds that only read. EXPLAIN is allowed when what it explains is. */
-export const READ_STATEMENTS: ReadonlySet<string> = new Set(['SelectWithUnionQuery', 'SelectIntersectExceptQuery', 'ShowTables', 'DescribeQuery', 'ExistsTableQuery', 'Explain']);
+/**
+ * Top-level AST kinds that only read. EXPLAIN is allowed when what it explains is. SHOW is not
+ * among them: the parser gives SHOW TABLES, SETTINGS, DICTIONARIES, MERGES, CLUSTERS… one node,
+ * and the two that Grafana sends are answered as the SELECTs they stand for (readonly.ts).
+ */
+export const READ_STATEMENTS: ReadonlySet<string> = new Set(['SelectWithUnionQuery', 'SelectIntersectExceptQuery', 'DescribeQuery', 'ExistsTableQuery', 'Explain']);
 
 /** Table functions that compute rows from their arguments alone. */
 export const TABLE_FUNCTIONS: ReadonlySet<string> = new Set(['numbers', 'numbers_mt', 'zeros', 'zeros_mt', 'generateSeries', 'generate_series', 'values', 'null']);

@@ -112,6 +112,8 @@ describe('query size', () => {
     ['a POST body', { body: paddedQuery(MAX_QUERY_BYTES + 1) }],
     ['a GET URL query', { method: 'GET', search: `query=${encodeURIComponent(paddedQuery(MAX_QUERY_BYTES + 1))}` }],
     ['a URL query and a body, each under it', { search: `query=${encodeURIComponent('SELECT 1')}`, body: `/*${'x'.repeat(MAX_QUERY_BYTES)}*/` }],
+    // 1,500 characters, 4,517 bytes: the limit counts bytes
+    ['a GET URL query of 3-byte characters', { method: 'GET', search: `query=${encodeURIComponent(`SELECT 1 /*${'€'.repeat(1500)}*/`)}` }],
   ])('refuses %s one byte past the maximum with 413 QUERY_IS_TOO_LARGE (229) before it reaches the engine', async (_what, opts) => {
     await expectRefused(await send(tightPort, opts), 229, 413, /Query is too large \(more than 4096 bytes\)/);
   });

@@ -82,6 +82,9 @@ beforeAll(async () => {
   store = await tempStore();
   await store.client.command({ query: 'CREATE TABLE tracegate.probe (id UInt32) ENGINE = MergeTree ORDER BY id' });
   await store.client.insert({ table: 'tracegate.probe', values: [{ id: 1 }, { id: 2 }], format: 'JSONEachRow' });
+  // another database in the same engine, which no query may list or read
+  await store.client.command({ query: 'CREATE DATABASE secretdb' });
+  await store.client.command({ query: 'CREATE TABLE secretdb.secret (token String) ENGINE = MergeTree ORDER BY token' });
   sql = buildSqlInterface({ store, port: 0, maxExecutionTime: 5, maxResultRows: 1000 });
   ({ port } = await sql.listen());
   session = await embeddedEngine(store.dataDir).open([], 'tracegate');
@@ -173,6 +176,21 @@ describe('statement kinds', () => {
     'SELECT * FROM (SELECT 1 SETTINGS max_execution_time = 100000)',
     'EXPLAIN INSERT INTO tracegate.probe VALUES (3)',
     'WITH 1 AS a INSERT INTO tracegate.probe VALUES (3)',
+    // The parser gives these the node of SHOW TABLES (ShowTables); only two SHOW forms are served.
+    "SHOW SETTINGS LIKE 'max%'",
+    'SHOW DICTIONARIES',
+    'SHOW MERGES',
+    'SHOW CLUSTERS',
+    'SHOW CLUSTER default',
+    'SHOW FILESYSTEM CACHES',
+    'SHOW TEMPORARY TABLES',
+    '/* x */ show  Settings',
+    'EXPLAIN SHOW TABLES FROM secretdb',
+    'SHOW PROCESSLIST',
+    'SHOW GRANTS',
+    'SHOW USERS',
+    'SHOW CREATE TABLE secretdb.secret',
+    'SHOW COLUMNS FROM secret FROM secretdb',
   ])('refuses %s', async (text) => {
     await expectRefused(await post(text), [164, 62, 497]);
   });
@@ -230,6 +248,9 @@ describe('tables', () => {
     'SELECT 1 WHERE 1 IN system.users',
     'DESCRIBE TABLE system.users',
     'EXISTS TABLE system.users',
+    'SHOW TABLES FROM secretdb',
+    'SHOW FULL TABLES IN `secretdb`',
+    'SHOW TABLES FROM information_schema',
   ])('refuses %s with ACCESS_DENIED', async (text) => {
     await expectRefused(await post(text), [497]);
   });
@@ -239,6 +260,32 @@ describe('tables', () => {
     expect((await post('SELECT count() FROM tracegate.probe')).body).toBe('2\n');
     expect((await post("SELECT name FROM system.databases WHERE name = 'tracegate'")).body).toBe('tracegate\n');
     expect((await post("SELECT count() > 0 FROM system.columns WHERE database = 'tracegate' AND table = 'probe'")).body).toBe('1\n');
+  });
+
+  it('lists no other database of the engine, its tables or their definitions in the system tables it allows', async () => {
+    expect(Number((await store.rows<{ n: string }>("SELECT count() AS n FROM system.tables WHERE database = 'secretdb'"))[0].n)).toBe(1);
+    expect((await post("SELECT count() FROM system.tables WHERE database = 'secretdb'")).body).toBe('0\n');
+    expect((await post("SELECT create_table_query FROM system.tables WHERE name = 'secret'")).body).toBe('');
+    expect((await post("SELECT count() FROM system.columns WHERE table = 'secret' OR name = 'token'")).body).toBe('0\n');
+    expect((await post("SELECT count() FROM system.databases WHERE name = 'secretdb'")).body).toBe('0\n');
+    expect((await post("SELECT count() FROM (SELECT * FROM system.tables) AS t WHERE t.database NOT IN ('tracegate', 'system')")).body).toBe('0\n');
+    expect((await post("SELECT count() > 0 FROM system.tables WHERE database = 'tracegate'")).body).toBe('1\n');
+    // the filter is the interface's setting: a client can neither drop nor replace it
+    await expectRefused(await post('SELECT count() FROM system.tables', { search: `additional_table_filters=${encodeURIComponent("{'system.tables':'1'}")}` }), [164]);
+    await expectRefused(await post("SELECT count() FROM system.tables SETTINGS additional_table_filters = {'system.tables': '1'}"), [164]);
+  });
+
+  it("answers the SHOW statements Grafana's query builder sends: SHOW DATABASES, SHOW TABLES [FROM tracegate or system]", async () => {
+    const tables = (await post('SHOW TABLES')).body.split('\n');
+    expect(tables).toContain('probe');
+    expect(tables).toContain('otel_traces');
+    expect((await post('SHOW FULL TABLES IN "tracegate" FORMAT JSONEachRow')).body.split('\n')).toContain('{"name":"probe"}');
+    expect((await post('show tables from system')).body.split('\n')).toContain('table_functions');
+    expect((await post('SHOW DATABASES')).body.split('\n')).toContain('tracegate');
+    // the rest of SHOW's forms are refused, with what is served named
+    const like = await post("SHOW TABLES FROM tracegate LIKE 'pro%'");
+    expect(like.body).toContain('SHOW DATABASES and SHOW TABLES [FROM tracegate] are');
+    await expectRefused(like, [164]);
   });
 });
 
