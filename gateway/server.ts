@@ -191,7 +191,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
   auth.setKeys(keyIndexFor(initial));
   let live = stateFor(initial);
   metrics.setNamedModels(live.router.models().map((m) => m.id));
-  breakers.sync(initial.backends.values());
+  breakers.sync(initial);
   upstreams.sync(initial.backends.values());
   const watchers: ConfigWatcher[] = [];
 
@@ -270,7 +270,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
     const problem = keyPepperProblem(config, pepper);
     if (problem) throw new Error(problem);
     auth.setKeys(keyIndexFor(config));
-    breakers.sync(config.backends.values());
+    breakers.sync(config);
     upstreams.sync(config.backends.values());
     mcp.sync(config);
     live = stateFor(config);

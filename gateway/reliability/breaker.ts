@@ -3,7 +3,8 @@
  * (after `failures` in a row): the backend is skipped for `cooldown`. Then half-open: exactly one
  * probe is let through; its success closes the circuit, its failure opens it again.
  */
-import type { BackendConfig } from '../config/model.js';
+import { createHash } from 'node:crypto';
+import type { BackendConfig, GatewayConfig } from '../config/model.js';
 import type { CircuitBreakerSpec } from '../config/schema.js';
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
@@ -20,16 +21,10 @@ export class CircuitBreaker {
   private probing = false;
 
   constructor(
-    private spec: CircuitBreakerSpec,
+    private readonly spec: CircuitBreakerSpec,
     private readonly now: Clock,
     private readonly onChange: (state: CircuitState) => void = () => {},
   ) {}
-
-  /** A reload may change thresholds; the state carries over. */
-  update(spec: CircuitBreakerSpec): void {
-    this.spec = spec;
-    if (!spec.enabled) this.set('closed');
-  }
 
   get state(): CircuitState {
     return this.st;
@@ -88,16 +83,23 @@ export class CircuitBreaker {
   }
 }
 
-/** Everything that says which upstream a backend is and how it is called; the breaker's own thresholds excluded. */
-function definitionOf(b: BackendConfig): string {
-  const { name: _n, circuitBreaker: _c, ...rest } = b;
-  return JSON.stringify(rest);
+/** The backends of a configuration and their credentials (kept apart from them in GatewayConfig). */
+export type BackendsOf = Pick<GatewayConfig, 'backends' | 'keys' | 'providerSecrets'>;
+
+/**
+ * A digest of everything a backend's document says: URL, provider, options, headers, the
+ * breaker's own thresholds, and its resolved key and secrets (a digest, so no secret is kept).
+ */
+function definitionOf(config: BackendsOf, b: BackendConfig): string {
+  const { name, ...rest } = b;
+  const definition = JSON.stringify([rest, config.keys.get(name), config.providerSecrets?.get(name)]);
+  return createHash('sha256').update(definition).digest('base64');
 }
 
 /**
- * The breakers of all backends, kept across reloads by backend name. A backend whose definition
- * changed (URL, provider, headers, …) is another upstream: it starts closed, since its old
- * failures say nothing about it. A change of thresholds only keeps the state.
+ * The breakers of all backends, kept across reloads by backend name. A backend whose document
+ * changed in any way (URL, provider, headers, key, thresholds, …) starts closed: its old failures
+ * were counted against another upstream or other settings. An unchanged backend keeps its state.
  */
 export class Breakers {
   private readonly map = new Map<string, { breaker: CircuitBreaker; definition: string }>();
@@ -107,17 +109,15 @@ export class Breakers {
     private readonly onChange: (backend: string, state: CircuitState) => void = () => {},
   ) {}
 
-  sync(backends: Iterable<BackendConfig>): void {
-    const keep = new Set<string>();
-    for (const b of backends) {
-      keep.add(b.name);
-      const definition = definitionOf(b);
+  sync(config: BackendsOf): void {
+    for (const name of [...this.map.keys()]) if (!config.backends.has(name)) this.map.delete(name);
+    for (const b of config.backends.values()) {
+      const definition = definitionOf(config, b);
       const existing = this.map.get(b.name);
-      if (existing && existing.definition === definition) existing.breaker.update(b.circuitBreaker);
-      else this.map.set(b.name, { breaker: new CircuitBreaker(b.circuitBreaker, this.now, (s) => this.onChange(b.name, s)), definition });
-      if (existing && existing.definition !== definition && existing.breaker.state !== 'closed') this.onChange(b.name, 'closed');
+      if (existing?.definition === definition) continue;
+      this.map.set(b.name, { breaker: new CircuitBreaker(b.circuitBreaker, this.now, (s) => this.onChange(b.name, s)), definition });
+      if (existing && existing.breaker.state !== 'closed') this.onChange(b.name, 'closed');
     }
-    for (const name of [...this.map.keys()]) if (!keep.has(name)) this.map.delete(name);
   }
 
   get(name: string): CircuitBreaker | undefined {

@@ -220,9 +220,10 @@ describe('a file caught mid-write', () => {
 });
 
 describe('circuit breakers across a reload', () => {
-  const breakerDocs = (url: string, extra = '') =>
+  const TRIPPING = '  circuitBreaker: { failures: 1, cooldown: 10m }';
+  const breakerDocs = (url: string, extra = '', backend = TRIPPING) =>
     docs(
-      backendDoc('up', 'openai', url, '  circuitBreaker: { failures: 1, cooldown: 10m }'),
+      backendDoc('up', 'openai', url, backend),
       `kind: Route\nmetadata: { name: main }\nspec:\n  rules:\n    - matches: [{ model: one }${extra}]\n      targets: [{ backend: up }]\n      retry: { retries: 0 }`,
     );
   const apply = (text: string) => expect(g.gw.reload(parseConfig(text))).toBe(true);
@@ -249,6 +250,23 @@ describe('circuit breakers across a reload', () => {
     apply(breakerDocs(stub.url.replace('127.0.0.1', 'localhost'), ', { model: two }'));
     expect(g.gw.breakers.get('up')?.state).toBe('open');
     expect(await status()).toBe(503);
+    expect(canary.connections).toBe(0);
+    apply(good());
+  });
+
+  it.each([
+    ['its headers', `${TRIPPING}\n  headers: { x-team: blue }`],
+    ['its connection limit', `${TRIPPING}\n  connections: 4`],
+    ["the breaker's own failure threshold", '  circuitBreaker: { failures: 3, cooldown: 10m }'],
+    ["the breaker's own cooldown", '  circuitBreaker: { failures: 1, cooldown: 20m }'],
+    ['its API key', `${TRIPPING}\n  apiKey: { env: UP_KEY }`],
+  ])('a backend whose settings changed (%s) starts closed after the reload', async (_what, backend) => {
+    apply(breakerDocs(stub.url));
+    await trip();
+    expect(g.gw.reload(parseConfig(breakerDocs(stub.url, '', backend), { env: { UP_KEY: 'sk-rotated' } }))).toBe(true);
+    expect(g.gw.breakers.get('up')?.state).toBe('closed');
+    expect(/tracegate_gateway_circuit_state\{backend="up"\} (\d)/.exec(await g.gw.metrics.scrape())?.[1]).toBe('0');
+    expect(await status()).toBe(200);
     expect(canary.connections).toBe(0);
     apply(good());
   });
