@@ -3,7 +3,8 @@
  * listen beyond loopback without authentication (exit code 2, one line naming what is missing
  * and the two ways out), accept with the secrets or `--insecure`, and with authentication every
  * data route refuses a request without credentials: the gateway with a 401 in the OpenAI
- * envelope, the collector with a 401, the SQL interface with ClickHouse's 516.
+ * envelope, the collector with a 401 (UNAUTHENTICATED on OTLP/gRPC), the SQL interface with
+ * ClickHouse's 516.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,10 +21,16 @@ import { runGateway } from '../../cli/commands/gateway.js';
 import { checkExposure, isLoopback } from '../../cli/exposure.js';
 import { startStack, type Stack } from '../../cli/stack.js';
 import { describeStack, exampleModel, runStart } from '../../cli/commands/start.js';
-import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import * as grpc from '@grpc/grpc-js';
+import { trace } from '@opentelemetry/api';
+import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { buildGateway, type Gateway } from '../../gateway/server.js';
 import { backendDoc, config, docs } from '../gateway/helpers.js';
 import { startOpenAIStub, type OpenAIStub } from '../helpers/providers/index.js';
+import { grpcExport } from '../collector/helpers.js';
+import { encodeRequest, ids } from '../collector/otlp-encode.js';
 import { canaryListener, type CanaryListener } from './canary.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -263,6 +270,43 @@ describe('tracegate start beyond loopback with all three secrets: each surface r
       expect(r.status, path).toBe(401);
     }
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+
+  /** One span made by the SDK and sent by the real OTLP/gRPC exporter: its result code (0 success, 1 failure). */
+  async function exportOverGrpc(service: string, token?: string): Promise<number> {
+    const metadata = new grpc.Metadata();
+    if (token) metadata.set('authorization', `Bearer ${token}`);
+    const exporter = new GrpcExporter({ url: stack.urls.otlpGrpc, metadata });
+    const memory = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': service }), spanProcessors: [new SimpleSpanProcessor(memory)] });
+    provider.getTracer('t').startSpan('exported').end();
+    const code = await new Promise<number>((resolve) => exporter.export(memory.getFinishedSpans(), (r) => resolve(r.code)));
+    await exporter.shutdown();
+    await provider.shutdown();
+    trace.disable();
+    return code;
+  }
+  const storedSpans = async (service: string) => {
+    const rs = await stack.store.client.query({ query: 'SELECT count() AS n FROM tracegate.otel_traces WHERE ServiceName = {s:String}', query_params: { s: service }, format: 'JSONEachRow' });
+    return Number((await rs.json<{ n: string }>())[0].n);
+  };
+
+  it('collector: UNAUTHENTICATED on OTLP/gRPC without the token or with another, stored with it', async () => {
+    const body = encodeRequest('exposure-grpc-raw', [{ ...ids(), name: 'refused' }]);
+    for (const token of [undefined, 'ct-wrong-0123456789', `${TOKEN}x`]) {
+      const r = await grpcExport(stack.urls.otlpGrpc, body, token);
+      expect(r.code, String(token)).toBe(grpc.status.UNAUTHENTICATED);
+      expect(r.details).toMatch(/bearer token/);
+    }
+    expect(await exportOverGrpc('exposure-grpc-none')).toBe(1);
+    expect(await exportOverGrpc('exposure-grpc-wrong', 'ct-wrong-0123456789')).toBe(1);
+    expect(await exportOverGrpc('exposure-grpc', TOKEN)).toBe(0);
+    expect((await grpcExport(stack.urls.otlpGrpc, encodeRequest('exposure-grpc-raw-ok', [{ ...ids(), name: 'accepted' }]), TOKEN)).code).toBe(grpc.status.OK);
+    await stack.collector.idle(10_000);
+    expect(await storedSpans('exposure-grpc')).toBe(1);
+    expect(await storedSpans('exposure-grpc-raw-ok')).toBe(1);
+    for (const refused of ['exposure-grpc-raw', 'exposure-grpc-none', 'exposure-grpc-wrong']) expect(await storedSpans(refused), refused).toBe(0);
+    expect(canary.connections).toBe(0);
   });
 
   it('SQL interface: 516 AUTHENTICATION_FAILED without the password or with another, rows with it', async () => {
