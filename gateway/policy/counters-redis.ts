@@ -39,8 +39,9 @@ end`;
  * script, one operation after the other, so each sees every counter as the one before left it.
  * KEYS[1] is the ledger marker (its hash tag is every key's: the keys the script builds from
  * ARGV[1], the prefix, live in the same slot, so a Redis Cluster runs it on one shard). ARGV[2]
- * holds the operations as words separated by spaces (counter keys are DNS-label names and
- * digits, never a space), far cheaper for the client to send than one argument per field:
+ * holds the operations as one JSON array of strings (counter keys are DNS-label names, colons
+ * and digits: nothing to escape), far cheaper for the client to send than one argument per field,
+ * and for the script to read with cjson than word by word with string.gmatch:
  *   A id ttlMs needsLedger n, then per check: kind(w|l|b) key limit amount ms(window|0|keep)
  *   S id nw nl nb, then per window: key windowMs window delta; per lease: key; per ledger: key spent keepMs
  * Returns one string per operation. Admission: `-1` (seed the ledger first), `0 failedIndex used
@@ -49,8 +50,7 @@ end`;
 const OPS = `${NOW}
 ${EXPIRE_HOLDS}
 local tag, marker = ARGV[1], KEYS[1]
-local tok = {}
-for w in string.gmatch(ARGV[2], '%S+') do tok[#tok + 1] = w end
+local tok = cjson.decode(ARGV[2])
 local p = 1
 local function nxt() local v = tok[p]; p = p + 1; return v end
 local function first_expiry(k)
@@ -63,14 +63,18 @@ local function admit()
   local base = p
   p = p + n * 5
   if need == '1' and redis.call('EXISTS', marker) == 0 then return '-1' end
+  -- Each check's Redis key, worked out once for both passes.
+  local keys = {}
   local out = {'1'}
   for i = 1, n do
     local j = base + (i - 1) * 5
-    local kind, k, limit, amount, ms = tok[j], tag .. tok[j + 1], tonumber(tok[j + 2]), tonumber(tok[j + 3]), tonumber(tok[j + 4])
+    local kind, k, limit, amount = tok[j], tag .. tok[j + 1], tonumber(tok[j + 2]), tonumber(tok[j + 3])
     local used, reset, idx = 0, 0, 0
     if kind == 'w' then
+      local ms = tonumber(tok[j + 4])
       idx = math.floor(now / ms)
-      used = tonumber(redis.call('GET', k .. ':' .. idx) or '0')
+      k = k .. ':' .. idx
+      used = tonumber(redis.call('GET', k) or '0')
       reset = (idx + 1) * ms - now
     elseif kind == 'l' then
       redis.call('ZREMRANGEBYSCORE', k, '-inf', now)
@@ -81,6 +85,7 @@ local function admit()
       local h = redis.call('HMGET', k, 'spent', 'reserved')
       used = tonumber(h[1] or '0') + tonumber(h[2] or '0')
     end
+    keys[i] = k
     if used + amount > limit then
       if kind == 'l' then reset = first_expiry(k) elseif kind == 'b' then reset = first_expiry(k .. ':x') end
       return table.concat({'0', i, int(used), int(reset), int(idx)}, ' ')
@@ -89,22 +94,23 @@ local function admit()
     out[#out + 1] = int(reset)
     out[#out + 1] = int(idx)
   end
+  local until_, lease_keep, hold = int(now + ttl), int(ttl * 2), 'h:' .. id
   for i = 1, n do
     local j = base + (i - 1) * 5
-    local kind, k, amount, ms = tok[j], tag .. tok[j + 1], tonumber(tok[j + 3]), tonumber(tok[j + 4])
+    local kind, k = tok[j], keys[i]
     if kind == 'w' then
-      local wk = k .. ':' .. math.floor(now / ms)
       -- A window's key gets its expiry when this admission is the first to count in it.
-      if redis.call('INCRBY', wk, tok[j + 3]) == amount then redis.call('PEXPIRE', wk, int(ms * 2)) end
+      if redis.call('INCRBY', k, tok[j + 3]) == tonumber(tok[j + 3]) then redis.call('PEXPIRE', k, int(tonumber(tok[j + 4]) * 2)) end
     elseif kind == 'l' then
-      redis.call('ZADD', k, int(now + ttl), id)
-      redis.call('PEXPIRE', k, int(ttl * 2))
+      redis.call('ZADD', k, until_, id)
+      redis.call('PEXPIRE', k, lease_keep)
     else
+      local x = k .. ':x'
       redis.call('HINCRBY', k, 'reserved', tok[j + 3])
-      redis.call('HSET', k, 'h:' .. id, tok[j + 3])
-      redis.call('ZADD', k .. ':x', int(now + ttl), id)
+      redis.call('HSET', k, hold, tok[j + 3])
+      redis.call('ZADD', x, until_, id)
       redis.call('PEXPIRE', k, tok[j + 4])
-      redis.call('PEXPIRE', k .. ':x', tok[j + 4])
+      redis.call('PEXPIRE', x, tok[j + 4])
     end
   end
   return table.concat(out, ' ')
@@ -123,12 +129,13 @@ local function settle()
     end
   end
   for _ = 1, nl do redis.call('ZREM', tag .. nxt(), id) end
+  local hold = 'h:' .. id
   for _ = 1, nb do
     local k, spent, keep = tag .. nxt(), tonumber(nxt()), nxt()
-    local amt = redis.call('HGET', k, 'h:' .. id)
+    local amt = redis.call('HGET', k, hold)
     if amt then
       redis.call('HINCRBY', k, 'reserved', int(-tonumber(amt)))
-      redis.call('HDEL', k, 'h:' .. id)
+      redis.call('HDEL', k, hold)
       redis.call('ZREM', k .. ':x', id)
     end
     if spent > 0 then
@@ -228,22 +235,22 @@ function admitWords(a: Admission): string {
   let needsLedger = '0';
   let words = '';
   for (const c of a.checks) {
-    if (c.kind === 'window') words += ` w ${c.key} ${c.limit} ${c.amount} ${c.windowMs}`;
-    else if (c.kind === 'lease') words += ` l ${c.key} ${c.limit} 1 0`;
+    if (c.kind === 'window') words += `,"w","${c.key}","${c.limit}","${c.amount}","${c.windowMs}"`;
+    else if (c.kind === 'lease') words += `,"l","${c.key}","${c.limit}","1","0"`;
     else {
-      words += ` b ${c.key} ${c.limit} ${c.amount} ${c.keepMs}`;
+      words += `,"b","${c.key}","${c.limit}","${c.amount}","${c.keepMs}"`;
       needsLedger = '1';
     }
   }
-  return `A ${a.id} ${a.ttlMs} ${needsLedger} ${a.checks.length}${words}`;
+  return `"A","${a.id}","${a.ttlMs}","${needsLedger}","${a.checks.length}"${words}`;
 }
 
 /** A settlement as the script reads it. */
 function settleWords(s: Settlement): string {
-  let words = `S ${s.id} ${s.windows.length} ${s.leases.length} ${s.budgets.length}`;
-  for (const w of s.windows) words += ` ${w.key} ${w.windowMs} ${w.window} ${w.delta}`;
-  for (const k of s.leases) words += ` ${k}`;
-  for (const b of s.budgets) words += ` ${b.key} ${Math.round(b.spent)} ${Math.max(1, Math.round(b.keepMs))}`;
+  let words = `"S","${s.id}","${s.windows.length}","${s.leases.length}","${s.budgets.length}"`;
+  for (const w of s.windows) words += `,"${w.key}","${w.windowMs}","${w.window}","${w.delta}"`;
+  for (const k of s.leases) words += `,"${k}"`;
+  for (const b of s.budgets) words += `,"${b.key}","${Math.round(b.spent)}","${Math.max(1, Math.round(b.keepMs))}"`;
   return words;
 }
 
@@ -325,9 +332,9 @@ export class RedisCounters implements CounterStore {
     this.queue = [];
     for (let i = 0; i < all.length; i += MAX_BATCH) {
       const batch = all.slice(i, i + MAX_BATCH);
-      let words = batch[0].words;
-      for (let j = 1; j < batch.length; j++) words += ` ${batch[j].words}`;
-      this.client.tgOps(this.marker, `${this.tag}:`, words).then(
+      let words = `[${batch[0].words}`;
+      for (let j = 1; j < batch.length; j++) words += `,${batch[j].words}`;
+      this.client.tgOps(this.marker, `${this.tag}:`, `${words}]`).then(
         (r) => {
           for (let j = 0; j < batch.length; j++) batch[j].resolve(r[j]);
         },
