@@ -3,7 +3,7 @@
  * body and the translated answer: OpenInference keys mirrored in OpenTelemetry GenAI keys.
  * Content (messages, tools, input.value, output.value) only through `sink.content`.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Endpoint, ResponseFacts, Usage } from '../providers/types.js';
 import { EMBEDDING_TEXTS, INPUT_MESSAGES, KEYS, OUTPUT_MESSAGES, TOOLS, type MessageKeys } from './spans/keys.js';
 import type { AttrSink } from './spans/sink.js';
@@ -174,7 +174,8 @@ export function writeResponse(s: AttrSink, endpoint: Endpoint, facts: ResponseFa
   s.opt(KEYS.genaiResponseId, facts.id);
   // written with content capture off too: the application's span of the same call, recorded
   // without traceparent and without a response id, is paired by it (schemas/migrations/0054)
-  if (facts.outputText) s.str(KEYS.outputDigest, createHash('sha256').update(facts.outputText).digest('hex'));
+  // crypto.hash: one call, no Hash stream object (about half the CPU of createHash for an answer's text)
+  if (facts.outputText) s.str(KEYS.outputDigest, hash('sha256', facts.outputText, 'hex'));
   const reasons = facts.finishReasons;
   if (reasons?.length) {
     s.strs(KEYS.genaiFinishReasons, reasons);
