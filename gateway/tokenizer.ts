@@ -155,9 +155,18 @@ export function warmTokenizer(): void {
   }
 }
 
-/** Tokens of one text (its own budget: exact up to EXACT_CHARS characters). */
+/**
+ * A budget that counts the same way every time: exact up to EXACT_CHARS characters, sampled past
+ * them, with no time limit (the characters bound it: about a millisecond). For the simulated
+ * provider, whose usage must not change with the machine's load.
+ */
+export function steadyBudget(): TokenBudget {
+  return new TokenBudget(EXACT_CHARS, Number.POSITIVE_INFINITY);
+}
+
+/** Tokens of one text, with a steady budget of its own (the same count on every machine and load). */
 export function countTokens(text: string, model?: string): number {
-  return countTokensWithin(text, model, new TokenBudget());
+  return countTokensWithin(text, model, steadyBudget());
 }
 
 /** Text of a message `content`: a string, or the text of its parts; images counted separately. */

@@ -1,6 +1,6 @@
 /** Token estimates are sane: known counts for plain text, OpenAI's chat framing, tools and images. */
 import { describe, expect, it } from 'vitest';
-import { countTokens, encodingFor, estimateChatUsage, estimateEmbeddingUsage, estimatePromptTokens } from '../../gateway/tokenizer.js';
+import { countTokens, countTokensWithin, EXACT_MS, encodingFor, estimateChatUsage, estimateEmbeddingUsage, estimatePromptTokens, steadyBudget } from '../../gateway/tokenizer.js';
 
 describe('tokenizer', () => {
   it.each([
@@ -76,5 +76,15 @@ describe('tokenizer', () => {
     expect(estimateEmbeddingUsage({ input: ['a', 'b'] }).promptTokens).toBe(2);
     expect(estimateEmbeddingUsage({ input: [1, 2, 3] }).promptTokens).toBe(3);
     expect(estimateEmbeddingUsage({ input: [[1, 2], [3]] }).promptTokens).toBe(3);
+  });
+
+  it('a steady budget counts the same however long the machine takes: no deadline, the characters bound it', () => {
+    const text = 'The quick brown fox jumps over the lazy dog. '.repeat(80);
+    const steady = steadyBudget();
+    const until = performance.now() + EXACT_MS + 5;
+    while (performance.now() < until); // a machine slower than the time budget
+    expect(steady.expired()).toBe(false);
+    expect(countTokensWithin(text, 'gpt-4o', steady)).toBe(countTokens(text, 'gpt-4o'));
+    expect(steady.sampled).toBe(false);
   });
 });

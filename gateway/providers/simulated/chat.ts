@@ -4,7 +4,7 @@
  * the chunks of an OpenAI stream.
  */
 import { z } from 'zod';
-import { countTokens, estimatePromptTokens } from '../../tokenizer.js';
+import { countTokens, estimatePromptTokens, steadyBudget } from '../../tokenizer.js';
 import { afterToolText, answerText, topicOf, valueFor } from './generate.js';
 import { hexId, rngFrom, seedOf, type Rng } from './seed.js';
 
@@ -74,7 +74,8 @@ export function planChat(req: ChatRequest, nowMs: number): ChatPlan {
   const seed = seedOf('chat', { ...req, stream: undefined, stream_options: undefined, user: undefined, metadata: undefined });
   const idRng = rngFrom(seed ^ Math.floor(nowMs));
   const choices = Array.from({ length: req.n ?? 1 }, (_, i) => planChoice(req, rngFrom(seed + i), i, idRng));
-  const promptTokens = estimatePromptTokens(req as Record<string, unknown>);
+  // a steady budget: the same request gets the same usage on any machine, at any load
+  const promptTokens = estimatePromptTokens(req as Record<string, unknown>, steadyBudget());
   const completion = choices.reduce((n, c) => n + c.tokens, 0);
   return {
     id: `chatcmpl-sim${hexId(idRng, 24)}`,
