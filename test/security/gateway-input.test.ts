@@ -295,7 +295,7 @@ describe('metric labels a client chooses are bounded', () => {
   });
 });
 
-describe('fast-check: the JSON body path always answers with a success or an OpenAI envelope 4xx', () => {
+describe("fast-check: the JSON body path always answers with a success or a 4xx in its API's envelope", () => {
   let g: Gateway;
   beforeAll(() => {
     g = buildGateway(config(SIM_CONFIG), { logLevel: 'silent', simulated: fastSim() });
@@ -355,6 +355,34 @@ describe('fast-check: the JSON body path always answers with a success or an Ope
       fuzzParams(150),
     );
   });
+  // Every other JSON endpoint, each answering in its own API's envelope (OpenAI, Anthropic's
+  // `{type: 'error', error}`, Google's `{error: {code, message, status}}`): a success or a 4xx
+  // whose body is JSON with an error message, never a 5xx or no answer.
+  const OTHER_ENDPOINTS = ['/v1/embeddings', '/v1/responses', '/v1/messages', `/v1beta/models/${SIM}:generateContent`, `/v1beta/models/${SIM}:streamGenerateContent`];
+  const sendTo = async (url: string, payload: string | Buffer) => {
+    const r = await Promise.race([
+      g.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload }),
+      new Promise<never>((_r, fail) => setTimeout(() => fail(new Error('no answer in 10 s')), 10_000).unref()),
+    ]);
+    if (r.statusCode === 200) return;
+    expect(r.statusCode, `${url}: ${r.body}`).toBeGreaterThanOrEqual(400);
+    expect(r.statusCode, `${url}: ${r.body}`).toBeLessThan(500);
+    const j = JSON.parse(r.body) as { error?: { message?: unknown } };
+    expect(typeof j.error?.message, `${url}: ${r.body}`).toBe('string');
+  };
+  it.each(OTHER_ENDPOINTS)('%s: arbitrary JSON values and bytes', async (url) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.jsonValue({ maxDepth: 80 }).map((v) => JSON.stringify(v) ?? 'null'),
+          fc.uint8Array({ maxLength: 512 }).map((b) => Buffer.from(b)),
+        ),
+        (payload) => sendTo(url, payload),
+      ),
+      fuzzParams(100),
+    );
+  });
+
   it('contained nothing: no internal error was counted during the fuzzing', async () => {
     const m = (await g.app.inject({ url: '/metrics' })).body;
     expect(m).not.toMatch(/tracegate_gateway_internal_errors_total\{component="\w+"\} [1-9]/);
