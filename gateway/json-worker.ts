@@ -19,7 +19,7 @@ function read(job: JsonJob): JsonReply {
   const { found, long } = longStrings();
   if (job.kind === 'request') {
     try {
-      const containers = checkJsonText(text, job.maxDepth, long, SLICE_CHARS);
+      const containers = checkJsonText(text, job.maxDepth, { long, longChars: SLICE_CHARS });
       if (containers > MAX_JSON_CONTAINERS) return { id, error: { code: 'invalid_json', message: tooMany(containers, 'the request body') } };
       const parsed = { value: parseJsonText(text) };
       return { id, text, bytes: bytes as Buffer, parsed, slices: cutLongStrings(text, parsed, found) };
@@ -33,7 +33,7 @@ function read(job: JsonJob): JsonReply {
     // A value this deep cannot be moved (cloning recurses) and one with a prototype key is not
     // (the clone would set it): parsing MBs on the event loop instead would stall every call, so
     // such a large answer is a 502, as one holding too many containers is.
-    containers = checkJsonText(text, job.maxDepth, long, SLICE_CHARS, 'answer');
+    containers = checkJsonText(text, job.maxDepth, { long, longChars: SLICE_CHARS, source: 'answer' });
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err;
     return { id, error: { code: err.code, message: err.message } };

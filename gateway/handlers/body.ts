@@ -62,18 +62,19 @@ function keyText(text: string, start: number, end: number): string {
 /** What the checked text is: a client's request body (a 400), or an upstream's answer (a 502). */
 export type JsonSource = 'request' | 'answer';
 
+const SOURCES = {
+  request: { code: 'invalid_json', what: 'the request body', deepAdvice: '; flatten it or send the value as a string' },
+  answer: { code: 'bad_upstream_response', what: 'the upstream answer', deepAdvice: ', deeper than the gateway passes on' },
+} as const;
+
 function tooDeep(frames: readonly Frame[], depth: number, offset: number, maxDepth: number, source: JsonSource): GatewayError {
-  const where = `nests deeper than ${maxDepth} levels at ${pathOf(frames, depth)} (character ${offset})`;
-  if (source === 'answer') return new GatewayError('bad_upstream_response', `the upstream answer ${where}, deeper than the gateway passes on`);
-  return new GatewayError('invalid_json', `the request body ${where}; flatten it or send the value as a string`);
+  const s = SOURCES[source];
+  return new GatewayError(s.code, `${s.what} nests deeper than ${maxDepth} levels at ${pathOf(frames, depth)} (character ${offset})${s.deepAdvice}`);
 }
 
 function forbiddenKey(frames: readonly Frame[], depth: number, key: string, source: JsonSource): GatewayError {
-  const what = source === 'answer' ? 'the upstream answer' : 'the request body';
-  return new GatewayError(
-    source === 'answer' ? 'bad_upstream_response' : 'invalid_json',
-    `${what} has a forbidden key "${key}" at ${pathOf(frames, depth)}; keys that reach an object prototype are refused`,
-  );
+  const s = SOURCES[source];
+  return new GatewayError(s.code, `${s.what} has a forbidden key "${key}" at ${pathOf(frames, depth)}; keys that reach an object prototype are refused`);
 }
 
 /**
@@ -92,14 +93,22 @@ function closingQuote(text: string, from: number): number {
 /** A value string of `longChars` and more with no escape: where it sits in the value and in the text. */
 export type LongString = (path: (string | number)[], start: number, end: number) => void;
 
+export interface JsonCheckOptions {
+  long?: LongString;
+  longChars?: number;
+  /** Whose text it is (default: a request body). */
+  source?: JsonSource;
+}
+
 /**
  * Checks nesting and keys of JSON text; throws a GatewayError (a 400 for a request body, a 502
- * for an upstream answer: `source`). Invalid JSON is left to JSON.parse. Returns how many objects and arrays the text opens (what parsing it will allocate).
- * `long` hears of every value string of `longChars` characters and more without a backslash (its
- * text is its value); its path is as the scan read it (a repeated key, a key past 160 characters
- * or one with escapes can name another place: check it against the parsed value).
+ * for an upstream answer: `source`). Invalid JSON is left to JSON.parse. Returns how many objects
+ * and arrays the text opens (what parsing it will allocate). `long` hears of every value string
+ * of `longChars` characters and more without a backslash (its text is its value); its path is as
+ * the scan read it (a repeated key, a key past 160 characters or one with escapes can name another
+ * place: check it against the parsed value).
  */
-export function checkJsonText(text: string, maxDepth = MAX_JSON_DEPTH, long?: LongString, longChars = Infinity, source: JsonSource = 'request'): number {
+export function checkJsonText(text: string, maxDepth = MAX_JSON_DEPTH, { long, longChars = Infinity, source = 'request' }: JsonCheckOptions = {}): number {
   const frames: Frame[] = [];
   let depth = 0;
   let containers = 0;

@@ -39,7 +39,7 @@ const bodies: [string, string][] = [
 describe('long strings given back as ranges of the text', () => {
   it.each(bodies)('%s: cut on the thread and put back, the value is what JSON.parse gives', (_n, text) => {
     const { found, long: onLong } = longStrings();
-    checkJsonText(text, 64, onLong, SLICE_CHARS);
+    checkJsonText(text, 64, { long: onLong, longChars: SLICE_CHARS });
     const holder = { value: JSON.parse(text) as unknown };
     const slices = cutLongStrings(text, holder, found);
     for (const s of slices) expect(s.end - s.start).toBeGreaterThanOrEqual(SLICE_CHARS);
@@ -50,7 +50,7 @@ describe('long strings given back as ranges of the text', () => {
   it('a prompt is cut (not copied back), an escaped string is not', () => {
     const count = (text: string) => {
       const { found, long: onLong } = longStrings();
-      checkJsonText(text, 64, onLong, SLICE_CHARS);
+      checkJsonText(text, 64, { long: onLong, longChars: SLICE_CHARS });
       return cutLongStrings(text, { value: JSON.parse(text) }, found).length;
     };
     expect(count(bodies[0][1])).toBe(1);
