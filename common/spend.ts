@@ -16,6 +16,7 @@
  * two-minute margin behind the others may miss its newest spans until its refresh catches up.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import { checkDatabaseName } from './store.js';
 
 export interface SpendRow {
   /** The Team document's name; empty for calls without a team. */
@@ -39,7 +40,7 @@ const utc = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
 
 /** The statement and its bound parameters; `database` must be an identifier. */
 export function buildSpendQuery(database: string, range: SpendRange): { query: string; query_params: Record<string, unknown> } {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error(`database name "${database}" is not an identifier`);
+  checkDatabaseName(database);
   const within = (col: string) => [`${col} >= {start:DateTime64(3, 'UTC')}`, ...(range.end ? [`${col} < {end:DateTime64(3, 'UTC')}`] : [])].join(' AND ');
   const query = `
     WITH

@@ -46,14 +46,15 @@ export function resolveStoreTarget(flags: StoreFlags = {}, env: NodeJS.ProcessEn
     parsed.username = '';
     parsed.password = '';
     parsed.pathname = '/';
-    return { kind: 'server', url: parsed.toString().replace(/\/$/, ''), username, password, database: checkIdent(database) };
+    return { kind: 'server', url: parsed.toString().replace(/\/$/, ''), username, password, database: checkDatabaseName(database) };
   }
   const dataDir = resolve(flags.data ?? env.TRACEGATE_DATA ?? DEFAULT_DATA_DIR);
-  return { kind: 'embedded', dataDir, database: checkIdent(flags.database ?? env.TRACEGATE_DATABASE ?? DEFAULT_DATABASE) };
+  return { kind: 'embedded', dataDir, database: checkDatabaseName(flags.database ?? env.TRACEGATE_DATABASE ?? DEFAULT_DATABASE) };
 }
 
-function checkIdent(name: string): string {
-  if (!IDENT.test(name)) throw new Error(`database name "${name}" must match ${IDENT}`);
+/** `name`, when it can stand unquoted in SQL as a database name; throws otherwise. */
+export function checkDatabaseName(name: string): string {
+  if (!IDENT.test(name)) throw new Error(`database name "${name}" is not an identifier: it must match ${IDENT}`);
   return name;
 }
 

@@ -6,6 +6,7 @@
  * as a query parameter, never written into the SQL text.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import { checkDatabaseName } from './store.js';
 import { z } from 'zod';
 
 /** Group-by dimensions and the rollup expression each reads. */
@@ -153,7 +154,7 @@ function usageSource(database: string, filters: string[], hourly: boolean): stri
 
 /** The statement and its bound parameters. Pure: identifiers from the whitelists only. */
 export function buildUsageQuery(database: string, params: UsageParams, now = new Date(), opts: UsageQueryOptions = {}): { query: string; query_params: Record<string, unknown> } {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error(`database name "${database}" is not an identifier`);
+  checkDatabaseName(database);
   const { start, end } = resolveWindow(params, now);
   const query_params: Record<string, unknown> = { start: start.toISOString(), end: end.toISOString(), limit: params.limit };
   const filters: string[] = [];

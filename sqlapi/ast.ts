@@ -35,10 +35,12 @@ export function parseAstText(text: string): AstNode[] {
   return roots;
 }
 
-const refuse = (what: string): never => {
+/** Throws the engine's read-only refusal (164) for `what`. */
+export const refuse = (what: string): never => {
   throw ChError.of('READONLY', `Cannot execute query in readonly mode: ${what}`);
 };
-const denied = (what: string): never => {
+/** Throws the engine's access refusal (497) for `what`, naming what the interface reads. */
+export const denied = (what: string): never => {
   throw ChError.of('ACCESS_DENIED', `Not enough privileges: ${what}; tracegate's SQL interface reads its own database and a few system tables only`);
 };
 

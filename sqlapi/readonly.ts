@@ -6,7 +6,7 @@
  * engine's own print of what was checked, so nothing the check did not see reaches the engine.
  * SHOW DATABASES and SHOW TABLES are checked and run as the SELECTs they stand for.
  */
-import { checkAst, parseAstText } from './ast.js';
+import { checkAst, denied, parseAstText, refuse } from './ast.js';
 import { ChError } from './errors.js';
 import type { ReadSession } from './engine.js';
 
@@ -30,17 +30,12 @@ const SHOW = /^SHOW (DATABASES|TABLES)(?: FROM ([A-Za-z_][A-Za-z0-9_]*))?(?: FOR
 function showAsSelect(canonical: string, database: string): string | undefined {
   if (!/^SHOW\b/.test(canonical)) return undefined;
   const m = SHOW.exec(canonical);
-  if (!m)
-    throw ChError.of(
-      'READONLY',
-      `Cannot execute query in readonly mode: ${canonical.split(' ', 3).join(' ').slice(0, 64)} is not served; SHOW DATABASES and SHOW TABLES [FROM ${database}] are, and SELECTs of system.tables and system.databases`,
-    );
+  if (!m) return refuse(`${canonical.split(' ', 3).join(' ').slice(0, 64)} is not served; SHOW DATABASES and SHOW TABLES [FROM ${database}] are, and SELECTs of system.tables and system.databases`);
   const [, what, db, format] = m;
   const suffix = format ? ` FORMAT ${format}` : '';
   if (what === 'DATABASES') return `SELECT name FROM system.databases ORDER BY name${suffix}`;
   const from = db ?? database;
-  if (from !== database && from !== 'system')
-    throw ChError.of('ACCESS_DENIED', `Not enough privileges: database ${from.slice(0, 64)}; tracegate's SQL interface reads its own database and a few system tables only`);
+  if (from !== database && from !== 'system') denied(`database ${from.slice(0, 64)}`);
   return `SELECT name FROM system.tables WHERE database = '${from}' ORDER BY name${suffix}`;
 }
 

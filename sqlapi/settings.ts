@@ -7,6 +7,7 @@
  * is accepted and dropped (everything here is read-only anyway), and the rest are refused as
  * a read-only ClickHouse server refuses them.
  */
+import { checkDatabaseName } from '../common/store.js';
 import { ChError } from './errors.js';
 
 /** URL parameters of the HTTP protocol itself, not settings. */
@@ -219,9 +220,10 @@ export interface QueryLimits {
  * tables and their definitions out of what they show. A setting, so a client cannot drop it.
  */
 function systemTableFilters(database: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error(`database name "${database}" is not an identifier`);
-  const dbs = `database IN (\\'${database}\\', \\'system\\')`;
-  return `additional_table_filters = {'system.tables': '${dbs}', 'system.columns': '${dbs}', 'system.databases': '${dbs.replace('database', 'name')}'}`;
+  checkDatabaseName(database);
+  // a filter is a string literal inside the map literal: its own quotes escaped
+  const among = (column: string) => `'${column} IN (\\'${database}\\', \\'system\\')'`;
+  return `additional_table_filters = {'system.tables': ${among('database')}, 'system.columns': ${among('database')}, 'system.databases': ${among('name')}}`;
 }
 
 /**
