@@ -112,6 +112,8 @@ export function usageColumns(params: Pick<UsageParams, 'by'>): string[] {
 
 /** The rollup columns a usage query reads. */
 const READ_COLUMNS = 'service_name, span_kind, model, provider, route, team, key_name, calls, errors, prompt_tokens, completion_tokens, cache_read_tokens, total_tokens, cost_total, latency_ms_state';
+/** The latency percentiles a usage row carries, p50 and p95. */
+const LATENCY_QUANTILES = 'quantilesTDigestMerge(0.5, 0.95)(latency_ms_state)';
 /** From this window on, whole hours are read from `usage_hourly` (two hours hold a whole hour in any time zone's alignment). */
 const HOURLY_FROM_MS = 2 * UNIT_MS.h;
 
@@ -176,8 +178,10 @@ export function buildUsageQuery(database: string, params: UsageParams, now = new
     'sum(cache_read_tokens) AS cache_read_tokens',
     'sum(total_tokens) AS total_tokens',
     'round(sum(cost_total), 6) AS cost_usd',
-    `${finite('quantileTDigestMerge(0.5)(latency_ms_state)')} AS latency_p50_ms`,
-    `${finite('quantileTDigestMerge(0.95)(latency_ms_state)')} AS latency_p95_ms`,
+    // both from one merge of the t-digest states (the same aggregate named four times is computed
+    // once), the query's dearest part over a long window: two merges took half as long again
+    `${finite(`${LATENCY_QUANTILES}[1]`)} AS latency_p50_ms`,
+    `${finite(`${LATENCY_QUANTILES}[2]`)} AS latency_p95_ms`,
   ];
   const isTime = (d: UsageDimension) => d === 'minute' || d === 'hour' || d === 'day';
   const order = [...params.by.filter(isTime), 'cost_usd DESC', 'calls DESC', ...params.by.filter((d) => !isTime(d))];

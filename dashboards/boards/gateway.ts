@@ -78,7 +78,7 @@ export function gatewayDashboard(): Dashboard {
       timeseries(
         'Time to first token p50 / p95 by route (streams)',
         `
-        SELECT ${M} AS time, route, quantileTDigestMerge(0.95)(ttft_ms_state) AS p95, quantileTDigestMerge(0.5)(ttft_ms_state) AS p50
+        SELECT ${M} AS time, route, quantilesTDigestMerge(0.5, 0.95)(ttft_ms_state)[2] AS p95, quantilesTDigestMerge(0.5, 0.95)(ttft_ms_state)[1] AS p50
         FROM usage_minutely
         WHERE ${USAGE_WHERE} AND streaming_calls > 0
         GROUP BY time, route
