@@ -58,9 +58,14 @@ export function headersFor(s: UpstreamSend): Record<string, string> {
 export const upstreamError = (server: string, what: string, code: number = RPC.UPSTREAM_ERROR) => new RpcError(code, `MCP server "${server}" ${what}`, { server });
 
 export function parseServerJson(server: string, text: string): JsonRpcMessage[] {
+  // nesting and prototype keys first, so that nothing refused is ever parsed; the error says which
+  try {
+    checkJsonText(text, MAX_UPSTREAM_DEPTH, { source: 'answer' });
+  } catch (err) {
+    throw upstreamError(server, `answered with JSON the gateway refuses: ${(err as Error).message}`);
+  }
   let v: unknown;
   try {
-    checkJsonText(text, MAX_UPSTREAM_DEPTH);
     v = JSON.parse(text);
   } catch {
     throw upstreamError(server, 'answered with something that is not JSON');

@@ -34,6 +34,8 @@ function startGarbage(): Promise<Server> {
               tools: [
                 { name: 'junk', inputSchema: { type: 'object' } },
                 { name: 'dies', inputSchema: { type: 'object' } },
+                { name: 'deep', inputSchema: { type: 'object' } },
+                { name: 'proto', inputSchema: { type: 'object' } },
               ],
             },
           }),
@@ -43,6 +45,11 @@ function startGarbage(): Promise<Server> {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}\n\n');
         setTimeout(() => res.destroy(), 20);
+      } else if (m.method === 'tools/call' && m.params?.name === 'deep') {
+        const result = `${'{"a":'.repeat(200)}1${'}'.repeat(200)}`;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(`{"jsonrpc":"2.0","id":${JSON.stringify(m.id)},"result":${result}}`);
+      } else if (m.method === 'tools/call' && m.params?.name === 'proto') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(`{"jsonrpc":"2.0","id":${JSON.stringify(m.id)},"result":{"content":[],"__proto__":{"isAdmin":true}}}`);
       } else if (m.method === 'tools/call') res.writeHead(200, { 'content-type': 'application/json' }).end('{"this is": not json');
       else res.writeHead(202).end();
     });
@@ -174,6 +181,20 @@ describe('MCP server answers', () => {
     expect((await call('junk')).body.error).toEqual({ code: -32010, message: 'MCP server "garbage" answered with something that is not JSON', data: { server: 'garbage' } });
     const died = await call('dies');
     expect(died.body.error.code).toBe(-32010);
+  });
+
+  it('says that an answer nested too deep or with a prototype key is refused, and where (-32010), not that it is not JSON', async () => {
+    const deep = (await call('deep')).body.error;
+    expect(deep.code).toBe(-32010);
+    expect(deep.message).toBe(
+      `MCP server "garbage" answered with JSON the gateway refuses: the upstream answer nests deeper than 128 levels at $.result${'.a'.repeat(7)}… (character ${33 + 5 * 127}), deeper than the gateway passes on`,
+    );
+    const proto = (await call('proto')).body.error;
+    expect(proto).toEqual({
+      code: -32010,
+      message: 'MCP server "garbage" answered with JSON the gateway refuses: the upstream answer has a forbidden key "__proto__" at $.result.__proto__; keys that reach an object prototype are refused',
+      data: { server: 'garbage' },
+    });
   });
 
   it('keeps serving the session and the gateway after all of it', async () => {
