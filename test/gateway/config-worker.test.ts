@@ -1,48 +1,27 @@
 /**
  * Configuration is parsed on a worker thread with a time limit: the same answers as in-thread,
- * a refusal past the limit, and a watched gateway that keeps its event loop, its /healthz and its
- * last good configuration while a file that takes the YAML parser seconds is refused.
+ * a refusal past the limit, and a watched gateway that keeps its /healthz and its last good
+ * configuration while a file that takes the YAML parser seconds is refused (its event loop:
+ * test/alone/config-reload.test.ts).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { textSink } from '../helpers/text-sink.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runValidate } from '../../cli/commands/validate.js';
-import { MAX_CONFIG_BYTES } from '../../gateway/config/guard.js';
 import { loadConfigFile, MAX_PROBLEMS, parseConfig } from '../../gateway/config/load.js';
 import type { ConfigResult } from '../../gateway/config/model.js';
 import { parseConfigInWorker, PARSE_TIMEOUT_MS } from '../../gateway/config/parse-thread.js';
 import { watchConfigFile } from '../../gateway/config/watch.js';
 import { hashKey } from '../../gateway/policy/keys.js';
 import { startOpenAIStub, type OpenAIStub } from '../helpers/providers/index.js';
-import { backendDoc, docs, eventually } from './helpers.js';
-import { startWatchedGateway, type WatchedGateway } from './watched.js';
-
-/**
- * One mapping of ~25k keys, just under the size bound and within every guard: the YAML parser is
- * quadratic in a mapping's keys and takes 2.5-7 s for it on the project's 2-CPU box.
- */
-function slowText(): string {
-  const lines: string[] = [];
-  for (let size = 0, i = 0; size + 12 < MAX_CONFIG_BYTES; i++) {
-    lines.push(`k${i}: 1`);
-    size += lines[i].length + 1;
-  }
-  return lines.join('\n');
-}
-
-const ROUTE = `kind: Route
-metadata: { name: main }
-spec:
-  rules:
-    - matches: [{ model: one }]
-      targets: [{ backend: up }]`;
+import { docs, eventually } from './helpers.js';
+import { oneRouteConfig, slowText, startWatchedGateway, type WatchedGateway } from './watched.js';
 
 let stub: OpenAIStub;
 let dir: string;
-const good = () => docs(backendDoc('up', 'openai', stub.url, '  apiKey: { env: UP_KEY }'), ROUTE);
+const good = () => oneRouteConfig(stub.url);
 
 beforeAll(async () => {
   stub = await startOpenAIStub();
@@ -164,14 +143,9 @@ describe('a watched gateway while a slow file is refused', () => {
       () => false,
     );
 
-  /**
-   * Polls /healthz and a call on the old configuration until `done`, the event loop's delay
-   * measured meanwhile (10 ms resolution).
-   */
+  /** Polls /healthz and a call on the old configuration until `done`. */
   async function serving(done: () => Promise<boolean>) {
-    const seen = { maxMs: 0, healthy: 0, unhealthy: 0, served: 0 };
-    const delay = monitorEventLoopDelay({ resolution: 10 });
-    delay.enable();
+    const seen = { healthy: 0, unhealthy: 0, served: 0 };
     await eventually(async () => {
       if (
         await fetch(`${g.url}/healthz`).then(
@@ -184,46 +158,22 @@ describe('a watched gateway while a slow file is refused', () => {
       if (await works()) seen.served++;
       return (await done()) || undefined;
     }, 30_000);
-    delay.disable();
-    seen.maxMs = delay.max / 1e6;
     return seen;
   }
 
-  /**
-   * On a quiet box the bound is 50 ms; the shared 2-CPU box this runs on often stalls an idle loop
-   * past that by itself (other processes holding both CPUs, 60-600 ms measured). So the reload is
-   * tried up to three times, and when no try stays under 50 ms, a window of the same length without
-   * a reload is measured after each: the best reload must then stay under twice the best of those,
-   * and under a second in any case. The in-thread parse held the loop for 1.7-7 s: it fails both.
-   */
-  it('keeps the event loop under 50 ms of delay, answers /healthz and serves the old configuration', async () => {
-    const BOUND_MS = 50;
-    const reloadMs: number[] = [];
-    const quietMs: number[] = [];
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      const refusedBefore = await reloads('refused');
-      const logged = g.logs().length;
-      const t = performance.now();
-      // A different text each time: the watcher skips a text it has already reported.
-      writeFileSync(g.file, `${slowText()}\n# ${attempt}`);
-      const seen = await serving(async () => (await reloads('refused')) > refusedBefore);
-      const tookMs = performance.now() - t;
-      reloadMs.push(seen.maxMs);
-      console.log(
-        `slow reload ${attempt}: event-loop delay max ${seen.maxMs.toFixed(1)} ms over ${tookMs.toFixed(0)} ms; /healthz ${seen.healthy} ok, ${seen.unhealthy} failed; ${seen.served} calls served`,
-      );
-      expect(seen.unhealthy).toBe(0);
-      expect(seen.healthy).toBeGreaterThan(0);
-      expect(seen.served).toBe(seen.healthy);
-      expect(await works()).toBe(true);
-      expect(g.logs().slice(logged)).toContain('the last good one keeps serving');
-      expect(await reloads('refused')).toBe(refusedBefore + 1);
-      if (seen.maxMs < BOUND_MS) return;
-      quietMs.push((await serving(async () => performance.now() - t > 2 * tookMs)).maxMs);
-      console.log(`the same length without a reload: event-loop delay max ${quietMs.at(-1)!.toFixed(1)} ms`);
-    }
-    const best = Math.min(...reloadMs);
-    expect(best, `reloads ${reloadMs.map(Math.round).join(', ')} ms; without one ${quietMs.map(Math.round).join(', ')} ms`).toBeLessThan(Math.min(1000, 2 * Math.min(...quietMs)));
+  // The event loop's delay meanwhile (under 50 ms) is measured by test/alone/config-reload.test.ts,
+  // with no other test file sharing the CPUs.
+  it('answers /healthz and serves the old configuration while the slow file is refused', async () => {
+    const refusedBefore = await reloads('refused');
+    const logged = g.logs().length;
+    writeFileSync(g.file, slowText());
+    const seen = await serving(async () => (await reloads('refused')) > refusedBefore);
+    expect(seen.unhealthy).toBe(0);
+    expect(seen.healthy).toBeGreaterThan(0);
+    expect(seen.served).toBe(seen.healthy);
+    expect(await works()).toBe(true);
+    expect(g.logs().slice(logged)).toContain('the last good one keeps serving');
+    expect(await reloads('refused')).toBe(refusedBefore + 1);
   });
 
   it('still applies a normal file afterwards', async () => {

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { textSink } from '../helpers/text-sink.js';
 import OpenAI from 'openai';
 import pino from 'pino';
+import { MAX_CONFIG_BYTES } from '../../gateway/config/guard.js';
 import { loadConfigFile } from '../../gateway/config/load.js';
-import { startGateway, type TestGateway } from './helpers.js';
+import { backendDoc, docs, startGateway, type TestGateway } from './helpers.js';
 
 export interface WatchedGateway extends TestGateway {
   dir: string;
@@ -44,4 +45,28 @@ export async function startWatchedGateway(text: string, prefix: string): Promise
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One mapping of ~25k keys, just under the size bound and within every guard: the YAML parser is
+ * quadratic in a mapping's keys and takes 2.5-7 s for it on the project's 2-CPU box.
+ */
+export function slowText(): string {
+  const lines: string[] = [];
+  for (let size = 0, i = 0; size + 12 < MAX_CONFIG_BYTES; i++) {
+    lines.push(`k${i}: 1`);
+    size += lines[i].length + 1;
+  }
+  return lines.join('\n');
+}
+
+/** Backend `up` (OpenAI at `upstream`, its key from UP_KEY) and one route serving the model `one`. */
+export function oneRouteConfig(upstream: string): string {
+  const route = `kind: Route
+metadata: { name: main }
+spec:
+  rules:
+    - matches: [{ model: one }]
+      targets: [{ backend: up }]`;
+  return docs(backendDoc('up', 'openai', upstream, '  apiKey: { env: UP_KEY }'), route);
 }
