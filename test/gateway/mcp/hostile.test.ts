@@ -192,7 +192,8 @@ describe('MCP server answers', () => {
     const proto = (await call('proto')).body.error;
     expect(proto).toEqual({
       code: -32010,
-      message: 'MCP server "garbage" answered with JSON the gateway refuses: the upstream answer has a forbidden key "__proto__" at $.result.__proto__; keys that reach an object prototype are refused',
+      message:
+        'MCP server "garbage" answered with JSON the gateway refuses: the upstream answer has a forbidden key "__proto__" at $.result.__proto__; keys that reach an object prototype are refused',
       data: { server: 'garbage' },
     });
   });
