@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { TraceFlags } from '@opentelemetry/api';
 import OpenAI from 'openai';
 import { formatTraceparent } from '../../common/trace-context.js';
+import { estimatePromptTokens } from '../../gateway/tokenizer.js';
 import { computeCost, indexPrices, loadPriceTable, type PriceIndex } from '../../schemas/prices.js';
 
 export type JudgeFailure = 'timeout' | 'refused_budget' | 'rate_limited' | 'refused' | 'judge_error' | 'unreachable';
@@ -43,6 +44,20 @@ function priceIndex(): PriceIndex {
 export function judgeCost(model: string, promptTokens: number, completionTokens: number): number {
   const p = priceIndex().find(model);
   return p ? computeCost(p, { prompt: promptTokens, completion: completionTokens }).total : 0;
+}
+
+/**
+ * USD a judge call can cost at most: its prompt's tokens as the gateway estimates a request's
+ * (the estimate its own budget admission reserves by) and all of `maxTokens` out, at the model's
+ * prices. What an evaluator's budget sets aside before the call.
+ */
+export function judgeWorstCase(model: string, prompt: string, maxTokens: number): number {
+  return judgeCost(model, estimatePromptTokens(judgeBody(model, prompt, maxTokens)), maxTokens);
+}
+
+/** The chat request of a judge call (without temperature, which does not change its tokens). */
+function judgeBody(model: string, prompt: string, maxTokens: number) {
+  return { model, messages: [{ role: 'user' as const, content: prompt }], max_tokens: maxTokens };
 }
 
 export function newTraceId(): string {
@@ -81,7 +96,7 @@ export async function askJudge(r: JudgeRequest): Promise<JudgeAnswer> {
   const none = { promptTokens: 0, completionTokens: 0, costUsd: 0 };
   try {
     const res = await client(r.baseURL, r.apiKey).chat.completions.create(
-      { model: r.model, messages: [{ role: 'user', content: r.prompt }], max_tokens: r.maxTokens, temperature: r.temperature },
+      { ...judgeBody(r.model, r.prompt, r.maxTokens), temperature: r.temperature },
       { timeout: r.timeoutMs, headers: { ...formatTraceparent({ traceId: r.traceId, spanId: randomBytes(8).toString('hex'), traceFlags: TraceFlags.SAMPLED }) } },
     );
     const promptTokens = res.usage?.prompt_tokens ?? 0;

@@ -1,14 +1,15 @@
 /**
  * Runs one evaluator on one subject and says what happened as an EvaluationRecord: a score, an
  * evaluation error (after the retries: the judge timed out, answered garbage, or was refused),
- * or a skip (the span lacks what the evaluator needs). Never throws.
+ * or a skip (the span lacks what the evaluator needs); nothing (undefined) when its budget has no
+ * room for the first judge try. Never throws.
  */
 import { backoffDelay, NO_JITTER, sleep, type Backoff } from '../../common/backoff.js';
 import type { EvaluatorConfig, LlmJudgeSpec } from '../../schemas/evaluator.js';
 import { runCheck } from './checks.js';
 import { CheckTimeoutError } from './regex-thread.js';
 import type { EvaluationRecord } from './emit.js';
-import { askJudge, newTraceId, type JudgeFailure } from './judge.js';
+import { askJudge, judgeWorstCase, newTraceId, type JudgeFailure } from './judge.js';
 import { parseVerdict } from './parse.js';
 import type { Subject } from './subject.js';
 import { missingInput, renderPrompt, rubricOf } from './templates.js';
@@ -25,14 +26,19 @@ export interface RunDeps {
   sleep?: (ms: number) => Promise<void>;
   /** Called after every judge try. */
   onTry?: (outcome: TryOutcome) => void;
-  /** Whether another try may spend (the evaluator's budget); false ends the retries. */
-  mayRetry?: () => boolean;
+  /**
+   * Sets aside a judge try's worst case (USD, judgeWorstCase) in the evaluator's budget before the
+   * try; false when it does not fit (the try is not made). Each try sets aside its own.
+   */
+  reserve?: (worstUsd: number) => Promise<boolean>;
+  /** After a try `reserve` let through: its set-aside given back and its real cost (USD) spent. */
+  settle?: (worstUsd: number, costUsd: number) => void;
 }
 
 /** Judge retries: 250 ms doubling, at most 4 s. */
 const JUDGE_RETRY: Backoff = { initialMs: 250, maxMs: 4000, multiplier: 2, spread: NO_JITTER };
 
-async function judge(ev: EvaluatorConfig & { spec: LlmJudgeSpec }, s: Subject, deps: RunDeps, base: Omit<EvaluationRecord, 'status' | 'attempts' | 'endMs'>): Promise<EvaluationRecord> {
+async function judge(ev: EvaluatorConfig & { spec: LlmJudgeSpec }, s: Subject, deps: RunDeps, base: Omit<EvaluationRecord, 'status' | 'attempts' | 'endMs'>): Promise<EvaluationRecord | undefined> {
   const now = deps.now ?? Date.now;
   const spec = ev.spec;
   const rubric = rubricOf(spec);
@@ -43,10 +49,14 @@ async function judge(ev: EvaluatorConfig & { spec: LlmJudgeSpec }, s: Subject, d
   const spend = { model: spec.judge.model, traceId, promptTokens: 0, completionTokens: 0, costUsd: 0 };
   let last: { type: string; message: string } = { type: 'judge_error', message: '' };
   let attempts = 0;
+  const worst = judgeWorstCase(spec.judge.model, prompt, spec.judge.maxTokens);
   for (let i = 0; i <= spec.retries; i++) {
-    if (i > 0) {
-      if (deps.mayRetry && !deps.mayRetry()) break;
-      await (deps.sleep ?? sleep)(backoffDelay(JUDGE_RETRY, i - 1));
+    if (i > 0) await (deps.sleep ?? sleep)(backoffDelay(JUDGE_RETRY, i - 1));
+    // no room in the budget: before the first try nothing happened (no record: the span waits for
+    // the next budget day); before a retry the run ends with the last try's error
+    if (deps.reserve && !(await deps.reserve(worst))) {
+      if (attempts === 0) return undefined;
+      break;
     }
     attempts++;
     const a = await askJudge({
@@ -60,6 +70,7 @@ async function judge(ev: EvaluatorConfig & { spec: LlmJudgeSpec }, s: Subject, d
       traceId,
       evaluator: ev.name,
     });
+    deps.settle?.(worst, a.costUsd);
     spend.promptTokens += a.promptTokens;
     spend.completionTokens += a.completionTokens;
     spend.costUsd += a.costUsd;
@@ -81,7 +92,7 @@ async function judge(ev: EvaluatorConfig & { spec: LlmJudgeSpec }, s: Subject, d
   return { ...base, status: 'error', errorType: last.type, message: last.message, attempts, judge: spend, endMs: now() };
 }
 
-export async function evaluate(ev: EvaluatorConfig, s: Subject, deps: RunDeps): Promise<EvaluationRecord> {
+export async function evaluate(ev: EvaluatorConfig, s: Subject, deps: RunDeps): Promise<EvaluationRecord | undefined> {
   const now = deps.now ?? Date.now;
   const base = {
     evaluator: ev.name,

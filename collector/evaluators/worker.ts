@@ -59,11 +59,11 @@ interface State {
   recent: Map<string, number>;
   day: string;
   spent: number;
-  /** Judge calls started and not finished (budgeted evaluators), and what was set aside for them. */
+  /** Judge tries started and not finished (budgeted evaluators), and their worst cases set aside (USD). */
   reservedCalls: number;
   reserved: number;
-  /** The dearest judge call seen (its cost, USD): what each new call sets aside; unknown before the first. */
-  maxCost?: number;
+  /** The worst case of a try refused for want of room, while nothing ran: the budget is spent to less than it. */
+  refusedWorst?: number;
   /** Calls waiting for room in the budget until a running one ends. */
   budgetWaiters: Array<() => void>;
   /** When the backlog was last counted (a scan as large as a selection: not on every pass). */
@@ -115,9 +115,10 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
     if (s.day !== day) {
       s.spent = await spentSince(opts.client, opts.database, s.config.name, Math.floor(t / DAY_MS) * DAY_MS);
       s.day = day;
+      s.refusedWorst = undefined;
     }
-    // spent, or too little left for the dearest judge call seen (see reserve)
-    const left = s.spent < budget && (s.maxCost === undefined || s.config.spec.type !== 'llm-judge' || s.spent + s.maxCost <= budget);
+    // spent, or too little left for the try last refused (see reserve)
+    const left = s.spent < budget && (s.refusedWorst === undefined || s.spent + s.refusedWorst <= budget);
     metrics.budgetExhausted.set(s.config.name, left ? 0 : 1);
     return left;
   }
@@ -135,36 +136,38 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
   }
 
   /**
-   * Room in the day's budget for one more judge call: what was spent, plus what running calls set
-   * aside, plus this call's share (the dearest call seen) stays within the budget. Before any call
-   * has a cost, one call runs at a time. Waits while running calls may free room; false when none
-   * runs and there is no room (the budget is spent, to less than one call). So the budget is
-   * overshot only by a call dearer than every earlier one, not by one call per concurrency slot.
+   * Room in the day's budget for one judge try: what was spent, plus the worst cases of the tries
+   * running, plus this try's worst case (its prompt's estimated tokens and all of its max_tokens,
+   * at the judge model's prices) stays within the budget. Waits while running tries may free room;
+   * false when none runs and there is no room. So the tries running side by side can never spend
+   * past the budget together (as far as the prompt's estimate holds: the output's set-aside is
+   * exact), and the budget is left unused by less than one try's worst case.
    */
-  async function reserve(s: State, budget: number): Promise<number | undefined> {
+  async function reserve(s: State, budget: number, worst: number): Promise<boolean> {
     for (;;) {
-      if (halted) return undefined;
-      const share = s.maxCost ?? 0;
-      const room = s.maxCost === undefined ? s.reservedCalls === 0 && s.spent < budget : s.spent + s.reserved + share <= budget && s.spent < budget;
-      if (room) {
+      if (halted) return false;
+      if (s.spent + s.reserved + worst <= budget) {
         s.reservedCalls++;
-        s.reserved += share;
-        return share;
+        s.reserved += worst;
+        return true;
       }
-      if (s.reservedCalls === 0) return undefined;
+      if (s.reservedCalls === 0) {
+        s.refusedWorst = worst;
+        return false;
+      }
       await new Promise<void>((r) => s.budgetWaiters.push(r));
     }
   }
 
-  function unreserve(s: State, share: number, cost: number): void {
+  function unreserve(s: State, worst: number, cost: number): void {
     s.reservedCalls--;
-    s.reserved -= share;
-    if (cost > 0) s.maxCost = Math.max(s.maxCost ?? 0, cost);
+    s.reserved -= worst;
+    s.spent += cost;
     for (const wake of s.budgetWaiters.splice(0)) wake();
   }
 
-  /** Scores one span and writes the result; resolves to the judge's cost (USD). */
-  async function score(s: State, span: StoredSpan, docs: string[], tally: Tally): Promise<number> {
+  /** Scores one span and writes the result; false when the budget had no room to start (nothing written). */
+  async function score(s: State, span: StoredSpan, docs: string[], tally: Tally): Promise<boolean> {
     const name = s.config.name;
     const budget = s.config.spec.budget?.dailyUsd;
     let tries = 0;
@@ -176,10 +179,11 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
         if (tries++ > 0) metrics.add(metrics.retries, name);
         metrics.add(metrics.judgeCalls, pair(name, outcome));
       },
-      mayRetry: () => budget === undefined || s.spent < budget,
+      ...(budget === undefined ? {} : { reserve: (worst: number) => reserve(s, budget, worst), settle: (worst: number, cost: number) => unreserve(s, worst, cost) }),
     });
+    if (!record) return false;
     const cost = record.judge?.costUsd ?? 0;
-    s.spent += cost;
+    if (budget === undefined) s.spent += cost;
     metrics.add(metrics.cost, name, cost);
     metrics.add(metrics.evaluations, pair(name, record.status));
     tally[record.status]++;
@@ -187,7 +191,7 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
     s.recent.set(span.spanId, now() + RECENT_MS);
     if (record.judge) judgeTraces.set(record.judge.traceId, now() + RECENT_MS);
     opts.sink.write(record);
-    return cost;
+    return true;
   }
 
   async function passOne(s: State, w: Window, sel: Selection, summary: PassSummary): Promise<void> {
@@ -209,29 +213,19 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
     const needsDocs = s.config.spec.type === 'llm-judge' && s.config.spec.template === 'hallucination' && s.config.spec.target.kind === 'LLM';
     const docs = needsDocs ? await traceDocuments(opts.client, opts.database, [...new Set(spans.map((x) => x.traceId))]) : new Map<string, string[]>();
     const jobs: Promise<void>[] = [];
-    const budget = s.config.spec.budget?.dailyUsd;
-    const judged = s.config.spec.type === 'llm-judge' && budget !== undefined;
     for (const span of spans) {
       await slot(s);
-      const share = judged && !halted ? await reserve(s, budget) : 0;
-      if (halted || share === undefined) {
+      if (halted || tally.budgetExhausted) {
         release(s);
-        if (!halted) {
-          tally.budgetExhausted = true;
-          metrics.budgetExhausted.set(name, 1);
-        }
         break;
       }
       const job = score(s, span, docs.get(span.traceId) ?? [], tally)
-        .then(
-          (cost) => {
-            if (judged) unreserve(s, share, cost);
-          },
-          (err: unknown) => {
-            if (judged) unreserve(s, share, 0);
-            throw err;
-          },
-        )
+        .then((started) => {
+          if (started || halted) return;
+          // no room for its judge call: the spans left wait for the next budget day
+          tally.budgetExhausted = true;
+          metrics.budgetExhausted.set(name, 1);
+        })
         .finally(() => release(s));
       running.add(job);
       void job.finally(() => running.delete(job));

@@ -12,6 +12,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scoresQuery } from '../../../cli/commands/evaluate.js';
 import { exporterResultSink, otlpResultSink } from '../../../collector/evaluators/emit.js';
+import { judgeWorstCase } from '../../../collector/evaluators/judge.js';
 import { sampled } from '../../../collector/evaluators/select.js';
 import { buildEvaluatorWorker, type EvaluatorWorker } from '../../../collector/evaluators/worker.js';
 import type { GatewayConfig } from '../../../gateway/config/model.js';
@@ -215,12 +216,24 @@ describe('an llm-judge evaluator through the gateway', () => {
     expect(Number(judged[0].n)).toBe(0);
   });
 
-  it('a daily budget is not overshot by judge calls running side by side', async () => {
-    // the dearest relevance judge call so far; a budget of two and a half of them, four calls at a time
+  it('a daily budget is never overshot by judge calls running side by side: each try sets aside its worst case first', async () => {
+    const base = cfg.evaluators.get('relevance')!;
+    const spec = base.spec;
+    if (spec.type !== 'llm-judge') throw new Error('relevance is a judge');
+    // the worst case of each relevance judge prompt (as the gateway recorded the calls), and the dearest real call
+    const prompts = await store.rows<{ v: string }>(
+      `SELECT SpanAttributes['input.value'] AS v FROM ${db()}.otel_traces WHERE SpanAttributes['tracegate.key'] = 'evaluator' AND SpanAttributes['input.value'] LIKE '%[Response]:%'`,
+    );
+    expect(prompts.length).toBeGreaterThan(0);
+    const worst = prompts.map((p) => judgeWorstCase(spec.judge.model, JSON.parse(p.v).messages[0].content, spec.judge.maxTokens));
     const [c] = await store.rows<{ max: number }>(`SELECT max(cost_total) AS max FROM ${db()}.evaluator_runs WHERE evaluator = 'relevance' AND status = 'ok'`);
     expect(c.max).toBeGreaterThan(0);
-    const budget = 2.5 * c.max;
-    const base = cfg.evaluators.get('relevance')!;
+    // all of max_tokens is far more than a verdict: a try sets aside more than any call spent
+    expect(Math.min(...worst)).toBeGreaterThan(2 * c.max);
+    // room for the dearest worst case and two and a half real calls, four calls at a time: two
+    // never run side by side, a try starts only while spent + its worst case fits, and the
+    // evaluator stops with spans left (setting aside the dearest call seen, all of them fitted)
+    const budget = Math.max(...worst) + 2.5 * c.max;
     const capped = { ...base, name: 'capped', spec: { ...base.spec, concurrency: 4, budget: { dailyUsd: budget } } } as EvaluatorConfig;
     const w = newWorker();
     w.update(new Map([['capped', capped]]), new Map([['capped', KEYS.evaluator]]));
@@ -228,10 +241,11 @@ describe('an llm-judge evaluator through the gateway', () => {
     await w.stop();
     const t = summary.byEvaluator.get('capped')!;
     expect(t.costUsd).toBeGreaterThan(0);
-    expect(t.costUsd).toBeLessThanOrEqual(budget);
+    expect(t.costUsd).toBeLessThanOrEqual(budget - Math.min(...worst) + c.max);
     expect(t.ok).toBeGreaterThanOrEqual(2);
     expect(t.ok).toBeLessThan(QUESTIONS.length + 1);
     expect(t.budgetExhausted).toBe(true);
+    expect(w.metrics.budgetExhausted.get('capped')).toBe(1);
   });
 
   it('a re-run over the same window writes nothing new for the same version', async () => {
