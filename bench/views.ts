@@ -14,6 +14,9 @@
  *    statement of its live view (0056) over every minute at once (its refresh, which tests rows
  *    against the open minutes with has(), takes minutes on a month of minutes), one
  *    agent_runs refresh and one usage_hourly refresh (0077) over every hour.
+ *    Then the tables with history are merged (OPTIMIZE … FINAL), as a month of background merges
+ *    would have them in a store in use (`--no-merge` skips it): reads pay per part, and the
+ *    loader's chunks leave 80-160 parts a table.
  * 2. Idle: after 32 s (the decider's window moved past the history), one batch of calls and
  *    every refresh (the rollups' windows move past the history, as in a store in use); then
  *    readers over the history with nothing arriving (`--idle` seconds, 15).
@@ -189,6 +192,28 @@ async function loadHistory(store: Store, calls: number, chunk: number): Promise<
   return Object.fromEntries(Object.entries(took).map(([k, v]) => [k, Math.round(v * 10) / 10]));
 }
 
+/** Tables with history that readers or the decider read, merged (OPTIMIZE … FINAL) as background merges would have. */
+const MERGED = ['otel_traces', 'otel_traces_trace_id_ts', 'llm_spans_data', 'call_keys_by_hour', 'agent_runs_data', 'usage_minutely_data', 'usage_hourly_data'];
+
+async function mergeHistory(store: Store): Promise<{ seconds: number; parts_before: Record<string, number>; parts_after: Record<string, number> }> {
+  const parts = async () =>
+    Object.fromEntries(
+      (
+        await rows<{ table: string; n: string }>(
+          store,
+          `SELECT table, count() AS n FROM system.parts WHERE database = '${DB}' AND active AND table IN (${MERGED.map((t) => `'${t}'`).join(', ')}) GROUP BY table ORDER BY table`,
+        )
+      ).map((r) => [r.table, Number(r.n)]),
+    );
+  const before = await parts();
+  const t = performance.now();
+  for (const table of MERGED) await exec(store, `OPTIMIZE TABLE ${DB}.${table} FINAL`);
+  const seconds = Math.round((performance.now() - t) / 100) / 10;
+  const after = await parts();
+  process.stdout.write(`  merged the history in ${seconds} s: parts ${JSON.stringify(before)} -> ${JSON.stringify(after)}\n`);
+  return { seconds, parts_before: before, parts_after: after };
+}
+
 /** Inserts batch `k` of the traffic: its calls' spans and the by-id application spans of batch k-1. */
 export async function insertBatch(store: Store, k: number, perBatch: number, byIdShare: number, base: number): Promise<void> {
   const idCalls = Math.round(perBatch * byIdShare);
@@ -325,6 +350,10 @@ export async function main(args: string[]): Promise<void> {
     );
     process.stdout.write(`loaded in ${loadS} s (${JSON.stringify(steps)}): ${stored.spans} spans, ${stored.counted} counted, llm_spans_data ${stored.parts} parts\n`);
     if (args.includes('--load-only')) return;
+    // A month of history in a store in use has had its background merges; loaded in minutes, it
+    // has not (each chunk's parts, 150 and more per table): reads pay per part. So the history is
+    // merged before anything is measured, unless --no-merge.
+    const merged = args.includes('--no-merge') ? undefined : await mergeHistory(store);
     const probeTrace = (await rows<{ t: string }>(store, `SELECT lower(hex(cityHash64(${Math.floor(history / 2)}, 't'))) || lower(hex(cityHash64(${Math.floor(history / 2)}, 'u'))) AS t`))[0].t;
 
     // The decider's window (moved 31 s ahead by the loader) must pass before anything new
@@ -430,6 +459,7 @@ export async function main(args: string[]): Promise<void> {
         load_s: loadS,
         load_steps_s: steps,
         llm_spans_data_active_parts: Number(stored.parts),
+        merged: merged ?? 'no (--no-merge)',
       },
       traffic: {
         rate_calls_per_s: rate,
