@@ -9,7 +9,7 @@ import type { EvaluatorConfig, LlmJudgeSpec } from '../../schemas/evaluator.js';
 import { runCheck } from './checks.js';
 import { CheckTimeoutError } from './regex-thread.js';
 import type { EvaluationRecord } from './emit.js';
-import { askJudge, judgeWorstCase, newTraceId, type JudgeFailure } from './judge.js';
+import { askJudge, judgeWorstCase, newTraceId, type JudgeAnswer, type JudgeFailure } from './judge.js';
 import { parseVerdict } from './parse.js';
 import type { Subject } from './subject.js';
 import { missingInput, renderPrompt, rubricOf } from './templates.js';
@@ -59,18 +59,24 @@ async function judge(ev: EvaluatorConfig & { spec: LlmJudgeSpec }, s: Subject, d
       break;
     }
     attempts++;
-    const a = await askJudge({
-      baseURL: spec.judge.url ?? deps.gatewayUrl,
-      apiKey: deps.apiKey,
-      model: spec.judge.model,
-      prompt,
-      maxTokens: spec.judge.maxTokens,
-      temperature: spec.judge.temperature,
-      timeoutMs: spec.timeoutSeconds * 1000,
-      traceId,
-      evaluator: ev.name,
-    });
-    deps.settle?.(worst, a.costUsd);
+    // the set-aside is given back whatever happens to the try (askJudge answers failures, but a
+    // reservation kept by a throw would hold every later try of this evaluator)
+    let a: JudgeAnswer | undefined;
+    try {
+      a = await askJudge({
+        baseURL: spec.judge.url ?? deps.gatewayUrl,
+        apiKey: deps.apiKey,
+        model: spec.judge.model,
+        prompt,
+        maxTokens: spec.judge.maxTokens,
+        temperature: spec.judge.temperature,
+        timeoutMs: spec.timeoutSeconds * 1000,
+        traceId,
+        evaluator: ev.name,
+      });
+    } finally {
+      deps.settle?.(worst, a?.costUsd ?? 0);
+    }
     spend.promptTokens += a.promptTokens;
     spend.completionTokens += a.completionTokens;
     spend.costUsd += a.costUsd;
