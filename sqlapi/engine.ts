@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../common/store.js';
 import { ChError } from './errors.js';
+import { RESULT_LIMITS, settingName } from './settings.js';
 import { streamPool, type StreamPool, type StreamProgress } from './stream-pool.js';
 
 export type { StreamProgress };
@@ -59,9 +60,6 @@ export function engineError(err: unknown): ChError {
 
 type ChdbSession = import('chdb').Session;
 
-/** The settings that bound a result (sessionSettings' `name = value`). */
-const RESULT_LIMIT = /^max_result_(rows|bytes) = /;
-
 /** Bytes written to the response at a time when a whole result was held (queryAsync). */
 const CHUNK = 1024 * 1024;
 
@@ -79,7 +77,7 @@ export function embeddedEngine(dataDir: string, opts: { threads?: number } = {})
       const s = new Session(dataDir);
       // With query threads, this session only checks the statement (format, EXPLAIN AST), whose
       // output grows with the text; the result's limits are the thread session's, for the result.
-      const own = pool ? settings.filter((setting) => !RESULT_LIMIT.test(setting)) : settings;
+      const own = pool ? settings.filter((setting) => !RESULT_LIMITS.has(settingName(setting))) : settings;
       try {
         for (const setting of own) await s.queryAsync(`SET ${setting}`);
         await s.queryAsync(`USE ${database}`);

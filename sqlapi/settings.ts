@@ -205,6 +205,12 @@ export function decodeParamValue(raw: string): string | null {
   return out;
 }
 
+/** The settings of a session that bound a query's result (not the check of its text: engine.ts). */
+export const RESULT_LIMITS: ReadonlySet<string> = new Set(['max_result_rows', 'max_result_bytes']);
+
+/** The name of a session setting as sessionSettings writes it (`name = literal`). */
+export const settingName = (setting: string): string => setting.split(' = ', 1)[0];
+
 /** The interface's own limits, by setting name. */
 export interface QueryLimits {
   maxExecutionTime: number;

@@ -182,8 +182,8 @@ export function buildEvaluatorWorker(opts: EvaluatorWorkerOptions): EvaluatorWor
       ...(budget === undefined ? {} : { reserve: (worst: number) => reserve(s, budget, worst), settle: (worst: number, cost: number) => unreserve(s, worst, cost) }),
     });
     if (!record) return false;
+    // (a budget's spend is counted try by try, by unreserve)
     const cost = record.judge?.costUsd ?? 0;
-    if (budget === undefined) s.spent += cost;
     metrics.add(metrics.cost, name, cost);
     metrics.add(metrics.evaluations, pair(name, record.status));
     tally[record.status]++;

@@ -3,7 +3,7 @@
  * (after `failures` in a row): the backend is skipped for `cooldown`. Then half-open: exactly one
  * probe is let through; its success closes the circuit, its failure opens it again.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { BackendConfig, GatewayConfig } from '../config/model.js';
 import type { CircuitBreakerSpec } from '../config/schema.js';
 
@@ -93,7 +93,7 @@ export type BackendsOf = Pick<GatewayConfig, 'backends' | 'keys' | 'providerSecr
 function definitionOf(config: BackendsOf, b: BackendConfig): string {
   const { name, ...rest } = b;
   const definition = JSON.stringify([rest, config.keys.get(name), config.providerSecrets?.get(name)]);
-  return createHash('sha256').update(definition).digest('base64');
+  return hash('sha256', definition, 'base64');
 }
 
 /**
