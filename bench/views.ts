@@ -214,19 +214,24 @@ async function mergeHistory(store: Store): Promise<{ seconds: number; parts_befo
   return { seconds, parts_before: before, parts_after: after };
 }
 
-/** Inserts batch `k` of the traffic: its calls' spans and the by-id application spans of batch k-1. */
-export async function insertBatch(store: Store, k: number, perBatch: number, byIdShare: number, base: number): Promise<void> {
-  const idCalls = Math.round(perBatch * byIdShare);
+/** A batch's calls: numbers `from` to `from + n - 1`, the first `ids` of them without traceparent. */
+interface Batch {
+  from: number;
+  n: number;
+  ids: number;
+}
+
+/** The by-id application spans of `b` (exported a batch after their gateway spans). */
+const byIdApps = (b: Batch) => `SELECT ${b.from} + number AS c, toUInt8(0) AS gw, toUInt8(1) AS byid, now64(9) - toIntervalMillisecond(500) AS ts FROM numbers(${b.ids})`;
+
+/** Inserts batch `b` of the traffic (both spans of a traceparent call, the gateway's of a call without), and the by-id application spans of the batch before. */
+export async function insertBatch(store: Store, b: Batch, prev?: Batch): Promise<void> {
   const parts = [
-    // this batch's calls: both spans of a traceparent call, the gateway's of a call without
-    `SELECT ${base} + ${k * perBatch} + intDiv(number, 2) AS c, toUInt8(number % 2) AS gw,
-            toUInt8(intDiv(number, 2) < ${idCalls}) AS byid, now64(9) - toIntervalMillisecond(300) AS ts
-     FROM numbers(${2 * perBatch}) WHERE NOT (byid AND gw = 0)`,
+    `SELECT ${b.from} + intDiv(number, 2) AS c, toUInt8(number % 2) AS gw,
+            toUInt8(intDiv(number, 2) < ${b.ids}) AS byid, now64(9) - toIntervalMillisecond(300) AS ts
+     FROM numbers(${2 * b.n}) WHERE NOT (byid AND gw = 0)`,
   ];
-  if (k > 0) {
-    parts.push(`SELECT ${base} + ${(k - 1) * perBatch} + number AS c, toUInt8(0) AS gw, toUInt8(1) AS byid,
-            now64(9) - toIntervalMillisecond(500) AS ts FROM numbers(${idCalls})`);
-  }
+  if (prev?.ids) parts.push(byIdApps(prev));
   await exec(store, `INSERT INTO ${DB}.otel_traces ${COLUMNS} ${spansSelect(parts.join('\nUNION ALL\n'))}`);
 }
 
@@ -339,10 +344,12 @@ export async function main(args: string[]): Promise<void> {
     await migrate(store.client, { ...DEFAULT_SCHEMA_SETTINGS, database: DB });
     for (const v of VIEWS) await exec(store, `SYSTEM STOP VIEW ${DB}.${v}`);
 
-    process.stdout.write(`loading ${history.toLocaleString('en')} decided calls of history…\n`);
+    // --reuse: the store of an earlier run (--keep DIR, the same --history), loaded and merged then
+    const reuse = args.includes('--reuse');
+    if (!reuse) process.stdout.write(`loading ${history.toLocaleString('en')} decided calls of history…\n`);
     const tl = performance.now();
-    const steps = await loadHistory(store, history, chunk);
-    const loadS = Math.round((performance.now() - tl) / 100) / 10;
+    const steps = reuse ? 'reused: the store of an earlier run (--keep), its history loaded and merged then' : await loadHistory(store, history, chunk);
+    const loadS = reuse ? null : Math.round((performance.now() - tl) / 100) / 10;
     const [stored] = await rows<{ spans: string; counted: string; parts: string }>(
       store,
       `SELECT (SELECT count() FROM ${DB}.otel_traces) AS spans, (SELECT sum(counted) FROM ${DB}.llm_spans_data FINAL) AS counted,
@@ -353,7 +360,7 @@ export async function main(args: string[]): Promise<void> {
     // A month of history in a store in use has had its background merges; loaded in minutes, it
     // has not (each chunk's parts, 150 and more per table): reads pay per part. So the history is
     // merged before anything is measured, unless --no-merge.
-    const merged = args.includes('--no-merge') ? undefined : await mergeHistory(store);
+    const merged = reuse ? 'reused' : args.includes('--no-merge') ? undefined : await mergeHistory(store);
     const probeTrace = (await rows<{ t: string }>(store, `SELECT lower(hex(cityHash64(${Math.floor(history / 2)}, 't'))) || lower(hex(cityHash64(${Math.floor(history / 2)}, 'u'))) AS t`))[0].t;
 
     // The decider's window (moved 31 s ahead by the loader) must pass before anything new
@@ -362,8 +369,9 @@ export async function main(args: string[]): Promise<void> {
     process.stdout.write("waiting 32 s for the decider's window, then one batch of calls and every refresh…\n");
     await sleep(32_000);
     for (const v of VIEWS) await exec(store, `SYSTEM START VIEW ${DB}.${v}`);
-    const base = 1_000_000_000_000;
-    await insertBatch(store, 0, perBatch, 0, base - 1_000_000_000);
+    // (calls numbered apart from every earlier run's, should the store be reused)
+    const base = 1_000_000_000_000 + (Date.now() % 100_000_000_000) * 10;
+    await insertBatch(store, { from: base - 1_000_000_000, n: perBatch, ids: 0 });
     await sleep(1000);
     for (const v of VIEWS) {
       await exec(store, `SYSTEM REFRESH VIEW ${DB}.${v}`);
@@ -373,36 +381,45 @@ export async function main(args: string[]): Promise<void> {
     const idleEnd = Date.now() + idle * 1000;
     const idleReads = await readLoop(store, () => Date.now() > idleEnd, probeTrace, readEvery);
 
-    process.stdout.write(`traffic: ${rate} calls/s (${perBatch} a batch every ${batchMs} ms, ${byId * 100}% by response id) for ${seconds} s…\n`);
-    const batches = Math.round((seconds * 1000) / batchMs);
+    process.stdout.write(`traffic: ${rate} calls/s (a batch every ${batchMs} ms, larger while an insert runs; ${byId * 100}% by response id) for ${seconds} s…\n`);
+    const total = Math.round(rate * seconds);
     let done = false;
     const watcher = watchDecider(store, () => done);
     const reader = readLoop(store, () => done, probeTrace, readEvery);
     const insertMs: number[] = [];
+    const batchCalls: number[] = [];
     const t0 = performance.now();
+    // As the collector batches (collector/config.ts, batch): a batch is sealed `batchMs` after the
+    // last one started, or once the insert before it is done if that took longer, with every call
+    // due by then; so the calls arrive at `rate` whatever an insert takes, and the inserts grow
+    // when the store is slow, as a collector's do.
+    let sent = 0;
     let late = 0;
-    for (let k = 0; k <= batches; k++) {
-      const due = t0 + k * batchMs;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-      else late++;
+    let prev: Batch | undefined;
+    while (sent < total || prev) {
       const ti = performance.now();
-      if (k < batches) await insertBatch(store, k, perBatch, byId, base);
-      else {
+      const due = Math.min(total, Math.floor(((ti - t0) / 1000) * rate));
+      if (due > sent) {
+        const b: Batch = { from: base + sent, n: due - sent, ids: Math.round((due - sent) * byId) };
+        await insertBatch(store, b, prev);
+        prev = b;
+        sent = due;
+        batchCalls.push(b.n);
+      } else if (sent >= total && prev) {
         // the by-id application spans of the last batch
-        await exec(
-          store,
-          `INSERT INTO ${DB}.otel_traces ${COLUMNS} ${spansSelect(`SELECT ${base} + ${(k - 1) * perBatch} + number AS c, toUInt8(0) AS gw, toUInt8(1) AS byid, now64(9) - toIntervalMillisecond(500) AS ts FROM numbers(${Math.round(perBatch * byId)})`)}`,
-        );
+        await exec(store, `INSERT INTO ${DB}.otel_traces ${COLUMNS} ${spansSelect(byIdApps(prev))}`);
+        prev = undefined;
       }
-      insertMs.push(performance.now() - ti);
-      if (k % 25 === 0) load.during_traffic.push(Math.round(loadavg()[0] * 100) / 100);
+      const took = performance.now() - ti;
+      insertMs.push(took);
+      if (took > batchMs) late++;
+      else if (sent < total || prev) await sleep(batchMs - took);
+      if (insertMs.length % 25 === 0) load.during_traffic.push(Math.round(loadavg()[0] * 100) / 100);
     }
     const trafficS = (performance.now() - t0) / 1000;
     done = true;
     const deciderRuns = await watcher;
     const reads = await reader;
-    const sent = batches * perBatch;
 
     // until every live call is decided: no version-0 row left of the live spans
     const tc = performance.now();
@@ -467,11 +484,11 @@ export async function main(args: string[]): Promise<void> {
         measured_s: Math.round(trafficS * 10) / 10,
         achieved_calls_per_s: Math.round(sent / trafficS),
         batch_ms: batchMs,
-        calls_per_batch: perBatch,
+        calls_per_insert: { n: batchCalls.length, p50: pct(batchCalls, 50), p95: pct(batchCalls, 95), max: Math.max(...batchCalls) },
         by_response_id_share: byId,
         readers_every_ms: readEvery,
         calls_sent: sent,
-        batches_late: late,
+        inserts_longer_than_batch_ms: late,
         insert_ms: summary(insertMs),
       },
       decider: {
@@ -502,7 +519,9 @@ export async function main(args: string[]): Promise<void> {
     const line = (name: string, s: { n: number; p50_ms: number | null; p95_ms: number | null; max_ms: number | null }) =>
       `  ${name.padEnd(24)} p50 ${String(s.p50_ms).padStart(8)}  p95 ${String(s.p95_ms).padStart(8)}  max ${String(s.max_ms).padStart(8)}  (n=${s.n})\n`;
     process.stdout.write(`\nhistory ${history.toLocaleString('en')} calls (${stored.spans} spans), loaded in ${loadS} s; load average ${load.before.join(' ')}\n`);
-    process.stdout.write(`traffic ${sent} calls in ${trafficS.toFixed(1)} s (${late} batches late), inserts:\n${line('insert batch', out.traffic.insert_ms)}`);
+    process.stdout.write(
+      `traffic ${sent} calls in ${trafficS.toFixed(1)} s (${batchCalls.length} inserts, ${late} longer than ${batchMs} ms), inserts:\n${line('insert batch', out.traffic.insert_ms)}`,
+    );
     process.stdout.write(`decider (every 2 s): ${deciderRuns.length} refreshes\n${line('refresh', out.decider.refresh_ms)}`);
     process.stdout.write(`  all decided ${catchUpS} s after the traffic (${undecided} undecided)\n`);
     for (const [title, set] of [
