@@ -15,17 +15,25 @@
 -- span's decided row sees its decision (the row is the decision); pairs with spans stored later
 -- are found from those spans, which are in the set.
 --
+-- Decided by a run before the last one (inserted_at < through, the last run's time), not by the
+-- last: one run reads the keys more than once (its pairs, its traces, which spans it writes), at
+-- moments apart, so a key stored while it runs can be written by it with its pairs not looked up;
+-- the next run, which sees that key from its start, decides it again. And a run's rows are not
+-- all stored at once: until the next run, some of them may be.
+--
 -- And the decider writes only spans whose key is stored. A span's row in llm_spans_data and its
 -- key in call_keys_by_hour are written by two views of one insert, not atomically: a span whose
 -- row the decider saw before its key would have been written with no pair looked up for it, and
 -- so left the set. Kept back, it is decided by the first run after its key is stored, as a span
 -- whose key is stored late always was.
 CREATE OR REPLACE VIEW ${db}.count_once_fresh AS
-WITH (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'count_once') - INTERVAL 30 SECOND AS since
+WITH
+    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'count_once') AS through,
+    through - INTERVAL 30 SECOND AS since
 SELECT trace_id, span_id, timestamp, response_id, output_digest
 FROM ${db}.call_keys_by_hour
 WHERE inserted_at >= since
-  AND (trace_id, span_id) NOT IN (SELECT trace_id, span_id FROM ${db}.llm_spans_data WHERE inserted_at >= since AND version > 0);
+  AND (trace_id, span_id) NOT IN (SELECT trace_id, span_id FROM ${db}.llm_spans_data WHERE inserted_at >= since AND inserted_at < through AND version > 0);
 
 -- The candidates of 0074, from those keys.
 CREATE OR REPLACE VIEW ${db}.count_once_candidates AS
