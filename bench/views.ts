@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- views`: the count-once design of migrations 0054-0056, 0071 and 0072 (README,
+ * `npm run bench -- views`: the count-once design of migrations 0054-0056, 0071-0078 (README,
  * "Count once, at every moment") on a store with history, under a steady stream of paired calls.
  *
  * 1. History: `--history N` decided calls (1,000,000), each an application's LLM span and the
@@ -36,6 +36,8 @@
  *    (every live call counted once).
  * 4. Beside them, once each (`--raw-rounds`, 3): the usage query over the raw table (llm_spans,
  *    30 days by model, team) and the 0052 design's figures from the previous benchmark run.
+ * 5. The decider alone (deciderAlone): its window full of decided calls, then three runs, each
+ *    over 2 s of calls at `--rate`; its margin is its 2 s interval over a run.
  *
  * Figures in milliseconds, p50/p95 over the phase; saved to bench/results/views.json.
  */
@@ -233,6 +235,49 @@ export async function insertBatch(store: Store, b: Batch, prev?: Batch): Promise
   ];
   if (prev?.ids) parts.push(byIdApps(prev));
   await exec(store, `INSERT INTO ${DB}.otel_traces ${COLUMNS} ${spansSelect(parts.join('\nUNION ALL\n'))}`);
+}
+
+/**
+ * The decider alone (step 5): the scheduled views stopped and no reader. `warm` seconds of calls at
+ * `rate` in one-second inserts with the decider running, so that its window holds decided calls as
+ * in a steady state; then `rounds` times: two seconds of calls (its interval) inserted with the
+ * decider stopped, and one run of its statement (migration 0078's, as its refresh runs it: an
+ * INSERT … SELECT into llm_spans_data) timed.
+ */
+async function deciderAlone(store: Store, rate: number, byId: number, base: number, warm: number, rounds: number) {
+  const m = loadMigrations().find((x) => x.version === 78);
+  const view = m && renderMigration(m, { ...DEFAULT_SCHEMA_SETTINGS, database: DB }).find((st) => st.includes(`VIEW IF NOT EXISTS ${DB}.llm_spans_count_once`));
+  const head = `APPEND TO ${DB}.llm_spans_data AS\n`;
+  if (!view?.includes(head)) throw new Error('llm_spans_count_once (migration 0078) is not as this benchmark knows it');
+  const decide = `INSERT INTO ${DB}.llm_spans_data ${view.slice(view.indexOf(head) + head.length)}`;
+  for (const v of VIEWS) await exec(store, `SYSTEM STOP VIEW ${DB}.${v}`);
+  await exec(store, `SYSTEM START VIEW ${DB}.llm_spans_count_once`);
+  let prev: Batch | undefined;
+  let next = base;
+  const send = async () => {
+    const b: Batch = { from: next, n: rate, ids: Math.round(rate * byId) };
+    await insertBatch(store, b, prev);
+    prev = b;
+    next += rate;
+  };
+  for (let k = 0; k < warm; k++) {
+    const t = performance.now();
+    await send();
+    await sleep(Math.max(0, 1000 - (performance.now() - t)));
+  }
+  await sleep(3000);
+  await exec(store, `SYSTEM STOP VIEW ${DB}.llm_spans_count_once`);
+  const runs: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    await send();
+    await send();
+    const t = performance.now();
+    await exec(store, decide);
+    runs.push(Math.round(performance.now() - t));
+  }
+  for (const v of VIEWS) await exec(store, `SYSTEM START VIEW ${DB}.${v}`);
+  const p50 = pct(runs, 50) ?? 0;
+  return { warm_s: warm, calls_a_run: 2 * rate, runs_ms: runs, p50_ms: p50, margin_p50: Math.round((2000 / p50) * 100) / 100, margin_max: Math.round((2000 / Math.max(...runs)) * 100) / 100 };
 }
 
 interface Reader {
@@ -459,6 +504,8 @@ export async function main(args: string[]): Promise<void> {
       }
     }
 
+    process.stdout.write(`the decider alone: ${rate} calls/s for 20 s, then 2 s of calls and one run, 3 times…\n`);
+    const alone = await deciderAlone(store, rate, byId, base + 10 * sent, 20, 3);
     const deciderMs = deciderRuns.map((d) => d.ms);
     const out = {
       benchmark: 'views',
@@ -500,6 +547,7 @@ export async function main(args: string[]): Promise<void> {
         undecided_after_traffic: undecided,
         all_decided_after_s: catchUpS,
       },
+      decider_alone: alone,
       reads_during_traffic: Object.fromEntries(Object.entries(reads).map(([k, v]) => [k, summary(v)])),
       reads_idle_before_traffic: Object.fromEntries(Object.entries(idleReads).map(([k, v]) => [k, summary(v)])),
       reads_idle_after_traffic: Object.fromEntries(Object.entries(idleAfter).map(([k, v]) => [k, summary(v)])),
@@ -524,6 +572,7 @@ export async function main(args: string[]): Promise<void> {
     );
     process.stdout.write(`decider (every 2 s): ${deciderRuns.length} refreshes\n${line('refresh', out.decider.refresh_ms)}`);
     process.stdout.write(`  all decided ${catchUpS} s after the traffic (${undecided} undecided)\n`);
+    process.stdout.write(`decider alone, 2 s of calls at ${rate}/s a run: ${alone.runs_ms.join(', ')} ms (margin ${alone.margin_p50} at p50, ${alone.margin_max} at the slowest)\n`);
     for (const [title, set] of [
       ['reads during traffic (ms)', out.reads_during_traffic],
       ['reads idle, before traffic', out.reads_idle_before_traffic],
