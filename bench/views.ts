@@ -3,7 +3,7 @@
  * "Count once, at every moment") on a store with history, under a steady stream of paired calls.
  *
  * 1. History: `--history N` decided calls (1,000,000), each an application's LLM span and the
- *    gateway's span under it (traceparent), spread over the last 29 days, four models, five teams.
+ *    gateway's span under it (traceparent), spread over the last 29 days (`--history-hours`), four models, five teams.
  *    They are written by INSERT … SELECT from numbers() straight into otel_traces, so the
  *    insert-time views (call_keys_mv, llm_spans_mv, …) fire as for a collector's insert, in chunks
  *    of `--chunk` calls (100,000; a chunk is a contiguous stretch of time). The decision of each chunk is written as the decider writes it
@@ -125,9 +125,9 @@ function usageLiveWithoutOpen(): string {
 }
 
 /** Loads `calls` decided calls of history; returns the seconds each step took. */
-async function loadHistory(store: Store, calls: number, chunk: number): Promise<Record<string, number>> {
+async function loadHistory(store: Store, calls: number, chunk: number, spanHours: number): Promise<Record<string, number>> {
   const took = { insert_s: 0, decide_s: 0, rollups_s: 0 };
-  const span = 29 * 86_400_000;
+  const span = spanHours * 3_600_000;
   for (let off = 0; off < calls; off += chunk) {
     const n = Math.min(chunk, calls - off);
     const t0 = performance.now();
@@ -370,6 +370,8 @@ export async function main(args: string[]): Promise<void> {
   };
   const history = opt('history', 1_000_000);
   const chunk = opt('chunk', 100_000);
+  // over how many hours before the traffic the history is spread (29 days; 1: as dense as a steady rate)
+  const spanHours = opt('history-hours', 29 * 24);
   const rate = opt('rate', 1000);
   const seconds = opt('seconds', 20);
   const batchMs = opt('batch-ms', 200);
@@ -393,7 +395,7 @@ export async function main(args: string[]): Promise<void> {
     const reuse = args.includes('--reuse');
     if (!reuse) process.stdout.write(`loading ${history.toLocaleString('en')} decided calls of history…\n`);
     const tl = performance.now();
-    const steps = reuse ? 'reused: the store of an earlier run (--keep), its history loaded and merged then' : await loadHistory(store, history, chunk);
+    const steps = reuse ? 'reused: the store of an earlier run (--keep), its history loaded and merged then' : await loadHistory(store, history, chunk, spanHours);
     const loadS = reuse ? null : Math.round((performance.now() - tl) / 100) / 10;
     const [stored] = await rows<{ spans: string; counted: string; parts: string }>(
       store,
@@ -518,7 +520,7 @@ export async function main(args: string[]): Promise<void> {
       history: {
         calls: history,
         spans: Number(stored.spans),
-        spread_days: 29,
+        spread_hours: spanHours,
         how: 'INSERT … SELECT from numbers() into otel_traces (insert-time views fire), chunks of --chunk calls; each chunk decided by one INSERT … SELECT writing what the decider writes for traceparent pairs, then usage_minutely rows computed by the statement of usage_minutely_live (0056) over every minute at once, and one agent_runs refresh',
         load_s: loadS,
         load_steps_s: steps,
@@ -584,8 +586,11 @@ export async function main(args: string[]): Promise<void> {
     process.stdout.write(`usage 30d by model,team over llm_spans (raw):\n${line('raw', out.usage_30d_raw_llm_spans)}`);
     process.stdout.write(`check, last 10 minutes: ${JSON.stringify(out.check_last_10_minutes)}\n`);
     mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(join(resultsDir, 'views.json'), `${JSON.stringify(out, null, 1)}\n`);
-    process.stdout.write('saved bench/results/views.json\n');
+    const saveI = args.indexOf('--save');
+    const name = saveI >= 0 ? args[saveI + 1] : 'views';
+    if (!/^[\w-]+$/.test(name)) throw new Error('--save takes a name of letters, digits, _ and -');
+    writeFileSync(join(resultsDir, `${name}.json`), `${JSON.stringify(out, null, 1)}\n`);
+    process.stdout.write(`saved bench/results/${name}.json\n`);
   } finally {
     await store.close();
     if (keepI < 0) rmSync(dataDir, { recursive: true, force: true });
