@@ -8,6 +8,7 @@
  * the canary listener was never reached; where bytes matter, what the stand-in managed to send
  * before its connection was closed.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
@@ -18,6 +19,16 @@ import { DEFAULT_TEXT, startOpenAIStub, type OpenAIStub } from '../helpers/provi
 import { canaryListener, type CanaryListener } from './canary.js';
 
 const MiB = 1024 * 1024;
+/** The most a loopback connection's kernel buffers hold: the largest send plus receive buffer (Linux; 8 MiB elsewhere). */
+const SOCKET_BUFFERS_MAX = (() => {
+  const max = (f: string) => Number(readFileSync(`/proc/sys/net/ipv4/${f}`, 'utf8').trim().split(/\s+/)[2]);
+  try {
+    const both = max('tcp_wmem') + max('tcp_rmem');
+    return Number.isFinite(both) ? both : 8 * MiB;
+  } catch {
+    return 8 * MiB;
+  }
+})();
 /** The streamed answer of the memory case: 2 GiB under npm test, more with UPSTREAM_STREAM_GIB (npm run fuzz sets none). */
 const STREAM_BYTES = Number(process.env.UPSTREAM_STREAM_GIB ?? 2) * 1024 * MiB;
 
@@ -408,8 +419,10 @@ describe('an error body', () => {
     expect(attempts).toHaveLength(3);
     for (const a of attempts) {
       expect(a.cut).toBe(true);
-      // 64 KiB kept; the rest is what the socket buffers took before the connection closed (3.8 MB measured).
-      expect(a.bytesWritten).toBeLessThan(8 * MiB);
+      // 64 KiB kept; the rest is what the socket buffers took before the connection closed: 3.8 MB
+      // measured alone, 8.7 MB once on a loaded box, as Linux grows loopback buffers up to the
+      // largest send and receive buffers it allows
+      expect(a.bytesWritten).toBeLessThan(SOCKET_BUFFERS_MAX + MiB);
     }
     await stillServes();
   });
