@@ -115,10 +115,15 @@ const moveWindowPast = (store: Store, table: string, columns: string, key: strin
     SELECT ${key}, 0, max(inserted_at) + INTERVAL 31 SECOND, now64(3) FROM ${DB}.llm_spans_data`,
   );
 
+/** The statement of migration `version` that creates view `name`, rendered for the benchmark's database. */
+function viewStatement(version: number, name: string): string | undefined {
+  const migration = loadMigrations().find((m) => m.version === version);
+  return migration && renderMigration(migration, { ...DEFAULT_SCHEMA_SETTINGS, database: DB }).find((st) => st.includes(`VIEW IF NOT EXISTS ${DB}.${name}`));
+}
+
 /** usage_minutely_live's statement as 0056 writes it, every minute instead of the open ones. */
 function usageLiveWithoutOpen(): string {
-  const migration = loadMigrations().find((m) => m.version === 56);
-  const view = migration && renderMigration(migration, { ...DEFAULT_SCHEMA_SETTINGS, database: DB }).find((st) => st.includes(`VIEW IF NOT EXISTS ${DB}.usage_minutely_live AS`));
+  const view = viewStatement(56, 'usage_minutely_live AS');
   const open = /WHERE counted = 1\s+AND timestamp >= arrayMin\(open\)\s+AND timestamp < arrayMax\(open\) \+ INTERVAL 1 MINUTE\s+AND has\(open, toStartOfMinute\(timestamp\)\)/;
   if (!view || !open.test(view)) throw new Error('usage_minutely_live (migration 0056) is not as this benchmark knows it');
   return view.slice(view.indexOf(' AS\n') + 4).replace(open, 'WHERE counted = 1');
@@ -245,8 +250,7 @@ export async function insertBatch(store: Store, b: Batch, prev?: Batch): Promise
  * INSERT … SELECT into llm_spans_data) timed.
  */
 async function deciderAlone(store: Store, rate: number, byId: number, base: number, warm: number, rounds: number) {
-  const m = loadMigrations().find((x) => x.version === 78);
-  const view = m && renderMigration(m, { ...DEFAULT_SCHEMA_SETTINGS, database: DB }).find((st) => st.includes(`VIEW IF NOT EXISTS ${DB}.llm_spans_count_once`));
+  const view = viewStatement(78, 'llm_spans_count_once\n');
   const head = `APPEND TO ${DB}.llm_spans_data AS\n`;
   if (!view?.includes(head)) throw new Error('llm_spans_count_once (migration 0078) is not as this benchmark knows it');
   const decide = `INSERT INTO ${DB}.llm_spans_data ${view.slice(view.indexOf(head) + head.length)}`;

@@ -98,18 +98,21 @@ WITH
             ON g.trace_id = pp.p.3 AND g.span_id = pp.p.4
     ) AS info,
     -- per trace: the service of its root span when another service's, else of the latest span of
-    -- another service than the gateway's
+    -- another service than the gateway's; and its spans whose key is stored (one read of the keys)
     (
-        SELECT groupArray((trace_id, if(root_service != '', root_service, other_service)))
+        SELECT (groupArray((trace_id, if(root_service != '', root_service, other_service))),
+                arrayFlatten(groupArray(arrayMap(s -> (trace_id, s), spans))))
         FROM (
             SELECT trace_id,
                    argMinIf(service_name, timestamp, parent_span_id = '' AND role != 'gateway') AS root_service,
-                   argMaxIf(service_name, timestamp, role != 'gateway') AS other_service
+                   argMaxIf(service_name, timestamp, role != 'gateway') AS other_service,
+                   groupUniqArray(span_id) AS spans
             FROM ${db}.call_keys_by_hour
             WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND trace_id IN (SELECT arrayJoin(traces))
             GROUP BY trace_id
         )
-    ) AS callers,
+    ) AS traces_read,
+    traces_read.1 AS callers,
     range(1, length(info) + 1) AS positions,
     transform(concat(trace_id, '/', span_id), arrayMap(x -> concat(x.1, '/', x.2), info), positions, 0) AS ai,
     transform(concat(trace_id, '/', span_id), arrayMap(x -> concat(x.3, '/', x.4), info), positions, 0) AS gi,
@@ -151,9 +154,8 @@ FROM (
     WHERE span_kind IN ('LLM', 'EMBEDDING', 'RERANKER')
       AND toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND trace_id IN (SELECT arrayJoin(traces))
       -- only spans whose call key is stored: a span the decider writes counts as decided
-      -- (count_once_done), and its pairs are found through its key
-      AND (trace_id, span_id) IN (SELECT trace_id, span_id FROM ${db}.call_keys_by_hour
-                                  WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND trace_id IN (SELECT arrayJoin(traces)))
+      -- (count_once_fresh), and its pairs are found through its key
+      AND (trace_id, span_id) IN (SELECT arrayJoin(traces_read.2))
 )
 WHERE prior_version = 0 OR prior != next
 SETTINGS use_index_for_in_with_subqueries_max_values = 10000;
