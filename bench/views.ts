@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- views`: the count-once design of migrations 0054-0056, 0071-0078 (README,
+ * `npm run bench -- views`: the count-once design of migrations 0054-0056, 0071-0079 (README,
  * "Count once, at every moment") on a store with history, under a steady stream of paired calls.
  *
  * 1. History: `--history N` decided calls (1,000,000), each an application's LLM span and the
@@ -47,7 +47,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openStore, type Store } from '../common/store.js';
 import { parseUsageParams, queryUsage } from '../common/usage.js';
-import { DEFAULT_SCHEMA_SETTINGS, loadMigrations, migrate, renderMigration } from '../schemas/migrate.js';
+import { DEFAULT_SCHEMA_SETTINGS, loadMigrations, type Migration, migrate, renderMigration } from '../schemas/migrate.js';
 
 const DB = 'bench_views';
 const VIEWS = ['llm_spans_count_once', 'usage_minutely_refresh', 'usage_hourly_refresh', 'agent_runs_refresh', 'evaluations_linked_refresh'] as const;
@@ -115,10 +115,14 @@ const moveWindowPast = (store: Store, table: string, columns: string, key: strin
     SELECT ${key}, 0, max(inserted_at) + INTERVAL 31 SECOND, now64(3) FROM ${DB}.llm_spans_data`,
   );
 
-/** The statement of migration `version` that creates view `name`, rendered for the benchmark's database. */
-function viewStatement(version: number, name: string): string | undefined {
-  const migration = loadMigrations().find((m) => m.version === version);
-  return migration && renderMigration(migration, { ...DEFAULT_SCHEMA_SETTINGS, database: DB }).find((st) => st.includes(`VIEW IF NOT EXISTS ${DB}.${name}`));
+/**
+ * The statement of migration `version` that creates view `name`, rendered for the benchmark's
+ * database; with `version` 'latest', of the last migration that creates it (as a store has it).
+ */
+function viewStatement(version: number | 'latest', name: string): string | undefined {
+  const find = (m: Migration) => renderMigration(m, { ...DEFAULT_SCHEMA_SETTINGS, database: DB }).find((st) => st.includes(`VIEW IF NOT EXISTS ${DB}.${name}`));
+  const migrations = loadMigrations().filter((m) => version === 'latest' || m.version === version);
+  return migrations.map(find).findLast((st) => st !== undefined);
 }
 
 /** usage_minutely_live's statement as 0056 writes it, every minute instead of the open ones. */
@@ -246,13 +250,13 @@ export async function insertBatch(store: Store, b: Batch, prev?: Batch): Promise
  * The decider alone (step 5): the scheduled views stopped and no reader. `warm` seconds of calls at
  * `rate` in one-second inserts with the decider running, so that its window holds decided calls as
  * in a steady state; then `rounds` times: two seconds of calls (its interval) inserted with the
- * decider stopped, and one run of its statement (migration 0078's, as its refresh runs it: an
+ * decider stopped, and one run of its statement (the latest migration's, as its refresh runs it: an
  * INSERT … SELECT into llm_spans_data) timed.
  */
 async function deciderAlone(store: Store, rate: number, byId: number, base: number, warm: number, rounds: number) {
-  const view = viewStatement(78, 'llm_spans_count_once\n');
+  const view = viewStatement('latest', 'llm_spans_count_once\n');
   const head = `APPEND TO ${DB}.llm_spans_data AS\n`;
-  if (!view?.includes(head)) throw new Error('llm_spans_count_once (migration 0078) is not as this benchmark knows it');
+  if (!view?.includes(head)) throw new Error('llm_spans_count_once (its latest migration) is not as this benchmark knows it');
   const decide = `INSERT INTO ${DB}.llm_spans_data ${view.slice(view.indexOf(head) + head.length)}`;
   for (const v of VIEWS) await exec(store, `SYSTEM STOP VIEW ${DB}.${v}`);
   await exec(store, `SYSTEM START VIEW ${DB}.llm_spans_count_once`);
@@ -516,7 +520,7 @@ export async function main(args: string[]): Promise<void> {
     const out = {
       benchmark: 'views',
       design:
-        'count once at every moment (migrations 0054-0056, 0071-0077): decisions applied at read (count_once_pending) and written every 2 s by llm_spans_count_once; usage_minutely, usage_hourly and agent_runs = stored rows for untouched minutes/hours/runs + live computation',
+        'count once at every moment (migrations 0054-0056, 0071-0079): decisions applied at read (count_once_pending) and written every 2 s by llm_spans_count_once; usage_minutely, usage_hourly and agent_runs = stored rows for untouched minutes/hours/runs + live computation',
       command: `npm run bench -- views ${args.join(' ')}`.trim(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, engine: 'chDB (embedded)', engine_version: (await rows<{ v: string }>(store, 'SELECT version() AS v'))[0].v },
       date: new Date().toISOString(),

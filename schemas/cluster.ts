@@ -17,7 +17,8 @@
  *   tables, which refreshable views read;
  * - a column change (ALTER TABLE … ADD/DROP/MODIFY/RENAME/COMMENT COLUMN) of a split table goes
  *   to the local table and to its Distributed table, which must list the same columns; an index
- *   change (ADD/DROP/MATERIALIZE/CLEAR INDEX) to the local table only.
+ *   change (ADD/DROP/MATERIALIZE/CLEAR INDEX) to the local table only;
+ * - EXCHANGE TABLES swaps the local tables (a table made anew under its name).
  */
 const EVERYWHERE = new Set(['model_prices']);
 
@@ -89,6 +90,14 @@ export function renderClusterDdl(statement: string, cluster: string, database: s
     // a data-skipping index lives on the table that holds the parts, not on the Distributed one
     const [, db, name, change] = index;
     return [`ALTER TABLE ${db}.${EVERYWHERE.has(name) ? name : `${name}_local`} ${onCluster} ${change}`];
+  }
+  const exchange = /^EXCHANGE\s+TABLES\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\s+AND\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\s*$/i.exec(statement);
+  if (exchange) {
+    // the parts are in the local tables; each Distributed table names its local table, so it
+    // reads and writes the exchanged one
+    const [, db1, a, db2, b] = exchange;
+    const local = (name: string) => (EVERYWHERE.has(name) ? name : `${name}_local`);
+    return [`EXCHANGE TABLES ${db1}.${local(a)} AND ${db2}.${local(b)} ${onCluster}`];
   }
   const alter = /^((?:ALTER|DROP|TRUNCATE)\s+TABLE\s+(?:IF\s+EXISTS\s+)?[A-Za-z0-9_.]+)/i.exec(statement);
   if (alter) return [`${alter[1]} ${onCluster}${statement.slice(alter[1].length)}`];

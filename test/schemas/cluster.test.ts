@@ -61,7 +61,7 @@ describe('cluster rendering (as text)', () => {
     ]);
     // a view replaced by a later migration is dropped on the whole cluster first
     const countOnce = find(ddl, /^(CREATE MATERIALIZED VIEW IF NOT EXISTS|DROP TABLE IF EXISTS) tracegate\.llm_spans_count_once /).map((st) => st.split(' ')[0]);
-    expect(countOnce).toEqual(['CREATE', 'DROP', 'CREATE', 'DROP', 'CREATE', 'DROP', 'CREATE', 'DROP', 'CREATE', 'DROP', 'CREATE']);
+    expect(countOnce).toEqual(['CREATE', 'DROP', 'CREATE', 'DROP', 'CREATE', 'DROP', 'CREATE', 'DROP', 'CREATE', 'DROP', 'CREATE', 'DROP', 'CREATE']);
     expect(ddl.find((st) => st.startsWith('DROP TABLE IF EXISTS tracegate.llm_spans_count_once'))).toBe('DROP TABLE IF EXISTS tracegate.llm_spans_count_once ON CLUSTER prod');
   });
 
@@ -70,6 +70,21 @@ describe('cluster rendering (as text)', () => {
       'tracegate.collector_stats_local',
       'tracegate.collector_stats',
     ]);
+  });
+
+  it('makes a table anew under its name by exchanging the local tables, and drops the old local one', () => {
+    // 0079: the copy with the new key is filled through the Distributed tables in the foreground,
+    // then the local tables are exchanged (each Distributed table names its local one)
+    for (const name of ['call_keys_by_hour', 'llm_spans_data']) {
+      const [copy] = find(ddl, new RegExp(`^CREATE TABLE IF NOT EXISTS tracegate\\.${name}_0079_local ON CLUSTER prod \\(`));
+      expect(copy).toContain('ORDER BY (toStartOfHour(timestamp), toStartOfMinute(timestamp), trace_id, span_id)');
+      const fill = ddl.findIndex((st) => st.startsWith(`INSERT INTO tracegate.${name}_0079 SELECT * FROM tracegate.${name}\n`));
+      const swap = ddl.indexOf(`EXCHANGE TABLES tracegate.${name}_local AND tracegate.${name}_0079_local ON CLUSTER prod`);
+      expect(fill).toBeGreaterThan(0);
+      expect(ddl[fill]).toContain('distributed_foreground_insert = 1');
+      expect(swap).toBeGreaterThan(fill);
+      expect(ddl.indexOf(`DROP TABLE IF EXISTS tracegate.${name}_0079_local ON CLUSTER prod`)).toBeGreaterThan(swap);
+    }
   });
 
   it('has plain views read the Distributed tables', () => {

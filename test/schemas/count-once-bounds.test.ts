@@ -35,12 +35,14 @@ describe('count-once candidates under a flood of one id and one answer', () => {
 
   beforeAll(async () => {
     store = await tempStore();
-    // an OTLP sender repeating one response id and one answer digest: N keys stored 20 minutes
-    // ago (inside the hour, outside the window) and N stored two hours ago
+    // an OTLP sender repeating one response id and one answer digest: N keys of calls that started
+    // 5 minutes ago (inside the ten minutes either side of the new spans, 0079; outside the
+    // window), N of 20 minutes ago (inside the hour of inserts 0072 looks back, outside the ten
+    // minutes) and N of two hours ago
     await store.client.insert({
       table: `${db}.call_keys_by_hour`,
       format: 'JSONEachRow',
-      values: [...Array.from({ length: N }, () => keyRow(20 * 60_000, 'gateway')), ...Array.from({ length: N }, () => keyRow(7_200_000, 'gateway'))],
+      values: [5 * 60_000, 20 * 60_000, 7_200_000].flatMap((ago) => Array.from({ length: N }, () => keyRow(ago, 'gateway'))),
     });
     // the flood's gateway calls as spans, and one application span of the same id, stored now
     const t = Date.now() - 30_000;
@@ -72,20 +74,21 @@ describe('count-once candidates under a flood of one id and one answer', () => {
     await store?.close();
   });
 
-  it('gathers at most 1,000 spans of one id and of one (model, digest), none older than the hour before the window', async () => {
+  it('gathers at most 1,000 spans of one id and of one (model, digest), none from more than ten minutes before the new spans', async () => {
     const [c] = await store.rows<{ n: string; by_id: string; by_digest: string; old: string }>(
       `SELECT count() AS n, countIf(response_id = {id:String}) AS by_id, countIf(output_digest = {d:String}) AS by_digest,
-              countIf(timestamp < now() - INTERVAL 1 HOUR) AS old
+              countIf(timestamp < now() - INTERVAL 12 MINUTE) AS old
        FROM ${db}.count_once_candidates`,
       { id: ID, d: DIGEST },
     );
     // the span not decided is a candidate by its trace; the id rule and the digest rule each add
-    // at most their 1,000 latest (the flood's and keys of 20 minutes ago), and none of two hours ago
+    // at most their 1,000 latest (the flood's and keys of 5 minutes ago), none of 20 minutes or two
+    // hours ago
     expect(Number(c.old)).toBe(0);
     expect(Number(c.by_id)).toBeGreaterThanOrEqual(1000);
     expect(Number(c.n)).toBeLessThanOrEqual(2 + 2 * 1000);
     const [stored] = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.call_keys_by_hour WHERE response_id = {id:String}`, { id: ID });
-    expect(Number(stored.n)).toBe(2 * N + 52);
+    expect(Number(stored.n)).toBe(3 * N + 52);
   });
 
   it('the application span of the flood id is uncounted (paired), and every gateway span counts once', async () => {
