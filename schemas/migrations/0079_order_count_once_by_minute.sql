@@ -9,14 +9,15 @@
 -- (bench/results/views-dense.json).
 --
 -- Now both tables are ordered by (hour, minute, trace id, span id), and the lookups name the
--- minutes of the spans just stored, ten either side: the two spans of one call start within ten
--- minutes of each other (as 0055's pairing by answer digest already requires), clock skew and
--- client queueing included. Readers that bound by hours keep their bound (the hour stays first in
--- the key). What the bound changes, as 0074's hours did at the scale of an hour: a failed call's
--- gateway span is billed to its trace's root when the root started at most ten minutes before it
--- (else to the latest span of another service within ten minutes); a span stored more than ten
--- minutes (by start time) from the other spans of its trace decides that trace with the spans of
--- its own minutes.
+-- minutes of the spans just stored, ten either side, and their hours (the key's first column: in
+-- a sparse hour one granule holds rows of two hours, and only the hours bound its minutes). The
+-- two spans of one call start within ten minutes of each other (as 0055's pairing by answer
+-- digest already requires), clock skew and client queueing included. Readers that bound by
+-- hours keep their bound (the hour stays first in the key). What the bound changes, as 0074's hours
+-- did at the scale of an hour: a failed call's gateway span is billed to its trace's root when the
+-- root started at most ten minutes before it (else to the latest span of another service within ten
+-- minutes); a span stored more than ten minutes (by start time) from the other spans of its trace
+-- decides that trace with the spans of its own minutes.
 --
 -- Each table is made anew (a sort key cannot be changed in place), keeping its name: a copy with
 -- the new key is filled from it (no view fires on that table), the two are exchanged (the views
@@ -168,19 +169,22 @@ WITH
     (SELECT groupArray((trace_id, toStartOfMinute(timestamp), response_id, output_digest)) FROM ${db}.count_once_fresh) AS fresh,
     -- the minutes of the fresh spans, and ten either side
     arrayDistinct(arrayFlatten(arrayMap(m -> arrayMap(i -> m + toIntervalMinute(i), range(-10, 11)),
-        arrayDistinct(arrayMap(f -> f.2, fresh))))) AS minutes
+        arrayDistinct(arrayMap(f -> f.2, fresh))))) AS minutes,
+    -- their hours too: the key's first column (a granule that spans two hours bounds its minutes
+    -- only through them)
+    arrayDistinct(arrayMap(m -> toStartOfHour(m), minutes)) AS hours
 SELECT trace_id, span_id, parent_span_id, role, model, response_id, output_digest, timestamp
 FROM (
     SELECT trace_id, span_id, parent_span_id, role, model, response_id, output_digest, timestamp
     FROM ${db}.call_keys_by_hour
-    WHERE toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes))
+    WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes))
       AND trace_id IN (SELECT arrayJoin(fresh).1)
     UNION ALL
     SELECT trace_id, span_id, parent_span_id, role, model, response_id, output_digest, timestamp
     FROM (
         SELECT trace_id, span_id, parent_span_id, role, model, response_id, output_digest, timestamp, inserted_at
         FROM ${db}.call_keys_by_hour
-        WHERE toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND inserted_at >= horizon AND response_id != ''
+        WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND inserted_at >= horizon AND response_id != ''
           AND response_id IN (SELECT r FROM (SELECT arrayJoin(fresh).3 AS r) WHERE r != '')
         ORDER BY inserted_at DESC
         LIMIT 1000 BY response_id
@@ -190,7 +194,7 @@ FROM (
     FROM (
         SELECT trace_id, span_id, parent_span_id, role, model, response_id, output_digest, timestamp, inserted_at
         FROM ${db}.call_keys_by_hour
-        WHERE toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND inserted_at >= horizon AND output_digest != ''
+        WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND inserted_at >= horizon AND output_digest != ''
           AND output_digest IN (SELECT d FROM (SELECT arrayJoin(fresh).4 AS d) WHERE d != '')
         ORDER BY inserted_at DESC
         LIMIT 1000 BY model, output_digest
@@ -211,16 +215,19 @@ WITH
     -- the minutes of the fresh spans and of the pairs' application spans, and ten either side
     arrayDistinct(arrayFlatten(arrayMap(m -> arrayMap(i -> m + toIntervalMinute(i), range(-10, 11)),
         arrayDistinct(arrayConcat(fresh.2, arrayMap(p -> toStartOfMinute(p.5), pending)))))) AS minutes,
+    -- their hours too: the key's first column (a granule that spans two hours bounds its minutes
+    -- only through them)
+    arrayDistinct(arrayMap(m -> toStartOfHour(m), minutes)) AS hours,
     -- per pair: the application's service, session and user, the gateway's team and key
     (
         SELECT groupArray((p.1, p.2, p.3, p.4, a.service_name, a.session_id, a.user_id, g.team, g.key_name))
         FROM (SELECT arrayJoin(pairs) AS p) AS pp
         INNER JOIN (SELECT trace_id, span_id, service_name, session_id, user_id FROM ${db}.call_keys_by_hour
-                    WHERE toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND trace_id IN (SELECT arrayJoin(pairs).1)
+                    WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND trace_id IN (SELECT arrayJoin(pairs).1)
                     LIMIT 1 BY trace_id, span_id) AS a
             ON a.trace_id = pp.p.1 AND a.span_id = pp.p.2
         INNER JOIN (SELECT trace_id, span_id, team, key_name FROM ${db}.call_keys_by_hour
-                    WHERE toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND trace_id IN (SELECT arrayJoin(pairs).3)
+                    WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND trace_id IN (SELECT arrayJoin(pairs).3)
                     LIMIT 1 BY trace_id, span_id) AS g
             ON g.trace_id = pp.p.3 AND g.span_id = pp.p.4
     ) AS info,
@@ -235,7 +242,7 @@ WITH
                    argMaxIf(service_name, timestamp, role != 'gateway') AS other_service,
                    groupUniqArray(span_id) AS spans
             FROM ${db}.call_keys_by_hour
-            WHERE toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND trace_id IN (SELECT arrayJoin(traces))
+            WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND trace_id IN (SELECT arrayJoin(traces))
             GROUP BY trace_id
         )
     ) AS traces_read,
@@ -279,7 +286,7 @@ FROM (
             new_run_id, new_link_trace_id, new_link_span_id) AS next
     FROM ${db}.llm_spans_data FINAL
     WHERE span_kind IN ('LLM', 'EMBEDDING', 'RERANKER')
-      AND toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND trace_id IN (SELECT arrayJoin(traces))
+      AND toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND trace_id IN (SELECT arrayJoin(traces))
       -- only spans whose call key is stored: a span the decider writes counts as decided
       -- (count_once_fresh), and its pairs are found through its key
       AND (trace_id, span_id) IN (SELECT arrayJoin(traces_read.2))
