@@ -71,7 +71,11 @@ describe('upgrading a store to 0079 (count-once by minute)', () => {
   afterAll(async () => store?.destroy());
 
   it('applies it once, leaving both tables ordered by minute and no copy behind', async () => {
-    expect(applied.filter((v) => v >= 79)).toEqual(loadMigrations().filter((m) => m.version >= 79).map((m) => m.version));
+    expect(applied.filter((v) => v >= 79)).toEqual(
+      loadMigrations()
+        .filter((m) => m.version >= 79)
+        .map((m) => m.version),
+    );
     const tables = await store.rows<{ name: string; sorting_key: string }>(
       `SELECT name, sorting_key FROM system.tables WHERE database = '${db}' AND (name IN ('llm_spans_data', 'call_keys_by_hour') OR name LIKE '%0079%') ORDER BY name`,
     );
