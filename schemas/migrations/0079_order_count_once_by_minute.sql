@@ -23,11 +23,11 @@
 -- the new key is filled from it (no view fires on that table), the two are exchanged (the views
 -- that write or read it find it by name, so from that moment they use the new one), the rows
 -- written to the old one while the copy ran are copied after it, and the old one is dropped (in a
--- cluster, its local table too; the copies insert in the foreground, so no row is still queued
--- for a Distributed table's local one when they are exchanged). A run stopped between the exchange and the drop is not undone
--- by running it again: that second run copies back and exchanges again, so the old key returns
--- with every row (lookups stay exact, only slower), and the migration must be run with a new
--- number to change the key. An evaluation carried by a span stored while the copy ran is
+-- cluster, its local table too; the copies insert in the foreground, so no row is still queued for
+-- a Distributed table's local one when they are exchanged). If a run stops between the exchange and
+-- the drop, running it again copies the rows back and exchanges the tables again: the old key
+-- returns with every row (lookups stay exact, only slower), and changing the key then takes a
+-- migration with a new number. An evaluation carried by a span stored while the copy ran is
 -- recorded twice (evaluations_mv fires again for it).
 
 -- The call keys of 0074.
