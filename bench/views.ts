@@ -235,15 +235,20 @@ interface Batch {
 /** The by-id application spans of `b` (exported a batch after their gateway spans). */
 const byIdApps = (b: Batch) => `SELECT ${b.from} + number AS c, toUInt8(0) AS gw, toUInt8(1) AS byid, now64(9) - toIntervalMillisecond(500) AS ts FROM numbers(${b.ids})`;
 
-/** Inserts batch `b` of the traffic (both spans of a traceparent call, the gateway's of a call without), and the by-id application spans of the batch before. */
-export async function insertBatch(store: Store, b: Batch, prev?: Batch): Promise<void> {
-  const parts = [
-    `SELECT ${b.from} + intDiv(number, 2) AS c, toUInt8(number % 2) AS gw,
+/**
+ * Inserts batch `b` of the traffic (both spans of a traceparent call, the gateway's of a call
+ * without), and the by-id application spans of the batch before; without `b`, those alone.
+ */
+export async function insertBatch(store: Store, b: Batch | undefined, prev?: Batch): Promise<void> {
+  const parts = b
+    ? [
+        `SELECT ${b.from} + intDiv(number, 2) AS c, toUInt8(number % 2) AS gw,
             toUInt8(intDiv(number, 2) < ${b.ids}) AS byid, now64(9) - toIntervalMillisecond(300) AS ts
      FROM numbers(${2 * b.n}) WHERE NOT (byid AND gw = 0)`,
-  ];
+      ]
+    : [];
   if (prev?.ids) parts.push(byIdApps(prev));
-  await exec(store, `INSERT INTO ${DB}.otel_traces ${COLUMNS} ${spansSelect(parts.join('\nUNION ALL\n'))}`);
+  if (parts.length) await exec(store, `INSERT INTO ${DB}.otel_traces ${COLUMNS} ${spansSelect(parts.join('\nUNION ALL\n'))}`);
 }
 
 /**
@@ -391,6 +396,10 @@ export async function main(args: string[]): Promise<void> {
   const resultsDir = join(import.meta.dirname, 'results');
   const design0052 = previousDesign(resultsDir);
 
+  // checked before anything runs: a bad name would otherwise end a long run unsaved
+  const saveI = args.indexOf('--save');
+  const saveAs = saveI >= 0 ? args[saveI + 1] : 'views';
+  if (!/^[\w-]+$/.test(saveAs ?? '')) throw new Error('--save takes a name of letters, digits, _ and -');
   const keepI = args.indexOf('--keep');
   const dataDir = keepI >= 0 ? args[keepI + 1] : mkdtempSync(join(tmpdir(), 'tracegate-bench-views-'));
   const store = await openStore({ kind: 'embedded', dataDir, database: DB });
@@ -462,7 +471,7 @@ export async function main(args: string[]): Promise<void> {
         batchCalls.push(b.n);
       } else if (sent >= total && prev) {
         // the by-id application spans of the last batch
-        await exec(store, `INSERT INTO ${DB}.otel_traces ${COLUMNS} ${spansSelect(byIdApps(prev))}`);
+        await insertBatch(store, undefined, prev);
         prev = undefined;
       }
       const took = performance.now() - ti;
@@ -594,11 +603,8 @@ export async function main(args: string[]): Promise<void> {
     process.stdout.write(`usage 30d by model,team over llm_spans (raw):\n${line('raw', out.usage_30d_raw_llm_spans)}`);
     process.stdout.write(`check, last 10 minutes: ${JSON.stringify(out.check_last_10_minutes)}\n`);
     mkdirSync(resultsDir, { recursive: true });
-    const saveI = args.indexOf('--save');
-    const name = saveI >= 0 ? args[saveI + 1] : 'views';
-    if (!/^[\w-]+$/.test(name)) throw new Error('--save takes a name of letters, digits, _ and -');
-    writeFileSync(join(resultsDir, `${name}.json`), `${JSON.stringify(out, null, 1)}\n`);
-    process.stdout.write(`saved bench/results/${name}.json\n`);
+    writeFileSync(join(resultsDir, `${saveAs}.json`), `${JSON.stringify(out, null, 1)}\n`);
+    process.stdout.write(`saved bench/results/${saveAs}.json\n`);
   } finally {
     await store.close();
     if (keepI < 0) rmSync(dataDir, { recursive: true, force: true });

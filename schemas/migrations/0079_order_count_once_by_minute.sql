@@ -210,11 +210,12 @@ REFRESH EVERY 2 SECOND APPEND TO ${db}.llm_spans_data AS
 WITH
     (SELECT groupArray((app_trace_id, app_span_id, gateway_trace_id, gateway_span_id, app_timestamp)) FROM ${db}.count_once_pending) AS pending,
     arrayMap(p -> (p.1, p.2, p.3, p.4), pending) AS pairs,
-    (SELECT (groupUniqArray(trace_id), groupUniqArray(toStartOfMinute(timestamp))) FROM ${db}.count_once_fresh) AS fresh,
-    arrayDistinct(arrayConcat(fresh.1, arrayMap(p -> p.1, pairs), arrayMap(p -> p.3, pairs))) AS traces,
+    -- the fresh keys as count_once_candidates reads them: the same scalar, read once for both
+    (SELECT groupArray((trace_id, toStartOfMinute(timestamp), response_id, output_digest)) FROM ${db}.count_once_fresh) AS fresh,
+    arrayDistinct(arrayConcat(arrayMap(f -> f.1, fresh), arrayMap(p -> p.1, pairs), arrayMap(p -> p.3, pairs))) AS traces,
     -- the minutes of the fresh spans and of the pairs' application spans, and ten either side
     arrayDistinct(arrayFlatten(arrayMap(m -> arrayMap(i -> m + toIntervalMinute(i), range(-10, 11)),
-        arrayDistinct(arrayConcat(fresh.2, arrayMap(p -> toStartOfMinute(p.5), pending)))))) AS minutes,
+        arrayDistinct(arrayConcat(arrayMap(f -> f.2, fresh), arrayMap(p -> toStartOfMinute(p.5), pending)))))) AS minutes,
     -- their hours too: the key's first column (a granule that spans two hours bounds its minutes
     -- only through them)
     arrayDistinct(arrayMap(m -> toStartOfHour(m), minutes)) AS hours,
