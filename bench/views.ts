@@ -13,7 +13,8 @@
  *    once, is not what is measured here). Then the rollups: usage_minutely's rows by the
  *    statement of its live view (0056) over every minute at once (its refresh, which tests rows
  *    against the open minutes with has(), takes minutes on a month of minutes), one
- *    agent_runs refresh and one usage_hourly refresh (0077) over every hour.
+ *    agent_runs refresh, one usage_hourly refresh (0077) over every hour and one usage_daily
+ *    refresh (0080) over every day.
  *    Then the tables with history are merged (OPTIMIZE … FINAL), as a month of background merges
  *    would have them in a store in use (`--no-merge` skips it): reads pay per part, and the
  *    loader's chunks leave 80-160 parts a table.
@@ -50,7 +51,7 @@ import { parseUsageParams, queryUsage } from '../common/usage.js';
 import { DEFAULT_SCHEMA_SETTINGS, loadMigrations, type Migration, migrate, renderMigration } from '../schemas/migrate.js';
 
 const DB = 'bench_views';
-const VIEWS = ['llm_spans_count_once', 'usage_minutely_refresh', 'usage_hourly_refresh', 'agent_runs_refresh', 'evaluations_linked_refresh'] as const;
+const VIEWS = ['llm_spans_count_once', 'usage_minutely_refresh', 'usage_hourly_refresh', 'usage_daily_refresh', 'agent_runs_refresh', 'evaluations_linked_refresh'] as const;
 const MODELS = "['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku', 'claude-sonnet-4']";
 
 /**
@@ -200,11 +201,17 @@ async function loadHistory(store: Store, calls: number, chunk: number, spanHours
   await moveWindowPast(store, 'usage_hourly_data', 'hour, calls', 'toStartOfHour(now())');
   took.rollups_s += (performance.now() - t6) / 1000;
   process.stdout.write(`  usage_hourly refresh over the history: ${((performance.now() - t6) / 1000).toFixed(1)} s\n`);
+  // usage_daily (0080): the same, one refresh over every day of the hours above
+  const t7 = performance.now();
+  await refreshNow(store, 'usage_daily_refresh');
+  await moveWindowPast(store, 'usage_daily_data', 'day, calls', 'toStartOfDay(now())');
+  took.rollups_s += (performance.now() - t7) / 1000;
+  process.stdout.write(`  usage_daily refresh over the history: ${((performance.now() - t7) / 1000).toFixed(1)} s\n`);
   return Object.fromEntries(Object.entries(took).map(([k, v]) => [k, Math.round(v * 10) / 10]));
 }
 
 /** Tables with history that readers or the decider read, merged (OPTIMIZE … FINAL) as background merges would have. */
-const MERGED = ['otel_traces', 'otel_traces_trace_id_ts', 'llm_spans_data', 'call_keys_by_hour', 'agent_runs_data', 'usage_minutely_data', 'usage_hourly_data'];
+const MERGED = ['otel_traces', 'otel_traces_trace_id_ts', 'llm_spans_data', 'call_keys_by_hour', 'agent_runs_data', 'usage_minutely_data', 'usage_hourly_data', 'usage_daily_data'];
 
 async function mergeHistory(store: Store): Promise<{ seconds: number; parts_before: Record<string, number>; parts_after: Record<string, number> }> {
   const parts = async () =>
@@ -529,7 +536,7 @@ export async function main(args: string[]): Promise<void> {
     const out = {
       benchmark: 'views',
       design:
-        'count once at every moment (migrations 0054-0056, 0071-0079): decisions applied at read (count_once_pending) and written every 2 s by llm_spans_count_once; usage_minutely, usage_hourly and agent_runs = stored rows for untouched minutes/hours/runs + live computation',
+        'count once at every moment (migrations 0054-0056, 0071-0080): decisions applied at read (count_once_pending) and written every 2 s by llm_spans_count_once; usage_minutely, usage_hourly, usage_daily and agent_runs = stored rows for untouched minutes/hours/days/runs + live computation',
       command: `npm run bench -- views ${args.join(' ')}`.trim(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, engine: 'chDB (embedded)', engine_version: (await rows<{ v: string }>(store, 'SELECT version() AS v'))[0].v },
       date: new Date().toISOString(),

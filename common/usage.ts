@@ -1,6 +1,6 @@
 /**
  * The usage query behind `tracegate usage` and the collector's `GET /v1/usage`: calls, tokens,
- * cost and latency from the `usage_minutely` and `usage_hourly` rollups (each model call counted
+ * cost and latency from the `usage_minutely`, `usage_hourly` and `usage_daily` rollups (each model call counted
  * once), over a window, grouped by a fixed set of dimensions, with optional filters. Parameters are
  * validated by one zod schema; group-by columns come from a whitelist and every value is bound
  * as a query parameter, never written into the SQL text.
@@ -116,37 +116,59 @@ const READ_COLUMNS = 'service_name, span_kind, model, provider, route, team, key
 const LATENCY_QUANTILES = 'quantilesTDigestMerge(0.5, 0.95)(latency_ms_state)';
 /** From this window on, whole hours are read from `usage_hourly` (two hours hold a whole hour in any time zone's alignment). */
 const HOURLY_FROM_MS = 2 * UNIT_MS.h;
+/** From this window on, whole days are read from `usage_daily` as well. */
+const DAILY_FROM_MS = 2 * UNIT_MS.d;
 
 export interface UsageQueryOptions {
   /** Read whole hours from `usage_hourly` where the window allows (default); false reads every minute from `usage_minutely`. */
   hourly?: boolean;
+  /** Read whole days from `usage_daily` where the window and the grouping allow (default); false stops at hours. */
+  daily?: boolean;
 }
+
+/**
+ * The start of the first whole day at or after `hour` (an hour's start), in the engine's time
+ * zone: the next day's start is found from noon of the day after this one's start (36 hours on),
+ * whatever the length of the day in a zone that changes its clocks.
+ */
+export const firstDayFrom = (hour: string) => `if(toStartOfDay(${hour}) = ${hour}, ${hour}, toStartOfDay(toStartOfDay(${hour}) + INTERVAL 36 HOUR))`;
 
 /**
  * The rows a usage query aggregates, as a FROM clause with its filters. Minutes come from
  * `usage_minutely`. Over a long window without a minute dimension, the window's whole hours come
  * from `usage_hourly` in its two parts (0077): the stored hours nothing touched since
  * (`usage_hourly_stored`, `hour` read as `minute`), and the open hours with the partial hours at
- * the window's edges from `usage_minutely`, in one read of it. Both are exact at every moment and
- * t-digest states merge across them.
+ * the window's edges from `usage_minutely`, in one read of it. Over a window of days without an
+ * hour dimension, its whole days come from `usage_daily` (0080) the same way: the stored days
+ * (`usage_daily_stored`), and the open days with the partial days at the edges from the hours
+ * (and so from the minutes). An hour is read from `usage_hourly_stored` only where its day is not
+ * read whole, and its minutes only where, in addition, the hour is open for usage_hourly: the two
+ * levels' open sets follow their own refreshes. Every level is exact at every moment and t-digest
+ * states merge across them.
  */
-function usageSource(database: string, filters: string[], hourly: boolean): string {
+function usageSource(database: string, filters: string[], hourly: boolean, daily: boolean): string {
   const fromMinute = 'toStartOfMinute(parseDateTimeBestEffort({start:String}))';
   const toTime = 'parseDateTimeBestEffort({end:String})';
   if (!hourly) return `FROM ${database}.usage_minutely\nWHERE ${[`minute >= ${fromMinute}`, `minute < ${toTime}`, ...filters].join(' AND ')}`;
-  // the engine's own hours (its time zone), so that the window splits where the rollup does
+  // the engine's own hours and days (its time zone), so that the window splits where the rollups do
   const fromHour = `toStartOfHour(${fromMinute} + INTERVAL 59 MINUTE)`;
   const toHour = `toStartOfHour(${toTime})`;
-  // the same scalar text as in usage_hourly_stored: computed once
-  const open = `toStartOfHour(minute) IN (SELECT arrayJoin((SELECT groupArray(hour) FROM ${database}.usage_hourly_open)))`;
-  const hours = [`hour >= ${fromHour}`, `hour < ${toHour}`, ...filters].join(' AND ');
+  // the same scalar texts as in usage_hourly_stored and usage_daily_stored: computed once
+  const openHour = (col: string) => `toStartOfHour(${col}) IN (SELECT arrayJoin((SELECT groupArray(hour) FROM ${database}.usage_hourly_open)))`;
+  const openDay = (col: string) => `toStartOfDay(${col}) IN (SELECT arrayJoin((SELECT groupArray(day) FROM ${database}.usage_daily_open)))`;
+  const fromDay = firstDayFrom(fromHour);
+  const toDay = `toStartOfDay(${toHour})`;
+  // where an hour of [fromHour, toHour) is read from the hourly level, not as part of a whole stored day
+  const byHour = (col: string) => (daily ? ` AND (${col} < ${fromDay} OR ${col} >= ${toDay} OR ${openDay(col)})` : '');
+  const hours = [`hour >= ${fromHour} AND hour < ${toHour}${byHour('hour')}`, ...filters].join(' AND ');
   // ranges the primary key can read, not NOT(whole hours)
   const minutes = [
-    `((minute >= ${fromMinute} AND minute < ${fromHour}) OR (minute >= ${toHour} AND minute < ${toTime}) OR (minute >= ${fromHour} AND minute < ${toHour} AND ${open}))`,
+    `((minute >= ${fromMinute} AND minute < ${fromHour}) OR (minute >= ${toHour} AND minute < ${toTime}) OR (minute >= ${fromHour} AND minute < ${toHour}${byHour('minute')} AND ${openHour('minute')}))`,
     ...filters,
   ].join(' AND ');
   return [
     'FROM (',
+    ...(daily ? [`  SELECT day AS minute, ${READ_COLUMNS} FROM ${database}.usage_daily_stored WHERE ${[`day >= ${fromDay} AND day < ${toDay}`, ...filters].join(' AND ')}`, '  UNION ALL'] : []),
     `  SELECT hour AS minute, ${READ_COLUMNS} FROM ${database}.usage_hourly_stored WHERE ${hours}`,
     '  UNION ALL',
     `  SELECT minute, ${READ_COLUMNS} FROM ${database}.usage_minutely WHERE ${minutes}`,
@@ -166,7 +188,9 @@ export function buildUsageQuery(database: string, params: UsageParams, now = new
     filters.push(`${USAGE_DIMENSIONS[name]} = {f_${name}:String}`);
     query_params[`f_${name}`] = value;
   }
-  const hourly = opts.hourly !== false && !params.by.includes('minute') && end.getTime() - start.getTime() >= HOURLY_FROM_MS;
+  const span = end.getTime() - start.getTime();
+  const hourly = opts.hourly !== false && !params.by.includes('minute') && span >= HOURLY_FROM_MS;
+  const daily = hourly && opts.daily !== false && !params.by.includes('hour') && span >= DAILY_FROM_MS;
   const dims = params.by.map((d) => `${USAGE_DIMENSIONS[d]} AS ${d}`);
   const finite = (expr: string) => `if(isFinite(${expr}), round(${expr}, 1), NULL)`;
   const select = [
@@ -187,7 +211,7 @@ export function buildUsageQuery(database: string, params: UsageParams, now = new
   const order = [...params.by.filter(isTime), 'cost_usd DESC', 'calls DESC', ...params.by.filter((d) => !isTime(d))];
   const query = [
     `SELECT ${select.join(', ')}`,
-    usageSource(database, filters, hourly),
+    usageSource(database, filters, hourly, daily),
     params.by.length ? `GROUP BY ${params.by.join(', ')}` : '',
     params.by.length ? `HAVING calls > 0` : '',
     `ORDER BY ${order.join(', ')}`,

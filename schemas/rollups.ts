@@ -6,7 +6,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
  * Each runs on its own every few seconds; tests and the demo call refreshRollups to see
  * their data at once.
  */
-export const REFRESHABLE_VIEWS = ['llm_spans_count_once', 'agent_runs_refresh', 'usage_minutely_refresh', 'usage_hourly_refresh', 'evaluations_linked_refresh'] as const;
+export const REFRESHABLE_VIEWS = ['llm_spans_count_once', 'agent_runs_refresh', 'usage_minutely_refresh', 'usage_hourly_refresh', 'usage_daily_refresh', 'evaluations_linked_refresh'] as const;
 
 /**
  * Runs every refreshable view now and waits for it. A refresh already running when this is

@@ -1,11 +1,12 @@
 import { queryVariable } from '../board.js';
 import type { Variable } from '../model.js';
+import { firstDayFrom } from '../../common/usage.js';
 import { inVar, where } from '../sql.js';
 
 /**
  * The five variables most dashboards share and the filters that honour them, for each table:
  * - `usage_minutely` (the rollup: per minute, mergeable), or USAGE_RANGE for a panel that sums the
- *   whole range (whole hours from `usage_hourly`),
+ *   whole range (whole days and hours from `usage_daily` and `usage_hourly`),
  * - `llm_spans` (one row per span, raw retention; for dimensions the rollup does not keep),
  * - tables without these columns, through a semi-join on `llm_spans` that is only present
  *   while a variable is not All.
@@ -15,23 +16,31 @@ import { inVar, where } from '../sql.js';
 
 const FROM_HOUR = 'toStartOfHour($__fromTime + INTERVAL 3599 SECOND)';
 const TO_HOUR = 'toStartOfHour($__toTime + INTERVAL 60 SECOND)';
+const FROM_DAY = firstDayFrom(FROM_HOUR);
+const TO_DAY = `toStartOfDay(${TO_HOUR})`;
+/** An hour of the range read from the hourly level: not part of a whole day stored in usage_daily. */
+const byHour = (col: string) => `(${col} < ${FROM_DAY} OR ${col} >= ${TO_DAY} OR toStartOfDay(${col}) IN (SELECT arrayJoin((SELECT groupArray(day) FROM usage_daily_open))))`;
 
 /**
  * The usage rollup over the dashboard's range, for panels that sum the whole range (no time
- * buckets): the range's whole hours stored in usage_hourly that nothing touched since
- * (`usage_hourly_stored`, `hour` read as `minute`), and the rest of the range from usage_minutely
- * (the partial hours at its edges and the open hours, 0077). Exact at every moment as
- * usage_minutely is; a month is 720 stored hours instead of 43,200 minutes of every key. The
- * columns are usage_minutely's. (`usage_hourly_open` as one scalar, the text usage_hourly_stored
- * reads it with, so that the engine computes it once.)
+ * buckets), as the usage query reads it (common/usage.ts): the range's whole days stored in
+ * usage_daily that nothing touched since (`usage_daily_stored`, 0080), its other whole hours
+ * stored in usage_hourly that nothing touched since (`usage_hourly_stored`, 0077), and the rest
+ * from usage_minutely (the partial hours at the edges and the open hours). `day` and `hour` are
+ * read as `minute`. Exact at every moment as usage_minutely is; a month is 30 stored days instead
+ * of 43,200 minutes of every key. The columns are usage_minutely's. (`usage_hourly_open` and
+ * `usage_daily_open` as one scalar each, the texts the stored views read them with, so that the
+ * engine computes each once.)
  */
 export const USAGE_RANGE = `(
-    SELECT hour AS minute, * EXCEPT (hour) FROM usage_hourly_stored WHERE hour >= ${FROM_HOUR} AND hour < ${TO_HOUR}
+    SELECT day AS minute, * EXCEPT (day) FROM usage_daily_stored WHERE day >= ${FROM_DAY} AND day < ${TO_DAY}
+    UNION ALL
+    SELECT hour AS minute, * EXCEPT (hour) FROM usage_hourly_stored WHERE hour >= ${FROM_HOUR} AND hour < ${TO_HOUR} AND ${byHour('hour')}
     UNION ALL
     SELECT * FROM usage_minutely
     WHERE $__timeFilter(minute)
       AND (minute < ${FROM_HOUR} OR minute >= ${TO_HOUR}
-           OR toStartOfHour(minute) IN (SELECT arrayJoin((SELECT groupArray(hour) FROM usage_hourly_open)))))`;
+           OR (${byHour('minute')} AND toStartOfHour(minute) IN (SELECT arrayJoin((SELECT groupArray(hour) FROM usage_hourly_open))))))`;
 
 const distinct = (col: string, ...conds: string[]) => `SELECT DISTINCT ${col} FROM ${USAGE_RANGE} WHERE ${where('$__timeFilter(minute)', `${col} != ''`, ...conds)} ORDER BY 1`;
 

@@ -50,7 +50,7 @@ export async function insertSpans(client: ClickHouseClient, database: string, sp
 
 /** Runs every refreshable view that exists, in order, and waits for each. */
 export async function refreshViews(client: ClickHouseClient, database: string): Promise<void> {
-  const order = ['llm_spans_count_once', 'agent_runs_refresh', 'usage_minutely_refresh', 'usage_hourly_refresh', 'evaluations_linked_refresh'];
+  const order = ['llm_spans_count_once', 'agent_runs_refresh', 'usage_minutely_refresh', 'usage_hourly_refresh', 'usage_daily_refresh', 'evaluations_linked_refresh'];
   const rs = await client.query({ query: 'SELECT name FROM system.tables WHERE database = {db:String}', query_params: { db: database }, format: 'JSONEachRow' });
   const present = new Set((await rs.json<{ name: string }>()).map((r) => r.name));
   for (const view of order) {

@@ -58,6 +58,18 @@ describe('usage parameters', () => {
     expect(buildUsageQuery('tracegate', parseUsageParams(input), NOW, { hourly: false }).query).not.toContain('usage_hourly');
   });
 
+  it.each([
+    [{ since: '30d', by: 'model,team' }, true],
+    [{ since: '2d', by: 'day,key' }, true],
+    [{ since: '30d', by: 'hour,model' }, false],
+    [{ since: '30d', by: 'minute' }, false],
+    [{ since: '47h', by: 'model' }, false],
+  ])('%j reads usage_daily: %s', (input, daily) => {
+    const { query } = buildUsageQuery('tracegate', parseUsageParams(input), NOW);
+    expect(query.includes('tracegate.usage_daily_stored')).toBe(daily);
+    expect(buildUsageQuery('tracegate', parseUsageParams(input), NOW, { daily: false }).query).not.toContain('usage_daily');
+  });
+
   it('writes CSV with a header even without rows', () => {
     expect(usageCsv([], usageColumns({ by: ['model'] }))).toBe('model,calls,errors,prompt_tokens,completion_tokens,cache_read_tokens,total_tokens,cost_usd,latency_p50_ms,latency_p95_ms\n');
     expect(usageCsv([{ model: 'a,"b"', calls: 1 }], ['model', 'calls'])).toBe('model,calls\n"a,""b""",1\n');

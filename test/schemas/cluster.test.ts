@@ -56,6 +56,7 @@ describe('cluster rendering (as text)', () => {
       'agent_runs_refresh',
       'evaluations_linked_refresh',
       'llm_spans_count_once',
+      'usage_daily_refresh',
       'usage_hourly_refresh',
       'usage_minutely_refresh',
     ]);

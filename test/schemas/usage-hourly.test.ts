@@ -4,7 +4,8 @@ import { parseUsageParams, queryUsage, type UsageParamsInput } from '../../commo
 import { USAGE_RANGE } from '../../dashboards/boards/common.js';
 import { expandQuery } from '../../dashboards/macros.js';
 import { REFRESHABLE_VIEWS } from '../../schemas/rollups.js';
-import { gatewaySpan, insertSpans, llmSpan, ns } from '../helpers/spans.js';
+import { refreshStopped, ROLLUP_SUMS, rollupCall } from '../helpers/rollup-calls.js';
+import { insertSpans } from '../helpers/spans.js';
 import { tempStore, type TempStore } from '../helpers/store.js';
 
 /**
@@ -25,46 +26,16 @@ let store: TempStore;
 const now = Math.floor(Date.now() / HOUR) * HOUR + 31 * 60_000 + 17_000;
 const queryNow = new Date(now + 60_000);
 
-/** An application's call and, unless `appOnly`, the gateway's span of it (traceparent), starting `gatewayAfterMs` later. */
-function call(at: number, i: number, opts: { appOnly?: boolean; gatewayAfterMs?: number; model?: string } = {}): SpanRecord[] {
-  const model = opts.model ?? MODELS[i % 2];
-  const app = llmSpan({ model, usage: { prompt: 100 + i, completion: 10 + (i % 7) }, start: ns(at), durationMs: 200 + ((i * 37) % 900), serviceName: `app-${i % 3}` });
-  if (opts.appOnly) return [app];
-  const gateway = gatewaySpan({
-    traceId: app.traceId,
-    parentSpanId: app.spanId,
-    model,
-    usage: { prompt: 120 + i, completion: 20 + (i % 5) },
-    route: 'chat',
-    team: TEAMS[i % 2],
-    keyName: `key-${i % 3}`,
-    start: ns(at + (opts.gatewayAfterMs ?? 5)),
-    durationMs: 150 + ((i * 53) % 700),
-    streaming: i % 4 === 0,
-    ttftMs: i % 4 === 0 ? 40 + i : undefined,
-    status: i % 11 === 0 ? 'Error' : undefined,
-  });
-  return [app, gateway];
-}
+const call = (at: number, i: number, opts: { appOnly?: boolean; gatewayAfterMs?: number; model?: string } = {}) => rollupCall(at, i, { models: MODELS, teams: TEAMS, ...opts });
 
 async function exec(query: string): Promise<void> {
   await store.client.command({ query });
 }
 
 /** Runs these refreshable views now, in the order given, each stopped again after. */
-async function refresh(...views: (typeof REFRESHABLE_VIEWS)[number][]): Promise<void> {
-  for (const v of views) {
-    await exec(`SYSTEM START VIEW ${db}.${v}`);
-    await exec(`SYSTEM REFRESH VIEW ${db}.${v}`);
-    await exec(`SYSTEM WAIT VIEW ${db}.${v}`);
-    await exec(`SYSTEM STOP VIEW ${db}.${v}`);
-  }
-}
+const refresh = (...views: (typeof REFRESHABLE_VIEWS)[number][]) => refreshStopped(store, db, ...views);
 
 const BY_HOUR = `hour, service_name, span_kind, model, provider, route, team, key_name`;
-const SUMS = `sum(calls) AS calls, sum(errors) AS errors, sum(streaming_calls) AS streaming, sum(gateway_calls) AS gateway,
-  sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion, round(sum(cost_total), 9) AS cost,
-  round(sum(duration_ms_sum), 3) AS duration, round(quantileTDigestMerge(0.5)(latency_ms_state), 3) AS p50`;
 
 /**
  * As 30 s without inserts would leave the store: the decider's and the rollups' windows start
@@ -76,8 +47,8 @@ async function settle(): Promise<void> {
 
 /** usage_hourly against usage_minutely by hour, key by key. */
 async function expectHourlyExact(step: string): Promise<void> {
-  const hourly = await store.rows(`SELECT ${BY_HOUR}, ${SUMS} FROM ${db}.usage_hourly GROUP BY ${BY_HOUR} ORDER BY ${BY_HOUR}`);
-  const minutely = await store.rows(`SELECT toStartOfHour(minute) AS hour, ${BY_HOUR.slice(6)}, ${SUMS} FROM ${db}.usage_minutely GROUP BY ${BY_HOUR} ORDER BY ${BY_HOUR}`);
+  const hourly = await store.rows(`SELECT ${BY_HOUR}, ${ROLLUP_SUMS} FROM ${db}.usage_hourly GROUP BY ${BY_HOUR} ORDER BY ${BY_HOUR}`);
+  const minutely = await store.rows(`SELECT toStartOfHour(minute) AS hour, ${BY_HOUR.slice(6)}, ${ROLLUP_SUMS} FROM ${db}.usage_minutely GROUP BY ${BY_HOUR} ORDER BY ${BY_HOUR}`);
   expect(hourly, step).toEqual(minutely);
 }
 
