@@ -13,8 +13,9 @@
  *   shard runs them too: the rows they write are versioned (ReplacingMergeTree), so a second
  *   replica's identical rows collapse, except the append-only evaluator-link stream of
  *   `evaluations`, which may repeat a score per replica;
- * - plain views read the Distributed tables; each also gets a `<name>_local` twin over the local
- *   tables, which refreshable views read;
+ * - plain views read the Distributed tables, and system tables on every node (clusterAllReplicas);
+ *   each also gets a `<name>_local` twin over the local tables and the node's own system tables,
+ *   which refreshable views read;
  * - a column change (ALTER TABLE … ADD/DROP/MODIFY/RENAME/COMMENT COLUMN) of a split table goes
  *   to the local table and to its Distributed table, which must list the same columns; an index
  *   change (ADD/DROP/MATERIALIZE/CLEAR INDEX) to the local table only;
@@ -53,9 +54,16 @@ function renderMaterializedView(statement: string, match: RegExpExecArray, clust
   return [toLocalReads(out)];
 }
 
-/** Reads of `db.name` in a query made to read the node's own part of the data. */
+/** Reads of `db.name` in a query made to read the node's own part of the data (the node's own system tables stay). */
 function toLocalReads(query: string): string {
-  return query.replace(/\bFROM\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/gi, (all: string, db: string, name: string) => (EVERYWHERE.has(name) ? all : `FROM ${db}.${name}_local`));
+  return query.replace(/\bFROM\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)/gi, (all: string, db: string, name: string) =>
+    EVERYWHERE.has(name) || db.toLowerCase() === 'system' ? all : `FROM ${db}.${name}_local`,
+  );
+}
+
+/** Reads of a system table in a query over the whole cluster: every node's rows (count_once_fresh's decider runs, 0081). */
+function toClusterSystemReads(query: string, cluster: string): string {
+  return query.replace(/\bFROM\s+system\.([A-Za-z0-9_]+)/gi, (_all: string, name: string) => `FROM clusterAllReplicas('${cluster}', system.${name})`);
 }
 
 /**
@@ -66,7 +74,7 @@ function toLocalReads(query: string): string {
 function renderView(statement: string, match: RegExpExecArray, cluster: string): string[] {
   const [head, create, db, name] = match;
   const rest = statement.slice(head.length);
-  return [`${head} ON CLUSTER ${cluster}${rest}`, `${create}${db}.${name}_local ON CLUSTER ${cluster}${toLocalReads(rest)}`];
+  return [`${head} ON CLUSTER ${cluster}${toClusterSystemReads(rest, cluster)}`, `${create}${db}.${name}_local ON CLUSTER ${cluster}${toLocalReads(rest)}`];
 }
 
 export function renderClusterDdl(statement: string, cluster: string, database: string): string[] {

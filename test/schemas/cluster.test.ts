@@ -94,6 +94,16 @@ describe('cluster rendering (as text)', () => {
       expect(v).toMatch(new RegExp(`FROM tracegate\\.${name}_data FINAL`));
     }
   });
+
+  it("reads the decider's runs on every node for readers, and the node's own for its refreshable views (0081)", () => {
+    const fresh = find(ddl, /^CREATE OR REPLACE VIEW tracegate\.count_once_fresh(_local)? ON CLUSTER prod AS/);
+    const last = (suffix: string) => fresh.filter((v) => v.startsWith(`CREATE OR REPLACE VIEW tracegate.count_once_fresh${suffix} `)).at(-1) ?? '';
+    expect(last('')).toContain("FROM clusterAllReplicas('prod', system.view_refreshes)");
+    expect(last('')).toContain('FROM tracegate.call_keys_by_hour\n');
+    expect(last('_local')).toContain('FROM system.view_refreshes\n');
+    expect(last('_local')).toContain('FROM tracegate.call_keys_by_hour_local\n');
+    expect(ddl.join('\n')).not.toMatch(/system\.\w+_local\b/);
+  });
 });
 
 describe('retention in the DDL', () => {
