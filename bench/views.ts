@@ -34,7 +34,8 @@
  *      runs        the agents dashboard's "Runs" stat over the last hour (agent_runs)
  *      run         one run by trace id (agent_runs, as feedback and `tracegate demo` read it)
  *    After the traffic, the time until every call is decided and each reader's totals are checked
- *    (every live call counted once).
+ *    (every live call counted once); the readers again at once, and `--long-after` seconds (100)
+ *    after the traffic, once every window has closed (0081), with what is still open then.
  * 4. Beside them, once each (`--raw-rounds`, 3): the usage query over the raw table (llm_spans,
  *    30 days by model, team) and the 0052 design's figures from the previous benchmark run.
  * 5. The decider alone (deciderAlone): its window full of decided calls, then three runs, each
@@ -327,6 +328,19 @@ const pct = (xs: number[], p: number) => {
 };
 const summary = (xs: number[]) => ({ n: xs.length, p50_ms: pct(xs, 50), p95_ms: pct(xs, 95), max_ms: pct(xs, 100) });
 
+/** Every reader in turn, `rounds` times: each one's latencies, ms. */
+async function readRounds(store: Store, probeTrace: string, rounds: number): Promise<Record<string, number[]>> {
+  const ms: Record<string, number[]> = Object.fromEntries(READERS.map((r) => [r.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const rd of READERS) {
+      const t = performance.now();
+      await rd.run(store, probeTrace);
+      ms[rd.name].push(performance.now() - t);
+    }
+  }
+  return ms;
+}
+
 /**
  * Runs the readers in turn until `stop()` is true, a round starting every `everyMs` (a dashboard
  * refreshing; the next round at once when one takes longer); each query's latency.
@@ -488,6 +502,7 @@ export async function main(args: string[]): Promise<void> {
       if (insertMs.length % 25 === 0) load.during_traffic.push(Math.round(loadavg()[0] * 100) / 100);
     }
     const trafficS = (performance.now() - t0) / 1000;
+    const trafficEnd = performance.now();
     done = true;
     const deciderRuns = await watcher;
     const reads = await reader;
@@ -521,14 +536,21 @@ export async function main(args: string[]): Promise<void> {
       );
       raw.push(performance.now() - t);
     }
-    const idleAfter: Record<string, number[]> = Object.fromEntries(READERS.map((r) => [r.name, []]));
-    for (let r = 0; r < 5; r++) {
-      for (const rd of READERS) {
-        const t = performance.now();
-        await rd.run(store, probeTrace);
-        idleAfter[rd.name].push(performance.now() - t);
-      }
-    }
+    const idleAfter = await readRounds(store, probeTrace, 5);
+
+    // Long after: every window closed (0081: 30 s after the last insert, then a completed run of
+    // each refresh; the daily one runs every 60 s), the refreshes still running.
+    const longAfterS = opt('long-after', 100);
+    const waitLong = trafficEnd + longAfterS * 1000 - performance.now();
+    process.stdout.write(`idle readers ${longAfterS} s after the traffic…\n`);
+    if (waitLong > 0) await sleep(waitLong);
+    const [openLong] = await rows<Record<string, string>>(
+      store,
+      `SELECT (SELECT count() FROM ${DB}.count_once_fresh) AS fresh_keys, (SELECT count() FROM ${DB}.usage_minutely_open) AS open_minutes,
+              (SELECT count() FROM ${DB}.usage_hourly_open) AS open_hours, (SELECT count() FROM ${DB}.usage_daily_open) AS open_days,
+              (SELECT count() FROM ${DB}.agent_runs_open) AS open_runs`,
+    );
+    const idleLong = await readRounds(store, probeTrace, 5);
 
     process.stdout.write(`the decider alone: ${rate} calls/s for 20 s, then 2 s of calls and one run, 3 times…\n`);
     const alone = await deciderAlone(store, rate, byId, base + 10 * sent, 20, 3);
@@ -577,6 +599,11 @@ export async function main(args: string[]): Promise<void> {
       reads_during_traffic: Object.fromEntries(Object.entries(reads).map(([k, v]) => [k, summary(v)])),
       reads_idle_before_traffic: Object.fromEntries(Object.entries(idleReads).map(([k, v]) => [k, summary(v)])),
       reads_idle_after_traffic: Object.fromEntries(Object.entries(idleAfter).map(([k, v]) => [k, summary(v)])),
+      reads_idle_long_after_traffic: {
+        seconds_after: longAfterS,
+        open_then: Object.fromEntries(Object.entries(openLong).map(([k, v]) => [k, Number(v)])),
+        ...Object.fromEntries(Object.entries(idleLong).map(([k, v]) => [k, summary(v)])),
+      },
       usage_30d_raw_llm_spans: summary(raw),
       check_last_10_minutes: {
         sent: sent + perBatch,
@@ -607,6 +634,8 @@ export async function main(args: string[]): Promise<void> {
       process.stdout.write(`${title}:\n`);
       for (const [k, s] of Object.entries(set)) process.stdout.write(line(k, s));
     }
+    process.stdout.write(`reads idle, ${longAfterS} s after traffic (then ${JSON.stringify(out.reads_idle_long_after_traffic.open_then)}):\n`);
+    for (const [k, s] of Object.entries(idleLong)) process.stdout.write(line(k, summary(s)));
     process.stdout.write(`usage 30d by model,team over llm_spans (raw):\n${line('raw', out.usage_30d_raw_llm_spans)}`);
     process.stdout.write(`check, last 10 minutes: ${JSON.stringify(out.check_last_10_minutes)}\n`);
     mkdirSync(resultsDir, { recursive: true });
