@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- views`: the count-once design of migrations 0054-0056, 0071-0079 (README,
+ * `npm run bench -- views`: the count-once design of migrations 0054-0056, 0071-0081 (README,
  * "Count once, at every moment") on a store with history, under a steady stream of paired calls.
  *
  * 1. History: `--history N` decided calls (1,000,000), each an application's LLM span and the
@@ -558,7 +558,7 @@ export async function main(args: string[]): Promise<void> {
     const out = {
       benchmark: 'views',
       design:
-        'count once at every moment (migrations 0054-0056, 0071-0080): decisions applied at read (count_once_pending) and written every 2 s by llm_spans_count_once; usage_minutely, usage_hourly, usage_daily and agent_runs = stored rows for untouched minutes/hours/days/runs + live computation',
+        'count once at every moment (migrations 0054-0056, 0071-0081): decisions applied at read (count_once_pending) and written every 2 s by llm_spans_count_once; usage_minutely, usage_hourly, usage_daily and agent_runs = stored rows for untouched minutes/hours/days/runs + live computation',
       command: `npm run bench -- views ${args.join(' ')}`.trim(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, engine: 'chDB (embedded)', engine_version: (await rows<{ v: string }>(store, 'SELECT version() AS v'))[0].v },
       date: new Date().toISOString(),

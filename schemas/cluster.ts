@@ -61,7 +61,7 @@ function toLocalReads(query: string): string {
   );
 }
 
-/** Reads of a system table in a query over the whole cluster: every node's rows (count_once_fresh's decider runs, 0081). */
+/** Reads of a system table in a query over the whole cluster: every node's rows (refresh_starts, 0081). */
 function toClusterSystemReads(query: string, cluster: string): string {
   return query.replace(/\bFROM\s+system\.([A-Za-z0-9_]+)/gi, (_all: string, name: string) => `FROM clusterAllReplicas('${cluster}', system.${name})`);
 }

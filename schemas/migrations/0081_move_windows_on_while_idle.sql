@@ -27,29 +27,30 @@
 -- shard; readers through the Distributed tables take the earliest of every node's
 -- (schemas/cluster.ts reads the table through clusterAllReplicas there), and a node with none yet
 -- makes it the epoch. A refresh's progress (refresh_progress) is unchanged: it is still the newest
--- insert it saw. The start times of every refresh are one scalar, the same text in each view
--- below, so that a reader of several windows computes it once (a usage panel over 6 hours: 139 ms
--- with a scalar per window, 130 with one).
+-- insert it saw. The start times of every refresh are one view (refresh_starts) read through one
+-- scalar, the same text in each window below, so that a reader of several windows computes it
+-- once (a usage panel over 6 hours: 139 ms with a scalar per window, 130 with one).
+
+-- When each refreshable view's last successful run started: the earliest of every node's on a
+-- cluster (through clusterAllReplicas there; a node's own in the views its refreshes read), the
+-- epoch while a node has none.
+CREATE OR REPLACE VIEW ${db}.refresh_starts AS
+SELECT view, if(countIf(isNull(last_start)) > 0, toDateTime64(0, 3), toDateTime64(assumeNotNull(min(last_start)), 3)) AS started
+FROM (
+    SELECT view, hostName() AS node, max(last_success_time) AS last_start
+    FROM system.view_refreshes
+    WHERE database = '${db}'
+    GROUP BY view, node
+)
+GROUP BY view;
 
 -- count_once_fresh (0078): keys stored since the window's start whose decision was stored by no
 -- run before the later of the last writing run and the last completed run.
 CREATE OR REPLACE VIEW ${db}.count_once_fresh AS
 WITH
     (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'count_once') AS through,
-    -- when each refreshable view's last successful run started (the earliest of every node's on a
-    -- cluster): one scalar, the same text in every window below, so computed once a query
-    (
-        SELECT groupArray((view, started)) FROM (
-            SELECT view, if(countIf(isNull(last_start)) > 0, toDateTime64(0, 3), toDateTime64(assumeNotNull(min(last_start)), 3)) AS started
-            FROM (
-                SELECT view, hostName() AS node, max(last_success_time) AS last_start
-                FROM system.view_refreshes
-                WHERE database = '${db}'
-                GROUP BY view, node
-            )
-            GROUP BY view
-        )
-    ) AS runs,
+    -- one scalar, the same text in every window below: computed once a query
+    (SELECT groupArray((view, started)) FROM ${db}.refresh_starts) AS runs,
     greatest(through, arrayFirst(r -> r.1 = 'llm_spans_count_once', runs).2) AS settled,
     settled - INTERVAL 30 SECOND AS since
 SELECT trace_id, span_id, timestamp, response_id, output_digest
@@ -61,20 +62,8 @@ WHERE inserted_at >= since
 -- (0056): what the inserts since the window's start and the pairs not yet decided touch.
 CREATE OR REPLACE VIEW ${db}.usage_minutely_open AS
 WITH
-    -- when each refreshable view's last successful run started (the earliest of every node's on a
-    -- cluster): one scalar, the same text in every window below, so computed once a query
-    (
-        SELECT groupArray((view, started)) FROM (
-            SELECT view, if(countIf(isNull(last_start)) > 0, toDateTime64(0, 3), toDateTime64(assumeNotNull(min(last_start)), 3)) AS started
-            FROM (
-                SELECT view, hostName() AS node, max(last_success_time) AS last_start
-                FROM system.view_refreshes
-                WHERE database = '${db}'
-                GROUP BY view, node
-            )
-            GROUP BY view
-        )
-    ) AS runs,
+    -- one scalar, the same text in every window below: computed once a query
+    (SELECT groupArray((view, started)) FROM ${db}.refresh_starts) AS runs,
     greatest((SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'usage_minutely'), arrayFirst(r -> r.1 = 'usage_minutely_refresh', runs).2) - INTERVAL 30 SECOND AS since,
     (SELECT groupArray((app_trace_id, app_span_id, gateway_trace_id, gateway_span_id, app_timestamp)) FROM ${db}.count_once_pending) AS pending
 SELECT DISTINCT minute FROM (
@@ -85,20 +74,8 @@ SELECT DISTINCT minute FROM (
 
 CREATE OR REPLACE VIEW ${db}.usage_hourly_open AS
 WITH
-    -- when each refreshable view's last successful run started (the earliest of every node's on a
-    -- cluster): one scalar, the same text in every window below, so computed once a query
-    (
-        SELECT groupArray((view, started)) FROM (
-            SELECT view, if(countIf(isNull(last_start)) > 0, toDateTime64(0, 3), toDateTime64(assumeNotNull(min(last_start)), 3)) AS started
-            FROM (
-                SELECT view, hostName() AS node, max(last_success_time) AS last_start
-                FROM system.view_refreshes
-                WHERE database = '${db}'
-                GROUP BY view, node
-            )
-            GROUP BY view
-        )
-    ) AS runs,
+    -- one scalar, the same text in every window below: computed once a query
+    (SELECT groupArray((view, started)) FROM ${db}.refresh_starts) AS runs,
     greatest((SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'usage_hourly'), arrayFirst(r -> r.1 = 'usage_hourly_refresh', runs).2) - INTERVAL 30 SECOND AS since,
     (SELECT groupArray((app_trace_id, app_span_id, gateway_trace_id, gateway_span_id, app_timestamp)) FROM ${db}.count_once_pending) AS pending
 SELECT DISTINCT hour FROM (
@@ -109,20 +86,8 @@ SELECT DISTINCT hour FROM (
 
 CREATE OR REPLACE VIEW ${db}.usage_daily_open AS
 WITH
-    -- when each refreshable view's last successful run started (the earliest of every node's on a
-    -- cluster): one scalar, the same text in every window below, so computed once a query
-    (
-        SELECT groupArray((view, started)) FROM (
-            SELECT view, if(countIf(isNull(last_start)) > 0, toDateTime64(0, 3), toDateTime64(assumeNotNull(min(last_start)), 3)) AS started
-            FROM (
-                SELECT view, hostName() AS node, max(last_success_time) AS last_start
-                FROM system.view_refreshes
-                WHERE database = '${db}'
-                GROUP BY view, node
-            )
-            GROUP BY view
-        )
-    ) AS runs,
+    -- one scalar, the same text in every window below: computed once a query
+    (SELECT groupArray((view, started)) FROM ${db}.refresh_starts) AS runs,
     greatest((SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'usage_daily'), arrayFirst(r -> r.1 = 'usage_daily_refresh', runs).2) - INTERVAL 30 SECOND AS since,
     (SELECT groupArray((app_trace_id, app_span_id, gateway_trace_id, gateway_span_id, app_timestamp)) FROM ${db}.count_once_pending) AS pending
 SELECT DISTINCT day FROM (
@@ -133,20 +98,8 @@ SELECT DISTINCT day FROM (
 
 CREATE OR REPLACE VIEW ${db}.agent_runs_open AS
 WITH
-    -- when each refreshable view's last successful run started (the earliest of every node's on a
-    -- cluster): one scalar, the same text in every window below, so computed once a query
-    (
-        SELECT groupArray((view, started)) FROM (
-            SELECT view, if(countIf(isNull(last_start)) > 0, toDateTime64(0, 3), toDateTime64(assumeNotNull(min(last_start)), 3)) AS started
-            FROM (
-                SELECT view, hostName() AS node, max(last_success_time) AS last_start
-                FROM system.view_refreshes
-                WHERE database = '${db}'
-                GROUP BY view, node
-            )
-            GROUP BY view
-        )
-    ) AS runs,
+    -- one scalar, the same text in every window below: computed once a query
+    (SELECT groupArray((view, started)) FROM ${db}.refresh_starts) AS runs,
     greatest((SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'agent_runs'), arrayFirst(r -> r.1 = 'agent_runs_refresh', runs).2) - INTERVAL 30 SECOND AS since,
     (SELECT groupArray((app_trace_id, app_span_id, gateway_trace_id, gateway_span_id, app_timestamp)) FROM ${db}.count_once_pending) AS pending
 SELECT DISTINCT run_id FROM (

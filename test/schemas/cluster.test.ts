@@ -96,12 +96,14 @@ describe('cluster rendering (as text)', () => {
   });
 
   it("reads the decider's runs on every node for readers, and the node's own for its refreshable views (0081)", () => {
-    const fresh = find(ddl, /^CREATE OR REPLACE VIEW tracegate\.count_once_fresh(_local)? ON CLUSTER prod AS/);
-    const last = (suffix: string) => fresh.filter((v) => v.startsWith(`CREATE OR REPLACE VIEW tracegate.count_once_fresh${suffix} `)).at(-1) ?? '';
-    expect(last('')).toContain("FROM clusterAllReplicas('prod', system.view_refreshes)");
-    expect(last('')).toContain('FROM tracegate.call_keys_by_hour\n');
-    expect(last('_local')).toContain('FROM system.view_refreshes\n');
-    expect(last('_local')).toContain('FROM tracegate.call_keys_by_hour_local\n');
+    const views = find(ddl, /^CREATE OR REPLACE VIEW tracegate\.(count_once_fresh|refresh_starts)(_local)? ON CLUSTER prod AS/);
+    const last = (name: string) => views.filter((v) => v.startsWith(`CREATE OR REPLACE VIEW tracegate.${name} `)).at(-1) ?? '';
+    expect(last('refresh_starts')).toContain("FROM clusterAllReplicas('prod', system.view_refreshes)");
+    expect(last('count_once_fresh')).toContain('FROM tracegate.refresh_starts)');
+    expect(last('count_once_fresh')).toContain('FROM tracegate.call_keys_by_hour\n');
+    expect(last('refresh_starts_local')).toContain('FROM system.view_refreshes\n');
+    expect(last('count_once_fresh_local')).toContain('FROM tracegate.refresh_starts_local)');
+    expect(last('count_once_fresh_local')).toContain('FROM tracegate.call_keys_by_hour_local\n');
     expect(ddl.join('\n')).not.toMatch(/system\.\w+_local\b/);
   });
 });
