@@ -37,20 +37,28 @@ end`;
 /**
  * Admissions and settlements, any number of them in one call, each atomic: the batch runs in one
  * script, one operation after the other, so each sees every counter as the one before left it.
- * KEYS[1] is the ledger marker (its hash tag is every key's: the keys the script builds from
- * ARGV[1], the prefix, live in the same slot, so a Redis Cluster runs it on one shard). ARGV[2]
- * holds the operations as one JSON array of strings (counter keys are DNS-label names, colons
- * and digits: nothing to escape), far cheaper for the client to send than one argument per field,
- * and for the script to read with cjson than word by word with string.gmatch:
+ * KEYS[1] is the ledger marker (its hash tag is every key's: the keys the client sends carry the
+ * same prefix, so they live in the same slot and a Redis Cluster runs the script on one shard).
+ * ARGV[1] holds the operations as one JSON array of strings (counter keys are DNS-label names,
+ * colons and digits: nothing to escape), far cheaper for the client to send than one argument per
+ * field, and for the script to read with cjson than word by word with string.gmatch:
  *   A id ttlMs needsLedger n, then per check: kind(w|l|b) key limit amount ms(window|0|keep)
  *   S id nw nl nb, then per window: key windowMs window delta; per lease: key; per ledger: key spent keepMs
- * Returns one string per operation. Admission: `-1` (seed the ledger first), `0 failedIndex used
- * resetMs window`, or `1 used1 reset1 window1 ...`; settlement: `1`.
+ * Keys come whole, prefix included, and replies as numbers (Redis answers integers), not text:
+ * a string a key built in the script or a number written out costs Redis an interned string.
+ * Returns one array per operation. Admission: `[-1]` (seed the ledger first), `[0, failedIndex,
+ * used, resetMs, window]`, or `[1, used1, reset1, window1, ...]`; settlement: `[1]`.
+ *
+ * A ledger's expiry (the period's end and a day: the same instant on every call of a period) is
+ * set when its hash or its holds' set may have been made by this call, not on every call: a
+ * reservation that brings `reserved` up from 0 (the hash, or the set, which holds a member exactly
+ * while some reservation is held, may be new) and a settlement that writes the first `spent`.
+ * Any other call finds both with the expiry set when they were made (nothing here removes one).
  */
 const OPS = `${NOW}
 ${EXPIRE_HOLDS}
-local tag, marker = ARGV[1], KEYS[1]
-local tok = cjson.decode(ARGV[2])
+local marker = KEYS[1]
+local tok = cjson.decode(ARGV[1])
 local p = 1
 local function nxt() local v = tok[p]; p = p + 1; return v end
 local function first_expiry(k)
@@ -59,19 +67,19 @@ local function first_expiry(k)
   return 0
 end
 local function admit()
-  local id, ttl, need, n = nxt(), tonumber(nxt()), nxt(), tonumber(nxt())
+  local id, ttl, need, n = nxt(), nxt(), nxt(), nxt()
   local base = p
   p = p + n * 5
-  if need == '1' and redis.call('EXISTS', marker) == 0 then return '-1' end
+  if need == 1 and redis.call('EXISTS', marker) == 0 then return '-1' end
   -- Each check's Redis key, worked out once for both passes.
   local keys = {}
   local out = {'1'}
   for i = 1, n do
     local j = base + (i - 1) * 5
-    local kind, k, limit, amount = tok[j], tag .. tok[j + 1], tonumber(tok[j + 2]), tonumber(tok[j + 3])
+    local kind, k, limit, amount = tok[j], tok[j + 1], tok[j + 2], tok[j + 3]
     local used, reset, idx = 0, 0, 0
     if kind == 'w' then
-      local ms = tonumber(tok[j + 4])
+      local ms = tok[j + 4]
       idx = math.floor(now / ms)
       k = k .. ':' .. idx
       used = tonumber(redis.call('GET', k) or '0')
@@ -90,9 +98,7 @@ local function admit()
       if kind == 'l' then reset = first_expiry(k) elseif kind == 'b' then reset = first_expiry(k .. ':x') end
       return table.concat({'0', i, int(used), int(reset), int(idx)}, ' ')
     end
-    out[#out + 1] = int(used + amount)
-    out[#out + 1] = int(reset)
-    out[#out + 1] = int(idx)
+    out[i + 1] = string.format('%d %d %d', used + amount, reset, idx)
   end
   local until_, lease_keep, hold = int(now + ttl), int(ttl * 2), 'h:' .. id
   for i = 1, n do
@@ -100,25 +106,30 @@ local function admit()
     local kind, k = tok[j], keys[i]
     if kind == 'w' then
       -- A window's key gets its expiry when this admission is the first to count in it.
-      if redis.call('INCRBY', k, tok[j + 3]) == tonumber(tok[j + 3]) then redis.call('PEXPIRE', k, int(tonumber(tok[j + 4]) * 2)) end
+      if redis.call('INCRBY', k, int(tok[j + 3])) == tok[j + 3] then redis.call('PEXPIRE', k, int(tok[j + 4] * 2)) end
     elseif kind == 'l' then
       redis.call('ZADD', k, until_, id)
       redis.call('PEXPIRE', k, lease_keep)
     else
       local x = k .. ':x'
-      redis.call('HINCRBY', k, 'reserved', tok[j + 3])
-      redis.call('HSET', k, hold, tok[j + 3])
+      local amt = int(tok[j + 3])
+      local reserved = redis.call('HINCRBY', k, 'reserved', amt)
+      redis.call('HSET', k, hold, amt)
       redis.call('ZADD', x, until_, id)
-      redis.call('PEXPIRE', k, tok[j + 4])
-      redis.call('PEXPIRE', x, tok[j + 4])
+      -- up from 0: the hash or the holds' set may be new (see above)
+      if reserved == tok[j + 3] then
+        local keep = int(tok[j + 4])
+        redis.call('PEXPIRE', k, keep)
+        redis.call('PEXPIRE', x, keep)
+      end
     end
   end
   return table.concat(out, ' ')
 end
 local function settle()
-  local id, nw, nl, nb = nxt(), tonumber(nxt()), tonumber(nxt()), tonumber(nxt())
+  local id, nw, nl, nb = nxt(), nxt(), nxt(), nxt()
   for _ = 1, nw do
-    local k, ms, idx, delta = tag .. nxt(), tonumber(nxt()), tonumber(nxt()), tonumber(nxt())
+    local k, ms, idx, delta = nxt(), nxt(), nxt(), nxt()
     local cur = math.floor(now / ms)
     -- A refund only while the admission's window lasts; tokens beyond the estimate land in the current one.
     if cur == idx or delta > 0 then
@@ -128,20 +139,18 @@ local function settle()
       elseif v == delta then redis.call('PEXPIRE', wk, int(ms * 2)) end
     end
   end
-  for _ = 1, nl do redis.call('ZREM', tag .. nxt(), id) end
+  for _ = 1, nl do redis.call('ZREM', nxt(), id) end
   local hold = 'h:' .. id
   for _ = 1, nb do
-    local k, spent, keep = tag .. nxt(), tonumber(nxt()), nxt()
+    local k, spent, keep = nxt(), nxt(), nxt()
     local amt = redis.call('HGET', k, hold)
     if amt then
       redis.call('HINCRBY', k, 'reserved', int(-tonumber(amt)))
       redis.call('HDEL', k, hold)
       redis.call('ZREM', k .. ':x', id)
     end
-    if spent > 0 then
-      redis.call('HINCRBY', k, 'spent', int(spent))
-      redis.call('PEXPIRE', k, keep)
-    end
+    -- the first spend may make the hash (its reservation expired with it long ago)
+    if spent > 0 and redis.call('HINCRBY', k, 'spent', int(spent)) == spent then redis.call('PEXPIRE', k, int(keep)) end
   end
   return '1'
 end
@@ -230,27 +239,27 @@ interface Pending {
   reject: (err: StoreUnavailable) => void;
 }
 
-/** An admission as the script reads it. */
-function admitWords(a: Admission): string {
+/** An admission as the script reads it; `tag` is the keys' prefix (`{prefix}:`). */
+function admitWords(a: Admission, tag: string): string {
   let needsLedger = '0';
   let words = '';
   for (const c of a.checks) {
-    if (c.kind === 'window') words += `,"w","${c.key}","${c.limit}","${c.amount}","${c.windowMs}"`;
-    else if (c.kind === 'lease') words += `,"l","${c.key}","${c.limit}","1","0"`;
+    if (c.kind === 'window') words += `,"w","${tag}${c.key}",${c.limit},${c.amount},${c.windowMs}`;
+    else if (c.kind === 'lease') words += `,"l","${tag}${c.key}",${c.limit},1,0`;
     else {
-      words += `,"b","${c.key}","${c.limit}","${c.amount}","${c.keepMs}"`;
+      words += `,"b","${tag}${c.key}",${c.limit},${c.amount},${c.keepMs}`;
       needsLedger = '1';
     }
   }
-  return `"A","${a.id}","${a.ttlMs}","${needsLedger}","${a.checks.length}"${words}`;
+  return `"A","${a.id}",${a.ttlMs},${needsLedger},${a.checks.length}${words}`;
 }
 
 /** A settlement as the script reads it. */
-function settleWords(s: Settlement): string {
-  let words = `"S","${s.id}","${s.windows.length}","${s.leases.length}","${s.budgets.length}"`;
-  for (const w of s.windows) words += `,"${w.key}","${w.windowMs}","${w.window}","${w.delta}"`;
-  for (const k of s.leases) words += `,"${k}"`;
-  for (const b of s.budgets) words += `,"${b.key}","${Math.round(b.spent)}","${Math.max(1, Math.round(b.keepMs))}"`;
+function settleWords(s: Settlement, tag: string): string {
+  let words = `"S","${s.id}",${s.windows.length},${s.leases.length},${s.budgets.length}`;
+  for (const w of s.windows) words += `,"${tag}${w.key}",${w.windowMs},${w.window},${w.delta}`;
+  for (const k of s.leases) words += `,"${tag}${k}"`;
+  for (const b of s.budgets) words += `,"${tag}${b.key}",${Math.round(b.spent)},${Math.max(1, Math.round(b.keepMs))}`;
   return words;
 }
 
@@ -258,6 +267,8 @@ export class RedisCounters implements CounterStore {
   readonly kind = 'redis' as const;
   readonly client: Redis & Scripts;
   private readonly tag: string;
+  /** `{prefix}:`, what every counter's Redis key starts with. */
+  private readonly keyPrefix: string;
   private readonly marker: string;
   /** Operations waiting for this turn of the event loop to end: they go to Redis in one call. */
   private queue: Pending[] = [];
@@ -266,6 +277,7 @@ export class RedisCounters implements CounterStore {
   constructor(opts: RedisCountersOptions) {
     const timeout = opts.timeoutMs ?? 100;
     this.tag = `{${opts.prefix ?? 'tracegate'}}`;
+    this.keyPrefix = `${this.tag}:`;
     this.marker = `${this.tag}:ledger`;
     const client = new Redis(opts.url, {
       commandTimeout: timeout,
@@ -292,7 +304,7 @@ export class RedisCounters implements CounterStore {
   }
 
   async admit(a: Admission): Promise<AdmitResult> {
-    const r = (await this.batched('admit', admitWords(a))).split(' ').map(Number);
+    const r = (await this.batched('admit', admitWords(a, this.keyPrefix))).split(' ').map(Number);
     if (r[0] === -1) return { ok: false, rebuild: true };
     if (r[0] === 0) {
       const states: CheckState[] = [];
@@ -306,7 +318,7 @@ export class RedisCounters implements CounterStore {
 
   async settle(s: Settlement): Promise<void> {
     if (s.windows.length + s.leases.length + s.budgets.length === 0) return;
-    await this.batched('settle', settleWords(s));
+    await this.batched('settle', settleWords(s, this.keyPrefix));
   }
 
   /**
@@ -334,7 +346,7 @@ export class RedisCounters implements CounterStore {
       const batch = all.slice(i, i + MAX_BATCH);
       let words = `[${batch[0].words}`;
       for (let j = 1; j < batch.length; j++) words += `,${batch[j].words}`;
-      this.client.tgOps(this.marker, `${this.tag}:`, `${words}]`).then(
+      this.client.tgOps(this.marker, `${words}]`).then(
         (r) => {
           for (let j = 0; j < batch.length; j++) batch[j].resolve(r[j]);
         },

@@ -171,3 +171,55 @@ describe('redis counters when Redis is away', () => {
     }
   });
 });
+
+describe('redis counters leave no key without an expiry', () => {
+  it('windows, leases, ledgers and their holds all expire, also when a ledger is made again by a spend', async () => {
+    const store = new RedisCounters({ url: redis.url, timeoutMs: 1000, prefix: uniq('ttl') });
+    const day = 86_400_000;
+    try {
+      await store.seed([]);
+      const [rpm, tpm, conc, spend, gone] = ['rpm', 'tpm', 'conc', 'spend', 'gone'].map(uniq);
+      const checks = () => [win(rpm, 100), win(tpm, 10_000, 300), lease(conc, 10), budget(spend, 10_000, 500)];
+      // two calls overlap (the second reservation lands on a ledger already holding one), both settle with spend
+      const a = admission(checks());
+      const b = admission(checks());
+      expect((await store.admit(a)).ok).toBe(true);
+      expect((await store.admit(b)).ok).toBe(true);
+      for (const x of [a, b])
+        await store.settle({
+          id: x.id,
+          windows: [{ key: tpm, windowMs: 60_000, window: Math.floor(Date.now() / 60_000), delta: -100 }],
+          leases: [conc],
+          budgets: [{ key: spend, spent: 200, keepMs: day }],
+        });
+      // a reservation that expires (its process died), then a new one on the emptied ledger
+      expect((await store.admit(admission([budget(spend, 10_000, 50)], 200))).ok).toBe(true);
+      await new Promise((r) => setTimeout(r, 250));
+      const c = admission([budget(spend, 10_000, 50)]);
+      const admitted = await store.admit(c);
+      expect(admitted.ok && admitted.states[0].used).toBe(400 + 50);
+      // a lease still held (its set is deleted once empty)
+      expect((await store.admit(admission([lease(conc, 10)]))).ok).toBe(true);
+      // a ledger gone (its reservation expired with it) is made again by the settlement's spend
+      const d = admission([budget(gone, 10_000, 70)]);
+      expect((await store.admit(d)).ok).toBe(true);
+      await store.client.del(store.key(gone), `${store.key(gone)}:x`);
+      await store.settle({ id: d.id, windows: [], leases: [], budgets: [{ key: gone, spent: 30, keepMs: day }] });
+      expect(await store.client.hget(store.key(gone), 'spent')).toBe('30');
+
+      const keys = (await store.client.keys(`${store.key('')}*`)).filter((k) => k !== store.key('ledger'));
+      for (const k of [rpm, tpm, conc, spend, `${spend}:x`, gone])
+        expect(
+          keys.some((x) => x.startsWith(store.key(k))),
+          k,
+        ).toBe(true);
+      for (const k of keys) {
+        const ttl = await store.client.pttl(k);
+        expect(ttl, k).toBeGreaterThan(0);
+        expect(ttl, k).toBeLessThanOrEqual(2 * day);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});
