@@ -112,7 +112,9 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
 
     const denied = denial(req.identity, hit.rule, model, hit.model);
     if (denied) deps.onDenied?.(denied.reason);
-    const admitted = denied ?? (await deps.policy.admit({ identity: req.identity, open: state.config.apiKeys.size === 0, endpoint, body, model: hit.model }));
+    // with counters in this process (or no limit) the answer is there at once: no await, no turn
+    let admitted = denied ?? deps.policy.admit({ identity: req.identity, open: state.config.apiKeys.size === 0, endpoint, body, model: hit.model });
+    if (admitted instanceof Promise) admitted = await admitted;
     const gone = new Abort();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) gone.abort();
@@ -156,8 +158,13 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
     // Settles to the usage the span records (one estimate for both: it is the costly part of
     // finishing a large call), or releases; never delays or fails the answer.
     const estimate = () => contain(state.telemetry.metrics, 'tokenizer', () => settledUsage(input, r), undefined);
-    const settle = (usage: Usage | undefined) =>
-      ticket.end(usage, [r.ok ? r.facts.responseModel : undefined, outcome.path.model, input.model]).catch((err) => state.telemetry.metrics.recordInternalError('policy', err));
+    const settle = (usage: Usage | undefined) => {
+      try {
+        ticket.end(usage, [r.ok ? r.facts.responseModel : undefined, outcome.path.model, input.model])?.catch((err) => state.telemetry.metrics.recordInternalError('policy', err));
+      } catch (err) {
+        state.telemetry.metrics.recordInternalError('policy', err);
+      }
+    };
     if (!r.ok) {
       settle(undefined);
       if (!reply.sent) sendError(reply, endpoint, r.error);

@@ -28,7 +28,7 @@ import { Periods } from './periods.js';
 import { Plan, type ScopeRef } from './plan.js';
 import { limitRefusal, resetText, storeRefusal, type Refusal } from './refusal.js';
 import { LiveList } from './live.js';
-import { Ticket, type TicketParts } from './ticket.js';
+import { Ticket, type CheckMeta, type TicketParts } from './ticket.js';
 
 export type PolicySpec = GatewaySpec['policy'];
 
@@ -141,8 +141,11 @@ export class Policy {
     return plan ?? undefined;
   }
 
-  /** Admits the call or says which limit refuses it. A call with no limits at all costs no store call. */
-  async admit(call: CallFacts): Promise<Ticket | Refusal> {
+  /**
+   * Admits the call or says which limit refuses it. A call with no limits at all costs no store
+   * call, and with counters in this process no promise either (the answer is there at once).
+   */
+  admit(call: CallFacts): Ticket | Refusal | Promise<Ticket | Refusal> {
     const plan = this.planOf(call.identity, call.open ?? true);
     if (!plan) return Ticket.free;
     const now = this.env.clock();
@@ -153,19 +156,26 @@ export class Policy {
     const worst = plan.needBudget ? this.env.pricing.worstCase(call.model, input, outCap) : 0;
     const { day, month } = this.periods.at(now);
     const checks = plan.checks({ total: input + outTpm, input, output: outTpm, worst }, day, month, now);
-    const metas = plan.metas(day, month);
     const admission: Admission = { id: ID_PREFIX + (++idSeq).toString(36), checks, ttlMs: this.ttlMs };
-    const ran = this.admitLocal(admission) ?? (await this.run(admission));
+    const c: Admitting = { plan, model: call.model, now, input, outCap, admission, metas: plan.metas(day, month) };
+    const local = this.admitLocal(admission);
+    return local ? this.outcome(c, local) : this.run(admission).then((ran) => this.outcome(c, ran));
+  }
+
+  /** The ticket of an admission that went through, or the refusal of the limit that did not. */
+  private outcome(c: Admitting, ran: Ran | { refusal: Refusal }): Ticket | Refusal {
     if ('refusal' in ran) return ran.refusal;
+    const { plan, admission, metas, now } = c;
+    const { checks } = admission;
     const { store, result, kept } = ran;
     if (!result.ok) {
       if ('rebuild' in result) return this.refuse(storeRefusal());
       const m = metas[result.failed];
-      const c = checks[result.failed];
+      const check = checks[result.failed];
       const st = result.states[result.failed];
-      const retry = m.periodEnd !== undefined ? m.periodEnd - now : c.kind === 'lease' ? 1000 : st.resetMs;
-      const amount = c.kind === 'lease' ? 1 : c.amount;
-      const refusal = limitRefusal(m.reason, m.scope.scope, m.scope.name, c.limit, st.used, amount, Math.max(1, retry));
+      const retry = m.periodEnd !== undefined ? m.periodEnd - now : check.kind === 'lease' ? 1000 : st.resetMs;
+      const amount = check.kind === 'lease' ? 1 : check.amount;
+      const refusal = limitRefusal(m.reason, m.scope.scope, m.scope.name, check.limit, st.used, amount, Math.max(1, retry));
       return this.refuse({ ...refusal, headers: headersOf(plan, checks, result.states, result.failed + 1) });
     }
     // the ticket holds what was counted: without the budgets left out in an outage (`kept`)
@@ -175,9 +185,9 @@ export class Policy {
       admission: kept ? { ...admission, checks: pick(checks) } : admission,
       metas: pick(metas),
       states: pick(result.states),
-      model: call.model,
-      input,
-      outCap,
+      model: c.model,
+      input: c.input,
+      outCap: c.outCap,
       headers: headersOf(plan, checks, result.states, checks.length),
     };
     const ticket = new Ticket(this, parts);
@@ -306,6 +316,17 @@ export class Policy {
     await this.env.store.close();
     if (this.env.local !== this.env.store) await this.env.local.close();
   }
+}
+
+/** What a call's admission needs once the store has answered. */
+interface Admitting {
+  plan: Plan;
+  model: string;
+  now: number;
+  input: number;
+  outCap: number;
+  admission: Admission;
+  metas: readonly CheckMeta[];
 }
 
 /** An admission's outcome: on `store`; `kept`, when some checks could not be counted, the indexes of those that were. */

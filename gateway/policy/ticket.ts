@@ -115,8 +115,11 @@ export class Ticket implements Linked<Ticket> {
     return undefined;
   }
 
-  /** Settles to `usage` (priced by the first of `models` the table knows), or releases without it. Once. */
-  async end(usage: Usage | undefined, models: readonly (string | undefined)[] = []): Promise<void> {
+  /**
+   * Settles to `usage` (priced by the first of `models` the table knows), or releases without it.
+   * Once. On this process's counters it is done when it returns (undefined, no promise).
+   */
+  end(usage: Usage | undefined, models: readonly (string | undefined)[] = []): Promise<void> | undefined {
     const { policy, parts } = this;
     if (!policy || !parts || this.done) return;
     this.done = true;
@@ -136,8 +139,13 @@ export class Ticket implements Linked<Ticket> {
     const budgets = this.budgets.map((b) => ({ key: b.key, spent, keepMs: b.keepMs }));
     const store = this.store as CounterStore;
     if (this.budgetStore === store) return this.settleOn(store, { id: this.id, windows, leases, budgets });
-    await this.settleOn(store, { id: this.id, windows, leases, budgets: [] });
-    await this.settleOn(this.budgetStore as CounterStore, { id: this.id, windows: [], leases: [], budgets });
+    return this.settleApart(store, this.budgetStore as CounterStore, { id: this.id, windows, leases, budgets });
+  }
+
+  /** The counters on one store and the reservation on another (re-reserved there by a fallback, reserveAt). */
+  private async settleApart(store: CounterStore, budgetStore: CounterStore, s: Settlement): Promise<void> {
+    await this.settleOn(store, { ...s, budgets: [] });
+    await this.settleOn(budgetStore, { id: s.id, windows: [], leases: [], budgets: s.budgets });
   }
 
   /** Settles on `store`; this process's counters at once, without a promise (they cannot be away). */
