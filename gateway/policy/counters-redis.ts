@@ -39,15 +39,17 @@ end`;
  * script, one operation after the other, so each sees every counter as the one before left it.
  * KEYS[1] is the ledger marker (its hash tag is every key's: the keys the client sends carry the
  * same prefix, so they live in the same slot and a Redis Cluster runs the script on one shard).
- * ARGV[1] holds the operations as one JSON array of strings (counter keys are DNS-label names,
- * colons and digits: nothing to escape), far cheaper for the client to send than one argument per
- * field, and for the script to read with cjson than word by word with string.gmatch:
+ * ARGV[1] holds the operations as one JSON array (kinds, ids and keys as strings, figures as
+ * numbers; counter keys are DNS-label names, colons and digits: nothing to escape), far cheaper
+ * for the client to send than one argument per field, and for the script to read with cjson than
+ * word by word with string.gmatch:
  *   A id ttlMs needsLedger n, then per check: kind(w|l|b) key limit amount ms(window|0|keep)
  *   S id nw nl nb, then per window: key windowMs window delta; per lease: key; per ledger: key spent keepMs
- * Keys come whole, prefix included, and replies as numbers (Redis answers integers), not text:
- * a string a key built in the script or a number written out costs Redis an interned string.
- * Returns one array per operation. Admission: `[-1]` (seed the ledger first), `[0, failedIndex,
- * used, resetMs, window]`, or `[1, used1, reset1, window1, ...]`; settlement: `[1]`.
+ * Keys come whole, prefix included, and figures as numbers: a key joined in the script or a
+ * figure read from text costs Redis a new string each. A figure handed to a Redis command is
+ * written with %d (Lua would write a number with 14 significant digits).
+ * Returns one string per operation. Admission: `-1` (seed the ledger first), `0 failedIndex used
+ * resetMs window`, or `1 used1 reset1 window1 ...`; settlement: `1`.
  *
  * A ledger's expiry (the period's end and a day: the same instant on every call of a period) is
  * set when its hash or its holds' set may have been made by this call, not on every call: a
