@@ -20,7 +20,7 @@ import type { Breakers } from '../reliability/breaker.js';
 import type { Router } from '../routing/match.js';
 import { SSE_HEADERS, writeFrames } from '../sse.js';
 import { CallTelemetry, type CallTelemetryEnv, type PolicyRefusalSpan } from '../telemetry/call.js';
-import { contain } from '../telemetry/contain.js';
+import { contain, counted } from '../telemetry/contain.js';
 import { CLIENT_API, type ClientError, type Endpoint, type Usage } from '../providers/types.js';
 import type { Upstreams } from '../upstream.js';
 import { validateBody } from './validate.js';
@@ -158,13 +158,13 @@ export function callHandler(endpoint: Endpoint, deps: CallDeps) {
     // Settles to the usage the span records (one estimate for both: it is the costly part of
     // finishing a large call), or releases; never delays or fails the answer.
     const estimate = () => contain(state.telemetry.metrics, 'tokenizer', () => settledUsage(input, r), undefined);
-    const settle = (usage: Usage | undefined) => {
-      try {
-        ticket.end(usage, [r.ok ? r.facts.responseModel : undefined, outcome.path.model, input.model])?.catch((err) => state.telemetry.metrics.recordInternalError('policy', err));
-      } catch (err) {
-        state.telemetry.metrics.recordInternalError('policy', err);
-      }
-    };
+    const settle = (usage: Usage | undefined) =>
+      contain(
+        state.telemetry.metrics,
+        'policy',
+        () => ticket.end(usage, [r.ok ? r.facts.responseModel : undefined, outcome.path.model, input.model])?.catch((err) => counted(state.telemetry.metrics, 'policy', err)),
+        undefined,
+      );
     if (!r.ok) {
       settle(undefined);
       if (!reply.sent) sendError(reply, endpoint, r.error);

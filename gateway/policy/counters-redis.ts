@@ -280,7 +280,7 @@ export class RedisCounters implements CounterStore {
     const timeout = opts.timeoutMs ?? 100;
     this.tag = `{${opts.prefix ?? 'tracegate'}}`;
     this.keyPrefix = `${this.tag}:`;
-    this.marker = `${this.tag}:ledger`;
+    this.marker = `${this.keyPrefix}ledger`;
     const client = new Redis(opts.url, {
       commandTimeout: timeout,
       connectTimeout: Math.max(timeout, 1000),
@@ -302,7 +302,7 @@ export class RedisCounters implements CounterStore {
 
   /** Redis keys of a counter key (tests read them). */
   key(k: string): string {
-    return `${this.tag}:${k}`;
+    return this.keyPrefix + k;
   }
 
   async admit(a: Admission): Promise<AdmitResult> {
@@ -387,7 +387,7 @@ export class RedisCounters implements CounterStore {
     for (const w of b.windows) words += ` ${w.key} ${w.windowMs} ${w.window} ${Math.round(w.count)}`;
     words += ` ${b.budgets.length}`;
     for (const x of b.budgets) words += ` ${x.key} ${Math.round(x.spent)} ${Math.max(1, Math.round(x.keepMs))}`;
-    return (await this.call('merge', () => this.client.tgMerge(this.marker, Math.round(b.since), `${this.tag}:`, words))) === 1;
+    return (await this.call('merge', () => this.client.tgMerge(this.marker, Math.round(b.since), this.keyPrefix, words))) === 1;
   }
 
   async seeded(): Promise<boolean> {

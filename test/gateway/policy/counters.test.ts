@@ -138,6 +138,19 @@ describe.each(subjects)('$name counters', (subject) => {
     expect(r.ok && r.states[0].used).toBe(100);
   });
 
+  it('an amount no JSON number can hold (a client asking for 1e308 tokens) is refused on its own; the admissions made with it go through', async () => {
+    const [key, w] = [uniq('budget'), uniq('tpm')];
+    // made in one turn: with Redis they go in one script call
+    const [bad, badWindow, huge, good] = await Promise.all([
+      store.admit(admission([budget(key, 1000, Number.POSITIVE_INFINITY)])),
+      store.admit(admission([win(w, 100, Number.POSITIVE_INFINITY)])),
+      store.admit(admission([win(w, 100, 1e300)])),
+      store.admit(admission([budget(key, 1000, 10), win(w, 100, 5)])),
+    ]);
+    expect([bad.ok, badWindow.ok, huge.ok]).toEqual([false, false, false]);
+    expect(good.ok && good.states.map((st) => st.used)).toEqual([10, 5]);
+  });
+
   it('budgets wait for the ledger: an unseeded store asks for a rebuild, a second seed writes nothing', async () => {
     const fresh = subject.make();
     try {
