@@ -4,7 +4,7 @@
  * onto the row (so quality groups by model without a join).
  *
  * Where that context comes from:
- * - a span (span_id given): its typed `llm_spans` row; a span that is not an OpenInference span
+ * - a span (span_id given): its typed `llm_spans` row (decided by count-once or not yet); a span that is not an OpenInference span
  *   (or not inserted yet) falls back to its raw `otel_traces` row. An agent name or session the
  *   span does not carry is taken from its trace (below), so a score on an LLM call inside an
  *   agent run groups under that agent.
@@ -76,8 +76,10 @@ const RAW_CONTEXT = `
 const spanQueries = (db: string): Array<[ContextSource, string]> => [
   [
     'llm_spans',
+    // its typed row whether count-once has decided it or not (llm_spans reads a model call once
+    // decided, 0082): feedback right after a call gets the same context; FINAL: its latest version
     `SELECT model, provider, agent_name, app_service_name AS service_name, session_id, span_kind
-     FROM ${db}.llm_spans WHERE trace_id = {trace:String} AND span_id = {span:String} LIMIT 1`,
+     FROM ${db}.llm_spans_data FINAL WHERE trace_id = {trace:String} AND span_id = {span:String} LIMIT 1`,
   ],
   ['otel_traces', `SELECT ${RAW_CONTEXT} FROM ${db}.otel_traces WHERE TraceId = {trace:String} AND SpanId = {span:String} LIMIT 1`],
 ];

@@ -3,12 +3,16 @@
  * from at start and after their counter store comes back empty (the store is the ledger).
  *
  * It reads the `usage_minutely` rollup, except for the minutes that received spans since the
- * rollup last ran (with the rollup's own two-minute margin), which it reads from `llm_spans`:
- * so a span stored a moment ago counts, without waiting for the next refresh, and no call
- * counts twice. Each model call counts once (count-once), with the gateway's team and key.
+ * rollup last ran (with the rollup's own two-minute margin), which it reads from the gateway's own
+ * rows of `llm_spans_data`, decided or not: so a span stored a moment ago counts, without waiting
+ * for the next refresh nor for the count-once decider (`llm_spans` reads a model call once decided,
+ * 0082), and no call counts twice. A team and key are the gateway's: only its rows carry them, and
+ * no decision changes a gateway row's figures, team, key or `counted` (an application's row that
+ * takes them when paired is uncounted), so the gateway's rows as stored are what every count-once
+ * reader counts for a team and key. `FINAL`: one row per span whatever versions the decider wrote.
  * `start` should fall on a minute (the start of a day or month in any time zone does).
  * The row without a team and key (the policy's default scope: calls the gateway served without
- * a key) holds only the gateway's own calls, read from `llm_spans` (origin = 'gateway') over the
+ * a key) holds only the gateway's own calls, read from its rows (origin = 'gateway') over the
  * range: the rollup's empty team/key row also sums applications' calls that never went through
  * the gateway, which no gateway budget ever counted.
  * What it cannot see: spans still on their way (a sender's batch, a collector's spool). On a
@@ -56,11 +60,11 @@ export function buildSpendQuery(database: string, range: SpendRange): { query: s
       WHERE ${within('minute')} AND minute NOT IN recent AND (team != '' OR key_name != '')
       UNION ALL
       SELECT team, key_name, cost_total, 1, prompt_tokens, completion_tokens
-      FROM ${database}.llm_spans
-      WHERE counted = 1 AND ${within('timestamp')} AND toStartOfMinute(timestamp) IN recent AND (team != '' OR key_name != '')
+      FROM ${database}.llm_spans_data FINAL
+      WHERE counted = 1 AND origin = 'gateway' AND ${within('timestamp')} AND toStartOfMinute(timestamp) IN recent AND (team != '' OR key_name != '')
       UNION ALL
       SELECT team, key_name, cost_total, 1, prompt_tokens, completion_tokens
-      FROM ${database}.llm_spans
+      FROM ${database}.llm_spans_data FINAL
       WHERE counted = 1 AND origin = 'gateway' AND team = '' AND key_name = '' AND ${within('timestamp')}
     )
     GROUP BY team, key

@@ -20,8 +20,13 @@ export interface TraceNode {
   completionTokens: number;
   totalTokens: number;
   cost: number;
-  /** False for a model call whose tokens and cost are counted on another span (the gateway's). */
+  /** False for a model call whose tokens and cost are counted on another span (the gateway's), or not yet decided. */
   counted: boolean;
+  /**
+   * A model call stored and not yet decided by count-once (no row in llm_spans yet, 0082): out of
+   * the totals until the decider's next run (every 2 s) says on which span the call counts.
+   */
+  undecided?: boolean;
   /**
    * An OpenInference span (a row of llm_spans): what agent_runs.span_count counts. Not the
    * gateway's per-attempt spans nor plain spans (HTTP clients). Absent means true.
@@ -128,12 +133,12 @@ export async function readTrace(client: ClickHouseClient, database: string, trac
   const typed = await readTyped(client, database, window);
   return buildTrace(
     id,
-    spans.map((s) => toNode(s, typed.get(s.span_id))),
+    spans.map((s) => toNode(s, typed?.get(s.span_id), typed !== undefined)),
   );
 }
 
-/** Typed figures from llm_spans, or none when the view is not there (an older schema). */
-async function readTyped(client: ClickHouseClient, database: string, window: Record<string, string>): Promise<Map<string, TypedRow>> {
+/** Typed figures from llm_spans, or undefined when the view is not there (an older schema). */
+async function readTyped(client: ClickHouseClient, database: string, window: Record<string, string>): Promise<Map<string, TypedRow> | undefined> {
   try {
     const typed = await rows<TypedRow>(
       client,
@@ -145,15 +150,17 @@ async function readTyped(client: ClickHouseClient, database: string, window: Rec
     );
     return new Map(typed.map((t) => [t.span_id, t]));
   } catch (err) {
-    if ((err as { type?: string }).type === 'UNKNOWN_TABLE') return new Map();
+    if ((err as { type?: string }).type === 'UNKNOWN_TABLE') return undefined;
     throw err;
   }
 }
 
-function toNode(s: SpanRow, t: TypedRow | undefined): TraceNode {
+/** `typedRead`: llm_spans was read, so a model call without a row there is not yet decided. */
+function toNode(s: SpanRow, t: TypedRow | undefined, typedRead: boolean): TraceNode {
   const prompt = t ? Number(t.prompt_tokens) : Number(s.prompt) || 0;
   const completion = t ? Number(t.completion_tokens) : Number(s.completion) || 0;
   const modelCall = ['LLM', 'EMBEDDING', 'RERANKER'].includes(t?.span_kind || s.oi_kind);
+  const undecided = modelCall && typedRead && !t;
   return {
     spanId: s.span_id,
     parentSpanId: s.parent_span_id,
@@ -166,7 +173,8 @@ function toNode(s: SpanRow, t: TypedRow | undefined): TraceNode {
     completionTokens: completion,
     totalTokens: t ? Number(t.total_tokens) : Number(s.total) || prompt + completion,
     cost: t ? Number(t.cost_total) : Number(s.cost) || 0,
-    counted: t ? Number(t.counted) === 1 : modelCall,
+    counted: t ? Number(t.counted) === 1 : modelCall && !undecided,
+    ...(undecided ? { undecided } : {}),
     openInference: t !== undefined || s.oi_kind !== '',
     startMs: Number(s.start_ms),
     durationMs: Number(s.duration_ms),
@@ -230,9 +238,13 @@ function tokensCell(n: TraceNode): string {
  */
 export function renderTraceTree(trace: Trace): string {
   const lines: { label: string; cells: string[] }[] = [];
+  let elsewhere = false;
+  let undecided = false;
   const walk = (n: TraceNode, prefix: string, last: boolean, depth: number) => {
+    if (n.undecided) undecided = true;
+    else if (!n.counted && n.totalTokens !== 0) elsewhere = true;
     const guide = depth === 0 ? '' : `${prefix}${last ? '└─ ' : '├─ '}`;
-    const suffix = n.origin === 'gateway' ? ' [gateway]' : '';
+    const suffix = (n.origin === 'gateway' ? ' [gateway]' : '') + (n.undecided ? ' *' : '');
     const status = n.status === 'Error' || n.status === 'STATUS_CODE_ERROR' ? `error${n.statusMessage ? `: ${n.statusMessage.slice(0, 60)}` : ''}` : '';
     lines.push({
       label: `${guide}${n.name}${suffix}`,
@@ -259,6 +271,8 @@ export function renderTraceTree(trace: Trace): string {
     (trace.plainSpans ? ` (+${trace.plainSpans} plain)` : '') +
     ` · ${formatDuration(trace.durationMs)}` +
     ` · ${trace.totalTokens} tokens · ${formatCost(trace.cost)}`;
-  const note = lines.some((l) => l.cells[2].startsWith('(')) ? '\n(figures in parentheses are counted once, on the gateway span of the same call)' : '';
+  const note =
+    (elsewhere ? '\n(figures in parentheses are counted once, on the gateway span of the same call)' : '') +
+    (undecided ? '\n(* a model call not yet decided by count-once, which runs every 2 s: out of the totals until it is)' : '');
   return `${title}\n\n${rowsText.map(fmt).join('\n')}\n${note}`;
 }

@@ -61,6 +61,31 @@ describe('trace tree', () => {
     ]);
   });
 
+  it('leaves a model call not yet decided by count-once out of the totals, marked', () => {
+    // the same pair, both stored, neither decided yet (0082: no llm_spans row): neither counts
+    const pair = [
+      node('agent', '', { name: 'research-agent', kind: 'AGENT', durationMs: 1500 }),
+      node('llm1', 'agent', { name: 'ChatCompletion', kind: 'LLM', model: 'm', promptTokens: 10, completionTokens: 2, totalTokens: 12, cost: 0.00001, startMs: 1100, undecided: true }),
+      node('gw', 'llm1', { name: 'chat m', kind: 'LLM', origin: 'gateway', model: 'm', promptTokens: 10, completionTokens: 2, totalTokens: 12, cost: 0.00001, startMs: 1101, undecided: true }),
+    ];
+    const t = buildTrace('4bf92f3577b34da6a3ce929d0e0e4736', pair);
+    expect([t.totalTokens, t.cost]).toEqual([0, 0]);
+    expect(
+      renderTraceTree(t)
+        .split('\n')
+        .map((l) => l.trimEnd()),
+    ).toEqual([
+      'trace 4bf92f3577b34da6a3ce929d0e0e4736 · 3 spans · 1.50 s · 0 tokens · $0',
+      '',
+      'SPAN                      KIND   MODEL  TOKENS  COST         DURATION  STATUS',
+      'research-agent            AGENT                              1.50 s',
+      '└─ ChatCompletion *       LLM    m      (10→2)  ($0.000010)  10 ms',
+      '   └─ chat m [gateway] *  LLM    m      (10→2)  ($0.000010)  10 ms',
+      '',
+      '(* a model call not yet decided by count-once, which runs every 2 s: out of the totals until it is)',
+    ]);
+  });
+
   it.each([
     [0.4, '0.40 ms'],
     [12.4, '12 ms'],

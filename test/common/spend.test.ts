@@ -98,11 +98,19 @@ describe('spend per team and key', () => {
     expect(pick(spend).find((r) => !r.team && !r.key)).toEqual({ team: '', key: '', usd: 128, calls: 1 });
   });
 
-  it('counts spans stored since the rollup last ran, and the same once it has', async () => {
+  it('counts spans stored since the rollup last ran, not yet decided by count-once, and the same once they are', async () => {
+    // the decider held off: the late calls are stored and not yet read by llm_spans (0082)
+    await store.client.command({ query: `SYSTEM STOP VIEW ${db}.llm_spans_count_once` });
     await insertSpans(store, late);
+    const ids = late.map((s) => s.spanId);
+    const [undecided] = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.llm_spans WHERE span_id IN {ids:Array(String)}`, { ids });
+    expect(Number(undecided.n)).toBe(0);
     const expected = monthly.map((r) => (r.key === 'search-prod' ? { ...r, usd: 49, calls: 3 } : r.key === 'support-prod' ? { ...r, usd: 76, calls: 3 } : r));
     expect(pick(await querySpend(store.client, db, { start: month }))).toEqual(expected);
+    await store.client.command({ query: `SYSTEM START VIEW ${db}.llm_spans_count_once` });
     await refreshRollups(store.client, db);
+    const [decided] = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.llm_spans WHERE span_id IN {ids:Array(String)}`, { ids });
+    expect(Number(decided.n)).toBe(2);
     expect(pick(await querySpend(store.client, db, { start: month }))).toEqual(expected);
   });
 

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_TEXT } from '../helpers/providers/index.js';
 import { useGatewayToCollector } from './e2e.js';
 import { backendDoc, config, docs } from './helpers.js';
+import { decideCalls } from '../helpers/spans.js';
 
 const TRACE_ID = 'aa92f3577b34da6a3ce929d0e0e47361';
 const PARENT_ID = 'b0f067aa0ba902b7';
@@ -30,6 +31,7 @@ describe('gateway → collector → ClickHouse', () => {
     expect(r.choices[0].message.content).toBe(DEFAULT_TEXT);
     await gw.flush();
     expect(await collector.collector.idle(20_000)).toBe(true);
+    await decideCalls(store);
     const rows = await store.rows<{ SpanName: string; ParentSpanId: string; ServiceName: string; kind: string; prompt: string; completion: string; origin: string }>(
       `SELECT SpanName, ParentSpanId, ServiceName, SpanAttributes['openinference.span.kind'] AS kind,
               SpanAttributes['llm.token_count.prompt'] AS prompt, SpanAttributes['llm.token_count.completion'] AS completion,

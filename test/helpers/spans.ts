@@ -268,3 +268,17 @@ export async function insertSpans(store: { client: ClickHouseClient; database: s
   if (spans.length === 0) return;
   await store.client.insert({ table: `${store.database}.otel_traces`, values: spans.map(toOtelRow), format: 'JSONEachRow' });
 }
+
+/**
+ * Runs the count-once decider now and waits for it: a model call's row is read (llm_spans and
+ * what reads it) once decided (0082). The decider's schedule is left as it was.
+ */
+export async function decideCalls(store: { client: ClickHouseClient; database: string }): Promise<void> {
+  for (const verb of ['REFRESH', 'WAIT']) await store.client.command({ query: `SYSTEM ${verb} VIEW ${store.database}.llm_spans_count_once` });
+}
+
+/** insertSpans, then the decider's run over them (decideCalls). */
+export async function insertDecided(store: { client: ClickHouseClient; database: string }, spans: SpanRecord[]): Promise<void> {
+  await insertSpans(store, spans);
+  await decideCalls(store);
+}

@@ -90,11 +90,14 @@ describe('windows that move on while idle', () => {
     expect(await openCounts()).toEqual({ fresh: 0, minutes: 0, hours: 0, days: 0, runs: 0 });
     expect(await figures()).toEqual(exact);
 
-    // a late span of the same run reopens its minute, hour, day and run, and is counted at once
+    // a late span of the same run reopens its minute, hour, day and run, and is counted once
+    // the decider has run (0082: a model call is read once decided)
     const [late] = call(3, at + 2000, true);
     await insertSpans(store, [late]);
     const reopened = await openCounts();
     for (const k of ['fresh', 'minutes', 'hours', 'days', 'runs'] as const) expect(reopened[k], k).toBeGreaterThan(0);
+    expect(await figures()).toEqual(exact);
+    await refreshStopped(store, db, 'llm_spans_count_once');
     expect(await figures()).toEqual({ ...exact, spans_calls: 3, spans_prompt: 243 + 103, minutely_calls: 3, hourly_calls: 3, daily_calls: 3, run_calls: 3, usage_calls: 3, usage_prompt: 346 });
   });
 });

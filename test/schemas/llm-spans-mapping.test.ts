@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { providerNames } from '../../collector/processors/normalize/providers.js';
 import { computeCost, indexPrices, loadPriceTable } from '../../schemas/prices.js';
-import { insertSpans, makeSpan, ns, oiSpan } from '../helpers/spans.js';
+import { insertDecided, makeSpan, ns, oiSpan } from '../helpers/spans.js';
 import { tempStore, type TempStore } from '../helpers/store.js';
 
 /** Typed values the llm_spans view derives in SQL, checked against the TypeScript that does the same. */
@@ -15,7 +15,7 @@ describe('llm_spans mapping', () => {
 
   const row = async (attributes: Record<string, string>) => {
     const span = makeSpan({ attributes });
-    await insertSpans(store, [span]);
+    await insertDecided(store, [span]);
     const [r] = await store.rows<Record<string, unknown>>('SELECT * FROM tracegate.llm_spans WHERE span_id = {s:String}', { s: span.spanId });
     return r;
   };
@@ -125,7 +125,7 @@ describe('llm_spans mapping', () => {
     const plain = makeSpan({ attributes: { 'http.method': 'GET' } });
     const attempt = makeSpan({ attributes: { 'tracegate.origin': 'gateway', 'gen_ai.operation.name': 'chat' } });
     const prompt = oiSpan('PROMPT');
-    await insertSpans(store, [plain, attempt, prompt]);
+    await insertDecided(store, [plain, attempt, prompt]);
     const rows = await store.rows('SELECT span_id FROM tracegate.llm_spans WHERE span_id IN {ids:Array(String)}', { ids: [plain.spanId, attempt.spanId, prompt.spanId] });
     expect(rows).toEqual([]);
   });
@@ -144,7 +144,7 @@ describe('llm_spans mapping', () => {
       },
       events: [{ timeUnixNano: start + 1n, name: 'exception', attributes: { 'exception.type': 'TimeoutError' } }],
     });
-    await insertSpans(store, [span]);
+    await insertDecided(store, [span]);
     const [r] = await store.rows<Record<string, unknown>>('SELECT finish_reason, ttft_ms, tokens_estimated, streaming, status_code, error_type FROM tracegate.llm_spans WHERE span_id = {s:String}', {
       s: span.spanId,
     });

@@ -9,8 +9,8 @@ import { insertSpans } from '../helpers/spans.js';
 import { tempStore, type TempStore } from '../helpers/store.js';
 
 /**
- * usage_daily (0080) is exact at every moment: at each step below (nothing refreshed, every rollup
- * refreshed, late spans in old days, pairs not yet decided, and the hourly and daily levels open
+ * usage_daily (0080) is exact at every moment: at each step below (decided and no rollup refreshed,
+ * every rollup refreshed, late spans in old days, pairs not yet decided, and the hourly and daily levels open
  * for different spans because their refreshes ran apart) usage_daily holds what usage_minutely
  * holds summed by day, and the usage query and the dashboards' range panels, reading whole days
  * from usage_daily, answer what they answer from usage_minutely alone, for windows with partial
@@ -120,8 +120,10 @@ describe('usage_daily, exact at every moment', () => {
     for (let i = 0; i < 120; i++) spans.push(...call(now - 4.5 * DAY + i * 54 * 60_000, i, { appOnly: i % 5 === 0 }));
     for (let d = 1; d <= 4; d++) spans.push(...call(today - d * DAY - 200, 200 + d), ...call(today - d * DAY + 100, 300 + d));
     await insertSpans(store, spans);
-    await expectDailyExact('nothing refreshed');
-    await expectPathsAgree('nothing refreshed');
+    // the calls are read once decided (0082): the decider alone, no rollup refreshed
+    await refresh('llm_spans_count_once');
+    await expectDailyExact('decided, no rollup refreshed');
+    await expectPathsAgree('decided, no rollup refreshed');
     await refresh(...REFRESHABLE_VIEWS);
     await expectAll('every rollup refreshed');
     await settle(...ALL);

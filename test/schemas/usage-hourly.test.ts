@@ -154,12 +154,13 @@ describe('usage_hourly, exact at every moment', () => {
   });
 
   it("keeps exact when a minute's only call goes to the next hour's gateway span before the minutely refresh runs", async () => {
-    // the application's span in the last second of an hour, stored by the hourly refresh while its
-    // minute is open; its gateway span starts in the next hour
+    // the application's span in the last second of an hour, decided alone (no gateway span yet)
+    // and stored by the hourly refresh while its minute is open; its gateway span starts in the
+    // next hour
     const top = Math.floor(now / HOUR) * HOUR - 2 * HOUR;
     const [app, gateway] = call(top - 500, 500, { gatewayAfterMs: 1000, model: 'gpt-hourly-edge' });
     await insertSpans(store, [app]);
-    await refresh('usage_hourly_refresh');
+    await refresh('llm_spans_count_once', 'usage_hourly_refresh');
     await expectHourlyExact('application span stored hourly only');
     await insertSpans(store, [gateway]);
     await expectHourlyExact('its gateway span, pair not decided');

@@ -11,6 +11,7 @@ import { hashKey } from '../../../gateway/policy/keys.js';
 import { useGatewayToCollector } from '../e2e.js';
 import { backendDoc, config, docs } from '../helpers.js';
 import { keysFor, MODEL, PEPPER, statusOf } from './fixtures.js';
+import { decideCalls } from '../../helpers/spans.js';
 
 const KEYS = keysFor({ limited: '' });
 const TRACES = { ok: 'a1000000000000000000000000000001', limited: 'a1000000000000000000000000000002', model: 'a1000000000000000000000000000003' };
@@ -48,6 +49,7 @@ describe('policy refusals through the collector into ClickHouse', () => {
     await fx.gw.flush();
     expect(await fx.collector.collector.idle(20_000)).toBe(true);
     const { store } = fx;
+    await decideCalls(store);
 
     const rows = await store.rows<{
       trace_id: string;

@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseUsageParams, queryUsage } from '../../common/usage.js';
+import { DEFAULT_SCHEMA_SETTINGS, loadMigrations, migrate } from '../../schemas/migrate.js';
+import { REFRESHABLE_VIEWS } from '../../schemas/rollups.js';
+import { refreshStopped } from '../helpers/rollup-calls.js';
+import { agentSpan, gatewaySpan, insertSpans, llmSpan, newTraceId, ns } from '../helpers/spans.js';
+import { tempStore, type TempStore } from '../helpers/store.js';
+
+/**
+ * A model call is read once the count-once decider has decided it (0082): between its insert and
+ * the decider's run no reader counts it, whichever of its two spans came first; other spans
+ * (agents, tools) are read at once; every reader agrees at every step. The scheduled refreshes
+ * are stopped: each step runs the ones it names.
+ */
+const db = 'tracegate';
+
+describe('readers read decided calls', () => {
+  let store: TempStore;
+  beforeAll(async () => {
+    store = await tempStore();
+    for (const v of REFRESHABLE_VIEWS) await store.client.command({ query: `SYSTEM STOP VIEW ${db}.${v}` });
+  });
+  afterAll(async () => store?.destroy());
+
+  /** What each reader counts for a model: calls (rows counted) and prompt tokens. */
+  async function figures(model: string): Promise<Record<string, number>> {
+    const [r] = await store.rows<Record<string, string>>(
+      `SELECT (SELECT count() FROM ${db}.llm_spans WHERE model = {m:String}) AS rows,
+              (SELECT countIf(counted) FROM ${db}.llm_spans WHERE model = {m:String}) AS calls,
+              (SELECT sumIf(prompt_tokens, counted) FROM ${db}.llm_spans WHERE model = {m:String}) AS prompt,
+              (SELECT sum(calls) FROM ${db}.usage_minutely WHERE model = {m:String}) AS minutely,
+              (SELECT sum(prompt_tokens) FROM ${db}.usage_minutely WHERE model = {m:String}) AS minutely_prompt,
+              (SELECT sum(llm_calls) FROM ${db}.agent_runs WHERE has(models, {m:String})) AS runs`,
+      { m: model },
+    );
+    const [usage] = await queryUsage(store.client, db, parseUsageParams({ since: '1d', by: 'model', model }));
+    return { ...Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Number(v)])), usage: Number(usage?.calls ?? 0) };
+  }
+  const none = { rows: 0, calls: 0, prompt: 0, minutely: 0, minutely_prompt: 0, runs: 0, usage: 0 };
+
+  it('reads a pair once decided, the agent span at once', async () => {
+    const at = Date.now() - 60_000;
+    const agent = agentSpan({ traceId: newTraceId(), agentName: 'decided-agent', start: ns(at - 10), durationMs: 2000 });
+    const app = llmSpan({ traceId: agent.traceId, parentSpanId: agent.spanId, model: 'gpt-decided', usage: { prompt: 100, completion: 10 }, start: ns(at), durationMs: 300 });
+    const gateway = gatewaySpan({ traceId: agent.traceId, parentSpanId: app.spanId, model: 'gpt-decided', usage: { prompt: 120, completion: 12 }, route: 'chat', start: ns(at + 5), durationMs: 200 });
+    await insertSpans(store, [agent, app, gateway]);
+    const [agents] = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.llm_spans WHERE span_id = {s:String}`, { s: agent.spanId });
+    expect(Number(agents.n)).toBe(1);
+    expect(await figures('gpt-decided')).toEqual(none);
+    await refreshStopped(store, db, 'llm_spans_count_once');
+    const decided = { rows: 2, calls: 1, prompt: 120, minutely: 1, minutely_prompt: 120, runs: 1, usage: 1 };
+    expect(await figures('gpt-decided')).toEqual(decided);
+    await refreshStopped(store, db, ...REFRESHABLE_VIEWS);
+    expect(await figures('gpt-decided')).toEqual(decided);
+  });
+
+  it("counts an application's call alone until its gateway span is decided, then the gateway's figure, never both", async () => {
+    const at = Date.now() - 50_000;
+    const app = llmSpan({ model: 'gpt-late-gateway', usage: { prompt: 200, completion: 20 }, start: ns(at), durationMs: 300 });
+    const gateway = gatewaySpan({
+      traceId: app.traceId,
+      parentSpanId: app.spanId,
+      model: 'gpt-late-gateway',
+      usage: { prompt: 230, completion: 23 },
+      route: 'chat',
+      start: ns(at + 5),
+      durationMs: 200,
+    });
+    await insertSpans(store, [app]);
+    await refreshStopped(store, db, ...REFRESHABLE_VIEWS);
+    const alone = { rows: 1, calls: 1, prompt: 200, minutely: 1, minutely_prompt: 200, runs: 1, usage: 1 };
+    expect(await figures('gpt-late-gateway')).toEqual(alone);
+    // the gateway's span arrives after the application's was decided alone: not read until decided
+    await insertSpans(store, [gateway]);
+    expect(await figures('gpt-late-gateway')).toEqual(alone);
+    await refreshStopped(store, db, 'llm_spans_count_once');
+    const paired = { rows: 2, calls: 1, prompt: 230, minutely: 1, minutely_prompt: 230, runs: 1, usage: 1 };
+    expect(await figures('gpt-late-gateway')).toEqual(paired);
+    await refreshStopped(store, db, ...REFRESHABLE_VIEWS);
+    expect(await figures('gpt-late-gateway')).toEqual(paired);
+  });
+});
+
+describe('upgrade to 0082', () => {
+  let store: TempStore;
+  const settings = { ...DEFAULT_SCHEMA_SETTINGS, database: db };
+  beforeAll(async () => {
+    store = await tempStore({ migrate: false });
+    await migrate(
+      store.client,
+      settings,
+      loadMigrations().filter((m) => m.version < 82),
+    );
+  });
+  afterAll(async () => store?.destroy());
+
+  it('reads the model calls stored before it that no decider run decided, as they were stored', async () => {
+    await store.client.command({ query: `SYSTEM STOP VIEW ${db}.llm_spans_count_once` });
+    const old = llmSpan({ model: 'gpt-before-0082', usage: { prompt: 7, completion: 1 }, start: ns(Date.now() - 3_600_000) });
+    const recent = llmSpan({ model: 'gpt-before-0082', usage: { prompt: 9, completion: 1 }, start: ns(Date.now() - 1000) });
+    await insertSpans(store, [old, recent]);
+    // the old one stored before the decider's first run (as in a store older than 0055)
+    await store.client.command({
+      query: `ALTER TABLE ${db}.llm_spans_data UPDATE inserted_at = inserted_at - INTERVAL 2 HOUR WHERE span_id = {s:String} SETTINGS mutations_sync = 2`,
+      query_params: { s: old.spanId },
+    });
+    const result = await migrate(store.client, settings);
+    expect(result.applied.map((m) => m.version)).toEqual([82]);
+    const read = await store.rows<{ span_id: string; counted: number; prompt_tokens: string }>(
+      `SELECT span_id, toUInt8(counted) AS counted, prompt_tokens FROM ${db}.llm_spans WHERE model = 'gpt-before-0082' ORDER BY prompt_tokens`,
+    );
+    // the recent one is the decider's (left to its next run)
+    expect(read.map((r) => [r.span_id, r.counted, Number(r.prompt_tokens)])).toEqual([[old.spanId, 1, 7]]);
+    await refreshStopped(store, db, 'llm_spans_count_once');
+    const after = await store.rows<{ span_id: string }>(`SELECT span_id FROM ${db}.llm_spans WHERE model = 'gpt-before-0082' ORDER BY prompt_tokens`);
+    expect(after.map((r) => r.span_id)).toEqual([old.spanId, recent.spanId]);
+  });
+});
