@@ -558,7 +558,7 @@ export async function main(args: string[]): Promise<void> {
     const out = {
       benchmark: 'views',
       design:
-        'count once at every moment (migrations 0054-0056, 0071-0081): decisions applied at read (count_once_pending) and written every 2 s by llm_spans_count_once; usage_minutely, usage_hourly, usage_daily and agent_runs = stored rows for untouched minutes/hours/days/runs + live computation',
+        'count once at every moment (migrations 0054-0056, 0071-0082): the decision (count_once_pending) written every 2 s by llm_spans_count_once, a model call read once decided (0082; before it, undecided pairs applied at read); usage_minutely, usage_hourly, usage_daily and agent_runs = stored rows for untouched minutes/hours/days/runs + live computation',
       command: `npm run bench -- views ${args.join(' ')}`.trim(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, engine: 'chDB (embedded)', engine_version: (await rows<{ v: string }>(store, 'SELECT version() AS v'))[0].v },
       date: new Date().toISOString(),
