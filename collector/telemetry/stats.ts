@@ -1,6 +1,7 @@
 /**
  * Writes the collector's counters into `collector_stats` every few seconds, for dashboards that
- * read ClickHouse alone. A failed write is skipped (the next row carries the running totals).
+ * read ClickHouse alone, with the count-once decider's state on its node (0083). A failed write is
+ * skipped (the next row carries the running totals).
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Store } from '../../common/store.js';
@@ -11,7 +12,37 @@ export interface StatsWriter {
   stop(): Promise<void>;
 }
 
-export function statsRow(instance: string, startedAt: number, now: number, m: CollectorMetrics, g: Gauges) {
+/** The count-once decider as this node's engine reports it (0083). */
+export interface DeciderState {
+  /** When its last successful run started, ms since the epoch; 0 while it has none. */
+  lastSuccessMs: number;
+  /** Its last error, '' when it succeeds. */
+  exception: string;
+}
+
+const DECIDER_EXCEPTION_CHARS = 1000;
+
+/**
+ * The decider's state from `system.view_refreshes`: a model call is read once decided (0082), so
+ * a decider that stops or fails holds every new call back. Never throws: what it could not read
+ * is said in `exception`.
+ */
+export async function readDecider(store: Store): Promise<DeciderState> {
+  try {
+    const rs = await store.client.query({
+      query: `SELECT ifNull(toUnixTimestamp(max(last_success_time)), 0) AS last, any(exception) AS exception
+        FROM system.view_refreshes WHERE database = {db:String} AND view = 'llm_spans_count_once'`,
+      query_params: { db: store.database },
+      format: 'JSONEachRow',
+    });
+    const [r] = await rs.json<{ last: string | number; exception: string }>();
+    return { lastSuccessMs: Number(r?.last ?? 0) * 1000, exception: String(r?.exception ?? '').slice(0, DECIDER_EXCEPTION_CHARS) };
+  } catch (err) {
+    return { lastSuccessMs: 0, exception: `could not read system.view_refreshes: ${(err as Error).message}`.slice(0, DECIDER_EXCEPTION_CHARS) };
+  }
+}
+
+export function statsRow(instance: string, startedAt: number, now: number, m: CollectorMetrics, g: Gauges, decider: DeciderState = { lastSuccessMs: 0, exception: '' }) {
   const s = m.spans;
   return {
     timestamp: (now / 1000).toFixed(3),
@@ -30,6 +61,8 @@ export function statsRow(instance: string, startedAt: number, now: number, m: Co
     spool_bytes: g.spoolBytes,
     export_latency_sum_seconds: m.exportLatency.sum,
     export_latency_count: m.exportLatency.count,
+    decider_last_success: (decider.lastSuccessMs / 1000).toFixed(3),
+    decider_exception: decider.exception,
   };
 }
 
@@ -44,7 +77,8 @@ export function startStatsWriter(
   const write = () => {
     running = running.then(async () => {
       try {
-        const row = statsRow(opts.instance, startedAt, now(), deps.metrics, deps.gauges());
+        const decider = await readDecider(deps.store);
+        const row = statsRow(opts.instance, startedAt, now(), deps.metrics, deps.gauges(), decider);
         await deps.store.client.insert({ table: `${deps.store.database}.collector_stats`, values: [row], format: 'JSONEachRow' });
         warned = false;
       } catch (err) {

@@ -102,6 +102,23 @@ export function pipelineDashboard(): Dashboard {
           ],
         },
       ),
+      timeseries(
+        'Count-once decider: seconds since its last run, by instance',
+        `
+        SELECT ${bucket('timestamp')} AS time, instance,
+          max(if(decider_last_success = 0, NULL, dateDiff('millisecond', decider_last_success, timestamp) / 1000)) AS decider_lag_s
+        FROM collector_stats
+        WHERE ${FILTER}
+        GROUP BY time, instance
+        ORDER BY time`,
+        {
+          unit: 's',
+          w: 24,
+          h: 7,
+          description:
+            'A model call is read (llm_spans, usage, agent runs, every dashboard) once the count-once decider has decided it (README, "Count once, at every moment"). It runs every 2 s; while this grows, new calls are stored and wait for it. Each collector reports its own node. Its last error is in the table below. Empty: no successful run yet, or rows from before 0083.',
+        },
+      ),
       table(
         'Collector instances',
         `
@@ -114,7 +131,8 @@ export function pipelineDashboard(): Dashboard {
           argMax(spooled_spans, timestamp) AS spooled,
           argMax(dropped_spans, timestamp) AS dropped,
           argMax(queue_spans, timestamp) AS queue_spans,
-          argMax(spool_bytes, timestamp) AS spool_bytes
+          argMax(spool_bytes, timestamp) AS spool_bytes,
+          argMax(decider_exception, timestamp) AS decider_error
         FROM collector_stats
         WHERE ${FILTER}
         GROUP BY instance

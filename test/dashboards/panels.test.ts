@@ -168,6 +168,30 @@ describe('team and key', () => {
   });
 });
 
+describe('pipeline health', () => {
+  it("shows the count-once decider's lag per collector, its stall and its last error", async () => {
+    const d = boards.find((b) => b.uid === 'tracegate-pipeline')!;
+    const { variables } = await resolveVariables(store, d, seeded(), 'all');
+    const lag = allPanels(d).find((p) => p.title.startsWith('Count-once decider'))!;
+    const r = await runTarget(store, lag.targets[0], { ...seeded(), variables });
+    const worst = (instance: string) => Math.max(...r.rows.filter((x) => x.instance === instance).map((x) => Number(x.decider_lag_s)));
+    // stuck from minute 100 to 105 on collector-a's node (its last row in it: 292 s after its last
+    // run); a run every 2 s elsewhere
+    expect(worst('collector-a')).toBe(292);
+    expect(worst('collector-b')).toBeLessThan(5);
+    const table = allPanels(d).find((p) => p.title === 'Collector instances')!;
+    const t = await runTarget(store, table.targets[0], { ...seeded(), variables });
+    // its error is gone once it runs again
+    expect(t.rows.map((x) => [x.instance, x.decider_error])).toEqual([
+      ['collector-a', ''],
+      ['collector-b', ''],
+    ]);
+    const during = { ...seeded(), toMs: facts.startMs + 103 * 60_000 };
+    const t2 = await runTarget(store, table.targets[0], { ...during, variables });
+    expect(t2.rows.find((x) => x.instance === 'collector-a')?.decider_error).toMatch(/Memory limit exceeded/);
+  });
+});
+
 describe('the trace view', () => {
   it('shows every span of the trace named by the variable, in the columns the view reads', async () => {
     const d = boards.find((b) => allPanels(b).some(BY_TRACE_ID))!;

@@ -344,6 +344,9 @@ export function collectorStats(anchorMs: number) {
         c.latencyN += 1;
       }
       if (instance === 'collector-a' && t === startMs + 80 * 60_000) c.dropped += 3;
+      // the count-once decider (0083): a run every 2 s, but stuck for minutes 100-105 on collector-a's node
+      const stuck = instance === 'collector-a' && minute >= 100 && minute < 105;
+      const deciderMs = stuck ? startMs + 100 * 60_000 - 2000 : t - 1500;
       rows.push({
         timestamp: (t / 1000).toFixed(3),
         instance,
@@ -361,6 +364,8 @@ export function collectorStats(anchorMs: number) {
         spool_bytes: outage ? Math.round((minute - 59) * 180_000) : 4096,
         export_latency_sum_seconds: c.latency,
         export_latency_count: c.latencyN,
+        decider_last_success: (deciderMs / 1000).toFixed(3),
+        decider_exception: stuck ? 'Code: 241. DB::Exception: Memory limit exceeded' : '',
       });
     }
   }
