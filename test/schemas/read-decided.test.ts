@@ -81,6 +81,44 @@ describe('readers read decided calls', () => {
   });
 });
 
+describe("the rollups' windows and the decider's late rows", () => {
+  let store: TempStore;
+  beforeAll(async () => {
+    store = await tempStore();
+    for (const v of REFRESHABLE_VIEWS) await store.client.command({ query: `SYSTEM STOP VIEW ${db}.${v}` });
+  });
+  afterAll(async () => store?.destroy());
+
+  it("keep a decider run's rows open though every rollup moved on while it ran", async () => {
+    const app = llmSpan({ model: 'gpt-slow-decider', usage: { prompt: 50, completion: 5 }, start: ns(Date.now() - 20_000), durationMs: 300 });
+    await insertSpans(store, [app]);
+    await refreshStopped(store, db, 'llm_spans_count_once');
+    // as if the decider's run had lasted more than 30 s: every rollup ran meanwhile, without its
+    // rows (not yet committed), and moved its window past their insert time
+    await store.client.command({
+      query: `INSERT INTO ${db}.refresh_progress SELECT name, now64(3) + INTERVAL 31 SECOND FROM (SELECT arrayJoin(['usage_minutely', 'usage_hourly', 'usage_daily', 'agent_runs']) AS name)`,
+    });
+    const read = async () => {
+      const [r] = await store.rows<Record<string, string>>(
+        `SELECT (SELECT countIf(counted) FROM ${db}.llm_spans WHERE model = 'gpt-slow-decider') AS spans,
+                (SELECT sum(calls) FROM ${db}.usage_minutely WHERE model = 'gpt-slow-decider') AS minutely,
+                (SELECT sum(calls) FROM ${db}.usage_hourly WHERE model = 'gpt-slow-decider') AS hourly,
+                (SELECT sum(calls) FROM ${db}.usage_daily WHERE model = 'gpt-slow-decider') AS daily,
+                (SELECT sum(llm_calls) FROM ${db}.agent_runs WHERE has(models, 'gpt-slow-decider')) AS runs`,
+      );
+      return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Number(v)]));
+    };
+    const once = { spans: 1, minutely: 1, hourly: 1, daily: 1, runs: 1 };
+    // open: read live until the decider's next run has completed
+    expect(await read()).toEqual(once);
+    await refreshStopped(store, db, 'usage_minutely_refresh', 'usage_hourly_refresh', 'usage_daily_refresh', 'agent_runs_refresh');
+    expect(await read()).toEqual(once);
+    await new Promise((r) => setTimeout(r, 1100));
+    await refreshStopped(store, db, 'llm_spans_count_once');
+    expect(await read()).toEqual(once);
+  });
+});
+
 describe('upgrade to 0082', () => {
   let store: TempStore;
   const settings = { ...DEFAULT_SCHEMA_SETTINGS, database: db };
@@ -104,7 +142,11 @@ describe('upgrade to 0082', () => {
       query: `ALTER TABLE ${db}.llm_spans_data UPDATE inserted_at = inserted_at - INTERVAL 2 HOUR WHERE span_id = {s:String} SETTINGS mutations_sync = 2`,
       query_params: { s: old.spanId },
     });
-    const result = await migrate(store.client, settings);
+    const result = await migrate(
+      store.client,
+      settings,
+      loadMigrations().filter((m) => m.version <= 82),
+    );
     expect(result.applied.map((m) => m.version)).toEqual([82]);
     const read = await store.rows<{ span_id: string; counted: number; prompt_tokens: string }>(
       `SELECT span_id, toUInt8(counted) AS counted, prompt_tokens FROM ${db}.llm_spans WHERE model = 'gpt-before-0082' ORDER BY prompt_tokens`,
