@@ -23,13 +23,24 @@
 -- The rollups' windows (what their refreshes and their readers compute from llm_spans) no longer
 -- add the minutes, hours, days and runs of undecided pairs: a decision is an insert into
 -- llm_spans_data, so the decider's rows open their minutes, hours, days and runs as any insert does.
--- Each window also starts no later than the decider's last completed run (when it has one): its
--- rows carry the run's start as inserted_at (never before the recorded start, 0081) and commit
--- only when the run ends, which after a backlog (the decider stopped or failing for a minute at
--- 1,000 calls/s) can be more than the 30 s the windows allow inserts in flight; a rollup that ran
--- meanwhile did not read them, and every call they decide would be missing from it for good. So
--- they stay open until the decider's next run has completed (2 s on; it writes nothing when
--- nothing changed).
+-- The decider's rows carry its run's start as inserted_at (now64 is read once a statement) and
+-- are written when its work is done, which after a backlog (the decider stopped or failing for a
+-- minute at 1,000 calls/s) can be more than the 30 s the windows allow inserts in flight: a
+-- rollup that ran meanwhile did not read them, its next window starts after their insert time,
+-- and every call they decide would be missing from it for good. So such late writes are recorded
+-- (count_once_late_writes: when the rows were written, by the time of the block, and the oldest
+-- insert time among them, for writes more than 25 s after it), and each window starts no later
+-- than the oldest insert time of a late write written since the window's own start: it stays
+-- open until a run of its refresh that started after the write has completed. With no late write
+-- (the decider's runs take 1-2 s at 1,000 calls/s) the table is empty and the windows are as in
+-- 0081.
+
+CREATE TABLE IF NOT EXISTS ${db}.count_once_late_writes (
+    written_at DateTime64(3),
+    oldest DateTime64(3)
+) ENGINE = MergeTree
+ORDER BY written_at
+TTL toDateTime(written_at) + INTERVAL 7 DAY;
 
 CREATE OR REPLACE VIEW ${db}.llm_spans AS
 SELECT * EXCEPT (eval_items, version)
@@ -41,8 +52,10 @@ WITH
     -- one scalar, the same text in every window below: computed once a query
     (SELECT groupArray((view, started)) FROM ${db}.refresh_starts) AS runs,
     greatest((SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'usage_minutely'), arrayFirst(r -> r.1 = 'usage_minutely_refresh', runs).2) - INTERVAL 30 SECOND AS own,
-    arrayFirst(r -> r.1 = 'llm_spans_count_once', runs).2 AS decided,
-    if(decided = toDateTime64(0, 3), own, least(own, decided)) AS since
+    -- the same text in every window below: computed once a query
+    (SELECT groupArray((written_at, oldest)) FROM ${db}.count_once_late_writes) AS late_writes,
+    arrayMap(w -> w.2, arrayFilter(w -> w.1 >= own, late_writes)) AS late,
+    if(empty(late), own, least(own, arrayMin(late))) AS since
 SELECT DISTINCT toStartOfMinute(timestamp) AS minute FROM ${db}.llm_spans_data WHERE inserted_at >= since;
 
 CREATE OR REPLACE VIEW ${db}.usage_hourly_open AS
@@ -50,8 +63,10 @@ WITH
     -- one scalar, the same text in every window below: computed once a query
     (SELECT groupArray((view, started)) FROM ${db}.refresh_starts) AS runs,
     greatest((SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'usage_hourly'), arrayFirst(r -> r.1 = 'usage_hourly_refresh', runs).2) - INTERVAL 30 SECOND AS own,
-    arrayFirst(r -> r.1 = 'llm_spans_count_once', runs).2 AS decided,
-    if(decided = toDateTime64(0, 3), own, least(own, decided)) AS since
+    -- the same text in every window below: computed once a query
+    (SELECT groupArray((written_at, oldest)) FROM ${db}.count_once_late_writes) AS late_writes,
+    arrayMap(w -> w.2, arrayFilter(w -> w.1 >= own, late_writes)) AS late,
+    if(empty(late), own, least(own, arrayMin(late))) AS since
 SELECT DISTINCT toStartOfHour(toDateTime(timestamp)) AS hour FROM ${db}.llm_spans_data WHERE inserted_at >= since;
 
 CREATE OR REPLACE VIEW ${db}.usage_daily_open AS
@@ -59,8 +74,10 @@ WITH
     -- one scalar, the same text in every window below: computed once a query
     (SELECT groupArray((view, started)) FROM ${db}.refresh_starts) AS runs,
     greatest((SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'usage_daily'), arrayFirst(r -> r.1 = 'usage_daily_refresh', runs).2) - INTERVAL 30 SECOND AS own,
-    arrayFirst(r -> r.1 = 'llm_spans_count_once', runs).2 AS decided,
-    if(decided = toDateTime64(0, 3), own, least(own, decided)) AS since
+    -- the same text in every window below: computed once a query
+    (SELECT groupArray((written_at, oldest)) FROM ${db}.count_once_late_writes) AS late_writes,
+    arrayMap(w -> w.2, arrayFilter(w -> w.1 >= own, late_writes)) AS late,
+    if(empty(late), own, least(own, arrayMin(late))) AS since
 SELECT DISTINCT toStartOfDay(toDateTime(timestamp)) AS day FROM ${db}.llm_spans_data WHERE inserted_at >= since;
 
 CREATE OR REPLACE VIEW ${db}.agent_runs_open AS
@@ -68,18 +85,21 @@ WITH
     -- one scalar, the same text in every window below: computed once a query
     (SELECT groupArray((view, started)) FROM ${db}.refresh_starts) AS runs,
     greatest((SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'agent_runs'), arrayFirst(r -> r.1 = 'agent_runs_refresh', runs).2) - INTERVAL 30 SECOND AS own,
-    arrayFirst(r -> r.1 = 'llm_spans_count_once', runs).2 AS decided,
-    if(decided = toDateTime64(0, 3), own, least(own, decided)) AS since
+    -- the same text in every window below: computed once a query
+    (SELECT groupArray((written_at, oldest)) FROM ${db}.count_once_late_writes) AS late_writes,
+    arrayMap(w -> w.2, arrayFilter(w -> w.1 >= own, late_writes)) AS late,
+    if(empty(late), own, least(own, arrayMin(late))) AS since
 SELECT DISTINCT arrayJoin([trace_id, run_id]) AS run_id FROM ${db}.llm_spans_data WHERE inserted_at >= since;
 
 -- agent_runs_live (0076) finds the hours of an open run's spans from the spans stored since its
 -- window's start: the same start as agent_runs_open's, so that the decider's late rows are found.
 CREATE OR REPLACE VIEW ${db}.agent_runs_live AS
 WITH
-    -- as agent_runs_open: no later than the decider's last completed run (its rows, below)
+    -- as agent_runs_open: back to the oldest row of a late write of the decider's since then
     (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'agent_runs') - INTERVAL 30 SECOND AS own,
-    arrayFirst(r -> r.1 = 'llm_spans_count_once', (SELECT groupArray((view, started)) FROM ${db}.refresh_starts)).2 AS decided,
-    if(decided = toDateTime64(0, 3), own, least(own, decided)) AS since,
+    (SELECT groupArray((written_at, oldest)) FROM ${db}.count_once_late_writes) AS late_writes,
+    arrayMap(w -> w.2, arrayFilter(w -> w.1 >= own, late_writes)) AS late,
+    if(empty(late), own, least(own, arrayMin(late))) AS since,
     (SELECT max(inserted_at) FROM ${db}.llm_spans_data WHERE inserted_at >= since) AS seen,
     (SELECT groupArray(run_id) FROM ${db}.agent_runs_open) AS open,
     -- every hour an open run's spans can start in: those its stored row spans, and those of the
@@ -147,6 +167,109 @@ FROM (
     HAVING run IN (SELECT arrayJoin(open))
 );
 
+-- The decider of 0079, writing a pair only once its gateway span's row is stored (below).
+DROP TABLE IF EXISTS ${db}.llm_spans_count_once;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.llm_spans_count_once
+REFRESH EVERY 2 SECOND APPEND TO ${db}.llm_spans_data AS
+WITH
+    (SELECT groupArray((app_trace_id, app_span_id, gateway_trace_id, gateway_span_id, app_timestamp)) FROM ${db}.count_once_pending) AS all_pending,
+    -- the fresh keys as count_once_candidates reads them: the same scalar, read once for both
+    (SELECT groupArray((trace_id, toStartOfMinute(timestamp), response_id, output_digest)) FROM ${db}.count_once_fresh) AS fresh,
+    -- the minutes of the fresh spans and of the pairs' application spans, and ten either side
+    arrayDistinct(arrayFlatten(arrayMap(m -> arrayMap(i -> m + toIntervalMinute(i), range(-10, 11)),
+        arrayDistinct(arrayConcat(arrayMap(f -> f.2, fresh), arrayMap(p -> toStartOfMinute(p.5), all_pending)))))) AS minutes,
+    -- their hours too: the key's first column (a granule that spans two hours bounds its minutes
+    -- only through them)
+    arrayDistinct(arrayMap(m -> toStartOfHour(m), minutes)) AS hours,
+    -- (0082) the pairs whose gateway span's row is stored: its key and its row are written by two
+    -- views of one insert, not at once, and a model call is read once decided, so an application
+    -- span uncounted in a run that cannot write its gateway span's decision too would leave the
+    -- call counted nowhere until the next run; such a pair waits for that run
+    (
+        SELECT groupArray((trace_id, span_id)) FROM ${db}.llm_spans_data
+        WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes))
+          AND trace_id IN (SELECT arrayJoin(all_pending).3) AND origin = 'gateway'
+    ) AS gateway_rows,
+    arrayFilter(p -> has(gateway_rows, (p.3, p.4)), all_pending) AS pending,
+    arrayMap(p -> (p.1, p.2, p.3, p.4), pending) AS pairs,
+    arrayDistinct(arrayConcat(arrayMap(f -> f.1, fresh), arrayMap(p -> p.1, pairs), arrayMap(p -> p.3, pairs))) AS traces,
+    -- per pair: the application's service, session and user, the gateway's team and key
+    (
+        SELECT groupArray((p.1, p.2, p.3, p.4, a.service_name, a.session_id, a.user_id, g.team, g.key_name))
+        FROM (SELECT arrayJoin(pairs) AS p) AS pp
+        INNER JOIN (SELECT trace_id, span_id, service_name, session_id, user_id FROM ${db}.call_keys_by_hour
+                    WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND trace_id IN (SELECT arrayJoin(pairs).1)
+                    LIMIT 1 BY trace_id, span_id) AS a
+            ON a.trace_id = pp.p.1 AND a.span_id = pp.p.2
+        INNER JOIN (SELECT trace_id, span_id, team, key_name FROM ${db}.call_keys_by_hour
+                    WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND trace_id IN (SELECT arrayJoin(pairs).3)
+                    LIMIT 1 BY trace_id, span_id) AS g
+            ON g.trace_id = pp.p.3 AND g.span_id = pp.p.4
+    ) AS info,
+    -- per trace: the service of its root span when another service's, else of the latest span of
+    -- another service than the gateway's; and its spans whose key is stored (one read of the keys)
+    (
+        SELECT (groupArray((trace_id, if(root_service != '', root_service, other_service))),
+                arrayFlatten(groupArray(arrayMap(s -> (trace_id, s), spans))))
+        FROM (
+            SELECT trace_id,
+                   argMinIf(service_name, timestamp, parent_span_id = '' AND role != 'gateway') AS root_service,
+                   argMaxIf(service_name, timestamp, role != 'gateway') AS other_service,
+                   groupUniqArray(span_id) AS spans
+            FROM ${db}.call_keys_by_hour
+            WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND trace_id IN (SELECT arrayJoin(traces))
+            GROUP BY trace_id
+        )
+    ) AS traces_read,
+    traces_read.1 AS callers,
+    range(1, length(info) + 1) AS positions,
+    transform(concat(trace_id, '/', span_id), arrayMap(x -> concat(x.1, '/', x.2), info), positions, 0) AS ai,
+    transform(concat(trace_id, '/', span_id), arrayMap(x -> concat(x.3, '/', x.4), info), positions, 0) AS gi,
+    transform(trace_id, arrayMap(x -> x.1, callers), arrayMap(x -> x.2, callers), '') AS caller,
+    origin = 'gateway' AND gi = 0 AND parent_span_id != '' AND run_id = trace_id AS orphan,
+    if(ai > 0, toUInt8(0), counted) AS new_counted,
+    if(ai > 0, info[ai].4, superseded_by) AS new_superseded_by,
+    multiIf(gi > 0, info[gi].5, orphan AND caller != '', caller, app_service_name) AS new_app_service_name,
+    if(gi > 0 AND session_id = '', info[gi].6, session_id) AS new_session_id,
+    if(gi > 0 AND user_id = '', info[gi].7, user_id) AS new_user_id,
+    if(ai > 0, info[ai].8, team) AS new_team,
+    if(ai > 0, info[ai].9, key_name) AS new_key_name,
+    if(gi > 0, info[gi].1, run_id) AS new_run_id,
+    multiIf(ai > 0 AND info[ai].3 != trace_id, info[ai].3, gi > 0 AND info[gi].1 != trace_id, info[gi].1, link_trace_id) AS new_link_trace_id,
+    multiIf(ai > 0 AND info[ai].3 != trace_id, info[ai].4, gi > 0 AND info[gi].1 != trace_id, info[gi].2, link_span_id) AS new_link_span_id
+SELECT * EXCEPT (new_counted, new_superseded_by, new_app_service_name, new_session_id, new_user_id, new_team, new_key_name,
+                 new_run_id, new_link_trace_id, new_link_span_id, prior_version, prior, next) REPLACE (
+    new_counted AS counted,
+    new_superseded_by AS superseded_by,
+    new_app_service_name AS app_service_name,
+    new_session_id AS session_id,
+    new_user_id AS user_id,
+    new_team AS team,
+    new_key_name AS key_name,
+    new_run_id AS run_id,
+    new_link_trace_id AS link_trace_id,
+    new_link_span_id AS link_span_id,
+    toUInt8(least(255, prior_version + 1)) AS version,
+    now64(3) AS inserted_at)
+FROM (
+    -- (the outer query's aliases shadow these columns' names: its WHERE reads prior_*)
+    SELECT *, new_counted, new_superseded_by, new_app_service_name, new_session_id, new_user_id, new_team, new_key_name,
+           new_run_id, new_link_trace_id, new_link_span_id,
+           version AS prior_version,
+           (counted, superseded_by, app_service_name, session_id, user_id, team, key_name, run_id, link_trace_id, link_span_id) AS prior,
+           (new_counted, new_superseded_by, new_app_service_name, new_session_id, new_user_id, new_team, new_key_name,
+            new_run_id, new_link_trace_id, new_link_span_id) AS next
+    FROM ${db}.llm_spans_data FINAL
+    WHERE span_kind IN ('LLM', 'EMBEDDING', 'RERANKER')
+      AND toStartOfHour(timestamp) IN (SELECT arrayJoin(hours)) AND toStartOfMinute(timestamp) IN (SELECT arrayJoin(minutes)) AND trace_id IN (SELECT arrayJoin(traces))
+      -- only spans whose call key is stored: a span the decider writes counts as decided
+      -- (count_once_fresh), and its pairs are found through its key
+      AND (trace_id, span_id) IN (SELECT arrayJoin(traces_read.2))
+)
+WHERE prior_version = 0 OR prior != next
+SETTINGS use_index_for_in_with_subqueries_max_values = 10000;
+
 -- A model call's row the decider never looked at (stored before its first run, or in a pair that
 -- straddled 0054) is read as it was stored, as before this migration: it gets version 1, its other
 -- columns and its insert time unchanged. Rows of the last minute are left to the decider.
@@ -158,3 +281,15 @@ FROM (
     WHERE version = 0 AND span_kind IN ('LLM', 'EMBEDDING', 'RERANKER') AND inserted_at < now64(3) - INTERVAL 1 MINUTE
 )
 SETTINGS distributed_foreground_insert = 1;
+
+-- every block of decided rows (version 1 or more) the decider writes
+-- more than 25 s after the oldest insert time it carries (made after the backfill above, whose
+-- rows every rollup has already counted as they were); nowInBlock: when the block is written,
+-- not when its statement started (in whole seconds, never later than the write)
+CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.count_once_late_writes_mv TO ${db}.count_once_late_writes AS
+SELECT written_at, oldest FROM (
+    SELECT toDateTime64(nowInBlock(), 3) AS written_at, min(inserted_at) AS oldest, count() AS n
+    FROM ${db}.llm_spans_data
+    WHERE version > 0
+)
+WHERE n > 0 AND dateDiff('millisecond', oldest, written_at) > 25000;

@@ -36,16 +36,6 @@ export async function refreshStopped(store: TempStore, db: string, ...views: (ty
   }
 }
 
-/**
- * One completed run of the count-once decider that started after every row stored so far (its
- * start is recorded in whole seconds, so a second on): the rollups' windows start no later than
- * its last completed run (0082), so a test that moves their windows on by hand runs it too.
- */
-export async function deciderRunAfterRows(store: TempStore, db: string): Promise<void> {
-  await new Promise((r) => setTimeout(r, 1100));
-  await refreshStopped(store, db, 'llm_spans_count_once');
-}
-
 /** The sums the rollup tests compare level against level. */
 export const ROLLUP_SUMS = `sum(calls) AS calls, sum(errors) AS errors, sum(streaming_calls) AS streaming, sum(gateway_calls) AS gateway,
   sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion, round(sum(cost_total), 9) AS cost,

@@ -10,8 +10,9 @@ import { tempStore, type TempStore } from '../helpers/store.js';
  * Count once at every moment (README, Schema: "Count once, at every moment"). Calls recorded by
  * the application and by the gateway arrive in every order and delay, in separate inserts, while
  * the engine's own scheduled decider and rollups run; a reader polling every 100 ms from the first
- * insert never counts a call twice in llm_spans, agent_runs or usage_minutely, never misses the
- * gateway's figure once its span is stored, and the final figures are exact.
+ * insert never counts a call twice in llm_spans, agent_runs or usage_minutely, counts a call once
+ * from the moment either of its spans is read (a model call is read once decided, 0082), never
+ * misses the gateway's figure once its span is read, and the final figures are exact.
  */
 const MODEL = 'gpt-moments-1';
 const APP = { prompt: 90, completion: 10 };

@@ -3,7 +3,7 @@ import { parseUsageParams, queryUsage } from '../../common/usage.js';
 import { DEFAULT_SCHEMA_SETTINGS, loadMigrations, migrate } from '../../schemas/migrate.js';
 import { REFRESHABLE_VIEWS } from '../../schemas/rollups.js';
 import { refreshStopped } from '../helpers/rollup-calls.js';
-import { agentSpan, gatewaySpan, insertSpans, llmSpan, newTraceId, ns } from '../helpers/spans.js';
+import { agentSpan, gatewaySpan, insertSpans, llmSpan, newTraceId, ns, nsToDateTime64 } from '../helpers/spans.js';
 import { tempStore, type TempStore } from '../helpers/store.js';
 
 /**
@@ -54,6 +54,40 @@ describe('readers read decided calls', () => {
     expect(await figures('gpt-decided')).toEqual(decided);
   });
 
+  it("leaves an application's call counted while its gateway span's key is stored before its row", async () => {
+    // the key and the row of a span are written by two views of one insert, not at once: a
+    // decider run between them pairs the call by the key but cannot write the gateway's row
+    const at = Date.now() - 40_000;
+    const app = llmSpan({ model: 'gpt-key-first', usage: { prompt: 300, completion: 30 }, start: ns(at), durationMs: 300 });
+    const gateway = gatewaySpan({ traceId: app.traceId, parentSpanId: app.spanId, model: 'gpt-key-first', usage: { prompt: 330, completion: 33 }, route: 'chat', start: ns(at + 5), durationMs: 200 });
+    await insertSpans(store, [app]);
+    await refreshStopped(store, db, 'llm_spans_count_once');
+    await store.client.insert({
+      table: `${db}.call_keys_by_hour`,
+      values: [
+        {
+          trace_id: gateway.traceId,
+          span_id: gateway.spanId,
+          parent_span_id: app.spanId,
+          role: 'gateway',
+          service_name: 'tracegate',
+          model: 'gpt-key-first',
+          timestamp: nsToDateTime64(gateway.startTimeUnixNano),
+        },
+      ],
+      format: 'JSONEachRow',
+    });
+    const [pending] = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.count_once_pending WHERE app_span_id = {s:String}`, { s: app.spanId });
+    expect(Number(pending.n)).toBe(1);
+    await refreshStopped(store, db, 'llm_spans_count_once');
+    const alone = { rows: 1, calls: 1, prompt: 300, minutely: 1, minutely_prompt: 300, runs: 1, usage: 1 };
+    expect(await figures('gpt-key-first')).toEqual(alone);
+    // its row stored (with its key again), the next run writes both decisions
+    await insertSpans(store, [gateway]);
+    await refreshStopped(store, db, 'llm_spans_count_once');
+    expect(await figures('gpt-key-first')).toEqual({ rows: 2, calls: 1, prompt: 330, minutely: 1, minutely_prompt: 330, runs: 1, usage: 1 });
+  });
+
   it("counts an application's call alone until its gateway span is decided, then the gateway's figure, never both", async () => {
     const at = Date.now() - 50_000;
     const app = llmSpan({ model: 'gpt-late-gateway', usage: { prompt: 200, completion: 20 }, start: ns(at), durationMs: 300 });
@@ -81,7 +115,7 @@ describe('readers read decided calls', () => {
   });
 });
 
-describe("the rollups' windows and the decider's late rows", () => {
+describe("the rollups' windows and the decider's late writes", () => {
   let store: TempStore;
   beforeAll(async () => {
     store = await tempStore();
@@ -89,33 +123,43 @@ describe("the rollups' windows and the decider's late rows", () => {
   });
   afterAll(async () => store?.destroy());
 
-  it("keep a decider run's rows open though every rollup moved on while it ran", async () => {
-    const app = llmSpan({ model: 'gpt-slow-decider', usage: { prompt: 50, completion: 5 }, start: ns(Date.now() - 20_000), durationMs: 300 });
+  it('keep a late write of the decider open until every rollup has read it', async () => {
+    const app = llmSpan({ model: 'gpt-late-write', usage: { prompt: 50, completion: 5 }, start: ns(Date.now() - 20_000), durationMs: 300 });
     await insertSpans(store, [app]);
-    await refreshStopped(store, db, 'llm_spans_count_once');
-    // as if the decider's run had lasted more than 30 s: every rollup ran meanwhile, without its
-    // rows (not yet committed), and moved its window past their insert time
+    // stored two minutes ago; then the decider's row for it, as a run that started a minute ago
+    // writes it now (after a backlog): its insert time is its run's start
     await store.client.command({
-      query: `INSERT INTO ${db}.refresh_progress SELECT name, now64(3) + INTERVAL 31 SECOND FROM (SELECT arrayJoin(['usage_minutely', 'usage_hourly', 'usage_daily', 'agent_runs']) AS name)`,
+      query: `ALTER TABLE ${db}.llm_spans_data UPDATE inserted_at = inserted_at - INTERVAL 120 SECOND WHERE span_id = {s:String} SETTINGS mutations_sync = 2`,
+      query_params: { s: app.spanId },
+    });
+    await store.client.command({
+      query: `INSERT INTO ${db}.llm_spans_data SELECT * REPLACE (toUInt8(1) AS version, now64(3) - INTERVAL 60 SECOND AS inserted_at)
+              FROM (SELECT * FROM ${db}.llm_spans_data FINAL WHERE span_id = {s:String})`,
+      query_params: { s: app.spanId },
+    });
+    const [late] = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.count_once_late_writes`);
+    expect(Number(late.n)).toBe(1);
+    // every rollup ran while that run did (without its row): their windows start 10 s ago
+    await store.client.command({
+      query: `INSERT INTO ${db}.refresh_progress SELECT name, now64(3) + INTERVAL 20 SECOND FROM (SELECT arrayJoin(['usage_minutely', 'usage_hourly', 'usage_daily', 'agent_runs']) AS name)`,
     });
     const read = async () => {
       const [r] = await store.rows<Record<string, string>>(
-        `SELECT (SELECT countIf(counted) FROM ${db}.llm_spans WHERE model = 'gpt-slow-decider') AS spans,
-                (SELECT sum(calls) FROM ${db}.usage_minutely WHERE model = 'gpt-slow-decider') AS minutely,
-                (SELECT sum(calls) FROM ${db}.usage_hourly WHERE model = 'gpt-slow-decider') AS hourly,
-                (SELECT sum(calls) FROM ${db}.usage_daily WHERE model = 'gpt-slow-decider') AS daily,
-                (SELECT sum(llm_calls) FROM ${db}.agent_runs WHERE has(models, 'gpt-slow-decider')) AS runs`,
+        `SELECT (SELECT countIf(counted) FROM ${db}.llm_spans WHERE model = 'gpt-late-write') AS spans,
+                (SELECT sum(calls) FROM ${db}.usage_minutely WHERE model = 'gpt-late-write') AS minutely,
+                (SELECT sum(calls) FROM ${db}.usage_hourly WHERE model = 'gpt-late-write') AS hourly,
+                (SELECT sum(calls) FROM ${db}.usage_daily WHERE model = 'gpt-late-write') AS daily,
+                (SELECT sum(llm_calls) FROM ${db}.agent_runs WHERE has(models, 'gpt-late-write')) AS runs`,
       );
       return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Number(v)]));
     };
     const once = { spans: 1, minutely: 1, hourly: 1, daily: 1, runs: 1 };
-    // open: read live until the decider's next run has completed
+    // its minute, hour, day and run are open (read live), though every row is older than the windows
     expect(await read()).toEqual(once);
     await refreshStopped(store, db, 'usage_minutely_refresh', 'usage_hourly_refresh', 'usage_daily_refresh', 'agent_runs_refresh');
     expect(await read()).toEqual(once);
-    await new Promise((r) => setTimeout(r, 1100));
-    await refreshStopped(store, db, 'llm_spans_count_once');
-    expect(await read()).toEqual(once);
+    const [stored] = await store.rows<{ n: string }>(`SELECT sum(calls) AS n FROM ${db}.usage_minutely_data FINAL WHERE model = 'gpt-late-write'`);
+    expect(Number(stored.n)).toBe(1);
   });
 });
 

@@ -4,7 +4,7 @@ import { parseUsageParams, queryUsage, type UsageParamsInput } from '../../commo
 import { USAGE_RANGE } from '../../dashboards/boards/common.js';
 import { expandQuery } from '../../dashboards/macros.js';
 import { REFRESHABLE_VIEWS } from '../../schemas/rollups.js';
-import { deciderRunAfterRows, refreshStopped, ROLLUP_SUMS, rollupCall } from '../helpers/rollup-calls.js';
+import { refreshStopped, ROLLUP_SUMS, rollupCall } from '../helpers/rollup-calls.js';
 import { insertSpans } from '../helpers/spans.js';
 import { tempStore, type TempStore } from '../helpers/store.js';
 
@@ -37,13 +37,9 @@ async function exec(query: string): Promise<void> {
 /** Runs these refreshable views now, in the order given, each stopped again after. */
 const refresh = (...views: (typeof REFRESHABLE_VIEWS)[number][]) => refreshStopped(store, db, ...views);
 
-/**
- * As 30 s without inserts would leave these refreshes: their windows start now (the decider's
- * run after every row included: the windows start no later than its last, 0082).
- */
+/** As 30 s without inserts would leave these refreshes: their windows start now. */
 async function settle(...names: string[]): Promise<void> {
   await exec(`INSERT INTO ${db}.refresh_progress SELECT name, now64(3) + INTERVAL 30 SECOND FROM (SELECT arrayJoin(['${names.join("', '")}']) AS name)`);
-  await deciderRunAfterRows(store, db);
 }
 const ALL = ['count_once', 'usage_minutely', 'usage_hourly', 'usage_daily'];
 

@@ -4,7 +4,7 @@ import { parseUsageParams, queryUsage, type UsageParamsInput } from '../../commo
 import { USAGE_RANGE } from '../../dashboards/boards/common.js';
 import { expandQuery } from '../../dashboards/macros.js';
 import { REFRESHABLE_VIEWS } from '../../schemas/rollups.js';
-import { deciderRunAfterRows, refreshStopped, ROLLUP_SUMS, rollupCall } from '../helpers/rollup-calls.js';
+import { refreshStopped, ROLLUP_SUMS, rollupCall } from '../helpers/rollup-calls.js';
 import { insertSpans } from '../helpers/spans.js';
 import { tempStore, type TempStore } from '../helpers/store.js';
 
@@ -43,8 +43,6 @@ const BY_HOUR = `hour, service_name, span_kind, model, provider, route, team, ke
  */
 async function settle(): Promise<void> {
   await exec(`INSERT INTO ${db}.refresh_progress SELECT name, now64(3) + INTERVAL 30 SECOND FROM (SELECT arrayJoin(['count_once', 'usage_minutely', 'usage_hourly']) AS name)`);
-  // the windows start no later than the decider's last completed run (0082)
-  await deciderRunAfterRows(store, db);
 }
 
 /** usage_hourly against usage_minutely by hour, key by key. */
@@ -172,7 +170,6 @@ describe('usage_hourly, exact at every moment', () => {
     // windows no longer hold the pair, so the minute is closed without a row of usage_minutely_data
     // rewritten (the hourly refresh has not run since)
     await exec(`INSERT INTO ${db}.refresh_progress VALUES ('count_once', now64(3) + INTERVAL 31 SECOND), ('usage_minutely', now64(3) + INTERVAL 31 SECOND)`);
-    await deciderRunAfterRows(store, db);
     const [open] = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.usage_minutely_open`);
     expect(Number(open.n)).toBe(0);
     await expectHourlyExact('the minute closed');
