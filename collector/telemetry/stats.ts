@@ -13,7 +13,7 @@ export interface StatsWriter {
 }
 
 /** The count-once decider as this node's engine reports it (0083). */
-export interface DeciderState {
+interface DeciderState {
   /** When its last successful run started, ms since the epoch; 0 while it has none. */
   lastSuccessMs: number;
   /** Its last error, '' when it succeeds. */
@@ -27,7 +27,7 @@ const DECIDER_EXCEPTION_CHARS = 1000;
  * a decider that stops or fails holds every new call back. Never throws: what it could not read
  * is said in `exception`.
  */
-export async function readDecider(store: Store): Promise<DeciderState> {
+async function readDecider(store: Store): Promise<DeciderState> {
   try {
     const rs = await store.client.query({
       query: `SELECT ifNull(toUnixTimestamp(max(last_success_time)), 0) AS last, any(exception) AS exception
@@ -42,7 +42,7 @@ export async function readDecider(store: Store): Promise<DeciderState> {
   }
 }
 
-export function statsRow(instance: string, startedAt: number, now: number, m: CollectorMetrics, g: Gauges, decider: DeciderState = { lastSuccessMs: 0, exception: '' }) {
+export function statsRow(instance: string, startedAt: number, now: number, m: CollectorMetrics, g: Gauges, decider: DeciderState) {
   const s = m.spans;
   return {
     timestamp: (now / 1000).toFixed(3),
