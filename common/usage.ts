@@ -134,46 +134,56 @@ export interface UsageQueryOptions {
 export const firstDayFrom = (hour: string) => `if(toStartOfDay(${hour}) = ${hour}, ${hour}, toStartOfDay(toStartOfDay(${hour}) + INTERVAL 36 HOUR))`;
 
 /**
- * The rows a usage query aggregates, as a FROM clause with its filters. Minutes come from
- * `usage_minutely`. Over a long window without a minute dimension, the window's whole hours come
- * from `usage_hourly` in its two parts (0077): the stored hours nothing touched since
- * (`usage_hourly_stored`, `hour` read as `minute`), and the open hours with the partial hours at
- * the window's edges from `usage_minutely`, in one read of it. Over a window of days without an
- * hour dimension, its whole days come from `usage_daily` (0080) the same way: the stored days
- * (`usage_daily_stored`), and the open days with the partial days at the edges from the hours
- * (and so from the minutes). An hour is read from `usage_hourly_stored` only where its day is not
- * read whole, and its minutes only where, in addition, the hour is open for usage_hourly: the two
- * levels' open sets follow their own refreshes. Every level is exact at every moment and t-digest
- * states merge across them.
+ * The open minutes, hours and days (0084) as one scalar: the text `usage_minutely_live` reads its
+ * minutes with, so that the engine computes it once a query and the minutes read stored and those
+ * computed live are one set.
  */
-function usageSource(database: string, filters: string[], hourly: boolean, daily: boolean): string {
+const openSets = (database: string) => `(SELECT (minutes, hours, days) FROM ${database}.usage_open_sets) AS opens`;
+
+/**
+ * The rows a usage query aggregates, as a FROM clause with its filters, and what it needs in a
+ * WITH. Minutes come from `usage_minutely`. Over a long window without a minute dimension, the
+ * window's whole hours come from `usage_hourly`: the stored hours nothing touched since (the
+ * stored rows of the hours not open, `hour` read as `minute`), and the open hours with the
+ * partial hours at the window's edges from the minutes. Over a window of days without an hour
+ * dimension, its whole days come from `usage_daily` the same way: the stored days, and the open
+ * days with the partial days at the edges from the hours (and so from the minutes). An hour is read
+ * from the hourly level only where its day is not read whole, and its minutes only where, in
+ * addition, the hour is open for usage_hourly: the levels' open sets follow their own refreshes.
+ * The levels are read as their views (`usage_daily_stored`, `usage_hourly_stored`,
+ * `usage_minutely`) define them, from the stored rows and `usage_minutely_live`, with the open
+ * sets read once (`opens`) rather than again in each view. Every level is exact at every moment
+ * and t-digest states merge across them.
+ */
+function usageSource(database: string, filters: string[], hourly: boolean, daily: boolean): { with: string; from: string } {
   const fromMinute = 'toStartOfMinute(parseDateTimeBestEffort({start:String}))';
   const toTime = 'parseDateTimeBestEffort({end:String})';
-  if (!hourly) return `FROM ${database}.usage_minutely\nWHERE ${[`minute >= ${fromMinute}`, `minute < ${toTime}`, ...filters].join(' AND ')}`;
+  if (!hourly) return { with: '', from: `FROM ${database}.usage_minutely\nWHERE ${[`minute >= ${fromMinute}`, `minute < ${toTime}`, ...filters].join(' AND ')}` };
   // the engine's own hours and days (its time zone), so that the window splits where the rollups do
   const fromHour = `toStartOfHour(${fromMinute} + INTERVAL 59 MINUTE)`;
   const toHour = `toStartOfHour(${toTime})`;
-  // the same scalar texts as in usage_hourly_stored and usage_daily_stored: computed once
-  const openHour = (col: string) => `toStartOfHour(${col}) IN (SELECT arrayJoin((SELECT groupArray(hour) FROM ${database}.usage_hourly_open)))`;
-  const openDay = (col: string) => `toStartOfDay(${col}) IN (SELECT arrayJoin((SELECT groupArray(day) FROM ${database}.usage_daily_open)))`;
   const fromDay = firstDayFrom(fromHour);
   const toDay = `toStartOfDay(${toHour})`;
   // where an hour of [fromHour, toHour) is read from the hourly level, not as part of a whole stored day
-  const byHour = (col: string) => (daily ? ` AND (${col} < ${fromDay} OR ${col} >= ${toDay} OR ${openDay(col)})` : '');
-  const hours = [`hour >= ${fromHour} AND hour < ${toHour}${byHour('hour')}`, ...filters].join(' AND ');
+  const byHour = (col: string) => (daily ? ` AND (${col} < ${fromDay} OR ${col} >= ${toDay} OR has(opens.3, toStartOfDay(${col})))` : '');
+  const where = (...conds: string[]) => [...conds, ...filters].join(' AND ');
   // ranges the primary key can read, not NOT(whole hours)
-  const minutes = [
-    `((minute >= ${fromMinute} AND minute < ${fromHour}) OR (minute >= ${toHour} AND minute < ${toTime}) OR (minute >= ${fromHour} AND minute < ${toHour}${byHour('minute')} AND ${openHour('minute')}))`,
-    ...filters,
-  ].join(' AND ');
-  return [
-    'FROM (',
-    ...(daily ? [`  SELECT day AS minute, ${READ_COLUMNS} FROM ${database}.usage_daily_stored WHERE ${[`day >= ${fromDay} AND day < ${toDay}`, ...filters].join(' AND ')}`, '  UNION ALL'] : []),
-    `  SELECT hour AS minute, ${READ_COLUMNS} FROM ${database}.usage_hourly_stored WHERE ${hours}`,
-    '  UNION ALL',
-    `  SELECT minute, ${READ_COLUMNS} FROM ${database}.usage_minutely WHERE ${minutes}`,
-    ')',
-  ].join('\n');
+  const minutes = `((minute >= ${fromMinute} AND minute < ${fromHour}) OR (minute >= ${toHour} AND minute < ${toTime}) OR (minute >= ${fromHour} AND minute < ${toHour}${byHour('minute')} AND has(opens.2, toStartOfHour(minute))))`;
+  const stored = (table: string, col: string, level: number, range: string) =>
+    `  SELECT ${col === 'minute' ? '' : `${col} AS `}minute, ${READ_COLUMNS} FROM ${database}.${table} FINAL WHERE ${where(range, 'calls > 0', `NOT has(opens.${level}, ${col})`)}`;
+  return {
+    with: openSets(database),
+    from: [
+      'FROM (',
+      ...(daily ? [stored('usage_daily_data', 'day', 3, `day >= ${fromDay} AND day < ${toDay}`), '  UNION ALL'] : []),
+      stored('usage_hourly_data', 'hour', 2, `hour >= ${fromHour} AND hour < ${toHour}${byHour('hour')}`),
+      '  UNION ALL',
+      stored('usage_minutely_data', 'minute', 1, minutes),
+      '  UNION ALL',
+      `  SELECT minute, ${READ_COLUMNS} FROM ${database}.usage_minutely_live WHERE ${where(minutes)}`,
+      ')',
+    ].join('\n'),
+  };
 }
 
 /** The statement and its bound parameters. Pure: identifiers from the whitelists only. */
@@ -209,9 +219,11 @@ export function buildUsageQuery(database: string, params: UsageParams, now = new
   ];
   const isTime = (d: UsageDimension) => d === 'minute' || d === 'hour' || d === 'day';
   const order = [...params.by.filter(isTime), 'cost_usd DESC', 'calls DESC', ...params.by.filter((d) => !isTime(d))];
+  const source = usageSource(database, filters, hourly, daily);
   const query = [
+    source.with ? `WITH ${source.with}` : '',
     `SELECT ${select.join(', ')}`,
-    usageSource(database, filters, hourly, daily),
+    source.from,
     params.by.length ? `GROUP BY ${params.by.join(', ')}` : '',
     params.by.length ? `HAVING calls > 0` : '',
     `ORDER BY ${order.join(', ')}`,

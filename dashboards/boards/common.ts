@@ -18,29 +18,41 @@ const FROM_HOUR = 'toStartOfHour($__fromTime + INTERVAL 3599 SECOND)';
 const TO_HOUR = 'toStartOfHour($__toTime + INTERVAL 60 SECOND)';
 const FROM_DAY = firstDayFrom(FROM_HOUR);
 const TO_DAY = `toStartOfDay(${TO_HOUR})`;
+/**
+ * The open minutes, hours and days (0084): one scalar, the text `usage_minutely_live` reads its
+ * minutes with, computed once a query, so that the minutes a panel reads stored and those computed
+ * live are one set.
+ */
+const OPEN_SETS = '(SELECT (minutes, hours, days) FROM usage_open_sets)';
+const OPEN_MINUTES = `${OPEN_SETS}.1`;
+const OPEN_HOURS = `${OPEN_SETS}.2`;
+const OPEN_DAYS = `${OPEN_SETS}.3`;
 /** An hour of the range read from the hourly level: not part of a whole day stored in usage_daily. */
-const byHour = (col: string) => `(${col} < ${FROM_DAY} OR ${col} >= ${TO_DAY} OR toStartOfDay(${col}) IN (SELECT arrayJoin((SELECT groupArray(day) FROM usage_daily_open))))`;
+const byHour = (col: string) => `(${col} < ${FROM_DAY} OR ${col} >= ${TO_DAY} OR has(${OPEN_DAYS}, toStartOfDay(${col})))`;
+/** The minutes of the range read from the minutely level: the partial hours at the edges, and the open hours not part of a whole stored day. */
+const MINUTES = `$__timeFilter(minute) AND (minute < ${FROM_HOUR} OR minute >= ${TO_HOUR} OR (${byHour('minute')} AND has(${OPEN_HOURS}, toStartOfHour(minute))))`;
 
 /**
  * The usage rollup over the dashboard's range, for panels that sum the whole range (no time
  * buckets), as the usage query reads it (common/usage.ts): the range's whole days stored in
- * usage_daily that nothing touched since (`usage_daily_stored`, 0080), its other whole hours
- * stored in usage_hourly that nothing touched since (`usage_hourly_stored`, 0077), and the rest
- * from usage_minutely (the partial hours at the edges and the open hours). `day` and `hour` are
- * read as `minute`. Exact at every moment as usage_minutely is; a month is 30 stored days instead
- * of 43,200 minutes of every key. The columns are usage_minutely's. (`usage_hourly_open` and
- * `usage_daily_open` as one scalar each, the texts the stored views read them with, so that the
- * engine computes each once.)
+ * usage_daily that nothing touched since (as `usage_daily_stored` reads them, 0080), its other
+ * whole hours stored in usage_hourly that nothing touched since (as `usage_hourly_stored`, 0077),
+ * and the rest from the minutes (the partial hours at the edges and the open hours), stored or
+ * live (as `usage_minutely`). `day` and `hour` are read as `minute`. Exact at every moment as
+ * usage_minutely is; a month is 30 stored days instead of 43,200 minutes of every key. The columns
+ * are usage_minutely's. The levels are read from their stored rows and `usage_minutely_live`
+ * directly, with the open sets one scalar, rather than through the views, which read them again each.
  */
 export const USAGE_RANGE = `(
-    SELECT day AS minute, * EXCEPT (day) FROM usage_daily_stored WHERE day >= ${FROM_DAY} AND day < ${TO_DAY}
+    SELECT day AS minute, * EXCEPT (day) FROM usage_daily_data FINAL
+    WHERE day >= ${FROM_DAY} AND day < ${TO_DAY} AND calls > 0 AND NOT has(${OPEN_DAYS}, day)
     UNION ALL
-    SELECT hour AS minute, * EXCEPT (hour) FROM usage_hourly_stored WHERE hour >= ${FROM_HOUR} AND hour < ${TO_HOUR} AND ${byHour('hour')}
+    SELECT hour AS minute, * EXCEPT (hour) FROM usage_hourly_data FINAL
+    WHERE hour >= ${FROM_HOUR} AND hour < ${TO_HOUR} AND ${byHour('hour')} AND calls > 0 AND NOT has(${OPEN_HOURS}, hour)
     UNION ALL
-    SELECT * FROM usage_minutely
-    WHERE $__timeFilter(minute)
-      AND (minute < ${FROM_HOUR} OR minute >= ${TO_HOUR}
-           OR (${byHour('minute')} AND toStartOfHour(minute) IN (SELECT arrayJoin((SELECT groupArray(hour) FROM usage_hourly_open))))))`;
+    SELECT * FROM usage_minutely_data FINAL WHERE ${MINUTES} AND calls > 0 AND NOT has(${OPEN_MINUTES}, minute)
+    UNION ALL
+    SELECT * FROM usage_minutely_live WHERE ${MINUTES})`;
 
 const distinct = (col: string, ...conds: string[]) => `SELECT DISTINCT ${col} FROM ${USAGE_RANGE} WHERE ${where('$__timeFilter(minute)', `${col} != ''`, ...conds)} ORDER BY 1`;
 

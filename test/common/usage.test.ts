@@ -66,7 +66,7 @@ describe('usage parameters', () => {
     [{ since: '47h', by: 'model' }, false],
   ])('%j reads usage_daily: %s', (input, daily) => {
     const { query } = buildUsageQuery('tracegate', parseUsageParams(input), NOW);
-    expect(query.includes('tracegate.usage_daily_stored')).toBe(daily);
+    expect(query.includes('tracegate.usage_daily_data')).toBe(daily);
     expect(buildUsageQuery('tracegate', parseUsageParams(input), NOW, { daily: false }).query).not.toContain('usage_daily');
   });
 
