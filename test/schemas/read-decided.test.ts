@@ -88,6 +88,48 @@ describe('readers read decided calls', () => {
     expect(await figures('gpt-key-first')).toEqual({ rows: 2, calls: 1, prompt: 330, minutely: 1, minutely_prompt: 330, runs: 1, usage: 1 });
   });
 
+  it("leaves an application's call counted in a run whose read of the spans does not hold its gateway span's row", async () => {
+    // (0085) a run's checks and its read of the spans are separate reads: a gateway row a check
+    // saw can be missing from the read (seen under load, a row committed in between). Here the
+    // row is one the read leaves out (a kind that is not a model call's, uncounted, under another
+    // model, so that no reader below counts it) and the check does not.
+    const at = Date.now() - 45_000;
+    const app = llmSpan({ model: 'gpt-read-holds', usage: { prompt: 400, completion: 40 }, start: ns(at), durationMs: 300 });
+    const gateway = gatewaySpan({ traceId: app.traceId, parentSpanId: app.spanId, model: 'gpt-read-holds', usage: { prompt: 440, completion: 44 }, route: 'chat', start: ns(at + 5), durationMs: 200 });
+    await insertSpans(store, [app]);
+    await refreshStopped(store, db, 'llm_spans_count_once');
+    const alone = { rows: 1, calls: 1, prompt: 400, minutely: 1, minutely_prompt: 400, runs: 1, usage: 1 };
+    expect(await figures('gpt-read-holds')).toEqual(alone);
+    await store.client.insert({
+      table: `${db}.call_keys_by_hour`,
+      values: [
+        {
+          trace_id: gateway.traceId,
+          span_id: gateway.spanId,
+          parent_span_id: app.spanId,
+          role: 'gateway',
+          service_name: 'tracegate',
+          model: 'gpt-read-holds',
+          timestamp: nsToDateTime64(gateway.startTimeUnixNano),
+        },
+      ],
+      format: 'JSONEachRow',
+    });
+    await store.client.command({
+      query: `INSERT INTO ${db}.llm_spans_data SELECT * REPLACE ({s:String} AS span_id, {p:String} AS parent_span_id, 'gateway' AS origin, 'CHAIN' AS span_kind, 'gpt-read-holds-chain' AS model, toUInt8(0) AS counted, toUInt8(0) AS version, now64(3) AS inserted_at)
+              FROM (SELECT * FROM ${db}.llm_spans_data FINAL WHERE span_id = {p:String})`,
+      query_params: { s: gateway.spanId, p: app.spanId },
+    });
+    const [pending] = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.count_once_pending WHERE app_span_id = {s:String}`, { s: app.spanId });
+    expect(Number(pending.n)).toBe(1);
+    await refreshStopped(store, db, 'llm_spans_count_once');
+    expect(await figures('gpt-read-holds')).toEqual(alone);
+    // the gateway's span stored as it comes (the same ids): the next run's read holds it
+    await insertSpans(store, [gateway]);
+    await refreshStopped(store, db, 'llm_spans_count_once');
+    expect(await figures('gpt-read-holds')).toEqual({ rows: 2, calls: 1, prompt: 440, minutely: 1, minutely_prompt: 440, runs: 1, usage: 1 });
+  });
+
   it("counts an application's call alone until its gateway span is decided, then the gateway's figure, never both", async () => {
     const at = Date.now() - 50_000;
     const app = llmSpan({ model: 'gpt-late-gateway', usage: { prompt: 200, completion: 20 }, start: ns(at), durationMs: 300 });
