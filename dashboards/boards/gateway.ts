@@ -1,24 +1,37 @@
 import { board } from '../board.js';
 import type { Dashboard } from '../model.js';
 import { barchart, stat, table, timeseries, unitOverride } from '../panels.js';
-import { bucket, bucketSeconds } from '../sql.js';
+import { bucket, bucketSeconds, inVar, where } from '../sql.js';
 import { CALLS_WHERE, SPANS_WHERE, USAGE_RANGE, USAGE_WHERE, standardVariables } from './common.js';
 
 /**
  * The golden signals. Rates, errors and latency by route and model read the per-minute rollup
  * (quantiles merged from t-digest states), so any range is cheap; what the rollup does not keep
- * (backend, error type, fallbacks, retries, circuit breakers, refusals) reads raw spans.
+ * (backend, error type) reads the typed spans (llm_spans), and fallbacks, retries, circuit breakers
+ * and refusals by reason the calls that had them (gateway_call_outcomes).
  */
 
 const M = bucket('minute', 60);
 const MS = bucketSeconds(60);
 
-/** Gateway spans in otel_traces for the calls that match the variables (retries, circuit skips live only there). */
-const GATEWAY_SPANS = `
-    FROM otel_traces
-    WHERE $__timeFilter(Timestamp)
-      AND SpanAttributes['tracegate.origin'] = 'gateway'
-      AND SpanId IN (SELECT span_id FROM llm_spans WHERE ${CALLS_WHERE} AND origin = 'gateway')`;
+/**
+ * The gateway's calls with retries, a fallback, circuit-breaker skips or a policy refusal
+ * (gateway_call_outcomes, 0086: one row per such call, from its span's attributes, with its
+ * route, model, team, key and whether llm_spans counts it), the counted ones that match the
+ * variables. The calling service is decided later (llm_spans.app_service_name), so only a chosen
+ * service looks the calls up there.
+ */
+const OUTCOMES = `
+    FROM gateway_call_outcomes FINAL
+    WHERE ${where(
+      '$__timeFilter(timestamp)',
+      'counted = 1',
+      inVar('model', 'model'),
+      inVar('team', 'team'),
+      inVar('key_name', 'key'),
+      inVar('route', 'route'),
+      `$__conditionalAll((trace_id, span_id) IN (SELECT trace_id, span_id FROM llm_spans WHERE $__timeFilter(timestamp) AND origin = 'gateway' AND app_service_name IN (\${service:singlequote})), $service)`,
+    )}`;
 
 export function gatewayDashboard(): Dashboard {
   return board({
@@ -108,11 +121,11 @@ export function gatewayDashboard(): Dashboard {
       timeseries(
         'Fallbacks, retries and circuit-breaker skips',
         `
-        SELECT ${bucket('Timestamp', 60)} AS time,
-               countIf(SpanAttributes['tracegate.fallback.used'] = 'true') AS fallbacks,
-               sum(toUInt32OrZero(SpanAttributes['tracegate.retries'])) AS retries,
-               sum(if(SpanAttributes['tracegate.circuit.skipped'] = '', 0, length(splitByChar(',', SpanAttributes['tracegate.circuit.skipped'])))) AS circuit_skips
-        ${GATEWAY_SPANS}
+        SELECT ${bucket('timestamp', 60)} AS time,
+               countIf(fallback_used) AS fallbacks,
+               sum(retries) AS retries,
+               sum(length(circuit_skipped)) AS circuit_skips
+        ${OUTCOMES}
         GROUP BY time
         ORDER BY time`,
         { unit: 'short', bars: true, description: 'Per bucket: calls answered by a fallback backend, retries, backends passed over because their circuit breaker was open.' },
@@ -130,11 +143,11 @@ export function gatewayDashboard(): Dashboard {
       timeseries(
         'Policy refusals by reason and scope',
         `
-        SELECT ${bucket('Timestamp', 60)} AS time,
-               concat(SpanAttributes['tracegate.policy.reason'], ' / ', SpanAttributes['tracegate.policy.scope']) AS refusal,
+        SELECT ${bucket('timestamp', 60)} AS time,
+               concat(policy_reason, ' / ', policy_scope) AS refusal,
                count() AS refusals
-        ${GATEWAY_SPANS}
-          AND SpanAttributes['tracegate.policy.reason'] != ''
+        ${OUTCOMES}
+          AND policy_reason != ''
         GROUP BY time, refusal
         ORDER BY time`,
         {
@@ -165,9 +178,9 @@ export function gatewayDashboard(): Dashboard {
       barchart(
         'Backends skipped by an open circuit breaker',
         `
-        SELECT arrayJoin(splitByChar(',', SpanAttributes['tracegate.circuit.skipped'])) AS backend, count() AS skips
-        ${GATEWAY_SPANS}
-          AND SpanAttributes['tracegate.circuit.skipped'] != ''
+        SELECT arrayJoin(circuit_skipped) AS backend, count() AS skips
+        ${OUTCOMES}
+          AND notEmpty(circuit_skipped)
         GROUP BY backend
         ORDER BY skips DESC`,
         { xField: 'backend', w: 10, h: 8 },

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DASHBOARDS } from '../../dashboards/index.js';
 import { allPanels, type Dashboard, type Panel } from '../../dashboards/model.js';
 import { tempStore, type TempStore } from '../helpers/store.js';
-import { expandQuery } from '../../dashboards/macros.js';
+import { expandQuery, type VariableState } from '../../dashboards/macros.js';
 import { isEmptyResult, resolveVariables, run, runTarget, shapeProblems, type Pick, type Range } from './harness.js';
 import { prepareStore } from './prepare.js';
 import type { SeedFacts } from './seed.js';
@@ -104,6 +104,68 @@ describe('variables filter', () => {
     expect(parts.every((p) => p > 0 && p < total)).toBe(true);
     expect(parts.reduce((a, b) => a + b, 0)).toBeCloseTo(total, 9);
     expect(await cost(options.team)).toBeCloseTo(total, 9);
+  });
+});
+
+describe("the gateway's fallbacks, retries, circuit skips and refusals (gateway_call_outcomes)", () => {
+  const gateway = () => boards.find((b) => b.uid === 'tracegate-gateway')!;
+  /** What the gateway spans' own attributes in otel_traces say, for the counted calls of llm_spans that `calls` keeps. */
+  const fromAttributes = async (calls: string) => {
+    const spans = `FROM otel_traces WHERE (TraceId, SpanId) IN (SELECT trace_id, span_id FROM llm_spans WHERE counted = 1 AND origin = 'gateway' AND ${calls})`;
+    const skipped = "arrayFilter(b -> b != '', splitByChar(',', SpanAttributes['tracegate.circuit.skipped']))";
+    const [totals] = await store.rows<{ fallbacks: number; retries: number; circuit_skips: number }>(
+      `SELECT countIf(SpanAttributes['tracegate.fallback.used'] = 'true') AS fallbacks, sum(toUInt32OrZero(SpanAttributes['tracegate.retries'])) AS retries,
+              sum(length(${skipped})) AS circuit_skips ${spans}`,
+    );
+    const refusals = await store.rows<{ refusal: string; refusals: number }>(
+      `SELECT concat(SpanAttributes['tracegate.policy.reason'], ' / ', SpanAttributes['tracegate.policy.scope']) AS refusal, count() AS refusals ${spans}
+         AND SpanAttributes['tracegate.policy.reason'] != '' GROUP BY refusal ORDER BY refusal`,
+    );
+    const skips = await store.rows<{ backend: string; skips: number }>(`SELECT arrayJoin(${skipped}) AS backend, count() AS skips ${spans} GROUP BY backend ORDER BY backend`);
+    return { totals: { fallbacks: Number(totals.fallbacks), retries: Number(totals.retries), circuit_skips: Number(totals.circuit_skips) }, refusals, skips };
+  };
+  const fromPanels = async (variables: Record<string, VariableState>) => {
+    const panel = async (title: string) => (await runTarget(store, allPanels(gateway()).find((p) => p.title === title)!.targets[0], { ...seeded(), variables })).rows;
+    const series = await panel('Fallbacks, retries and circuit-breaker skips');
+    const sum = (c: string) => series.reduce((a, r) => a + Number(r[c]), 0);
+    const refusals = new Map<string, number>();
+    for (const r of await panel('Policy refusals by reason and scope')) refusals.set(String(r.refusal), (refusals.get(String(r.refusal)) ?? 0) + Number(r.refusals));
+    return {
+      totals: { fallbacks: sum('fallbacks'), retries: sum('retries'), circuit_skips: sum('circuit_skips') },
+      refusals: [...refusals].sort(([a], [b]) => a.localeCompare(b)).map(([refusal, refusals]) => ({ refusal, refusals })),
+      skips: (await panel('Backends skipped by an open circuit breaker')).map((r) => ({ backend: String(r.backend), skips: Number(r.skips) })).sort((a, b) => a.backend.localeCompare(b.backend)),
+    };
+  };
+
+  it('with All selected they count what the gateway spans say', async () => {
+    const { variables } = await resolveVariables(store, gateway(), seeded(), 'all');
+    const want = await fromAttributes('1');
+    expect(want.totals.fallbacks * want.totals.retries * want.totals.circuit_skips).toBeGreaterThan(0);
+    expect(want.refusals.length).toBeGreaterThan(1);
+    expect(await fromPanels(variables)).toEqual({
+      ...want,
+      refusals: want.refusals.map((r) => ({ ...r, refusals: Number(r.refusals) })),
+      skips: want.skips.map((r) => ({ ...r, skips: Number(r.skips) })),
+    });
+  });
+
+  it('for one service, team or model they count that one’s calls only', async () => {
+    const { variables, options } = await resolveVariables(store, gateway(), seeded(), 'all');
+    const all = await fromAttributes('1');
+    for (const [name, col] of [
+      ['service', 'app_service_name'],
+      ['team', 'team'],
+      ['model', 'model'],
+    ] as const) {
+      const value = options[name][0];
+      const want = await fromAttributes(`${col} = '${value}'`);
+      const got = await fromPanels({ ...variables, [name]: { value: [value], options: options[name] } });
+      // a share of the calls with retries, not none and not all
+      expect(want.totals.retries, `${name} ${value}`).toBeGreaterThan(0);
+      expect(want.totals.retries, `${name} ${value}`).toBeLessThan(all.totals.retries);
+      expect(got.totals, `${name} ${value}`).toEqual(want.totals);
+      expect(got.refusals, `${name} ${value}`).toEqual(want.refusals.map((r) => ({ ...r, refusals: Number(r.refusals) })));
+    }
   });
 });
 
