@@ -8,7 +8,7 @@ import { CALLS_WHERE, SPANS_WHERE, USAGE_RANGE, USAGE_WHERE, standardVariables }
  * The golden signals. Rates, errors and latency by route and model read the per-minute rollup
  * (quantiles merged from t-digest states), so any range is cheap; what the rollup does not keep
  * (backend, error type) reads the typed spans (llm_spans), and fallbacks, retries, circuit breakers
- * and refusals by reason the calls that had them (gateway_call_outcomes).
+ * and refusals the calls that had them (gateway_call_outcomes).
  */
 
 const M = bucket('minute', 60);
@@ -43,10 +43,10 @@ export function gatewayDashboard(): Dashboard {
       stat('Requests per second', `SELECT sum(calls) / greatest(dateDiff('second', $__fromTime, $__toTime), 1) AS rps FROM ${USAGE_RANGE} WHERE ${USAGE_WHERE}`, { unit: 'reqps', decimals: 2 }),
       stat('Error rate', `SELECT sum(errors) / nullIf(sum(calls), 0) AS error_rate FROM ${USAGE_RANGE} WHERE ${USAGE_WHERE}`, { unit: 'percentunit', decimals: 2 }),
       stat('Latency p95', `SELECT quantileTDigestMerge(0.95)(latency_ms_state) AS p95 FROM ${USAGE_RANGE} WHERE ${USAGE_WHERE}`, { unit: 'ms' }),
-      stat('Policy refusals', `SELECT countIf(refusal != '') AS refusals FROM llm_spans WHERE ${CALLS_WHERE}`, {
+      stat('Policy refusals', `SELECT count() AS refusals ${OUTCOMES} AND policy_reason != ''`, {
         unit: 'short',
         description:
-          'Calls the gateway refused itself: 429 for a rate limit or budget, 403 for a route or model the key may not use, 503 when limits could not be checked (llm_spans.refusal, from tracegate.refusal).',
+          'Calls the gateway refused itself: 429 for a rate limit or budget, 403 for a route or model the key may not use, 503 when limits could not be checked (gateway_call_outcomes.policy_reason, from tracegate.policy.reason).',
       }),
       timeseries(
         'Requests per second by route',
@@ -134,8 +134,8 @@ export function gatewayDashboard(): Dashboard {
         'Policy refusals by key',
         `
         SELECT ${bucket('timestamp', 60)} AS time, key_name, count() AS refusals
-        FROM llm_spans
-        WHERE ${CALLS_WHERE} AND refusal != ''
+        ${OUTCOMES}
+          AND policy_reason != ''
         GROUP BY time, key_name
         ORDER BY time`,
         { unit: 'short', bars: true },

@@ -130,6 +130,11 @@ describe("the gateway's fallbacks, retries, circuit skips and refusals (gateway_
     const sum = (c: string) => series.reduce((a, r) => a + Number(r[c]), 0);
     const refusals = new Map<string, number>();
     for (const r of await panel('Policy refusals by reason and scope')) refusals.set(String(r.refusal), (refusals.get(String(r.refusal)) ?? 0) + Number(r.refusals));
+    const byKey = (await panel('Policy refusals by key')).reduce((a, r) => a + Number(r.refusals), 0);
+    const [stat] = await panel('Policy refusals');
+    // the stat, the series by key and the series by reason count the same refusals
+    expect(Number(stat.refusals)).toBe(byKey);
+    expect(byKey).toBe([...refusals.values()].reduce((a, b) => a + b, 0));
     return {
       totals: { fallbacks: sum('fallbacks'), retries: sum('retries'), circuit_skips: sum('circuit_skips') },
       refusals: [...refusals].sort(([a], [b]) => a.localeCompare(b)).map(([refusal, refusals]) => ({ refusal, refusals })),
