@@ -38,7 +38,13 @@
  *    after the traffic, once every window has closed (0081), with what is still open then.
  * 4. Beside them, once each (`--raw-rounds`, 3): the usage query over the raw table (llm_spans,
  *    30 days by model, team) and the 0052 design's figures from the previous benchmark run.
- * 5. The decider alone (deciderAlone): its window full of decided calls, then three runs, each
+ * 5. The dashboards (views-panels.ts): every panel of every board but the trace view, variables at
+ *    All, over the last 30 days and the last day, idle after the long wait; `--panels-only` with
+ *    `--reuse --keep DIR` times them alone on a kept store, after writing over its calls what the
+ *    loader does not (`--outcome-share` of the gateway's calls with retries, fallbacks, skips or
+ *    refusals, 0.01; `--score-share` of the calls with a judge's score, 0.05, and twice as many
+ *    with a heuristic finding).
+ * 6. The decider alone (deciderAlone): its window full of decided calls, then three runs, each
  *    over 2 s of calls at `--rate`; its margin is its 2 s interval over a run.
  *
  * Figures in milliseconds, p50/p95 over the phase; saved to bench/results/views.json.
@@ -50,6 +56,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openStore, type Store } from '../common/store.js';
 import { parseUsageParams, queryUsage } from '../common/usage.js';
 import { DEFAULT_SCHEMA_SETTINGS, loadMigrations, type Migration, migrate, renderMigration } from '../schemas/migrate.js';
+import { fillSparse, PANEL_TARGET_MS, panelSummary, printPanels, timePanels } from './views-panels.js';
 
 const DB = 'bench_views';
 const VIEWS = ['llm_spans_count_once', 'usage_minutely_refresh', 'usage_hourly_refresh', 'usage_daily_refresh', 'agent_runs_refresh', 'evaluations_linked_refresh'] as const;
@@ -419,7 +426,7 @@ export async function main(args: string[]): Promise<void> {
 
   // checked before anything runs: a bad name would otherwise end a long run unsaved
   const saveI = args.indexOf('--save');
-  const saveAs = saveI >= 0 ? args[saveI + 1] : 'views';
+  const saveAs = saveI >= 0 ? args[saveI + 1] : args.includes('--panels-only') ? 'views-panels' : 'views';
   if (!/^[\w-]+$/.test(saveAs ?? '')) throw new Error('--save takes a name of letters, digits, _ and -');
   const keepI = args.indexOf('--keep');
   const dataDir = keepI >= 0 ? args[keepI + 1] : mkdtempSync(join(tmpdir(), 'tracegate-bench-views-'));
@@ -442,6 +449,31 @@ export async function main(args: string[]): Promise<void> {
     );
     process.stdout.write(`loaded in ${loadS} s (${JSON.stringify(steps)}): ${stored.spans} spans, ${stored.counted} counted, llm_spans_data ${stored.parts} parts\n`);
     if (args.includes('--load-only')) return;
+    if (args.includes('--panels-only')) {
+      // the dashboards alone, on a kept store (--reuse --keep DIR), its refreshes running
+      const outcomeShare = opt('outcome-share', 0.01);
+      const scoreShare = opt('score-share', 0.05);
+      const sparse = await fillSparse(store.client, DB, outcomeShare, scoreShare);
+      process.stdout.write(`written over the stored calls: ${JSON.stringify(sparse)}\n`);
+      for (const v of VIEWS) await exec(store, `SYSTEM START VIEW ${DB}.${v}`);
+      const panels = await timePanels(store.client, DB);
+      printPanels(panels, (t) => process.stdout.write(t));
+      const out = {
+        benchmark: 'views --panels-only',
+        command: `npm run bench -- views ${args.join(' ')}`.trim(),
+        machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, engine: 'chDB (embedded)' },
+        date: new Date().toISOString(),
+        load_average: loadavg().map((x) => Math.round(x * 100) / 100),
+        stored: { spans: Number(stored.spans), counted_calls: Number(stored.counted) },
+        written_over_them: { outcome_share: outcomeShare, score_share: scoreShare, finding_share: scoreShare * 2, rows: sparse },
+        target_ms: PANEL_TARGET_MS,
+        dashboards: { summary: panelSummary(panels), panels },
+      };
+      mkdirSync(resultsDir, { recursive: true });
+      writeFileSync(join(resultsDir, `${saveAs}.json`), `${JSON.stringify(out, null, 1)}\n`);
+      process.stdout.write(`saved bench/results/${saveAs}.json\n`);
+      return;
+    }
     // A month of history in a store in use has had its background merges; loaded in minutes, it
     // has not (each chunk's parts, 150 and more per table): reads pay per part. So the history is
     // merged before anything is measured, unless --no-merge.
@@ -552,6 +584,9 @@ export async function main(args: string[]): Promise<void> {
     );
     const idleLong = await readRounds(store, probeTrace, 5);
 
+    process.stdout.write("the dashboards' panels, idle, over 30 days and one day…\n");
+    const panels = await timePanels(store.client, DB);
+
     process.stdout.write(`the decider alone: ${rate} calls/s for 20 s, then 2 s of calls and one run, 3 times…\n`);
     const alone = await deciderAlone(store, rate, byId, base + 10 * sent, 20, 3);
     const deciderMs = deciderRuns.map((d) => d.ms);
@@ -605,6 +640,7 @@ export async function main(args: string[]): Promise<void> {
         ...Object.fromEntries(Object.entries(idleLong).map(([k, v]) => [k, summary(v)])),
       },
       usage_30d_raw_llm_spans: summary(raw),
+      dashboards: { note: `every panel but the trace view, variables at All, median of 3, idle, ${longAfterS} s after the traffic; on the loaded calls alone, with no evaluations and no gateway outcomes (--panels-only writes them)`, summary: panelSummary(panels), panels },
       check_last_10_minutes: {
         sent: sent + perBatch,
         sent_note: 'the traffic and the warm-up batch',
@@ -637,6 +673,7 @@ export async function main(args: string[]): Promise<void> {
     process.stdout.write(`reads idle, ${longAfterS} s after traffic (then ${JSON.stringify(out.reads_idle_long_after_traffic.open_then)}):\n`);
     for (const [k, s] of Object.entries(idleLong)) process.stdout.write(line(k, summary(s)));
     process.stdout.write(`usage 30d by model,team over llm_spans (raw):\n${line('raw', out.usage_30d_raw_llm_spans)}`);
+    printPanels(panels, (t) => process.stdout.write(t));
     process.stdout.write(`check, last 10 minutes: ${JSON.stringify(out.check_last_10_minutes)}\n`);
     mkdirSync(resultsDir, { recursive: true });
     writeFileSync(join(resultsDir, `${saveAs}.json`), `${JSON.stringify(out, null, 1)}\n`);

@@ -1,6 +1,9 @@
 import { ALL, expandQuery, type ExpandContext, type VariableState } from '../../dashboards/macros.js';
 import type { ClickHouseQuery, Dashboard, Panel } from '../../dashboards/model.js';
-import type { TempStore } from '../helpers/store.js';
+import type { ClickHouseClient } from '@clickhouse/client';
+
+/** What the harness reads through: a store's client (a test's TempStore, or a benchmark's Store). */
+type Reader = { client: ClickHouseClient };
 
 /**
  * Runs a dashboard the way Grafana would: resolves its variables in order (each variable's
@@ -23,7 +26,7 @@ export interface Range {
 /** How each query variable is set: All, or its first option. */
 export type Pick = 'all' | 'first';
 
-export async function run(store: TempStore, sql: string): Promise<Result> {
+export async function run(store: Reader, sql: string): Promise<Result> {
   const rs = await store.client.query({ query: sql, format: 'JSON' });
   const json = await rs.json<Record<string, unknown>>();
   return { sql, columns: json.meta ?? [], rows: json.data };
@@ -33,7 +36,7 @@ const rawSql = (q: unknown) => (typeof q === 'string' ? q : String((q as { rawSq
 
 /** Resolves the variables of a dashboard; text boxes take `text[name]` or stay empty. */
 export async function resolveVariables(
-  store: TempStore,
+  store: Reader,
   d: Dashboard,
   range: Range,
   pick: Pick,
@@ -57,7 +60,7 @@ export async function resolveVariables(
   return { variables, options };
 }
 
-export async function runTarget(store: TempStore, q: ClickHouseQuery, ctx: ExpandContext): Promise<Result> {
+export async function runTarget(store: Reader, q: ClickHouseQuery, ctx: ExpandContext): Promise<Result> {
   return run(store, expandQuery(q.rawSql, ctx));
 }
 
