@@ -451,7 +451,7 @@ export async function main(args: string[]): Promise<void> {
     process.stdout.write(`loaded in ${loadS} s (${JSON.stringify(steps)}): ${stored.spans} spans, ${stored.counted} counted, llm_spans_data ${stored.parts} parts\n`);
     if (args.includes('--load-only')) return;
     if (args.includes('--panels-only')) {
-      // the dashboards alone, on a kept store (--reuse --keep DIR), its refreshes running
+      // the dashboards alone, on a kept store (--reuse --keep DIR)
       const outcomeShare = opt('outcome-share', 0.01);
       const scoreShare = opt('score-share', 0.05);
       const sparse = await fillSparse(store.client, DB, outcomeShare, scoreShare);
