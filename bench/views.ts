@@ -220,7 +220,17 @@ async function loadHistory(store: Store, calls: number, chunk: number, spanHours
 }
 
 /** Tables with history that readers or the decider read, merged (OPTIMIZE … FINAL) as background merges would have. */
-const MERGED = ['otel_traces', 'otel_traces_trace_id_ts', 'llm_spans_data', 'call_keys_by_hour', 'agent_runs_data', 'usage_minutely_data', 'usage_hourly_data', 'usage_daily_data'];
+const MERGED = [
+  'otel_traces',
+  'otel_traces_trace_id_ts',
+  'llm_spans_data',
+  'call_keys_by_hour',
+  'agent_runs_data',
+  'agent_runs_by_hour',
+  'usage_minutely_data',
+  'usage_hourly_data',
+  'usage_daily_data',
+];
 
 async function mergeHistory(store: Store): Promise<{ seconds: number; parts_before: Record<string, number>; parts_after: Record<string, number> }> {
   const parts = async () =>

@@ -14,7 +14,7 @@ describe('cluster rendering (as text)', () => {
     for (const s of creates) expect(s.split('\n')[0], s.slice(0, 80)).toContain('ON CLUSTER prod');
   });
 
-  it.each(['otel_traces', 'llm_spans_data', 'agent_runs_data', 'usage_minutely_data', 'evaluations'])(
+  it.each(['otel_traces', 'llm_spans_data', 'agent_runs_data', 'agent_runs_by_hour', 'usage_minutely_data', 'evaluations'])(
     'makes %s a Replicated local table with a Distributed table sharded by trace where it has one',
     (name) => {
       const [local] = find(ddl, new RegExp(`^CREATE TABLE IF NOT EXISTS tracegate\\.${name}_local ON CLUSTER prod \\(`));
@@ -95,6 +95,17 @@ describe('cluster rendering (as text)', () => {
     }
   });
 
+  it('copies agent runs into agent_runs_by_hour on the node that stores them, and reads them through the Distributed table (0087)', () => {
+    const [mv] = find(ddl, /^CREATE MATERIALIZED VIEW IF NOT EXISTS tracegate\.agent_runs_by_hour_mv /);
+    expect(mv).toContain('TO tracegate.agent_runs_by_hour_local');
+    expect(mv).toContain('FROM tracegate.agent_runs_data_local');
+    const views = find(ddl, /^CREATE OR REPLACE VIEW tracegate\.agent_runs(_local)? ON CLUSTER prod AS/);
+    expect(views.at(-2)).toContain('FROM tracegate.agent_runs_by_hour FINAL');
+    expect(views.at(-1)).toContain('FROM tracegate.agent_runs_by_hour_local FINAL');
+    const [local] = find(ddl, /^CREATE TABLE IF NOT EXISTS tracegate\.agent_runs_by_hour_local /);
+    expect(local).toContain("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', computed_at, is_deleted)");
+  });
+
   it("reads the decider's runs on every node for readers, and the node's own for its refreshable views (0081)", () => {
     const views = find(ddl, /^CREATE OR REPLACE VIEW tracegate\.(count_once_fresh|refresh_starts)(_local)? ON CLUSTER prod AS/);
     const last = (name: string) => views.filter((v) => v.startsWith(`CREATE OR REPLACE VIEW tracegate.${name} `)).at(-1) ?? '';
@@ -117,6 +128,7 @@ describe('retention in the DDL', () => {
     ['otel_traces', 'TTL toDateTime(Timestamp) + toIntervalDay(30)'],
     ['llm_spans_data', 'TTL toDateTime(timestamp) + toIntervalDay(30)'],
     ['agent_runs_data', 'TTL toDateTime(start_time) + toIntervalDay(400)'],
+    ['agent_runs_by_hour', 'TTL toDateTime(start_time) + toIntervalDay(400)'],
     ['usage_minutely_data', 'TTL toDateTime(minute) + toIntervalDay(400)'],
     ['evaluations', 'TTL toDateTime(timestamp) + toIntervalDay(400)'],
   ])('%s: %s', (table, want) => {

@@ -1,0 +1,130 @@
+-- agent_runs_by_hour: the stored agent runs again, ordered by the hour each run starts in, for
+-- readers (README.md, Schema; bench/README.md, the dashboards' panels).
+--
+-- agent_runs_data is ordered by trace id, which the refresh needs (it looks up the runs its new
+-- spans touch by trace id), but a reader of a time range cannot use it: every refresh appends a
+-- part whose trace ids spread over the whole key range, so FINAL merges every stored run to read
+-- any range. Over 5.3 million runs (2026-12-07, this machine, idle) that took 470-490 ms of each
+-- agent-runs panel, for 30 days or one day alike, against 24 ms for the same rows unmerged.
+--
+-- Here every row written to agent_runs_data is copied, at insert time, into a table keyed by
+-- (toStartOfHour(start_time), trace_id): old hours' parts no longer overlap the new rows, so
+-- FINAL has little to merge, and a range's start prunes the hours before it. A run's start can
+-- move to an earlier hour (a span that started earlier arrives late), which would leave its row
+-- at the old hour beside the new one. So each refresh also writes, for every run it recomputes,
+-- a deleted twin (is_deleted = 1) of every row it has stored for that run, one millisecond older
+-- than the rows it writes now: where the hour did not move, the new row replaces the twin; where
+-- it moved, the twin deletes the old hour's row (ReplacingMergeTree(computed_at, is_deleted)).
+-- agent_runs_data keeps the twins as older versions (its engine has no is_deleted): its newest
+-- row of a run is still the refresh's.
+--
+-- On a cluster (schemas/cluster.ts), the replicas of a shard each run the refresh; a run first
+-- written by two replicas at once at different hours keeps both rows until a refresh sees both
+-- stored versions, which it deletes then (its twins come from every stored version, not only
+-- the newest).
+ALTER TABLE ${db}.agent_runs_data ADD COLUMN IF NOT EXISTS is_deleted UInt8 DEFAULT 0;
+
+CREATE TABLE IF NOT EXISTS ${db}.agent_runs_by_hour (
+    trace_id String CODEC(ZSTD(1)),
+    root_span_id String,
+    root_span_name LowCardinality(String),
+    root_span_kind LowCardinality(String),
+    root_status_code LowCardinality(String),
+    service_name LowCardinality(String),
+    agent_name LowCardinality(String),
+    session_id String CODEC(ZSTD(1)),
+    user_id String CODEC(ZSTD(1)),
+    start_time DateTime64(9),
+    end_time DateTime64(9),
+    duration_ms Float64,
+    span_count UInt32,
+    llm_calls UInt32,
+    embedding_calls UInt32,
+    tool_calls UInt32,
+    retriever_calls UInt32,
+    agent_spans UInt32,
+    gateway_calls UInt32,
+    prompt_tokens UInt64,
+    completion_tokens UInt64,
+    total_tokens UInt64,
+    cache_read_tokens UInt64,
+    cache_write_tokens UInt64,
+    reasoning_tokens UInt64,
+    cost_prompt Float64,
+    cost_completion Float64,
+    cost_total Float64,
+    models Array(LowCardinality(String)),
+    error_count UInt32,
+    status LowCardinality(String),
+    source_inserted_at DateTime64(3),
+    computed_at DateTime64(3),
+    is_deleted UInt8,
+    -- a run by its id (POST /v1/feedback on a trace, SQL users) no longer by the key: the index
+    -- finds its granules (with FINAL too: the engine's exact mode reads what overlaps them)
+    INDEX idx_trace trace_id TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_session session_id TYPE bloom_filter(0.01) GRANULARITY 1
+) ENGINE = ReplacingMergeTree(computed_at, is_deleted)
+PARTITION BY toYYYYMM(start_time)
+ORDER BY (toStartOfHour(start_time), trace_id)
+${rollup_ttl(toDateTime(start_time))}
+SETTINGS index_granularity = 8192;
+
+-- The refresh stops before the copy starts, so no row is written between the two.
+DROP TABLE IF EXISTS ${db}.agent_runs_refresh;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.agent_runs_by_hour_mv TO ${db}.agent_runs_by_hour AS
+SELECT * FROM ${db}.agent_runs_data;
+
+-- The runs stored before this migration: each one's newest row, in the new key's order (so the
+-- copy's parts do not overlap one another; background merges then make them one a month). On
+-- 5.3 million runs: 28 s.
+INSERT INTO ${db}.agent_runs_by_hour
+SELECT * FROM ${db}.agent_runs_data FINAL
+ORDER BY toStartOfHour(start_time), trace_id
+SETTINGS distributed_foreground_insert = 1;
+
+-- 0075's refresh, each branch with is_deleted, and the twins. Every row it writes takes its
+-- computed_at from one scalar, read once a query: now64() in each branch of a UNION is read when
+-- that branch runs (tens of milliseconds apart), so a twin's "one millisecond older" would not hold.
+CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.agent_runs_refresh
+REFRESH EVERY 5 SECOND APPEND TO ${db}.agent_runs_data AS
+WITH
+    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'agent_runs') - INTERVAL 30 SECOND AS since,
+    (SELECT max(inserted_at) FROM ${db}.llm_spans_data WHERE inserted_at >= since) AS seen,
+    (SELECT groupArray(run_id) FROM ${db}.agent_runs_open) AS open,
+    (SELECT now64(3)) AS at
+SELECT * REPLACE (at AS computed_at), toUInt8(0) AS is_deleted FROM ${db}.agent_runs_live
+UNION ALL
+SELECT * REPLACE (
+    toUInt32(0) AS span_count, toUInt32(0) AS llm_calls, toUInt32(0) AS embedding_calls, toUInt32(0) AS tool_calls,
+    toUInt32(0) AS retriever_calls, toUInt32(0) AS agent_spans, toUInt32(0) AS gateway_calls,
+    toUInt64(0) AS prompt_tokens, toUInt64(0) AS completion_tokens, toUInt64(0) AS total_tokens,
+    toUInt64(0) AS cache_read_tokens, toUInt64(0) AS cache_write_tokens, toUInt64(0) AS reasoning_tokens,
+    0.0 AS cost_prompt, 0.0 AS cost_completion, 0.0 AS cost_total, toUInt32(0) AS error_count,
+    greatest(ifNull(seen, toDateTime64(0, 3)), source_inserted_at) AS source_inserted_at,
+    at AS computed_at, toUInt8(0) AS is_deleted)
+FROM (
+    SELECT * FROM ${db}.agent_runs_data FINAL
+    WHERE trace_id IN (SELECT arrayJoin(open)) AND span_count > 0
+      AND trace_id NOT IN (SELECT trace_id FROM ${db}.agent_runs_live)
+)
+UNION ALL
+-- every stored row of the runs recomputed (that readers show: span_count > 0), one per hour,
+-- deleted one millisecond before the rows written now
+SELECT * REPLACE (at - INTERVAL 1 MILLISECOND AS computed_at, toUInt8(1) AS is_deleted)
+FROM (
+    SELECT * FROM ${db}.agent_runs_data
+    WHERE trace_id IN (SELECT arrayJoin(open)) AND span_count > 0 AND is_deleted = 0
+    ORDER BY computed_at DESC
+    LIMIT 1 BY trace_id, toStartOfHour(start_time)
+);
+
+-- Readers: the stored runs not open, and the open ones computed. Excluding the open runs reads
+-- every stored run's trace id (over 30 days of 5.3 million runs, 100-150 ms of a panel's ~250),
+-- so when none is open (no span stored since the window's start) nothing is read for it.
+CREATE OR REPLACE VIEW ${db}.agent_runs AS
+WITH (SELECT groupArray(run_id) FROM ${db}.agent_runs_open) AS open
+SELECT * EXCEPT (is_deleted) FROM ${db}.agent_runs_by_hour FINAL
+WHERE span_count > 0 AND (empty(open) OR trace_id NOT IN (SELECT arrayJoin(open)))
+UNION ALL
+SELECT * FROM ${db}.agent_runs_live;
