@@ -1,0 +1,120 @@
+-- agent_runs_live on the window agent_runs_open reads (README.md, Schema; bench/README.md, the
+-- dashboards' panels).
+--
+-- A run is open when a span of it was stored since the agent-runs window's start
+-- (rollup_windows.agent_runs_since, 0084: after the later of its refresh's progress and its last
+-- completed run's start, back to the oldest row of a late write of the decider's since then);
+-- every span stored before that start is in the run's stored row, whose start and end bound its
+-- hours. agent_runs_live computed its own start instead (0082: its refresh's progress alone, so
+-- never later than the window's, and the spans it read for an open run's hours a superset),
+-- from three scalar subqueries of its own, and the newest insert seen, which only its refresh
+-- uses. Each scalar is a query of its own to prepare: with no run open the view took 44-54 ms,
+-- most of every agent-runs panel's live part. Here it reads the window's start as the same
+-- scalar agent_runs_open reads (computed once a query), and its refresh writes the newest insert
+-- seen itself, as the usage refreshes do (0084): 34-37 ms.
+CREATE OR REPLACE VIEW ${db}.agent_runs_live AS
+WITH
+    -- agent_runs_open's start, as the same scalar: computed once a query
+    (SELECT (minutely_since, hourly_since, daily_since, agent_runs_since) FROM ${db}.rollup_windows).4 AS since,
+    (SELECT groupArray(run_id) FROM ${db}.agent_runs_open) AS open,
+    -- every hour an open run's spans can start in: those its stored row spans, and those of the
+    -- spans stored since (a run's spans start between its start_time and end_time)
+    (
+        SELECT groupUniqArray(h) FROM (
+            SELECT arrayJoin(arrayMap(i -> toStartOfHour(start_time) + toIntervalHour(i),
+                       range(toUInt32(dateDiff('hour', toStartOfHour(start_time), toStartOfHour(end_time)) + 1)))) AS h
+            FROM ${db}.agent_runs_data FINAL
+            WHERE trace_id IN (SELECT arrayJoin(open))
+            UNION ALL
+            SELECT toStartOfHour(timestamp) AS h FROM ${db}.llm_spans_data WHERE inserted_at >= since
+        )
+    ) AS open_hours
+SELECT
+    run AS trace_id,
+    root.1 AS root_span_id,
+    root.2 AS root_span_name,
+    root.3 AS root_span_kind,
+    root.4 AS root_status_code,
+    root.5 AS service_name,
+    agent AS agent_name, session AS session_id, user AS user_id, start_time, end_time, duration_ms, span_count, llm_calls, embedding_calls, tool_calls,
+    retriever_calls, agent_spans, gateway_calls, prompt_tokens, completion_tokens, total_tokens, cache_read_tokens,
+    cache_write_tokens, reasoning_tokens, cost_prompt, cost_completion, cost_total, models, error_count,
+    if(error_count > 0 OR root.4 = 'Error', 'Error', 'Ok') AS status,
+    source_inserted_at,
+    now64(3) AS computed_at
+FROM (
+    -- (no output name here is a column's name: a WHERE would read the alias)
+    SELECT
+        run_id AS run,
+        -- the span without a parent in the run (a gateway span joined from another trace is not)
+        argMin((span_id, span_name, span_kind, status_code, service_name), (parent_span_id != '' OR run_id != trace_id, timestamp)) AS root,
+        if(argMinIf(agent_name, timestamp, span_kind = 'AGENT' AND agent_name != '') != '',
+           argMinIf(agent_name, timestamp, span_kind = 'AGENT' AND agent_name != ''),
+           argMinIf(agent_name, timestamp, agent_name != '')) AS agent,
+        argMinIf(session_id, (parent_span_id != '', timestamp), session_id != '') AS session,
+        argMinIf(user_id, (parent_span_id != '', timestamp), user_id != '') AS user,
+        min(timestamp) AS start_time,
+        max(end_time) AS end_time,
+        (toUnixTimestamp64Nano(end_time) - toUnixTimestamp64Nano(start_time)) / 1e6 AS duration_ms,
+        toUInt32(count()) AS span_count,
+        toUInt32(countIf(counted AND span_kind = 'LLM')) AS llm_calls,
+        toUInt32(countIf(counted AND span_kind = 'EMBEDDING')) AS embedding_calls,
+        toUInt32(countIf(span_kind = 'TOOL')) AS tool_calls,
+        toUInt32(countIf(span_kind = 'RETRIEVER')) AS retriever_calls,
+        toUInt32(countIf(span_kind = 'AGENT')) AS agent_spans,
+        toUInt32(countIf(counted AND origin = 'gateway')) AS gateway_calls,
+        sumIf(prompt_tokens, counted) AS prompt_tokens,
+        sumIf(completion_tokens, counted) AS completion_tokens,
+        sumIf(total_tokens, counted) AS total_tokens,
+        sumIf(cache_read_tokens, counted) AS cache_read_tokens,
+        sumIf(cache_write_tokens, counted) AS cache_write_tokens,
+        sumIf(reasoning_tokens, counted) AS reasoning_tokens,
+        sumIf(cost_prompt, counted) AS cost_prompt,
+        sumIf(cost_completion, counted) AS cost_completion,
+        sumIf(cost_total, counted) AS cost_total,
+        arraySort(groupUniqArrayIf(model, counted AND model != '')) AS models,
+        toUInt32(countIf(status_code = 'Error' AND superseded_by = '')) AS error_count,
+        max(inserted_at) AS source_inserted_at
+    FROM ${db}.llm_spans
+    WHERE toStartOfHour(timestamp) IN (SELECT arrayJoin(open_hours))
+      AND (trace_id IN (SELECT arrayJoin(open)) OR run_id IN (SELECT arrayJoin(open)))
+    GROUP BY run_id
+    HAVING run IN (SELECT arrayJoin(open))
+);
+
+DROP TABLE IF EXISTS ${db}.agent_runs_refresh;
+
+-- 0087's refresh, the newest insert seen written by it
+CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.agent_runs_refresh
+REFRESH EVERY 5 SECOND APPEND TO ${db}.agent_runs_data AS
+WITH
+    (SELECT max(through) FROM ${db}.refresh_progress WHERE name = 'agent_runs') - INTERVAL 30 SECOND AS since,
+    (SELECT max(inserted_at) FROM ${db}.llm_spans_data WHERE inserted_at >= since) AS seen,
+    (SELECT groupArray(run_id) FROM ${db}.agent_runs_open) AS open,
+    (SELECT now64(3)) AS at
+SELECT * REPLACE (greatest(ifNull(seen, toDateTime64(0, 3)), source_inserted_at) AS source_inserted_at, at AS computed_at), toUInt8(0) AS is_deleted
+FROM ${db}.agent_runs_live
+UNION ALL
+SELECT * REPLACE (
+    toUInt32(0) AS span_count, toUInt32(0) AS llm_calls, toUInt32(0) AS embedding_calls, toUInt32(0) AS tool_calls,
+    toUInt32(0) AS retriever_calls, toUInt32(0) AS agent_spans, toUInt32(0) AS gateway_calls,
+    toUInt64(0) AS prompt_tokens, toUInt64(0) AS completion_tokens, toUInt64(0) AS total_tokens,
+    toUInt64(0) AS cache_read_tokens, toUInt64(0) AS cache_write_tokens, toUInt64(0) AS reasoning_tokens,
+    0.0 AS cost_prompt, 0.0 AS cost_completion, 0.0 AS cost_total, toUInt32(0) AS error_count,
+    greatest(ifNull(seen, toDateTime64(0, 3)), source_inserted_at) AS source_inserted_at,
+    at AS computed_at, toUInt8(0) AS is_deleted)
+FROM (
+    SELECT * FROM ${db}.agent_runs_data FINAL
+    WHERE trace_id IN (SELECT arrayJoin(open)) AND span_count > 0
+      AND trace_id NOT IN (SELECT trace_id FROM ${db}.agent_runs_live)
+)
+UNION ALL
+-- every stored row of the runs recomputed (that readers show: span_count > 0), one per hour,
+-- deleted one millisecond before the rows written now
+SELECT * REPLACE (at - INTERVAL 1 MILLISECOND AS computed_at, toUInt8(1) AS is_deleted)
+FROM (
+    SELECT * FROM ${db}.agent_runs_data
+    WHERE trace_id IN (SELECT arrayJoin(open)) AND span_count > 0 AND is_deleted = 0
+    ORDER BY computed_at DESC
+    LIMIT 1 BY trace_id, toStartOfHour(start_time)
+);
