@@ -109,12 +109,15 @@ FROM (
       AND trace_id NOT IN (SELECT trace_id FROM ${db}.agent_runs_live)
 )
 UNION ALL
--- every stored row of the runs recomputed (that readers show: span_count > 0), one per hour,
--- deleted one millisecond before the rows written now
+-- every stored row (that readers show: span_count > 0), one per hour, of the runs this refresh
+-- writes a row for: the open runs whose newest stored row is not empty (each is in the live rows
+-- or the emptied ones above), deleted one millisecond before the rows written now. (A run already
+-- emptied gets no new row, so a twin of it would be its newest row in agent_runs_data.)
 SELECT * REPLACE (at - INTERVAL 1 MILLISECOND AS computed_at, toUInt8(1) AS is_deleted)
 FROM (
     SELECT * FROM ${db}.agent_runs_data
-    WHERE trace_id IN (SELECT arrayJoin(open)) AND span_count > 0 AND is_deleted = 0
+    WHERE trace_id IN (SELECT trace_id FROM ${db}.agent_runs_data FINAL WHERE trace_id IN (SELECT arrayJoin(open)) AND span_count > 0)
+      AND span_count > 0 AND is_deleted = 0
     ORDER BY computed_at DESC
     LIMIT 1 BY trace_id, toStartOfHour(start_time)
 );

@@ -35,6 +35,8 @@ describe('agent_runs_data after a gateway trace joins the application run', () =
 
   beforeAll(async () => {
     store = await tempStore();
+    // every stored version kept, as before a background merge reaches them
+    await store.client.command({ query: `SYSTEM STOP MERGES ${db}.agent_runs_data` });
     // the gateway's span first, alone, and stored as a run of its own by a refresh
     await insertSpans(store, [gateway]);
     await refreshRollups(store.client, db);
@@ -43,6 +45,10 @@ describe('agent_runs_data after a gateway trace joins the application run', () =
     // then the application's, paired by response id
     await insertSpans(store, [app]);
     await refreshRollups(store.client, db);
+    // and its refresh again while both traces are still open: the emptied run gets no new row,
+    // so nothing else may be written for it either (0087's deleted twins were, and came out newest)
+    await store.client.command({ query: `SYSTEM REFRESH VIEW ${db}.agent_runs_refresh` });
+    await store.client.command({ query: `SYSTEM WAIT VIEW ${db}.agent_runs_refresh` });
   }, 60_000);
   afterAll(async () => store?.destroy());
 
