@@ -11,17 +11,16 @@
 -- (toStartOfHour(start_time), trace_id): old hours' parts no longer overlap the new rows, so
 -- FINAL has little to merge, and a range's start prunes the hours before it. A run's start can
 -- move to an earlier hour (a span that started earlier arrives late), which would leave its row
--- at the old hour beside the new one. So each refresh also writes, for every run it recomputes,
--- a deleted twin (is_deleted = 1) of every row it has stored for that run, one millisecond older
--- than the rows it writes now: where the hour did not move, the new row replaces the twin; where
--- it moved, the twin deletes the old hour's row (ReplacingMergeTree(computed_at, is_deleted)).
--- agent_runs_data keeps the twins as older versions (its engine has no is_deleted): its newest
--- row of a run is still the refresh's.
+-- at the old hour beside the new one. So each refresh also writes, beside each row, a deleted twin
+-- (is_deleted = 1) at every other hour from the run's start to its end, one millisecond older
+-- than the rows it writes now: the twin deletes the row a run left at an hour its start has moved
+-- from (ReplacingMergeTree(computed_at, is_deleted)). In agent_runs_data (keyed by trace id, no
+-- is_deleted) the twins are older versions beside the row written with them: its newest row of a
+-- run is still the refresh's.
 --
--- On a cluster (schemas/cluster.ts), the replicas of a shard each run the refresh; a run first
--- written by two replicas at once at different hours keeps both rows until a refresh sees both
--- stored versions, which it deletes then (its twins come from every stored version, not only
--- the newest).
+-- On a cluster (schemas/cluster.ts), the replicas of a shard each run the refresh; a run stored by
+-- two replicas from different spans keeps a row at an hour outside the later row's span until a
+-- refresh sees the spans both saw.
 ALTER TABLE ${db}.agent_runs_data ADD COLUMN IF NOT EXISTS is_deleted UInt8 DEFAULT 0;
 
 CREATE TABLE IF NOT EXISTS ${db}.agent_runs_by_hour (
@@ -83,9 +82,13 @@ SELECT * FROM ${db}.agent_runs_data FINAL
 ORDER BY toStartOfHour(start_time), trace_id
 SETTINGS distributed_foreground_insert = 1;
 
--- 0075's refresh, each branch with is_deleted, and the twins. Every row it writes takes its
+-- 0075's refresh, each row with is_deleted, and the twins. Every row it writes takes its
 -- computed_at from one scalar, read once a query: now64() in each branch of a UNION is read when
--- that branch runs (tens of milliseconds apart), so a twin's "one millisecond older" would not hold.
+-- that branch runs (tens of milliseconds apart), so a twin's "one millisecond older" would not
+-- hold. The twins come from the rows written, not from a read of what is stored: a run's start
+-- only moves earlier and its end later as its spans arrive, so every hour it was stored at lies
+-- between the new row's start and end hours (up to 745 hours, a month: a run's spans are kept 30
+-- days). A run the refresh writes no row for (emptied before) gets no twin.
 CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.agent_runs_refresh
 REFRESH EVERY 5 SECOND APPEND TO ${db}.agent_runs_data AS
 WITH
@@ -93,34 +96,34 @@ WITH
     (SELECT max(inserted_at) FROM ${db}.llm_spans_data WHERE inserted_at >= since) AS seen,
     (SELECT groupArray(run_id) FROM ${db}.agent_runs_open) AS open,
     (SELECT now64(3)) AS at
-SELECT * REPLACE (at AS computed_at), toUInt8(0) AS is_deleted FROM ${db}.agent_runs_live
-UNION ALL
-SELECT * REPLACE (
-    toUInt32(0) AS span_count, toUInt32(0) AS llm_calls, toUInt32(0) AS embedding_calls, toUInt32(0) AS tool_calls,
-    toUInt32(0) AS retriever_calls, toUInt32(0) AS agent_spans, toUInt32(0) AS gateway_calls,
-    toUInt64(0) AS prompt_tokens, toUInt64(0) AS completion_tokens, toUInt64(0) AS total_tokens,
-    toUInt64(0) AS cache_read_tokens, toUInt64(0) AS cache_write_tokens, toUInt64(0) AS reasoning_tokens,
-    0.0 AS cost_prompt, 0.0 AS cost_completion, 0.0 AS cost_total, toUInt32(0) AS error_count,
-    greatest(ifNull(seen, toDateTime64(0, 3)), source_inserted_at) AS source_inserted_at,
-    at AS computed_at, toUInt8(0) AS is_deleted)
+-- each row written, then its twins: the row at each other hour of its run's span, deleted
+SELECT * EXCEPT (twin_hours) REPLACE (
+    if(twin_hour = toDateTime(0), start_time, toDateTime64(twin_hour, 9)) AS start_time,
+    if(twin_hour = toDateTime(0), computed_at, at - INTERVAL 1 MILLISECOND) AS computed_at,
+    toUInt8(twin_hour != toDateTime(0)) AS is_deleted)
 FROM (
-    SELECT * FROM ${db}.agent_runs_data FINAL
-    WHERE trace_id IN (SELECT arrayJoin(open)) AND span_count > 0
-      AND trace_id NOT IN (SELECT trace_id FROM ${db}.agent_runs_live)
+    SELECT *,
+        arrayConcat([toDateTime(0)], arrayFilter(h -> h != toStartOfHour(start_time), arrayMap(i -> toStartOfHour(start_time) + toIntervalHour(i),
+            range(least(toUInt32(dateDiff('hour', toStartOfHour(start_time), toStartOfHour(end_time)) + 1), 745))))) AS twin_hours
+    FROM (
+        SELECT * REPLACE (at AS computed_at), toUInt8(0) AS is_deleted FROM ${db}.agent_runs_live
+        UNION ALL
+        SELECT * REPLACE (
+            toUInt32(0) AS span_count, toUInt32(0) AS llm_calls, toUInt32(0) AS embedding_calls, toUInt32(0) AS tool_calls,
+            toUInt32(0) AS retriever_calls, toUInt32(0) AS agent_spans, toUInt32(0) AS gateway_calls,
+            toUInt64(0) AS prompt_tokens, toUInt64(0) AS completion_tokens, toUInt64(0) AS total_tokens,
+            toUInt64(0) AS cache_read_tokens, toUInt64(0) AS cache_write_tokens, toUInt64(0) AS reasoning_tokens,
+            0.0 AS cost_prompt, 0.0 AS cost_completion, 0.0 AS cost_total, toUInt32(0) AS error_count,
+            greatest(ifNull(seen, toDateTime64(0, 3)), source_inserted_at) AS source_inserted_at,
+            at AS computed_at, toUInt8(0) AS is_deleted)
+        FROM (
+            SELECT * FROM ${db}.agent_runs_data FINAL
+            WHERE trace_id IN (SELECT arrayJoin(open)) AND span_count > 0
+              AND trace_id NOT IN (SELECT trace_id FROM ${db}.agent_runs_live)
+        )
+    )
 )
-UNION ALL
--- every stored row (that readers show: span_count > 0), one per hour, of the runs this refresh
--- writes a row for: the open runs whose newest stored row is not empty (each is in the live rows
--- or the emptied ones above), deleted one millisecond before the rows written now. (A run already
--- emptied gets no new row, so a twin of it would be its newest row in agent_runs_data.)
-SELECT * REPLACE (at - INTERVAL 1 MILLISECOND AS computed_at, toUInt8(1) AS is_deleted)
-FROM (
-    SELECT * FROM ${db}.agent_runs_data
-    WHERE trace_id IN (SELECT trace_id FROM ${db}.agent_runs_data FINAL WHERE trace_id IN (SELECT arrayJoin(open)) AND span_count > 0)
-      AND span_count > 0 AND is_deleted = 0
-    ORDER BY computed_at DESC
-    LIMIT 1 BY trace_id, toStartOfHour(start_time)
-);
+ARRAY JOIN twin_hours AS twin_hour;
 
 -- Readers: the stored runs not open, and the open ones computed. Excluding the open runs reads
 -- every stored run's trace id (over 30 days of 5.3 million runs, 100-150 ms of a panel's ~250),

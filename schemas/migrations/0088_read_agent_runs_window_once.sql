@@ -92,32 +92,32 @@ WITH
     (SELECT max(inserted_at) FROM ${db}.llm_spans_data WHERE inserted_at >= since) AS seen,
     (SELECT groupArray(run_id) FROM ${db}.agent_runs_open) AS open,
     (SELECT now64(3)) AS at
-SELECT * REPLACE (greatest(ifNull(seen, toDateTime64(0, 3)), source_inserted_at) AS source_inserted_at, at AS computed_at), toUInt8(0) AS is_deleted
-FROM ${db}.agent_runs_live
-UNION ALL
-SELECT * REPLACE (
-    toUInt32(0) AS span_count, toUInt32(0) AS llm_calls, toUInt32(0) AS embedding_calls, toUInt32(0) AS tool_calls,
-    toUInt32(0) AS retriever_calls, toUInt32(0) AS agent_spans, toUInt32(0) AS gateway_calls,
-    toUInt64(0) AS prompt_tokens, toUInt64(0) AS completion_tokens, toUInt64(0) AS total_tokens,
-    toUInt64(0) AS cache_read_tokens, toUInt64(0) AS cache_write_tokens, toUInt64(0) AS reasoning_tokens,
-    0.0 AS cost_prompt, 0.0 AS cost_completion, 0.0 AS cost_total, toUInt32(0) AS error_count,
-    greatest(ifNull(seen, toDateTime64(0, 3)), source_inserted_at) AS source_inserted_at,
-    at AS computed_at, toUInt8(0) AS is_deleted)
+-- each row written, then its twins: the row at each other hour of its run's span, deleted
+SELECT * EXCEPT (twin_hours) REPLACE (
+    if(twin_hour = toDateTime(0), start_time, toDateTime64(twin_hour, 9)) AS start_time,
+    if(twin_hour = toDateTime(0), computed_at, at - INTERVAL 1 MILLISECOND) AS computed_at,
+    toUInt8(twin_hour != toDateTime(0)) AS is_deleted)
 FROM (
-    SELECT * FROM ${db}.agent_runs_data FINAL
-    WHERE trace_id IN (SELECT arrayJoin(open)) AND span_count > 0
-      AND trace_id NOT IN (SELECT trace_id FROM ${db}.agent_runs_live)
+    SELECT *,
+        arrayConcat([toDateTime(0)], arrayFilter(h -> h != toStartOfHour(start_time), arrayMap(i -> toStartOfHour(start_time) + toIntervalHour(i),
+            range(least(toUInt32(dateDiff('hour', toStartOfHour(start_time), toStartOfHour(end_time)) + 1), 745))))) AS twin_hours
+    FROM (
+        SELECT * REPLACE (greatest(ifNull(seen, toDateTime64(0, 3)), source_inserted_at) AS source_inserted_at, at AS computed_at), toUInt8(0) AS is_deleted
+        FROM ${db}.agent_runs_live
+        UNION ALL
+        SELECT * REPLACE (
+            toUInt32(0) AS span_count, toUInt32(0) AS llm_calls, toUInt32(0) AS embedding_calls, toUInt32(0) AS tool_calls,
+            toUInt32(0) AS retriever_calls, toUInt32(0) AS agent_spans, toUInt32(0) AS gateway_calls,
+            toUInt64(0) AS prompt_tokens, toUInt64(0) AS completion_tokens, toUInt64(0) AS total_tokens,
+            toUInt64(0) AS cache_read_tokens, toUInt64(0) AS cache_write_tokens, toUInt64(0) AS reasoning_tokens,
+            0.0 AS cost_prompt, 0.0 AS cost_completion, 0.0 AS cost_total, toUInt32(0) AS error_count,
+            greatest(ifNull(seen, toDateTime64(0, 3)), source_inserted_at) AS source_inserted_at,
+            at AS computed_at, toUInt8(0) AS is_deleted)
+        FROM (
+            SELECT * FROM ${db}.agent_runs_data FINAL
+            WHERE trace_id IN (SELECT arrayJoin(open)) AND span_count > 0
+              AND trace_id NOT IN (SELECT trace_id FROM ${db}.agent_runs_live)
+        )
+    )
 )
-UNION ALL
--- every stored row (that readers show: span_count > 0), one per hour, of the runs this refresh
--- writes a row for: the open runs whose newest stored row is not empty (each is in the live rows
--- or the emptied ones above), deleted one millisecond before the rows written now. (A run already
--- emptied gets no new row, so a twin of it would be its newest row in agent_runs_data.)
-SELECT * REPLACE (at - INTERVAL 1 MILLISECOND AS computed_at, toUInt8(1) AS is_deleted)
-FROM (
-    SELECT * FROM ${db}.agent_runs_data
-    WHERE trace_id IN (SELECT trace_id FROM ${db}.agent_runs_data FINAL WHERE trace_id IN (SELECT arrayJoin(open)) AND span_count > 0)
-      AND span_count > 0 AND is_deleted = 0
-    ORDER BY computed_at DESC
-    LIMIT 1 BY trace_id, toStartOfHour(start_time)
-);
+ARRAY JOIN twin_hours AS twin_hour;

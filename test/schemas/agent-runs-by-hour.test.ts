@@ -7,8 +7,8 @@ import { tempStore, type TempStore } from '../helpers/store.js';
 /**
  * agent_runs_by_hour (0087): the stored runs keyed by the hour they start in, which the
  * agent_runs view reads for runs no longer open. Runs stored before the migration are copied
- * once; a run whose start moves to an earlier hour keeps one row (the refresh's deleted twin
- * removes the old hour's), and one recomputed within its hour is not deleted by its own twin.
+ * once; a run whose start moves to an earlier hour keeps one row (the refresh's deleted twins
+ * remove the old hour's), and in agent_runs_data the row the refresh writes stays newer than its twins.
  */
 describe('agent_runs_by_hour', () => {
   let store: TempStore;
@@ -80,7 +80,7 @@ describe('agent_runs_by_hour', () => {
     expect(afterMoveAll.filter((r) => r.trace_id === agent.traceId).length).toBeGreaterThanOrEqual(2);
   });
 
-  it('keeps a run recomputed within its hour (its own twin is older than its new row)', async () => {
+  it('keeps a run recomputed within its hour, and its twins older than its row in agent_runs_data', async () => {
     const earlier = await hourText(hour - 3_600_000);
     const now = await stored(true);
     expect(num(now)).toEqual(
@@ -89,6 +89,12 @@ describe('agent_runs_by_hour', () => {
         [single.traceId, await hourText(hour), 1, 3],
       ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
     );
+    // agent_runs_data is keyed by trace id alone: the refresh's newest row of the run is its own, not a twin
+    const data = await store.rows<{ hour: string; span_count: number; is_deleted: number }>(
+      `SELECT toString(toStartOfHour(start_time)) AS hour, span_count, is_deleted FROM ${db}.agent_runs_data FINAL WHERE trace_id = {t:String}`,
+      { t: agent.traceId },
+    );
+    expect(data.map((r) => [r.hour, Number(r.span_count), Number(r.is_deleted)])).toEqual([[earlier, 4, 0]]);
     // the view's figures for these runs, read as a dashboard would once they are closed
     const [view] = await store.rows(`SELECT count() AS runs, sum(span_count) AS spans FROM ${db}.agent_runs_by_hour FINAL WHERE trace_id IN {t:Array(String)} AND span_count > 0`, {
       t: [agent.traceId, single.traceId],
