@@ -23,6 +23,8 @@ describe('agent_runs_by_hour', () => {
   const root = makeSpan({ traceId: agent.traceId, name: 'session', start: ns(hour - 600_000), durationMs: 1_300_000, serviceName: 'moving-app', attributes: { 'openinference.span.kind': 'CHAIN' } });
   // then one more call of the run, within the new start's hour range
   const more = llmSpan({ traceId: agent.traceId, parentSpanId: agent.spanId, model: 'gpt-4o-mini', usage: { prompt: 4, completion: 1 }, start: ns(hour + 602_000), serviceName: 'moving-app' });
+  // a run whose span claims to last ten years: its twins stop at 745 hours, not 87,600
+  const endless = llmSpan({ model: 'gpt-4o-mini', usage: { prompt: 1, completion: 1 }, start: ns(hour + 1_200_000), durationMs: 10 * 365 * 86_400_000, serviceName: 'endless-app' });
   let applied: number[] = [];
 
   type Row = { trace_id: string; hour: string; span_count: number; prompt_tokens: number };
@@ -53,7 +55,7 @@ describe('agent_runs_by_hour', () => {
     await store.client.command({ query: `SYSTEM STOP MERGES ${db}.agent_runs_by_hour` });
     await store.client.command({ query: `SYSTEM STOP MERGES ${db}.agent_runs_data` });
     beforeMove = await stored(true);
-    await insertSpans(store, [root]);
+    await insertSpans(store, [root, endless]);
     await refreshRollups(store.client, db);
     afterMove = await stored(true);
     afterMoveAll = await stored(false);
@@ -78,6 +80,13 @@ describe('agent_runs_by_hour', () => {
     expect(num(afterMove.filter((r) => r.trace_id === agent.traceId))).toEqual([[agent.traceId, earlier, 3, 10]]);
     // both hours' rows are still stored unmerged: FINAL is what hides the old one
     expect(afterMoveAll.filter((r) => r.trace_id === agent.traceId).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("bounds a run's twins to 745 hours of its span, and keeps its one row", async () => {
+    const [r] = await store.rows<{ hours: string }>(`SELECT uniqExact(toStartOfHour(start_time)) AS hours FROM ${db}.agent_runs_by_hour WHERE trace_id = {t:String}`, { t: endless.traceId });
+    expect(Number(r.hours)).toBe(745);
+    const [f] = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.agent_runs_by_hour FINAL WHERE trace_id = {t:String}`, { t: endless.traceId });
+    expect(Number(f.n)).toBe(1);
   });
 
   it('keeps a run recomputed within its hour, and its twins older than its row in agent_runs_data', async () => {
