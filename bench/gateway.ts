@@ -17,10 +17,11 @@
  * more about the drift than about them). Latency percentiles come from every response's own time.
  *   tracegate-policy · tracegate with authentication and every limit and budget on, counters in memory
  *   tracegate-redis  · the same with counters in a redis-server of the benchmark's own
+ *   tracegate-attempts · tracegate with `telemetry.attemptSpans: always` (a second span a call)
  * (bench/gateway/policy.ts; the CPU each target's process spends per call is printed, and for the
  * policy cases what the policy adds to tracegate's).
  * Options: --duration, --warmup, --rounds, --connections 1,16,64, --targets
- * direct,forwarder,tracegate,tracegate-policy,tracegate-redis,portkey, --no-collector (export to
+ * direct,forwarder,tracegate,tracegate-policy,tracegate-redis,tracegate-attempts,portkey, --no-collector (export to
  * a minimal OTLP gRPC sink instead), --save NAME (bench/results/NAME.json, default gateway).
  */
 import { spawnSync } from 'node:child_process';
@@ -54,6 +55,8 @@ export interface Run {
   cpu_us_per_call?: number;
   /** tracegate-policy / tracegate-redis: cpu_us_per_call minus tracegate's (the policy's own cost). */
   policy_added_cpu_us_per_call?: number;
+  /** tracegate-attempts: cpu_us_per_call minus tracegate's (what the attempt's own span costs). */
+  attempt_span_added_cpu_us_per_call?: number;
   rounds: { rps: number; p50_ms: number; p99_ms: number }[];
   /** tracegate: spans its exporter reported during the case's slices. */
   spans?: { exported: number; dropped: number; failed: number };
@@ -173,7 +176,12 @@ export async function main(args: string[]): Promise<void> {
     }
     for (const r of runs) {
       const bare = runs.find((x) => x.target === 'tracegate' && x.connections === r.connections && x.stream === r.stream);
-      if (r.target.startsWith('tracegate-') && bare?.cpu_us_per_call !== undefined && r.cpu_us_per_call !== undefined) {
+      if (r.target === 'tracegate-attempts' && bare?.cpu_us_per_call !== undefined && r.cpu_us_per_call !== undefined) {
+        r.attempt_span_added_cpu_us_per_call = round(r.cpu_us_per_call - bare.cpu_us_per_call, 1);
+        process.stdout.write(
+          `${r.target.padEnd(16)} c=${String(r.connections).padEnd(3)} stream=${String(r.stream).padEnd(5)} an attempt span adds ${r.attempt_span_added_cpu_us_per_call} us CPU/call (${r.cpu_us_per_call} vs tracegate ${bare.cpu_us_per_call})\n`,
+        );
+      } else if (r.target.startsWith('tracegate-') && bare?.cpu_us_per_call !== undefined && r.cpu_us_per_call !== undefined) {
         r.policy_added_cpu_us_per_call = round(r.cpu_us_per_call - bare.cpu_us_per_call, 1);
         process.stdout.write(
           `${r.target.padEnd(16)} c=${String(r.connections).padEnd(3)} stream=${String(r.stream).padEnd(5)} policy adds ${r.policy_added_cpu_us_per_call} us CPU/call (${r.cpu_us_per_call} vs tracegate without policy ${bare.cpu_us_per_call})\n`,
@@ -222,6 +230,8 @@ function verdicts(runs: Run[]) {
     policy_redis_vs_forwarder_rps_16: pairedRatio(get('tracegate-redis', 16), get('forwarder', 16)),
     policy_memory_added_cpu_us_per_call_16: get('tracegate-policy', 16)?.policy_added_cpu_us_per_call ?? null,
     policy_redis_added_cpu_us_per_call_16: get('tracegate-redis', 16)?.policy_added_cpu_us_per_call ?? null,
+    attempt_span_added_cpu_us_per_call_16: get('tracegate-attempts', 16)?.attempt_span_added_cpu_us_per_call ?? null,
+    attempts_vs_forwarder_rps_16: pairedRatio(get('tracegate-attempts', 16), get('forwarder', 16)),
     targets: { vs_portkey: '>= 5', vs_forwarder: '>= 0.6', added_p50_ms: '<= 0.5', policy_vs_forwarder: '>= 0.55' },
   };
 }

@@ -180,6 +180,7 @@ export function buildGateway(initial: GatewayConfig, deps: GatewayDeps = {}): Ga
       metrics,
       capture: Object.freeze({ mode: config.gateway.telemetry.content.capture, maxBytes: config.gateway.telemetry.content.maxBytes }),
       headers: config.gateway.headers,
+      attemptSpans: config.gateway.telemetry.attemptSpans,
       agents: config.gateway.telemetry.agentSessions.enabled ? agents : undefined,
     },
   });

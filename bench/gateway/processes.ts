@@ -16,7 +16,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const require = createRequire(import.meta.url);
 
-export type Target = 'direct' | 'forwarder' | 'tracegate' | 'tracegate-policy' | 'tracegate-redis' | 'portkey';
+export type Target = 'direct' | 'forwarder' | 'tracegate' | 'tracegate-policy' | 'tracegate-redis' | 'tracegate-attempts' | 'portkey';
 
 export interface Running {
   target: Target;
@@ -111,10 +111,11 @@ export async function startTarget(target: Target, upstream: string, otlp: string
       const { child, port } = await start(roleCmd('forwarder', '--upstream', upstream), cpu);
       return { target, url: `http://127.0.0.1:${port}`, child, headers: {} };
     }
-    case 'tracegate': {
-      // The real command, compiled as `npm start` runs it.
-      const file = join(dir, 'gateway.yaml');
-      writeFileSync(file, tracegateConfig(upstream, otlp));
+    case 'tracegate':
+    case 'tracegate-attempts': {
+      // The real command, compiled as `npm start` runs it (tracegate-attempts: a span per upstream attempt of every call as well).
+      const file = join(dir, `${target}.yaml`);
+      writeFileSync(file, tracegateConfig(upstream, otlp, target === 'tracegate-attempts' ? 'always' : undefined));
       const cmd = [...tracegateCli(), 'gateway', '--config', file, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'];
       const { child, port } = await start(cmd, cpu, {}, /listening on http:\/\/127\.0\.0\.1:(\d+)/);
       return { target, url: `http://127.0.0.1:${port}`, child, headers: { authorization: 'Bearer sk-bench' } };

@@ -80,12 +80,12 @@ export async function runForwarder(upstream: string): Promise<void> {
 }
 
 /** tracegate's config for the run: every model to the upstream, tracing exported to `otlp`. */
-export function tracegateConfig(upstream: string, otlp: string | null): string {
+export function tracegateConfig(upstream: string, otlp: string | null, attemptSpans?: 'always'): string {
   return `apiVersion: tracegate.dev/v1alpha1
 kind: Gateway
 metadata: { name: bench }
 spec:
-  telemetry: { serviceName: tracegate-bench, otlpEndpoint: ${otlp ? `"${otlp}"` : 'null'} }
+  telemetry: { serviceName: tracegate-bench, otlpEndpoint: ${otlp ? `"${otlp}"` : 'null'}${attemptSpans ? `, attemptSpans: ${attemptSpans}` : ''} }
 ---
 apiVersion: tracegate.dev/v1alpha1
 kind: Backend

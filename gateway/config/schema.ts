@@ -201,6 +201,12 @@ export const gatewaySpec = z
           .object({ enabled: z.boolean().default(true), idle: duration.default(300_000), maxOpen: z.number().int().min(1).max(1_000_000).default(10_000) })
           .strict()
           .prefault({}),
+        /**
+         * A child span per upstream attempt: only for calls that made more than one (`retried`: a
+         * call answered by its first attempt is one span, which names the backend and its server),
+         * or for every call (`always`).
+         */
+        attemptSpans: z.enum(['retried', 'always']).default('retried'),
       })
       .strict()
       .prefault({}),

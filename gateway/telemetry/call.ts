@@ -1,7 +1,8 @@
 /**
  * The telemetry of one call: its span (OpenInference LLM / EMBEDDING, mirrored in GenAI keys,
- * plus tracegate's own), a child span per upstream attempt (no openinference.span.kind: never
- * counted as a call), and the call's metrics. Attributes are not collected during the call: the
+ * plus tracegate's own), a child span per upstream attempt when the call made more than one (no
+ * openinference.span.kind: never counted as a call; `telemetry.attemptSpans: always` writes one
+ * for every call), and the call's metrics. Attributes are not collected during the call: the
  * call keeps what it learned and writes them when the span is read (spans/span.ts).
  */
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
@@ -31,6 +32,8 @@ export interface CallTelemetryEnv {
   headers: GatewaySpecHeaders;
   /** Agent runs of uninstrumented agents: a call with a session header and no traceparent goes under its AGENT span. */
   agents?: AgentSessions;
+  /** `retried` (the default): attempt spans only for a call that made more than one attempt; `always`: for every call. */
+  attemptSpans?: 'retried' | 'always';
 }
 
 function headerOf(h: CallInput['clientHeaders'], name: string): string | undefined {
@@ -89,6 +92,10 @@ class AttemptTelemetry implements AttributeSource {
     private readonly identity: Identity | undefined,
   ) {}
 
+  get backendName(): string {
+    return this.backend.name;
+  }
+
   writeAttributes(s: AttrSink): void {
     // Marks it as the gateway's: with no openinference.span.kind it is never counted as a call.
     s.tok(KEYS.origin, 'gateway');
@@ -121,6 +128,13 @@ export class CallTelemetry implements AttributeSource {
   private refusal: PolicyRefusalSpan | undefined;
   /** The session's agent run this call is a step of, when the gateway opened one. */
   private step: RunStep | undefined;
+  /** Attempts started so far. */
+  private attempts = 0;
+  /**
+   * The first attempt, ended, while no other has started: it gets its span only when a second
+   * attempt starts (with `retried`), so a call answered at once is one span.
+   */
+  private first: { attempt: AttemptTelemetry; start: number; end: number; error: string | undefined } | undefined;
 
   constructor(
     private readonly env: CallTelemetryEnv,
@@ -146,18 +160,46 @@ export class CallTelemetry implements AttributeSource {
     return this.step?.parent;
   }
 
-  /** Starts the child span of an attempt; the returned function ends it. */
+  /**
+   * Observes an attempt; the returned function is called when it ends. Its child span is written
+   * then (from its start), except a first attempt's with `retried`: that one waits for a second
+   * attempt, and a call without one is one span.
+   */
   readonly observe: AttemptObserver = (backend, model, retry, fallback) => {
-    const { metrics, tracer, capture } = this.env;
+    const start = performance.now();
     const attempt = new AttemptTelemetry(backend, model, retry, fallback, this.input.identity);
-    const parent = this.span;
-    const span = parent && tracer && contain(metrics, 'telemetry', () => tracer.start(`upstream ${backend.name}`, SpanKind.CLIENT, parent, performance.now(), attempt, capture), undefined);
+    const n = ++this.attempts;
+    const first = this.first;
+    if (first) {
+      this.first = undefined;
+      this.attemptSpan(first.attempt, first.start, first.end, first.error);
+    }
     return (r: AttemptResult) => {
+      const { metrics } = this.env;
       contain(metrics, 'metrics', () => metrics.recordAttempt(backend.name, r.ok ? 'ok' : r.cause), undefined);
       attempt.result = r;
-      if (span) contain(metrics, 'telemetry', () => endSpan(span, r.ok ? undefined : r.error.message), undefined);
+      const end = performance.now();
+      const error = r.ok ? undefined : r.error.message;
+      if (n === 1 && this.attempts === 1 && this.env.attemptSpans !== 'always') this.first = { attempt, start, end, error };
+      else this.attemptSpan(attempt, start, end, error);
     };
   };
+
+  /** Writes an attempt's child span, from `start` to `end`. */
+  private attemptSpan(attempt: AttemptTelemetry, start: number, end: number, error: string | undefined): void {
+    const { metrics, tracer, capture } = this.env;
+    const parent = this.span;
+    if (!parent || !tracer) return;
+    contain(
+      metrics,
+      'telemetry',
+      () => {
+        const span = tracer.start(`upstream ${attempt.backendName}`, SpanKind.CLIENT, parent, start, attempt, capture);
+        if (span) endSpan(span, error, end);
+      },
+      undefined,
+    );
+  }
 
   /**
    * Ends the call span and records its metrics. `output` is what the client received (non-stream
@@ -235,6 +277,7 @@ export class CallTelemetry implements AttributeSource {
     if (backend) {
       const names = providerFor(backend.provider).telemetry;
       s.tok(KEYS.backend, backend.name);
+      s.tok(KEYS.serverAddress, hostOf(backend));
       s.tok(KEYS.genaiProvider, names.genai);
       s.tok(KEYS.llmProvider, names.provider);
       if (input.endpoint !== 'embeddings') s.tok(KEYS.llmSystem, llmSystem(names, path.model ?? input.model));

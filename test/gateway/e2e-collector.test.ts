@@ -16,7 +16,7 @@ const PARENT_ID = 'b0f067aa0ba902b7';
 const fx = useGatewayToCollector({ usage: { input: 30, output: 9, cacheRead: 10 } }, (otlp, up) =>
   config(
     docs(
-      `kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { serviceName: gw-e2e, otlpEndpoint: "${otlp}" }`,
+      `kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { serviceName: gw-e2e, otlpEndpoint: "${otlp}", attemptSpans: always }`,
       backendDoc('up', 'openai', up),
       'kind: Route\nmetadata: { name: chat }\nspec:\n  rules:\n    - matches: [{ model: gpt-4o-mini }]\n      targets: [{ backend: up }]',
     ),

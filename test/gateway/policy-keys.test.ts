@@ -43,6 +43,8 @@ const apiKey = (name: string, key: string, extra = '') => `kind: ApiKey\nmetadat
 
 function configText(opts: { revoke?: boolean; drop?: boolean } = {}): string {
   return docs(
+    // A span per upstream attempt of every call, so that those spans' key and team are checked too.
+    'kind: Gateway\nmetadata: { name: gw }\nspec:\n  telemetry: { attemptSpans: always }',
     backendDoc('openai', 'openai', oai.url, '  apiKey: { env: OPENAI_KEY }'),
     backendDoc('anthropic', 'anthropic', ant.url, '  apiKey: { env: ANTHROPIC_KEY }'),
     'kind: Route\nmetadata: { name: gpt }\nspec:\n  rules:\n    - matches: [{ model: gpt-4o }, { model: "gpt-*" }]\n      targets: [{ backend: openai }]',

@@ -174,13 +174,17 @@ const CASES: CallCase[] = [
   },
 ];
 
-/** Runs one call's telemetry to the end; returns the spans in the order they ended. */
-function run(c: CallCase): ReadableSpan[] {
+/**
+ * Runs one call's telemetry to the end; returns the spans in the order they ended. Every attempt
+ * has its span unless `attemptSpans` is `retried` (the gateway's default), so that the encodings
+ * below cover both kinds of span.
+ */
+function run(c: CallCase, attemptSpans: 'retried' | 'always' = 'always'): ReadableSpan[] {
   const { processor, spans } = collect();
   const tracer = new GatewayTracer({ processor, resource: gatewayResource('gw-test'), callOnStart: false });
   const capture = c.capture ?? { mode: 'on', maxBytes: 0 };
   const tel = new CallTelemetry(
-    { tracer, capture, metrics: buildMetrics(() => []), headers: CFG.gateway.headers },
+    { tracer, capture, metrics: buildMetrics(() => []), headers: CFG.gateway.headers, attemptSpans },
     {
       endpoint: c.endpoint ?? 'chat',
       clientBody: c.body,
@@ -264,6 +268,23 @@ describe('gateway spans in OTLP', () => {
     }
     expect(spans[0].attributes).toMatchObject({ 'error.type': 'timeout', 'tracegate.retries': 0 });
     expect(call.endTime[0] * 1e9 + call.endTime[1]).toBeGreaterThanOrEqual(call.startTime[0] * 1e9 + call.startTime[1]);
+  });
+
+  it('by default a call answered by its first attempt is one span; a call with more attempts has a span for each, the first timed from its own start', () => {
+    const one = run(CASES[0], 'retried');
+    expect(one.map((s) => s.kind)).toEqual([SpanKind.SERVER]);
+    expect(one[0].attributes).toMatchObject({ 'tracegate.backend': 'up', 'server.address': new URL(CFG.backends.get('up')!.url).host, 'tracegate.attempts': 1 });
+    const three = run(CASES[3], 'retried');
+    expect(three.map((s) => s.kind)).toEqual([SpanKind.CLIENT, SpanKind.CLIENT, SpanKind.CLIENT, SpanKind.SERVER]);
+    expect(three.map((s) => s.attributes['tracegate.retries'])).toEqual([0, 1, 2, 2]);
+    const call = three[3];
+    const ns = (t: [number, number]) => t[0] * 1e9 + t[1];
+    for (const a of three.slice(0, 3)) {
+      expect(a.parentSpanContext?.spanId).toBe(call.spanContext().spanId);
+      expect(ns(a.startTime)).toBeGreaterThanOrEqual(ns(call.startTime));
+      expect(ns(a.endTime)).toBeGreaterThanOrEqual(ns(a.startTime));
+    }
+    expect(ns(three[0].endTime)).toBeLessThanOrEqual(ns(three[1].startTime));
   });
 
   it('continues the caller trace: parent, trace state, remote flag', () => {

@@ -109,8 +109,23 @@ describe('call spans', () => {
       'llm.output_messages.0.message.content': DEFAULT_TEXT,
     });
     expect(JSON.parse(span.attributes['llm.invocation_parameters'] as string)).toMatchObject({ model: 'gpt-4o', temperature: 0.3 });
-    const child = (await on.g.spans()).find((s) => s.name === 'upstream up');
-    expect(child?.parentSpanContext?.spanId).toBe(span.spanContext().spanId);
+    // Answered by its first attempt: one span, which names the backend's server.
+    expect(span.attributes['server.address']).toBe(new URL(stub.url).host);
+    expect((await on.g.spans()).filter((s) => s.name.startsWith('upstream '))).toEqual([]);
+  });
+
+  it('writes a child span for the attempt of every call with attemptSpans: always', async () => {
+    const always = await gatewayWith('{ capture: on }, attemptSpans: always');
+    try {
+      await always.client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+      const span = await onlyCall(always.g);
+      const child = await eventually(async () => (await always.g.spans()).find((s) => s.name === 'upstream up'));
+      expect(child.parentSpanContext?.spanId).toBe(span.spanContext().spanId);
+      expect(child.attributes).toMatchObject({ 'tracegate.backend': 'up', 'http.response.status_code': 200, 'server.address': new URL(stub.url).host });
+      expect(child.attributes['openinference.span.kind']).toBeUndefined();
+    } finally {
+      await always.g.close();
+    }
   });
 
   it('starts a new trace without traceparent; streams carry time to first token and provider usage', async () => {
