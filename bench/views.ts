@@ -3,7 +3,8 @@
  * "Count once, at every moment") on a store with history, under a steady stream of paired calls.
  *
  * 1. History: `--history N` decided calls (1,000,000), each an application's LLM span and the
- *    gateway's span under it (traceparent), spread over the last 29 days (`--history-hours`), four models, five teams.
+ *    gateway's span under it (traceparent), spread over the last 29 days (`--history-hours`), four models, five teams;
+ *    every three consecutive calls are one agent run, a trace under an AGENT span (three agents, one run in fifty failed).
  *    They are written by INSERT … SELECT from numbers() straight into otel_traces, so the
  *    insert-time views (call_keys_mv, llm_spans_mv, …) fire as for a collector's insert, in chunks
  *    of `--chunk` calls (100,000; a chunk is a contiguous stretch of time). The decision of each chunk is written as the decider writes it
@@ -67,13 +68,15 @@ const MODELS = "['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku', 'claude-sonnet-4']
  * The otel_traces rows of calls: `c` the call's number, `gw` 1 for the gateway's span, `byid` 1
  * for a call without traceparent (paired by response id), `ts` its start, all columns of `source`.
  * Span ids encode the call (the application's 1…, the gateway's 2…) so that a call's two spans
- * are known without a join.
+ * are known without a join. With `inRuns`, call c is a step of agent run intDiv(c, 3): its trace
+ * is the run's and the application's span is under the run's AGENT span (agentSpansSelect).
  */
-function spansSelect(source: string): string {
+function spansSelect(source: string, inRuns = false): string {
+  const trace = inRuns ? runTrace('intDiv(c, 3)') : `lower(hex(cityHash64(c, 't'))) || lower(hex(cityHash64(c, 'u')))`;
   return `SELECT ts AS Timestamp,
-    if(gw AND byid, lower(hex(cityHash64(c, 'g'))) || lower(hex(cityHash64(c, 'h'))), lower(hex(cityHash64(c, 't'))) || lower(hex(cityHash64(c, 'u')))) AS TraceId,
+    if(gw AND byid, lower(hex(cityHash64(c, 'g'))) || lower(hex(cityHash64(c, 'h'))), ${trace}) AS TraceId,
     lower(hex(c + if(gw, 0x2000000000000000, 0x1000000000000000))) AS SpanId,
-    if(gw AND NOT byid, lower(hex(c + 0x1000000000000000)), '') AS ParentSpanId,
+    if(gw AND NOT byid, lower(hex(c + 0x1000000000000000)), ${inRuns ? 'lower(hex(intDiv(c, 3) + 0x3000000000000000))' : "''"}) AS ParentSpanId,
     'chat ' || model AS SpanName,
     if(gw, 'Server', 'Client') AS SpanKind,
     if(gw, 'tracegate-gateway', 'app') AS ServiceName,
@@ -94,6 +97,22 @@ function spansSelect(source: string): string {
   FROM (SELECT *, ${MODELS}[c % 4 + 1] AS model FROM (${source}))`;
 }
 const COLUMNS = '(Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, SpanAttributes, Duration, StatusCode)';
+
+/** The trace id of agent run `run` (an SQL expression). */
+const runTrace = (run: string) => `lower(hex(cityHash64(${run}, 'r'))) || lower(hex(cityHash64(${run}, 's')))`;
+
+/**
+ * The AGENT spans of agent runs: `r` the run's number, `ts` its start, `dur_ms` its length, all
+ * columns of `source`. Its span id is 3… and the run number, the parent of its calls' spans.
+ */
+function agentSpansSelect(source: string): string {
+  return `SELECT ts AS Timestamp, ${runTrace('r')} AS TraceId, lower(hex(r + 0x3000000000000000)) AS SpanId, '' AS ParentSpanId,
+    'agent run' AS SpanName, 'Internal' AS SpanKind, 'app' AS ServiceName,
+    map('openinference.span.kind', 'AGENT', 'agent.name', 'agent-' || toString(r % 3)) AS SpanAttributes,
+    toUInt64(dur_ms * 1000000) AS Duration,
+    if(r % 50 = 0, 'Error', 'Ok') AS StatusCode
+  FROM (${source})`;
+}
 
 async function rows<T>(store: Store, query: string): Promise<T[]> {
   const rs = await store.client.query({ query, format: 'JSONEachRow' });
@@ -152,14 +171,28 @@ async function loadHistory(store: Store, calls: number, chunk: number, spanHours
     const t0 = performance.now();
     const before = await serverNow(store);
     // call c (off ≤ c < off + n): span 2c the application's, 2c+1 the gateway's, older as c grows
+    const at = (c: string) => `toDateTime64('${before}', 9) - toIntervalMillisecond(600000 + intDiv(${c} * ${span}, ${calls}))`;
     await exec(
       store,
       `INSERT INTO ${DB}.otel_traces ${COLUMNS} ${spansSelect(
-        `SELECT ${off} + intDiv(number, 2) AS c, toUInt8(number % 2) AS gw, toUInt8(0) AS byid,
-              now64(9) - toIntervalMillisecond(600000 + intDiv(c * ${span}, ${calls})) AS ts
+        `SELECT ${off} + intDiv(number, 2) AS c, toUInt8(number % 2) AS gw, toUInt8(0) AS byid, ${at('c')} AS ts
        FROM numbers(${2 * n})`,
+        true,
       )}`,
     );
+    // the AGENT span of each run whose first call is in this chunk: from 100 ms before its oldest
+    // call (3r + 2) to 200 ms after its newest call (3r) ends
+    const firstRun = Math.ceil(off / 3);
+    const runs = Math.ceil((off + n) / 3) - firstRun;
+    if (runs > 0)
+      await exec(
+        store,
+        `INSERT INTO ${DB}.otel_traces ${COLUMNS} ${agentSpansSelect(
+          `SELECT ${firstRun} + number AS r, ${at('(3 * r + 2)')} - toIntervalMillisecond(100) AS ts,
+                intDiv((3 * r + 2) * ${span}, ${calls}) - intDiv(3 * r * ${span}, ${calls}) + 1100 AS dur_ms
+         FROM numbers(${runs})`,
+        )}`,
+      );
     const t1 = performance.now();
     // the decider's rows for these traceparent pairs: version 1 of both spans
     await exec(
@@ -173,7 +206,7 @@ async function loadHistory(store: Store, calls: number, chunk: number, spanHours
         toUInt8(1) AS version,
         now64(3) AS inserted_at)
       -- (in a WHERE at this level, version and inserted_at would be the aliases above)
-      FROM (SELECT * FROM ${DB}.llm_spans_data WHERE version = 0 AND inserted_at >= '${before}')`,
+      FROM (SELECT * FROM ${DB}.llm_spans_data WHERE version = 0 AND inserted_at >= '${before}' AND span_kind = 'LLM')`,
     );
     // The decider's window starts 30 s before its last write: move it past this chunk, whose
     // pairs are decided, so that no reader or rollup decides them again at read.
