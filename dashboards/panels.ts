@@ -109,9 +109,20 @@ export function piechart(title: string, sql: string, o: PanelOpts = {}): Panel {
   return base('piechart', title, [query(sql, Format.Table)], { w: 8, ...o }, {}, options);
 }
 
-/** A distribution: the query returns one numeric column per value. */
-export function histogram(title: string, sql: string, o: PanelOpts & { bucketCount?: number } = {}): Panel {
-  const options = { bucketCount: o.bucketCount ?? 30, combine: false, legend: { displayMode: 'list', placement: 'bottom', showLegend: true } };
+/**
+ * A distribution, bucketed by the engine: `values` is a query whose column `v` holds one value a
+ * row; the panel's query counts them in buckets that double from `lowest` ([0, lowest), [lowest,
+ * 2·lowest), …), and returns one row a bucket with the fields xMin, xMax and `count`, the frame
+ * Grafana's histogram draws as it is. So the answer is a few dozen rows whatever the range, not
+ * one a value: over 30 days of 1.7 million runs, returning every run's value took 1.4-2.0 s.
+ */
+export function histogram(title: string, values: string, lowest: string, count: string, o: PanelOpts = {}): Panel {
+  const sql = `
+    SELECT if(v < ${lowest}, 0, exp2(floor(log2(v)))) AS xMin, if(v < ${lowest}, ${lowest}, exp2(floor(log2(v)) + 1)) AS xMax, count() AS ${count}
+    FROM (${values})
+    GROUP BY xMin, xMax
+    ORDER BY xMin`;
+  const options = { combine: false, legend: { displayMode: 'list', placement: 'bottom', showLegend: true } };
   return base('histogram', title, [query(sql, Format.Table)], o, { fillOpacity: 80 }, options);
 }
 

@@ -72,8 +72,9 @@ export function agentsDashboard(): Dashboard {
         ORDER BY time`,
         { unit: 'short', decimals: 1 },
       ),
-      histogram('Run duration distribution', `SELECT duration_ms FROM agent_runs WHERE ${RUNS_WHERE}`, { unit: 'ms', w: 8 }),
-      histogram('Run cost distribution', `SELECT cost_total AS cost FROM agent_runs WHERE ${RUNS_WHERE}`, { unit: 'currencyUSD', w: 8 }),
+      histogram('Run duration distribution', `SELECT duration_ms AS v FROM agent_runs WHERE ${RUNS_WHERE}`, '1', 'runs', { unit: 'ms', w: 8 }),
+      // (the first bucket: under 2^-20 USD, about a millionth of a dollar)
+      histogram('Run cost distribution', `SELECT cost_total AS v FROM agent_runs WHERE ${RUNS_WHERE}`, 'exp2(-20)', 'runs', { unit: 'currencyUSD', w: 8 }),
       barchart(
         'Tool calls and tool errors',
         `

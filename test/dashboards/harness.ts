@@ -90,7 +90,9 @@ export function shapeProblems(panel: Panel, r: Result): string[] {
       if (!has(r, NUMERIC)) p.push(`a ${panel.type} needs a numeric column`);
       break;
     case 'histogram':
-      if (!has(r, NUMERIC)) p.push('a histogram needs a numeric column');
+      // bucketed by the query (Grafana's pre-bucketed frame), never one row a value
+      if (r.columns[0]?.name !== 'xMin' || r.columns[1]?.name !== 'xMax' || r.columns.length < 3) p.push('a histogram needs the columns xMin, xMax and a count');
+      else if (!r.columns.every((c) => NUMERIC.test(c.type))) p.push('a histogram needs numeric columns only');
       break;
     case 'traces':
       for (const c of TRACE_COLUMNS) if (!r.columns.some((x) => x.name === c)) p.push(`the trace view needs column ${c}`);

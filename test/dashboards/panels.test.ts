@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DASHBOARDS } from '../../dashboards/index.js';
 import { allPanels, type Dashboard, type Panel } from '../../dashboards/model.js';
+import { histogram } from '../../dashboards/panels.js';
 import { tempStore, type TempStore } from '../helpers/store.js';
 import { expandQuery, type VariableState } from '../../dashboards/macros.js';
 import { isEmptyResult, resolveVariables, run, runTarget, shapeProblems, type Pick, type Range } from './harness.js';
@@ -270,5 +271,33 @@ describe('the trace view', () => {
     expect(new Set(r.rows.map((x) => x.traceID))).toEqual(new Set([facts.agentTraceIds[3]]));
     expect(r.rows.filter((x) => x.parentSpanID === '')).toHaveLength(1);
     expect(r.rows.some((x) => Number(x.statusCode) === 2)).toBe(true);
+  });
+});
+
+describe('histograms', () => {
+  it('count every value in doubling buckets, exactly, as the xMin/xMax frame Grafana draws', async () => {
+    const values = [0, 0.5, 1, 3, 3.5, 4, 700, 1023.9, 1024];
+    const panel = histogram('t', `SELECT arrayJoin([${values.join(', ')}]) AS v`, '1', 'runs');
+    const r = await run(store, panel.targets[0].rawSql);
+    expect(shapeProblems(panel, r)).toEqual([]);
+    expect(r.rows.map((x) => [Number(x.xMin), Number(x.xMax), Number(x.runs)])).toEqual([
+      [0, 1, 2],
+      [1, 2, 1],
+      [2, 4, 2],
+      [4, 8, 1],
+      [512, 1024, 2],
+      [1024, 2048, 1],
+    ]);
+  });
+
+  it("the agent board's distributions answer one row a bucket, not one a run", async () => {
+    const d = boards.find((b) => b.uid === 'tracegate-agents')!;
+    const runs = await store.rows<{ n: string }>(`SELECT count() AS n FROM ${store.database}.agent_runs`);
+    for (const r of (await runBoard(d, seeded(), 'all')).filter((x) => x.panel.type === 'histogram')) {
+      expect(r.problems, r.panel.title).toEqual([]);
+      expect(r.rows, r.panel.title).toBeLessThanOrEqual(64);
+      expect(r.rows, r.panel.title).toBeGreaterThan(0);
+    }
+    expect(Number(runs[0].n)).toBeGreaterThan(0);
   });
 });
