@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DASHBOARDS } from '../../dashboards/index.js';
 import { allPanels, type Dashboard, type Panel } from '../../dashboards/model.js';
 import { histogram } from '../../dashboards/panels.js';
+import { indexPrices, loadPriceTable } from '../../schemas/prices.js';
 import { tempStore, type TempStore } from '../helpers/store.js';
 import { expandQuery, type VariableState } from '../../dashboards/macros.js';
 import { isEmptyResult, resolveVariables, run, runTarget, shapeProblems, type Pick, type Range } from './harness.js';
@@ -299,5 +300,24 @@ describe('histograms', () => {
       expect(r.rows, r.panel.title).toBeGreaterThan(0);
     }
     expect(Number(runs[0].n)).toBeGreaterThan(0);
+  });
+});
+
+describe('saved by caching', () => {
+  it("is each model's cache-read tokens times its input price less its cached-input price, as schemas/prices.ts prices them", async () => {
+    const d = boards.find((b) => b.uid === 'tracegate-tokens')!;
+    const panel = allPanels(d).find((p) => p.title === 'Saved by caching' && p.type === 'stat')!;
+    const { variables } = await resolveVariables(store, d, seeded(), 'all');
+    const r = await runTarget(store, panel.targets[0], { ...seeded(), variables });
+    const byModel = await store.rows<{ model: string; tokens: string }>(`SELECT model, sum(cache_read_tokens) AS tokens FROM ${store.database}.usage_minutely GROUP BY model HAVING tokens > 0`);
+    const table = indexPrices(loadPriceTable());
+    let expected = 0;
+    for (const m of byModel) {
+      const p = table.find(m.model);
+      if (p) expected += (Number(m.tokens) * Math.max(p.input - (p.cached_input ?? p.input), 0)) / 1e6;
+    }
+    expect(byModel.length).toBeGreaterThan(0);
+    expect(expected).toBeGreaterThan(0);
+    expect(Number(r.rows[0].saved)).toBeCloseTo(expected, 9);
   });
 });
