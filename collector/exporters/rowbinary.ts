@@ -109,8 +109,21 @@ export function encodeRows(spans: readonly SpanRecord[], writer?: RowWriter): Bu
   return writer ? w.view() : Buffer.from(w.view());
 }
 
+/**
+ * The latest span or event time stored: 2100-01-01T00:00:00Z. Times are the sender's (any 64-bit
+ * nanosecond count), and the store cannot take all of them: its DateTime64(9) ends in 2262, where
+ * the insert-time views' start + duration overflows, the engine refuses the whole insert and the
+ * exporter would retry that batch for ever with every later batch behind it; its DateTime (the
+ * partitions, the TTLs: toDateTime(Timestamp) + 30 or 400 days) wraps after 2106, which turns
+ * such a row into one already expired and drops it. So later times are written as this one (a
+ * start after it as both start and end): a span's row is kept, with a time no real span has.
+ */
+const LAST_NS = 4_102_444_800n * 1_000_000_000n;
+const inRange = (t: bigint) => (t > LAST_NS ? LAST_NS : t);
+
 function encodeRow(w: RowWriter, s: SpanRecord): void {
-  w.u64(s.startTimeUnixNano);
+  const start = inRange(s.startTimeUnixNano);
+  w.u64(start);
   w.string(s.traceId);
   w.string(s.spanId);
   w.string(s.parentSpanId);
@@ -122,13 +135,13 @@ function encodeRow(w: RowWriter, s: SpanRecord): void {
   w.string(s.scopeName);
   w.string(s.scopeVersion);
   w.map(s.attributes);
-  const d = s.endTimeUnixNano - s.startTimeUnixNano;
+  const d = inRange(s.endTimeUnixNano) - start;
   w.u64(d > 0n ? d : 0n);
   w.string(s.statusCode);
   w.string(s.statusMessage);
   const ev = s.events;
   w.uvarint(ev.length);
-  for (const e of ev) w.u64(e.timeUnixNano);
+  for (const e of ev) w.u64(inRange(e.timeUnixNano));
   w.uvarint(ev.length);
   for (const e of ev) w.string(e.name);
   w.uvarint(ev.length);
