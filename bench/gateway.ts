@@ -176,15 +176,14 @@ export async function main(args: string[]): Promise<void> {
     }
     for (const r of runs) {
       const bare = runs.find((x) => x.target === 'tracegate' && x.connections === r.connections && x.stream === r.stream);
-      if (r.target === 'tracegate-attempts' && bare?.cpu_us_per_call !== undefined && r.cpu_us_per_call !== undefined) {
-        r.attempt_span_added_cpu_us_per_call = round(r.cpu_us_per_call - bare.cpu_us_per_call, 1);
+      if (r.target.startsWith('tracegate-') && bare?.cpu_us_per_call !== undefined && r.cpu_us_per_call !== undefined) {
+        // what the variant adds over tracegate alone: a span per attempt, or policy
+        const added = round(r.cpu_us_per_call - bare.cpu_us_per_call, 1);
+        const attempts = r.target === 'tracegate-attempts';
+        if (attempts) r.attempt_span_added_cpu_us_per_call = added;
+        else r.policy_added_cpu_us_per_call = added;
         process.stdout.write(
-          `${r.target.padEnd(16)} c=${String(r.connections).padEnd(3)} stream=${String(r.stream).padEnd(5)} an attempt span adds ${r.attempt_span_added_cpu_us_per_call} us CPU/call (${r.cpu_us_per_call} vs tracegate ${bare.cpu_us_per_call})\n`,
-        );
-      } else if (r.target.startsWith('tracegate-') && bare?.cpu_us_per_call !== undefined && r.cpu_us_per_call !== undefined) {
-        r.policy_added_cpu_us_per_call = round(r.cpu_us_per_call - bare.cpu_us_per_call, 1);
-        process.stdout.write(
-          `${r.target.padEnd(16)} c=${String(r.connections).padEnd(3)} stream=${String(r.stream).padEnd(5)} policy adds ${r.policy_added_cpu_us_per_call} us CPU/call (${r.cpu_us_per_call} vs tracegate without policy ${bare.cpu_us_per_call})\n`,
+          `${r.target.padEnd(16)} c=${String(r.connections).padEnd(3)} stream=${String(r.stream).padEnd(5)} ${attempts ? 'an attempt span' : 'policy'} adds ${added} us CPU/call (${r.cpu_us_per_call} vs tracegate${attempts ? '' : ' without policy'} ${bare.cpu_us_per_call})\n`,
         );
       }
       const d = runs.find((x) => x.target === 'direct' && x.connections === r.connections && x.stream === r.stream);
