@@ -53,6 +53,8 @@ export interface Run {
   errors: number;
   /** CPU time of the target's process per answered call (median over the rounds), where it has one. */
   cpu_us_per_call?: number;
+  /** tracegate-redis: CPU time of its redis-server per answered call (median over the rounds). */
+  redis_cpu_us_per_call?: number;
   /** tracegate-policy / tracegate-redis: cpu_us_per_call minus tracegate's (the policy's own cost). */
   policy_added_cpu_us_per_call?: number;
   /** tracegate-attempts: cpu_us_per_call minus tracegate's (what the attempt's own span costs). */
@@ -70,14 +72,18 @@ const delta = (a?: Counts, b?: Counts): Counts | undefined => (a && b ? { export
 async function measureCase(started: Running[], c: number, stream: boolean, rounds: number, seconds: number, sink: Sink | undefined): Promise<Run[]> {
   const slices = new Map<Target, Slice[]>(started.map((t) => [t.target, []]));
   const cpu = new Map<Target, number[]>(started.map((t) => [t.target, []]));
+  const besideCpu = new Map<Target, number[]>(started.map((t) => [t.target, []]));
   const spans = new Map<Target, Counts>();
   for (let r = 0; r < rounds; r++) {
     for (const t of started) {
       const before = await exportCounts(t);
       const cpu0 = cpuMs(t.child?.pid);
+      const beside0 = cpuMs(t.beside?.pid);
       const s = await load(t.url, t.headers, c, stream, seconds);
       const cpu1 = cpuMs(t.child?.pid);
+      const beside1 = cpuMs(t.beside?.pid);
       if (cpu0 !== null && cpu1 !== null && s.ok > 0) cpu.get(t.target)!.push(((cpu1 - cpu0) * 1000) / s.ok);
+      if (beside0 !== null && beside1 !== null && s.ok > 0) besideCpu.get(t.target)!.push(((beside1 - beside0) * 1000) / s.ok);
       // The next slice starts once tracegate's export and the collector have caught up: the spans
       // of this one are all counted, and taking them in runs in no other target's slice.
       if (t.target.startsWith('tracegate') && sink) await caughtUp(t, sink);
@@ -106,11 +112,13 @@ async function measureCase(started: Running[], c: number, stream: boolean, round
     };
     const us = cpu.get(t.target)!;
     if (us.length) run.cpu_us_per_call = round(median(us), 1);
+    const redisUs = besideCpu.get(t.target)!;
+    if (redisUs.length) run.redis_cpu_us_per_call = round(median(redisUs), 1);
     const sp = spans.get(t.target);
     if (sp) run.spans = sp;
     const note = sp ? `  spans exported ${sp.exported} dropped ${sp.dropped}${sp.failed ? ` failed ${sp.failed}` : ''}` : '';
     process.stdout.write(
-      `${t.target.padEnd(10)} c=${String(c).padEnd(3)} stream=${String(stream).padEnd(5)} ${String(run.rps).padStart(8)} rps  p50 ${run.p50_ms} ms  p99 ${run.p99_ms} ms  rss ${mem.now ?? '-'} MB${run.cpu_us_per_call !== undefined ? `  cpu ${run.cpu_us_per_call} us/call` : ''}  rounds ${ss.map((s) => s.rps).join('/')}${run.errors ? `  errors ${run.errors}` : ''}${note}\n`,
+      `${t.target.padEnd(10)} c=${String(c).padEnd(3)} stream=${String(stream).padEnd(5)} ${String(run.rps).padStart(8)} rps  p50 ${run.p50_ms} ms  p99 ${run.p99_ms} ms  rss ${mem.now ?? '-'} MB${run.cpu_us_per_call !== undefined ? `  cpu ${run.cpu_us_per_call} us/call` : ''}${run.redis_cpu_us_per_call !== undefined ? ` (redis-server ${run.redis_cpu_us_per_call})` : ''}  rounds ${ss.map((s) => s.rps).join('/')}${run.errors ? `  errors ${run.errors}` : ''}${note}\n`,
     );
     return run;
   });

@@ -24,7 +24,7 @@ export interface Running {
   child?: ChildProcess;
   headers: Record<string, string>;
   /** Stopped after the target (the policy case's redis-server). */
-  beside?: { stop(): Promise<void> };
+  beside?: { stop(): Promise<void>; readonly pid?: number };
 }
 
 export const canPin = () => spawnSync('taskset', ['-c', '0', 'true']).status === 0;
@@ -61,7 +61,9 @@ function tracegateCli(): string[] {
     if (r.status !== 0) process.stderr.write('bench: the TypeScript build reported errors; using what it emitted\n');
   }
   const dist = join(root, 'dist', 'cli', 'tracegate.js');
-  return existsSync(dist) ? [process.execPath, dist] : [process.execPath, '--import', 'tsx', join(root, 'cli', 'tracegate.ts')];
+  // BENCH_PROF=<dir>: tracegate's processes write V8 CPU profiles there (--cpu-prof), to see where a target's time goes
+  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
+  return existsSync(dist) ? [process.execPath, ...prof, dist] : [process.execPath, '--import', 'tsx', join(root, 'cli', 'tracegate.ts')];
 }
 
 export const roleCmd = (role: string, ...extra: string[]) => [process.execPath, '--import', 'tsx', join(root, 'bench', 'run.ts'), 'gateway', '--role', role, ...extra];

@@ -23,26 +23,16 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function int(x) return string.format('%d', x) end`;
 
-/** Drops a ledger's expired reservations (holds), giving their amounts back. */
-const EXPIRE_HOLDS = `local function expire_holds(k)
-  local gone = redis.call('ZRANGEBYSCORE', k .. ':x', '-inf', now)
-  for _, h in ipairs(gone) do
-    local amt = tonumber(redis.call('HGET', k, 'h:' .. h) or '0')
-    redis.call('HINCRBY', k, 'reserved', int(-amt))
-    redis.call('HDEL', k, 'h:' .. h)
-  end
-  if #gone > 0 then redis.call('ZREMRANGEBYSCORE', k .. ':x', '-inf', now) end
-end`;
-
 /**
  * Admissions and settlements, any number of them in one call, each atomic: the batch runs in one
  * script, one operation after the other, so each sees every counter as the one before left it.
- * KEYS[1] is the ledger marker (its hash tag is every key's: the keys the client sends carry the
- * same prefix, so they live in the same slot and a Redis Cluster runs the script on one shard).
- * ARGV[1] holds the operations as one JSON array (kinds, ids and keys as strings, figures as
- * numbers; counter keys are DNS-label names, colons and digits: nothing to escape), far cheaper
- * for the client to send than one argument per field, and for the script to read with cjson than
- * word by word with string.gmatch:
+ * KEYS: the ledger marker, the holds (a hash: per admission id, what it holds; per lease key
+ * `n:<key>`, how many leases are held on it) and the holds' expiries (a sorted set of ids, scored
+ * by when each expires). Every key carries the same hash tag, so they live in one slot and a Redis
+ * Cluster runs the script on one shard. ARGV[1] holds the operations as one JSON array (kinds, ids
+ * and keys as strings, figures as numbers; counter keys are DNS-label names, colons and digits:
+ * nothing to escape), far cheaper for the client to send than one argument per field, and for the
+ * script to read with cjson than word by word with string.gmatch:
  *   A id ttlMs needsLedger n, then per check: kind(w|l|b) key limit amount ms(window|0|keep)
  *   S id nw nl nb, then per window: key windowMs window delta; per lease: key; per ledger: key spent keepMs
  * Keys come whole, prefix included, and figures as numbers: a key joined in the script or a
@@ -51,20 +41,60 @@ end`;
  * Returns one string per operation. Admission: `-1` (seed the ledger first), `0 failedIndex used
  * resetMs window`, or `1 used1 reset1 window1 ...`; settlement: `1`.
  *
- * A ledger's expiry (the period's end and a day: the same instant on every call of a period) is
- * set when its hash or its holds' set may have been made by this call, not on every call: a
- * reservation that brings `reserved` up from 0 (the hash, or the set, which holds a member exactly
- * while some reservation is held, may be new) and a settlement that writes the first `spent`.
- * Any other call finds both with the expiry set when they were made (nothing here removes one).
+ * Redis's time goes to its commands (each redis.call costs about as much again as the command's
+ * own work), so an admission makes as few as it can:
+ * - a window is counted first and taken back if the admission fails (one INCRBY, no GET);
+ * - a lease is a count in the holds hash (one HINCRBY), not a sorted set per lease key;
+ * - a budget's ledger (a hash: `spent`, and `held`, what reservations hold) is read and reserved
+ *   on (HMGET, HINCRBY);
+ * - what the admission holds (its leases, its reservations and their amounts) is one field of the
+ *   holds hash, and its expiry one member of the expiries set: a settlement gives back exactly
+ *   what that record lists and drops it, and a record that expired (its process died) is given
+ *   back by the next script to run, once, before anything is checked.
+ * 18 commands for an admission of a key's and a team's every limit (14 checks), 18 for its
+ * settlement, where one sorted set per lease and per ledger made that 44 and 37.
+ *
+ * Expiries: a window's key when this admission is the first to count in it; a ledger's (the
+ * period's end and a day: the same instant on every call of a period) when a reservation brings
+ * `held` up from 0 or a settlement writes the first `spent` (the hash may be new then). The holds
+ * hash and set live while anything is held (Redis drops them once empty) and expire no sooner
+ * than every ledger a record in them reserves on: a record can never outlive what it gives back
+ * to, and a ledger gone first gets nothing back (a field given back to 0 or below is dropped).
  */
 const OPS = `${NOW}
-${EXPIRE_HOLDS}
-local marker = KEYS[1]
+local marker, holds, expiries = KEYS[1], KEYS[2], KEYS[3]
 local tok = cjson.decode(ARGV[1])
 local p = 1
 local function nxt() local v = tok[p]; p = p + 1; return v end
-local function first_expiry(k)
-  local first = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')
+-- Gives back what one hold record lists: 'l key' per lease, 'b key amount' per reservation.
+local function give_back(rec)
+  local w = {}
+  for x in string.gmatch(rec, '%S+') do w[#w + 1] = x end
+  local i = 1
+  while i <= #w do
+    if w[i] == 'l' then
+      local f = 'n:' .. w[i + 1]
+      if redis.call('HINCRBY', holds, f, -1) <= 0 then redis.call('HDEL', holds, f) end
+      i = i + 2
+    else
+      if redis.call('HINCRBY', w[i + 1], 'held', int(-tonumber(w[i + 2]))) <= 0 then redis.call('HDEL', w[i + 1], 'held') end
+      i = i + 3
+    end
+  end
+end
+-- Records whose process died: given back before anything is checked, a chunk at a time.
+while true do
+  local gone = redis.call('ZRANGEBYSCORE', expiries, '-inf', now, 'LIMIT', 0, 256)
+  if #gone == 0 then break end
+  local recs = redis.call('HMGET', holds, unpack(gone))
+  for i = 1, #gone do if recs[i] then give_back(recs[i]) end end
+  redis.call('HDEL', holds, unpack(gone))
+  redis.call('ZREM', expiries, unpack(gone))
+end
+local seeded = nil
+local keep = 0
+local function first_expiry()
+  local first = redis.call('ZRANGE', expiries, 0, 0, 'WITHSCORES')
   if first[2] then return tonumber(first[2]) - now end
   return 0
 end
@@ -72,59 +102,62 @@ local function admit()
   local id, ttl, need, n = nxt(), nxt(), nxt(), nxt()
   local base = p
   p = p + n * 5
-  if need == 1 and redis.call('EXISTS', marker) == 0 then return '-1' end
-  -- Each check's Redis key, worked out once for both passes.
-  local keys = {}
+  if need == 1 then
+    if seeded == nil then seeded = redis.call('EXISTS', marker) == 1 end
+    if not seeded then return '-1' end
+  end
   local out = {'1'}
+  local rec = {}
+  -- what this admission has counted so far, taken back if a later check fails
+  local taken = {}
+  local failed = nil
   for i = 1, n do
     local j = base + (i - 1) * 5
     local kind, k, limit, amount = tok[j], tok[j + 1], tok[j + 2], tok[j + 3]
-    local used, reset, idx = 0, 0, 0
     if kind == 'w' then
       local ms = tok[j + 4]
-      idx = math.floor(now / ms)
-      k = k .. ':' .. idx
-      used = tonumber(redis.call('GET', k) or '0')
-      reset = (idx + 1) * ms - now
+      local idx = math.floor(now / ms)
+      local wk = k .. ':' .. idx
+      local reset = (idx + 1) * ms - now
+      -- more than the limit never fits (and is not counted: a huge amount would overflow the count)
+      if amount > limit then failed = table.concat({'0', i, int(tonumber(redis.call('GET', wk) or '0')), int(reset), int(idx)}, ' '); break end
+      local v = redis.call('INCRBY', wk, int(amount))
+      if v == amount then redis.call('PEXPIRE', wk, int(ms * 2)) end
+      taken[#taken + 1] = {'w', wk, amount}
+      if v > limit then failed = table.concat({'0', i, int(v - amount), int(reset), int(idx)}, ' '); break end
+      out[i + 1] = string.format('%d %d %d', v, reset, idx)
     elseif kind == 'l' then
-      redis.call('ZREMRANGEBYSCORE', k, '-inf', now)
-      used = redis.call('ZCARD', k)
-      amount = 1
+      local f = 'n:' .. k
+      local v = redis.call('HINCRBY', holds, f, 1)
+      taken[#taken + 1] = {'l', f}
+      if v > limit then failed = table.concat({'0', i, int(v - 1), int(first_expiry()), '0'}, ' '); break end
+      rec[#rec + 1] = 'l ' .. k
+      out[i + 1] = string.format('%d 0 0', v)
     else
-      expire_holds(k)
-      local h = redis.call('HMGET', k, 'spent', 'reserved')
-      used = tonumber(h[1] or '0') + tonumber(h[2] or '0')
+      local h = redis.call('HMGET', k, 'spent', 'held')
+      local used = tonumber(h[1] or '0') + tonumber(h[2] or '0')
+      if used + amount > limit then failed = table.concat({'0', i, int(used), int(first_expiry()), '0'}, ' '); break end
+      local amt = int(amount)
+      if redis.call('HINCRBY', k, 'held', amt) == amount then redis.call('PEXPIRE', k, int(tok[j + 4])) end
+      taken[#taken + 1] = {'b', k, amount}
+      rec[#rec + 1] = 'b ' .. k .. ' ' .. amt
+      if tok[j + 4] > keep then keep = tok[j + 4] end
+      out[i + 1] = string.format('%d 0 0', used + amount)
     end
-    keys[i] = k
-    if used + amount > limit then
-      if kind == 'l' then reset = first_expiry(k) elseif kind == 'b' then reset = first_expiry(k .. ':x') end
-      return table.concat({'0', i, int(used), int(reset), int(idx)}, ' ')
-    end
-    out[i + 1] = string.format('%d %d %d', used + amount, reset, idx)
   end
-  local until_, lease_keep, hold = int(now + ttl), int(ttl * 2), 'h:' .. id
-  for i = 1, n do
-    local j = base + (i - 1) * 5
-    local kind, k = tok[j], keys[i]
-    if kind == 'w' then
-      -- A window's key gets its expiry when this admission is the first to count in it.
-      if redis.call('INCRBY', k, int(tok[j + 3])) == tok[j + 3] then redis.call('PEXPIRE', k, int(tok[j + 4] * 2)) end
-    elseif kind == 'l' then
-      redis.call('ZADD', k, until_, id)
-      redis.call('PEXPIRE', k, lease_keep)
-    else
-      local x = k .. ':x'
-      local amt = int(tok[j + 3])
-      local reserved = redis.call('HINCRBY', k, 'reserved', amt)
-      redis.call('HSET', k, hold, amt)
-      redis.call('ZADD', x, until_, id)
-      -- up from 0: the hash or the holds' set may be new (see above)
-      if reserved == tok[j + 3] then
-        local keep = int(tok[j + 4])
-        redis.call('PEXPIRE', k, keep)
-        redis.call('PEXPIRE', x, keep)
-      end
+  if failed then
+    for _, t in ipairs(taken) do
+      if t[1] == 'w' then redis.call('DECRBY', t[2], int(t[3]))
+      elseif t[1] == 'l' then
+        if redis.call('HINCRBY', holds, t[2], -1) <= 0 then redis.call('HDEL', holds, t[2]) end
+      elseif redis.call('HINCRBY', t[2], 'held', int(-t[3])) <= 0 then redis.call('HDEL', t[2], 'held') end
     end
+    return failed
+  end
+  if #rec > 0 then
+    redis.call('HSET', holds, id, table.concat(rec, ' '))
+    redis.call('ZADD', expiries, int(now + ttl), id)
+    if ttl * 2 > keep then keep = ttl * 2 end
   end
   return table.concat(out, ' ')
 end
@@ -134,25 +167,25 @@ local function settle()
     local k, ms, idx, delta = nxt(), nxt(), nxt(), nxt()
     local cur = math.floor(now / ms)
     -- A refund only while the admission's window lasts; tokens beyond the estimate land in the current one.
-    if cur == idx or delta > 0 then
+    if delta ~= 0 and (cur == idx or delta > 0) then
       local wk = k .. ':' .. cur
       local v = redis.call('INCRBY', wk, int(delta))
       if v < 0 then redis.call('SET', wk, '0', 'PX', int(ms * 2))
       elseif v == delta then redis.call('PEXPIRE', wk, int(ms * 2)) end
     end
   end
-  for _ = 1, nl do redis.call('ZREM', nxt(), id) end
-  local hold = 'h:' .. id
+  -- the leases and reservations themselves: what the hold record lists, unless it expired (given back then)
+  p = p + nl
+  local rec = redis.call('HGET', holds, id)
+  if rec then
+    give_back(rec)
+    redis.call('HDEL', holds, id)
+    redis.call('ZREM', expiries, id)
+  end
   for _ = 1, nb do
-    local k, spent, keep = nxt(), nxt(), nxt()
-    local amt = redis.call('HGET', k, hold)
-    if amt then
-      redis.call('HINCRBY', k, 'reserved', int(-tonumber(amt)))
-      redis.call('HDEL', k, hold)
-      redis.call('ZREM', k .. ':x', id)
-    end
+    local k, spent, keepMs = nxt(), nxt(), nxt()
     -- the first spend may make the hash (its reservation expired with it long ago)
-    if spent > 0 and redis.call('HINCRBY', k, 'spent', int(spent)) == spent then redis.call('PEXPIRE', k, int(keep)) end
+    if spent > 0 and redis.call('HINCRBY', k, 'spent', int(spent)) == spent then redis.call('PEXPIRE', k, int(keepMs)) end
   end
   return '1'
 end
@@ -160,17 +193,21 @@ local out = {}
 while p <= #tok do
   if nxt() == 'A' then out[#out + 1] = admit() else out[#out + 1] = settle() end
 end
+-- the holds live no shorter than what their records give back to (see above)
+if keep > 0 and redis.call('PTTL', holds) < keep then
+  redis.call('PEXPIRE', holds, int(keep))
+  redis.call('PEXPIRE', expiries, int(keep))
+end
 return out`;
 
-/** KEYS: one per (id, key). ARGV: ttlMs, then per key kind (l|b) and id. */
+/** KEYS: the holds hash and the expiries set. ARGV: ttlMs, then the ids whose holds to keep. */
 const RENEW = `${NOW}
 local upto = int(now + tonumber(ARGV[1]))
-for i = 1, #KEYS do
-  local kind, id = ARGV[2 + (i - 1) * 2], ARGV[3 + (i - 1) * 2]
-  if kind == 'l' then
-    redis.call('ZADD', KEYS[i], 'XX', upto, id)
-    redis.call('PEXPIRE', KEYS[i], int(tonumber(ARGV[1]) * 2))
-  else redis.call('ZADD', KEYS[i] .. ':x', 'XX', upto, id) end
+for i = 2, #ARGV do redis.call('ZADD', KEYS[2], 'XX', upto, ARGV[i]) end
+local keep = tonumber(ARGV[1]) * 2
+if redis.call('PTTL', KEYS[1]) < keep then
+  redis.call('PEXPIRE', KEYS[1], int(keep))
+  redis.call('PEXPIRE', KEYS[2], int(keep))
 end
 return 1`;
 
@@ -272,6 +309,10 @@ export class RedisCounters implements CounterStore {
   /** `{prefix}:`, what every counter's Redis key starts with. */
   private readonly keyPrefix: string;
   private readonly marker: string;
+  /** What each live admission holds, and lease counts (OPS above). */
+  private readonly holds: string;
+  /** When each live admission's holds expire. */
+  private readonly expiries: string;
   /** Operations waiting for this turn of the event loop to end: they go to Redis in one call. */
   private queue: Pending[] = [];
   private flushing = false;
@@ -281,6 +322,8 @@ export class RedisCounters implements CounterStore {
     this.tag = `{${opts.prefix ?? 'tracegate'}}`;
     this.keyPrefix = `${this.tag}:`;
     this.marker = `${this.keyPrefix}ledger`;
+    this.holds = `${this.keyPrefix}holds`;
+    this.expiries = `${this.keyPrefix}holds:x`;
     const client = new Redis(opts.url, {
       commandTimeout: timeout,
       connectTimeout: Math.max(timeout, 1000),
@@ -293,8 +336,8 @@ export class RedisCounters implements CounterStore {
     });
     // Errors surface on each call; the client's own event would otherwise be unhandled.
     client.on('error', () => {});
-    client.defineCommand('tgOps', { lua: OPS, numberOfKeys: 1 });
-    client.defineCommand('tgRenew', { lua: RENEW });
+    client.defineCommand('tgOps', { lua: OPS, numberOfKeys: 3 });
+    client.defineCommand('tgRenew', { lua: RENEW, numberOfKeys: 2 });
     client.defineCommand('tgSeed', { lua: SEED });
     client.defineCommand('tgMerge', { lua: MERGE, numberOfKeys: 1 });
     this.client = client as Redis & Scripts;
@@ -348,7 +391,7 @@ export class RedisCounters implements CounterStore {
       const batch = all.slice(i, i + MAX_BATCH);
       let words = `[${batch[0].words}`;
       for (let j = 1; j < batch.length; j++) words += `,${batch[j].words}`;
-      this.client.tgOps(this.marker, `${words}]`).then(
+      this.client.tgOps(this.marker, this.holds, this.expiries, `${words}]`).then(
         (r) => {
           for (let j = 0; j < batch.length; j++) batch[j].resolve(r[j]);
         },
@@ -360,20 +403,9 @@ export class RedisCounters implements CounterStore {
   }
 
   async renew(ids: readonly { id: string; leases: readonly string[]; budgets: readonly string[] }[], ttlMs: number): Promise<void> {
-    const keys: string[] = [];
-    const argv: (string | number)[] = [ttlMs];
-    for (const r of ids) {
-      for (const k of r.leases) {
-        keys.push(this.key(k));
-        argv.push('l', r.id);
-      }
-      for (const k of r.budgets) {
-        keys.push(this.key(k));
-        argv.push('b', r.id);
-      }
-    }
-    if (keys.length === 0) return;
-    await this.call('renew', () => this.client.tgRenew(keys.length, ...keys, ...argv));
+    const held = ids.filter((r) => r.leases.length + r.budgets.length > 0).map((r) => r.id);
+    if (held.length === 0) return;
+    await this.call('renew', () => this.client.tgRenew(this.holds, this.expiries, ttlMs, ...held));
   }
 
   async seed(entries: readonly LedgerEntry[]): Promise<void> {

@@ -79,6 +79,19 @@ describe.each(subjects)('$name counters', (subject) => {
     expect(next.ok && next.states[0].used).toBe(2);
   });
 
+  it('a refusal by the last check leaves every counter the admission moved before it (window, lease, reservation) where it was', async () => {
+    const [w, l, b, full] = ['tpm', 'conc', 'budget', 'rpm'].map(uniq);
+    const checks = () => [win(w, 1000, 300), lease(l, 1), budget(b, 1000, 400), win(full, 1)];
+    expect((await store.admit(admission([win(full, 1)]))).ok).toBe(true);
+    for (let i = 0; i < 3; i++) {
+      const r = await store.admit(admission(checks()));
+      expect(!r.ok && 'failed' in r && r.failed).toBe(3);
+    }
+    // nothing of the three refusals is counted: the window, the one slot and the budget are whole
+    const after = await store.admit(admission([win(w, 1000, 1000), lease(l, 1), budget(b, 1000, 1000)]));
+    expect(after.ok && after.states.map((st) => st.used)).toEqual([1000, 1, 1000]);
+  });
+
   it('a settlement refunds what the real usage did not take, and adds what it took beyond', async () => {
     const key = uniq('tpm');
     const a = admission([win(key, 100, 60)]);
@@ -186,7 +199,7 @@ describe('redis counters when Redis is away', () => {
 });
 
 describe('redis counters leave no key without an expiry', () => {
-  it('windows, leases, ledgers and their holds all expire, also when a ledger is made again by a spend', async () => {
+  it('windows, ledgers and the holds all expire, also when a ledger is made again by a spend; the holds no sooner than the ledgers they give back to', async () => {
     const store = new RedisCounters({ url: redis.url, timeoutMs: 1000, prefix: uniq('ttl') });
     const day = 86_400_000;
     try {
@@ -205,23 +218,27 @@ describe('redis counters leave no key without an expiry', () => {
           leases: [conc],
           budgets: [{ key: spend, spent: 200, keepMs: day }],
         });
+      // nothing is held now: the holds are gone, and the ledger holds no reservation
+      expect(await store.client.exists(store.key('holds'), store.key('holds:x'))).toBe(0);
+      expect(await store.client.hget(store.key(spend), 'held')).toBe(null);
       // a reservation that expires (its process died), then a new one on the emptied ledger
       expect((await store.admit(admission([budget(spend, 10_000, 50)], 200))).ok).toBe(true);
       await new Promise((r) => setTimeout(r, 250));
       const c = admission([budget(spend, 10_000, 50)]);
       const admitted = await store.admit(c);
       expect(admitted.ok && admitted.states[0].used).toBe(400 + 50);
-      // a lease still held (its set is deleted once empty)
+      // a lease still held
       expect((await store.admit(admission([lease(conc, 10)]))).ok).toBe(true);
       // a ledger gone (its reservation expired with it) is made again by the settlement's spend
       const d = admission([budget(gone, 10_000, 70)]);
       expect((await store.admit(d)).ok).toBe(true);
-      await store.client.del(store.key(gone), `${store.key(gone)}:x`);
+      await store.client.del(store.key(gone));
       await store.settle({ id: d.id, windows: [], leases: [], budgets: [{ key: gone, spent: 30, keepMs: day }] });
-      expect(await store.client.hget(store.key(gone), 'spent')).toBe('30');
+      // given back to a ledger that was gone: nothing held is left behind on it
+      expect(await store.client.hgetall(store.key(gone))).toEqual({ spent: '30' });
 
       const keys = (await store.client.keys(`${store.key('')}*`)).filter((k) => k !== store.key('ledger'));
-      for (const k of [rpm, tpm, conc, spend, `${spend}:x`, gone])
+      for (const k of [rpm, tpm, spend, gone, 'holds', 'holds:x'])
         expect(
           keys.some((x) => x.startsWith(store.key(k))),
           k,
@@ -231,6 +248,8 @@ describe('redis counters leave no key without an expiry', () => {
         expect(ttl, k).toBeGreaterThan(0);
         expect(ttl, k).toBeLessThanOrEqual(2 * day);
       }
+      // the holds expire no sooner than the ledger their live reservation gives back to
+      expect(await store.client.pttl(store.key('holds'))).toBeGreaterThanOrEqual((await store.client.pttl(store.key(spend))) - 1000);
     } finally {
       await store.close();
     }

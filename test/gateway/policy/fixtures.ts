@@ -27,5 +27,5 @@ export const today = (at = Date.now()) => new Date(at).toISOString().slice(0, 10
 /** A key's ledger of the day in Redis, in nano-USD. */
 export async function dayLedger(redis: Redis, key: string, at = Date.now()): Promise<{ spent: number; reserved: number }> {
   const h = await redis.hgetall(`{tracegate}:k:${key}:d:${today(at)}`);
-  return { spent: Number(h.spent ?? 0), reserved: Number(h.reserved ?? 0) };
+  return { spent: Number(h.spent ?? 0), reserved: Number(h.held ?? 0) };
 }

@@ -126,7 +126,7 @@ describe('a replica killed mid-call', () => {
       stub.hangNext(1);
       // About $0.0006 of the $0.001 reserved by the replica; the same again does not fit beside it.
       void call(replica, 'dead', 1000).catch(() => {});
-      await eventually(async () => Number((await inspect.hget(`{tracegate}:k:dead:d:${today()}`, 'reserved')) ?? 0) > 0 || undefined);
+      await eventually(async () => Number((await inspect.hget(`{tracegate}:k:dead:d:${today()}`, 'held')) ?? 0) > 0 || undefined);
       await eventually(() => stub.requests.length > 0 || undefined); // the call is upstream: killed mid-call
       replica.child.kill('SIGKILL');
       expect(await status(call(open, 'dead', 1000))).toBe(429);
