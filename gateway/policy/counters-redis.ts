@@ -51,8 +51,8 @@ local function int(x) return string.format('%d', x) end`;
  *   holds hash, and its expiry one member of the expiries set: a settlement gives back exactly
  *   what that record lists and drops it, and a record that expired (its process died) is given
  *   back by the next script to run, once, before anything is checked.
- * 18 commands for an admission of a key's and a team's every limit (14 checks), 18 for its
- * settlement, where one sorted set per lease and per ledger made that 44 and 37.
+ * 20 commands for an admission of a key's and a team's every limit (14 checks), 19 for its
+ * settlement, where one sorted set per lease and per ledger made that 45 and 28.
  *
  * Expiries: a window's key when this admission is the first to count in it; a ledger's (the
  * period's end and a day: the same instant on every call of a period) when a reservation brings
