@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpanRecord } from '../../collector/model.js';
-import { parseUsageParams, queryUsage, type UsageParamsInput } from '../../common/usage.js';
+import { nothingOpen, parseUsageParams, queryUsage, type UsageParamsInput } from '../../common/usage.js';
 import { USAGE_RANGE } from '../../dashboards/boards/common.js';
 import { expandQuery } from '../../dashboards/macros.js';
 import { REFRESHABLE_VIEWS } from '../../schemas/rollups.js';
@@ -178,5 +178,31 @@ describe('usage_daily, exact at every moment', () => {
     await settle(...ALL);
     await expectAll('every rollup refreshed');
     expect(await count(`SELECT sum(calls) AS n FROM ${db}.usage_daily_stored WHERE model = 'gpt-daily-late'`)).toBe(2);
+  });
+
+  it('reads the stored rows alone when nothing is open, and the open minutes as soon as anything is', async () => {
+    await refresh(...REFRESHABLE_VIEWS);
+    await settle(...ALL);
+    expect(await nothingOpen(store.client, db)).toBe(true);
+    // nothing open: the stored rows alone answer what the whole query answers, on every path
+    const cases = [...WINDOWS.flatMap((w) => GROUPS.map((by) => ({ ...w, by }))), ...FILTERED];
+    for (const input of cases) {
+      const params = parseUsageParams({ ...input, limit: 10_000 });
+      for (const hourly of [true, false])
+        expect(await queryUsage(store.client, db, params, queryNow, { hourly, closed: true }), JSON.stringify(input)).toEqual(
+          await queryUsage(store.client, db, params, queryNow, { hourly, closed: false }),
+        );
+    }
+    // a late call, decided, opens its minute, hour and day; no rollup has it yet
+    const [late] = call(today - 2 * DAY + 3 * HOUR + 11 * 60_000, 600, { appOnly: true, model: 'gpt-daily-open' });
+    await insertSpans(store, [late]);
+    await refresh('llm_spans_count_once');
+    expect(await nothingOpen(store.client, db)).toBe(false);
+    const params = parseUsageParams({ since: '5d', by: 'model', model: 'gpt-daily-open', limit: 100 });
+    const read = await queryUsage(store.client, db, params, queryNow);
+    expect(read.map((r) => r.calls)).toEqual([1]);
+    expect(read).toEqual(await queryUsage(store.client, db, params, queryNow, { closed: false }));
+    // what the check is for: the stored rows alone do not have it yet
+    expect(await queryUsage(store.client, db, params, queryNow, { closed: true })).toEqual([]);
   });
 });
