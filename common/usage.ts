@@ -209,7 +209,13 @@ function usageSource(database: string, filters: string[], hourly: boolean, daily
  */
 export async function nothingOpen(client: ClickHouseClient, database: string): Promise<boolean> {
   checkDatabaseName(database);
-  const rs = await client.query({ query: `SELECT empty(minutes) AND empty(hours) AND empty(days) AS closed FROM ${database}.usage_open_sets`, format: 'JSONEachRow' });
+  // The open sets are empty exactly when no span was stored since the oldest of the three windows
+  // (usage_open_sets reads those spans): one row found is enough, and under traffic the first
+  // granule has one, where computing the sets reads every span stored in the windows.
+  const rs = await client.query({
+    query: `SELECT count() = 0 AS closed FROM (SELECT 1 FROM ${database}.llm_spans_data WHERE inserted_at >= (SELECT least(minutely_since, hourly_since, daily_since) FROM ${database}.rollup_windows) LIMIT 1)`,
+    format: 'JSONEachRow',
+  });
   const [row] = await rs.json<{ closed: number | boolean }>();
   return Boolean(Number(row?.closed ?? 0));
 }
