@@ -255,3 +255,22 @@ describe('redis counters leave no key without an expiry', () => {
     }
   });
 });
+
+describe('redis counters after a replica with many calls in flight died', () => {
+  it('give its leases back 1,024 a call at most (a few ms of Redis), and every one within two calls', async () => {
+    const store = new RedisCounters({ url: redis.url, timeoutMs: 5000, prefix: uniq('sweep') });
+    try {
+      await store.seed([]);
+      const key = uniq('conc');
+      const held = await Promise.all(Array.from({ length: 1100 }, () => store.admit(admission([lease(key, 5000)], 200))));
+      expect(held.every((r) => r.ok)).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      const first = await store.admit(admission([lease(key, 5000)]));
+      expect(first.ok && first.states[0].used).toBe(1100 - 1024 + 1);
+      const second = await store.admit(admission([lease(key, 5000)]));
+      expect(second.ok && second.states[0].used).toBe(2);
+    } finally {
+      await store.close();
+    }
+  });
+});
