@@ -34,7 +34,8 @@ local function int(x) return string.format('%d', x) end`;
  * nothing to escape), far cheaper for the client to send than one argument per field, and for the
  * script to read with cjson than word by word with string.gmatch:
  *   A id ttlMs needsLedger n, then per check: kind(w|l|b) key limit amount ms(window|0|keep)
- *   S id nw nl nb, then per window: key windowMs window delta; per lease: key; per ledger: key spent keepMs
+ *   S id nw nb, then per window: key windowMs window delta; per ledger: key spent keepMs
+ * (a settlement's leases and reservations are what its hold record lists: they are not sent)
  * Keys come whole, prefix included, and figures as numbers: a key joined in the script or a
  * figure read from text costs Redis a new string each. A figure handed to a Redis command is
  * written with %d (Lua would write a number with 14 significant digits).
@@ -165,7 +166,7 @@ local function admit()
   return table.concat(out, ' ')
 end
 local function settle()
-  local id, nw, nl, nb = nxt(), nxt(), nxt(), nxt()
+  local id, nw, nb = nxt(), nxt(), nxt()
   for _ = 1, nw do
     local k, ms, idx, delta = nxt(), nxt(), nxt(), nxt()
     local cur = math.floor(now / ms)
@@ -178,7 +179,6 @@ local function settle()
     end
   end
   -- the leases and reservations themselves: what the hold record lists, unless it expired (given back then)
-  p = p + nl
   local rec = redis.call('HGET', holds, id)
   if rec then
     give_back(rec)
@@ -298,9 +298,8 @@ function admitWords(a: Admission, tag: string): string {
 
 /** A settlement as the script reads it. */
 function settleWords(s: Settlement, tag: string): string {
-  let words = `"S","${s.id}",${s.windows.length},${s.leases.length},${s.budgets.length}`;
+  let words = `"S","${s.id}",${s.windows.length},${s.budgets.length}`;
   for (const w of s.windows) words += `,"${tag}${w.key}",${w.windowMs},${w.window},${w.delta}`;
-  for (const k of s.leases) words += `,"${tag}${k}"`;
   for (const b of s.budgets) words += `,"${tag}${b.key}",${Math.round(b.spent)},${Math.max(1, Math.round(b.keepMs))}`;
   return words;
 }
